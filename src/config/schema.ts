@@ -1,0 +1,288 @@
+// The schema of .claude/routines.yml: the single source of the TypeScript types, the validation
+// and the JSON Schema for editors. Checks here depend on the value alone; checks that need the
+// clock, the operator's settings or other parts of the file live in checks.ts.
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { cronProblem, isValidTimeZone, parseAt } from "./time.js";
+
+type Shape = Record<string, z.ZodType>;
+/** Unknown keys are errors everywhere: a typo must never silently disable a setting. */
+const strict = <S extends Shape>(shape: S) => z.strictObject(shape);
+/** Cross-field checks run even when a field is wrong, so every problem is reported at once. */
+const always = { when: () => true };
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const nameError = 'use 1 to 64 letters, digits, "-" or "_", starting with a letter or digit';
+export const Name = z.string().regex(NAME, { error: nameError });
+
+const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const VariableName = z.string().regex(VARIABLE, { error: "use letters, digits and _, not starting with a digit" });
+
+export const Duration = z
+  .string()
+  .refine((text) => (parseDuration(text) ?? 0) > 0, {
+    error: 'must be a duration such as "90s", "30m", "1h30m" or "2d"',
+  })
+  .meta({ pattern: "^([0-9]+[smhd])+$", examples: ["30m", "1h30m"] });
+
+// ---------------------------------------------------------------------------------------------
+// Environments
+
+export const NETWORK_LEVELS = ["none", "trusted", "custom", "full"] as const;
+const DOMAIN = /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/;
+
+export const Environment = strict({
+  network: z
+    .enum(NETWORK_LEVELS)
+    .optional()
+    .describe(
+      "Network access of commands, the setup script and stdio connectors: none, trusted (package registries and common development hosts), custom (allowed_domains) or full. Default: trusted.",
+    ),
+  allowed_domains: z
+    .array(z.string().regex(DOMAIN, { error: 'must be a host name such as "api.example.com" or "*.example.com"' }))
+    .optional()
+    .describe('Hosts reachable with network: custom; "*." matches any subdomain.'),
+  include_trusted_domains: z
+    .boolean()
+    .optional()
+    .describe("With network: custom, also allow the trusted list. Default: false."),
+  env: z
+    .record(VariableName, z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .optional()
+    .describe("Environment variables for commands and stdio connectors."),
+  secrets: z
+    .array(VariableName)
+    .optional()
+    .describe("Names of secrets whose values the server provides; never the values themselves."),
+  setup: z.string().min(1).optional().describe("Shell script run in the working tree before the agent starts; its result is cached."),
+  setup_timeout: Duration.optional().describe('Time limit of the setup script. Default: "10m".'),
+}).superRefine((env, ctx) => {
+  const custom = env.network === "custom";
+  if (custom && env.allowed_domains === undefined) {
+    ctx.addIssue({ code: "custom", path: ["network"], message: "network: custom needs allowed_domains" });
+  }
+  for (const key of ["allowed_domains", "include_trusted_domains"] as const) {
+    if (!custom && env[key] !== undefined) {
+      ctx.addIssue({ code: "custom", path: [key], message: `${key} applies only to network: custom` });
+    }
+  }
+  if (isRecord(env.env) && Array.isArray(env.secrets)) {
+    env.secrets.forEach((secret, index) => {
+      if (typeof secret === "string" && isRecord(env.env) && secret in env.env) {
+        ctx.addIssue({ code: "custom", path: ["secrets", index], message: `"${secret}" is both in env and in secrets` });
+      }
+    });
+  }
+}, always);
+
+// ---------------------------------------------------------------------------------------------
+// Triggers
+
+export const PULL_REQUEST_ACTIONS = [
+  "opened", "closed", "reopened", "assigned", "unassigned", "labeled", "unlabeled",
+  "synchronize", "ready_for_review", "edited",
+] as const;
+export const RELEASE_ACTIONS = ["created", "published", "edited", "deleted", "released", "prereleased"] as const;
+export const DEFAULT_ACTIONS = {
+  pull_request: ["opened", "synchronize", "reopened", "ready_for_review"],
+  release: ["published"],
+} as const;
+
+/** Why a filter pattern cannot be used, or undefined: `!` negates, `/…/flags` is a regular expression, anything else a glob. */
+export function patternProblem(pattern: string): string | undefined {
+  const body = pattern.startsWith("!") ? pattern.slice(1) : pattern;
+  if (body === "") return "empty pattern";
+  const regex = /^\/(.*)\/([a-z]*)$/s.exec(body);
+  if (!regex) return undefined;
+  try {
+    new RegExp(regex[1]!, regex[2]);
+    return undefined;
+  } catch (cause) {
+    const reason = (cause as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
+    return `invalid regular expression ${body}: ${reason}`;
+  }
+}
+
+const Pattern = z.string().superRefine((pattern, ctx) => {
+  const problem = patternProblem(pattern);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+const StringFilter = z
+  .union([Pattern, z.array(Pattern).min(1, { error: "must list at least one pattern" })])
+  .describe('A glob, "!glob" to negate, "/regex/flags", or a list meaning any of them.');
+const LabelList = z.union([z.string(), z.array(z.string())]);
+const LabelFilter = z
+  .union([LabelList, strict({ any: LabelList.optional(), all: LabelList.optional(), none: LabelList.optional() })])
+  .describe("A label or list of labels (any of them), or {any, all, none}.");
+
+const FILTERS_BY_EVENT = {
+  pull_request: ["author", "title", "body", "base_branch", "head_branch", "labels", "draft", "merged"],
+  release: ["author", "title", "body", "tag", "target_branch"],
+} as const;
+
+export const Filters = strict({
+  author: StringFilter.optional().describe("Login of the pull request's or release's author."),
+  title: StringFilter.optional().describe("Pull request title, or release name."),
+  body: StringFilter.optional().describe("Pull request or release description."),
+  base_branch: StringFilter.optional().describe("Branch the pull request targets."),
+  head_branch: StringFilter.optional().describe("Branch the pull request comes from."),
+  labels: LabelFilter.optional(),
+  draft: z.boolean().optional().describe("Match only draft (true) or only ready (false) pull requests."),
+  merged: z.boolean().optional().describe("Match only merged (true) or only unmerged (false) pull requests."),
+  tag: StringFilter.optional().describe("Release tag."),
+  target_branch: StringFilter.optional().describe("Branch the release's tag is created from."),
+});
+
+export const GithubTrigger = strict({
+  event: z.enum(["pull_request", "release"]),
+  actions: z
+    .array(z.string())
+    .min(1, { error: "must list at least one action" })
+    .optional()
+    .describe("Event actions that fire the routine. Default: opened, synchronize, reopened, ready_for_review for pull_request; published for release."),
+  filters: Filters.optional().describe("All given filters must match."),
+  forks: z.boolean().optional().describe("Also fire for pull requests from forks (their runs get no secrets). Default: false."),
+}).superRefine((trigger, ctx) => {
+  const event = trigger.event;
+  if (event !== "pull_request" && event !== "release") return;
+  const known: readonly string[] = event === "pull_request" ? PULL_REQUEST_ACTIONS : RELEASE_ACTIONS;
+  trigger.actions?.forEach((action, index) => {
+    if (typeof action === "string" && !known.includes(action)) {
+      ctx.addIssue({ code: "custom", path: ["actions", index], message: `unknown ${event} action "${action}"; use one of ${known.join(", ")}` });
+    }
+  });
+  const applicable: readonly string[] = FILTERS_BY_EVENT[event];
+  for (const key of Object.keys(isRecord(trigger.filters) ? trigger.filters : {})) {
+    if (!applicable.includes(key) && key in Filters.shape) {
+      ctx.addIssue({ code: "custom", path: ["filters", key], message: `filter ${key} does not apply to ${event} events; use ${applicable.join(", ")}` });
+    }
+  }
+  if (event === "release" && trigger.forks !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["forks"], message: "forks applies only to pull_request events" });
+  }
+}, always);
+
+export const SCHEDULE_PRESETS = ["hourly", "daily", "weekdays", "weekly"] as const;
+export const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] as const;
+const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+export const ScheduleTrigger = strict({
+  preset: z.enum(SCHEDULE_PRESETS).optional().describe("A recurring schedule: hourly, daily, weekdays (Monday to Friday) or weekly."),
+  time: z.string().regex(TIME, { error: 'must be a 24-hour time such as "09:00"' }).optional().describe('Time of day for daily, weekdays and weekly, as "HH:MM".'),
+  minute: z.number().int().min(0).max(59, { error: "must be a whole number from 0 to 59" }).optional().describe("Minute past the hour for hourly. Default: 0."),
+  day: z.enum(WEEKDAYS).optional().describe("Day of the week for weekly. Default: monday."),
+  cron: z.string().superRefine((expression, ctx) => {
+    const problem = cronProblem(expression);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }).optional().describe('A five-field cron expression, e.g. "0 9 * * 1-5".'),
+  at: z.string().optional().describe('A one-off time, e.g. "2026-12-01T09:00" (in timezone) or "2026-12-01T08:00:00Z".'),
+  timezone: z.string().refine(isValidTimeZone, { error: 'must be an IANA time zone such as "Europe/Berlin" or "UTC"' }).optional().describe("IANA time zone of time, cron and at. Default: UTC."),
+}).superRefine((schedule, ctx) => {
+  const kinds = (["preset", "cron", "at"] as const).filter((key) => schedule[key] !== undefined);
+  if (kinds.length === 0) {
+    ctx.addIssue({ code: "custom", message: "needs one of preset, cron or at" });
+  } else if (kinds.length > 1) {
+    ctx.addIssue({ code: "custom", path: [kinds[1]!], message: `use only one of preset, cron or at (found ${kinds.join(" and ")})` });
+  }
+  const preset = schedule.preset;
+  const allowed = new Set<string>(["timezone", ...kinds]);
+  if (preset === "hourly") allowed.add("minute");
+  if (preset === "daily" || preset === "weekdays" || preset === "weekly") allowed.add("time");
+  if (preset === "weekly") allowed.add("day");
+  for (const key of ["time", "minute", "day"] as const) {
+    if (schedule[key] !== undefined && !allowed.has(key)) {
+      const usage = { time: "daily, weekdays and weekly presets", minute: "the hourly preset", day: "the weekly preset" }[key];
+      ctx.addIssue({ code: "custom", path: [key], message: `${key} applies only to ${usage}` });
+    }
+  }
+  if (allowed.has("time") && schedule.time === undefined) {
+    ctx.addIssue({ code: "custom", path: ["preset"], message: `preset ${preset} needs a time, e.g. time: "09:00"` });
+  }
+  if (typeof schedule.at === "string") {
+    const zone = typeof schedule.timezone === "string" && isValidTimeZone(schedule.timezone) ? schedule.timezone : "UTC";
+    if (parseAt(schedule.at, zone) === undefined) {
+      ctx.addIssue({ code: "custom", path: ["at"], message: `invalid time "${schedule.at}": use an ISO 8601 date and time such as "2026-12-01T09:00" or "2026-12-01T08:00:00Z"` });
+    }
+  }
+}, always);
+
+export const ApiTrigger = strict({})
+  .nullable()
+  .describe("Fire through POST /api/v1/routines/<trigger-id>/fire with a bearer token (see `routines token create`).");
+
+export const CommandTrigger = z
+  .union([
+    Name,
+    strict({
+      name: Name.optional().describe("Name used in `/routine run <name>`. Default: the routine's name."),
+      issues: z.boolean().optional().describe("Also accept the command in issue comments, not only on pull requests. Default: false."),
+    }),
+  ])
+  .nullable()
+  .describe("Rerun from a pull request comment: `/routine run <name> [extra instructions]`.");
+
+const TRIGGER_KINDS = ["github", "schedule", "api", "command"] as const;
+
+export const Trigger = strict({
+  github: GithubTrigger.optional(),
+  schedule: ScheduleTrigger.optional(),
+  api: ApiTrigger.optional(),
+  command: CommandTrigger.optional(),
+}).superRefine((trigger, ctx) => {
+  const kinds = TRIGGER_KINDS.filter((kind) => kind in trigger);
+  if (kinds.length === 0) {
+    ctx.addIssue({ code: "custom", message: `a trigger needs one of ${TRIGGER_KINDS.join(", ")}` });
+  } else if (kinds.length > 1) {
+    ctx.addIssue({ code: "custom", path: [kinds[1]!], message: `one kind per trigger: split ${kinds.join(" and ")} into separate list items` });
+  }
+}, always).meta({ minProperties: 1, maxProperties: 1 });
+
+// ---------------------------------------------------------------------------------------------
+// Routines and the file
+
+const REPOSITORY = /^(self|[A-Za-z0-9][A-Za-z0-9-]*\/[A-Za-z0-9._-]+)$/;
+
+export const Routine = strict({
+  description: z.string().optional(),
+  prompt: z.string().trim().min(1, { error: "must not be empty" }).optional().describe("What the agent should do."),
+  prompt_file: z
+    .string()
+    .refine((path) => !path.startsWith("/") && !path.split("/").includes(".."), { error: "must be a path inside the repository, e.g. .claude/prompts/review.md" })
+    .optional()
+    .describe("A file in the repository holding the prompt, read from the default branch."),
+  repositories: z
+    .array(z.string().regex(REPOSITORY, { error: 'must be "self" or "owner/name"' }))
+    .min(1, { error: "must list at least one repository" })
+    .optional()
+    .describe('Repositories cloned into the session: "self" (this one) or "owner/name". Default: [self].'),
+  environment: Name.optional().describe("Name of an environment defined under environments. Default: the one named default, else network: trusted."),
+  connectors: z.array(Name).optional().describe("MCP connectors the session gets. Default: all available to the repository."),
+  model: z.string().min(1).optional().describe("Model name. Default: set by the operator."),
+  max_turns: z.number().int().min(1).max(1000, { error: "must be a whole number from 1 to 1000" }).optional().describe("Most model turns in one run. Default: 100."),
+  timeout: Duration.optional().describe('Wall-clock limit of one run. Default: "30m".'),
+  allow_unrestricted_branch_pushes: z.boolean().optional().describe("Allow pushes to branches outside claude/. Default: false."),
+  triggers: z.array(Trigger).optional().describe("What starts the routine. Without triggers it runs only on demand."),
+}).superRefine((routine, ctx) => {
+  const has = (key: string) => key in routine && routine[key as keyof typeof routine] !== undefined;
+  if (!has("prompt") && !has("prompt_file")) {
+    ctx.addIssue({ code: "custom", message: "needs prompt or prompt_file" });
+  } else if (has("prompt") && has("prompt_file")) {
+    ctx.addIssue({ code: "custom", path: ["prompt_file"], message: "use prompt or prompt_file, not both" });
+  }
+}, always);
+
+export const RoutinesFile = strict({
+  version: z.literal(1).describe("Version of this file's format. Always 1."),
+  environments: z.record(Name, Environment).optional().describe("Named environments that routines refer to."),
+  routines: z.record(Name, Routine).describe("Routines keyed by name."),
+}).meta({ title: "Routines configuration (.claude/routines.yml)" });
+
+export type Environment = z.output<typeof Environment>;
+export type GithubTrigger = z.output<typeof GithubTrigger>;
+export type ScheduleTrigger = z.output<typeof ScheduleTrigger>;
+export type CommandTrigger = z.output<typeof CommandTrigger>;
+export type Trigger = z.output<typeof Trigger>;
+export type Routine = z.output<typeof Routine>;
+export type RoutinesFile = z.output<typeof RoutinesFile>;

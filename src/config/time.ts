@@ -1,0 +1,65 @@
+// Time zones, cron expressions and one-off times: validation and next occurrences.
+// node-cron is the engine that will fire schedules, so it also decides what a valid cron is.
+import cron from "node-cron";
+import { DateTime, IANAZone } from "luxon";
+
+export function isValidTimeZone(zone: string): boolean {
+  return IANAZone.isValidZone(zone);
+}
+
+/** Why a cron expression is not a valid five-field expression, or undefined when it is. */
+export function cronProblem(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    return `invalid cron expression "${expression}": expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`;
+  }
+  const detail = cron.validateDetailed(expression);
+  const error = detail.errors[0];
+  if (error) {
+    const value = error.value === undefined ? "" : ` "${error.value}"`;
+    return `invalid cron expression "${expression}": ${error.field} field${value} is not valid`;
+  }
+  try {
+    cron.parse(expression);
+  } catch (cause) {
+    return `invalid cron expression "${expression}": ${(cause as Error).message}`;
+  }
+  return undefined;
+}
+
+/** The next `count` times a valid cron expression fires, counted from now, in the given zone. */
+export function nextCronRuns(expression: string, timezone: string, count: number): Date[] {
+  const task = cron.createTask(expression, () => undefined, { timezone });
+  try {
+    return task.getNextRuns(count);
+  } finally {
+    void task.destroy();
+  }
+}
+
+/**
+ * The shortest gap between two consecutive firings, looked for among the next `sample` firings.
+ * Cron fields repeat, so the sample sees every dense stretch of any expression people write.
+ */
+export function shortestCronInterval(expression: string, timezone: string, sample = 200): number {
+  const runs = nextCronRuns(expression, timezone, sample);
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 1; i < runs.length; i++) {
+    shortest = Math.min(shortest, runs[i]!.getTime() - runs[i - 1]!.getTime());
+  }
+  return shortest;
+}
+
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
+
+/** The instant a one-off `at` names; without an offset it is read in `timezone`. */
+export function parseAt(text: string, timezone: string): Date | undefined {
+  if (!LOCAL_DATE_TIME.test(text)) return undefined;
+  const parsed = DateTime.fromISO(text.replace(" ", "T"), { zone: timezone });
+  return parsed.isValid ? parsed.toJSDate() : undefined;
+}
+
+/** A time as a reader in that zone would write it, e.g. "2026-11-25 09:00 CET". */
+export function formatInZone(instant: Date, timezone: string): string {
+  return DateTime.fromJSDate(instant, { zone: timezone }).toFormat("yyyy-MM-dd HH:mm ZZZZ");
+}

@@ -1,0 +1,101 @@
+// Validates the text of a .claude/routines.yml: every problem at once, each at its line and
+// column, and the routines that are valid despite problems elsewhere in the file.
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { crossChecks } from "./checks.js";
+import { createLocator } from "./locate.js";
+import { byPosition, isError, type ConfigPath, type Problem } from "./problem.js";
+import { Environment, Name, NAME, Routine, RoutinesFile } from "./schema.js";
+import { describeValue, issueMessage, toProblems } from "./zod-issues.js";
+
+export const DEFAULT_MIN_SCHEDULE_INTERVAL = 60 * 60 * 1000;
+
+export interface ValidateOptions {
+  /** The clock against which one-off times are checked. Default: now. */
+  now?: Date;
+  /** Shortest allowed gap between runs of a schedule, in milliseconds. Default: one hour. */
+  minScheduleInterval?: number;
+}
+
+export interface RoutinesConfig {
+  /** Routines without errors whose environment is valid too. */
+  routines: Record<string, Routine>;
+  environments: Record<string, Environment>;
+  /** All problems in the file, in source order. */
+  problems: Problem[];
+}
+
+// Each environment and routine is parsed on its own, so one broken entry leaves the others usable.
+const Root = RoutinesFile.extend({
+  environments: z.record(Name, z.unknown()).optional(),
+  routines: z.record(Name, z.unknown()),
+});
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+export function validateRoutines(source: string, options: ValidateOptions = {}): RoutinesConfig {
+  const result: RoutinesConfig = { routines: {}, environments: {}, problems: [] };
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    result.problems = doc.errors.map((error) => {
+      const [start] = error.linePos ?? [{ line: 1, col: 1 }];
+      const message = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      return { line: start.line, col: start.col, path: [], message: `YAML syntax error: ${message}`, severity: "error" as const };
+    });
+    return result;
+  }
+
+  const locate = createLocator(doc, lineCounter);
+  const fail = (message: string, path: ConfigPath = []) => {
+    result.problems.push({ ...locate(path), path, message, severity: "error" });
+    return result;
+  };
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    return fail(`the YAML cannot be read: ${(cause as Error).message}`);
+  }
+  if (raw === null || raw === undefined) return fail("the file is empty; it needs version: 1 and routines");
+  if (!isRecord(raw)) return fail(`expected a map with version and routines, got ${describeValue(raw)}`);
+
+  const parse = (schema: z.ZodType, value: unknown, path: ConfigPath) => {
+    const parsed = schema.safeParse(value, { error: issueMessage });
+    if (!parsed.success) result.problems.push(...toProblems(parsed.error.issues, path, value, locate));
+    return parsed;
+  };
+
+  parse(Root, raw, []);
+  const entries = (value: unknown) => Object.entries(isRecord(value) ? value : {}).filter(([name]) => NAME.test(name));
+
+  for (const [name, value] of entries(raw.environments)) {
+    const parsed = parse(Environment, value, ["environments", name]);
+    if (parsed.success) result.environments[name] = parsed.data as Environment;
+  }
+  const candidates: Record<string, Routine> = {};
+  for (const [name, value] of entries(raw.routines)) {
+    const parsed = parse(Routine, value, ["routines", name]);
+    if (parsed.success) candidates[name] = parsed.data as Routine;
+  }
+
+  result.problems.push(
+    ...crossChecks(raw, locate, {
+      now: options.now ?? new Date(),
+      minScheduleInterval: options.minScheduleInterval ?? DEFAULT_MIN_SCHEDULE_INTERVAL,
+    }),
+  );
+  result.problems.sort(byPosition);
+
+  const errors = result.problems.filter(isError);
+  const broken = (prefix: ConfigPath) => errors.some((problem) => prefix.every((segment, i) => problem.path[i] === segment));
+  // Without the version this server reads, the file may mean something else: run nothing from it.
+  if (raw.version !== 1) return result;
+  for (const [name, routine] of Object.entries(candidates)) {
+    const environment = routine.environment ?? (isRecord(raw.environments) && "default" in raw.environments ? "default" : undefined);
+    const environmentBroken = environment !== undefined && !(environment in result.environments);
+    if (!broken(["routines", name]) && !environmentBroken) result.routines[name] = routine;
+  }
+  return result;
+}

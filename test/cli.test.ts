@@ -1,0 +1,87 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { FIXTURES } from "./support/fixtures.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const CLI = join(ROOT, "dist/cli.js");
+
+/** Runs the built command as a user would, in `cwd`, and returns its status and output. */
+async function routines(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH, ...env } });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { status: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe("routines validate", () => {
+  it("accepts routines.example.yml", async () => {
+    expect(await routines(["validate", "routines.example.yml"])).toEqual({
+      status: 0,
+      stdout: "routines.example.yml: valid, 5 routines (review, release-notes, docs-drift, dependency-bumps, alert-triage)\n",
+      stderr: "",
+    });
+  });
+
+  it("prints file:line:col: message for each problem and exits 1", async () => {
+    const result = await routines(["validate", "unknown-routine-key.yml"], join(FIXTURES, "config/invalid"));
+    expect(result).toEqual({
+      status: 1,
+      stdout: [
+        "unknown-routine-key.yml:3:3: routines.review: needs prompt or prompt_file",
+        'unknown-routine-key.yml:4:5: routines.review.promt: unknown key "promt"; did you mean "prompt"?',
+        "unknown-routine-key.yml: 2 errors",
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+  });
+
+  it("reads .claude/routines.yml by default", async () => {
+    const repo = await mkdtemp(join(tmpdir(), "routines-cli-"));
+    await mkdir(join(repo, ".claude"));
+    await writeFile(join(repo, ".claude/routines.yml"), "version: 1\nroutines:\n  review:\n    prompt: Review.\n");
+    expect(await routines(["validate"], repo)).toMatchObject({ status: 0, stdout: ".claude/routines.yml: valid, 1 routine (review)\n" });
+  });
+
+  it("exits 2 when the file cannot be read", async () => {
+    const repo = await mkdtemp(join(tmpdir(), "routines-cli-"));
+    expect(await routines(["validate"], repo)).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: "routines: cannot read .claude/routines.yml: no such file\n",
+    });
+  });
+
+  it("takes the minimum schedule interval from the environment, and names a bad value", async () => {
+    const file = join(FIXTURES, "config/invalid/schedule-too-frequent.yml");
+    expect((await routines(["validate", file], ROOT, { ROUTINES_MIN_SCHEDULE_INTERVAL: "5m" })).status).toBe(0);
+    expect(await routines(["validate", file], ROOT, { ROUTINES_MIN_SCHEDULE_INTERVAL: "often" })).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: 'routines: ROUTINES_MIN_SCHEDULE_INTERVAL="often" is not a duration; use a value such as "15m" or "1h"\n',
+    });
+  });
+});
+
+describe("routines schema", () => {
+  it("prints the committed JSON Schema", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const result = await routines(["schema"]);
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(JSON.parse(await readFile(join(ROOT, "schema/routines.schema.json"), "utf8")));
+  });
+
+  it("rejects an unknown command with the usage", async () => {
+    const result = await routines(["valdate"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^routines: unknown command "valdate"\n\nUsage: routines <command>/);
+  });
+});

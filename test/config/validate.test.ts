@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { formatProblem, isError } from "../../src/config/problem.js";
+import { validateRoutines } from "../../src/config/validate.js";
+import { listFixtures, readFixture } from "../support/fixtures.js";
+
+const now = new Date("2026-11-24T12:00:00Z");
+const lines = (source: string, options = {}) =>
+  validateRoutines(source, { now, ...options }).problems.map((problem) => formatProblem("f", problem).replace(/^f:/, ""));
+
+describe("invalid configs", () => {
+  const fixtures = listFixtures("config/invalid");
+
+  it("has at least 20 broken configs", () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(fixtures)("%s reports exactly its expected problems", (name) => {
+    const expected = readFixture(`config/invalid/${name.replace(/\.yml$/, ".expected")}`).trim().split("\n");
+    expect(lines(readFixture(`config/invalid/${name}`))).toEqual(expected);
+  });
+});
+
+describe("valid configs", () => {
+  it.each(listFixtures("config/valid"))("%s has no problems", (name) => {
+    const config = validateRoutines(readFixture(`config/valid/${name}`), { now });
+    expect(config.problems).toEqual([]);
+    expect(Object.keys(config.routines).length).toBeGreaterThan(0);
+  });
+
+  it("keeps the routines that are valid when others are broken", () => {
+    const config = validateRoutines(readFixture("config/partly-broken.yml"), { now });
+    expect(Object.keys(config.routines)).toEqual(["review"]);
+    expect(Object.keys(config.environments)).toEqual(["default"]);
+    expect(config.problems.filter(isError).map((problem) => problem.path.join("."))).toEqual([
+      "environments.broken.network",
+      "routines.nightly.triggers.0.schedule.cron",
+    ]);
+  });
+
+  it("reads the routines with their values", () => {
+    const config = validateRoutines(readFixture("config/valid/example.yml"), { now });
+    expect(config.routines.review).toMatchObject({ max_turns: 60, timeout: "20m" });
+    expect(config.environments.default?.env).toEqual({ NODE_ENV: "test" });
+  });
+});
+
+describe("rules", () => {
+  const schedule = (cron: string) => `version: 1\nroutines:\n  poll:\n    prompt: Poll.\n    triggers:\n      - schedule: { cron: "${cron}" }\n`;
+
+  it("reports every problem in the file at once", () => {
+    const source = [
+      "version: 1",
+      "routines:",
+      "  a:",
+      "    promt: x",
+      "    timeout: soon",
+      "    triggers:",
+      "      - schedule: { cron: '* * * * *', timezone: Nowhere/City }",
+      "      - github: { event: push }",
+      "  b:",
+      "    prompt: y",
+      "    environment: missing",
+    ].join("\n");
+    expect(lines(source)).toEqual([
+      "3:3: routines.a: needs prompt or prompt_file",
+      '4:5: routines.a.promt: unknown key "promt"; did you mean "prompt"?',
+      '5:14: routines.a.timeout: must be a duration such as "90s", "30m", "1h30m" or "2d"',
+      '7:50: routines.a.triggers[0].schedule.timezone: must be an IANA time zone such as "Europe/Berlin" or "UTC"',
+      '8:26: routines.a.triggers[1].github.event: must be one of "pull_request", "release"; got "push"',
+      '11:18: routines.b.environment: environment "missing" is not defined under environments (none are defined)',
+    ]);
+  });
+
+  it("lets the operator lower the minimum schedule interval", () => {
+    expect(lines(schedule("*/10 * * * *"))).toHaveLength(1);
+    expect(lines(schedule("*/10 * * * *"), { minScheduleInterval: 10 * 60_000 })).toEqual([]);
+    expect(lines(schedule("0 0,1 * * *"), { minScheduleInterval: 2 * 3_600_000 })).toEqual([
+      "6:27: routines.poll.triggers[0].schedule.cron: runs every 1h, more often than the minimum interval of 2h set by the server (ROUTINES_MIN_SCHEDULE_INTERVAL)",
+    ]);
+  });
+
+  it("keeps a routine whose one-off time has passed, with a warning", () => {
+    const source = 'version: 1\nroutines:\n  once:\n    prompt: Once.\n    triggers:\n      - schedule: { at: "2026-11-24T11:00:00Z" }\n';
+    const config = validateRoutines(source, { now });
+    expect(Object.keys(config.routines)).toEqual(["once"]);
+    expect(config.problems.map((problem) => problem.severity)).toEqual(["warning"]);
+    expect(validateRoutines(source, { now: new Date("2026-11-24T10:00:00Z") }).problems).toEqual([]);
+  });
+
+  it("reads a one-off time without offset in the trigger's time zone", () => {
+    const source = 'version: 1\nroutines:\n  once:\n    prompt: Once.\n    triggers:\n      - schedule: { at: "2026-11-24T12:30", timezone: Europe/Berlin }\n';
+    // 12:30 in Berlin is 11:30 UTC, before `now`.
+    expect(validateRoutines(source, { now }).problems[0]?.message).toBe(
+      "2026-11-24T11:30:00.000Z is in the past; this one-off schedule will not fire",
+    );
+  });
+
+  it("runs nothing from a file without the supported version", () => {
+    expect(validateRoutines("version: 2\nroutines:\n  a:\n    prompt: x\n").routines).toEqual({});
+  });
+});

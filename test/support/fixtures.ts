@@ -1,0 +1,10 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const FIXTURES = fileURLToPath(new URL("../../fixtures/", import.meta.url));
+
+export const readFixture = (path: string) => readFileSync(join(FIXTURES, path), "utf8");
+
+export const listFixtures = (folder: string, extension = ".yml") =>
+  readdirSync(join(FIXTURES, folder)).filter((name) => name.endsWith(extension)).sort();
