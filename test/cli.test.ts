@@ -85,3 +85,21 @@ describe("routines schema", () => {
     expect(result.stderr).toMatch(/^routines: unknown command "valdate"\n\nUsage: routines <command>/);
   });
 });
+
+describe("the README", () => {
+  const readme = () => import("node:fs/promises").then(({ readFile }) => readFile(join(ROOT, "README.md"), "utf8"));
+  const block = (text: string, after: string) => new RegExp(`${after}[^]*?\`\`\`\\n([^]*?)\`\`\``).exec(text)?.[1];
+
+  it.each([
+    ["valid", "A valid file prints one line and exits with status 0:"],
+    ["broken", "Otherwise every problem in the file is printed"],
+  ])("shows what `routines validate` prints for a %s file", async (kind, after) => {
+    const repo = await mkdtemp(join(tmpdir(), "routines-readme-"));
+    await mkdir(join(repo, ".claude"));
+    const { copyFile } = await import("node:fs/promises");
+    await copyFile(join(FIXTURES, `config/readme/${kind}.yml`), join(repo, ".claude/routines.yml"));
+    const result = await routines(["validate"], repo);
+    expect(result.stdout).toBe(block(await readme(), after));
+    expect(result.status).toBe(kind === "valid" ? 0 : 1);
+  });
+});

@@ -59,7 +59,7 @@ export function parseAt(text: string, timezone: string): Date | undefined {
   return parsed.isValid ? parsed.toJSDate() : undefined;
 }
 
-/** A time as a reader in that zone would write it, e.g. "2026-11-25 09:00 CET". */
+/** A time as a reader in that zone would write it, e.g. "2026-11-25 09:00 Europe/Berlin". */
 export function formatInZone(instant: Date, timezone: string): string {
-  return DateTime.fromJSDate(instant, { zone: timezone }).toFormat("yyyy-MM-dd HH:mm ZZZZ");
+  return DateTime.fromJSDate(instant, { zone: timezone }).toFormat("yyyy-MM-dd HH:mm z");
 }

@@ -16,3 +16,20 @@ describe("schema/routines.schema.json", () => {
     expect(schema.additionalProperties).toBe(false);
   });
 });
+
+describe("README configuration reference", () => {
+  it("documents every key of the schema", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const keys = new Set<string>();
+    const collect = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(collect);
+      if (typeof node !== "object" || node === null) return;
+      const properties = (node as { properties?: Record<string, unknown> }).properties;
+      if (properties) Object.keys(properties).forEach((key) => keys.add(key));
+      Object.values(node).forEach(collect);
+    };
+    collect(routinesJsonSchema());
+    expect(keys.size).toBeGreaterThan(30);
+    expect([...keys].filter((key) => !readme.includes(`\`${key}\``))).toEqual([]);
+  });
+});

@@ -31,7 +31,7 @@ describe("schedules", () => {
 
   it("gives a one-off time once, and never when it has passed", () => {
     const once = schedule({ at: "2026-12-01T09:00", timezone: "America/New_York" });
-    expect(describeSchedule(once)).toBe("once at 2026-12-01 09:00 EST");
+    expect(describeSchedule(once)).toBe("once at 2026-12-01 09:00 America/New_York");
     expect(nextRuns(once, 3, new Date("2026-11-24T00:00:00Z"))).toEqual([new Date("2026-12-01T14:00:00Z")]);
     expect(nextRuns(once, 3, new Date("2026-12-02T00:00:00Z"))).toEqual([]);
   });

@@ -1,0 +1,39 @@
+// The Probot app: wires GitHub events to the pieces that handle them, nothing else.
+import type { ApplicationFunction, Probot } from "probot";
+import { RoutinesCache } from "./config/routines-cache.js";
+import { checkConfigAt } from "./github/config-check.js";
+import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
+import { readSettings, type Settings } from "./settings.js";
+
+export interface AppOptions {
+  settings?: Settings;
+  /** Shared with the parts that run routines, so every reader sees one cache. */
+  routines?: RoutinesCache;
+}
+
+export function createApp(options: AppOptions = {}): ApplicationFunction {
+  return (app: Probot) => {
+    const settings = options.settings ?? readSettings();
+    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval });
+    const routines = options.routines ?? new RoutinesCache(validateOptions);
+
+    // A pull request's own routines.yml is validated here, never executed: routines run from the default branch.
+    app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {
+      const repository = context.repo();
+      const { number, head } = context.payload.pull_request;
+      if ((await configChangeInPullRequest(context.octokit, repository, number)) === undefined) return;
+      const { conclusion } = await checkConfigAt(context.octokit, repository, head.sha, validateOptions());
+      context.log.info({ pull: number, conclusion }, "routines/config checked");
+    });
+
+    app.on("push", async (context) => {
+      const push = context.payload;
+      if (!isDefaultBranchPush(push)) return;
+      const repository = context.repo();
+      if (pushTouchesClaudeFolder(push)) routines.invalidate(repository);
+      if (configChangeInPush(push) !== "changed") return;
+      const { conclusion } = await checkConfigAt(context.octokit, repository, push.after, validateOptions());
+      context.log.info({ sha: push.after, conclusion }, "routines/config checked");
+    });
+  };
+}

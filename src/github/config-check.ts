@@ -1,0 +1,112 @@
+// The routines/config check run: validates .claude/routines.yml at a commit and reports the
+// routines it defines, or one annotation per problem at its line.
+import { describeTrigger } from "../config/describe.js";
+import { formatProblem, isError, type Problem } from "../config/problem.js";
+import { CONFIG_PATH, ConfigReadError, readConfigFile, type Octokit, type RepositoryRef } from "../config/read-config-file.js";
+import { nextRuns, timezoneOf } from "../config/schedule.js";
+import { formatInZone } from "../config/time.js";
+import { validateRoutines, type RoutinesConfig, type ValidateOptions } from "../config/validate.js";
+
+export const CONFIG_CHECK_NAME = "routines/config";
+/** GitHub accepts at most 50 annotations per request; more are sent in further updates. */
+export const ANNOTATIONS_PER_REQUEST = 50;
+
+export interface Annotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  start_column: number;
+  end_column: number;
+  annotation_level: "failure" | "warning";
+  title: string;
+  message: string;
+}
+
+export interface CheckOutput {
+  conclusion: "success" | "failure";
+  title: string;
+  summary: string;
+  annotations: Annotation[];
+}
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+function routinesTable(config: RoutinesConfig, now: Date): string {
+  const rows = Object.entries(config.routines).map(([name, routine]) => {
+    const triggers = routine.triggers ?? [];
+    const described = triggers.length > 0 ? triggers.map((trigger) => cell(describeTrigger(trigger, name))).join("<br>") : "on demand only";
+    const next = triggers
+      .flatMap((trigger) => (trigger.schedule ? nextRuns(trigger.schedule, 1, now).map((at) => ({ at, zone: timezoneOf(trigger.schedule!) })) : []))
+      .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+    return `| \`${name}\` | ${described} | ${next ? formatInZone(next.at, next.zone) : "–"} |`;
+  });
+  if (rows.length === 0) return "No routines are defined.";
+  return ["| Routine | Triggers | Next scheduled run |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+function annotation(problem: Problem): Annotation {
+  return {
+    path: CONFIG_PATH,
+    start_line: problem.line,
+    end_line: problem.line,
+    start_column: problem.col,
+    end_column: problem.col,
+    annotation_level: problem.severity === "error" ? "failure" : "warning",
+    title: problem.severity === "error" ? "Invalid routines config" : "Routines config warning",
+    message: formatProblem(CONFIG_PATH, problem),
+  };
+}
+
+/** What the check says about a validated file. */
+export function configCheckOutput(config: RoutinesConfig, now = new Date()): CheckOutput {
+  const errors = config.problems.filter(isError).length;
+  const warnings = config.problems.length - errors;
+  const routines = Object.keys(config.routines).length;
+  const counts = [errors > 0 ? plural(errors, "error") : "", warnings > 0 ? plural(warnings, "warning") : ""].filter(Boolean).join(", ");
+  const title = errors > 0 ? `${counts} in ${CONFIG_PATH}` : `${plural(routines, "routine")}${warnings > 0 ? `, ${counts}` : ""}`;
+  const sections = [];
+  if (config.problems.length > 0) {
+    sections.push(`### Problems\n\n${config.problems.map((problem) => `- ${formatProblem(CONFIG_PATH, problem)}`).join("\n")}`);
+  }
+  const heading = errors > 0 ? "### Routines that are valid despite the errors" : "### Routines";
+  sections.push(`${heading}\n\nRoutines always run from the default branch; this file takes effect once it is merged there.\n\n${routinesTable(config, now)}`);
+  return { conclusion: errors > 0 ? "failure" : "success", title, summary: sections.join("\n\n"), annotations: config.problems.map(annotation) };
+}
+
+/** Creates the completed check run, sending annotations in batches GitHub accepts. */
+export async function publishConfigCheck(octokit: Octokit, repository: RepositoryRef, headSha: string, output: CheckOutput): Promise<void> {
+  const { conclusion, title, summary, annotations } = output;
+  const batches = [];
+  for (let i = 0; i < annotations.length; i += ANNOTATIONS_PER_REQUEST) batches.push(annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
+  const [first = [], ...rest] = batches;
+  const { data: check } = await octokit.rest.checks.create({
+    ...repository,
+    name: CONFIG_CHECK_NAME,
+    head_sha: headSha,
+    status: "completed",
+    conclusion,
+    completed_at: new Date().toISOString(),
+    output: { title, summary, annotations: first },
+  });
+  for (const batch of rest) {
+    await octokit.rest.checks.update({ ...repository, check_run_id: check.id, output: { title, summary, annotations: batch } });
+  }
+}
+
+/** Validates the config file as it is at `sha` and publishes the check on that commit. */
+export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef, sha: string, options: ValidateOptions): Promise<CheckOutput> {
+  let output: CheckOutput;
+  try {
+    const file = await readConfigFile(octokit, repository, sha);
+    output = file.found
+      ? configCheckOutput(validateRoutines(file.source, options), options.now)
+      : { conclusion: "success", title: "No routines file", summary: `This commit has no ${CONFIG_PATH}: no routines will run from it.`, annotations: [] };
+  } catch (error) {
+    // A file GitHub served but we refuse (too large, not a file) is the author's to fix; API failures are not.
+    if (!(error instanceof ConfigReadError) || error.status !== undefined) throw error;
+    output = { conclusion: "failure", title: `Cannot read ${CONFIG_PATH}`, summary: error.message, annotations: [] };
+  }
+  await publishConfigCheck(octokit, repository, sha, output);
+  return output;
+}

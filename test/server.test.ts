@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { privateKey } from "./support/github.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+let child: ChildProcess | undefined;
+
+afterEach(() => {
+  child?.kill();
+  child = undefined;
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+/** Starts the built server as `npm start` does and waits until it listens (or exits). */
+async function start(env: Record<string, string>): Promise<{ output: () => string; exited: Promise<number | null> }> {
+  let output = "";
+  child = spawn(process.execPath, ["dist/server.js"], { cwd: ROOT, env: { PATH: process.env.PATH, NO_SMEE_SETUP: "true", LOG_LEVEL: "info", ...env } });
+  child.stdout?.on("data", (chunk) => (output += chunk));
+  child.stderr?.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child?.on("exit", resolve));
+  await Promise.race([
+    exited,
+    new Promise<void>((resolve) => {
+      const poll = setInterval(() => /Listening on/.test(output) && (clearInterval(poll), resolve()), 50);
+    }),
+  ]);
+  return { output: () => output, exited };
+}
+
+describe("npm start", () => {
+  it("shows Probot's setup page, which registers the app from app.yml, when no app is configured", async () => {
+    const port = await freePort();
+    await start({ PORT: String(port) });
+    const root = await fetch(`http://localhost:${port}/`, { redirect: "manual" });
+    expect(root.status).toBe(302);
+    expect(root.headers.get("location")).toBe("/probot");
+
+    const page = await (await fetch(`http://localhost:${port}/probot`)).text();
+    const manifest = JSON.parse(/name="manifest" id="manifest" value='([^']*)'/.exec(page)?.[1] ?? "{}");
+    expect(manifest).toMatchObject({
+      name: "Routines",
+      public: false,
+      redirect_url: `http://localhost:${port}/probot/setup`,
+      default_events: ["pull_request", "release", "issue_comment", "push", "check_run"],
+      default_permissions: { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" },
+    });
+  });
+
+  it("receives webhooks when the app is configured, and refuses unsigned ones", async () => {
+    const port = await freePort();
+    await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret" });
+    const response = await fetch(`http://localhost:${port}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "1", "x-hub-signature-256": "sha256=0" },
+      body: "{}",
+    });
+    expect(response.status).toBe(400);
+  });
+
+  it("stops with a message naming a bad setting", async () => {
+    const { output, exited } = await start({ ROUTINES_MIN_SCHEDULE_INTERVAL: "sometimes" });
+    expect(await exited).toBe(1);
+    expect(output()).toContain('routines: ROUTINES_MIN_SCHEDULE_INTERVAL="sometimes" is not a duration; use a value such as "15m" or "1h"');
+  });
+});
