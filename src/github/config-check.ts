@@ -98,8 +98,8 @@ export async function publishConfigCheck(octokit: Octokit, repository: Repositor
 export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef, sha: string, options: ValidateOptions): Promise<CheckOutput> {
   let output: CheckOutput;
   try {
-    const file = await readConfigFile(octokit, repository, sha);
-    output = file.found
+    const file = await readConfigFile(octokit, repository, { ref: sha });
+    output = file.found && "source" in file
       ? configCheckOutput(validateRoutines(file.source, options), options.now)
       : { conclusion: "success", title: "No routines file", summary: `This commit has no ${CONFIG_PATH}: no routines will run from it.`, annotations: [] };
   } catch (error) {

@@ -44,6 +44,24 @@ describe("RoutinesCache", () => {
     expect(await cache.load(client, repository)).toMatchObject({ found: true, sha: "sha-2" });
   });
 
+  it("asks again with the ETag after invalidation, and keeps the routines when GitHub says not modified", async () => {
+    nock(API).get(CONTENTS_PATH).once().reply(200, contentsReply(config, "sha-1"), { etag: '"etag-1"' });
+    const cache = new RoutinesCache();
+    const client = await octokit();
+    const first = await cache.load(client, repository);
+
+    cache.invalidate(repository);
+    const conditional = nock(API, { reqheaders: { "if-none-match": '"etag-1"' } }).get(CONTENTS_PATH).once().reply(304);
+    expect(await cache.load(client, repository)).toBe(first);
+    expect(conditional.isDone()).toBe(true);
+
+    cache.invalidate(repository);
+    nock(API, { reqheaders: { "if-none-match": '"etag-1"' } }).get(CONTENTS_PATH).once().reply(200, contentsReply(config.replace("review", "triage"), "sha-2"), { etag: '"etag-2"' });
+    const changed = await cache.load(client, repository);
+    expect(changed.found && Object.keys(changed.routines)).toEqual(["triage"]);
+    expect(await cache.load(client, repository)).toBe(changed);
+  });
+
   it("does not remember a failed read", async () => {
     nock(API).get(CONTENTS_PATH).once().reply(500, { message: "Server Error" });
     const cache = new RoutinesCache();
