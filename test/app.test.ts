@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { RoutinesCache } from "../src/config/routines-cache.js";
 import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot, webhookExample } from "./support/github.js";
-import { readFixture } from "./support/fixtures.js";
+import { readExample, readFixture } from "./support/fixtures.js";
 
 const settings = { minScheduleInterval: 3_600_000 };
 const REPO = "/repos/Codertocat/Hello-World";
@@ -61,7 +61,7 @@ describe("app", () => {
       const { probot } = setup();
       nockInstallationToken(1);
       changedFiles([{ filename: "src/index.ts", status: "modified" }, { filename: ".claude/routines.yml", status: "modified" }]);
-      nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readFixture("config/valid/example.yml")));
+      nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readExample()));
       const check = expectCheckRun();
 
       await receive(probot, "pull_request", pullRequest);
@@ -109,6 +109,19 @@ describe("app", () => {
       expect(updates).toEqual([50, 50, 50, 40]);
     });
 
+    it("fails one delivery with GitHub's error without affecting the next", async () => {
+      const { probot } = setup();
+      nockInstallationToken(1);
+      nock(API).get(`${REPO}/pulls/2/files`).query({ per_page: 100 }).reply(502, { message: "Bad Gateway" });
+      await expect(receive(probot, "pull_request", pullRequest)).rejects.toThrow("Bad Gateway");
+
+      changedFiles([{ filename: ".claude/routines.yml", status: "modified" }]);
+      nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readFixture("config/valid/minimal.yml")));
+      const check = expectCheckRun();
+      await receive(probot, "pull_request", pullRequest);
+      expect((await check).conclusion).toBe("success");
+    });
+
     it("checks nothing when the pull request leaves the file alone", async () => {
       const { probot } = setup();
       nockInstallationToken(1);
@@ -149,7 +162,7 @@ describe("app", () => {
 
       await receive(probot, "push", push({ modified: [".claude/prompts/review.md"] }));
 
-      nock(API).get(CONTENTS_PATH).reply(200, contentsReply(readFixture("config/valid/example.yml"), "sha-2"));
+      nock(API).get(CONTENTS_PATH).reply(200, contentsReply(readExample(), "sha-2"));
       expect(await routines.load(octokit, { owner: "Codertocat", repo: "Hello-World" })).toMatchObject({ found: true, sha: "sha-2" });
     });
 

@@ -41,7 +41,7 @@ export function nextCronRuns(expression: string, timezone: string, count: number
  * The shortest gap between two consecutive firings, looked for among the next `sample` firings.
  * Cron fields repeat, so the sample sees every dense stretch of any expression people write.
  */
-export function shortestCronInterval(expression: string, timezone: string, sample = 200): number {
+export function shortestCronInterval(expression: string, timezone: string, sample = 50): number {
   const runs = nextCronRuns(expression, timezone, sample);
   let shortest = Number.POSITIVE_INFINITY;
   for (let i = 1; i < runs.length; i++) {

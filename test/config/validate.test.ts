@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatProblem, isError } from "../../src/config/problem.js";
 import { validateRoutines } from "../../src/config/validate.js";
-import { listFixtures, readFixture } from "../support/fixtures.js";
+import { listFixtures, readExample, readFixture } from "../support/fixtures.js";
 
 const now = new Date("2026-11-24T12:00:00Z");
 const lines = (source: string, options = {}) =>
@@ -27,6 +27,10 @@ describe("valid configs", () => {
     expect(Object.keys(config.routines).length).toBeGreaterThan(0);
   });
 
+  it("routines.example.yml has no problems", () => {
+    expect(validateRoutines(readExample(), { now }).problems).toEqual([]);
+  });
+
   it("keeps the routines that are valid when others are broken", () => {
     const config = validateRoutines(readFixture("config/partly-broken.yml"), { now });
     expect(Object.keys(config.routines)).toEqual(["review"]);
@@ -38,7 +42,7 @@ describe("valid configs", () => {
   });
 
   it("reads the routines with their values", () => {
-    const config = validateRoutines(readFixture("config/valid/example.yml"), { now });
+    const config = validateRoutines(readExample(), { now });
     expect(config.routines.review).toMatchObject({ max_turns: 60, timeout: "20m" });
     expect(config.environments.default?.env).toEqual({ NODE_ENV: "test" });
   });
