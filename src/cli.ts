@@ -1,29 +1,25 @@
 #!/usr/bin/env node
-// The `routines` command: validate a routines file, print the JSON Schema.
+// The `routines` command: validate a routines file, dry-run trigger matching, print the JSON Schema.
 import { realpathSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { CliError, type Io } from "./cli/io.js";
+import { match } from "./cli/match.js";
+import { CONFIG_PATH, validate } from "./cli/validate.js";
 import { routinesJsonSchema } from "./config/json-schema.js";
-import { formatProblem, isError } from "./config/problem.js";
-import { validateRoutines } from "./config/validate.js";
-import { readSettings, SettingsError } from "./settings.js";
-
-export const CONFIG_PATH = ".claude/routines.yml";
+import { SettingsError } from "./settings.js";
 
 const USAGE = `Usage: routines <command>
 
 Commands:
   validate [file]   Check a routines file (default: ${CONFIG_PATH}).
                     Exit status: 0 valid, 1 problems found, 2 file not readable.
+  match --event <pull_request|release|issue_comment> --payload <file.json> [--config <file>] [--json]
+                    Show which routines a webhook payload would fire, and why the others would not
+                    (config default: ${CONFIG_PATH}).
+                    Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.
   schema            Print the JSON Schema of routines files.
 `;
-
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
 
 const defaultIo: Io = {
   out: (text) => process.stdout.write(text),
@@ -33,52 +29,42 @@ const defaultIo: Io = {
 
 /** Runs the command line and resolves to the exit status. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
-  const [command, ...rest] = positionals;
   try {
+    const { positionals, values } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: "string" }, event: { type: "string" }, payload: { type: "string" }, json: { type: "boolean" } },
+    });
+    const [command, ...rest] = positionals;
     switch (command) {
       case "validate":
         return await validate(rest[0] ?? CONFIG_PATH, io);
+      case "match":
+        if (!values.event || !values.payload) throw new CliError("match needs --event and --payload", 2);
+        return await match({ config: values.config ?? CONFIG_PATH, event: values.event, payload: values.payload, json: values.json ?? false }, io);
       case "schema":
         io.out(`${JSON.stringify(routinesJsonSchema(), null, 2)}\n`);
         return 0;
-      case undefined:
       case "help":
         io.out(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        io.err(`routines: unknown command "${command}"\n\n${USAGE}`);
+        return 0;
+      case undefined:
+        io.out(USAGE);
         return 2;
+      default:
+        throw new CliError(`unknown command "${command}"\n\n${USAGE}`, 2);
     }
   } catch (error) {
-    if (error instanceof SettingsError) {
+    if (error instanceof CliError) {
       io.err(`routines: ${error.message}\n`);
+      return error.status;
+    }
+    if (error instanceof SettingsError || (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) {
+      io.err(`routines: ${(error as Error).message}\n`);
       return 2;
     }
     throw error;
   }
-}
-
-async function validate(file: string, io: Io): Promise<number> {
-  let source: string;
-  try {
-    source = await readFile(file, "utf8");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    io.err(`routines: cannot read ${file}: ${reason}\n`);
-    return 2;
-  }
-  const { minScheduleInterval } = readSettings(io.env);
-  const config = validateRoutines(source, { minScheduleInterval });
-  for (const problem of config.problems) io.out(`${formatProblem(file, problem)}\n`);
-  const errors = config.problems.filter(isError).length;
-  if (errors > 0) {
-    io.out(`${file}: ${errors} error${errors === 1 ? "" : "s"}\n`);
-    return 1;
-  }
-  const names = Object.keys(config.routines);
-  io.out(`${file}: valid, ${names.length} routine${names.length === 1 ? "" : "s"}${names.length ? ` (${names.join(", ")})` : ""}\n`);
-  return 0;
 }
 
 // Run when executed (also through the npm bin link), not when imported by tests.

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { FIXTURES } from "./support/fixtures.js";
+import { webhookExample } from "./support/github.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
@@ -101,5 +102,80 @@ describe("the README", () => {
     const result = await routines(["validate"], repo);
     expect(result.stdout).toBe(block(await readme(), after));
     expect(result.status).toBe(kind === "valid" ? 0 : 1);
+  });
+});
+
+describe("routines match", () => {
+  const payloadFile = async (payload: unknown) => {
+    const dir = await mkdtemp(join(tmpdir(), "routines-match-"));
+    const file = join(dir, "payload.json");
+    await writeFile(file, typeof payload === "string" ? payload : JSON.stringify(payload));
+    return file;
+  };
+  const matchArgs = async (event: string, payload: unknown, ...extra: string[]) =>
+    routines(["match", "--config", "routines.example.yml", "--event", event, "--payload", await payloadFile(payload), ...extra]);
+
+  it("names what fires and the first reason for what does not", async () => {
+    const payload = webhookExample("pull_request", "opened");
+    payload.pull_request.base.ref = "main";
+    payload.pull_request.user.login = "dependabot[bot]";
+    expect(await matchArgs("pull_request", payload)).toEqual({
+      status: 0,
+      stdout: [
+        "pull_request.opened by Codertocat",
+        'review: author "dependabot[bot]" is excluded by "!dependabot[bot]" (triggers[0])',
+        "release-notes: listens to release events (triggers[0])",
+        "No github triggers: docs-drift, dependency-bumps, alert-triage",
+        "No routine fires.",
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+    payload.pull_request.user.login = "Codertocat";
+    expect((await matchArgs("pull_request", payload)).stdout).toContain("review: fires (triggers[0])\n");
+  });
+
+  it("prints JSON with --json", async () => {
+    const payload = webhookExample("release", "created");
+    payload.action = "published";
+    payload.release.tag_name = "v1.2.3";
+    const result = await matchArgs("release", payload, "--json");
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      matched: [{ routine: "release-notes", trigger: 0 }],
+      skipped: [{ routine: "review", trigger: 0, reason: "listens to pull_request events" }],
+    });
+  });
+
+  it("matches slash commands, and never edited comments", async () => {
+    const comment = webhookExample("issue_comment", "created");
+    comment.issue.pull_request = { url: "https://api.github.com/repos/Codertocat/Hello-World/pulls/1" };
+    comment.comment.body = "/routine run triage the login page is blank";
+    expect((await matchArgs("issue_comment", comment)).stdout).toBe(
+      [
+        "issue_comment.created by Codertocat on pull request #1",
+        "alert-triage: fires (triggers[1])",
+        'review: the comment runs "triage", this trigger answers to "review" (triggers[1])',
+        "No command triggers: release-notes, docs-drift, dependency-bumps",
+        "",
+      ].join("\n"),
+    );
+    comment.action = "edited";
+    expect((await matchArgs("issue_comment", comment)).stdout).toContain("alert-triage: only new comments run commands (this one was edited) (triggers[1])\n");
+  });
+
+  it("exits 1 for an invalid config and 2 for input it cannot use", async () => {
+    const payload = webhookExample("pull_request", "opened");
+    const broken = await routines(["match", "--config", join(FIXTURES, "config/invalid/unknown-action.yml"), "--event", "pull_request", "--payload", await payloadFile(payload)]);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toContain('unknown pull_request action "pushed"');
+
+    expect(await matchArgs("pull_request", "{oops")).toMatchObject({ status: 2, stderr: expect.stringMatching(/payload\.json is not JSON: /) });
+    expect(await matchArgs("release", payload)).toMatchObject({ status: 2, stderr: expect.stringContaining("not a release payload: release: Invalid input") });
+    expect(await matchArgs("push", payload)).toMatchObject({ status: 2, stderr: "routines: --event must be one of pull_request, release, issue_comment\n" });
+    expect(await routines(["match", "--event", "release", "--payload", "/nonexistent.json"])).toMatchObject({
+      status: 2,
+      stderr: "routines: cannot read /nonexistent.json: no such file\n",
+    });
   });
 });

@@ -1,0 +1,84 @@
+// Which github triggers a pull_request or release event fires, and for every one that it does not
+// fire, the first reason why: the answer to "why didn't it run?".
+import { DEFAULT_ACTIONS, type GithubTrigger, type Routine } from "../config/schema.js";
+import type { EventFacts } from "./event-facts.js";
+import { patternMismatch, type PatternKind } from "./patterns.js";
+
+export interface TriggerRef {
+  routine: string;
+  /** Index of the trigger in the routine's `triggers` list. */
+  trigger: number;
+}
+
+export interface EventMatch {
+  matched: TriggerRef[];
+  skipped: Array<TriggerRef & { reason: string }>;
+}
+
+type Filters = NonNullable<GithubTrigger["filters"]>;
+type LabelFilter = NonNullable<Filters["labels"]>;
+
+const TEXT_FILTERS: Array<[keyof EventFacts["text"], PatternKind, boolean]> = [
+  // [filter, glob kind, case-insensitive]: GitHub logins ignore case.
+  ["author", "text", true],
+  ["title", "text", false],
+  ["body", "text", false],
+  ["base_branch", "path", false],
+  ["head_branch", "path", false],
+  ["tag", "path", false],
+  ["target_branch", "path", false],
+];
+
+const asList = (value: string | string[]) => (typeof value === "string" ? [value] : value);
+const quoteList = (values: string[]) => (values.length > 0 ? values.map((value) => `"${value}"`).join(", ") : "no labels");
+
+function labelMismatch(labels: string[], filter: LabelFilter): string | undefined {
+  const spec = typeof filter === "string" || Array.isArray(filter) ? { any: filter } : filter;
+  const has = (pattern: string) => labels.some((label) => patternMismatch(label, pattern, { kind: "text", ignoreCase: true }) === undefined);
+  const any = spec.any === undefined ? [] : asList(spec.any);
+  if (any.length > 0 && !any.some(has)) return `labels (${quoteList(labels)}) include none of ${quoteList(any)}`;
+  const missing = (spec.all === undefined ? [] : asList(spec.all)).find((pattern) => !has(pattern));
+  if (missing !== undefined) return `labels (${quoteList(labels)}) lack "${missing}"`;
+  const unwanted = (spec.none === undefined ? [] : asList(spec.none)).find(has);
+  if (unwanted !== undefined) return `labels (${quoteList(labels)}) include "${unwanted}", which is excluded`;
+  return undefined;
+}
+
+/** Why the event does not fire this github trigger, or undefined when it does. */
+export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts): string | undefined {
+  if (trigger.event !== facts.event) return `listens to ${trigger.event} events`;
+  const actions: readonly string[] = trigger.actions ?? DEFAULT_ACTIONS[trigger.event];
+  if (!actions.includes(facts.action)) return `action "${facts.action}" is not one of ${actions.join(", ")}`;
+  if (facts.fork !== undefined && !trigger.forks) return `the pull request comes from a fork (${facts.fork}); set forks: true to run on forks, without secrets`;
+
+  const filters: Filters = trigger.filters ?? {};
+  for (const [name, kind, ignoreCase] of TEXT_FILTERS) {
+    const patterns = filters[name];
+    if (patterns === undefined) continue;
+    const value = facts.text[name] ?? "";
+    const mismatch = patternMismatch(value, patterns, { kind, ignoreCase });
+    if (mismatch) return `${name} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)} ${mismatch}`;
+  }
+  if (filters.labels !== undefined) {
+    const mismatch = labelMismatch(facts.labels ?? [], filters.labels);
+    if (mismatch) return mismatch;
+  }
+  for (const flag of ["draft", "merged"] as const) {
+    const wanted = filters[flag];
+    if (wanted !== undefined && facts[flag] !== wanted) return `${flag} is ${facts[flag] ?? false}, the filter wants ${wanted}`;
+  }
+  return undefined;
+}
+
+export function matchEvent(routines: Record<string, Routine>, facts: EventFacts): EventMatch {
+  const result: EventMatch = { matched: [], skipped: [] };
+  for (const [routine, { triggers = [] }] of Object.entries(routines)) {
+    triggers.forEach((trigger, index) => {
+      if (!trigger.github) return;
+      const reason = githubTriggerMismatch(trigger.github, facts);
+      if (reason === undefined) result.matched.push({ routine, trigger: index });
+      else result.skipped.push({ routine, trigger: index, reason });
+    });
+  }
+  return result;
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { GithubTrigger } from "../../src/config/schema.js";
+import { validateRoutines } from "../../src/config/validate.js";
+import { eventFacts, PayloadError } from "../../src/triggers/event-facts.js";
+import { githubTriggerMismatch, matchEvent } from "../../src/triggers/match-event.js";
+import { webhookExample } from "../support/github.js";
+
+// GitHub's example pull request: Codertocat's "Update the README with new information." from
+// branch "changes" into "master", labelled "bug", not a draft, not merged.
+const pullRequest = (action = "opened", change: (payload: any) => void = () => undefined) => { // payloads are loosely typed test data
+  const payload = webhookExample("pull_request", action);
+  change(payload);
+  return eventFacts("pull_request", payload);
+};
+// GitHub's example release: tag "0.0.1" from "master" by Codertocat, with an empty name and body.
+const release = (action = "published", change: (payload: any) => void = () => undefined) => { // likewise
+  const payload = webhookExample("release", "created");
+  payload.action = action;
+  change(payload);
+  return eventFacts("release", payload);
+};
+const github = (value: unknown) => GithubTrigger.parse(value);
+const pr = (filters: unknown, extra: object = {}) => github({ event: "pull_request", filters, ...extra });
+
+describe("github triggers on pull requests", () => {
+  it.each([
+    ["no filters", {}, undefined],
+    ["base_branch glob", { base_branch: "mas*" }, undefined],
+    ["base_branch mismatch", { base_branch: "main" }, 'base_branch "master" does not match "main"'],
+    ["base_branch any of a list", { base_branch: ["main", "master"] }, undefined],
+    ["base_branch none of a list", { base_branch: ["main", "develop"] }, 'base_branch "master" does not match any of "main", "develop"'],
+    ["head_branch negated", { head_branch: "!changes" }, 'head_branch "changes" is excluded by "!changes"'],
+    ["head_branch regex", { head_branch: "/^chan/" }, undefined],
+    ["head_branch regex with flags", { head_branch: "/^CHANGES$/i" }, undefined],
+    ["head_branch glob stops at /", { head_branch: "chang*/x" }, 'head_branch "changes" does not match "chang*/x"'],
+    ["author, ignoring case", { author: "codertocat" }, undefined],
+    ["author negated among bots", { author: ["!dependabot[bot]", "!renovate[bot]"] }, undefined],
+    ["author excluded", { author: ["!Codertocat"] }, 'author "Codertocat" is excluded by "!Codertocat"'],
+    ["title glob across text", { title: "Update*information." }, undefined],
+    ["title mismatch", { title: "feat:*" }, 'title "Update the README with new information." does not match "feat:*"'],
+    ["title regex", { title: "/readme/i" }, undefined],
+    ["body glob", { body: "*simple change*" }, undefined],
+    ["body negated regex", { body: "!/pretty simple/" }, 'body "This is a pretty simple change that we need to pull into ..." is excluded by "!/pretty simple/"'],
+    ["labels any of", { labels: ["enhancement", "bug"] }, undefined],
+    ["labels any of, none present", { labels: "enhancement" }, 'labels ("bug") include none of "enhancement"'],
+    ["labels all of", { labels: { all: ["bug", "ui"] } }, 'labels ("bug") lack "ui"'],
+    ["labels none of", { labels: { none: ["b*"] } }, 'labels ("bug") include "b*", which is excluded'],
+    ["labels all and none", { labels: { all: "BUG", none: "wip" } }, undefined],
+    ["draft false", { draft: false }, undefined],
+    ["draft true", { draft: true }, "draft is false, the filter wants true"],
+    ["merged", { merged: true }, "merged is false, the filter wants true"],
+  ])("%s", (_, filters, reason) => {
+    expect(githubTriggerMismatch(pr(filters), pullRequest())).toBe(reason);
+  });
+
+  it("applies all filters: the first that fails is the reason", () => {
+    expect(githubTriggerMismatch(pr({ author: "Codertocat", base_branch: "main", draft: true }), pullRequest())).toBe('base_branch "master" does not match "main"');
+  });
+
+  it("fires on the default actions, or on the listed ones", () => {
+    expect(githubTriggerMismatch(pr({}), pullRequest("synchronize"))).toBeUndefined();
+    expect(githubTriggerMismatch(pr({}), pullRequest("labeled"))).toBe('action "labeled" is not one of opened, synchronize, reopened, ready_for_review');
+    expect(githubTriggerMismatch(pr({}, { actions: ["labeled"] }), pullRequest("labeled"))).toBeUndefined();
+  });
+
+  it("sees drafts and merges", () => {
+    expect(githubTriggerMismatch(pr({ draft: true }), pullRequest("opened", (p) => (p.pull_request.draft = true)))).toBeUndefined();
+    const merged = pullRequest("closed", (p) => (p.pull_request.merged = true));
+    expect(githubTriggerMismatch(pr({ merged: true }, { actions: ["closed"] }), merged)).toBeUndefined();
+    expect(githubTriggerMismatch(pr({ merged: false }, { actions: ["closed"] }), merged)).toBe("merged is true, the filter wants false");
+  });
+
+  it("does not fire for forks unless the trigger allows them", () => {
+    const fork = pullRequest("opened", (p) => (p.pull_request.head.repo.full_name = "someone/Hello-World"));
+    expect(fork.fork).toBe("someone/Hello-World");
+    expect(githubTriggerMismatch(pr({}), fork)).toBe("the pull request comes from a fork (someone/Hello-World); set forks: true to run on forks, without secrets");
+    expect(githubTriggerMismatch(pr({}, { forks: true }), fork)).toBeUndefined();
+    const deletedFork = pullRequest("opened", (p) => (p.pull_request.head.repo = null));
+    expect(deletedFork.fork).toBe("unknown");
+  });
+});
+
+describe("github triggers on releases", () => {
+  const rel = (filters: unknown, extra: object = {}) => github({ event: "release", filters, ...extra });
+
+  it.each([
+    ["published by default", {}, undefined],
+    ["tag", { tag: "0.0.*" }, undefined],
+    ["tag regex", { tag: "/^v\\d/" }, 'tag "0.0.1" does not match "/^v\\d/"'],
+    ["target branch", { target_branch: "master" }, undefined],
+    ["target branch mismatch", { target_branch: "release/*" }, 'target_branch "master" does not match "release/*"'],
+    ["author", { author: "Codertocat" }, undefined],
+    ["title is the release name", { title: "v*" }, 'title "" does not match "v*"'],
+  ])("%s", (_, filters, reason) => {
+    expect(githubTriggerMismatch(rel(filters), release())).toBe(reason);
+  });
+
+  it("listens to the actions it lists", () => {
+    expect(githubTriggerMismatch(rel({}), release("created"))).toBe('action "created" is not one of published');
+    expect(githubTriggerMismatch(rel({}, { actions: ["created", "prereleased"] }), release("prereleased"))).toBeUndefined();
+    expect(githubTriggerMismatch(rel({}), pullRequest())).toBe("listens to release events");
+  });
+});
+
+describe("matchEvent", () => {
+  it("fires several routines from one event, and reports every trigger that does not fire", () => {
+    const { routines } = validateRoutines(
+      [
+        "version: 1",
+        "routines:",
+        "  review:",
+        "    prompt: Review.",
+        "    triggers:",
+        "      - github: { event: pull_request, filters: { base_branch: main } }",
+        "      - github: { event: pull_request, filters: { labels: bug } }",
+        "  triage:",
+        "    prompt: Triage.",
+        "    triggers:",
+        "      - github: { event: pull_request, actions: [opened] }",
+        "      - command: triage",
+        "  notes:",
+        "    prompt: Notes.",
+        "    triggers:",
+        "      - github: { event: release }",
+      ].join("\n"),
+    );
+    expect(matchEvent(routines, pullRequest())).toEqual({
+      matched: [
+        { routine: "review", trigger: 1 },
+        { routine: "triage", trigger: 0 },
+      ],
+      skipped: [
+        { routine: "review", trigger: 0, reason: 'base_branch "master" does not match "main"' },
+        { routine: "notes", trigger: 0, reason: "listens to release events" },
+      ],
+    });
+  });
+
+  it("names the field a malformed payload lacks", () => {
+    expect(() => eventFacts("pull_request", { action: "opened", pull_request: { number: 1 } })).toThrow(PayloadError);
+    expect(() => eventFacts("release", webhookExample("pull_request", "opened"))).toThrow("not a release payload: release: Invalid input: expected object, received undefined");
+  });
+});
