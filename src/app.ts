@@ -3,19 +3,36 @@ import type { ApplicationFunction, Probot } from "probot";
 import { RoutinesCache } from "./config/routines-cache.js";
 import { checkConfigAt } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
-import { readSettings, type Settings } from "./settings.js";
+import { WritePermissions } from "./github/permissions.js";
+import type { Admission } from "./runs/admission.js";
+import type { Settings } from "./settings.js";
+import { appLoginOf } from "./triggers/app-identity.js";
+import { handleComment } from "./triggers/commands.js";
+import { handleRepositoryEvent } from "./triggers/github-events.js";
 
 export interface AppOptions {
-  settings?: Settings;
+  settings: Settings;
+  /** Where triggers send their RunRequests. */
+  admission: Admission;
   /** Shared with the parts that run routines, so every reader sees one cache. */
   routines?: RoutinesCache;
 }
 
-export function createApp(options: AppOptions = {}): ApplicationFunction {
+export function createApp(options: AppOptions): ApplicationFunction {
   return (app: Probot) => {
-    const settings = options.settings ?? readSettings();
+    const { settings, admission } = options;
     const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval });
     const routines = options.routines ?? new RoutinesCache(validateOptions);
+    const deps = {
+      routines,
+      admission,
+      appLogin: appLoginOf(app),
+      permissions: new WritePermissions(),
+      runUrl: (runId: string) => `${settings.publicUrl}/dashboard/runs/${runId}`,
+    };
+
+    app.on(["pull_request", "release"], (context) => handleRepositoryEvent(context, deps));
+    app.on("issue_comment.created", (context) => handleComment(context, deps));
 
     // A pull request's own routines.yml is validated here, never executed: routines run from the default branch.
     app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {

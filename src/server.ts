@@ -1,7 +1,10 @@
 // `npm start`: the Probot server. Without GitHub App credentials it serves Probot's setup page,
 // which registers the app from app.yml and writes the credentials to .env.
+import { join } from "node:path";
 import { run } from "probot";
 import { createApp } from "./app.js";
+import { StoreAdmission } from "./runs/admission.js";
+import { SqliteStore } from "./runs/sqlite-store.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 
 let settings: Settings;
@@ -13,4 +16,5 @@ try {
   process.exit(1);
 }
 
-await run(createApp({ settings }));
+const store = new SqliteStore(join(settings.dataDir, "routines.db"));
+await run(createApp({ settings, admission: new StoreAdmission(store, settings) }));

@@ -1,10 +1,19 @@
 // Operator settings read from the environment, checked once at start with a message naming the variable.
+import { resolve } from "node:path";
 import { parseDuration } from "./config/duration.js";
 import { DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 
 export interface Settings {
   /** Shortest allowed gap between two runs of a schedule, in milliseconds (ROUTINES_MIN_SCHEDULE_INTERVAL). */
   minScheduleInterval: number;
+  /** Where the embedded store keeps its files (DATA_DIR). */
+  dataDir: string;
+  /** Webhook-started runs allowed per routine and repository per hour (ROUTINES_HOURLY_RUNS_PER_ROUTINE). */
+  hourlyRunsPerRoutine: number;
+  /** Webhook-started runs allowed per installation per hour (ROUTINES_HOURLY_RUNS_PER_INSTALLATION). */
+  hourlyRunsPerInstallation: number;
+  /** The server's address as users reach it, for links to runs (ROUTINES_PUBLIC_URL). */
+  publicUrl: string;
 }
 
 export class SettingsError extends Error {
@@ -14,6 +23,10 @@ export class SettingsError extends Error {
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     minScheduleInterval: durationSetting(env, "ROUTINES_MIN_SCHEDULE_INTERVAL", DEFAULT_MIN_SCHEDULE_INTERVAL),
+    dataDir: resolve(env.DATA_DIR?.trim() || "data"),
+    hourlyRunsPerRoutine: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_ROUTINE", 30),
+    hourlyRunsPerInstallation: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_INSTALLATION", 100),
+    publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
   };
 }
 
@@ -25,4 +38,20 @@ function durationSetting(env: NodeJS.ProcessEnv, name: string, fallback: number)
     throw new SettingsError(`${name}=${JSON.stringify(text)} is not a duration; use a value such as "15m" or "1h"`);
   }
   return ms;
+}
+
+function countSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  if (!/^\d+$/.test(text)) throw new SettingsError(`${name}=${JSON.stringify(text)} is not a whole number`);
+  return Number(text);
+}
+
+function urlSetting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) {
+    throw new SettingsError(`${name}=${JSON.stringify(text)} is not an http(s) URL`);
+  }
+  return text.replace(/\/+$/, "");
 }

@@ -6,10 +6,12 @@ import { createNodeMiddleware, type Probot } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { RoutinesCache } from "../src/config/routines-cache.js";
+import { StoreAdmission } from "../src/runs/admission.js";
+import { SqliteStore } from "../src/runs/sqlite-store.js";
+import { receive, testApp, testSettings as settings } from "./support/app.js";
 import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot, webhookExample } from "./support/github.js";
 import { readExample, readFixture } from "./support/fixtures.js";
 
-const settings = { minScheduleInterval: 3_600_000 };
 const REPO = "/repos/Codertocat/Hello-World";
 
 interface CheckBody {
@@ -19,15 +21,12 @@ interface CheckBody {
   output: { title: string; summary: string; annotations: Array<{ start_line: number; message: string; annotation_level: string }> };
 }
 
+/** The app, with no routines on the default branch yet (the trigger side reads them on every pull request event). */
 function setup() {
-  const routines = new RoutinesCache(() => settings);
-  const probot = testProbot();
-  probot.load(createApp({ settings, routines }));
-  return { probot, routines };
+  const app = testApp();
+  nock(API).get(CONTENTS_PATH).query((query) => query.ref === undefined).reply(404, { message: "Not Found" });
+  return app;
 }
-
-const receive = (probot: Probot, name: string, payload: unknown) =>
-  probot.receive({ id: `delivery-${Math.random()}`, name, payload } as Parameters<Probot["receive"]>[0]);
 
 /** Expects the check-run creation and hands back what was sent. */
 function expectCheckRun(): Promise<CheckBody> {
@@ -157,7 +156,7 @@ describe("app", () => {
     }
 
     it("re-reads the routines after a push that touches .claude/", async () => {
-      const { probot, routines } = setup();
+      const { probot, routines } = testApp();
       const octokit = await loadedOnce(routines, probot);
 
       await receive(probot, "push", push({ modified: [".claude/prompts/review.md"] }));
@@ -167,7 +166,7 @@ describe("app", () => {
     });
 
     it("keeps the routines after pushes elsewhere or to other branches", async () => {
-      const { probot, routines } = setup();
+      const { probot, routines } = testApp();
       const octokit = await loadedOnce(routines, probot);
 
       await receive(probot, "push", push({ modified: ["src/index.ts"] }));
@@ -176,7 +175,7 @@ describe("app", () => {
     });
 
     it("checks the file on the pushed commit when the push changes it", async () => {
-      const { probot } = setup();
+      const { probot } = testApp();
       const payload = push({ modified: [".claude/routines.yml"] });
       nockInstallationToken(1);
       nock(API).get(CONTENTS_PATH).query({ ref: payload.after }).reply(200, contentsReply(readFixture("config/invalid/invalid-cron.yml")));
@@ -193,7 +192,8 @@ describe("app", () => {
 
     beforeEach(async () => {
       const probot = testProbot({ secret });
-      const middleware = await createNodeMiddleware(createApp({ settings }), { probot });
+      const admission = new StoreAdmission(new SqliteStore(":memory:"), settings);
+      const middleware = await createNodeMiddleware(createApp({ settings, admission }), { probot });
       server = createServer((req, res) => void middleware(req, res));
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`;
@@ -209,7 +209,7 @@ describe("app", () => {
       const payload = JSON.stringify(webhookExample("pull_request", "opened"));
       nockInstallationToken(1);
       nock(API).get(`${REPO}/pulls/2/files`).query({ per_page: 100 }).reply(200, [{ filename: ".claude/routines.yml", status: "modified" }]);
-      nock(API).get(CONTENTS_PATH).query(true).reply(200, contentsReply(readFixture("config/valid/minimal.yml")));
+      nock(API).get(CONTENTS_PATH).query(true).times(2).reply(200, contentsReply(readFixture("config/valid/minimal.yml")));
       const check = expectCheckRun();
 
       const response = await post(payload, { "x-hub-signature-256": sign(payload) });

@@ -1,6 +1,7 @@
 // The facts of a pull_request or release event that triggers filter on, read from its payload.
 // Payloads are checked for the fields used, so a malformed one gets a message, not a crash.
 import { z } from "zod";
+import type { PullRequestContext, ReleaseContext } from "../runs/run-request.js";
 
 const Login = z.object({ login: z.string() });
 const Sender = z.object({ login: z.string(), type: z.string() });
@@ -44,8 +45,14 @@ export interface EventFacts {
   labels?: string[];
   draft?: boolean;
   merged?: boolean;
-  /** The head repository of a pull request from a fork ("unknown" when the fork was deleted). */
-  fork?: string;
+  /** What a session needs to know of the pull request or release. */
+  pullRequest?: PullRequestContext;
+  release?: ReleaseContext;
+}
+
+/** The head repository of a pull request from a fork ("unknown" once the fork is deleted), else undefined. */
+export function forkOf(head: { full_name: string } | null, base: { full_name: string }): string | undefined {
+  return head?.full_name === base.full_name ? undefined : (head?.full_name ?? "unknown");
 }
 
 export class PayloadError extends Error {
@@ -57,7 +64,7 @@ export function eventFacts(event: EventName, payload: unknown): EventFacts {
     const parsed = PullRequestEvent.safeParse(payload);
     if (!parsed.success) throw payloadError(event, parsed.error);
     const { action, sender, pull_request: pr } = parsed.data;
-    const headRepo = pr.head.repo?.full_name;
+    const fork = forkOf(pr.head.repo, pr.base.repo);
     return {
       event,
       action,
@@ -66,7 +73,15 @@ export function eventFacts(event: EventName, payload: unknown): EventFacts {
       labels: (pr.labels ?? []).map((label) => label.name),
       draft: pr.draft ?? false,
       merged: pr.merged ?? false,
-      ...(headRepo === pr.base.repo.full_name ? {} : { fork: headRepo ?? "unknown" }),
+      pullRequest: {
+        number: pr.number,
+        headSha: pr.head.sha,
+        headRef: pr.head.ref,
+        baseRef: pr.base.ref,
+        title: pr.title,
+        author: pr.user.login,
+        ...(fork === undefined ? {} : { fork }),
+      },
     };
   }
   const parsed = ReleaseEvent.safeParse(payload);
@@ -77,6 +92,7 @@ export function eventFacts(event: EventName, payload: unknown): EventFacts {
     action,
     sender,
     text: { author: release.author.login, title: release.name ?? "", body: release.body ?? "", tag: release.tag_name, target_branch: release.target_commitish },
+    release: { tag: release.tag_name, name: release.name ?? "", body: release.body ?? "", targetBranch: release.target_commitish },
   };
 }
 

@@ -49,7 +49,8 @@ export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts)
   if (trigger.event !== facts.event) return `listens to ${trigger.event} events`;
   const actions: readonly string[] = trigger.actions ?? DEFAULT_ACTIONS[trigger.event];
   if (!actions.includes(facts.action)) return `action "${facts.action}" is not one of ${actions.join(", ")}`;
-  if (facts.fork !== undefined && !trigger.forks) return `the pull request comes from a fork (${facts.fork}); set forks: true to run on forks, without secrets`;
+  const fork = facts.pullRequest?.fork;
+  if (fork !== undefined && !trigger.forks) return `the pull request comes from a fork (${fork}); set forks: true to run on forks, without secrets`;
 
   const filters: Filters = trigger.filters ?? {};
   for (const [name, kind, ignoreCase] of TEXT_FILTERS) {

@@ -38,22 +38,36 @@ export interface CommandPlace {
   onPullRequest: boolean;
 }
 
+export interface CommandTrigger {
+  routine: string;
+  index: number;
+  /** The name it answers to in `/routine run <name>`. */
+  name: string;
+  /** Whether it also runs from issue comments. */
+  onIssues: boolean;
+}
+
+export function* commandTriggers(routines: Record<string, Routine>): Generator<CommandTrigger> {
+  for (const [routine, { triggers = [] }] of Object.entries(routines)) {
+    for (const [index, trigger] of triggers.entries()) {
+      const name = commandName(trigger, routine);
+      if (name === undefined) continue;
+      yield { routine, index, name, onIssues: typeof trigger.command === "object" && trigger.command?.issues === true };
+    }
+  }
+}
+
 /** Which command triggers a parsed `/routine run` fires, and why the other command triggers do not. */
 export function matchCommand(routines: Record<string, Routine>, command: SlashCommand | undefined, place: CommandPlace): EventMatch {
   const result: EventMatch = { matched: [], skipped: [] };
-  for (const [routine, { triggers = [] }] of Object.entries(routines)) {
-    triggers.forEach((trigger, index) => {
-      const name = commandName(trigger, routine);
-      const onIssues = typeof trigger.command === "object" && trigger.command?.issues === true;
-      if (name === undefined) return;
-      let reason: string | undefined;
-      if (command === undefined) reason = "the comment is not a /routine command";
-      else if (command.kind !== "run") reason = `the comment asks for /routine ${command.kind}`;
-      else if (command.name !== name) reason = `the comment runs "${command.name}", this trigger answers to "${name}"`;
-      else if (!place.onPullRequest && !onIssues) reason = "the comment is on an issue; set issues: true to run there";
-      if (reason === undefined) result.matched.push({ routine, trigger: index });
-      else result.skipped.push({ routine, trigger: index, reason });
-    });
+  for (const { routine, index, name, onIssues } of commandTriggers(routines)) {
+    let reason: string | undefined;
+    if (command === undefined) reason = "the comment is not a /routine command";
+    else if (command.kind !== "run") reason = `the comment asks for /routine ${command.kind}`;
+    else if (command.name !== name) reason = `the comment runs "${command.name}", this trigger answers to "${name}"`;
+    else if (!place.onPullRequest && !onIssues) reason = "the comment is on an issue; set issues: true to run there";
+    if (reason === undefined) result.matched.push({ routine, trigger: index });
+    else result.skipped.push({ routine, trigger: index, reason });
   }
   return result;
 }

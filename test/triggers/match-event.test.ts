@@ -72,11 +72,11 @@ describe("github triggers on pull requests", () => {
 
   it("does not fire for forks unless the trigger allows them", () => {
     const fork = pullRequest("opened", (p) => (p.pull_request.head.repo.full_name = "someone/Hello-World"));
-    expect(fork.fork).toBe("someone/Hello-World");
+    expect(fork.pullRequest?.fork).toBe("someone/Hello-World");
     expect(githubTriggerMismatch(pr({}), fork)).toBe("the pull request comes from a fork (someone/Hello-World); set forks: true to run on forks, without secrets");
     expect(githubTriggerMismatch(pr({}, { forks: true }), fork)).toBeUndefined();
     const deletedFork = pullRequest("opened", (p) => (p.pull_request.head.repo = null));
-    expect(deletedFork.fork).toBe("unknown");
+    expect(deletedFork.pullRequest?.fork).toBe("unknown");
   });
 });
 

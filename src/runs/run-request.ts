@@ -1,0 +1,48 @@
+// The one seam: every trigger produces RunRequests, and everything after admission consumes them.
+
+export interface RepositoryId {
+  owner: string;
+  repo: string;
+}
+
+export interface PullRequestContext {
+  number: number;
+  headSha: string;
+  headRef: string;
+  baseRef: string;
+  title: string;
+  author: string;
+  /** The head repository when the pull request comes from a fork. */
+  fork?: string;
+}
+
+export interface ReleaseContext {
+  tag: string;
+  name: string;
+  body: string;
+  targetBranch: string;
+}
+
+/** Which trigger fired, with what a session, a reader of the run, and deduplication need. */
+export type TriggerDetails =
+  | { kind: "github"; index: number; event: "pull_request" | "release"; action: string; deliveryId: string; sender: string }
+  | { kind: "command"; index: number; deliveryId: string; commentId: number; author: string }
+  | { kind: "schedule"; index: number; scheduledFor: string }
+  | { kind: "api"; index: number; triggerId: string };
+
+export interface RunRequest {
+  routine: string;
+  repository: RepositoryId;
+  installationId: number;
+  /** Blob sha of the routines.yml the routine was read from. */
+  configSha: string;
+  trigger: TriggerDetails;
+  context: {
+    pullRequest?: PullRequestContext;
+    release?: ReleaseContext;
+    /** Text from a slash command or an API call: untrusted input, appended to the prompt as such. */
+    extraInstructions?: string;
+    /** Runs for fork pull requests never get secrets. */
+    withoutSecrets: boolean;
+  };
+}

@@ -1,0 +1,113 @@
+// `/routine` comments → replies, and RunRequests for `/routine run <name>` from people who may
+// write to the repository.
+import type { Context } from "probot";
+import { isError } from "../config/problem.js";
+import type { Routine } from "../config/schema.js";
+import type { WritePermissions } from "../github/permissions.js";
+import type { AdmissionResult } from "../runs/admission.js";
+import type { PullRequestContext, RunRequest } from "../runs/run-request.js";
+import { sentByApp } from "./app-identity.js";
+import { installationOf, type TriggerDeps } from "./github-events.js";
+import { commandTriggers, parseSlashCommand, type CommandTrigger } from "./slash-command.js";
+import { forkOf } from "./event-facts.js";
+
+export interface CommandDeps extends TriggerDeps {
+  permissions: WritePermissions;
+  runUrl: (runId: string) => string;
+}
+
+const HELP = [
+  "**Routines commands**",
+  "",
+  "- `/routine run <name> [instructions]` runs a routine here; text after the name reaches it as extra instructions.",
+  "- `/routine list` lists the routines that can run here.",
+  "- `/routine help` shows this help.",
+  "",
+  "Only the first line of a new comment is read as a command.",
+].join("\n");
+
+/** Routines with a command trigger usable here, by command name. */
+function runnable(routines: Record<string, Routine>, onPullRequest: boolean): Map<string, CommandTrigger> {
+  const commands = new Map<string, CommandTrigger>();
+  for (const trigger of commandTriggers(routines)) {
+    if ((onPullRequest || trigger.onIssues) && !commands.has(trigger.name)) commands.set(trigger.name, trigger);
+  }
+  return commands;
+}
+
+const codeList = (names: Iterable<string>) => [...names].map((name) => `\`${name}\``).join(", ");
+
+/** Handles a new comment; resolves to the admission of the run it started, if any. */
+export async function handleComment(context: Context<"issue_comment.created">, deps: CommandDeps): Promise<AdmissionResult | undefined> {
+  const { comment, issue, sender } = context.payload;
+  const command = parseSlashCommand(comment.body);
+  const installationId = installationOf(context.payload);
+  if (!command || installationId === undefined || (await sentByApp(sender, deps.appLogin))) return undefined;
+
+  const repository = context.repo();
+  const reply = (body: string) => context.octokit.rest.issues.createComment({ ...repository, issue_number: issue.number, body });
+  if (!(await deps.permissions.canWrite(context.octokit, repository, sender.login))) {
+    await reply(`@${sender.login}, only people with write access to this repository can use \`/routine\` commands, so nothing was started.`);
+    return undefined;
+  }
+
+  const config = await deps.routines.load(context.octokit, repository);
+  const onPullRequest = Boolean(issue.pull_request);
+  const commands = config.found ? runnable(config.routines, onPullRequest) : new Map();
+  const errors = config.found ? config.problems.filter(isError).length : 0;
+  const configNote = !config.found
+    ? "\n\nThis repository has no `.claude/routines.yml` on its default branch."
+    : errors > 0
+      ? `\n\n\`.claude/routines.yml\` has ${errors} error${errors === 1 ? "" : "s"}; routines with errors cannot run. Run \`routines validate\` or see the \`routines/config\` check.`
+      : "";
+  const available = commands.size > 0 ? `Routines that can run here: ${codeList(commands.keys())}.` : "No routine can run here: add `- command: <name>` to a routine's triggers.";
+
+  if (command.kind === "help") {
+    await reply(`${command.problem ? `${command.problem}.\n\n` : ""}${HELP}\n\n${available}${configNote}`);
+    return undefined;
+  }
+  if (command.kind === "list") {
+    await reply(`${available}${configNote}`);
+    return undefined;
+  }
+  const target = commands.get(command.name);
+  if (!target || !config.found) {
+    await reply(`There is no routine \`${command.name}\` to run here. ${available}${configNote}`);
+    return undefined;
+  }
+
+  await context.octokit.rest.reactions.createForIssueComment({ ...repository, comment_id: comment.id, content: "eyes" });
+  const request: RunRequest = {
+    routine: target.routine,
+    repository,
+    installationId,
+    configSha: config.sha,
+    trigger: { kind: "command", index: target.index, deliveryId: context.id, commentId: comment.id, author: sender.login },
+    context: { withoutSecrets: false },
+  };
+  if (command.text) request.context.extraInstructions = command.text;
+  if (onPullRequest) {
+    const pullRequest = await pullRequestContext(context, issue.number);
+    request.context.pullRequest = pullRequest;
+    request.context.withoutSecrets = pullRequest.fork !== undefined;
+  }
+  const result = await deps.admission.admit(request);
+  context.log.info({ routine: target.routine, status: result.status }, "run requested by command");
+  if (result.status === "queued") await reply(`Started \`${target.routine}\` as [${result.run.id}](${deps.runUrl(result.run.id)}).`);
+  if (result.status === "rejected") await reply(`\`${target.routine}\` was not started: ${result.reason}.`);
+  return result;
+}
+
+async function pullRequestContext(context: Context<"issue_comment.created">, number: number): Promise<PullRequestContext> {
+  const { data: pr } = await context.octokit.rest.pulls.get({ ...context.repo(), pull_number: number });
+  const fork = forkOf(pr.head.repo, pr.base.repo);
+  return {
+    number,
+    headSha: pr.head.sha,
+    headRef: pr.head.ref,
+    baseRef: pr.base.ref,
+    title: pr.title,
+    author: pr.user.login,
+    ...(fork === undefined ? {} : { fork }),
+  };
+}

@@ -1,0 +1,55 @@
+// pull_request and release events → RunRequests for the routines they fire.
+import type { Context } from "probot";
+import type { RoutinesCache } from "../config/routines-cache.js";
+import type { Admission, AdmissionResult } from "../runs/admission.js";
+import type { RunRequest } from "../runs/run-request.js";
+import { sentByApp, type AppLogin } from "./app-identity.js";
+import { eventFacts, type EventName } from "./event-facts.js";
+import { matchEvent } from "./match-event.js";
+
+export interface TriggerDeps {
+  routines: RoutinesCache;
+  admission: Admission;
+  appLogin: AppLogin;
+}
+
+export const installationOf = (payload: unknown) => (payload as { installation?: { id: number } }).installation?.id;
+
+/** Admits one run per routine that the event fires; resolves to what admission said of each. */
+export async function handleRepositoryEvent(context: Context<"pull_request" | "release">, deps: TriggerDeps): Promise<AdmissionResult[]> {
+  const installationId = installationOf(context.payload);
+  if (installationId === undefined) return [];
+  const repository = context.repo();
+  // Cached after the first read: an event that fires nothing costs no GitHub call.
+  const config = await deps.routines.load(context.octokit, repository);
+  if (!config.found) return [];
+  const event = context.name as EventName;
+  const facts = eventFacts(event, context.payload);
+  const { matched } = matchEvent(config.routines, facts);
+  if (matched.length === 0 || (await sentByApp(facts.sender, deps.appLogin))) return [];
+
+  // One run per routine, however many of its triggers match.
+  const firstTrigger = new Map<string, number>();
+  for (const { routine, trigger } of matched) if (!firstTrigger.has(routine)) firstTrigger.set(routine, trigger);
+
+  const results: AdmissionResult[] = [];
+  for (const [routine, index] of firstTrigger) {
+    const request: RunRequest = {
+      routine,
+      repository,
+      installationId,
+      configSha: config.sha,
+      trigger: { kind: "github", index, event, action: facts.action, deliveryId: context.id, sender: facts.sender.login },
+      context: {
+        ...(facts.pullRequest ? { pullRequest: facts.pullRequest } : {}),
+        ...(facts.release ? { release: facts.release } : {}),
+        withoutSecrets: facts.pullRequest?.fork !== undefined,
+      },
+    };
+    const result = await deps.admission.admit(request);
+    const run = result.status === "duplicate" ? result.runId : result.run.id;
+    context.log.info({ routine, run, status: result.status, ...(result.status === "rejected" ? { reason: result.reason } : {}) }, "run requested");
+    results.push(result);
+  }
+  return results;
+}

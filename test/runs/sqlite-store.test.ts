@@ -1,0 +1,63 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { StoreAdmission } from "../../src/runs/admission.js";
+import type { RunRequest } from "../../src/runs/run-request.js";
+import { SqliteStore } from "../../src/runs/sqlite-store.js";
+
+const request = (deliveryId: string, routine = "review"): RunRequest => ({
+  routine,
+  repository: { owner: "acme", repo: "app" },
+  installationId: 7,
+  configSha: "sha",
+  trigger: { kind: "github", index: 0, event: "pull_request", action: "opened", deliveryId, sender: "octocat" },
+  context: { withoutSecrets: false },
+});
+
+describe("SqliteStore", () => {
+  it("keeps runs in a file that a second store opens", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "nested", "routines.db");
+    const first = new SqliteStore(file);
+    const result = await new StoreAdmission(first, { hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 5 }).admit(request("d-1"));
+    await first.close();
+
+    const second = new SqliteStore(file);
+    expect(result.status).toBe("queued");
+    expect(await second.getRun(result.status === "queued" ? result.run.id : "")).toEqual(result.status === "queued" ? result.run : undefined);
+    await second.close();
+  });
+
+  it("refuses a database from a newer server", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const db = new Database(file);
+    db.pragma("user_version = 99");
+    db.close();
+    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 1; upgrade the server");
+  });
+});
+
+describe("StoreAdmission", () => {
+  it("records each routine of a delivery once, and counts only runs that were not rejected", async () => {
+    let now = new Date("2026-11-24T10:00:00Z");
+    const store = new SqliteStore(":memory:");
+    const admission = new StoreAdmission(store, { hourlyRunsPerRoutine: 1, hourlyRunsPerInstallation: 10 }, () => now);
+    expect((await admission.admit(request("d-1"))).status).toBe("queued");
+    expect((await admission.admit(request("d-1", "lint"))).status).toBe("queued");
+    expect((await admission.admit(request("d-1"))).status).toBe("duplicate");
+    expect((await admission.admit(request("d-2"))).status).toBe("rejected");
+    expect((await admission.admit(request("d-3"))).status).toBe("rejected");
+
+    // An hour later the window has moved on.
+    now = new Date("2026-11-24T11:00:01Z");
+    expect((await admission.admit(request("d-4"))).status).toBe("queued");
+  });
+
+  it("does not cap runs that webhooks did not start", async () => {
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), { hourlyRunsPerRoutine: 0, hourlyRunsPerInstallation: 0 });
+    const scheduled: RunRequest = { ...request("x"), trigger: { kind: "schedule", index: 0, scheduledFor: "2026-11-24T10:00:00Z" } };
+    expect((await admission.admit(scheduled)).status).toBe("queued");
+    expect((await admission.admit(scheduled)).status).toBe("queued");
+  });
+});

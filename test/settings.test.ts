@@ -1,0 +1,37 @@
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readSettings } from "../src/settings.js";
+
+describe("readSettings", () => {
+  it("has documented defaults", () => {
+    expect(readSettings({})).toEqual({
+      minScheduleInterval: 3_600_000,
+      dataDir: resolve("data"),
+      hourlyRunsPerRoutine: 30,
+      hourlyRunsPerInstallation: 100,
+      publicUrl: "http://localhost:3000",
+    });
+  });
+
+  it("reads each variable", () => {
+    expect(
+      readSettings({
+        ROUTINES_MIN_SCHEDULE_INTERVAL: "15m",
+        DATA_DIR: "/var/lib/routines",
+        ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
+        ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
+        ROUTINES_PUBLIC_URL: "https://routines.example.com/",
+      }),
+    ).toEqual({ minScheduleInterval: 900_000, dataDir: "/var/lib/routines", hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 50, publicUrl: "https://routines.example.com" });
+    expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
+  });
+
+  it.each([
+    [{ ROUTINES_MIN_SCHEDULE_INTERVAL: "hourly" }, 'ROUTINES_MIN_SCHEDULE_INTERVAL="hourly" is not a duration; use a value such as "15m" or "1h"'],
+    [{ ROUTINES_HOURLY_RUNS_PER_ROUTINE: "-1" }, 'ROUTINES_HOURLY_RUNS_PER_ROUTINE="-1" is not a whole number'],
+    [{ ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "lots" }, 'ROUTINES_HOURLY_RUNS_PER_INSTALLATION="lots" is not a whole number'],
+    [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
+  ])("names a bad value: %j", (env, message) => {
+    expect(() => readSettings(env)).toThrow(message);
+  });
+});

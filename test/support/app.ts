@@ -1,0 +1,42 @@
+// The whole app on a Probot that talks to nock, with a real store in memory.
+import type { Probot } from "probot";
+import { createApp } from "../../src/app.js";
+import { RoutinesCache } from "../../src/config/routines-cache.js";
+import { StoreAdmission, type Admission, type AdmissionResult } from "../../src/runs/admission.js";
+import type { RunRequest } from "../../src/runs/run-request.js";
+import { SqliteStore } from "../../src/runs/sqlite-store.js";
+import type { Settings } from "../../src/settings.js";
+import { testProbot } from "./github.js";
+
+export const testSettings: Settings = {
+  minScheduleInterval: 3_600_000,
+  dataDir: "/nonexistent",
+  hourlyRunsPerRoutine: 30,
+  hourlyRunsPerInstallation: 100,
+  publicUrl: "https://routines.example.test",
+};
+
+/** Admission as the server does it, remembering every answer for the test to read. */
+export class RecordingAdmission implements Admission {
+  readonly results: AdmissionResult[] = [];
+  constructor(private readonly inner: Admission) {}
+  async admit(request: RunRequest): Promise<AdmissionResult> {
+    const result = await this.inner.admit(request);
+    this.results.push(result);
+    return result;
+  }
+}
+
+export function testApp(settings: Partial<Settings> = {}) {
+  const merged = { ...testSettings, ...settings };
+  const store = new SqliteStore(":memory:");
+  const admission = new RecordingAdmission(new StoreAdmission(store, merged));
+  const routines = new RoutinesCache(() => merged);
+  const probot = testProbot();
+  probot.load(createApp({ settings: merged, admission, routines }));
+  return { probot, store, admission, routines };
+}
+
+let deliveries = 0;
+export const receive = (probot: Probot, name: string, payload: unknown, id = `delivery-${++deliveries}`) =>
+  probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
