@@ -1,4 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,9 +25,10 @@ const freePort = () =>
   });
 
 /** Starts the built server as `npm start` does and waits until it listens (or exits). */
-async function start(env: Record<string, string>): Promise<{ output: () => string; exited: Promise<number | null> }> {
+async function start(env: Record<string, string>): Promise<{ output: () => string; exited: Promise<number | null>; dataDir: string }> {
   let output = "";
-  child = spawn(process.execPath, ["dist/server.js"], { cwd: ROOT, env: { PATH: process.env.PATH, NO_SMEE_SETUP: "true", LOG_LEVEL: "info", ...env } });
+  const dataDir = await mkdtemp(join(tmpdir(), "routines-data-"));
+  child = spawn(process.execPath, ["dist/server.js"], { cwd: ROOT, env: { PATH: process.env.PATH, NO_SMEE_SETUP: "true", LOG_LEVEL: "info", DATA_DIR: dataDir, ...env } });
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child?.on("exit", resolve));
@@ -33,7 +38,7 @@ async function start(env: Record<string, string>): Promise<{ output: () => strin
       const poll = setInterval(() => /Listening on/.test(output) && (clearInterval(poll), resolve()), 50);
     }),
   ]);
-  return { output: () => output, exited };
+  return { output: () => output, exited, dataDir };
 }
 
 describe("npm start", () => {
@@ -57,7 +62,8 @@ describe("npm start", () => {
 
   it("receives webhooks when the app is configured, and refuses unsigned ones", async () => {
     const port = await freePort();
-    await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret" });
+    const { dataDir } = await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret" });
+    expect(existsSync(join(dataDir, "routines.db"))).toBe(true);
     const response = await fetch(`http://localhost:${port}/api/github/webhooks`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "1", "x-hub-signature-256": "sha256=0" },
