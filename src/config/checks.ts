@@ -13,6 +13,9 @@ export interface CheckOptions {
   minScheduleInterval: number;
 }
 
+const HOUR = 3_600_000;
+const PRESET_INTERVALS = { hourly: HOUR, daily: 24 * HOUR, weekdays: 24 * HOUR, weekly: 7 * 24 * HOUR } as const;
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -82,7 +85,8 @@ function checkSchedule(
 ): void {
   const cron = scheduleCron(schedule);
   if (cron !== undefined) {
-    const interval = shortestCronInterval(cron, timezoneOf(schedule));
+    // Presets have known gaps; only hand-written cron expressions need sampling.
+    const interval = schedule.preset !== undefined ? PRESET_INTERVALS[schedule.preset] : shortestCronInterval(cron, timezoneOf(schedule));
     if (interval < options.minScheduleInterval) {
       report(
         [...path, schedule.cron !== undefined ? "cron" : "preset"],
