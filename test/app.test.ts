@@ -9,7 +9,7 @@ import { RoutinesCache } from "../src/config/routines-cache.js";
 import { StoreAdmission } from "../src/runs/admission.js";
 import { SqliteStore } from "../src/runs/sqlite-store.js";
 import { receive, testApp, testSettings as settings } from "./support/app.js";
-import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot, webhookExample } from "./support/github.js";
+import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot, useNock, webhookExample } from "./support/github.js";
 import { readExample, readFixture } from "./support/fixtures.js";
 
 const REPO = "/repos/Codertocat/Hello-World";
@@ -41,13 +41,7 @@ function expectCheckRun(): Promise<CheckBody> {
 }
 
 describe("app", () => {
-  beforeEach(() => nock.disableNetConnect());
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    nock.enableNetConnect();
-    expect(pending).toEqual([]);
-  });
+  useNock();
 
   describe("routines/config on pull requests", () => {
     const pullRequest = webhookExample("pull_request", "opened");

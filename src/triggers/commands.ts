@@ -5,11 +5,11 @@ import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
 import type { AdmissionResult } from "../runs/admission.js";
-import type { PullRequestContext, RunRequest } from "../runs/run-request.js";
+import type { RunRequest } from "../runs/run-request.js";
 import { sentByApp } from "./app-identity.js";
 import { installationOf, type TriggerDeps } from "./github-events.js";
 import { commandTriggers, parseSlashCommand, type CommandTrigger } from "./slash-command.js";
-import { forkOf } from "./event-facts.js";
+import { pullRequestContextOf } from "./event-facts.js";
 
 export interface CommandDeps extends TriggerDeps {
   permissions: WritePermissions;
@@ -87,7 +87,8 @@ export async function handleComment(context: Context<"issue_comment.created">, d
   };
   if (command.text) request.context.extraInstructions = command.text;
   if (onPullRequest) {
-    const pullRequest = await pullRequestContext(context, issue.number);
+    const { data } = await context.octokit.rest.pulls.get({ ...repository, pull_number: issue.number });
+    const pullRequest = pullRequestContextOf(data);
     request.context.pullRequest = pullRequest;
     request.context.withoutSecrets = pullRequest.fork !== undefined;
   }
@@ -96,18 +97,4 @@ export async function handleComment(context: Context<"issue_comment.created">, d
   if (result.status === "queued") await reply(`Started \`${target.routine}\` as [${result.run.id}](${deps.runUrl(result.run.id)}).`);
   if (result.status === "rejected") await reply(`\`${target.routine}\` was not started: ${result.reason}.`);
   return result;
-}
-
-async function pullRequestContext(context: Context<"issue_comment.created">, number: number): Promise<PullRequestContext> {
-  const { data: pr } = await context.octokit.rest.pulls.get({ ...context.repo(), pull_number: number });
-  const fork = forkOf(pr.head.repo, pr.base.repo);
-  return {
-    number,
-    headSha: pr.head.sha,
-    headRef: pr.head.ref,
-    baseRef: pr.base.ref,
-    title: pr.title,
-    author: pr.user.login,
-    ...(fork === undefined ? {} : { fork }),
-  };
 }

@@ -55,6 +55,28 @@ export function forkOf(head: { full_name: string } | null, base: { full_name: st
   return head?.full_name === base.full_name ? undefined : (head?.full_name ?? "unknown");
 }
 
+interface PullRequestFields {
+  number: number;
+  title: string;
+  user: { login: string };
+  head: { ref: string; sha: string; repo: { full_name: string } | null };
+  base: { ref: string; repo: { full_name: string } };
+}
+
+/** What a session needs to know of a pull request, from a payload or an API answer. */
+export function pullRequestContextOf(pr: PullRequestFields): PullRequestContext {
+  const fork = forkOf(pr.head.repo, pr.base.repo);
+  return {
+    number: pr.number,
+    headSha: pr.head.sha,
+    headRef: pr.head.ref,
+    baseRef: pr.base.ref,
+    title: pr.title,
+    author: pr.user.login,
+    ...(fork === undefined ? {} : { fork }),
+  };
+}
+
 export class PayloadError extends Error {
   override name = "PayloadError";
 }
@@ -64,7 +86,6 @@ export function eventFacts(event: EventName, payload: unknown): EventFacts {
     const parsed = PullRequestEvent.safeParse(payload);
     if (!parsed.success) throw payloadError(event, parsed.error);
     const { action, sender, pull_request: pr } = parsed.data;
-    const fork = forkOf(pr.head.repo, pr.base.repo);
     return {
       event,
       action,
@@ -73,15 +94,7 @@ export function eventFacts(event: EventName, payload: unknown): EventFacts {
       labels: (pr.labels ?? []).map((label) => label.name),
       draft: pr.draft ?? false,
       merged: pr.merged ?? false,
-      pullRequest: {
-        number: pr.number,
-        headSha: pr.head.sha,
-        headRef: pr.head.ref,
-        baseRef: pr.base.ref,
-        title: pr.title,
-        author: pr.user.login,
-        ...(fork === undefined ? {} : { fork }),
-      },
+      pullRequest: pullRequestContextOf(pr),
     };
   }
   const parsed = ReleaseEvent.safeParse(payload);

@@ -1,18 +1,14 @@
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigReadError } from "../../src/config/read-config-file.js";
 import { RoutinesCache } from "../../src/config/routines-cache.js";
-import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot } from "../support/github.js";
+import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot, useNock } from "../support/github.js";
 
 const repository = { owner: "Codertocat", repo: "Hello-World" };
 const config = "version: 1\nroutines:\n  review:\n    prompt: Review.\n";
 
 describe("RoutinesCache", () => {
-  beforeEach(() => nock.disableNetConnect());
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
+  useNock();
 
   const octokit = async () => {
     nockInstallationToken(1);

@@ -2,6 +2,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { createRequire } from "node:module";
 import nock from "nock";
+import { afterEach, beforeEach, expect } from "vitest";
 import { pino } from "pino";
 import { Probot, ProbotOctokit } from "probot";
 
@@ -50,3 +51,17 @@ export function contentsReply(text: string, sha = "blob-sha") {
 }
 
 export const CONTENTS_PATH = /^\/repos\/([^/]+)\/([^/]+)\/contents\/\.claude(%2F|\/)routines\.yml/;
+
+/** No real network in the enclosing tests, and every expected GitHub request made by the end of each. */
+export function useNock(before: () => void = () => undefined) {
+  beforeEach(() => {
+    nock.disableNetConnect();
+    before();
+  });
+  afterEach(() => {
+    const pending = nock.pendingMocks();
+    nock.cleanAll();
+    nock.enableNetConnect();
+    expect(pending).toEqual([]);
+  });
+}

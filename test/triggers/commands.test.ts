@@ -1,7 +1,7 @@
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { receive, testApp } from "../support/app.js";
-import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, webhookExample } from "../support/github.js";
+import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, useNock, webhookExample } from "../support/github.js";
 
 const REPO = "/repos/Codertocat/Hello-World";
 const ROUTINES = `version: 1
@@ -38,16 +38,7 @@ const expectReply = () =>
   });
 
 describe("/routine commands", () => {
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nockInstallationToken(1);
-  });
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    nock.enableNetConnect();
-    expect(pending).toEqual([]);
-  });
+  useNock(() => nockInstallationToken(1));
 
   it("runs the named routine for a writer, with the rest of the comment as extra instructions", async () => {
     const { probot, admission } = testApp();

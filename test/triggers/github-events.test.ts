@@ -1,7 +1,7 @@
 import nock from "nock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { receive, testApp } from "../support/app.js";
-import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, webhookExample } from "../support/github.js";
+import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, useNock, webhookExample } from "../support/github.js";
 
 const ROUTINES = `version: 1
 routines:
@@ -36,16 +36,7 @@ const pullRequest = (change: (payload: any) => void = () => undefined) => { // e
 };
 
 describe("pull_request and release events", () => {
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nockInstallationToken(1);
-  });
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    nock.enableNetConnect();
-    expect(pending).toEqual([]);
-  });
+  useNock(() => nockInstallationToken(1));
 
   it("admits one queued run per routine the event fires, with what the session needs", async () => {
     const { probot, admission, store } = testApp();
