@@ -8,6 +8,8 @@ export interface Settings {
   minScheduleInterval: number;
   /** Where the embedded store keeps its files (DATA_DIR). */
   dataDir: string;
+  /** Runs allowed per installation per day, one-off schedules aside (ROUTINES_DAILY_RUNS_PER_INSTALLATION). */
+  dailyRunsPerInstallation: number;
   /** Webhook-started runs allowed per routine and repository per hour (ROUTINES_HOURLY_RUNS_PER_ROUTINE). */
   hourlyRunsPerRoutine: number;
   /** Webhook-started runs allowed per installation per hour (ROUTINES_HOURLY_RUNS_PER_INSTALLATION). */
@@ -24,6 +26,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     minScheduleInterval: durationSetting(env, "ROUTINES_MIN_SCHEDULE_INTERVAL", DEFAULT_MIN_SCHEDULE_INTERVAL),
     dataDir: resolve(env.DATA_DIR?.trim() || "data"),
+    dailyRunsPerInstallation: countSetting(env, "ROUTINES_DAILY_RUNS_PER_INSTALLATION", 500),
     hourlyRunsPerRoutine: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_ROUTINE", 30),
     hourlyRunsPerInstallation: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_INSTALLATION", 100),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),

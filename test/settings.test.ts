@@ -7,6 +7,7 @@ describe("readSettings", () => {
     expect(readSettings({})).toEqual({
       minScheduleInterval: 3_600_000,
       dataDir: resolve("data"),
+      dailyRunsPerInstallation: 500,
       hourlyRunsPerRoutine: 30,
       hourlyRunsPerInstallation: 100,
       publicUrl: "http://localhost:3000",
@@ -18,11 +19,12 @@ describe("readSettings", () => {
       readSettings({
         ROUTINES_MIN_SCHEDULE_INTERVAL: "15m",
         DATA_DIR: "/var/lib/routines",
+        ROUTINES_DAILY_RUNS_PER_INSTALLATION: "200",
         ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
         ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
       }),
-    ).toEqual({ minScheduleInterval: 900_000, dataDir: "/var/lib/routines", hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 50, publicUrl: "https://routines.example.com" });
+    ).toEqual({ minScheduleInterval: 900_000, dataDir: "/var/lib/routines", dailyRunsPerInstallation: 200, hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 50, publicUrl: "https://routines.example.com" });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
   });
 

@@ -1,11 +1,15 @@
 // Admission: every RunRequest is recorded, as queued or as rejected with its reason. A request
-// seen before (a redelivered webhook) is not recorded twice, and webhook-started runs are capped
-// per hour, per routine and per installation.
+// seen before (a redelivered webhook) is not recorded twice; a disabled installation starts
+// nothing; runs are capped per day per installation (one-off schedules exempt) and, when a
+// webhook starts them, per hour per routine and per installation. A newer run of a routine on a
+// pull request replaces the one still waiting.
 import { randomBytes } from "node:crypto";
 import type { RunRequest } from "./run-request.js";
-import type { RunRecord, RunStore } from "./store.js";
+import { concurrencyKey, type RunRecord, type RunStore } from "./store.js";
 
 export interface AdmissionLimits {
+  /** Most runs per installation per day, one-off schedules aside. */
+  dailyRunsPerInstallation: number;
   /** Most webhook-started runs (events and slash commands) per routine and repository per hour. */
   hourlyRunsPerRoutine: number;
   /** Most webhook-started runs per installation per hour. */
@@ -13,7 +17,7 @@ export interface AdmissionLimits {
 }
 
 export type AdmissionResult =
-  | { status: "queued"; run: RunRecord }
+  | { status: "queued"; run: RunRecord; superseded: string[] }
   | { status: "rejected"; run: RunRecord; reason: string }
   | { status: "duplicate"; runId: string };
 
@@ -39,27 +43,48 @@ export class StoreAdmission implements Admission {
     private readonly store: RunStore,
     private readonly limits: AdmissionLimits,
     private readonly clock: () => Date = () => new Date(),
+    /** Told of every queued run, so that workers start it without waiting for their next look. */
+    private readonly onQueued: () => void = () => undefined,
   ) {}
 
   async admit(request: RunRequest): Promise<AdmissionResult> {
     const now = this.clock();
-    const reason = await this.#capReason(request, now);
+    const reason = await this.#rejection(request, now);
     const run: RunRecord = { ...request, id: newRunId(), status: reason ? "rejected" : "queued", ...(reason ? { reason } : {}), createdAt: now };
+    if (reason) run.finishedAt = now;
+    // Runs waiting for the same routine on the same pull request, to replace once this one is in.
+    const key = concurrencyKey(request);
+    const waiting = key && !reason ? await this.store.queuedRunIds(key) : [];
     const inserted = await this.store.insertRun(run, dedupeKey(request));
     if (!inserted.inserted) return { status: "duplicate", runId: inserted.existingId };
-    return reason ? { status: "rejected", run, reason } : { status: "queued", run };
+    if (reason) return { status: "rejected", run, reason };
+
+    const superseded: string[] = [];
+    for (const id of waiting) {
+      if (await this.store.transition(id, ["queued"], { status: "cancelled", reason: `superseded by ${run.id}`, finishedAt: now })) superseded.push(id);
+    }
+    this.onQueued();
+    return { status: "queued", run, superseded };
   }
 
-  async #capReason(request: RunRequest, now: Date): Promise<string | undefined> {
-    if (!(WEBHOOK_KINDS as readonly string[]).includes(request.trigger.kind)) return undefined;
-    const since = new Date(now.getTime() - HOUR);
-    const query = { since, installationId: request.installationId, triggerKinds: WEBHOOK_KINDS };
-    const { hourlyRunsPerRoutine, hourlyRunsPerInstallation } = this.limits;
-    const forRoutine = await this.store.countRecentRuns({ ...query, routine: { repository: request.repository, name: request.routine } });
-    if (forRoutine >= hourlyRunsPerRoutine) {
-      return `hourly cap reached: ${forRoutine} webhook-started runs of ${request.routine} in ${request.repository.owner}/${request.repository.repo} in the last hour (limit ${hourlyRunsPerRoutine}, ROUTINES_HOURLY_RUNS_PER_ROUTINE)`;
+  async #rejection(request: RunRequest, now: Date): Promise<string | undefined> {
+    const { installationId, repository, routine, trigger } = request;
+    if (await this.store.isInstallationDisabled(installationId)) return "routines are disabled for this installation (kill switch)";
+    const { dailyRunsPerInstallation, hourlyRunsPerRoutine, hourlyRunsPerInstallation } = this.limits;
+    const oneOff = trigger.kind === "schedule" && trigger.oneOff;
+    if (!oneOff) {
+      const today = await this.store.countRecentRuns({ since: new Date(now.getTime() - 24 * HOUR), installationId, withoutOneOff: true });
+      if (today >= dailyRunsPerInstallation) {
+        return `daily cap reached: ${today} runs in this installation in the last 24 hours (limit ${dailyRunsPerInstallation}, ROUTINES_DAILY_RUNS_PER_INSTALLATION)`;
+      }
     }
-    const forInstallation = await this.store.countRecentRuns(query);
+    if (!(WEBHOOK_KINDS as readonly string[]).includes(trigger.kind)) return undefined;
+    const hour = { since: new Date(now.getTime() - HOUR), installationId, triggerKinds: WEBHOOK_KINDS };
+    const forRoutine = await this.store.countRecentRuns({ ...hour, routine: { repository, name: routine } });
+    if (forRoutine >= hourlyRunsPerRoutine) {
+      return `hourly cap reached: ${forRoutine} webhook-started runs of ${routine} in ${repository.owner}/${repository.repo} in the last hour (limit ${hourlyRunsPerRoutine}, ROUTINES_HOURLY_RUNS_PER_ROUTINE)`;
+    }
+    const forInstallation = await this.store.countRecentRuns(hour);
     if (forInstallation >= hourlyRunsPerInstallation) {
       return `hourly cap reached: ${forInstallation} webhook-started runs in this installation in the last hour (limit ${hourlyRunsPerInstallation}, ROUTINES_HOURLY_RUNS_PER_INSTALLATION)`;
     }

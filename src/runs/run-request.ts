@@ -27,7 +27,7 @@ export interface ReleaseContext {
 export type TriggerDetails =
   | { kind: "github"; index: number; event: "pull_request" | "release"; action: string; deliveryId: string; sender: string }
   | { kind: "command"; index: number; deliveryId: string; commentId: number; author: string }
-  | { kind: "schedule"; index: number; scheduledFor: string }
+  | { kind: "schedule"; index: number; scheduledFor: string; oneOff: boolean }
   | { kind: "api"; index: number; triggerId: string };
 
 export interface RunRequest {

@@ -2,34 +2,85 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { InsertResult, RecentRunsQuery, RunRecord, RunStore } from "./store.js";
+import {
+  concurrencyKey,
+  type InsertResult,
+  type RecentRunsQuery,
+  type RunListQuery,
+  type RunPatch,
+  type RunRecord,
+  type RunStatus,
+  type RunStore,
+  type TranscriptEvent,
+} from "./store.js";
 
 /** Schema versions, applied in order; the database remembers the last one in user_version. */
 const MIGRATIONS = [
   `CREATE TABLE runs (
      id TEXT PRIMARY KEY,
      dedupe_key TEXT UNIQUE,
+     concurrency_key TEXT,
      routine TEXT NOT NULL,
      owner TEXT NOT NULL,
      repo TEXT NOT NULL,
      installation_id INTEGER NOT NULL,
      trigger_kind TEXT NOT NULL,
+     one_off INTEGER NOT NULL,
      status TEXT NOT NULL,
      reason TEXT,
      outcome TEXT,
+     summary TEXT,
+     usage TEXT,
      created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     finished_at INTEGER,
      request TEXT NOT NULL
    );
-   CREATE INDEX runs_installation_created ON runs (installation_id, created_at);`,
+   CREATE INDEX runs_installation_created ON runs (installation_id, created_at);
+   CREATE INDEX runs_status ON runs (status, created_at);
+   CREATE INDEX runs_concurrency ON runs (concurrency_key, status);
+   CREATE TABLE events (
+     run_id TEXT NOT NULL REFERENCES runs (id),
+     seq INTEGER NOT NULL,
+     at INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (run_id, seq)
+   );
+   CREATE TABLE disabled_installations (
+     installation_id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL
+   );`,
 ];
 
 interface RunRow {
   id: string;
-  status: RunRecord["status"];
+  status: RunStatus;
   reason: string | null;
   outcome: RunRecord["outcome"] | null;
+  summary: string | null;
+  usage: string | null;
   created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
   request: string;
+}
+
+const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request";
+
+function toRecord(row: RunRow): RunRecord {
+  return {
+    ...(JSON.parse(row.request) as Omit<RunRecord, "id" | "status" | "createdAt">),
+    id: row.id,
+    status: row.status,
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.outcome === null ? {} : { outcome: row.outcome }),
+    ...(row.summary === null ? {} : { summary: row.summary }),
+    ...(row.usage === null ? {} : { usage: JSON.parse(row.usage) }),
+    createdAt: new Date(row.created_at),
+    ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
+    ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
+  };
 }
 
 export class SqliteStore implements RunStore {
@@ -41,6 +92,7 @@ export class SqliteStore implements RunStore {
     this.#db = new Database(file);
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma("foreign_keys = ON");
     this.#migrate();
   }
 
@@ -58,38 +110,142 @@ export class SqliteStore implements RunStore {
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
-    const { id, status, reason, outcome, createdAt, ...request } = run;
+    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, ...request } = run;
+    const oneOff = run.trigger.kind === "schedule" && run.trigger.oneOff;
     const inserted = this.#db
       .prepare(
-        `INSERT INTO runs (id, dedupe_key, routine, owner, repo, installation_id, trigger_kind, status, reason, outcome, created_at, request)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+        `INSERT INTO runs (id, dedupe_key, concurrency_key, routine, owner, repo, installation_id, trigger_kind, one_off, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
       )
-      .run(id, dedupeKey ?? null, run.routine, run.repository.owner, run.repository.repo, run.installationId, run.trigger.kind, status, reason ?? null, outcome ?? null, createdAt.getTime(), JSON.stringify(request));
+      .run(
+        id, dedupeKey ?? null, concurrencyKey(run) ?? null, run.routine, run.repository.owner, run.repository.repo, run.installationId,
+        run.trigger.kind, oneOff ? 1 : 0, status, reason ?? null, outcome ?? null, summary ?? null, usage ? JSON.stringify(usage) : null,
+        createdAt.getTime(), startedAt?.getTime() ?? null, finishedAt?.getTime() ?? null, JSON.stringify(request),
+      );
     if (inserted.changes === 1) return { inserted: true };
     const existing = this.#db.prepare("SELECT id FROM runs WHERE dedupe_key = ?").get(dedupeKey) as { id: string };
     return { inserted: false, existingId: existing.id };
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const row = this.#db.prepare("SELECT id, status, reason, outcome, created_at, request FROM runs WHERE id = ?").get(id) as RunRow | undefined;
-    if (!row) return undefined;
-    return {
-      ...(JSON.parse(row.request) as Omit<RunRecord, "id" | "status" | "createdAt">),
-      id: row.id,
-      status: row.status,
-      ...(row.reason === null ? {} : { reason: row.reason }),
-      ...(row.outcome === null ? {} : { outcome: row.outcome }),
-      createdAt: new Date(row.created_at),
-    };
+    const row = this.#db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
+    return row && toRecord(row);
   }
 
-  async countRecentRuns({ since, installationId, triggerKinds, routine }: RecentRunsQuery): Promise<number> {
-    const kinds = triggerKinds.map(() => "?").join(", ");
-    const narrow = routine ? " AND routine = ? AND owner = ? AND repo = ?" : "";
-    const row = this.#db
-      .prepare(`SELECT count(*) AS count FROM runs WHERE installation_id = ? AND created_at >= ? AND status != 'rejected' AND trigger_kind IN (${kinds})${narrow}`)
-      .get(installationId, since.getTime(), ...triggerKinds, ...(routine ? [routine.name, routine.repository.owner, routine.repository.repo] : [])) as { count: number };
+  async listRuns({ limit, installationIds, repository, routine, status }: RunListQuery): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (installationIds) {
+      where.push(`installation_id IN (${installationIds.map(() => "?").join(", ") || "NULL"})`);
+      params.push(...installationIds);
+    }
+    if (repository) {
+      where.push("owner = ? AND repo = ?");
+      params.push(repository.owner, repository.repo);
+    }
+    if (routine) {
+      where.push("routine = ?");
+      params.push(routine);
+    }
+    if (status) {
+      where.push("status = ?");
+      params.push(status);
+    }
+    const rows = this.#db
+      .prepare(`SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+      .all(...params, limit) as RunRow[];
+    return rows.map(toRecord);
+  }
+
+  async countRecentRuns({ since, installationId, triggerKinds, routine, withoutOneOff }: RecentRunsQuery): Promise<number> {
+    const where = ["installation_id = ?", "created_at >= ?", "status != 'rejected'"];
+    const params: Array<string | number> = [installationId, since.getTime()];
+    if (triggerKinds) {
+      where.push(`trigger_kind IN (${triggerKinds.map(() => "?").join(", ")})`);
+      params.push(...triggerKinds);
+    }
+    if (routine) {
+      where.push("routine = ? AND owner = ? AND repo = ?");
+      params.push(routine.name, routine.repository.owner, routine.repository.repo);
+    }
+    if (withoutOneOff) where.push("one_off = 0");
+    const row = this.#db.prepare(`SELECT count(*) AS count FROM runs WHERE ${where.join(" AND ")}`).get(...params) as { count: number };
     return row.count;
+  }
+
+  async queuedRunIds(key: string): Promise<string[]> {
+    const rows = this.#db.prepare("SELECT id FROM runs WHERE concurrency_key = ? AND status = 'queued' ORDER BY created_at").all(key) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
+  }
+
+  readonly #claim = (now: Date): RunRecord | undefined => {
+    const row = this.#db
+      .prepare(
+        `SELECT ${RUN_COLUMNS} FROM runs q
+         WHERE q.status = 'queued'
+           AND (q.concurrency_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
+         ORDER BY (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = q.installation_id),
+                  q.created_at, q.rowid
+         LIMIT 1`,
+      )
+      .get() as RunRow | undefined;
+    if (!row) return undefined;
+    this.#db.prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?").run(now.getTime(), row.id);
+    return { ...toRecord(row), status: "running", startedAt: now };
+  };
+
+  async claimNextRun(now: Date): Promise<RunRecord | undefined> {
+    return this.#db.transaction(this.#claim).immediate(now);
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean> {
+    const columns: Record<keyof RunPatch, string> = {
+      status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at",
+    };
+    const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
+    const values = entries.map(([key, value]) => (value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : value));
+    const set = entries.map(([key]) => `${columns[key]} = ?`).join(", ");
+    const result = this.#db
+      .prepare(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})`)
+      .run(...(values as Array<string | number>), id, ...from);
+    return result.changes === 1;
+  }
+
+  async interruptRunning(now: Date): Promise<string[]> {
+    const rows = this.#db
+      .prepare("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
+      .all(now.getTime()) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
+  }
+
+  async setInstallationDisabled(installationId: number, disabled: boolean): Promise<void> {
+    if (disabled) this.#db.prepare("INSERT OR IGNORE INTO disabled_installations (installation_id, at) VALUES (?, ?)").run(installationId, Date.now());
+    else this.#db.prepare("DELETE FROM disabled_installations WHERE installation_id = ?").run(installationId);
+  }
+
+  async isInstallationDisabled(installationId: number): Promise<boolean> {
+    return this.#db.prepare("SELECT 1 FROM disabled_installations WHERE installation_id = ?").get(installationId) !== undefined;
+  }
+
+  async appendEvent(runId: string, kind: string, data: unknown, at = new Date()): Promise<number> {
+    const row = this.#db
+      .prepare(
+        `INSERT INTO events (run_id, seq, at, kind, data)
+         VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE run_id = ?), ?, ?, ?) RETURNING seq`,
+      )
+      .get(runId, runId, at.getTime(), kind, JSON.stringify(data)) as { seq: number };
+    return row.seq;
+  }
+
+  async listEvents(runId: string, afterSeq = 0): Promise<TranscriptEvent[]> {
+    const rows = this.#db.prepare("SELECT seq, at, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq").all(runId, afterSeq) as Array<{
+      seq: number;
+      at: number;
+      kind: string;
+      data: string;
+    }>;
+    return rows.map((row) => ({ seq: row.seq, at: new Date(row.at), kind: row.kind, data: JSON.parse(row.data) }));
   }
 
   async close(): Promise<void> {

@@ -7,21 +7,56 @@ export type RunStatus = "queued" | "running" | "completed" | "errored" | "cancel
 /** Did the task succeed, as the agent reported it. */
 export type RunOutcome = "succeeded" | "failed" | "unknown";
 
+export const FINISHED: readonly RunStatus[] = ["completed", "errored", "cancelled", "rejected"];
+
+export interface TokenUsage {
+  inputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+}
+
 export interface RunRecord extends RunRequest {
   id: string;
   status: RunStatus;
   /** Why a run was rejected, errored or cancelled. */
   reason?: string;
   outcome?: RunOutcome;
+  summary?: string;
+  usage?: TokenUsage;
   createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+/** The fields a status change may set. */
+export type RunPatch = Partial<Pick<RunRecord, "status" | "reason" | "outcome" | "summary" | "usage" | "startedAt" | "finishedAt">>;
+
+export interface TranscriptEvent {
+  /** Position in the run's transcript, from 1. */
+  seq: number;
+  at: Date;
+  kind: string;
+  data: unknown;
 }
 
 export interface RecentRunsQuery {
   since: Date;
   installationId: number;
-  triggerKinds: ReadonlyArray<TriggerDetails["kind"]>;
+  /** Count only runs of these trigger kinds; all kinds when omitted. */
+  triggerKinds?: ReadonlyArray<TriggerDetails["kind"]>;
   /** Narrow to one routine of one repository. */
   routine?: { repository: RepositoryId; name: string };
+  /** Leave out one-off schedule runs. */
+  withoutOneOff?: boolean;
+}
+
+export interface RunListQuery {
+  limit: number;
+  installationIds?: number[];
+  repository?: RepositoryId;
+  routine?: string;
+  status?: RunStatus;
 }
 
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
@@ -30,7 +65,30 @@ export interface RunStore {
   /** Records a run. With a dedupe key already recorded, records nothing and names the earlier run. */
   insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult>;
   getRun(id: string): Promise<RunRecord | undefined>;
+  /** Newest first. */
+  listRuns(query: RunListQuery): Promise<RunRecord[]>;
   /** Runs that were not rejected, created since the given time. */
   countRecentRuns(query: RecentRunsQuery): Promise<number>;
+  /** Queued runs that share the concurrency key (a routine on one pull request). */
+  queuedRunIds(concurrencyKey: string): Promise<string[]>;
+  /**
+   * Starts the next queued run: from the installation with the fewest running runs, the oldest,
+   * skipping runs whose concurrency key already has a running run.
+   */
+  claimNextRun(now: Date): Promise<RunRecord | undefined>;
+  /** Changes a run that is in one of the `from` statuses; false when it is not. */
+  transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
+  /** Marks every running run errored with reason "interrupted"; for the start of a process. */
+  interruptRunning(now: Date): Promise<string[]>;
+  setInstallationDisabled(installationId: number, disabled: boolean): Promise<void>;
+  isInstallationDisabled(installationId: number): Promise<boolean>;
+  appendEvent(runId: string, kind: string, data: unknown, at?: Date): Promise<number>;
+  listEvents(runId: string, afterSeq?: number): Promise<TranscriptEvent[]>;
   close(): Promise<void>;
+}
+
+/** Runs of one routine on one pull request share a key: one may run, one may wait. */
+export function concurrencyKey(request: RunRequest): string | undefined {
+  const pr = request.context.pullRequest;
+  return pr ? `${request.repository.owner}/${request.repository.repo}#${pr.number}:${request.routine}`.toLowerCase() : undefined;
 }

@@ -20,7 +20,7 @@ describe("SqliteStore", () => {
   it("keeps runs in a file that a second store opens", async () => {
     const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "nested", "routines.db");
     const first = new SqliteStore(file);
-    const result = await new StoreAdmission(first, { hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 5 }).admit(request("d-1"));
+    const result = await new StoreAdmission(first, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 5 }).admit(request("d-1"));
     await first.close();
 
     const second = new SqliteStore(file);
@@ -42,7 +42,7 @@ describe("StoreAdmission", () => {
   it("records each routine of a delivery once, and counts only runs that were not rejected", async () => {
     let now = new Date("2026-11-24T10:00:00Z");
     const store = new SqliteStore(":memory:");
-    const admission = new StoreAdmission(store, { hourlyRunsPerRoutine: 1, hourlyRunsPerInstallation: 10 }, () => now);
+    const admission = new StoreAdmission(store, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 1, hourlyRunsPerInstallation: 10 }, () => now);
     expect((await admission.admit(request("d-1"))).status).toBe("queued");
     expect((await admission.admit(request("d-1", "lint"))).status).toBe("queued");
     expect((await admission.admit(request("d-1"))).status).toBe("duplicate");
@@ -55,8 +55,8 @@ describe("StoreAdmission", () => {
   });
 
   it("does not cap runs that webhooks did not start", async () => {
-    const admission = new StoreAdmission(new SqliteStore(":memory:"), { hourlyRunsPerRoutine: 0, hourlyRunsPerInstallation: 0 });
-    const scheduled: RunRequest = { ...request("x"), trigger: { kind: "schedule", index: 0, scheduledFor: "2026-11-24T10:00:00Z" } };
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 0, hourlyRunsPerInstallation: 0 });
+    const scheduled: RunRequest = { ...request("x"), trigger: { kind: "schedule", index: 0, scheduledFor: "2026-11-24T10:00:00Z", oneOff: false } };
     expect((await admission.admit(scheduled)).status).toBe("queued");
     expect((await admission.admit(scheduled)).status).toBe("queued");
   });

@@ -11,6 +11,7 @@ import { testProbot } from "./github.js";
 export const testSettings: Settings = {
   minScheduleInterval: 3_600_000,
   dataDir: "/nonexistent",
+  dailyRunsPerInstallation: 500,
   hourlyRunsPerRoutine: 30,
   hourlyRunsPerInstallation: 100,
   publicUrl: "https://routines.example.test",

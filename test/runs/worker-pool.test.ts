@@ -1,0 +1,194 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { StoreAdmission } from "../../src/runs/admission.js";
+import type { RunRequest } from "../../src/runs/run-request.js";
+import { SqliteStore } from "../../src/runs/sqlite-store.js";
+import type { RunRecord, RunStore } from "../../src/runs/store.js";
+import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
+
+const limits = { dailyRunsPerInstallation: 1000, hourlyRunsPerRoutine: 1000, hourlyRunsPerInstallation: 1000 };
+let delivery = 0;
+const request = (options: { installationId?: number; routine?: string; pr?: number } = {}): RunRequest => ({
+  routine: options.routine ?? "review",
+  repository: { owner: "acme", repo: "app" },
+  installationId: options.installationId ?? 1,
+  configSha: "sha",
+  trigger: { kind: "github", index: 0, event: "pull_request", action: "synchronize", deliveryId: `d-${++delivery}`, sender: "octocat" },
+  context: {
+    withoutSecrets: false,
+    ...(options.pr ? { pullRequest: { number: options.pr, headSha: "h", headRef: "b", baseRef: "main", title: "t", author: "a" } } : {}),
+  },
+});
+
+/** An executor whose runs finish when the test says so. */
+class ControlledExecutor implements RunExecutor {
+  readonly started: string[] = [];
+  readonly #finish = new Map<string, (result: RunResult | Error) => void>();
+  maxConcurrent = 0;
+  #current = 0;
+
+  execute(run: RunRecord, context: ExecutionContext): Promise<RunResult> {
+    this.started.push(run.id);
+    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.#current);
+    return new Promise<RunResult>((resolve, reject) => {
+      const settle = (result: RunResult | Error) => {
+        this.#current -= 1;
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+      this.#finish.set(run.id, settle);
+      context.signal.addEventListener("abort", () => settle(new Error("aborted")));
+      void context.record("started", { routine: run.routine });
+    });
+  }
+
+  finish(runId: string, result: RunResult | Error = { outcome: "succeeded" }): void {
+    this.#finish.get(runId)?.(result);
+  }
+}
+
+const until = async (condition: () => boolean | Promise<boolean>) => {
+  for (let i = 0; i < 200; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error("timed out waiting");
+};
+
+function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2) {
+  const executor = new ControlledExecutor();
+  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000 });
+  const admission = new StoreAdmission(store, limits, () => new Date(), () => pool.wake());
+  const admit = async (options?: Parameters<typeof request>[0]) => {
+    const result = await admission.admit(request(options));
+    if (result.status !== "queued") throw new Error(`not queued: ${result.status}`);
+    return result.run.id;
+  };
+  return { store, executor, pool, admission, admit };
+}
+
+describe("WorkerPool", () => {
+  it("runs queued runs to completed, with the agent's outcome, summary, usage and transcript", async () => {
+    const { store, executor, pool, admit } = engine();
+    await pool.start();
+    const id = await admit();
+    await until(() => executor.started.includes(id));
+    expect((await store.getRun(id))?.status).toBe("running");
+    const usage = { inputTokens: 10, cacheReadTokens: 5, cacheWriteTokens: 2, outputTokens: 7 };
+    executor.finish(id, { outcome: "failed", summary: "Tests still fail.", usage });
+    await until(async () => (await store.getRun(id))?.status === "completed");
+    expect(await store.getRun(id)).toMatchObject({ status: "completed", outcome: "failed", summary: "Tests still fail.", usage, startedAt: expect.any(Date), finishedAt: expect.any(Date) });
+    expect((await store.listEvents(id)).map((event) => [event.seq, event.kind, event.data])).toEqual([[1, "started", { routine: "review" }]]);
+    await pool.stop();
+  });
+
+  it("records a run whose execution fails as errored, and never retries it", async () => {
+    const { store, executor, pool, admit } = engine();
+    await pool.start();
+    const id = await admit();
+    await until(() => executor.started.includes(id));
+    executor.finish(id, new Error("the model answered 529 overloaded four times"));
+    await until(async () => (await store.getRun(id))?.status === "errored");
+    expect(await store.getRun(id)).toMatchObject({ status: "errored", reason: "the model answered 529 overloaded four times" });
+    pool.wake();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(executor.started).toEqual([id]);
+    await pool.stop();
+  });
+
+  it("runs at most `concurrency` at once, and takes turns across installations", async () => {
+    const { executor, pool, admit } = engine();
+    const a = [await admit({ installationId: 1 }), await admit({ installationId: 1 }), await admit({ installationId: 1 })];
+    const b = await admit({ installationId: 2 });
+    await pool.start();
+    await until(() => executor.started.length === 2);
+    expect(executor.started).toEqual([a[0], b]);
+    executor.finish(a[0]!);
+    await until(() => executor.started.length === 3);
+    executor.finish(b);
+    executor.finish(executor.started[2]!);
+    await until(() => executor.started.length === 4);
+    expect(executor.maxConcurrent).toBe(2);
+    await pool.stop();
+  });
+
+  it("cancels queued and running runs", async () => {
+    const { store, executor, pool, admit } = engine(undefined, 1);
+    await pool.start();
+    const running = await admit({ installationId: 1 });
+    const queued = await admit({ installationId: 1 });
+    await until(() => executor.started.includes(running));
+    expect(await pool.cancel(queued)).toBe(true);
+    expect(await pool.cancel(running, "cancelled by octocat")).toBe(true);
+    await until(async () => (await store.getRun(running))?.status === "cancelled");
+    expect(await store.getRun(running)).toMatchObject({ status: "cancelled", reason: "cancelled by octocat" });
+    expect(await store.getRun(queued)).toMatchObject({ status: "cancelled", reason: "cancelled by a user" });
+    expect(await pool.cancel(running)).toBe(false);
+    expect(executor.started).toEqual([running]);
+    await pool.stop();
+  });
+
+  it("keeps one run waiting per routine and pull request: a newer one replaces it", async () => {
+    const { store, executor, pool, admission, admit } = engine();
+    await pool.start();
+    const first = await admit({ pr: 7 });
+    await until(() => executor.started.includes(first));
+    const second = await admit({ pr: 7 });
+    const third = await admission.admit(request({ pr: 7 }));
+    const other = await admit({ pr: 8 });
+    expect(third).toMatchObject({ status: "queued", superseded: [second] });
+    expect(await store.getRun(second)).toMatchObject({ status: "cancelled", reason: `superseded by ${third.status === "queued" ? third.run.id : ""}` });
+    // The other pull request runs beside the first; the third waits for the first to end.
+    await until(() => executor.started.includes(other));
+    expect(executor.started).toHaveLength(2);
+    executor.finish(first);
+    await until(() => executor.started.length === 3);
+    expect(executor.started[2]).toBe(third.status === "queued" ? third.run.id : "");
+    await pool.stop();
+  });
+
+  it("survives a restart: queued runs stay queued, running ones become errored (interrupted)", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-restart-")), "routines.db");
+    const before = engine(new SqliteStore(file), 1);
+    await before.pool.start();
+    const running = await before.admit({ installationId: 1 });
+    const queued = await before.admit({ installationId: 1 });
+    await until(() => before.executor.started.includes(running));
+    // The process dies here: nothing is finished, the database file stays.
+
+    const after = engine(new SqliteStore(file), 1);
+    expect(await after.pool.start()).toEqual([running]);
+    expect(await after.store.getRun(running)).toMatchObject({ status: "errored", reason: "interrupted" });
+    await until(() => after.executor.started.includes(queued));
+    expect(after.executor.started).toEqual([queued]);
+    await after.pool.stop();
+    expect(await after.store.getRun(queued)).toMatchObject({ status: "errored", reason: "interrupted" });
+  });
+});
+
+describe("StoreAdmission", () => {
+  it("starts nothing in a disabled installation, and starts again once enabled", async () => {
+    const store = new SqliteStore(":memory:");
+    const admission = new StoreAdmission(store, limits);
+    await store.setInstallationDisabled(1, true);
+    expect(await admission.admit(request())).toMatchObject({ status: "rejected", reason: "routines are disabled for this installation (kill switch)" });
+    expect((await admission.admit(request({ installationId: 2 }))).status).toBe("queued");
+    await store.setInstallationDisabled(1, false);
+    expect((await admission.admit(request())).status).toBe("queued");
+  });
+
+  it("caps runs per installation per day, one-off schedules aside", async () => {
+    const store = new SqliteStore(":memory:");
+    const admission = new StoreAdmission(store, { ...limits, dailyRunsPerInstallation: 2 });
+    const schedule = (oneOff: boolean): RunRequest => ({ ...request(), trigger: { kind: "schedule", index: 0, scheduledFor: new Date().toISOString(), oneOff } });
+    expect((await admission.admit(schedule(false))).status).toBe("queued");
+    expect((await admission.admit(request())).status).toBe("queued");
+    expect(await admission.admit(schedule(false))).toMatchObject({
+      status: "rejected",
+      reason: "daily cap reached: 2 runs in this installation in the last 24 hours (limit 2, ROUTINES_DAILY_RUNS_PER_INSTALLATION)",
+    });
+    expect((await admission.admit(schedule(true))).status).toBe("queued");
+  });
+});
