@@ -126,7 +126,7 @@ async function measure(appFn: ApplicationFunction, githubUrl: string): Promise<M
 const github = await listen(fakeGithub);
 const settings = { ...readSettings({}), hourlyRunsPerRoutine: 1_000_000, hourlyRunsPerInstallation: 1_000_000 };
 const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "routines-bench-")), "routines.db"));
-const ours = createApp({ settings, admission: new StoreAdmission(store, settings) });
+const ours = createApp({ settings, store, admission: new StoreAdmission(store, settings) });
 const bare: ApplicationFunction = (app) => {
   app.onAny(async () => undefined);
 };

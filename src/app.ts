@@ -1,17 +1,20 @@
 // The Probot app: wires GitHub events to the pieces that handle them, nothing else.
-import type { ApplicationFunction, Probot } from "probot";
+import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { RoutinesCache } from "./config/routines-cache.js";
 import { checkConfigAt } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
 import { WritePermissions } from "./github/permissions.js";
 import type { Admission } from "./runs/admission.js";
+import type { RunStore } from "./runs/store.js";
 import type { Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
 import { handleComment } from "./triggers/commands.js";
 import { handleRepositoryEvent } from "./triggers/github-events.js";
+import { fireApiHandler } from "./web/fire-api.js";
 
 export interface AppOptions {
   settings: Settings;
+  store: RunStore;
   /** Where triggers send their RunRequests. */
   admission: Admission;
   /** Shared with the parts that run routines, so every reader sees one cache. */
@@ -19,8 +22,8 @@ export interface AppOptions {
 }
 
 export function createApp(options: AppOptions): ApplicationFunction {
-  return (app: Probot) => {
-    const { settings, admission } = options;
+  return (app: Probot, { addHandler }: Pick<ApplicationFunctionOptions, "addHandler">) => {
+    const { settings, store, admission } = options;
     const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval });
     const routines = options.routines ?? new RoutinesCache(validateOptions);
     const deps = {
@@ -30,6 +33,25 @@ export function createApp(options: AppOptions): ApplicationFunction {
       permissions: new WritePermissions(),
       runUrl: (runId: string) => `${settings.publicUrl}/dashboard/runs/${runId}`,
     };
+
+    addHandler(
+      fireApiHandler({
+        store,
+        admission,
+        routines,
+        runUrl: deps.runUrl,
+        firesPerMinute: settings.apiFiresPerMinute,
+        installationFor: async ({ owner, repo }) => {
+          try {
+            const { data } = await (await app.auth()).rest.apps.getRepoInstallation({ owner, repo });
+            return { installationId: data.id, octokit: await app.auth(data.id) };
+          } catch (error) {
+            if ((error as { status?: number }).status === 404) return undefined;
+            throw error;
+          }
+        },
+      }),
+    );
 
     app.on(["pull_request", "release"], (context) => handleRepositoryEvent(context, deps));
     app.on("issue_comment.created", (context) => handleComment(context, deps));

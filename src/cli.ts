@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// The `routines` command: validate a routines file, dry-run trigger matching, print the JSON Schema.
+// The `routines` command: validate a routines file, dry-run trigger matching, print the JSON
+// Schema, manage API tokens and look at runs.
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { CliError, type Io } from "./cli/io.js";
 import { match } from "./cli/match.js";
+import { runs } from "./cli/runs.js";
+import { token } from "./cli/token.js";
 import { CONFIG_PATH, validate } from "./cli/validate.js";
 import { routinesJsonSchema } from "./config/json-schema.js";
 import { SettingsError } from "./settings.js";
@@ -19,6 +22,17 @@ Commands:
                     (config default: ${CONFIG_PATH}).
                     Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.
   schema            Print the JSON Schema of routines files.
+  token create --repo <owner/name> --routine <name>
+                    Create a bearer token for the routine's api trigger; prints it once.
+  token list        List API tokens.
+  token revoke <trigger-id>
+                    Revoke an API token.
+  runs [--limit N] [--repo owner/name] [--routine name] [--status status]
+                    List recent runs, newest first.
+  runs show <run-id>
+                    Show one run and its transcript.
+
+The token and runs commands use the server's database under DATA_DIR (default ./data).
 `;
 
 const defaultIo: Io = {
@@ -33,7 +47,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const { positionals, values } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: "string" }, event: { type: "string" }, payload: { type: "string" }, json: { type: "boolean" } },
+      options: {
+        config: { type: "string" },
+        event: { type: "string" },
+        payload: { type: "string" },
+        json: { type: "boolean" },
+        repo: { type: "string" },
+        routine: { type: "string" },
+        limit: { type: "string" },
+        status: { type: "string" },
+      },
     });
     const [command, ...rest] = positionals;
     switch (command) {
@@ -42,6 +65,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       case "match":
         if (!values.event || !values.payload) throw new CliError("match needs --event and --payload", 2);
         return await match({ config: values.config ?? CONFIG_PATH, event: values.event, payload: values.payload, json: values.json ?? false }, io);
+      case "token":
+        return await token(rest, values, io);
+      case "runs":
+        return await runs(rest, values, io);
       case "schema":
         io.out(`${JSON.stringify(routinesJsonSchema(), null, 2)}\n`);
         return 0;

@@ -17,4 +17,4 @@ try {
 }
 
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
-await run(createApp({ settings, admission: new StoreAdmission(store, settings) }));
+await run(createApp({ settings, store, admission: new StoreAdmission(store, settings) }));

@@ -186,8 +186,8 @@ describe("app", () => {
 
     beforeEach(async () => {
       const probot = testProbot({ secret });
-      const admission = new StoreAdmission(new SqliteStore(":memory:"), settings);
-      const middleware = await createNodeMiddleware(createApp({ settings, admission }), { probot });
+      const store = new SqliteStore(":memory:");
+      const middleware = await createNodeMiddleware(createApp({ settings, store, admission: new StoreAdmission(store, settings) }), { probot });
       server = createServer((req, res) => void middleware(req, res));
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`;

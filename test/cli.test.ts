@@ -179,3 +179,63 @@ describe("routines match", () => {
     });
   });
 });
+
+describe("routines token", () => {
+  it("creates a token shown once and stored as a hash, lists it, and revokes it", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "routines-tokens-"));
+    const env = { DATA_DIR: dataDir, ROUTINES_PUBLIC_URL: "https://routines.example.com" };
+    const created = await routines(["token", "create", "--repo", "acme/app", "--routine", "triage"], ROOT, env);
+    expect(created.status).toBe(0);
+    const triggerId = /trigger id {2}(trg_[0-9a-f]{16})/.exec(created.stdout)?.[1] ?? "";
+    const secret = /token {7}(rtn_\S+)/.exec(created.stdout)?.[1] ?? "";
+    expect(created.stdout).toContain(`URL         https://routines.example.com/api/v1/routines/${triggerId}/fire`);
+    expect(created.stdout).toContain(`-H "Authorization: Bearer ${secret}"`);
+
+    const { readFile } = await import("node:fs/promises");
+    const database = await readFile(join(dataDir, "routines.db"));
+    expect(database.includes(secret)).toBe(false);
+
+    const listed = await routines(["token", "list"], ROOT, env);
+    expect(listed.stdout).toMatch(new RegExp(`^TRIGGER ID +REPOSITORY +ROUTINE +CREATED +STATE\\n${triggerId} +acme/app +triage +\\S+ +active\\n$`));
+    expect(await routines(["token", "revoke", triggerId], ROOT, env)).toMatchObject({ status: 0, stdout: `Revoked ${triggerId}: its token no longer starts runs.\n` });
+    expect((await routines(["token", "list"], ROOT, env)).stdout).toMatch(/ revoked\n$/);
+    expect(await routines(["token", "revoke", triggerId], ROOT, env)).toMatchObject({ status: 1, stderr: `routines: no active API token ${triggerId}\n` });
+    expect(await routines(["token", "create", "--repo", "acme", "--routine", "triage"], ROOT, env)).toMatchObject({ status: 2, stderr: "routines: token create needs --repo owner/name\n" });
+  });
+});
+
+describe("routines runs", () => {
+  it("lists recent runs and shows one with its transcript", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "routines-runs-"));
+    const { SqliteStore } = await import("../src/runs/sqlite-store.js");
+    const store = new SqliteStore(join(dataDir, "routines.db"));
+    const createdAt = new Date(Date.now() - 5 * 60_000);
+    await store.insertRun({
+      id: "run_0001",
+      routine: "review",
+      repository: { owner: "acme", repo: "app" },
+      installationId: 1,
+      configSha: "sha",
+      trigger: { kind: "github", index: 0, event: "pull_request", action: "opened", deliveryId: "d", sender: "octocat" },
+      context: { withoutSecrets: false },
+      status: "completed",
+      outcome: "succeeded",
+      summary: "Left two comments.",
+      createdAt,
+    });
+    await store.appendEvent("run_0001", "assistant", { text: "Looking at the diff." }, createdAt);
+    await store.close();
+
+    const env = { DATA_DIR: dataDir };
+    expect(await routines(["runs"], ROOT, env)).toMatchObject({
+      status: 0,
+      stdout: "RUN       ROUTINE  REPOSITORY  TRIGGER              STATUS     OUTCOME    AGE\nrun_0001  review   acme/app    pull_request.opened  completed  succeeded  5m ago\n",
+    });
+    const shown = await routines(["runs", "show", "run_0001"], ROOT, env);
+    expect(shown.stdout).toContain("run_0001  review in acme/app\n  trigger   pull_request.opened\n  status    completed\n  outcome   succeeded\n");
+    expect(shown.stdout).toContain("Left two comments.\n\nTranscript:\n  1. ");
+    expect(shown.stdout).toContain(' assistant {"text":"Looking at the diff."}\n');
+    expect(await routines(["runs", "show", "run_nope"], ROOT, env)).toMatchObject({ status: 1, stderr: "routines: no run run_nope\n" });
+    expect((await routines(["runs", "--status", "done"], ROOT, env)).status).toBe(2);
+  });
+});

@@ -10,6 +10,7 @@ describe("readSettings", () => {
       dailyRunsPerInstallation: 500,
       hourlyRunsPerRoutine: 30,
       hourlyRunsPerInstallation: 100,
+      apiFiresPerMinute: 10,
       publicUrl: "http://localhost:3000",
     });
   });
@@ -22,9 +23,18 @@ describe("readSettings", () => {
         ROUTINES_DAILY_RUNS_PER_INSTALLATION: "200",
         ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
         ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
+        ROUTINES_API_FIRES_PER_MINUTE: "3",
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
       }),
-    ).toEqual({ minScheduleInterval: 900_000, dataDir: "/var/lib/routines", dailyRunsPerInstallation: 200, hourlyRunsPerRoutine: 5, hourlyRunsPerInstallation: 50, publicUrl: "https://routines.example.com" });
+    ).toEqual({
+      minScheduleInterval: 900_000,
+      dataDir: "/var/lib/routines",
+      dailyRunsPerInstallation: 200,
+      hourlyRunsPerRoutine: 5,
+      hourlyRunsPerInstallation: 50,
+      apiFiresPerMinute: 3,
+      publicUrl: "https://routines.example.com",
+    });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
   });
 

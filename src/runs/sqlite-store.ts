@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { ApiToken } from "./api-tokens.js";
 import {
   concurrencyKey,
   type InsertResult,
@@ -47,6 +48,15 @@ const MIGRATIONS = [
      data TEXT NOT NULL,
      PRIMARY KEY (run_id, seq)
    );
+   CREATE TABLE api_tokens (
+     trigger_id TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     routine TEXT NOT NULL,
+     token_hash TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
    CREATE TABLE disabled_installations (
      installation_id INTEGER PRIMARY KEY,
      at INTEGER NOT NULL
@@ -82,6 +92,25 @@ function toRecord(row: RunRow): RunRecord {
     ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
   };
 }
+
+interface TokenRow {
+  trigger_id: string;
+  owner: string;
+  repo: string;
+  routine: string;
+  token_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const toToken = (row: TokenRow): ApiToken => ({
+  triggerId: row.trigger_id,
+  repository: { owner: row.owner, repo: row.repo },
+  routine: row.routine,
+  tokenHash: row.token_hash,
+  createdAt: new Date(row.created_at),
+  ...(row.revoked_at === null ? {} : { revokedAt: new Date(row.revoked_at) }),
+});
 
 export class SqliteStore implements RunStore {
   readonly #db: Database.Database;
@@ -226,6 +255,25 @@ export class SqliteStore implements RunStore {
 
   async isInstallationDisabled(installationId: number): Promise<boolean> {
     return this.#db.prepare("SELECT 1 FROM disabled_installations WHERE installation_id = ?").get(installationId) !== undefined;
+  }
+
+  async createApiToken(token: ApiToken): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO api_tokens (trigger_id, owner, repo, routine, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(token.triggerId, token.repository.owner, token.repository.repo, token.routine, token.tokenHash, token.createdAt.getTime());
+  }
+
+  async getApiToken(triggerId: string): Promise<ApiToken | undefined> {
+    const row = this.#db.prepare("SELECT * FROM api_tokens WHERE trigger_id = ?").get(triggerId) as TokenRow | undefined;
+    return row && toToken(row);
+  }
+
+  async listApiTokens(): Promise<ApiToken[]> {
+    return (this.#db.prepare("SELECT * FROM api_tokens ORDER BY created_at").all() as TokenRow[]).map(toToken);
+  }
+
+  async revokeApiToken(triggerId: string, at: Date): Promise<boolean> {
+    return this.#db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE trigger_id = ? AND revoked_at IS NULL").run(at.getTime(), triggerId).changes === 1;
   }
 
   async appendEvent(runId: string, kind: string, data: unknown, at = new Date()): Promise<number> {

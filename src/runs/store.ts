@@ -1,5 +1,6 @@
 // What the run engine keeps, behind an interface so that a PostgreSQL store can stand beside
 // the embedded SQLite one without touching its callers.
+import type { ApiToken } from "./api-tokens.js";
 import type { RepositoryId, RunRequest, TriggerDetails } from "./run-request.js";
 
 /** Did the run run: the infrastructure's status, never the task's outcome. */
@@ -82,6 +83,11 @@ export interface RunStore {
   interruptRunning(now: Date): Promise<string[]>;
   setInstallationDisabled(installationId: number, disabled: boolean): Promise<void>;
   isInstallationDisabled(installationId: number): Promise<boolean>;
+  createApiToken(token: ApiToken): Promise<void>;
+  getApiToken(triggerId: string): Promise<ApiToken | undefined>;
+  listApiTokens(): Promise<ApiToken[]>;
+  /** False when there is no such token, or it was already revoked. */
+  revokeApiToken(triggerId: string, at: Date): Promise<boolean>;
   appendEvent(runId: string, kind: string, data: unknown, at?: Date): Promise<number>;
   listEvents(runId: string, afterSeq?: number): Promise<TranscriptEvent[]>;
   close(): Promise<void>;

@@ -14,6 +14,7 @@ export const testSettings: Settings = {
   dailyRunsPerInstallation: 500,
   hourlyRunsPerRoutine: 30,
   hourlyRunsPerInstallation: 100,
+  apiFiresPerMinute: 10,
   publicUrl: "https://routines.example.test",
 };
 
@@ -34,8 +35,8 @@ export function testApp(settings: Partial<Settings> = {}) {
   const admission = new RecordingAdmission(new StoreAdmission(store, merged));
   const routines = new RoutinesCache(() => merged);
   const probot = testProbot();
-  probot.load(createApp({ settings: merged, admission, routines }));
-  return { probot, store, admission, routines };
+  const loaded = probot.load(createApp({ settings: merged, store, admission, routines }), { cwd: process.cwd(), addHandler: () => undefined });
+  return { probot, store, admission, routines, loaded };
 }
 
 let deliveries = 0;
