@@ -3,6 +3,7 @@ import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "pr
 import { RoutinesCache } from "./config/routines-cache.js";
 import { checkConfigAt } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
+import { installationFor } from "./github/installation-client.js";
 import { WritePermissions } from "./github/permissions.js";
 import type { Admission } from "./runs/admission.js";
 import type { RunStore } from "./runs/store.js";
@@ -10,6 +11,8 @@ import type { Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
 import { handleComment } from "./triggers/commands.js";
 import { handleRepositoryEvent } from "./triggers/github-events.js";
+import { keepSchedulesCurrent, scheduleRepository } from "./triggers/schedule-repositories.js";
+import type { Scheduler } from "./triggers/scheduler.js";
 import { fireApiHandler } from "./web/fire-api.js";
 
 export interface AppOptions {
@@ -19,6 +22,8 @@ export interface AppOptions {
   admission: Admission;
   /** Shared with the parts that run routines, so every reader sees one cache. */
   routines?: RoutinesCache;
+  /** Schedule triggers; registered for every installation when the app loads. */
+  scheduler?: Scheduler;
 }
 
 export function createApp(options: AppOptions): ApplicationFunction {
@@ -41,15 +46,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
         routines,
         runUrl: deps.runUrl,
         firesPerMinute: settings.apiFiresPerMinute,
-        installationFor: async ({ owner, repo }) => {
-          try {
-            const { data } = await (await app.auth()).rest.apps.getRepoInstallation({ owner, repo });
-            return { installationId: data.id, octokit: await app.auth(data.id) };
-          } catch (error) {
-            if ((error as { status?: number }).status === 404) return undefined;
-            throw error;
-          }
-        },
+        installationFor: installationFor(app),
       }),
     );
 
@@ -65,11 +62,23 @@ export function createApp(options: AppOptions): ApplicationFunction {
       context.log.info({ pull: number, conclusion }, "routines/config checked");
     });
 
+    const { scheduler } = options;
+    const scheduling = scheduler && {
+      scheduler,
+      routines,
+      onError: (error: unknown, where: string) => app.log.error({ err: error, where }, "could not register schedules"),
+    };
+    if (scheduling) keepSchedulesCurrent(app, scheduling);
+
     app.on("push", async (context) => {
       const push = context.payload;
       if (!isDefaultBranchPush(push)) return;
       const repository = context.repo();
-      if (pushTouchesClaudeFolder(push)) routines.invalidate(repository);
+      if (pushTouchesClaudeFolder(push)) {
+        routines.invalidate(repository);
+        const installationId = context.payload.installation?.id;
+        if (scheduling && installationId !== undefined) await scheduleRepository(context.octokit, installationId, repository, scheduling);
+      }
       if (configChangeInPush(push) !== "changed") return;
       const { conclusion } = await checkConfigAt(context.octokit, repository, push.after, validateOptions());
       context.log.info({ sha: push.after, conclusion }, "routines/config checked");

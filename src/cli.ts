@@ -5,6 +5,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { CliError, type Io } from "./cli/io.js";
+import { killSwitch } from "./cli/kill-switch.js";
 import { match } from "./cli/match.js";
 import { runs } from "./cli/runs.js";
 import { token } from "./cli/token.js";
@@ -31,8 +32,12 @@ Commands:
                     List recent runs, newest first.
   runs show <run-id>
                     Show one run and its transcript.
+  disable <installation-id>
+                    Kill switch: no routine of the installation starts until it is enabled again.
+  enable <installation-id>
+                    Lift the kill switch.
 
-The token and runs commands use the server's database under DATA_DIR (default ./data).
+The token, runs, disable and enable commands use the server's database under DATA_DIR (default ./data).
 `;
 
 const defaultIo: Io = {
@@ -69,6 +74,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await token(rest, values, io);
       case "runs":
         return await runs(rest, values, io);
+      case "disable":
+      case "enable":
+        return await killSwitch(command === "disable", rest[0], io);
       case "schema":
         io.out(`${JSON.stringify(routinesJsonSchema(), null, 2)}\n`);
         return 0;

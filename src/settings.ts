@@ -14,6 +14,8 @@ export interface Settings {
   hourlyRunsPerRoutine: number;
   /** Webhook-started runs allowed per installation per hour (ROUTINES_HOURLY_RUNS_PER_INSTALLATION). */
   hourlyRunsPerInstallation: number;
+  /** How late a one-off schedule missed while the server was down may still fire (ROUTINES_ONE_OFF_GRACE). */
+  oneOffGrace: number;
   /** Fires allowed per API token per minute (ROUTINES_API_FIRES_PER_MINUTE). */
   apiFiresPerMinute: number;
   /** The server's address as users reach it, for links to runs (ROUTINES_PUBLIC_URL). */
@@ -31,6 +33,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dailyRunsPerInstallation: countSetting(env, "ROUTINES_DAILY_RUNS_PER_INSTALLATION", 500),
     hourlyRunsPerRoutine: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_ROUTINE", 30),
     hourlyRunsPerInstallation: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_INSTALLATION", 100),
+    oneOffGrace: durationSetting(env, "ROUTINES_ONE_OFF_GRACE", 60 * 60 * 1000),
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
   };

@@ -239,3 +239,21 @@ describe("routines runs", () => {
     expect((await routines(["runs", "--status", "done"], ROOT, env)).status).toBe(2);
   });
 });
+
+describe("routines disable and enable", () => {
+  it("flips the installation's kill switch in the server's store", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "routines-kill-"));
+    const env = { DATA_DIR: dataDir };
+    expect(await routines(["disable", "42"], ROOT, env)).toMatchObject({
+      status: 0,
+      stdout: "Disabled routines for installation 42: its schedules stay quiet and nothing new starts.\n",
+    });
+    const { SqliteStore } = await import("../src/runs/sqlite-store.js");
+    const store = new SqliteStore(join(dataDir, "routines.db"));
+    expect(await store.isInstallationDisabled(42)).toBe(true);
+    expect((await routines(["enable", "42"], ROOT, env)).status).toBe(0);
+    expect(await store.isInstallationDisabled(42)).toBe(false);
+    await store.close();
+    expect((await routines(["disable", "acme"], ROOT, env)).status).toBe(2);
+  });
+});

@@ -10,6 +10,7 @@ describe("readSettings", () => {
       dailyRunsPerInstallation: 500,
       hourlyRunsPerRoutine: 30,
       hourlyRunsPerInstallation: 100,
+      oneOffGrace: 3_600_000,
       apiFiresPerMinute: 10,
       publicUrl: "http://localhost:3000",
     });
@@ -24,6 +25,7 @@ describe("readSettings", () => {
         ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
         ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
         ROUTINES_API_FIRES_PER_MINUTE: "3",
+        ROUTINES_ONE_OFF_GRACE: "15m",
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
       }),
     ).toEqual({
@@ -32,6 +34,7 @@ describe("readSettings", () => {
       dailyRunsPerInstallation: 200,
       hourlyRunsPerRoutine: 5,
       hourlyRunsPerInstallation: 50,
+      oneOffGrace: 900_000,
       apiFiresPerMinute: 3,
       publicUrl: "https://routines.example.com",
     });

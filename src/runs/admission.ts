@@ -31,10 +31,14 @@ const WEBHOOK_KINDS = ["github", "command"] as const;
 
 export const newRunId = () => `run_${randomBytes(10).toString("hex")}`;
 
-/** Deliveries of one webhook share an id; each routine it starts is one run. */
+/**
+ * Deliveries of one webhook share an id, and each routine it starts is one run; a routine runs
+ * once per scheduled minute, however many of its schedules fall on it.
+ */
 function dedupeKey(request: RunRequest): string | undefined {
-  const { trigger } = request;
-  if (trigger.kind === "github" || trigger.kind === "command") return `delivery:${trigger.deliveryId}:${request.routine}`;
+  const { trigger, repository, routine } = request;
+  if (trigger.kind === "github" || trigger.kind === "command") return `delivery:${trigger.deliveryId}:${routine}`;
+  if (trigger.kind === "schedule") return `schedule:${repository.owner}/${repository.repo}:${routine}:${trigger.scheduledFor}`.toLowerCase();
   return undefined;
 }
 

@@ -57,6 +57,11 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL,
      revoked_at INTEGER
    );
+   CREATE TABLE one_offs (
+     key TEXT PRIMARY KEY,
+     state TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
    CREATE TABLE disabled_installations (
      installation_id INTEGER PRIMARY KEY,
      at INTEGER NOT NULL
@@ -246,6 +251,15 @@ export class SqliteStore implements RunStore {
       .prepare("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
       .all(now.getTime()) as Array<{ id: string }>;
     return rows.map((row) => row.id);
+  }
+
+  async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {
+    const row = this.#db.prepare("SELECT state FROM one_offs WHERE key = ?").get(key) as { state: "fired" | "missed" } | undefined;
+    return row?.state;
+  }
+
+  async recordOneOff(key: string, state: "fired" | "missed", at: Date): Promise<boolean> {
+    return this.#db.prepare("INSERT OR IGNORE INTO one_offs (key, state, at) VALUES (?, ?, ?)").run(key, state, at.getTime()).changes === 1;
   }
 
   async setInstallationDisabled(installationId: number, disabled: boolean): Promise<void> {

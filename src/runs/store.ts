@@ -81,6 +81,10 @@ export interface RunStore {
   transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
   /** Marks every running run errored with reason "interrupted"; for the start of a process. */
   interruptRunning(now: Date): Promise<string[]>;
+  /** What became of a one-off schedule: fired, missed, or nothing yet (undefined). */
+  oneOffState(key: string): Promise<"fired" | "missed" | undefined>;
+  /** Records a one-off's fate once; false when it was already recorded. */
+  recordOneOff(key: string, state: "fired" | "missed", at: Date): Promise<boolean>;
   setInstallationDisabled(installationId: number, disabled: boolean): Promise<void>;
   isInstallationDisabled(installationId: number): Promise<boolean>;
   createApiToken(token: ApiToken): Promise<void>;

@@ -4,10 +4,9 @@
 // 429 per-token rate or a run cap, 403 routines disabled, 502 GitHub unreachable.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RoutinesCache } from "../config/routines-cache.js";
-import type { Octokit } from "../config/read-config-file.js";
+import type { InstallationFor } from "../github/installation-client.js";
 import type { Admission } from "../runs/admission.js";
 import { tokenMatches } from "../runs/api-tokens.js";
-import type { RepositoryId } from "../runs/run-request.js";
 import type { RunStore } from "../runs/store.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -18,7 +17,7 @@ export interface FireApiDeps {
   admission: Admission;
   routines: RoutinesCache;
   /** The installation's client for a repository; undefined when the app is not installed there. */
-  installationFor(repository: RepositoryId): Promise<{ octokit: Octokit; installationId: number } | undefined>;
+  installationFor: InstallationFor;
   runUrl(runId: string): string;
   /** Fires allowed per token per minute. */
   firesPerMinute: number;

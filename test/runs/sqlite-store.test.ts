@@ -56,8 +56,10 @@ describe("StoreAdmission", () => {
 
   it("does not cap runs that webhooks did not start", async () => {
     const admission = new StoreAdmission(new SqliteStore(":memory:"), { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 0, hourlyRunsPerInstallation: 0 });
-    const scheduled: RunRequest = { ...request("x"), trigger: { kind: "schedule", index: 0, scheduledFor: "2026-11-24T10:00:00Z", oneOff: false } };
-    expect((await admission.admit(scheduled)).status).toBe("queued");
-    expect((await admission.admit(scheduled)).status).toBe("queued");
+    const scheduled = (scheduledFor: string): RunRequest => ({ ...request("x"), trigger: { kind: "schedule", index: 0, scheduledFor, oneOff: false } });
+    expect((await admission.admit(scheduled("2026-11-24T10:00:00.000Z"))).status).toBe("queued");
+    expect((await admission.admit(scheduled("2026-11-24T11:00:00.000Z"))).status).toBe("queued");
+    // The same minute twice is one run.
+    expect((await admission.admit(scheduled("2026-11-24T11:00:00.000Z"))).status).toBe("duplicate");
   });
 });

@@ -182,7 +182,11 @@ describe("StoreAdmission", () => {
   it("caps runs per installation per day, one-off schedules aside", async () => {
     const store = new SqliteStore(":memory:");
     const admission = new StoreAdmission(store, { ...limits, dailyRunsPerInstallation: 2 });
-    const schedule = (oneOff: boolean): RunRequest => ({ ...request(), trigger: { kind: "schedule", index: 0, scheduledFor: new Date().toISOString(), oneOff } });
+    let minute = 0;
+    const schedule = (oneOff: boolean): RunRequest => ({
+      ...request(),
+      trigger: { kind: "schedule", index: 0, scheduledFor: new Date(Date.UTC(2026, 10, 24, 9, minute++)).toISOString(), oneOff },
+    });
     expect((await admission.admit(schedule(false))).status).toBe("queued");
     expect((await admission.admit(request())).status).toBe("queued");
     expect(await admission.admit(schedule(false))).toMatchObject({

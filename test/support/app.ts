@@ -6,6 +6,7 @@ import { StoreAdmission, type Admission, type AdmissionResult } from "../../src/
 import type { RunRequest } from "../../src/runs/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { Settings } from "../../src/settings.js";
+import { Scheduler } from "../../src/triggers/scheduler.js";
 import { testProbot } from "./github.js";
 
 export const testSettings: Settings = {
@@ -14,6 +15,7 @@ export const testSettings: Settings = {
   dailyRunsPerInstallation: 500,
   hourlyRunsPerRoutine: 30,
   hourlyRunsPerInstallation: 100,
+  oneOffGrace: 3_600_000,
   apiFiresPerMinute: 10,
   publicUrl: "https://routines.example.test",
 };
@@ -29,14 +31,16 @@ export class RecordingAdmission implements Admission {
   }
 }
 
-export function testApp(settings: Partial<Settings> = {}) {
+export function testApp(settings: Partial<Settings> = {}, { withScheduler = false } = {}) {
   const merged = { ...testSettings, ...settings };
   const store = new SqliteStore(":memory:");
   const admission = new RecordingAdmission(new StoreAdmission(store, merged));
   const routines = new RoutinesCache(() => merged);
+  const scheduler = withScheduler ? new Scheduler({ store, admission, oneOffGrace: merged.oneOffGrace }) : undefined;
   const probot = testProbot();
-  const loaded = probot.load(createApp({ settings: merged, store, admission, routines }), { cwd: process.cwd(), addHandler: () => undefined });
-  return { probot, store, admission, routines, loaded };
+  const app = createApp({ settings: merged, store, admission, routines, ...(scheduler ? { scheduler } : {}) });
+  const loaded = probot.load(app, { cwd: process.cwd(), addHandler: () => undefined });
+  return { probot, store, admission, routines, scheduler, loaded };
 }
 
 let deliveries = 0;

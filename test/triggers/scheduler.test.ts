@@ -1,0 +1,139 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { validateRoutines } from "../../src/config/validate.js";
+import { StoreAdmission } from "../../src/runs/admission.js";
+import { SqliteStore } from "../../src/runs/sqlite-store.js";
+import type { RunRecord } from "../../src/runs/store.js";
+import { Scheduler } from "../../src/triggers/scheduler.js";
+
+const limits = { dailyRunsPerInstallation: 1000, hourlyRunsPerRoutine: 1000, hourlyRunsPerInstallation: 1000 };
+const repository = { owner: "acme", repo: "app" };
+const HOUR = 3_600_000;
+
+const target = (yaml: string, now: Date) => {
+  const config = validateRoutines(`version: 1\nroutines:\n${yaml}`, { now });
+  expect(config.problems.filter((problem) => problem.severity === "error")).toEqual([]);
+  return { repository, installationId: 1, configSha: "sha", routines: config.routines };
+};
+
+function setup(store = new SqliteStore(":memory:"), oneOffGrace = HOUR) {
+  const errors: unknown[] = [];
+  const scheduler = new Scheduler({ store, admission: new StoreAdmission(store, limits), oneOffGrace, onError: (error) => errors.push(error) });
+  const runs = async () => (await store.listRuns({ limit: 100 })).reverse();
+  const fired = async () => (await runs()).map((run: RunRecord) => `${run.routine}@${run.trigger.kind === "schedule" ? run.trigger.scheduledFor : "?"}`);
+  return { store, scheduler, runs, fired, errors };
+}
+
+describe("Scheduler", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("fires presets and cron expressions in their time zones, across a DST change", async () => {
+    vi.useFakeTimers({ now: new Date("2027-03-26T12:00:00Z") });
+    const { scheduler, fired, errors } = setup();
+    await scheduler.register(
+      target(
+        `  standup:
+    prompt: Summarise.
+    triggers:
+      - schedule: { preset: daily, time: "09:00", timezone: Europe/Berlin }
+  nightly:
+    prompt: Update.
+    triggers:
+      - schedule: { cron: "0 3 * * 1-5", timezone: America/New_York }
+`,
+        new Date(),
+      ),
+    );
+    // Berlin moves from UTC+1 to UTC+2 on 2027-03-28; New York is already on UTC-4.
+    await vi.advanceTimersByTimeAsync(4 * 24 * HOUR);
+    expect((await fired()).sort()).toEqual([
+      "nightly@2027-03-29T07:00:00.000Z",
+      "nightly@2027-03-30T07:00:00.000Z",
+      "standup@2027-03-27T08:00:00.000Z",
+      "standup@2027-03-28T07:00:00.000Z",
+      "standup@2027-03-29T07:00:00.000Z",
+      "standup@2027-03-30T07:00:00.000Z",
+    ]);
+    expect(errors).toEqual([]);
+    scheduler.stop();
+  });
+
+  const once = (at: string) => `  migrate:
+    prompt: Migrate.
+    triggers:
+      - schedule: { at: "${at}" }
+`;
+
+  it("fires a one-off exactly once, also across a restart", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
+    const file = join(await mkdtemp(join(tmpdir(), "routines-once-")), "routines.db");
+    const first = setup(new SqliteStore(file));
+    await first.scheduler.register(target(once("2026-11-24T10:30:00Z"), new Date()));
+    await vi.advanceTimersByTimeAsync(HOUR);
+    expect(await first.fired()).toEqual(["migrate@2026-11-24T10:30:00.000Z"]);
+    first.scheduler.stop();
+    await first.store.close();
+
+    // The server restarts within the grace period: the one-off is not fired again.
+    const second = setup(new SqliteStore(file));
+    await second.scheduler.register(target(once("2026-11-24T10:30:00Z"), new Date("2026-11-24T10:00:00Z")));
+    await vi.advanceTimersByTimeAsync(HOUR);
+    expect(await second.fired()).toEqual(["migrate@2026-11-24T10:30:00.000Z"]);
+    expect(await second.store.oneOffState("once:acme/app:migrate:2026-11-24T10:30:00.000Z")).toBe("fired");
+  });
+
+  it("fires a one-off missed while down if it is less than the grace period late, and records it missed otherwise", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T12:00:00Z") });
+    const { scheduler, store, fired } = setup(undefined, HOUR);
+    const registeredBefore = new Date("2026-11-24T09:00:00Z");
+    await scheduler.register(
+      target(
+        `  recent:
+    prompt: A.
+    triggers:
+      - schedule: { at: "2026-11-24T11:30:00Z" }
+  stale:
+    prompt: B.
+    triggers:
+      - schedule: { at: "2026-11-24T10:00:00Z" }
+`,
+        registeredBefore,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await fired()).toEqual(["recent@2026-11-24T11:30:00.000Z"]);
+    expect(await store.oneOffState("once:acme/app:stale:2026-11-24T10:00:00.000Z")).toBe("missed");
+  });
+
+  it("replaces a repository's schedules when they are registered again, and stops them on removal", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
+    const { scheduler, fired } = setup();
+    const hourly = (name: string) => `  ${name}:
+    prompt: P.
+    triggers:
+      - schedule: { preset: hourly, minute: 30 }
+`;
+    await scheduler.register(target(hourly("old"), new Date()));
+    await vi.advanceTimersByTimeAsync(HOUR);
+    await scheduler.register(target(hourly("new"), new Date()));
+    await vi.advanceTimersByTimeAsync(HOUR);
+    scheduler.unregisterInstallation(1);
+    expect(scheduler.repositories).toEqual([]);
+    await vi.advanceTimersByTimeAsync(HOUR);
+    expect(await fired()).toEqual(["old@2026-11-24T10:30:00.000Z", "new@2026-11-24T11:30:00.000Z"]);
+  });
+
+  it("stays quiet while the installation is disabled", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
+    const { scheduler, store, fired } = setup();
+    await scheduler.register(target("  poll:\n    prompt: P.\n    triggers:\n      - schedule: { preset: hourly }\n", new Date()));
+    await store.setInstallationDisabled(1, true);
+    await vi.advanceTimersByTimeAsync(2 * HOUR);
+    await store.setInstallationDisabled(1, false);
+    await vi.advanceTimersByTimeAsync(HOUR);
+    expect(await fired()).toEqual(["poll@2026-11-24T13:00:00.000Z"]);
+    scheduler.stop();
+  });
+});
