@@ -37,7 +37,9 @@ const MIGRATIONS = [
      finished_at INTEGER,
      request TEXT NOT NULL
    );
-   CREATE INDEX runs_installation_created ON runs (installation_id, created_at);
+   -- Covering indexes for the cap counts, which run on every admission.
+   CREATE INDEX runs_installation_created ON runs (installation_id, created_at, status, trigger_kind, one_off);
+   CREATE INDEX runs_routine_created ON runs (owner, repo, routine, created_at, status, trigger_kind);
    CREATE INDEX runs_status ON runs (status, created_at);
    CREATE INDEX runs_concurrency ON runs (concurrency_key, status);
    CREATE TABLE events (
@@ -119,6 +121,17 @@ const toToken = (row: TokenRow): ApiToken => ({
 
 export class SqliteStore implements RunStore {
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per distinct SQL text. */
+  #sql(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
 
   /** Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". */
   constructor(file: string) {
@@ -146,8 +159,7 @@ export class SqliteStore implements RunStore {
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
     const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, ...request } = run;
     const oneOff = run.trigger.kind === "schedule" && run.trigger.oneOff;
-    const inserted = this.#db
-      .prepare(
+    const inserted = this.#sql(
         `INSERT INTO runs (id, dedupe_key, concurrency_key, routine, owner, repo, installation_id, trigger_kind, one_off, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
       )
@@ -157,12 +169,12 @@ export class SqliteStore implements RunStore {
         createdAt.getTime(), startedAt?.getTime() ?? null, finishedAt?.getTime() ?? null, JSON.stringify(request),
       );
     if (inserted.changes === 1) return { inserted: true };
-    const existing = this.#db.prepare("SELECT id FROM runs WHERE dedupe_key = ?").get(dedupeKey) as { id: string };
+    const existing = this.#sql("SELECT id FROM runs WHERE dedupe_key = ?").get(dedupeKey) as { id: string };
     return { inserted: false, existingId: existing.id };
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const row = this.#db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
+    const row = this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
     return row && toRecord(row);
   }
 
@@ -185,8 +197,7 @@ export class SqliteStore implements RunStore {
       where.push("status = ?");
       params.push(status);
     }
-    const rows = this.#db
-      .prepare(`SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+    const rows = this.#sql(`SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`)
       .all(...params, limit) as RunRow[];
     return rows.map(toRecord);
   }
@@ -203,18 +214,17 @@ export class SqliteStore implements RunStore {
       params.push(routine.name, routine.repository.owner, routine.repository.repo);
     }
     if (withoutOneOff) where.push("one_off = 0");
-    const row = this.#db.prepare(`SELECT count(*) AS count FROM runs WHERE ${where.join(" AND ")}`).get(...params) as { count: number };
+    const row = this.#sql(`SELECT count(*) AS count FROM runs WHERE ${where.join(" AND ")}`).get(...params) as { count: number };
     return row.count;
   }
 
   async queuedRunIds(key: string): Promise<string[]> {
-    const rows = this.#db.prepare("SELECT id FROM runs WHERE concurrency_key = ? AND status = 'queued' ORDER BY created_at").all(key) as Array<{ id: string }>;
+    const rows = this.#sql("SELECT id FROM runs WHERE concurrency_key = ? AND status = 'queued' ORDER BY created_at").all(key) as Array<{ id: string }>;
     return rows.map((row) => row.id);
   }
 
   readonly #claim = (now: Date): RunRecord | undefined => {
-    const row = this.#db
-      .prepare(
+    const row = this.#sql(
         `SELECT ${RUN_COLUMNS} FROM runs q
          WHERE q.status = 'queued'
            AND (q.concurrency_key IS NULL OR NOT EXISTS (
@@ -225,7 +235,7 @@ export class SqliteStore implements RunStore {
       )
       .get() as RunRow | undefined;
     if (!row) return undefined;
-    this.#db.prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?").run(now.getTime(), row.id);
+    this.#sql("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?").run(now.getTime(), row.id);
     return { ...toRecord(row), status: "running", startedAt: now };
   };
 
@@ -240,59 +250,55 @@ export class SqliteStore implements RunStore {
     const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
     const values = entries.map(([key, value]) => (value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : value));
     const set = entries.map(([key]) => `${columns[key]} = ?`).join(", ");
-    const result = this.#db
-      .prepare(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})`)
+    const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})`)
       .run(...(values as Array<string | number>), id, ...from);
     return result.changes === 1;
   }
 
   async interruptRunning(now: Date): Promise<string[]> {
-    const rows = this.#db
-      .prepare("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
+    const rows = this.#sql("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
       .all(now.getTime()) as Array<{ id: string }>;
     return rows.map((row) => row.id);
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {
-    const row = this.#db.prepare("SELECT state FROM one_offs WHERE key = ?").get(key) as { state: "fired" | "missed" } | undefined;
+    const row = this.#sql("SELECT state FROM one_offs WHERE key = ?").get(key) as { state: "fired" | "missed" } | undefined;
     return row?.state;
   }
 
   async recordOneOff(key: string, state: "fired" | "missed", at: Date): Promise<boolean> {
-    return this.#db.prepare("INSERT OR IGNORE INTO one_offs (key, state, at) VALUES (?, ?, ?)").run(key, state, at.getTime()).changes === 1;
+    return this.#sql("INSERT OR IGNORE INTO one_offs (key, state, at) VALUES (?, ?, ?)").run(key, state, at.getTime()).changes === 1;
   }
 
   async setInstallationDisabled(installationId: number, disabled: boolean): Promise<void> {
-    if (disabled) this.#db.prepare("INSERT OR IGNORE INTO disabled_installations (installation_id, at) VALUES (?, ?)").run(installationId, Date.now());
-    else this.#db.prepare("DELETE FROM disabled_installations WHERE installation_id = ?").run(installationId);
+    if (disabled) this.#sql("INSERT OR IGNORE INTO disabled_installations (installation_id, at) VALUES (?, ?)").run(installationId, Date.now());
+    else this.#sql("DELETE FROM disabled_installations WHERE installation_id = ?").run(installationId);
   }
 
   async isInstallationDisabled(installationId: number): Promise<boolean> {
-    return this.#db.prepare("SELECT 1 FROM disabled_installations WHERE installation_id = ?").get(installationId) !== undefined;
+    return this.#sql("SELECT 1 FROM disabled_installations WHERE installation_id = ?").get(installationId) !== undefined;
   }
 
   async createApiToken(token: ApiToken): Promise<void> {
-    this.#db
-      .prepare("INSERT INTO api_tokens (trigger_id, owner, repo, routine, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+    this.#sql("INSERT INTO api_tokens (trigger_id, owner, repo, routine, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
       .run(token.triggerId, token.repository.owner, token.repository.repo, token.routine, token.tokenHash, token.createdAt.getTime());
   }
 
   async getApiToken(triggerId: string): Promise<ApiToken | undefined> {
-    const row = this.#db.prepare("SELECT * FROM api_tokens WHERE trigger_id = ?").get(triggerId) as TokenRow | undefined;
+    const row = this.#sql("SELECT * FROM api_tokens WHERE trigger_id = ?").get(triggerId) as TokenRow | undefined;
     return row && toToken(row);
   }
 
   async listApiTokens(): Promise<ApiToken[]> {
-    return (this.#db.prepare("SELECT * FROM api_tokens ORDER BY created_at").all() as TokenRow[]).map(toToken);
+    return (this.#sql("SELECT * FROM api_tokens ORDER BY created_at").all() as TokenRow[]).map(toToken);
   }
 
   async revokeApiToken(triggerId: string, at: Date): Promise<boolean> {
-    return this.#db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE trigger_id = ? AND revoked_at IS NULL").run(at.getTime(), triggerId).changes === 1;
+    return this.#sql("UPDATE api_tokens SET revoked_at = ? WHERE trigger_id = ? AND revoked_at IS NULL").run(at.getTime(), triggerId).changes === 1;
   }
 
   async appendEvent(runId: string, kind: string, data: unknown, at = new Date()): Promise<number> {
-    const row = this.#db
-      .prepare(
+    const row = this.#sql(
         `INSERT INTO events (run_id, seq, at, kind, data)
          VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE run_id = ?), ?, ?, ?) RETURNING seq`,
       )
@@ -301,7 +307,7 @@ export class SqliteStore implements RunStore {
   }
 
   async listEvents(runId: string, afterSeq = 0): Promise<TranscriptEvent[]> {
-    const rows = this.#db.prepare("SELECT seq, at, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq").all(runId, afterSeq) as Array<{
+    const rows = this.#sql("SELECT seq, at, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq").all(runId, afterSeq) as Array<{
       seq: number;
       at: number;
       kind: string;
