@@ -1,0 +1,124 @@
+// The agent loop: ask the model, run the tools it calls, hand back the results, until it reports
+// the outcome or a limit stops it. Limits are checked before every model call; every step is
+// recorded as it happens, so a crash loses nothing.
+import Anthropic from "@anthropic-ai/sdk";
+import { formatDuration } from "../config/duration.js";
+import type { TokenUsage } from "../runs/store.js";
+import type { Tool, ToolContext } from "./define-tool.js";
+import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
+
+export type StopReason = "outcome_reported" | "end_turn" | "max_turns" | "max_output_tokens" | "timeout" | "cancelled" | "model_error";
+
+export interface LoopOptions {
+  client: Anthropic;
+  model: string;
+  system: string;
+  prompt: string;
+  tools: Tool[];
+  maxTurns: number;
+  /** Wall-clock limit of the whole session, in milliseconds. */
+  timeoutMs: number;
+  maxOutputTokens: number;
+  /** Where tools run. The loop adds its own signal. */
+  toolContext: Omit<ToolContext, "signal">;
+  signal?: AbortSignal;
+  record(kind: string, data: unknown): Promise<void>;
+}
+
+export interface LoopResult {
+  stopReason: StopReason;
+  /** Why, in words, when the session did not end with a reported outcome. */
+  detail?: string;
+  outcome?: { outcome: "succeeded" | "failed"; summary: string };
+  turns: number;
+  usage: TokenUsage;
+}
+
+const CACHE = { type: "ephemeral" } as const;
+
+const addUsage = (total: TokenUsage, usage: Anthropic.Usage): TokenUsage => ({
+  inputTokens: total.inputTokens + usage.input_tokens,
+  cacheReadTokens: total.cacheReadTokens + (usage.cache_read_input_tokens ?? 0),
+  cacheWriteTokens: total.cacheWriteTokens + (usage.cache_creation_input_tokens ?? 0),
+  outputTokens: total.outputTokens + usage.output_tokens,
+});
+
+/** The conversation with one cache breakpoint at its end, so the next turn reads all of it from cache. */
+function withBreakpoint(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {
+  const last = messages[messages.length - 1]!;
+  const content = typeof last.content === "string" ? [{ type: "text" as const, text: last.content }] : last.content;
+  const marked = content.map((block, i) => (i === content.length - 1 ? { ...block, cache_control: CACHE } : block)) as Anthropic.ContentBlockParam[];
+  // Only user and assistant messages are ever built here.
+  return [...messages.slice(0, -1), { ...last, content: marked } as Anthropic.MessageParam];
+}
+
+export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
+  const { client, tools, record } = options;
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  // The stable prefix (system prompt and tools) is cached once and read on every later turn.
+  const system: Anthropic.TextBlockParam[] = [{ type: "text", text: options.system, cache_control: CACHE }];
+  const toolDefinitions: Anthropic.Tool[] = tools.map((tool, i) => ({
+    name: tool.name,
+    description: tool.description,
+    input_schema: tool.inputSchema as Anthropic.Tool.InputSchema,
+    ...(i === tools.length - 1 ? { cache_control: CACHE } : {}),
+  }));
+  const messages: Anthropic.MessageParam[] = [{ role: "user", content: [{ type: "text", text: options.prompt }] }];
+  let usage: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
+  let turns = 0;
+  const stopped = (stopReason: StopReason, detail?: string): LoopResult => ({ stopReason, ...(detail ? { detail } : {}), turns, usage });
+  const interruption = () => (deadline.aborted ? stopped("timeout", `the session ran longer than ${formatDuration(options.timeoutMs)}`) : stopped("cancelled"));
+
+  while (true) {
+    if (signal.aborted) return interruption();
+    if (turns >= options.maxTurns) return stopped("max_turns", `the session used all ${options.maxTurns} turns`);
+    turns += 1;
+
+    let response: Anthropic.Message;
+    try {
+      response = await client.messages.create(
+        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages) },
+        { signal },
+      );
+    } catch (error) {
+      if (signal.aborted) return interruption();
+      return stopped("model_error", error instanceof Error ? error.message : String(error));
+    }
+    usage = addUsage(usage, response.usage);
+    await record("model_response", {
+      turn: turns,
+      stopReason: response.stop_reason,
+      usage: {
+        input: response.usage.input_tokens,
+        cacheRead: response.usage.cache_read_input_tokens ?? 0,
+        cacheWrite: response.usage.cache_creation_input_tokens ?? 0,
+        output: response.usage.output_tokens,
+      },
+    });
+    messages.push({ role: "assistant", content: response.content as Anthropic.ContentBlockParam[] });
+    for (const block of response.content) if (block.type === "text" && block.text.trim()) await record("assistant", { text: block.text });
+
+    const calls = response.content.filter((block): block is Anthropic.ToolUseBlock => block.type === "tool_use");
+    if (calls.length === 0) {
+      if (response.stop_reason === "max_tokens") return stopped("max_output_tokens", `a reply reached the limit of ${options.maxOutputTokens} output tokens`);
+      return stopped("end_turn", "the model stopped without reporting an outcome");
+    }
+
+    const results: Anthropic.ToolResultBlockParam[] = [];
+    let outcome: LoopResult["outcome"];
+    for (const call of calls) {
+      await record("tool_call", { id: call.id, name: call.name, input: call.input });
+      const tool = byName.get(call.name);
+      const result = tool
+        ? await tool.run(call.input, { ...options.toolContext, signal })
+        : { output: `There is no tool named ${call.name}. Use one of: ${[...byName.keys()].join(", ")}.`, isError: true };
+      await record("tool_result", { id: call.id, name: call.name, output: result.output, isError: result.isError ?? false });
+      results.push({ type: "tool_result", tool_use_id: call.id, content: result.output, ...(result.isError ? { is_error: true } : {}) });
+      if (call.name === OUTCOME_TOOL && !result.isError) outcome = OutcomeInput.parse(call.input);
+    }
+    messages.push({ role: "user", content: results });
+    if (outcome) return { ...stopped("outcome_reported"), outcome };
+  }
+}
