@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { CliError, type Io } from "./cli/io.js";
 import { killSwitch } from "./cli/kill-switch.js";
 import { match } from "./cli/match.js";
+import { run } from "./cli/run.js";
 import { runs } from "./cli/runs.js";
 import { token } from "./cli/token.js";
 import { CONFIG_PATH, validate } from "./cli/validate.js";
@@ -22,6 +23,10 @@ Commands:
                     Show which routines a webhook payload would fire, and why the others would not
                     (config default: ${CONFIG_PATH}).
                     Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.
+  run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release> --payload <file.json>]
+                    Run a routine once in a local checkout (default: the current directory), with
+                    progress as it goes. Needs ANTHROPIC_API_KEY. Edits and commands apply to the checkout.
+                    Exit status: 0 when the routine reports success, 1 otherwise, 2 for bad input.
   schema            Print the JSON Schema of routines files.
   token create --repo <owner/name> --routine <name>
                     Create a bearer token for the routine's api trigger; prints it once.
@@ -61,6 +66,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         routine: { type: "string" },
         limit: { type: "string" },
         status: { type: "string" },
+        text: { type: "string" },
       },
     });
     const [command, ...rest] = positionals;
@@ -70,6 +76,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       case "match":
         if (!values.event || !values.payload) throw new CliError("match needs --event and --payload", 2);
         return await match({ config: values.config ?? CONFIG_PATH, event: values.event, payload: values.payload, json: values.json ?? false }, io);
+      case "run":
+        return await run(
+          {
+            ...(rest[0] ? { name: rest[0] } : {}),
+            repo: values.repo ?? ".",
+            ...(values.config ? { config: values.config } : {}),
+            ...(values.event ? { event: values.event } : {}),
+            ...(values.payload ? { payload: values.payload } : {}),
+            ...(values.text ? { text: values.text } : {}),
+          },
+          io,
+        );
       case "token":
         return await token(rest, values, io);
       case "runs":

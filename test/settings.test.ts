@@ -12,6 +12,8 @@ describe("readSettings", () => {
       hourlyRunsPerInstallation: 100,
       oneOffGrace: 3_600_000,
       apiFiresPerMinute: 10,
+      model: "claude-sonnet-5-5",
+      maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
     });
   });
@@ -27,6 +29,8 @@ describe("readSettings", () => {
         ROUTINES_API_FIRES_PER_MINUTE: "3",
         ROUTINES_ONE_OFF_GRACE: "15m",
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
+        ROUTINES_MODEL: "claude-opus-4-1",
+        ROUTINES_MAX_OUTPUT_TOKENS: "16000",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -36,6 +40,8 @@ describe("readSettings", () => {
       hourlyRunsPerInstallation: 50,
       oneOffGrace: 900_000,
       apiFiresPerMinute: 3,
+      model: "claude-opus-4-1",
+      maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
     });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");

@@ -1,0 +1,102 @@
+// `routines run <name>`: one session of a routine in a local checkout, with progress as it goes.
+// File edits and commands apply to that checkout, as when working with an agent by hand.
+import { realpath } from "node:fs/promises";
+import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
+import type { PromptInput } from "../session/prompt.js";
+import { runSession } from "../session/run-session.js";
+import { readSettings } from "../settings.js";
+import { eventFacts, PayloadError } from "../triggers/event-facts.js";
+import { CliError, readInput, type Io } from "./io.js";
+import { countErrors, loadConfigFile } from "./validate.js";
+
+export interface RunArgs {
+  name?: string;
+  repo: string;
+  config?: string;
+  event?: string;
+  payload?: string;
+  text?: string;
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+async function triggerFrom(args: RunArgs): Promise<Omit<PromptInput, "routine" | "task" | "claudeMd">> {
+  const untrusted = args.text ? { untrusted: { source: "command line", text: args.text } } : {};
+  if (!args.event) return { trigger: "run by hand from the command line", ...untrusted };
+  if (args.event !== "pull_request" && args.event !== "release") throw new CliError("--event must be pull_request or release", 2);
+  if (!args.payload) throw new CliError("--event needs --payload <file.json>", 2);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(await readInput(args.payload));
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`${args.payload} is not JSON: ${(error as Error).message}`, 2);
+  }
+  try {
+    const facts = eventFacts(args.event, payload);
+    const pullRequest = facts.pullRequest && { ...facts.pullRequest, body: facts.text.body ?? "" };
+    return { trigger: `${args.event}.${facts.action}`, ...(pullRequest ? { pullRequest } : {}), ...(facts.release ? { release: facts.release } : {}), ...untrusted };
+  } catch (error) {
+    if (error instanceof PayloadError) throw new CliError(`${args.payload}: ${error.message}`, 2);
+    throw error;
+  }
+}
+
+export async function run(args: RunArgs, io: Io): Promise<number> {
+  if (!args.name) throw new CliError("run needs the routine's name: routines run <name>", 2);
+  const root = await realpath(args.repo).catch(() => {
+    throw new CliError(`cannot read ${args.repo}: no such directory`, 2);
+  });
+  const config = await loadConfigFile(args.config ?? join(root, ".claude/routines.yml"), io);
+  if (countErrors(config) > 0) return 1;
+  const routine = config.routines[args.name];
+  if (!routine) throw new CliError(`no valid routine "${args.name}"; routines: ${Object.keys(config.routines).join(", ") || "none"}`, 2);
+  const environmentName = routine.environment ?? ("default" in config.environments ? "default" : undefined);
+  const environment = environmentName === undefined ? undefined : config.environments[environmentName];
+  let secrets: Record<string, string>;
+  try {
+    secrets = resolveSecrets(environment?.secrets ?? [], io.env);
+  } catch (error) {
+    if (error instanceof MissingSecretsError) throw new CliError(error.message, 2);
+    throw error;
+  }
+  if (!io.env.ANTHROPIC_API_KEY && !io.env.ANTHROPIC_AUTH_TOKEN) throw new CliError("set ANTHROPIC_API_KEY to the model key", 2);
+
+  const settings = readSettings(io.env);
+  const client = new Anthropic({
+    apiKey: io.env.ANTHROPIC_API_KEY ?? null,
+    authToken: io.env.ANTHROPIC_AUTH_TOKEN ?? null,
+    ...(io.env.ANTHROPIC_BASE_URL ? { baseURL: io.env.ANTHROPIC_BASE_URL } : {}),
+    maxRetries: 4,
+  });
+  const progress = async (kind: string, data: unknown) => {
+    const event = data as Record<string, any>; // transcript events are plain JSON records
+    if (kind === "session_start") io.out(`Running ${args.name} with ${event.model} in ${root}\n`);
+    if (kind === "model_response") {
+      const { input, cacheRead, cacheWrite, output } = event.usage;
+      io.out(`turn ${event.turn}: ${count(input + cacheRead + cacheWrite)} input tokens (${count(cacheRead)} from cache), ${count(output)} output\n`);
+    }
+    if (kind === "assistant") io.out(`  ${String(event.text).trim().replace(/\n/g, "\n  ")}\n`);
+    if (kind === "tool_call") io.out(`  → ${event.name} ${JSON.stringify(event.input).slice(0, 160)}\n`);
+    if (kind === "tool_result" && event.isError) io.out(`  ✗ ${String(event.output).split("\n")[0]!.slice(0, 200)}\n`);
+  };
+  const result = await runSession({
+    routineName: args.name,
+    routine,
+    ...(environment ? { environment } : {}),
+    root,
+    trigger: await triggerFrom(args),
+    secrets,
+    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? ""],
+    client,
+    defaultModel: settings.model,
+    maxOutputTokens: settings.maxOutputTokens,
+    record: progress,
+  });
+  const { usage } = result;
+  io.out(`\nOutcome: ${result.outcome}${result.detail ? ` (${result.detail})` : ""}\n${result.summary ?? ""}\n`);
+  io.out(`Tokens: ${count(usage?.inputTokens ?? 0)} input, ${count(usage?.cacheReadTokens ?? 0)} cache read, ${count(usage?.cacheWriteTokens ?? 0)} cache write, ${count(usage?.outputTokens ?? 0)} output\n`);
+  return result.outcome === "succeeded" ? 0 : 1;
+}

@@ -1,0 +1,36 @@
+// The environment of every command the agent runs, built from an allowlist: never the server's
+// own, which holds the model key, the app's private key and the webhook secret.
+import type { Environment } from "../config/schema.js";
+
+/** Server variables a command may see. */
+const INHERITED = ["PATH", "LANG", "LC_ALL", "TZ"] as const;
+
+/** Secret values live on the server as ROUTINES_SECRET_<NAME>. */
+export const SECRET_PREFIX = "ROUTINES_SECRET_";
+
+export class MissingSecretsError extends Error {
+  override name = "MissingSecretsError";
+}
+
+/** The values of the named secrets; every one must be set on the server. */
+export function resolveSecrets(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const missing = names.filter((name) => env[`${SECRET_PREFIX}${name}`] === undefined);
+  if (missing.length > 0) {
+    throw new MissingSecretsError(`the server has no value for secret${missing.length === 1 ? "" : "s"} ${missing.join(", ")} (set ${missing.map((name) => `${SECRET_PREFIX}${name}`).join(", ")})`);
+  }
+  return Object.fromEntries(names.map((name) => [name, env[`${SECRET_PREFIX}${name}`]!]));
+}
+
+export function commandEnvironment(options: { home: string; environment?: Environment; secrets: Record<string, string> }): Record<string, string> {
+  const inherited = Object.fromEntries(INHERITED.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  return {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    LANG: "C.UTF-8",
+    ...inherited,
+    HOME: options.home,
+    TERM: "dumb",
+    CI: "true",
+    ...options.environment?.env,
+    ...options.secrets,
+  };
+}

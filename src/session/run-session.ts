@@ -1,0 +1,108 @@
+// One agent session in a working tree: the prompt, the tools, the command environment and the
+// loop, with every transcript event redacted before it is recorded.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type Anthropic from "@anthropic-ai/sdk";
+import { parseDuration } from "../config/duration.js";
+import type { Environment, Routine } from "../config/schema.js";
+import type { RunResult } from "../runs/worker-pool.js";
+import { runAgentLoop, type StopReason } from "./agent-loop.js";
+import { commandEnvironment } from "./command-env.js";
+import { resolveInside } from "./paths.js";
+import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
+import { createRedactor } from "./redact.js";
+import { createFile } from "./tools/create-file.js";
+import { editFile } from "./tools/edit-file.js";
+import { glob } from "./tools/glob.js";
+import { grep } from "./tools/grep.js";
+import { insertLines } from "./tools/insert-lines.js";
+import { reportOutcome } from "./tools/report-outcome.js";
+import { shell } from "./tools/shell.js";
+import { view } from "./tools/view.js";
+import type { Tool } from "./define-tool.js";
+
+export const DEFAULT_MAX_TURNS = 100;
+export const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
+export const WORKSPACE_TOOLS: Tool[] = [shell, view, createFile, editFile, insertLines, glob, grep, reportOutcome];
+
+export interface SessionOptions {
+  routineName: string;
+  routine: Routine;
+  environment?: Environment;
+  /** The working tree, as a real path. */
+  root: string;
+  /** What started the run, in words and details, for the prompt. */
+  trigger: Omit<PromptInput, "routine" | "task" | "claudeMd">;
+  /** Secret values for commands; empty for runs that get no secrets. */
+  secrets: Record<string, string>;
+  /** Values that must never appear in the transcript besides the secrets (tokens, keys). */
+  alsoRedact?: string[];
+  client: Anthropic;
+  defaultModel: string;
+  maxOutputTokens: number;
+  /** Tools besides the workspace ones (GitHub and connector tools). */
+  extraTools?: Tool[];
+  record(kind: string, data: unknown): Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface SessionResult extends RunResult {
+  stopReason: StopReason;
+  detail?: string;
+}
+
+async function readOptional(root: string, path: string): Promise<string | undefined> {
+  return readFile(await resolveInside(root, path), "utf8").catch(() => undefined);
+}
+
+export async function runSession(options: SessionOptions): Promise<SessionResult> {
+  const { routine, root } = options;
+  const redact = createRedactor([...Object.values(options.secrets), ...(options.alsoRedact ?? [])]);
+  const record = (kind: string, data: unknown) => options.record(kind, redact(data));
+
+  let task = routine.prompt;
+  if (task === undefined && routine.prompt_file) {
+    task = await readOptional(root, routine.prompt_file);
+    if (task === undefined) throw new Error(`prompt_file ${routine.prompt_file} is not in the repository`);
+  }
+  const prompt = buildPrompt({ ...options.trigger, routine: options.routineName, task: task ?? "", claudeMd: await readOptional(root, "CLAUDE.md") });
+  const home = await mkdtemp(join(tmpdir(), "routines-home-"));
+  try {
+    const model = routine.model ?? options.defaultModel;
+    await record("session_start", { model, routine: options.routineName });
+    const result = await runAgentLoop({
+      client: options.client,
+      model,
+      system: SYSTEM_PROMPT,
+      prompt,
+      // Commands may use secrets, but their values never go back to the model.
+      tools: [...WORKSPACE_TOOLS, ...(options.extraTools ?? [])].map((tool) => ({
+        ...tool,
+        run: async (input, context) => {
+          const result = await tool.run(input, context);
+          return { ...result, output: redact(result.output) };
+        },
+      })),
+      maxTurns: routine.max_turns ?? DEFAULT_MAX_TURNS,
+      // The schema has checked the duration.
+      timeoutMs: (routine.timeout && parseDuration(routine.timeout)) || DEFAULT_TIMEOUT_MS,
+      maxOutputTokens: options.maxOutputTokens,
+      toolContext: { root, env: commandEnvironment({ home, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets }) },
+      ...(options.signal ? { signal: options.signal } : {}),
+      record,
+    });
+    const summary = result.outcome?.summary ?? `The session ended without an outcome: ${result.detail ?? result.stopReason}.`;
+    await record("session_end", { stopReason: result.stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage });
+    return {
+      outcome: result.outcome?.outcome ?? "unknown",
+      summary: redact(summary),
+      usage: result.usage,
+      stopReason: result.stopReason,
+      ...(result.detail ? { detail: result.detail } : {}),
+    };
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
