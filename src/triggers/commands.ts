@@ -8,7 +8,7 @@ import type { AdmissionResult } from "../runs/admission.js";
 import type { RunRequest } from "../runs/run-request.js";
 import { sentByApp } from "./app-identity.js";
 import { installationOf, type TriggerDeps } from "./github-events.js";
-import { commandTriggers, parseSlashCommand, type CommandTrigger } from "./slash-command.js";
+import { commandTriggers, parseSlashCommand, type CommandTriggerRef } from "./slash-command.js";
 import { pullRequestContextOf } from "./event-facts.js";
 
 export interface CommandDeps extends TriggerDeps {
@@ -27,8 +27,8 @@ const HELP = [
 ].join("\n");
 
 /** Routines with a command trigger usable here, by command name. */
-function runnable(routines: Record<string, Routine>, onPullRequest: boolean): Map<string, CommandTrigger> {
-  const commands = new Map<string, CommandTrigger>();
+function runnable(routines: Record<string, Routine>, onPullRequest: boolean): Map<string, CommandTriggerRef> {
+  const commands = new Map<string, CommandTriggerRef>();
   for (const trigger of commandTriggers(routines)) {
     if ((onPullRequest || trigger.onIssues) && !commands.has(trigger.name)) commands.set(trigger.name, trigger);
   }

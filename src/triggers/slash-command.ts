@@ -38,7 +38,7 @@ export interface CommandPlace {
   onPullRequest: boolean;
 }
 
-export interface CommandTrigger {
+export interface CommandTriggerRef {
   routine: string;
   index: number;
   /** The name it answers to in `/routine run <name>`. */
@@ -47,7 +47,7 @@ export interface CommandTrigger {
   onIssues: boolean;
 }
 
-export function* commandTriggers(routines: Record<string, Routine>): Generator<CommandTrigger> {
+export function* commandTriggers(routines: Record<string, Routine>): Generator<CommandTriggerRef> {
   for (const [routine, { triggers = [] }] of Object.entries(routines)) {
     for (const [index, trigger] of triggers.entries()) {
       const name = commandName(trigger, routine);
