@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { StoreAdmission } from "../src/runs/admission.js";
-import type { RunRequest } from "../src/runs/run-request.js";
+import type { RunRequest } from "../src/run-request.js";
 import { SqliteStore } from "../src/runs/sqlite-store.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);

@@ -4,7 +4,7 @@
 // webhook starts them, per hour per routine and per installation. A newer run of a routine on a
 // pull request replaces the one still waiting.
 import { randomBytes } from "node:crypto";
-import type { RunRequest } from "./run-request.js";
+import type { RunRequest } from "../run-request.js";
 import { concurrencyKey, type RunRecord, type RunStore } from "./store.js";
 
 export interface AdmissionLimits {

@@ -1,7 +1,7 @@
 // Bearer tokens for api triggers. A token is shown once when created; the store keeps only its
 // SHA-256 hash (tokens are 256 random bits, so a fast hash is enough), compared in constant time.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { RepositoryId } from "./run-request.js";
+import type { RepositoryId } from "../run-request.js";
 
 export interface ApiToken {
   /** Public id in the fire URL, e.g. trg_3f9a…; not a secret. */

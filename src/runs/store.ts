@@ -1,21 +1,13 @@
 // What the run engine keeps, behind an interface so that a PostgreSQL store can stand beside
 // the embedded SQLite one without touching its callers.
+import type { RepositoryId, RunRequest, TokenUsage, TriggerDetails } from "../run-request.js";
+import type { RunOutcome } from "../session/execution.js";
 import type { ApiToken } from "./api-tokens.js";
-import type { RepositoryId, RunRequest, TriggerDetails } from "./run-request.js";
 
-/** Did the run run: the infrastructure's status, never the task's outcome. */
+export type { RunOutcome, TokenUsage };
+
+/** Did the run run: the infrastructure's status, never the task's outcome (see RunOutcome). */
 export type RunStatus = "queued" | "running" | "completed" | "errored" | "cancelled" | "rejected";
-/** Did the task succeed, as the agent reported it. */
-export type RunOutcome = "succeeded" | "failed" | "unknown";
-
-export const FINISHED: readonly RunStatus[] = ["completed", "errored", "cancelled", "rejected"];
-
-export interface TokenUsage {
-  inputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  outputTokens: number;
-}
 
 export interface RunRecord extends RunRequest {
   id: string;

@@ -1,25 +1,10 @@
 // Workers: take queued runs from the store, fairly across installations, and execute them, at
 // most `concurrency` at a time. A run ends completed (with the agent's outcome), errored (with
 // the reason) or cancelled; it is never retried.
-import type { RunOutcome, RunRecord, RunStore, TokenUsage } from "./store.js";
+import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
+import type { RunRecord, RunStore } from "./store.js";
 
-export interface RunResult {
-  outcome: RunOutcome;
-  summary?: string;
-  usage?: TokenUsage;
-}
-
-export interface ExecutionContext {
-  /** Aborted when the run is cancelled or the server stops. */
-  signal: AbortSignal;
-  /** Appends an event to the run's transcript. */
-  record(kind: string, data: unknown): Promise<void>;
-}
-
-/** Runs one agent session; the session side implements it. */
-export interface RunExecutor {
-  execute(run: RunRecord, context: ExecutionContext): Promise<RunResult>;
-}
+export type { ExecutionContext, RunExecutor, RunResult };
 
 export interface WorkerPoolOptions {
   concurrency: number;

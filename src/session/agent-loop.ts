@@ -3,7 +3,7 @@
 // recorded as it happens, so a crash loses nothing.
 import Anthropic from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
-import type { TokenUsage } from "../runs/store.js";
+import type { TokenUsage } from "../run-request.js";
 import type { Tool, ToolContext } from "./define-tool.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
 

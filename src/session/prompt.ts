@@ -1,6 +1,6 @@
 // What the model is told: a fixed system prompt, and a first message with the routine's prompt,
 // what triggered the run, the repository's CLAUDE.md, and any outside text, marked as untrusted.
-import type { PullRequestContext, ReleaseContext } from "../runs/run-request.js";
+import type { PullRequestContext, ReleaseContext } from "../run-request.js";
 import { OUTCOME_TOOL } from "./tools/report-outcome.js";
 
 export const SYSTEM_PROMPT = `You are an autonomous software engineer running a routine: a task that a team configured for its repository, started by an event, a schedule, an API call or a comment. No person watches the session; nobody answers questions.

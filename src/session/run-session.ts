@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import { parseDuration } from "../config/duration.js";
 import type { Environment, Routine } from "../config/schema.js";
-import type { RunResult } from "../runs/worker-pool.js";
+import type { RunResult } from "./execution.js";
 import { runAgentLoop, type StopReason } from "./agent-loop.js";
 import { commandEnvironment } from "./command-env.js";
 import { resolveInside } from "./paths.js";

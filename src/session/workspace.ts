@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import git from "isomorphic-git";
 import http from "isomorphic-git/http/node";
-import type { RepositoryId } from "../runs/run-request.js";
+import type { RepositoryId } from "../run-request.js";
 
 export interface CheckoutSpec {
   repository: RepositoryId;

@@ -5,7 +5,7 @@ import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
 import type { AdmissionResult } from "../runs/admission.js";
-import type { RunRequest } from "../runs/run-request.js";
+import type { RunRequest } from "../run-request.js";
 import { sentByApp } from "./app-identity.js";
 import { installationOf, type TriggerDeps } from "./github-events.js";
 import { commandTriggers, parseSlashCommand, type CommandTriggerRef } from "./slash-command.js";

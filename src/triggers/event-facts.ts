@@ -1,7 +1,7 @@
 // The facts of a pull_request or release event that triggers filter on, read from its payload.
 // Payloads are checked for the fields used, so a malformed one gets a message, not a crash.
 import { z } from "zod";
-import type { PullRequestContext, ReleaseContext } from "../runs/run-request.js";
+import type { PullRequestContext, ReleaseContext } from "../run-request.js";
 
 const Login = z.object({ login: z.string() });
 const Sender = z.object({ login: z.string(), type: z.string() });

@@ -2,7 +2,7 @@
 import type { Context } from "probot";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { Admission, AdmissionResult } from "../runs/admission.js";
-import type { RunRequest } from "../runs/run-request.js";
+import type { RunRequest } from "../run-request.js";
 import { sentByApp, type AppLogin } from "./app-identity.js";
 import { eventFacts, type EventName } from "./event-facts.js";
 import { matchEvent } from "./match-event.js";

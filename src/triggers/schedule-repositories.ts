@@ -3,7 +3,7 @@
 import type { Probot } from "probot";
 import type { Octokit } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
-import type { RepositoryId } from "../runs/run-request.js";
+import type { RepositoryId } from "../run-request.js";
 import type { Scheduler } from "./scheduler.js";
 
 export interface SchedulingDeps {

@@ -6,7 +6,7 @@ import cron, { type ScheduledTask } from "node-cron";
 import { scheduleCron, scheduleInstant, timezoneOf } from "../config/schedule.js";
 import type { Routine } from "../config/schema.js";
 import type { Admission } from "../runs/admission.js";
-import type { RepositoryId, RunRequest } from "../runs/run-request.js";
+import type { RepositoryId, RunRequest } from "../run-request.js";
 import type { RunStore } from "../runs/store.js";
 
 export interface ScheduleTarget {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { StoreAdmission } from "../../src/runs/admission.js";
-import type { RunRequest } from "../../src/runs/run-request.js";
+import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 
 const request = (deliveryId: string, routine = "review"): RunRequest => ({

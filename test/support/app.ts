@@ -3,7 +3,7 @@ import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { RoutinesCache } from "../../src/config/routines-cache.js";
 import { StoreAdmission, type Admission, type AdmissionResult } from "../../src/runs/admission.js";
-import type { RunRequest } from "../../src/runs/run-request.js";
+import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { Settings } from "../../src/settings.js";
 import { Scheduler } from "../../src/triggers/scheduler.js";

@@ -1,4 +1,5 @@
 // The one seam: every trigger produces RunRequests, and everything after admission consumes them.
+// A leaf that triggers, the run engine and sessions all read, so no arrow points backwards.
 
 export interface RepositoryId {
   owner: string;
@@ -45,4 +46,12 @@ export interface RunRequest {
     /** Runs for fork pull requests never get secrets. */
     withoutSecrets: boolean;
   };
+}
+
+/** Tokens a session used, by kind. */
+export interface TokenUsage {
+  inputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
 }

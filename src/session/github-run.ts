@@ -1,0 +1,30 @@
+// What the GitHub tools of one run share: the run's client and token, where it works, and the
+// rules it works under. Every text bound for GitHub passes through the run's redactor.
+import type { Octokit } from "../config/read-config-file.js";
+import type { PullRequestContext, RepositoryId } from "../run-request.js";
+import type { Redactor } from "./redact.js";
+
+export interface GitHubRun {
+  octokit: Octokit;
+  /** Used only for git transport; never shown to the model or written to disk. */
+  token: string;
+  repository: RepositoryId;
+  /** The working tree of `repository`, and its clone URL (without credentials). */
+  dir: string;
+  url: string;
+  defaultBranch: string;
+  pullRequest?: PullRequestContext;
+  /** The issue a slash command came from, when not a pull request. */
+  issueNumber?: number;
+  routine: string;
+  runId: string;
+  allowUnrestrictedBranchPushes: boolean;
+  author: { name: string; email: string };
+  redact: Redactor;
+  /** With dry runs, writes are described to `print` and not sent. */
+  dryRun?: { print(text: string): void };
+}
+
+/** The hidden mark that identifies what a routine posted, so a rerun does not post it again. */
+export const fingerprintMark = (fingerprint: string) => `<!-- routines:${fingerprint} -->`;
+export const FINGERPRINT = /<!-- routines:([0-9a-f]{16}) -->/;

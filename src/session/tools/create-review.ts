@@ -1,0 +1,79 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { defineTool, ToolError, type Tool } from "../define-tool.js";
+import { commentableLines } from "../diff-lines.js";
+import { FINGERPRINT, fingerprintMark, type GitHubRun } from "../github-run.js";
+
+const Comment = z.object({
+  path: z.string().min(1).describe("File path as in the diff."),
+  line: z.number().int().min(1).describe("Line the comment is on (the last line of a range)."),
+  start_line: z.number().int().min(1).optional().describe("First line of a multi-line range."),
+  side: z.enum(["RIGHT", "LEFT"]).optional().describe("RIGHT (default) for the new version, LEFT for removed lines."),
+  body: z.string().min(1).describe("The comment, in GitHub Markdown."),
+  suggestion: z.string().optional().describe("Replacement text for the commented lines, shown as a suggestion the author can apply."),
+});
+
+const fingerprint = (...parts: Array<string | number | undefined>) => createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 16);
+
+export function createReviewTool(run: GitHubRun): Tool {
+  return defineTool({
+    name: "create_review",
+    description: [
+      "Post one review on the pull request: a summary and inline comments on lines of its diff.",
+      "A comment on a line outside the diff is put into the summary with its location instead.",
+      "Comments already posted by an earlier run, identical in place and text, are not posted again.",
+    ].join(" "),
+    input: z.object({
+      body: z.string().min(1).describe("The review's summary."),
+      event: z.enum(["COMMENT", "REQUEST_CHANGES"]).optional().describe("COMMENT (default), or REQUEST_CHANGES for problems that must be fixed before merging."),
+      comments: z.array(Comment).describe("Inline comments; may be empty."),
+    }),
+    async execute({ body, event = "COMMENT", comments }) {
+      const pr = run.pullRequest;
+      if (!pr) throw new ToolError("this run is not about a pull request, so there is nothing to review");
+      const target = { ...run.repository, pull_number: pr.number };
+      const files = await run.octokit.paginate(run.octokit.rest.pulls.listFiles, { ...target, per_page: 100 });
+      const inDiff = commentableLines(files);
+      const posted = new Set<string>();
+      for (const text of [
+        ...(await run.octokit.paginate(run.octokit.rest.pulls.listReviewComments, { ...target, per_page: 100 })).map((comment) => comment.body),
+        ...(await run.octokit.paginate(run.octokit.rest.pulls.listReviews, { ...target, per_page: 100 })).map((review) => review.body ?? ""),
+      ]) {
+        for (const match of text.matchAll(new RegExp(FINGERPRINT, "g"))) posted.add(match[1]!);
+      }
+
+      const inline: Array<{ path: string; line: number; side: "RIGHT" | "LEFT"; start_line?: number; start_side?: "RIGHT" | "LEFT"; body: string }> = [];
+      const outside: string[] = [];
+      let repeated = 0;
+      for (const comment of comments) {
+        const side = comment.side ?? "RIGHT";
+        const text = run.redact(comment.suggestion === undefined ? comment.body : `${comment.body}\n\n\`\`\`suggestion\n${comment.suggestion}\n\`\`\``);
+        const mark = fingerprint(comment.path, side, comment.start_line, comment.line, text);
+        if (posted.has(mark)) {
+          repeated += 1;
+          continue;
+        }
+        const range = comment.start_line !== undefined && comment.start_line < comment.line;
+        const fits = inDiff.has(`${comment.path}:${side}:${comment.line}`) && (!range || inDiff.has(`${comment.path}:${side}:${comment.start_line}`));
+        if (fits) {
+          inline.push({ path: comment.path, line: comment.line, side, ...(range ? { start_line: comment.start_line!, start_side: side } : {}), body: `${text}\n\n${fingerprintMark(mark)}` });
+        } else {
+          const where = range ? `lines ${comment.start_line}-${comment.line}` : `line ${comment.line}`;
+          outside.push(`**\`${comment.path}\` ${where}** (outside the diff):\n\n${text}\n\n${fingerprintMark(mark)}`);
+        }
+      }
+      const summary = run.redact(body);
+      const summaryMark = fingerprint("review", summary);
+      if (inline.length === 0 && outside.length === 0 && posted.has(summaryMark)) return "Nothing new to post: this review was already posted.";
+      const reviewBody = [summary, ...outside, fingerprintMark(summaryMark)].join("\n\n");
+      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}, ${outside.length} moved into the summary (outside the diff), ${repeated} already posted`;
+      if (run.dryRun) {
+        run.dryRun.print(`[dry run] ${event} review on #${pr.number} (${counts}):\n${reviewBody}\n${inline.map((c) => `  ${c.path}:${c.line} ${c.body}`).join("\n")}`);
+        return `Dry run: the review was printed, not posted (${counts}).`;
+      }
+      // All inline comments go out in one request, on the commit the run looked at.
+      const { data } = await run.octokit.rest.pulls.createReview({ ...target, commit_id: pr.headSha, event, body: reviewBody, comments: inline });
+      return `Posted ${data.html_url} with ${counts}.`;
+    },
+  });
+}
