@@ -24,6 +24,8 @@ export interface AppOptions {
   routines?: RoutinesCache;
   /** Schedule triggers; registered for every installation when the app loads. */
   scheduler?: Scheduler;
+  /** Starts the workers that execute queued runs, once the app (and so its credentials) is loaded. */
+  startWorkers?: (app: Probot, routines: RoutinesCache) => void;
 }
 
 export function createApp(options: AppOptions): ApplicationFunction {
@@ -69,6 +71,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       onError: (error: unknown, where: string) => app.log.error({ err: error, where }, "could not register schedules"),
     };
     if (scheduling) keepSchedulesCurrent(app, scheduling);
+    options.startWorkers?.(app, routines);
 
     app.on("push", async (context) => {
       const push = context.payload;

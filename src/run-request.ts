@@ -27,7 +27,7 @@ export interface ReleaseContext {
 /** Which trigger fired, with what a session, a reader of the run, and deduplication need. */
 export type TriggerDetails =
   | { kind: "github"; index: number; event: "pull_request" | "release"; action: string; deliveryId: string; sender: string }
-  | { kind: "command"; index: number; deliveryId: string; commentId: number; author: string }
+  | { kind: "command"; index: number; deliveryId: string; commentId: number; author: string; issueNumber: number }
   | { kind: "schedule"; index: number; scheduledFor: string; oneOff: boolean }
   | { kind: "api"; index: number; triggerId: string };
 

@@ -1,13 +1,20 @@
-// `npm start`: the Probot server. Without GitHub App credentials it serves Probot's setup page,
-// which registers the app from app.yml and writes the credentials to .env.
+// `npm start`: the Probot server, the store, the scheduler and the workers. Without GitHub App
+// credentials it serves Probot's setup page, which registers the app from app.yml and writes the
+// credentials to .env.
 import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
 import { pino } from "pino";
-import { run } from "probot";
+import { ProbotOctokit, run, type Probot } from "probot";
 import { createApp } from "./app.js";
+import type { RoutinesCache } from "./config/routines-cache.js";
+import { botAuthorOf } from "./github/bot-author.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
-import { Scheduler } from "./triggers/scheduler.js";
+import { WorkerPool } from "./runs/worker-pool.js";
+import { SessionExecutor } from "./session/executor.js";
+import { Workspaces } from "./session/workspace.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
+import { Scheduler } from "./triggers/scheduler.js";
 
 let settings: Settings;
 try {
@@ -19,7 +26,33 @@ try {
 }
 
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
-const admission = new StoreAdmission(store, settings);
-const log = pino({ name: "scheduler", level: process.env.LOG_LEVEL ?? "info" });
+let pool: WorkerPool | undefined;
+const admission = new StoreAdmission(store, settings, () => new Date(), () => pool?.wake());
+const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
-await run(createApp({ settings, store, admission, scheduler }));
+
+/** Sessions need the model key; without it the server still takes events, and runs wait in the queue. */
+function startWorkers(app: Probot, routines: RoutinesCache): void {
+  if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
+    log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
+    return;
+  }
+  const baseUrl = process.env.GHE_HOST ? `${process.env.GHE_PROTOCOL ?? "https"}://${process.env.GHE_HOST}/api/v3` : undefined;
+  const executor = new SessionExecutor({
+    appOctokit: () => app.auth(),
+    installationOctokit: (id) => app.auth(id),
+    octokitForToken: (token) => new ProbotOctokit({ auth: { token }, ...(baseUrl ? { baseUrl } : {}) }),
+    botAuthor: botAuthorOf(app),
+    routines,
+    workspaces: new Workspaces(join(settings.dataDir, "git")),
+    client: new Anthropic({ maxRetries: 4 }),
+    model: settings.model,
+    maxOutputTokens: settings.maxOutputTokens,
+  });
+  pool = new WorkerPool(store, executor, { concurrency: settings.workers, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  void pool.start().then((interrupted) => {
+    if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as errored");
+  });
+}
+
+await run(createApp({ settings, store, admission, scheduler, startWorkers }));

@@ -18,6 +18,8 @@ export interface Settings {
   oneOffGrace: number;
   /** Fires allowed per API token per minute (ROUTINES_API_FIRES_PER_MINUTE). */
   apiFiresPerMinute: number;
+  /** Runs executed at once (ROUTINES_WORKERS). */
+  workers: number;
   /** The model for routines that name none (ROUTINES_MODEL). */
   model: string;
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
@@ -39,6 +41,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     hourlyRunsPerInstallation: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_INSTALLATION", 100),
     oneOffGrace: durationSetting(env, "ROUTINES_ONE_OFF_GRACE", 60 * 60 * 1000),
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
+    workers: countSetting(env, "ROUTINES_WORKERS", 2),
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     maxOutputTokens: countSetting(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),

@@ -62,7 +62,7 @@ describe("npm start", () => {
 
   it("receives webhooks when the app is configured, and refuses unsigned ones", async () => {
     const port = await freePort();
-    const { dataDir } = await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret" });
+    const { dataDir, output } = await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret" });
     expect(existsSync(join(dataDir, "routines.db"))).toBe(true);
     const response = await fetch(`http://localhost:${port}/api/github/webhooks`, {
       method: "POST",
@@ -70,6 +70,7 @@ describe("npm start", () => {
       body: "{}",
     });
     expect(response.status).toBe(400);
+    expect(output()).toContain("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
   });
 
   it("stops with a message naming a bad setting", async () => {

@@ -44,6 +44,11 @@ export interface SessionOptions {
   maxOutputTokens: number;
   /** Tools besides the workspace ones (GitHub and connector tools). */
   extraTools?: Tool[];
+  /**
+   * Reads the repository's CLAUDE.md and prompt file. Default: from the working tree. Pull request
+   * runs read them from the default branch, never from the pull request's head.
+   */
+  readRepositoryFile?: (path: string) => Promise<string | undefined>;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -62,12 +67,14 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const redact = createRedactor([...Object.values(options.secrets), ...(options.alsoRedact ?? [])]);
   const record = (kind: string, data: unknown) => options.record(kind, redact(data));
 
+  const readRepositoryFile = options.readRepositoryFile ?? ((path: string) => readOptional(root, path));
   let task = routine.prompt;
   if (task === undefined && routine.prompt_file) {
-    task = await readOptional(root, routine.prompt_file);
+    task = await readRepositoryFile(routine.prompt_file);
     if (task === undefined) throw new Error(`prompt_file ${routine.prompt_file} is not in the repository`);
   }
-  const prompt = buildPrompt({ ...options.trigger, routine: options.routineName, task: task ?? "", claudeMd: await readOptional(root, "CLAUDE.md") });
+  const claudeMd = await readRepositoryFile("CLAUDE.md");
+  const prompt = buildPrompt({ ...options.trigger, routine: options.routineName, task: task ?? "", ...(claudeMd === undefined ? {} : { claudeMd }) });
   const home = await mkdtemp(join(tmpdir(), "routines-home-"));
   try {
     const model = routine.model ?? options.defaultModel;

@@ -82,7 +82,7 @@ export async function handleComment(context: Context<"issue_comment.created">, d
     repository,
     installationId,
     configSha: config.sha,
-    trigger: { kind: "command", index: target.index, deliveryId: context.id, commentId: comment.id, author: sender.login },
+    trigger: { kind: "command", index: target.index, deliveryId: context.id, commentId: comment.id, author: sender.login, issueNumber: issue.number },
     context: { withoutSecrets: false },
   };
   if (command.text) request.context.extraInstructions = command.text;

@@ -17,6 +17,7 @@ export const testSettings: Settings = {
   hourlyRunsPerInstallation: 100,
   oneOffGrace: 3_600_000,
   apiFiresPerMinute: 10,
+  workers: 1,
   model: "claude-test",
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",

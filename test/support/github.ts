@@ -13,6 +13,10 @@ export const privateKey = generateKeyPairSync("rsa", {
   publicKeyEncoding: { type: "spki", format: "pem" },
 }).privateKey;
 
+/** Probot's Octokit without retries or throttling, so every request is visible to nock. */
+// A function, because Probot sets its own throttle options on top of plain defaults.
+export const TestOctokit = ProbotOctokit.defaults((options: object) => ({ ...options, retry: { enabled: false }, throttle: { enabled: false } }));
+
 /** A Probot that talks to nock: no retries or throttling, so every request is visible. */
 export function testProbot(options: { secret?: string } = {}): Probot {
   return new Probot({
@@ -20,8 +24,7 @@ export function testProbot(options: { secret?: string } = {}): Probot {
     privateKey,
     secret: options.secret ?? "test-secret",
     log: pino({ level: "silent" }),
-    // A function, because Probot sets its own throttle options on top of plain defaults.
-    Octokit: ProbotOctokit.defaults((options: object) => ({ ...options, retry: { enabled: false }, throttle: { enabled: false } })),
+    Octokit: TestOctokit,
   });
 }
 

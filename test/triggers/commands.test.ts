@@ -57,7 +57,7 @@ describe("/routine commands", () => {
       status: "queued",
       run: {
         routine: "review",
-        trigger: { kind: "command", index: 0, deliveryId: "comment-delivery", commentId: 492700400, author: "Codertocat" },
+        trigger: { kind: "command", index: 0, deliveryId: "comment-delivery", commentId: 492700400, author: "Codertocat", issueNumber: 1 },
         context: {
           extraInstructions: "focus on the auth changes\nand the tests",
           pullRequest: { number: 1, headSha: "abc123", headRef: "fix-login", baseRef: "main", title: "Fix the login page", author: "octocat" },

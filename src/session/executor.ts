@@ -1,0 +1,174 @@
+// Executes a queued run on the server: a token scoped to the routine's repositories, working
+// trees of them, the session with the workspace and GitHub tools, and cleanup whatever happens
+// (working trees removed, token revoked).
+import type Anthropic from "@anthropic-ai/sdk";
+import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
+import type { RoutinesCache } from "../config/routines-cache.js";
+import type { RepositoryId, RunRequest } from "../run-request.js";
+import { MissingSecretsError, resolveSecrets } from "./command-env.js";
+import type { Tool } from "./define-tool.js";
+import type { ExecutionContext, RunExecutor } from "./execution.js";
+import type { GitHubRun } from "./github-run.js";
+import type { ChangedFile, PromptInput } from "./prompt.js";
+import { createRedactor } from "./redact.js";
+import { runSession, type SessionResult } from "./run-session.js";
+import { commentTool } from "./tools/comment.js";
+import { createReviewTool } from "./tools/create-review.js";
+import { openPullRequestTool } from "./tools/open-pull-request.js";
+import { pushBranchTool } from "./tools/push-branch.js";
+import type { Workspace, Workspaces } from "./workspace.js";
+
+export interface ExecutorDeps {
+  /** The app's own client (JWT), which mints installation tokens. */
+  appOctokit(): Promise<Octokit>;
+  /** The installation's client, for reading the routines before the run's token exists. */
+  installationOctokit(installationId: number): Promise<Octokit>;
+  /** A client that authenticates with a given token. */
+  octokitForToken(token: string): Octokit;
+  /** The commit author of the app's bot account. */
+  botAuthor(): Promise<{ name: string; email: string }>;
+  routines: RoutinesCache;
+  workspaces: Workspaces;
+  client: Anthropic;
+  model: string;
+  maxOutputTokens: number;
+  /** Where secret values come from (ROUTINES_SECRET_<NAME>). */
+  secretsEnv?: NodeJS.ProcessEnv;
+}
+
+export class RunError extends Error {
+  override name = "RunError";
+}
+
+const repositoryOf = (entry: string, self: RepositoryId): RepositoryId => {
+  if (entry === "self") return self;
+  const [owner = "", repo = ""] = entry.split("/");
+  return { owner, repo };
+};
+
+function describeTrigger(run: RunRequest): PromptInput["trigger"] {
+  const { trigger } = run;
+  switch (trigger.kind) {
+    case "github":
+      return `${trigger.event}.${trigger.action}`;
+    case "command":
+      return `a /routine command by ${trigger.author}`;
+    case "schedule":
+      return `${trigger.oneOff ? "a one-off" : "a"} schedule, for ${trigger.scheduledFor}`;
+    case "api":
+      return "a call to the routine's API endpoint";
+  }
+}
+
+export class SessionExecutor implements RunExecutor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  async execute(run: RunRequest & { id: string }, { signal, record }: ExecutionContext): Promise<SessionResult> {
+    const { deps } = this;
+    const app = await deps.appOctokit();
+    const config = await deps.routines.load(await deps.installationOctokit(run.installationId), run.repository);
+    const routine = config.found ? config.routines[run.routine] : undefined;
+    if (!config.found || !routine) throw new RunError(`routine ${run.routine} is no longer defined (or has errors) on the default branch of ${run.repository.owner}/${run.repository.repo}`);
+
+    const environmentName = routine.environment ?? ("default" in config.environments ? "default" : undefined);
+    const environment = environmentName === undefined ? undefined : config.environments[environmentName];
+    let secrets: Record<string, string> = {};
+    try {
+      if (!run.context.withoutSecrets) secrets = resolveSecrets(environment?.secrets ?? [], deps.secretsEnv ?? process.env);
+    } catch (error) {
+      if (error instanceof MissingSecretsError) throw new RunError(error.message);
+      throw error;
+    }
+
+    // A token for this run alone: the routine's repositories, the permissions its tools need.
+    const entries = routine.repositories ?? ["self"];
+    // "self" first, each repository once.
+    const ordered = ["self", ...entries.filter((entry) => entry !== "self")].map((entry) => repositoryOf(entry, run.repository));
+    const repositories = [...new Map(ordered.map((r) => [`${r.owner}/${r.repo}`.toLowerCase(), r])).values()];
+    const { data: minted } = await app.rest.apps.createInstallationAccessToken({
+      installation_id: run.installationId,
+      repositories: repositories.map((repository) => repository.repo),
+      permissions: { contents: "write", pull_requests: "write", issues: "write", metadata: "read" },
+    });
+    const token = minted.token;
+    const octokit = deps.octokitForToken(token);
+    const workspaces: Workspace[] = [];
+    try {
+      const pr = run.context.pullRequest;
+      let main: { dir: string; url: string; defaultBranch: string } | undefined;
+      for (const [index, repository] of repositories.entries()) {
+        const { data } = await octokit.rest.repos.get({ owner: repository.owner, repo: repository.repo });
+        // The run's own repository comes first; a pull request run checks out the pull request's head.
+        const own = index === 0;
+        const workspace = await deps.workspaces.checkout(
+          { repository, url: data.clone_url, defaultBranch: data.default_branch, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}) },
+          token,
+        );
+        workspaces.push(workspace);
+        if (own) main = { dir: workspace.dir, url: data.clone_url, defaultBranch: data.default_branch };
+      }
+      if (!main) throw new RunError("the routine has no repository to work in");
+      const trigger: PromptInput["trigger"] = describeTrigger(run);
+      const promptInput: Omit<PromptInput, "routine" | "task" | "claudeMd"> = { trigger };
+      if (pr) {
+        const { data: pull } = await octokit.rest.pulls.get({ ...run.repository, pull_number: pr.number });
+        const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...run.repository, pull_number: pr.number, per_page: 100 });
+        promptInput.pullRequest = { ...pr, body: pull.body ?? "" };
+        promptInput.changedFiles = files.map((file): ChangedFile => ({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions }));
+      }
+      if (run.context.release) promptInput.release = run.context.release;
+      if (run.context.extraInstructions) promptInput.untrusted = { source: run.trigger.kind === "api" ? "API call" : "command", text: run.context.extraInstructions };
+
+      const redact = createRedactor([...Object.values(secrets), token]);
+      const github: GitHubRun = {
+        octokit,
+        token,
+        repository: run.repository,
+        dir: main.dir,
+        url: main.url,
+        defaultBranch: main.defaultBranch,
+        ...(pr ? { pullRequest: pr } : {}),
+        ...(run.trigger.kind === "command" && !pr ? { issueNumber: run.trigger.issueNumber } : {}),
+        routine: run.routine,
+        runId: run.id,
+        allowUnrestrictedBranchPushes: routine.allow_unrestricted_branch_pushes ?? false,
+        author: await deps.botAuthor(),
+        redact,
+      };
+      const tools: Tool[] = [commentTool(github), createReviewTool(github), openPullRequestTool(github), pushBranchTool(github)];
+      // The routine's own files come from the default branch, never from a pull request's head.
+      const readRepositoryFile = (path: string) => readFromDefaultBranch(octokit, run.repository, path);
+      return await runSession({
+        routineName: run.routine,
+        routine,
+        ...(environment ? { environment } : {}),
+        root: main.dir,
+        trigger: promptInput,
+        secrets,
+        alsoRedact: [token],
+        client: deps.client,
+        defaultModel: deps.model,
+        maxOutputTokens: deps.maxOutputTokens,
+        extraTools: tools,
+        readRepositoryFile,
+        record,
+        signal,
+      });
+    } finally {
+      await Promise.all(workspaces.map((workspace) => workspace.remove()));
+      // The token dies with the run.
+      await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
+    }
+  }
+}
+
+async function readFromDefaultBranch(octokit: Octokit, repository: RepositoryRef, path: string): Promise<string | undefined> {
+  try {
+    const { data } = await octokit.rest.repos.getContent({ ...repository, path });
+    const file = data as { type?: string; content?: string; encoding?: string };
+    return file.type === "file" && file.encoding === "base64" ? Buffer.from(file.content ?? "", "base64").toString("utf8") : undefined;
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return undefined;
+    throw error;
+  }
+}
