@@ -2,7 +2,7 @@
 // most `concurrency` at a time. A run ends completed (with the agent's outcome), errored (with
 // the reason) or cancelled; it is never retried.
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
-import type { RunRecord, RunStore } from "./store.js";
+import type { RunRecord, RunStore, TranscriptEvent } from "./store.js";
 
 export type { ExecutionContext, RunExecutor, RunResult };
 
@@ -18,6 +18,7 @@ class Cancelled extends Error {}
 
 export class WorkerPool {
   readonly #running = new Map<string, AbortController>();
+  readonly #listeners = new Set<(runId: string, event: TranscriptEvent) => void>();
   readonly #finished = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #filling: Promise<void> | undefined;
@@ -53,6 +54,12 @@ export class WorkerPool {
         await this.#fill();
       } while (this.#again && !this.#stopped);
     })().finally(() => (this.#filling = undefined));
+  }
+
+  /** Follows every transcript event as it is recorded; returns the way to stop following. */
+  onEvent(listener: (runId: string, event: TranscriptEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   get running(): string[] {
@@ -94,7 +101,11 @@ export class WorkerPool {
   async #execute(run: RunRecord): Promise<void> {
     const controller = new AbortController();
     this.#running.set(run.id, controller);
-    const record = async (kind: string, data: unknown) => void (await this.store.appendEvent(run.id, kind, data));
+    const record = async (kind: string, data: unknown) => {
+      const at = this.#now();
+      const seq = await this.store.appendEvent(run.id, kind, data, at);
+      for (const listener of this.#listeners) listener(run.id, { seq, at, kind, data });
+    };
     try {
       const result = await this.executor.execute(run, { signal: controller.signal, record });
       controller.signal.throwIfAborted();

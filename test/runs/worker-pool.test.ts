@@ -72,10 +72,15 @@ function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2) 
 describe("WorkerPool", () => {
   it("runs queued runs to completed, with the agent's outcome, summary, usage and transcript", async () => {
     const { store, executor, pool, admit } = engine();
+    const followed: Array<[string, string]> = [];
+    const stopFollowing = pool.onEvent((runId, event) => followed.push([runId, event.kind]));
     await pool.start();
     const id = await admit();
     await until(() => executor.started.includes(id));
     expect((await store.getRun(id))?.status).toBe("running");
+    await until(() => followed.length > 0);
+    expect(followed).toEqual([[id, "started"]]);
+    stopFollowing();
     const usage = { inputTokens: 10, cacheReadTokens: 5, cacheWriteTokens: 2, outputTokens: 7 };
     executor.finish(id, { outcome: "failed", summary: "Tests still fail.", usage });
     await until(async () => (await store.getRun(id))?.status === "completed");
