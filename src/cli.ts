@@ -23,9 +23,10 @@ Commands:
                     Show which routines a webhook payload would fire, and why the others would not
                     (config default: ${CONFIG_PATH}).
                     Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.
-  run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release> --payload <file.json>]
+  run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release> --payload <file.json>] [--dry-run]
                     Run a routine once in a local checkout (default: the current directory), with
                     progress as it goes. Needs ANTHROPIC_API_KEY. Edits and commands apply to the checkout.
+                    With GITHUB_TOKEN it also gets the GitHub tools; --dry-run prints their writes instead.
                     Exit status: 0 when the routine reports success, 1 otherwise, 2 for bad input.
   schema            Print the JSON Schema of routines files.
   token create --repo <owner/name> --routine <name>
@@ -67,6 +68,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         limit: { type: "string" },
         status: { type: "string" },
         text: { type: "string" },
+        "dry-run": { type: "boolean" },
       },
     });
     const [command, ...rest] = positionals;
@@ -85,6 +87,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             ...(values.event ? { event: values.event } : {}),
             ...(values.payload ? { payload: values.payload } : {}),
             ...(values.text ? { text: values.text } : {}),
+            dryRun: values["dry-run"] ?? false,
           },
           io,
         );

@@ -1,8 +1,21 @@
 // `routines run <name>`: one session of a routine in a local checkout, with progress as it goes.
 // File edits and commands apply to that checkout, as when working with an agent by hand.
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
+import git from "isomorphic-git";
+import { ProbotOctokit } from "probot";
+import type { Routine } from "../config/schema.js";
+import type { RepositoryId } from "../run-request.js";
+import type { Tool } from "../session/define-tool.js";
+import type { GitHubRun } from "../session/github-run.js";
+import { createRedactor } from "../session/redact.js";
+import { commentTool } from "../session/tools/comment.js";
+import { createReviewTool } from "../session/tools/create-review.js";
+import { openPullRequestTool } from "../session/tools/open-pull-request.js";
+import { pushBranchTool } from "../session/tools/push-branch.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
 import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
@@ -18,11 +31,15 @@ export interface RunArgs {
   event?: string;
   payload?: string;
   text?: string;
+  /** Print GitHub writes instead of sending them. */
+  dryRun?: boolean;
 }
+
+type Trigger = Omit<PromptInput, "routine" | "task" | "claudeMd"> & { repository?: RepositoryId };
 
 const count = (n: number) => n.toLocaleString("en-US");
 
-async function triggerFrom(args: RunArgs): Promise<Omit<PromptInput, "routine" | "task" | "claudeMd">> {
+async function triggerFrom(args: RunArgs): Promise<Trigger> {
   const untrusted = args.text ? { untrusted: { source: "command line", text: args.text } } : {};
   if (!args.event) return { trigger: "run by hand from the command line", ...untrusted };
   if (args.event !== "pull_request" && args.event !== "release") throw new CliError("--event must be pull_request or release", 2);
@@ -37,7 +54,15 @@ async function triggerFrom(args: RunArgs): Promise<Omit<PromptInput, "routine" |
   try {
     const facts = eventFacts(args.event, payload);
     const pullRequest = facts.pullRequest && { ...facts.pullRequest, body: facts.text.body ?? "" };
-    return { trigger: `${args.event}.${facts.action}`, ...(pullRequest ? { pullRequest } : {}), ...(facts.release ? { release: facts.release } : {}), ...untrusted };
+    const fullName = (payload as { repository?: { full_name?: string } }).repository?.full_name;
+    const [owner, repo] = fullName?.split("/") ?? [];
+    return {
+      trigger: `${args.event}.${facts.action}`,
+      ...(pullRequest ? { pullRequest } : {}),
+      ...(facts.release ? { release: facts.release } : {}),
+      ...(owner && repo ? { repository: { owner, repo } } : {}),
+      ...untrusted,
+    };
   } catch (error) {
     if (error instanceof PayloadError) throw new CliError(`${args.payload}: ${error.message}`, 2);
     throw error;
@@ -82,14 +107,17 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     if (kind === "tool_call") io.out(`  → ${event.name} ${JSON.stringify(event.input).slice(0, 160)}\n`);
     if (kind === "tool_result" && event.isError) io.out(`  ✗ ${String(event.output).split("\n")[0]!.slice(0, 200)}\n`);
   };
+  const trigger = await triggerFrom(args);
+  const extraTools = await githubTools(args, io, root, { routine, name: args.name, trigger, secrets });
   const result = await runSession({
     routineName: args.name,
     routine,
     ...(environment ? { environment } : {}),
     root,
-    trigger: await triggerFrom(args),
+    trigger,
     secrets,
-    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? ""],
+    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? ""],
+    extraTools,
     client,
     defaultModel: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
@@ -99,4 +127,49 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
   io.out(`\nOutcome: ${result.outcome}${result.detail ? ` (${result.detail})` : ""}\n${result.summary ?? ""}\n`);
   io.out(`Tokens: ${count(usage?.inputTokens ?? 0)} input, ${count(usage?.cacheReadTokens ?? 0)} cache read, ${count(usage?.cacheWriteTokens ?? 0)} cache write, ${count(usage?.outputTokens ?? 0)} output\n`);
   return result.outcome === "succeeded" ? 0 : 1;
+}
+
+/** The repository a checkout belongs to, from its origin remote, e.g. https://github.com/acme/app.git. */
+async function originRepository(root: string): Promise<RepositoryId | undefined> {
+  const url = (await git.getConfig({ fs, dir: root, path: "remote.origin.url" }).catch(() => undefined)) as string | undefined;
+  const match = url && /[/:]([^/:]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url);
+  return match ? { owner: match[1]!, repo: match[2]! } : undefined;
+}
+
+/**
+ * The GitHub tools, when GITHUB_TOKEN is set: they read from GitHub, and write there too unless
+ * --dry-run prints the writes instead.
+ */
+async function githubTools(
+  args: RunArgs,
+  io: Io,
+  root: string,
+  run: { routine: Routine; name: string; trigger: Trigger; secrets: Record<string, string> },
+): Promise<Tool[]> {
+  const token = io.env.GITHUB_TOKEN;
+  if (!token) {
+    if (args.dryRun) throw new CliError("--dry-run needs GITHUB_TOKEN: the GitHub tools read the pull request from GitHub before they would write", 2);
+    return [];
+  }
+  const repository = run.trigger.repository ?? (await originRepository(root));
+  if (!repository) throw new CliError(`cannot tell which GitHub repository ${root} is: it has no origin remote; pass --event with a --payload`, 2);
+  const baseUrl = io.env.GHE_HOST ? `${io.env.GHE_PROTOCOL ?? "https"}://${io.env.GHE_HOST}/api/v3` : undefined;
+  const octokit = new ProbotOctokit({ auth: { token }, ...(baseUrl ? { baseUrl } : {}) });
+  const { data } = await octokit.rest.repos.get({ owner: repository.owner, repo: repository.repo });
+  const github: GitHubRun = {
+    octokit,
+    token,
+    repository,
+    dir: root,
+    url: data.clone_url,
+    defaultBranch: data.default_branch,
+    ...(run.trigger.pullRequest ? { pullRequest: run.trigger.pullRequest } : {}),
+    routine: run.name,
+    runId: `local_${randomBytes(4).toString("hex")}`,
+    allowUnrestrictedBranchPushes: run.routine.allow_unrestricted_branch_pushes ?? false,
+    author: { name: io.env.GIT_AUTHOR_NAME ?? "routines", email: io.env.GIT_AUTHOR_EMAIL ?? "routines@localhost" },
+    redact: createRedactor([token, ...Object.values(run.secrets)]),
+    ...(args.dryRun ? { dryRun: { print: (text: string) => io.out(`${text}\n`) } } : {}),
+  };
+  return [commentTool(github), createReviewTool(github), openPullRequestTool(github), pushBranchTool(github)];
 }

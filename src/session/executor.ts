@@ -114,7 +114,9 @@ export class SessionExecutor implements RunExecutor {
         const { data: pull } = await octokit.rest.pulls.get({ ...run.repository, pull_number: pr.number });
         const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...run.repository, pull_number: pr.number, per_page: 100 });
         promptInput.pullRequest = { ...pr, body: pull.body ?? "" };
-        promptInput.changedFiles = files.map((file): ChangedFile => ({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions }));
+        promptInput.changedFiles = files.map(
+          (file): ChangedFile => ({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions, ...(file.patch ? { patch: file.patch } : {}) }),
+        );
       }
       if (run.context.release) promptInput.release = run.context.release;
       if (run.context.extraInstructions) promptInput.untrusted = { source: run.trigger.kind === "api" ? "API call" : "command", text: run.context.extraInstructions };

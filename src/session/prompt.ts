@@ -15,12 +15,30 @@ When the task is finished, or cannot be finished, call ${OUTCOME_TOOL} exactly o
 const MAX_CLAUDE_MD = 20_000;
 const MAX_UNTRUSTED = 20_000;
 const MAX_CHANGED_FILES = 100;
+/** Under MAX_UNTRUSTED, so the diff is never cut in the middle of a hunk. */
+const DIFF_BUDGET = 16_000;
+
+/** The largest hunks of the diff that fit the budget, largest first, each under its file's name. */
+function biggestHunks(files: ChangedFile[]): { text: string; left: number } {
+  const hunks = files.flatMap((file) => (file.patch ?? "").split(/\n(?=@@ )/).filter(Boolean).map((hunk) => ({ path: file.path, hunk })));
+  hunks.sort((a, b) => b.hunk.length - a.hunk.length);
+  const shown: string[] = [];
+  let used = 0;
+  for (const { path, hunk } of hunks) {
+    if (used + hunk.length > DIFF_BUDGET) continue;
+    shown.push(`--- ${path}\n${hunk}`);
+    used += hunk.length;
+  }
+  return { text: shown.join("\n"), left: hunks.length - shown.length };
+}
 
 export interface ChangedFile {
   path: string;
   status: string;
   additions: number;
   deletions: number;
+  /** The file's diff, as GitHub gives it (absent for binary and very large files). */
+  patch?: string;
 }
 
 export interface PromptInput {
@@ -60,7 +78,9 @@ export function buildPrompt(input: PromptInput): string {
       const files = [...input.changedFiles].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
       const listed = files.slice(0, MAX_CHANGED_FILES).map((file) => `- ${file.path} (${file.status}, +${file.additions} -${file.deletions})`);
       if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files`);
-      context.push(`Changed files, largest changes first (read the diff with git, e.g. \`git diff origin/${pr.baseRef}...HEAD\`):\n${listed.join("\n")}`);
+      context.push(`Changed files, largest changes first (read the whole diff with git, e.g. \`git diff origin/${pr.baseRef}...HEAD\`):\n${listed.join("\n")}`);
+      const { text, left } = biggestHunks(files);
+      if (text) context.push(`The largest parts of the diff that fit${left > 0 ? ` (${left} hunk${left === 1 ? "" : "s"} left out)` : ""}:`, untrusted("diff", text));
     }
   }
   const release = input.release;

@@ -7,7 +7,9 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildPrompt, stripHidden } from "../../src/session/prompt.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model.js";
-import { webhookExample } from "../support/github.js";
+import nock from "nock";
+import { main } from "../../src/cli.js";
+import { API, useNock, webhookExample } from "../support/github.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 let model: FakeModel | undefined;
@@ -128,5 +130,62 @@ describe("prompt", () => {
     expect(prompt).toContain("- f119.ts (modified, +119 -0)\n- f118.ts");
     expect(prompt).toContain("- … and 20 more files");
     expect(prompt).not.toContain("- f0.ts");
+  });
+
+  it("shows the largest hunks of the diff within a budget, as untrusted text", () => {
+    const hunk = (n: number, size: number) => `@@ -${n},1 +${n},1 @@\n-${"a".repeat(size)}\n+${"b".repeat(size)}`;
+    const prompt = buildPrompt({
+      routine: "review",
+      task: "Review.",
+      trigger: "pull_request.opened",
+      pullRequest: { number: 1, headSha: "h", headRef: "x", baseRef: "main", title: "T", author: "a" },
+      changedFiles: [
+        { path: "small.ts", status: "modified", additions: 1, deletions: 1, patch: hunk(1, 10) },
+        { path: "big.ts", status: "modified", additions: 2, deletions: 2, patch: `${hunk(1, 5_000)}\n${hunk(50, 2_000)}` },
+        { path: "huge.ts", status: "modified", additions: 1, deletions: 1, patch: hunk(1, 30_000) },
+      ],
+    });
+    expect(prompt).toContain('The largest parts of the diff that fit (1 hunk left out):\n\n<untrusted source="diff">\n--- big.ts\n@@ -1,1 +1,1 @@');
+    expect(prompt).toContain("--- small.ts\n@@ -1,1 +1,1 @@");
+    expect(prompt).not.toContain("--- huge.ts");
+    expect(prompt.indexOf("--- big.ts\n@@ -1,1")).toBeLessThan(prompt.indexOf("--- big.ts\n@@ -50,1"));
+  });
+});
+
+describe("routines run --dry-run", () => {
+  useNock(() => nock.enableNetConnect("127.0.0.1"));
+
+  it("gives the GitHub tools with GITHUB_TOKEN, and prints their writes instead of sending them", async () => {
+    const root = await checkout("version: 1\nroutines:\n  review:\n    prompt: Review.\n");
+    model = await startFakeModel([
+      { content: [{ type: "tool_use", name: "create_review", input: { body: "Looks fine.", comments: [{ path: "README.md", line: 1, body: "Nice title." }] } }] },
+      { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "Reviewed." } }] },
+    ]);
+    const payloadFile = join(root, "pr.json");
+    await writeFile(payloadFile, JSON.stringify(webhookExample("pull_request", "opened")));
+    const REPO = "/repos/Codertocat/Hello-World";
+    nock(API).get(REPO).reply(200, { clone_url: "https://github.com/Codertocat/Hello-World.git", default_branch: "master" });
+    nock(API).get(`${REPO}/pulls/2/files`).query(true).reply(200, [{ filename: "README.md", patch: "@@ -1 +1 @@\n-# Hi\n+# Hello" }]);
+    nock(API).get(`${REPO}/pulls/2/comments`).query(true).reply(200, []);
+    nock(API).get(`${REPO}/pulls/2/reviews`).query(true).reply(200, []);
+
+    let out = "";
+    const status = await main(["run", "review", "--repo", root, "--event", "pull_request", "--payload", payloadFile, "--dry-run"], {
+      out: (text) => (out += text),
+      err: (text) => (out += text),
+      env: { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url, GITHUB_TOKEN: "ghp_local_token_123" },
+    });
+    expect(status).toBe(0);
+    expect(out).toMatch(/\[dry run\] COMMENT review on #2 \(1 inline comment, 0 moved into the summary \(outside the diff\), 0 already posted\):\nLooks fine\./);
+    expect(out).toContain("  README.md:1 Nice title.");
+    expect(model.requests[1]!.body.messages.at(-1).content[0].content).toBe("Dry run: the review was printed, not posted (1 inline comment, 0 moved into the summary (outside the diff), 0 already posted).");
+  });
+
+  it("needs GITHUB_TOKEN to dry-run the GitHub tools", async () => {
+    const root = await checkout("version: 1\nroutines:\n  review:\n    prompt: Review.\n");
+    let err = "";
+    const status = await main(["run", "review", "--repo", root, "--dry-run"], { out: () => undefined, err: (text) => (err += text), env: { ANTHROPIC_API_KEY: "k" } });
+    expect(status).toBe(2);
+    expect(err).toBe("routines: --dry-run needs GITHUB_TOKEN: the GitHub tools read the pull request from GitHub before they would write\n");
   });
 });
