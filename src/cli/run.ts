@@ -11,11 +11,8 @@ import type { Routine } from "../config/schema.js";
 import type { RepositoryId } from "../run-request.js";
 import type { Tool } from "../session/define-tool.js";
 import type { GitHubRun } from "../session/github-run.js";
+import { githubTools } from "../session/github-tools.js";
 import { createRedactor } from "../session/redact.js";
-import { commentTool } from "../session/tools/comment.js";
-import { createReviewTool } from "../session/tools/create-review.js";
-import { openPullRequestTool } from "../session/tools/open-pull-request.js";
-import { pushBranchTool } from "../session/tools/push-branch.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
 import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
@@ -108,7 +105,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     if (kind === "tool_result" && event.isError) io.out(`  ✗ ${String(event.output).split("\n")[0]!.slice(0, 200)}\n`);
   };
   const trigger = await triggerFrom(args);
-  const extraTools = await githubTools(args, io, root, { routine, name: args.name, trigger, secrets });
+  const extraTools = await localGitHubTools(args, io, root, { routine, name: args.name, trigger, secrets });
   const result = await runSession({
     routineName: args.name,
     routine,
@@ -140,7 +137,7 @@ async function originRepository(root: string): Promise<RepositoryId | undefined>
  * The GitHub tools, when GITHUB_TOKEN is set: they read from GitHub, and write there too unless
  * --dry-run prints the writes instead.
  */
-async function githubTools(
+async function localGitHubTools(
   args: RunArgs,
   io: Io,
   root: string,
@@ -171,5 +168,5 @@ async function githubTools(
     redact: createRedactor([token, ...Object.values(run.secrets)]),
     ...(args.dryRun ? { dryRun: { print: (text: string) => io.out(`${text}\n`) } } : {}),
   };
-  return [commentTool(github), createReviewTool(github), openPullRequestTool(github), pushBranchTool(github)];
+  return githubTools(github);
 }

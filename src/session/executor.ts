@@ -6,16 +6,12 @@ import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
 import { MissingSecretsError, resolveSecrets } from "./command-env.js";
-import type { Tool } from "./define-tool.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
+import { githubTools } from "./github-tools.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
 import { runSession, type SessionResult } from "./run-session.js";
-import { commentTool } from "./tools/comment.js";
-import { createReviewTool } from "./tools/create-review.js";
-import { openPullRequestTool } from "./tools/open-pull-request.js";
-import { pushBranchTool } from "./tools/push-branch.js";
 import type { Workspace, Workspaces } from "./workspace.js";
 
 export interface ExecutorDeps {
@@ -137,7 +133,6 @@ export class SessionExecutor implements RunExecutor {
         author: await deps.botAuthor(),
         redact,
       };
-      const tools: Tool[] = [commentTool(github), createReviewTool(github), openPullRequestTool(github), pushBranchTool(github)];
       // The routine's own files come from the default branch, never from a pull request's head.
       const readRepositoryFile = (path: string) => readFromDefaultBranch(octokit, run.repository, path);
       return await runSession({
@@ -151,7 +146,7 @@ export class SessionExecutor implements RunExecutor {
         client: deps.client,
         defaultModel: deps.model,
         maxOutputTokens: deps.maxOutputTokens,
-        extraTools: tools,
+        extraTools: githubTools(github),
         readRepositoryFile,
         record,
         signal,
