@@ -1,6 +1,7 @@
 // `npm start`: the Probot server, the store, the scheduler and the workers. Without GitHub App
 // credentials it serves Probot's setup page, which registers the app from app.yml and writes the
 // credentials to .env.
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { pino } from "pino";
@@ -11,6 +12,7 @@ import { botAuthorOf } from "./github/bot-author.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
+import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
@@ -25,11 +27,25 @@ try {
   process.exit(1);
 }
 
+const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
+const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
 const admission = new StoreAdmission(store, settings, () => new Date(), () => pool?.wake());
-const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
+
+/** The operator's connectors; `${VAR}`s in the file come from the server's environment. */
+async function readServerConnectors({ connectorsFile }: Settings): Promise<ConnectorSpec[]> {
+  if (!connectorsFile) return [];
+  const text = await readFile(connectorsFile, "utf8").catch((error: Error) => {
+    console.error(`routines: cannot read ROUTINES_CONNECTORS_FILE ${connectorsFile}: ${error.message}`);
+    process.exit(1);
+  });
+  // Unset variables read as undefined, which parseConnectors reports as missing.
+  const { specs, warnings } = parseConnectors(text, process.env as Record<string, string>, connectorsFile);
+  for (const warning of warnings) log.warn(warning);
+  return specs;
+}
 
 /** Sessions need the model key; without it the server still takes events, and runs wait in the queue. */
 function startWorkers(app: Probot, routines: RoutinesCache): void {
@@ -48,6 +64,7 @@ function startWorkers(app: Probot, routines: RoutinesCache): void {
     client: new Anthropic({ maxRetries: 4 }),
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
+    serverConnectors,
   });
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   void pool.start().then((interrupted) => {

@@ -20,6 +20,8 @@ export interface Settings {
   apiFiresPerMinute: number;
   /** Runs executed at once (ROUTINES_WORKERS). */
   workers: number;
+  /** The operator's MCP connectors, in the .mcp.json format (ROUTINES_CONNECTORS_FILE). */
+  connectorsFile?: string;
   /** The model for routines that name none (ROUTINES_MODEL). */
   model: string;
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
@@ -42,6 +44,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     oneOffGrace: durationSetting(env, "ROUTINES_ONE_OFF_GRACE", 60 * 60 * 1000),
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
     workers: countSetting(env, "ROUTINES_WORKERS", 2),
+    ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     maxOutputTokens: countSetting(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),

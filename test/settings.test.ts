@@ -47,6 +47,7 @@ describe("readSettings", () => {
       publicUrl: "https://routines.example.com",
     });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
+    expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
   });
 
   it.each([

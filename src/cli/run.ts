@@ -95,7 +95,11 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
   });
   const progress = async (kind: string, data: unknown) => {
     const event = data as Record<string, any>; // transcript events are plain JSON records
-    if (kind === "session_start") io.out(`Running ${args.name} with ${event.model} in ${root}\n`);
+    if (kind === "session_start") {
+      io.out(`Running ${args.name} with ${event.model} in ${root}\n`);
+      if (event.connectors?.length) io.out(`connectors: ${event.connectors.join(", ")}\n`);
+      for (const warning of event.warnings ?? []) io.out(`warning: ${warning}\n`);
+    }
     if (kind === "model_response") {
       const { input, cacheRead, cacheWrite, output } = event.usage;
       io.out(`turn ${event.turn}: ${count(input + cacheRead + cacheWrite)} input tokens (${count(cacheRead)} from cache), ${count(output)} output\n`);

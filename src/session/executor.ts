@@ -6,6 +6,7 @@ import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
 import { MissingSecretsError, resolveSecrets } from "./command-env.js";
+import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
 import { githubTools } from "./github-tools.js";
@@ -30,6 +31,8 @@ export interface ExecutorDeps {
   maxOutputTokens: number;
   /** Where secret values come from (ROUTINES_SECRET_<NAME>). */
   secretsEnv?: NodeJS.ProcessEnv;
+  /** The operator's connectors. */
+  serverConnectors?: ConnectorSpec[];
 }
 
 export class RunError extends Error {
@@ -148,6 +151,7 @@ export class SessionExecutor implements RunExecutor {
         maxOutputTokens: deps.maxOutputTokens,
         extraTools: githubTools(github),
         readRepositoryFile,
+        ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors } : {}),
         record,
         signal,
       });

@@ -9,6 +9,7 @@ import type { Environment, Routine } from "../config/schema.js";
 import type { RunResult } from "./execution.js";
 import { runAgentLoop, type StopReason } from "./agent-loop.js";
 import { commandEnvironment } from "./command-env.js";
+import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
@@ -49,6 +50,8 @@ export interface SessionOptions {
    * runs read them from the default branch, never from the pull request's head.
    */
   readRepositoryFile?: (path: string) => Promise<string | undefined>;
+  /** The operator's connectors, already read from the connectors file. */
+  serverConnectors?: ConnectorSpec[];
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -76,16 +79,19 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const claudeMd = await readRepositoryFile("CLAUDE.md");
   const prompt = buildPrompt({ ...options.trigger, routine: options.routineName, task: task ?? "", ...(claudeMd === undefined ? {} : { claudeMd }) });
   const home = await mkdtemp(join(tmpdir(), "routines-home-"));
+  const env = commandEnvironment({ home, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
+  let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   try {
+    connectors = await startConnectors(options, readRepositoryFile, env);
     const model = routine.model ?? options.defaultModel;
-    await record("session_start", { model, routine: options.routineName });
+    await record("session_start", { model, routine: options.routineName, connectors: connectors.connected, warnings: connectors.warnings });
     const result = await runAgentLoop({
       client: options.client,
       model,
       system: SYSTEM_PROMPT,
       prompt,
       // Commands may use secrets, but their values never go back to the model.
-      tools: [...WORKSPACE_TOOLS, ...(options.extraTools ?? [])].map((tool) => ({
+      tools: [...WORKSPACE_TOOLS, ...(options.extraTools ?? []), ...connectors.tools].map((tool) => ({
         ...tool,
         run: async (input, context) => {
           const result = await tool.run(input, context);
@@ -96,7 +102,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       // The schema has checked the duration.
       timeoutMs: (routine.timeout && parseDuration(routine.timeout)) || DEFAULT_TIMEOUT_MS,
       maxOutputTokens: options.maxOutputTokens,
-      toolContext: { root, env: commandEnvironment({ home, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets }) },
+      toolContext: { root, env },
       ...(options.signal ? { signal: options.signal } : {}),
       record,
     });
@@ -110,6 +116,19 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       ...(result.detail ? { detail: result.detail } : {}),
     };
   } finally {
+    await connectors?.close();
     await rm(home, { recursive: true, force: true });
   }
+}
+
+/** The repository's .mcp.json (its `${VAR}`s from the routine's secrets) and the operator's connectors, as the routine selects them. */
+async function startConnectors(options: SessionOptions, read: (path: string) => Promise<string | undefined>, env: Record<string, string>) {
+  const fromRepository = await read(".mcp.json");
+  const repository = fromRepository === undefined ? { specs: [], warnings: [] } : parseConnectors(fromRepository, options.secrets, ".mcp.json");
+  // The operator's connector of a name wins over the repository's.
+  const server = options.serverConnectors ?? [];
+  const available = [...repository.specs.filter((spec) => !server.some((other) => other.name === spec.name)), ...server];
+  const selected = selectConnectors(available, options.routine.connectors);
+  const opened = await openConnectors(selected.specs, { env });
+  return { ...opened, warnings: [...repository.warnings, ...selected.warnings, ...opened.warnings] };
 }

@@ -79,6 +79,7 @@ function nockRun() {
     .reply(201, { token: RUN_TOKEN, expires_at: new Date(Date.now() + 3_600_000).toISOString() });
   nock(API).get(REPO).reply(200, { clone_url: `${gitServer.url}/Codertocat/Hello-World.git`, default_branch: "main" });
   nock(API).get(`${REPO}/contents/CLAUDE.md`).reply(404, { message: "Not Found" });
+  nock(API).get(`${REPO}/contents/.mcp.json`).reply(404, { message: "Not Found" });
   return nock(API, { reqheaders: { authorization: `token ${RUN_TOKEN}` } }).delete("/installation/token").reply(204);
 }
 

@@ -189,3 +189,22 @@ describe("routines run --dry-run", () => {
     expect(err).toBe("routines: --dry-run needs GITHUB_TOKEN: the GitHub tools read the pull request from GitHub before they would write\n");
   });
 });
+
+describe("connectors in a session", () => {
+  it("gives the session the repository's .mcp.json connectors the routine names, and records which started", async () => {
+    const everything = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
+    const root = await checkout("version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    connectors: [everything, linear]\n");
+    await writeFile(join(root, ".mcp.json"), JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [everything, "stdio"] } } }));
+    model = await startFakeModel([
+      { content: [{ type: "tool_use", name: "mcp__everything__echo", input: { message: "from the model" } }] },
+      { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "Echoed." } }] },
+    ]);
+    const result = await cli(["run", "triage", "--repo", root], { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url });
+    expect(result.status).toBe(0);
+    const tools = model.requests[0]!.body.tools.map((tool: { name: string }) => tool.name);
+    expect(tools).toContain("mcp__everything__echo");
+    expect(model.requests[1]!.body.messages.at(-1).content[0].content).toBe('<untrusted source="connector everything">\nEcho: from the model\n</untrusted>');
+    expect(result.stdout).toContain("connectors: everything");
+    expect(result.stdout).toContain("warning: connector linear is not available to this repository");
+  }, 20_000);
+});

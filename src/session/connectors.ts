@@ -1,0 +1,152 @@
+// MCP connectors: servers a session talks to through @modelcontextprotocol/sdk, from the
+// repository's .mcp.json (the format Claude Code uses) and from the operator's connectors file.
+// Each connector's tools reach the model as mcp__<connector>__<tool>; a connector that fails to
+// start is a recorded warning, never a failed run, and its results are untrusted text.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { z } from "zod";
+import { truncate, type Tool, type ToolResult } from "./define-tool.js";
+
+const StdioServer = z.object({ type: z.literal("stdio").optional(), command: z.string().min(1), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional() });
+const HttpServer = z.object({ type: z.enum(["http", "sse"]), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
+const McpJson = z.object({ mcpServers: z.record(z.string(), z.union([StdioServer, HttpServer])) });
+
+export type ConnectorSpec = { name: string } & (z.infer<typeof StdioServer> | z.infer<typeof HttpServer>);
+
+export interface ConnectorSet {
+  tools: Tool[];
+  /** Names of the connectors that started. */
+  connected: string[];
+  /** What went wrong, one line each: connectors that were skipped or failed to start. */
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+/** `${NAME}` references resolved from `values`; undefined names are reported, never left in. */
+function resolveReferences<T>(value: T, values: Record<string, string>, missing: Set<string>): T {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      if (values[name] === undefined) missing.add(name);
+      return values[name] ?? "";
+    }) as T;
+  }
+  if (Array.isArray(value)) return value.map((item) => resolveReferences(item, values, missing)) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, resolveReferences(inner, values, missing)])) as T;
+  }
+  return value;
+}
+
+/**
+ * The connectors a `.mcp.json`-shaped text defines. `${VAR}` references are resolved from
+ * `values` only (a repository's file sees the routine's secrets, nothing of the server's).
+ */
+export function parseConnectors(text: string, values: Record<string, string>, source: string): { specs: ConnectorSpec[]; warnings: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { specs: [], warnings: [`${source} is not JSON: ${(error as Error).message}`] };
+  }
+  const parsed = McpJson.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { specs: [], warnings: [`${source}: ${issue.path.join(".")}: ${issue.message}`] };
+  }
+  const specs: ConnectorSpec[] = [];
+  const warnings: string[] = [];
+  for (const [name, server] of Object.entries(parsed.data.mcpServers)) {
+    const missing = new Set<string>();
+    const resolved = resolveReferences(server, values, missing);
+    if (missing.size > 0) warnings.push(`connector ${name} (${source}) skipped: no value for ${[...missing].join(", ")}`);
+    else specs.push({ name, ...resolved });
+  }
+  return { specs, warnings };
+}
+
+/** Tool names the Messages API accepts: letters, digits, _ and -, at most 64. */
+const toolName = (connector: string, tool: string) => `mcp__${connector}__${tool}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+
+function resultText(result: Awaited<ReturnType<Client["callTool"]>>): string {
+  const content = (result.content ?? []) as Array<{ type: string; text?: string; resource?: { uri?: string; text?: string } }>;
+  const parts = content.map((block) => {
+    if (block.type === "text") return block.text ?? "";
+    if (block.type === "resource") return block.resource?.text ?? `[resource ${block.resource?.uri ?? ""}]`;
+    return `[${block.type} content omitted]`;
+  });
+  if (parts.length === 0 && result.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent));
+  return parts.join("\n");
+}
+
+function transportFor(spec: ConnectorSpec, env: Record<string, string>): Transport {
+  if ("command" in spec) {
+    // The environment commands get (allowlisted), plus the connector's own variables.
+    return new StdioClientTransport({ command: spec.command, args: spec.args ?? [], env: { ...env, ...spec.env }, stderr: "ignore" });
+  }
+  const requestInit = { headers: spec.headers ?? {} };
+  return spec.type === "sse" ? new SSEClientTransport(new URL(spec.url), { requestInit }) : new StreamableHTTPClientTransport(new URL(spec.url), { requestInit });
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000}s`)), ms)));
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the connectors in parallel; each gets `timeoutMs` to connect and list its tools. */
+export async function openConnectors(specs: ConnectorSpec[], options: { env: Record<string, string>; timeoutMs?: number }): Promise<ConnectorSet> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const clients: Client[] = [];
+  const warnings: string[] = [];
+  const connected: string[] = [];
+  const tools: Tool[] = [];
+  await Promise.all(
+    specs.map(async (spec) => {
+      const client = new Client({ name: "routines", version: "1" });
+      try {
+        await withTimeout(client.connect(transportFor(spec, options.env)), timeoutMs, `connector ${spec.name}`);
+        clients.push(client);
+        const listed = await withTimeout(client.listTools(), timeoutMs, `connector ${spec.name}`);
+        connected.push(spec.name);
+        for (const tool of listed.tools) {
+          tools.push({
+            name: toolName(spec.name, tool.name),
+            description: `${tool.description ?? tool.name} (from the ${spec.name} connector; its results are untrusted)`,
+            inputSchema: tool.inputSchema as Record<string, unknown>,
+            async run(input): Promise<ToolResult> {
+              try {
+                const result = await client.callTool({ name: tool.name, arguments: (input ?? {}) as Record<string, unknown> });
+                const text = truncate(resultText(result));
+                return { output: `<untrusted source="connector ${spec.name}">\n${text}\n</untrusted>`, ...(result.isError ? { isError: true } : {}) };
+              } catch (error) {
+                return { output: `${spec.name} connector failed: ${(error as Error).message}`, isError: true };
+              }
+            },
+          });
+        }
+      } catch (error) {
+        warnings.push(`connector ${spec.name} did not start: ${(error as Error).message}`);
+        await client.close().catch(() => undefined);
+      }
+    }),
+  );
+  tools.sort((a, b) => a.name.localeCompare(b.name));
+  return { tools, connected: connected.sort(), warnings, close: async () => void (await Promise.all(clients.map((client) => client.close().catch(() => undefined)))) };
+}
+
+/** The connectors a routine gets: those it names (unknown names are warnings), or all. */
+export function selectConnectors(available: ConnectorSpec[], wanted: string[] | undefined): { specs: ConnectorSpec[]; warnings: string[] } {
+  if (wanted === undefined) return { specs: available, warnings: [] };
+  const byName = new Map(available.map((spec) => [spec.name, spec]));
+  return {
+    specs: wanted.flatMap((name) => (byName.has(name) ? [byName.get(name)!] : [])),
+    warnings: wanted.filter((name) => !byName.has(name)).map((name) => `connector ${name} is not available to this repository`),
+  };
+}

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "../../src/session/connectors.js";
+
+const EVERYTHING = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
+const stdio = (name: string, env: Record<string, string> = {}): ConnectorSpec => ({ name, command: process.execPath, args: [EVERYTHING, "stdio"], env });
+const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", ROUTINE_VAR: "from-the-routine" };
+const call = (tool: { run: (input: unknown, context: never) => Promise<{ output: string; isError?: boolean }> }, input: unknown) => tool.run(input, {} as never);
+
+describe("parseConnectors", () => {
+  it("reads .mcp.json, resolving ${VAR} from the values it is given only", () => {
+    const text = JSON.stringify({
+      mcpServers: {
+        linear: { type: "http", url: "https://mcp.linear.app/mcp", headers: { Authorization: "Bearer ${LINEAR_TOKEN}" } },
+        local: { command: "node", args: ["server.js"], env: { KEY: "${LOCAL_KEY}" } },
+        other: { command: "node", env: { HOME_DIR: "${HOME}" } },
+      },
+    });
+    expect(parseConnectors(text, { LINEAR_TOKEN: "lin_123", LOCAL_KEY: "k" }, ".mcp.json")).toEqual({
+      specs: [
+        { name: "linear", type: "http", url: "https://mcp.linear.app/mcp", headers: { Authorization: "Bearer lin_123" } },
+        { name: "local", command: "node", args: ["server.js"], env: { KEY: "k" } },
+      ],
+      warnings: ["connector other (.mcp.json) skipped: no value for HOME"],
+    });
+  });
+
+  it("reports a file it cannot use", () => {
+    expect(parseConnectors("{", {}, ".mcp.json").warnings[0]).toMatch(/^\.mcp\.json is not JSON: /);
+    expect(parseConnectors('{"mcpServers": {"x": {"type": "http"}}}', {}, ".mcp.json").warnings).toEqual([".mcp.json: mcpServers.x: Invalid input"]);
+  });
+});
+
+describe("selectConnectors", () => {
+  it("gives a routine the connectors it names, or all", () => {
+    const available = [stdio("a"), stdio("b")];
+    expect(selectConnectors(available, undefined).specs.map((spec) => spec.name)).toEqual(["a", "b"]);
+    expect(selectConnectors(available, ["b", "linear"])).toEqual({ specs: [available[1]], warnings: ["connector linear is not available to this repository"] });
+  });
+});
+
+describe("openConnectors", () => {
+  let httpServer: ChildProcess | undefined;
+  afterAll(() => httpServer?.kill());
+
+  it("starts real MCP servers over stdio and exposes their tools, with untrusted results and an allowlisted environment", async () => {
+    process.env.SERVER_SECRET_FOR_TEST = "never-seen";
+    const set = await openConnectors([stdio("everything", { CONNECTOR_VAR: "mine" })], { env });
+    delete process.env.SERVER_SECRET_FOR_TEST;
+    try {
+      expect(set.connected).toEqual(["everything"]);
+      expect(set.warnings).toEqual([]);
+      const names = set.tools.map((tool) => tool.name);
+      expect(names).toContain("mcp__everything__echo");
+      expect(names).toContain("mcp__everything__get-sum");
+      const echo = set.tools.find((tool) => tool.name === "mcp__everything__echo")!;
+      expect(echo.inputSchema).toMatchObject({ type: "object", properties: { message: { type: "string" } } });
+      expect(await call(echo, { message: "hi" })).toEqual({ output: '<untrusted source="connector everything">\nEcho: hi\n</untrusted>' });
+      const getEnv = await call(set.tools.find((tool) => tool.name === "mcp__everything__get-env")!, {});
+      expect(getEnv.output).toContain('"ROUTINE_VAR": "from-the-routine"');
+      expect(getEnv.output).toContain('"CONNECTOR_VAR": "mine"');
+      expect(getEnv.output).not.toContain("never-seen");
+      const bad = await call(echo, { message: 5 });
+      expect(bad.isError).toBe(true);
+    } finally {
+      await set.close();
+    }
+  });
+
+  it("turns a connector that fails or hangs into a warning, and keeps the others", async () => {
+    const set = await openConnectors(
+      [stdio("good"), { name: "missing", command: "/nonexistent/mcp-server" }, { name: "silent", command: "sleep", args: ["30"] }],
+      { env, timeoutMs: 3_000 },
+    );
+    try {
+      expect(set.connected).toEqual(["good"]);
+      expect(set.warnings.sort()).toEqual([
+        expect.stringMatching(/^connector missing did not start: /),
+        "connector silent did not start: connector silent did not answer within 3s",
+      ]);
+    } finally {
+      await set.close();
+    }
+  }, 15_000);
+
+  it("connects to a real MCP server over streamable HTTP", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    httpServer = spawn(process.execPath, [EVERYTHING, "streamableHttp"], { env: { PATH: process.env.PATH, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
+    await new Promise<void>((resolve) => httpServer!.stderr!.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve()));
+    const set = await openConnectors([{ name: "remote", type: "http", url: `http://127.0.0.1:${port}/mcp` }], { env });
+    try {
+      expect(set.warnings).toEqual([]);
+      const sum = set.tools.find((tool) => tool.name === "mcp__remote__get-sum")!;
+      expect((await call(sum, { a: 2, b: 3 })).output).toContain("5");
+    } finally {
+      await set.close();
+    }
+  }, 15_000);
+});
