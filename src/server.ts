@@ -65,6 +65,7 @@ function startWorkers(app: Probot, routines: RoutinesCache): void {
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     serverConnectors,
+    setupCacheDir: join(settings.dataDir, "setup-cache"),
   });
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   void pool.start().then((interrupted) => {

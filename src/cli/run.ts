@@ -16,6 +16,7 @@ import { createRedactor } from "../session/redact.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
 import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
+import { SetupError } from "../session/setup-script.js";
 import { readSettings } from "../settings.js";
 import { eventFacts, PayloadError } from "../triggers/event-facts.js";
 import { CliError, readInput, type Io } from "./io.js";
@@ -100,6 +101,8 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
       if (event.connectors?.length) io.out(`connectors: ${event.connectors.join(", ")}\n`);
       for (const warning of event.warnings ?? []) io.out(`warning: ${warning}\n`);
     }
+    if (kind === "setup_start") io.out("setup: running the environment's setup script\n");
+    if (kind === "setup_end" && !event.failed) io.out(`setup: ${event.cached ? "restored from the cache" : "done"} in ${event.durationMs} ms\n`);
     if (kind === "model_response") {
       const { input, cacheRead, cacheWrite, output } = event.usage;
       io.out(`turn ${event.turn}: ${count(input + cacheRead + cacheWrite)} input tokens (${count(cacheRead)} from cache), ${count(output)} output\n`);
@@ -123,6 +126,9 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     defaultModel: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     record: progress,
+  }).catch((error: unknown) => {
+    if (error instanceof SetupError) throw new CliError(error.message, 1);
+    throw error;
   });
   const { usage } = result;
   io.out(`\nOutcome: ${result.outcome}${result.detail ? ` (${result.detail})` : ""}\n${result.summary ?? ""}\n`);

@@ -33,6 +33,8 @@ export interface ExecutorDeps {
   secretsEnv?: NodeJS.ProcessEnv;
   /** The operator's connectors. */
   serverConnectors?: ConnectorSpec[];
+  /** Where setup script results are cached. */
+  setupCacheDir?: string;
 }
 
 export class RunError extends Error {
@@ -152,6 +154,7 @@ export class SessionExecutor implements RunExecutor {
         extraTools: githubTools(github),
         readRepositoryFile,
         ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors } : {}),
+        ...(deps.setupCacheDir ? { setupCacheDir: deps.setupCacheDir } : {}),
         record,
         signal,
       });

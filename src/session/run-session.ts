@@ -11,6 +11,7 @@ import { runAgentLoop, type StopReason } from "./agent-loop.js";
 import { commandEnvironment } from "./command-env.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
+import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
 import { createFile } from "./tools/create-file.js";
@@ -52,6 +53,8 @@ export interface SessionOptions {
   readRepositoryFile?: (path: string) => Promise<string | undefined>;
   /** The operator's connectors, already read from the connectors file. */
   serverConnectors?: ConnectorSpec[];
+  /** Where setup script results are cached; without it the script always runs. */
+  setupCacheDir?: string;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -82,6 +85,23 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const env = commandEnvironment({ home, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   try {
+    const environment = options.environment;
+    if (environment?.setup) {
+      await record("setup_start", { script: environment.setup });
+      const setup = await runSetup({
+        script: environment.setup,
+        root,
+        env,
+        keyParts: { env: environment.env ?? {}, secrets: environment.secrets ?? [], network: environment.network ?? "trusted" },
+        timeoutMs: (environment.setup_timeout && parseDuration(environment.setup_timeout)) || DEFAULT_SETUP_TIMEOUT_MS,
+        ...(options.setupCacheDir ? { cacheDir: options.setupCacheDir } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }).catch(async (error: unknown) => {
+        await record("setup_end", { failed: true, error: (error as Error).message });
+        throw error;
+      });
+      await record("setup_end", setup);
+    }
     connectors = await startConnectors(options, readRepositoryFile, env);
     const model = routine.model ?? options.defaultModel;
     await record("session_start", { model, routine: options.routineName, connectors: connectors.connected, warnings: connectors.warnings });

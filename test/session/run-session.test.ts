@@ -208,3 +208,17 @@ describe("connectors in a session", () => {
     expect(result.stdout).toContain("warning: connector linear is not available to this repository");
   }, 20_000);
 });
+
+describe("the setup script in a session", () => {
+  it("runs before the agent, and a failing one ends the run with its output", async () => {
+    const root = await checkout('version: 1\nenvironments:\n  default:\n    setup: "mkdir -p .deps && echo ready"\nroutines:\n  docs:\n    prompt: Docs.\n');
+    model = await startFakeModel([{ content: [{ type: "tool_use", name: "shell", input: { command: "ls -a" } }] }, { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] }]);
+    const ok = await cli(["run", "docs", "--repo", root], { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url });
+    expect(ok.stdout).toMatch(/setup: running the environment's setup script\nsetup: done in \d+ ms\n/);
+    expect(model.requests[1]!.body.messages.at(-1).content[0].content).toContain(".deps");
+
+    const broken = await checkout('version: 1\nenvironments:\n  default:\n    setup: "echo cannot install; exit 1"\nroutines:\n  docs:\n    prompt: Docs.\n');
+    const failed = await cli(["run", "docs", "--repo", broken], { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url });
+    expect(failed).toMatchObject({ status: 1, stderr: "routines: the setup script failed with exit code 1\ncannot install\n" });
+  });
+});
