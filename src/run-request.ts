@@ -45,6 +45,8 @@ export interface RunRequest {
     extraInstructions?: string;
     /** Runs for fork pull requests never get secrets. */
     withoutSecrets: boolean;
+    /** Names of the secrets the routine's environment needs, checked at admission. */
+    requiredSecrets?: string[];
   };
 }
 

@@ -12,6 +12,7 @@ import { botAuthorOf } from "./github/bot-author.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
+import { SECRET_PREFIX } from "./session/command-env.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
 import { Workspaces } from "./session/workspace.js";
@@ -31,7 +32,13 @@ const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
 const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
-const admission = new StoreAdmission(store, settings, () => new Date(), () => pool?.wake());
+const admission = new StoreAdmission(
+  store,
+  settings,
+  () => new Date(),
+  () => pool?.wake(),
+  (names) => names.filter((name) => process.env[`${SECRET_PREFIX}${name}`] === undefined),
+);
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
 
 /** The operator's connectors; `${VAR}`s in the file come from the server's environment. */

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import git from "isomorphic-git";
 import { ProbotOctokit } from "probot";
+import { environmentOf } from "../config/environment-of.js";
 import type { Routine } from "../config/schema.js";
 import type { RepositoryId } from "../run-request.js";
 import type { Tool } from "../session/define-tool.js";
@@ -76,8 +77,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
   if (countErrors(config) > 0) return 1;
   const routine = config.routines[args.name];
   if (!routine) throw new CliError(`no valid routine "${args.name}"; routines: ${Object.keys(config.routines).join(", ") || "none"}`, 2);
-  const environmentName = routine.environment ?? ("default" in config.environments ? "default" : undefined);
-  const environment = environmentName === undefined ? undefined : config.environments[environmentName];
+  const environment = environmentOf(routine, config.environments);
   let secrets: Record<string, string>;
   try {
     secrets = resolveSecrets(environment?.secrets ?? [], io.env);

@@ -5,6 +5,7 @@
 // pull request replaces the one still waiting.
 import { randomBytes } from "node:crypto";
 import type { RunRequest } from "../run-request.js";
+import { SECRET_PREFIX } from "../session/command-env.js";
 import { concurrencyKey, type RunRecord, type RunStore } from "./store.js";
 
 export interface AdmissionLimits {
@@ -49,6 +50,8 @@ export class StoreAdmission implements Admission {
     private readonly clock: () => Date = () => new Date(),
     /** Told of every queued run, so that workers start it without waiting for their next look. */
     private readonly onQueued: () => void = () => undefined,
+    /** Which of the named secrets the server has no value for. */
+    private readonly missingSecrets: (names: string[]) => string[] = () => [],
   ) {}
 
   async admit(request: RunRequest): Promise<AdmissionResult> {
@@ -74,6 +77,10 @@ export class StoreAdmission implements Admission {
   async #rejection(request: RunRequest, now: Date): Promise<string | undefined> {
     const { installationId, repository, routine, trigger } = request;
     if (await this.store.isInstallationDisabled(installationId)) return "routines are disabled for this installation (kill switch)";
+    const missing = this.missingSecrets(request.context.requiredSecrets ?? []);
+    if (missing.length > 0) {
+      return `the server has no value for secret${missing.length === 1 ? "" : "s"} ${missing.join(", ")} (set ${missing.map((name) => `${SECRET_PREFIX}${name}`).join(", ")})`;
+    }
     const { dailyRunsPerInstallation, hourlyRunsPerRoutine, hourlyRunsPerInstallation } = this.limits;
     const oneOff = trigger.kind === "schedule" && trigger.oneOff;
     if (!oneOff) {

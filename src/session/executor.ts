@@ -2,6 +2,7 @@
 // trees of them, the session with the workspace and GitHub tools, and cleanup whatever happens
 // (working trees removed, token revoked).
 import type Anthropic from "@anthropic-ai/sdk";
+import { environmentOf } from "../config/environment-of.js";
 import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
@@ -71,8 +72,7 @@ export class SessionExecutor implements RunExecutor {
     const routine = config.found ? config.routines[run.routine] : undefined;
     if (!config.found || !routine) throw new RunError(`routine ${run.routine} is no longer defined (or has errors) on the default branch of ${run.repository.owner}/${run.repository.repo}`);
 
-    const environmentName = routine.environment ?? ("default" in config.environments ? "default" : undefined);
-    const environment = environmentName === undefined ? undefined : config.environments[environmentName];
+    const environment = environmentOf(routine, config.environments);
     let secrets: Record<string, string> = {};
     try {
       if (!run.context.withoutSecrets) secrets = resolveSecrets(environment?.secrets ?? [], deps.secretsEnv ?? process.env);

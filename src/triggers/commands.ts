@@ -1,6 +1,7 @@
 // `/routine` comments → replies, and RunRequests for `/routine run <name>` from people who may
 // write to the repository.
 import type { Context } from "probot";
+import { requiredSecrets } from "../config/environment-of.js";
 import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
@@ -92,6 +93,7 @@ export async function handleComment(context: Context<"issue_comment.created">, d
     request.context.pullRequest = pullRequest;
     request.context.withoutSecrets = pullRequest.fork !== undefined;
   }
+  request.context.requiredSecrets = requiredSecrets(config.routines[target.routine], config.environments, request.context.withoutSecrets);
   const result = await deps.admission.admit(request);
   context.log.info({ routine: target.routine, status: result.status }, "run requested by command");
   if (result.status === "queued") await reply(`Started \`${target.routine}\` as [${result.run.id}](${deps.runUrl(result.run.id)}).`);

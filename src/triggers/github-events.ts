@@ -1,5 +1,6 @@
 // pull_request and release events → RunRequests for the routines they fire.
 import type { Context } from "probot";
+import { requiredSecrets } from "../config/environment-of.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { Admission, AdmissionResult } from "../runs/admission.js";
 import type { RunRequest } from "../run-request.js";
@@ -44,6 +45,7 @@ export async function handleRepositoryEvent(context: Context<"pull_request" | "r
         ...(facts.pullRequest ? { pullRequest: facts.pullRequest } : {}),
         ...(facts.release ? { release: facts.release } : {}),
         withoutSecrets: facts.pullRequest?.fork !== undefined,
+        requiredSecrets: requiredSecrets(config.routines[routine], config.environments, facts.pullRequest?.fork !== undefined),
       },
     };
     const result = await deps.admission.admit(request);

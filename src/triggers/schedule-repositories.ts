@@ -16,7 +16,7 @@ export interface SchedulingDeps {
 export async function scheduleRepository(octokit: Octokit, installationId: number, repository: RepositoryId, deps: SchedulingDeps): Promise<void> {
   const config = await deps.routines.load(octokit, repository);
   if (!config.found) return deps.scheduler.unregister(repository);
-  await deps.scheduler.register({ repository, installationId, configSha: config.sha, routines: config.routines });
+  await deps.scheduler.register({ repository, installationId, configSha: config.sha, routines: config.routines, environments: config.environments });
 }
 
 /** Registers every repository of the installation; one that fails does not stop the others. */

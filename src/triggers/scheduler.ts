@@ -4,7 +4,8 @@
 // start when it is less than the grace period late, and is otherwise recorded as missed.
 import cron, { type ScheduledTask } from "node-cron";
 import { scheduleCron, scheduleInstant, timezoneOf } from "../config/schedule.js";
-import type { Routine } from "../config/schema.js";
+import { requiredSecrets } from "../config/environment-of.js";
+import type { Environment, Routine } from "../config/schema.js";
 import type { Admission } from "../runs/admission.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
 import type { RunStore } from "../runs/store.js";
@@ -14,6 +15,7 @@ export interface ScheduleTarget {
   installationId: number;
   configSha: string;
   routines: Record<string, Routine>;
+  environments?: Record<string, Environment>;
 }
 
 export interface SchedulerOptions {
@@ -126,7 +128,7 @@ export class Scheduler {
         installationId: target.installationId,
         configSha: target.configSha,
         trigger: { kind: "schedule", index, scheduledFor, oneOff },
-        context: { withoutSecrets: false },
+        context: { withoutSecrets: false, requiredSecrets: requiredSecrets(target.routines[routine], target.environments ?? {}, false) },
       };
       await this.options.admission.admit(request);
     } catch (error) {

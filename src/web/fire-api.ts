@@ -3,6 +3,7 @@
 // 404 unknown trigger, 405 wrong method, 409 routine without an api trigger, 413 body over 64 KiB,
 // 429 per-token rate or a run cap, 403 routines disabled, 502 GitHub unreachable.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { requiredSecrets } from "../config/environment-of.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { InstallationFor } from "../github/installation-client.js";
 import type { Admission } from "../runs/admission.js";
@@ -105,7 +106,11 @@ export function fireApiHandler(deps: FireApiDeps) {
       installationId: installation.installationId,
       configSha: config.sha,
       trigger: { kind: "api", index, triggerId },
-      context: { ...(text === undefined ? {} : { extraInstructions: text }), withoutSecrets: false },
+      context: {
+        ...(text === undefined ? {} : { extraInstructions: text }),
+        withoutSecrets: false,
+        requiredSecrets: requiredSecrets(config.routines[routine], config.environments, false),
+      },
     });
     if (result.status === "rejected") {
       const status = result.reason.startsWith("routines are disabled") ? 403 : 429;

@@ -184,6 +184,16 @@ describe("StoreAdmission", () => {
     expect((await admission.admit(request())).status).toBe("queued");
   });
 
+  it("rejects a run whose routine needs a secret the server lacks, naming the variable to set", async () => {
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, () => new Date(), () => undefined, (names) => names.filter((name) => name !== "PRESENT"));
+    const needing = (secrets: string[]): RunRequest => ({ ...request(), context: { withoutSecrets: false, requiredSecrets: secrets } });
+    expect(await admission.admit(needing(["PRESENT", "SENTRY_TOKEN"]))).toMatchObject({
+      status: "rejected",
+      reason: "the server has no value for secret SENTRY_TOKEN (set ROUTINES_SECRET_SENTRY_TOKEN)",
+    });
+    expect((await admission.admit(needing(["PRESENT"]))).status).toBe("queued");
+  });
+
   it("caps runs per installation per day, one-off schedules aside", async () => {
     const store = new SqliteStore(":memory:");
     const admission = new StoreAdmission(store, { ...limits, dailyRunsPerInstallation: 2 });

@@ -126,7 +126,7 @@ describe("pull_request and release events", () => {
         run: expect.objectContaining({
           routine: "notes",
           trigger: expect.objectContaining({ kind: "github", event: "release", action: "published" }),
-          context: { release: { tag: "0.0.1", name: "", body: "", targetBranch: "master" }, withoutSecrets: false },
+          context: { release: { tag: "0.0.1", name: "", body: "", targetBranch: "master" }, withoutSecrets: false, requiredSecrets: [] },
         }),
       }),
     ]);
