@@ -32,13 +32,10 @@ const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
 const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
-const admission = new StoreAdmission(
-  store,
-  settings,
-  () => new Date(),
-  () => pool?.wake(),
-  (names) => names.filter((name) => process.env[`${SECRET_PREFIX}${name}`] === undefined),
-);
+const admission = new StoreAdmission(store, settings, {
+  onQueued: () => pool?.wake(),
+  missingSecrets: (names) => names.filter((name) => process.env[`${SECRET_PREFIX}${name}`] === undefined),
+});
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
 
 /** The operator's connectors; `${VAR}`s in the file come from the server's environment. */

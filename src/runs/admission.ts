@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { RunRequest } from "../run-request.js";
 import { SECRET_PREFIX } from "../session/command-env.js";
+import type { RunObserver } from "./run-observer.js";
 import { concurrencyKey, type RunRecord, type RunStore } from "./store.js";
 
 export interface AdmissionLimits {
@@ -43,19 +44,30 @@ function dedupeKey(request: RunRequest): string | undefined {
   return undefined;
 }
 
+export interface AdmissionOptions {
+  clock?: () => Date;
+  /** Told of every queued run, so that workers start it without waiting for their next look. */
+  onQueued?: () => void;
+  /** Which of the named secrets the server has no value for. */
+  missingSecrets?: (names: string[]) => string[];
+  observer?: RunObserver;
+  onError?: (error: unknown) => void;
+}
+
 export class StoreAdmission implements Admission {
   constructor(
     private readonly store: RunStore,
     private readonly limits: AdmissionLimits,
-    private readonly clock: () => Date = () => new Date(),
-    /** Told of every queued run, so that workers start it without waiting for their next look. */
-    private readonly onQueued: () => void = () => undefined,
-    /** Which of the named secrets the server has no value for. */
-    private readonly missingSecrets: (names: string[]) => string[] = () => [],
+    private readonly options: AdmissionOptions = {},
   ) {}
 
+  async #tell(run: RunRecord | undefined): Promise<void> {
+    if (!run) return;
+    await this.options.observer?.admitted?.(run)?.catch((error: unknown) => this.options.onError?.(error));
+  }
+
   async admit(request: RunRequest): Promise<AdmissionResult> {
-    const now = this.clock();
+    const now = this.options.clock?.() ?? new Date();
     const reason = await this.#rejection(request, now);
     const run: RunRecord = { ...request, id: newRunId(), status: reason ? "rejected" : "queued", ...(reason ? { reason } : {}), createdAt: now };
     if (reason) run.finishedAt = now;
@@ -64,20 +76,24 @@ export class StoreAdmission implements Admission {
     const waiting = key && !reason ? await this.store.queuedRunIds(key) : [];
     const inserted = await this.store.insertRun(run, dedupeKey(request));
     if (!inserted.inserted) return { status: "duplicate", runId: inserted.existingId };
+    await this.#tell(run);
     if (reason) return { status: "rejected", run, reason };
 
     const superseded: string[] = [];
     for (const id of waiting) {
-      if (await this.store.transition(id, ["queued"], { status: "cancelled", reason: `superseded by ${run.id}`, finishedAt: now })) superseded.push(id);
+      if (await this.store.transition(id, ["queued"], { status: "cancelled", reason: `superseded by ${run.id}`, finishedAt: now })) {
+        superseded.push(id);
+        await this.#tell(await this.store.getRun(id));
+      }
     }
-    this.onQueued();
+    this.options.onQueued?.();
     return { status: "queued", run, superseded };
   }
 
   async #rejection(request: RunRequest, now: Date): Promise<string | undefined> {
     const { installationId, repository, routine, trigger } = request;
     if (await this.store.isInstallationDisabled(installationId)) return "routines are disabled for this installation (kill switch)";
-    const missing = this.missingSecrets(request.context.requiredSecrets ?? []);
+    const missing = this.options.missingSecrets?.(request.context.requiredSecrets ?? []) ?? [];
     if (missing.length > 0) {
       return `the server has no value for secret${missing.length === 1 ? "" : "s"} ${missing.join(", ")} (set ${missing.map((name) => `${SECRET_PREFIX}${name}`).join(", ")})`;
     }

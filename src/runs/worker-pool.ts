@@ -2,12 +2,14 @@
 // most `concurrency` at a time. A run ends completed (with the agent's outcome), errored (with
 // the reason) or cancelled; it is never retried.
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
+import type { RunObserver } from "./run-observer.js";
 import type { RunRecord, RunStore, TranscriptEvent } from "./store.js";
 
 export type { ExecutionContext, RunExecutor, RunResult };
 
 export interface WorkerPoolOptions {
   concurrency: number;
+  observer?: RunObserver;
   /** How often to look for queued runs besides being woken up, in milliseconds. */
   pollInterval?: number;
   clock?: () => Date;
@@ -34,6 +36,7 @@ export class WorkerPool {
   /** Marks runs left running by a previous process as interrupted, then starts taking runs. */
   async start(): Promise<string[]> {
     const interrupted = await this.store.interruptRunning(this.#now());
+    for (const id of interrupted) await this.#tell("finished", id);
     this.#stopped = false;
     this.#timer = setInterval(() => this.wake(), this.options.pollInterval ?? 5_000);
     this.#timer.unref();
@@ -68,7 +71,10 @@ export class WorkerPool {
 
   /** Cancels a queued run, or aborts a running one; false when the run is neither. */
   async cancel(runId: string, reason = "cancelled by a user"): Promise<boolean> {
-    if (await this.store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: this.#now() })) return true;
+    if (await this.store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: this.#now() })) {
+      await this.#tell("finished", runId);
+      return true;
+    }
     const controller = this.#running.get(runId);
     if (!controller) return false;
     controller.abort(new Cancelled(reason));
@@ -98,9 +104,22 @@ export class WorkerPool {
     }
   }
 
+  /** Tells the observer of the run as the store now has it; an observer's failure is only reported. */
+  async #tell(what: "started" | "finished", runId: string): Promise<void> {
+    const observer = this.options.observer?.[what];
+    if (!observer) return;
+    try {
+      const run = await this.store.getRun(runId);
+      if (run) await observer.call(this.options.observer, run);
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+
   async #execute(run: RunRecord): Promise<void> {
     const controller = new AbortController();
     this.#running.set(run.id, controller);
+    await this.#tell("started", run.id);
     const record = async (kind: string, data: unknown) => {
       const at = this.#now();
       const seq = await this.store.appendEvent(run.id, kind, data, at);
@@ -125,6 +144,7 @@ export class WorkerPool {
         .catch((storeError: unknown) => this.options.onError?.(storeError));
     } finally {
       this.#running.delete(run.id);
+      await this.#tell("finished", run.id);
       this.wake();
     }
   }

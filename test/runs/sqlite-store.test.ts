@@ -42,7 +42,7 @@ describe("StoreAdmission", () => {
   it("records each routine of a delivery once, and counts only runs that were not rejected", async () => {
     let now = new Date("2026-11-24T10:00:00Z");
     const store = new SqliteStore(":memory:");
-    const admission = new StoreAdmission(store, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 1, hourlyRunsPerInstallation: 10 }, () => now);
+    const admission = new StoreAdmission(store, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 1, hourlyRunsPerInstallation: 10 }, { clock: () => now });
     expect((await admission.admit(request("d-1"))).status).toBe("queued");
     expect((await admission.admit(request("d-1", "lint"))).status).toBe("queued");
     expect((await admission.admit(request("d-1"))).status).toBe("duplicate");

@@ -60,7 +60,7 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
 function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2) {
   const executor = new ControlledExecutor();
   const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000 });
-  const admission = new StoreAdmission(store, limits, () => new Date(), () => pool.wake());
+  const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
   const admit = async (options?: Parameters<typeof request>[0]) => {
     const result = await admission.admit(request(options));
     if (result.status !== "queued") throw new Error(`not queued: ${result.status}`);
@@ -185,7 +185,7 @@ describe("StoreAdmission", () => {
   });
 
   it("rejects a run whose routine needs a secret the server lacks, naming the variable to set", async () => {
-    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, () => new Date(), () => undefined, (names) => names.filter((name) => name !== "PRESENT"));
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, { missingSecrets: (names) => names.filter((name) => name !== "PRESENT") });
     const needing = (secrets: string[]): RunRequest => ({ ...request(), context: { withoutSecrets: false, requiredSecrets: secrets } });
     expect(await admission.admit(needing(["PRESENT", "SENTRY_TOKEN"]))).toMatchObject({
       status: "rejected",

@@ -1,0 +1,11 @@
+// Who hears of a run's life: check runs on pull requests, and later the dashboard. Observers
+// never change the run; one that fails is reported and the run goes on.
+import type { RunRecord } from "./store.js";
+
+export interface RunObserver {
+  /** Recorded as queued, rejected, or cancelled before it started (superseded). */
+  admitted?(run: RunRecord): Promise<void>;
+  started?(run: RunRecord): Promise<void>;
+  /** Completed, errored or cancelled. */
+  finished?(run: RunRecord): Promise<void>;
+}
