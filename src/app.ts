@@ -6,9 +6,11 @@ import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pus
 import { installationFor } from "./github/installation-client.js";
 import { WritePermissions } from "./github/permissions.js";
 import type { Admission } from "./runs/admission.js";
+import { runUrl } from "./runs/run-url.js";
 import type { RunStore } from "./runs/store.js";
 import type { Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
+import { handleRerequestedCheck } from "./triggers/check-rerequested.js";
 import { handleComment } from "./triggers/commands.js";
 import { handleRepositoryEvent } from "./triggers/github-events.js";
 import { keepSchedulesCurrent, scheduleRepository } from "./triggers/schedule-repositories.js";
@@ -24,8 +26,8 @@ export interface AppOptions {
   routines?: RoutinesCache;
   /** Schedule triggers; registered for every installation when the app loads. */
   scheduler?: Scheduler;
-  /** Starts the workers that execute queued runs, once the app (and so its credentials) is loaded. */
-  startWorkers?: (app: Probot, routines: RoutinesCache) => void;
+  /** Called once the app, and so its credentials, is loaded: the server starts its workers here. */
+  onLoaded?: (app: Probot, routines: RoutinesCache) => void;
 }
 
 export function createApp(options: AppOptions): ApplicationFunction {
@@ -38,7 +40,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       admission,
       appLogin: appLoginOf(app),
       permissions: new WritePermissions(),
-      runUrl: (runId: string) => `${settings.publicUrl}/dashboard/runs/${runId}`,
+      runUrl: (runId: string) => runUrl(settings.publicUrl, runId),
     };
 
     addHandler(
@@ -54,6 +56,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
 
     app.on(["pull_request", "release"], (context) => handleRepositoryEvent(context, deps));
     app.on("issue_comment.created", (context) => handleComment(context, deps));
+    app.on("check_run.rerequested", (context) => handleRerequestedCheck(context, { store, admission }));
 
     // A pull request's own routines.yml is validated here, never executed: routines run from the default branch.
     app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {
@@ -71,7 +74,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       onError: (error: unknown, where: string) => app.log.error({ err: error, where }, "could not register schedules"),
     };
     if (scheduling) keepSchedulesCurrent(app, scheduling);
-    options.startWorkers?.(app, routines);
+    options.onLoaded?.(app, routines);
 
     app.on("push", async (context) => {
       const push = context.payload;

@@ -9,7 +9,10 @@ import { ProbotOctokit, run, type Probot } from "probot";
 import { createApp } from "./app.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
 import { botAuthorOf } from "./github/bot-author.js";
+import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
+import type { RunObserver } from "./runs/run-observer.js";
+import { runUrl } from "./runs/run-url.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
 import { SECRET_PREFIX } from "./session/command-env.js";
@@ -32,9 +35,19 @@ const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
 const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
+// Check runs need the app's credentials, which exist once the app has loaded.
+let checks: CheckRunPublisher | undefined;
+const observer: RunObserver = {
+  admitted: async (run) => checks?.admitted(run),
+  started: async (run) => checks?.started(run),
+  finished: async (run) => checks?.finished(run),
+};
+const onObserverError = (error: unknown) => log.error({ err: error }, "a check run could not be updated");
 const admission = new StoreAdmission(store, settings, {
   onQueued: () => pool?.wake(),
   missingSecrets: (names) => names.filter((name) => process.env[`${SECRET_PREFIX}${name}`] === undefined),
+  observer,
+  onError: onObserverError,
 });
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
 
@@ -51,8 +64,9 @@ async function readServerConnectors({ connectorsFile }: Settings): Promise<Conne
   return specs;
 }
 
-/** Sessions need the model key; without it the server still takes events, and runs wait in the queue. */
-function startWorkers(app: Probot, routines: RoutinesCache): void {
+/** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */
+function onLoaded(app: Probot, routines: RoutinesCache): void {
+  checks = new CheckRunPublisher((id) => app.auth(id), store, (runId) => runUrl(settings.publicUrl, runId));
   if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
     log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
     return;
@@ -71,10 +85,10 @@ function startWorkers(app: Probot, routines: RoutinesCache): void {
     serverConnectors,
     setupCacheDir: join(settings.dataDir, "setup-cache"),
   });
-  pool = new WorkerPool(store, executor, { concurrency: settings.workers, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   void pool.start().then((interrupted) => {
     if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as errored");
   });
 }
 
-await run(createApp({ settings, store, admission, scheduler, startWorkers }));
+await run(createApp({ settings, store, admission, scheduler, onLoaded }));

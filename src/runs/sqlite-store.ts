@@ -35,6 +35,7 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL,
      started_at INTEGER,
      finished_at INTEGER,
+     check_run_id INTEGER,
      request TEXT NOT NULL
    );
    -- Covering indexes for the cap counts, which run on every admission.
@@ -80,10 +81,11 @@ interface RunRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  check_run_id: number | null;
   request: string;
 }
 
-const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request";
+const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, check_run_id, request";
 
 function toRecord(row: RunRow): RunRecord {
   return {
@@ -97,6 +99,7 @@ function toRecord(row: RunRow): RunRecord {
     createdAt: new Date(row.created_at),
     ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
     ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
+    ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
   };
 }
 
@@ -157,7 +160,7 @@ export class SqliteStore implements RunStore {
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
-    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, ...request } = run;
+    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, checkRunId, ...request } = run;
     const oneOff = run.trigger.kind === "schedule" && run.trigger.oneOff;
     const inserted = this.#sql(
         `INSERT INTO runs (id, dedupe_key, concurrency_key, routine, owner, repo, installation_id, trigger_kind, one_off, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request)
@@ -259,6 +262,10 @@ export class SqliteStore implements RunStore {
     const rows = this.#sql("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
       .all(now.getTime()) as Array<{ id: string }>;
     return rows.map((row) => row.id);
+  }
+
+  async setCheckRunId(runId: string, checkRunId: number): Promise<void> {
+    this.#sql("UPDATE runs SET check_run_id = ? WHERE id = ?").run(checkRunId, runId);
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {

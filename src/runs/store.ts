@@ -20,6 +20,8 @@ export interface RunRecord extends RunRequest {
   createdAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+  /** The run's check run on its pull request, once one is created. */
+  checkRunId?: number;
 }
 
 /** The fields a status change may set. */
@@ -84,6 +86,7 @@ export interface RunStore {
   listApiTokens(): Promise<ApiToken[]>;
   /** False when there is no such token, or it was already revoked. */
   revokeApiToken(triggerId: string, at: Date): Promise<boolean>;
+  setCheckRunId(runId: string, checkRunId: number): Promise<void>;
   appendEvent(runId: string, kind: string, data: unknown, at?: Date): Promise<number>;
   listEvents(runId: string, afterSeq?: number): Promise<TranscriptEvent[]>;
   close(): Promise<void>;

@@ -1,0 +1,140 @@
+import nock from "nock";
+import { describe, expect, it } from "vitest";
+import { CheckRunPublisher, conclusionOf } from "../../src/github/run-checks.js";
+import type { RunRequest } from "../../src/run-request.js";
+import { StoreAdmission } from "../../src/runs/admission.js";
+import { SqliteStore } from "../../src/runs/sqlite-store.js";
+import type { RunRecord } from "../../src/runs/store.js";
+import { WorkerPool } from "../../src/runs/worker-pool.js";
+import { receive, testApp } from "../support/app.js";
+import { API, nockInstallationToken, testProbot, useNock, webhookExample } from "../support/github.js";
+
+const REPO = "/repos/acme/app";
+const limits = { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 100, hourlyRunsPerInstallation: 100 };
+let delivery = 0;
+const request = (pr = 7, headSha = "abc123"): RunRequest => ({
+  routine: "review",
+  repository: { owner: "acme", repo: "app" },
+  installationId: 1,
+  configSha: "sha",
+  trigger: { kind: "github", index: 0, event: "pull_request", action: "synchronize", deliveryId: `d-${++delivery}`, sender: "octocat" },
+  context: { withoutSecrets: false, pullRequest: { number: pr, headSha, headRef: "feature", baseRef: "main", title: "T", author: "octocat" } },
+});
+
+/** Expects a check-run request and hands back its body. */
+const expectCheck = (method: "post" | "patch", path: string, id = 55) =>
+  new Promise<any>((resolve) => { // the check run as sent to GitHub
+    nock(API)[method](path, (body: unknown) => (resolve(body), true)).reply(method === "post" ? 201 : 200, { id });
+  });
+
+function engine(options: { hourlyRunsPerRoutine?: number } = {}) {
+  const store = new SqliteStore(":memory:");
+  const probot = testProbot();
+  const checks = new CheckRunPublisher((id) => probot.auth(id), store, (id) => `https://routines.example.test/dashboard/runs/${id}`);
+  const errors: unknown[] = [];
+  const admission = new StoreAdmission(store, { ...limits, ...options }, { observer: checks, onError: (error) => errors.push(error) });
+  return { store, admission, checks, errors };
+}
+
+describe("check runs", () => {
+  useNock(() => nockInstallationToken(1));
+
+  it("follow a run from queued through in progress to its conclusion, with the summary and token usage", async () => {
+    const { store, admission, checks, errors } = engine();
+    const created = expectCheck("post", `${REPO}/check-runs`);
+    const result = await admission.admit(request());
+    const runId = result.status === "queued" ? result.run.id : "";
+    expect(await created).toEqual({
+      name: "routines/review",
+      head_sha: "abc123",
+      external_id: runId,
+      details_url: `https://routines.example.test/dashboard/runs/${runId}`,
+      status: "queued",
+      output: { title: "Queued", summary: `Run \`${runId}\` is waiting for a worker.` },
+    });
+    expect((await store.getRun(runId))?.checkRunId).toBe(55);
+
+    const started = expectCheck("patch", `${REPO}/check-runs/55`);
+    const finished = expectCheck("patch", `${REPO}/check-runs/55`);
+    const pool = new WorkerPool(
+      store,
+      { execute: async () => ({ outcome: "succeeded", summary: "Two comments posted.", usage: { inputTokens: 10, cacheReadTokens: 2000, cacheWriteTokens: 300, outputTokens: 45 } }) },
+      { concurrency: 1, observer: checks },
+    );
+    await pool.start();
+    expect(await started).toMatchObject({ status: "in_progress", output: { title: "Running" } });
+    const done = await finished;
+    await pool.stop();
+    expect(done).toMatchObject({ status: "completed", conclusion: "success", output: { title: "Succeeded" } });
+    expect(done.output.summary).toContain("Two comments posted.\n\n| input | cache read | cache write | output |\n| --- | --- | --- | --- |\n| 10 | 2,000 | 300 | 45 |");
+    expect(errors).toEqual([]);
+  });
+
+  it("say why a capped run was skipped, and close the check of a run a newer one replaced", async () => {
+    const { admission } = engine({ hourlyRunsPerRoutine: 1 });
+    const first = expectCheck("post", `${REPO}/check-runs`, 60);
+    await admission.admit(request(8, "sha-1"));
+    await first;
+    const skipped = expectCheck("post", `${REPO}/check-runs`, 61);
+    await admission.admit(request(8, "sha-2"));
+    expect(await skipped).toMatchObject({
+      name: "routines/review",
+      head_sha: "sha-2",
+      status: "completed",
+      conclusion: "skipped",
+      output: { title: expect.stringMatching(/^Not started: hourly cap reached: 1 webhook-started runs of review/) },
+    });
+  });
+
+  it("close the check of a run that a newer one superseded", async () => {
+    const { admission } = engine();
+    const first = expectCheck("post", `${REPO}/check-runs`, 70);
+    await admission.admit(request(9, "sha-1"));
+    await first;
+    const cancelled = expectCheck("patch", `${REPO}/check-runs/70`);
+    const second = expectCheck("post", `${REPO}/check-runs`, 71);
+    const result = await admission.admit(request(9, "sha-2"));
+    expect(await second).toMatchObject({ head_sha: "sha-2", status: "queued" });
+    expect(await cancelled).toMatchObject({ status: "completed", conclusion: "cancelled", output: { title: `Cancelled: superseded by ${result.status === "queued" ? result.run.id : ""}` } });
+  });
+});
+
+describe("conclusionOf", () => {
+  const run = (fields: Partial<RunRecord>): RunRecord => ({ ...request(), id: "run_1", status: "completed", createdAt: new Date(), ...fields });
+  it.each([
+    [{ outcome: "succeeded" }, "success", "Succeeded"],
+    [{ outcome: "failed" }, "failure", "The routine reported failure"],
+    [{ outcome: "unknown" }, "neutral", "Finished without reporting an outcome"],
+    [{ status: "errored", reason: "interrupted" }, "failure", "Errored: interrupted"],
+    [{ status: "cancelled", reason: "cancelled by a user" }, "cancelled", "Cancelled: cancelled by a user"],
+    [{ status: "rejected", reason: "routines are disabled for this installation (kill switch)" }, "skipped", "Not started: routines are disabled for this installation (kill switch)"],
+  ] as const)("%j → %s", (fields, conclusion, title) => {
+    expect(conclusionOf(run(fields as Partial<RunRecord>))).toEqual({ conclusion, title });
+  });
+});
+
+describe("the Re-run button", () => {
+  useNock();
+
+  it("starts a new run of the routine on the check's head, with the first run's context", async () => {
+    const { probot, store, admission, loaded } = testApp();
+    await loaded;
+    const first = await admission.admit({ ...request(), repository: { owner: "github", repo: "hello-world" } });
+    const firstId = first.status === "queued" ? first.run.id : "";
+    const payload = webhookExample("check_run", "rerequested");
+    Object.assign(payload.check_run, { name: "routines/review", external_id: firstId });
+    await receive(probot, "check_run", payload);
+    const rerun = admission.results.at(-1);
+    expect(rerun).toMatchObject({
+      status: "queued",
+      run: { routine: "review", context: { pullRequest: { number: 7, headSha: payload.check_run.head_sha } }, trigger: { kind: "github" } },
+    });
+    expect(rerun?.status === "queued" && rerun.run.id).not.toBe(firstId);
+    expect((await store.getRun(firstId))?.status).toBe("cancelled");
+
+    // Checks of other apps or unknown runs are left alone.
+    payload.check_run.name = "lint";
+    await receive(probot, "check_run", payload);
+    expect(admission.results).toHaveLength(2);
+  });
+});
