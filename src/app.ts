@@ -27,7 +27,7 @@ export interface AppOptions {
   /** Schedule triggers; registered for every installation when the app loads. */
   scheduler?: Scheduler;
   /** Called once the app, and so its credentials, is loaded: the server starts its workers here. */
-  onLoaded?: (app: Probot, routines: RoutinesCache) => void;
+  onLoaded?: (app: Probot, routines: RoutinesCache) => void | Promise<void>;
 }
 
 export function createApp(options: AppOptions): ApplicationFunction {
@@ -74,7 +74,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       onError: (error: unknown, where: string) => app.log.error({ err: error, where }, "could not register schedules"),
     };
     if (scheduling) keepSchedulesCurrent(app, scheduling);
-    options.onLoaded?.(app, routines);
+    void Promise.resolve(options.onLoaded?.(app, routines)).catch((error: unknown) => app.log.error({ err: error }, "the server could not start its workers"));
 
     app.on("push", async (context) => {
       const push = context.payload;

@@ -18,6 +18,7 @@ import { WorkerPool } from "./runs/worker-pool.js";
 import { SECRET_PREFIX } from "./session/command-env.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
@@ -65,12 +66,21 @@ async function readServerConnectors({ connectorsFile }: Settings): Promise<Conne
 }
 
 /** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */
-function onLoaded(app: Probot, routines: RoutinesCache): void {
+async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   checks = new CheckRunPublisher((id) => app.auth(id), store, (runId) => runUrl(settings.publicUrl, runId));
   if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
     log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
     return;
   }
+  const support = await sandboxSupport();
+  if (!support.ok) {
+    log.warn(
+      settings.allowUnsandboxed
+        ? `this host cannot sandbox commands, and ROUTINES_ALLOW_UNSANDBOXED is set: network policies are not enforced (${support.reason})`
+        : `this host cannot sandbox commands: runs whose environment is not network: full will error until it can, or ROUTINES_ALLOW_UNSANDBOXED=true (${support.reason})`,
+    );
+  }
+  const hidden = [settings.dataDir, join(process.cwd(), ".env"), ...(process.env.PRIVATE_KEY_PATH ? [process.env.PRIVATE_KEY_PATH] : [])];
   const baseUrl = process.env.GHE_HOST ? `${process.env.GHE_PROTOCOL ?? "https"}://${process.env.GHE_HOST}/api/v3` : undefined;
   const executor = new SessionExecutor({
     appOctokit: () => app.auth(),
@@ -84,6 +94,7 @@ function onLoaded(app: Probot, routines: RoutinesCache): void {
     maxOutputTokens: settings.maxOutputTokens,
     serverConnectors,
     setupCacheDir: join(settings.dataDir, "setup-cache"),
+    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden },
   });
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   void pool.start().then((interrupted) => {

@@ -22,6 +22,8 @@ export interface Settings {
   workers: number;
   /** The operator's MCP connectors, in the .mcp.json format (ROUTINES_CONNECTORS_FILE). */
   connectorsFile?: string;
+  /** Run commands without a sandbox on a host that cannot sandbox (ROUTINES_ALLOW_UNSANDBOXED=true). */
+  allowUnsandboxed: boolean;
   /** The model for routines that name none (ROUTINES_MODEL). */
   model: string;
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
@@ -44,6 +46,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     oneOffGrace: durationSetting(env, "ROUTINES_ONE_OFF_GRACE", 60 * 60 * 1000),
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
     workers: countSetting(env, "ROUTINES_WORKERS", 2),
+    allowUnsandboxed: booleanSetting(env, "ROUTINES_ALLOW_UNSANDBOXED"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     maxOutputTokens: countSetting(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192),
@@ -66,6 +69,13 @@ function countSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): n
   if (!text) return fallback;
   if (!/^\d+$/.test(text)) throw new SettingsError(`${name}=${JSON.stringify(text)} is not a whole number`);
   return Number(text);
+}
+
+function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {
+  const text = env[name]?.trim().toLowerCase();
+  if (!text || text === "false" || text === "0") return false;
+  if (text === "true" || text === "1") return true;
+  throw new SettingsError(`${name}=${JSON.stringify(env[name])} is not true or false`);
 }
 
 function urlSetting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {

@@ -17,6 +17,7 @@ import { createRedactor } from "../session/redact.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
 import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
+import { sandboxSupport } from "../session/sandbox.js";
 import { SetupError } from "../session/setup-script.js";
 import { readSettings } from "../settings.js";
 import { eventFacts, PayloadError } from "../triggers/event-facts.js";
@@ -112,6 +113,8 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     if (kind === "tool_result" && event.isError) io.out(`  ✗ ${String(event.output).split("\n")[0]!.slice(0, 200)}\n`);
   };
   const trigger = await triggerFrom(args);
+  // Local runs use the sandbox where the machine has one, and say so where it does not.
+  const support = await sandboxSupport();
   const extraTools = await localGitHubTools(args, io, root, { routine, name: args.name, trigger, secrets });
   const result = await runSession({
     routineName: args.name,
@@ -122,6 +125,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     secrets,
     alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? ""],
     extraTools,
+    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: true, hidden: [] },
     client,
     defaultModel: settings.model,
     maxOutputTokens: settings.maxOutputTokens,

@@ -81,10 +81,14 @@ function resultText(result: Awaited<ReturnType<Client["callTool"]>>): string {
   return parts.join("\n");
 }
 
-function transportFor(spec: ConnectorSpec, env: Record<string, string>): Transport {
+/** Words for a bash command line, each quoted. */
+const shellQuote = (words: string[]) => words.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(" ");
+
+function transportFor(spec: ConnectorSpec, env: Record<string, string>, launch?: OpenOptions["launch"]): Transport {
   if ("command" in spec) {
-    // The environment commands get (allowlisted), plus the connector's own variables.
-    return new StdioClientTransport({ command: spec.command, args: spec.args ?? [], env: { ...env, ...spec.env }, stderr: "ignore" });
+    // Started like any command (in the sandbox when there is one), with the allowlisted environment plus its own variables.
+    const { file, args } = launch ? launch(shellQuote([spec.command, ...(spec.args ?? [])])) : { file: spec.command, args: spec.args ?? [] };
+    return new StdioClientTransport({ command: file, args, env: { ...env, ...spec.env }, stderr: "ignore" });
   }
   const requestInit = { headers: spec.headers ?? {} };
   return spec.type === "sse" ? new SSEClientTransport(new URL(spec.url), { requestInit }) : new StreamableHTTPClientTransport(new URL(spec.url), { requestInit });
@@ -100,8 +104,14 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   }
 }
 
+export interface OpenOptions {
+  env: Record<string, string>;
+  timeoutMs?: number;
+  launch?: (command: string) => { file: string; args: string[] };
+}
+
 /** Starts the connectors in parallel; each gets `timeoutMs` to connect and list its tools. */
-export async function openConnectors(specs: ConnectorSpec[], options: { env: Record<string, string>; timeoutMs?: number }): Promise<ConnectorSet> {
+export async function openConnectors(specs: ConnectorSpec[], options: OpenOptions): Promise<ConnectorSet> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const clients: Client[] = [];
   const warnings: string[] = [];
@@ -111,7 +121,7 @@ export async function openConnectors(specs: ConnectorSpec[], options: { env: Rec
     specs.map(async (spec) => {
       const client = new Client({ name: "routines", version: "1" });
       try {
-        await withTimeout(client.connect(transportFor(spec, options.env)), timeoutMs, `connector ${spec.name}`);
+        await withTimeout(client.connect(transportFor(spec, options.env, options.launch)), timeoutMs, `connector ${spec.name}`);
         clients.push(client);
         const listed = await withTimeout(client.listTools(), timeoutMs, `connector ${spec.name}`);
         connected.push(spec.name);

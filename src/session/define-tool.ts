@@ -9,6 +9,10 @@ export interface ToolContext {
   signal: AbortSignal;
   /** The environment commands get: built from an allowlist, never the server's own. */
   env: Record<string, string>;
+  /** How commands start: in the sandbox of the environment's network policy, or plain bash. */
+  launch?: (command: string) => { file: string; args: string[] };
+  /** Explains output that shows the network policy blocked a connection. */
+  networkHint?: (output: string) => string | undefined;
 }
 
 export interface ToolResult {

@@ -13,7 +13,7 @@ import type { GitHubRun } from "./github-run.js";
 import { githubTools } from "./github-tools.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
-import { runSession, type SessionResult } from "./run-session.js";
+import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
 import type { Workspace, Workspaces } from "./workspace.js";
 
 export interface ExecutorDeps {
@@ -36,6 +36,8 @@ export interface ExecutorDeps {
   serverConnectors?: ConnectorSpec[];
   /** Where setup script results are cached. */
   setupCacheDir?: string;
+  /** Whether commands run in a sandbox; see run-session. */
+  sandbox?: SandboxSetting;
 }
 
 export class RunError extends Error {
@@ -155,6 +157,7 @@ export class SessionExecutor implements RunExecutor {
         readRepositoryFile,
         ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors } : {}),
         ...(deps.setupCacheDir ? { setupCacheDir: deps.setupCacheDir } : {}),
+        ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
         record,
         signal,
       });

@@ -11,6 +11,7 @@ import { runAgentLoop, type StopReason } from "./agent-loop.js";
 import { commandEnvironment } from "./command-env.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
+import { allowedDomains, blockedHint, sandboxLauncher, type Launcher } from "./sandbox.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
@@ -55,8 +56,36 @@ export interface SessionOptions {
   serverConnectors?: ConnectorSpec[];
   /** Where setup script results are cached; without it the script always runs. */
   setupCacheDir?: string;
+  /** Whether commands run in the sandbox; without it they run as plain bash (tests, trusted hosts). */
+  sandbox?: SandboxSetting;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
+}
+
+export interface SandboxSetting {
+  available: boolean;
+  /** Why the host cannot sandbox, when it cannot. */
+  reason?: string;
+  /** The operator's explicit choice to run commands without a sandbox on such a host. */
+  allowUnsandboxed: boolean;
+  /** Paths commands may not read: the server's data directory, its private key. */
+  hidden: string[];
+}
+
+export class SandboxUnavailableError extends Error {
+  override name = "SandboxUnavailableError";
+}
+
+/** How commands start under the environment's network policy, or why they cannot. */
+async function launcherFor(options: SessionOptions, home: string): Promise<{ launch?: Launcher; warning?: string }> {
+  const { sandbox, environment, root } = options;
+  if (!sandbox || allowedDomains(environment) === undefined) return {};
+  if (sandbox.available) return { launch: await sandboxLauncher(environment, { writable: [root, home], hidden: sandbox.hidden }) };
+  const level = environment?.network ?? "trusted";
+  if (sandbox.allowUnsandboxed) return { warning: `commands run without a sandbox (network: ${level} is not enforced): ${sandbox.reason}` };
+  throw new SandboxUnavailableError(
+    `this host cannot sandbox commands (${sandbox.reason}), and the routine's environment asks for network: ${level}; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run without a sandbox`,
+  );
 }
 
 export interface SessionResult extends RunResult {
@@ -86,6 +115,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   try {
     const environment = options.environment;
+    const { launch, warning } = await launcherFor(options, home);
     if (environment?.setup) {
       await record("setup_start", { script: environment.setup });
       const setup = await runSetup({
@@ -96,13 +126,15 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         timeoutMs: (environment.setup_timeout && parseDuration(environment.setup_timeout)) || DEFAULT_SETUP_TIMEOUT_MS,
         ...(options.setupCacheDir ? { cacheDir: options.setupCacheDir } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(launch ? { launch } : {}),
       }).catch(async (error: unknown) => {
         await record("setup_end", { failed: true, error: (error as Error).message });
         throw error;
       });
       await record("setup_end", setup);
     }
-    connectors = await startConnectors(options, readRepositoryFile, env);
+    connectors = await startConnectors(options, readRepositoryFile, env, launch);
+    if (warning) connectors.warnings.unshift(warning);
     const model = routine.model ?? options.defaultModel;
     await record("session_start", { model, routine: options.routineName, connectors: connectors.connected, warnings: connectors.warnings });
     const result = await runAgentLoop({
@@ -122,7 +154,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       // The schema has checked the duration.
       timeoutMs: (routine.timeout && parseDuration(routine.timeout)) || DEFAULT_TIMEOUT_MS,
       maxOutputTokens: options.maxOutputTokens,
-      toolContext: { root, env },
+      toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string) => blockedHint(output, environment) },
       ...(options.signal ? { signal: options.signal } : {}),
       record,
     });
@@ -142,13 +174,13 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
 }
 
 /** The repository's .mcp.json (its `${VAR}`s from the routine's secrets) and the operator's connectors, as the routine selects them. */
-async function startConnectors(options: SessionOptions, read: (path: string) => Promise<string | undefined>, env: Record<string, string>) {
+async function startConnectors(options: SessionOptions, read: (path: string) => Promise<string | undefined>, env: Record<string, string>, launch?: Launcher) {
   const fromRepository = await read(".mcp.json");
   const repository = fromRepository === undefined ? { specs: [], warnings: [] } : parseConnectors(fromRepository, options.secrets, ".mcp.json");
   // The operator's connector of a name wins over the repository's.
   const server = options.serverConnectors ?? [];
   const available = [...repository.specs.filter((spec) => !server.some((other) => other.name === spec.name)), ...server];
   const selected = selectConnectors(available, options.routine.connectors);
-  const opened = await openConnectors(selected.specs, { env });
+  const opened = await openConnectors(selected.specs, { env, ...(launch ? { launch } : {}) });
   return { ...opened, warnings: [...repository.warnings, ...selected.warnings, ...opened.warnings] };
 }

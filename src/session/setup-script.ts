@@ -32,6 +32,8 @@ export interface SetupOptions {
   /** Where results are kept; without it the script always runs. */
   cacheDir?: string;
   signal?: AbortSignal;
+  /** How the script starts: in the sandbox, or plain bash. */
+  launch?: (command: string) => { file: string; args: string[] };
 }
 
 export interface SetupResult {
@@ -53,7 +55,8 @@ async function cacheKey(options: SetupOptions): Promise<string> {
 
 function runScript(options: SetupOptions): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", options.script], { cwd: options.root, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const { file, args } = options.launch?.(options.script) ?? { file: "bash", args: ["-c", options.script] };
+    const child = spawn(file, args, { cwd: options.root, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString("utf8")).slice(-200_000);

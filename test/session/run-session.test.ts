@@ -77,6 +77,8 @@ describe("routines run", () => {
     // What the model saw of `env`: the routine's variable, the secret's name but not its value, nothing of the server's.
     const envOutput = model.requests[2]!.body.messages.at(-1).content[0].content as string;
     expect(envOutput).toContain("GREETING=hello");
+    // The command ran in the sandbox of the environment's network policy.
+    expect(envOutput).toContain("SANDBOX_RUNTIME=1");
     expect(envOutput).toContain("DEPLOY_TOKEN=[REDACTED]");
     expect(JSON.stringify(model.requests)).not.toContain("deploy-secret-123");
     expect(envOutput).not.toContain("test-model-key");

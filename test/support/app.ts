@@ -18,6 +18,7 @@ export const testSettings: Settings = {
   oneOffGrace: 3_600_000,
   apiFiresPerMinute: 10,
   workers: 1,
+  allowUnsandboxed: false,
   model: "claude-test",
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",

@@ -16,9 +16,10 @@ export const shell = defineTool({
     command: z.string().min(1).describe("The bash command."),
     timeout_seconds: z.number().int().min(1).max(MAX_TIMEOUT_S).optional().describe("Time limit in seconds."),
   }),
-  async execute({ command, timeout_seconds: timeout = DEFAULT_TIMEOUT_S }, { root, env, signal }) {
+  async execute({ command, timeout_seconds: timeout = DEFAULT_TIMEOUT_S }, { root, env, signal, launch, networkHint }) {
+    const { file, args } = launch?.(command) ?? { file: "bash", args: ["-c", command] };
     // A process group of its own, so a timeout stops everything the command started.
-    const child = spawn("bash", ["-c", command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const collect = (chunk: Buffer) => {
       // Keep memory bounded: the wrapper cuts to the first and last parts anyway.
@@ -47,6 +48,7 @@ export const shell = defineTool({
       signal.removeEventListener("abort", onAbort);
     });
     const status = stopped ? `Stopped: ${stopped}.` : `Exit code: ${code}.`;
-    return { output: `${status}\n${output}`.trimEnd(), isError: stopped !== undefined || code !== 0 };
+    const hint = code !== 0 ? networkHint?.(output) : undefined;
+    return { output: `${status}\n${output}`.trimEnd() + (hint ? `\n${hint}` : ""), isError: stopped !== undefined || code !== 0 };
   },
 });
