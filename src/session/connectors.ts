@@ -106,7 +106,10 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
 
 export interface OpenOptions {
   env: Record<string, string>;
+  /** Time to connect and list tools. */
   timeoutMs?: number;
+  /** Time one tool call may take. */
+  callTimeoutMs?: number;
   launch?: (command: string) => { file: string; args: string[] };
 }
 
@@ -132,7 +135,9 @@ export async function openConnectors(specs: ConnectorSpec[], options: OpenOption
             inputSchema: tool.inputSchema as Record<string, unknown>,
             async run(input): Promise<ToolResult> {
               try {
-                const result = await client.callTool({ name: tool.name, arguments: (input ?? {}) as Record<string, unknown> });
+                const result = await client.callTool({ name: tool.name, arguments: (input ?? {}) as Record<string, unknown> }, undefined, {
+                  timeout: options.callTimeoutMs ?? 120_000,
+                });
                 const text = truncate(resultText(result));
                 return { output: `<untrusted source="connector ${spec.name}">\n${text}\n</untrusted>`, ...(result.isError ? { isError: true } : {}) };
               } catch (error) {

@@ -11,8 +11,8 @@ export interface ToolContext {
   env: Record<string, string>;
   /** How commands start: in the sandbox of the environment's network policy, or plain bash. */
   launch?: (command: string) => { file: string; args: string[] };
-  /** Explains output that shows the network policy blocked a connection. */
-  networkHint?: (output: string) => string | undefined;
+  /** Explains output that shows the network policy blocked a connection made by `command`. */
+  networkHint?: (output: string, command: string) => string | undefined;
 }
 
 export interface ToolResult {

@@ -154,7 +154,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       // The schema has checked the duration.
       timeoutMs: (routine.timeout && parseDuration(routine.timeout)) || DEFAULT_TIMEOUT_MS,
       maxOutputTokens: options.maxOutputTokens,
-      toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string) => blockedHint(output, environment) },
+      toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
       ...(options.signal ? { signal: options.signal } : {}),
       record,
     });

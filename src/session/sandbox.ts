@@ -67,13 +67,16 @@ export async function sandboxLauncher(environment: Environment | undefined, path
   return (command) => ({ file: process.execPath, args: [SRT, "-s", settings, "-c", command] });
 }
 
-/** A hint for the model when the policy blocked a connection, naming the policy and what it allows. */
-export function blockedHint(output: string, environment: Environment | undefined): string | undefined {
+/** A hint for the model when the policy blocked a connection, naming the hosts and the policy. */
+export function blockedHint(output: string, environment: Environment | undefined, command = ""): string | undefined {
   if (!/blocked by network allowlist|blocked-by-allowlist|CONNECT tunnel failed, response 403|returned error: 403/.test(output)) return undefined;
   const level = environment?.network ?? "trusted";
   const domains = allowedDomains(environment) ?? [];
+  const allows = (host: string) => domains.some((pattern) => (pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) : host === pattern));
+  const hosts = [...new Set([...`${command}\n${output}`.matchAll(/\b(?:https?|wss?):\/\/([^/\s:'"@]+)/g)].map((match) => match[1]!))].filter((host) => !allows(host));
+  const what = hosts.length > 0 ? `a connection to ${hosts.join(", ")}` : "a connection";
   const allowed = domains.length === 0 ? "no hosts" : domains.length > 8 ? `${domains.slice(0, 8).join(", ")} and more` : domains.join(", ");
-  return `[The network policy "${level}" blocked a connection: it allows ${allowed}. Other hosts cannot be reached from this routine's environment.]`;
+  return `[The network policy "${level}" blocked ${what}: it allows ${allowed}. Other hosts cannot be reached from this routine's environment.]`;
 }
 
 /** Whether this host can run the sandbox, and why not. */

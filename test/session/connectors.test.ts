@@ -69,6 +69,20 @@ describe("openConnectors", () => {
     }
   });
 
+  it("stops a tool call that hangs, as a tool error", async () => {
+    const set = await openConnectors([stdio("everything")], { env, callTimeoutMs: 1_000 });
+    try {
+      const slow = set.tools.find((tool) => tool.name === "mcp__everything__trigger-long-running-operation")!;
+      const started = Date.now();
+      const result = await call(slow, { duration: 30, steps: 3 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(result.isError).toBe(true);
+      expect(result.output).toMatch(/^everything connector failed: .*timed out/i);
+    } finally {
+      await set.close();
+    }
+  }, 15_000);
+
   it("turns a connector that fails or hangs into a warning, and keeps the others", async () => {
     const set = await openConnectors(
       [stdio("good"), { name: "missing", command: "/nonexistent/mcp-server" }, { name: "silent", command: "sleep", args: ["30"] }],

@@ -13,6 +13,7 @@ import { API, TestOctokit, useNock } from "../support/github.js";
 
 const REPO = "/repos/acme/app";
 const TOKEN = "ghs_tool_token_0123456789";
+const SECRET = "sentry-secret-value-42";
 const PATCH = "@@ -10,4 +10,5 @@ class A {\n   one();\n-  two();\n+  deux();\n+  trois();\n   four();\n }";
 
 function githubRun(overrides: Partial<GitHubRun> = {}): GitHubRun {
@@ -28,7 +29,7 @@ function githubRun(overrides: Partial<GitHubRun> = {}): GitHubRun {
     runId: "run_00000000000000000001",
     allowUnrestrictedBranchPushes: false,
     author: { name: "bot", email: "bot@example.com" },
-    redact: createRedactor([TOKEN]),
+    redact: createRedactor([TOKEN, SECRET]),
     ...overrides,
   };
 }
@@ -83,8 +84,9 @@ describe("create_review", () => {
     nock(API)
       .post(`${REPO}/pulls/5/reviews`, (body) => ((sent = body), true))
       .reply(200, { html_url: "u" });
-    await call(createReviewTool(githubRun()), { body: `token ${TOKEN}`, comments: [{ path: "src/a.ts", line: 12, body: `see ${TOKEN}` }] });
+    await call(createReviewTool(githubRun()), { body: `token ${TOKEN}`, comments: [{ path: "src/a.ts", line: 12, body: `see ${TOKEN} and ${SECRET}` }] });
     expect(JSON.stringify(sent)).not.toContain(TOKEN);
+    expect(JSON.stringify(sent)).not.toContain(SECRET);
     expect(sent.body).toMatch(/^token \[REDACTED\]/);
     const { pullRequest: _, ...withoutPullRequest } = githubRun();
     expect(await call(createReviewTool(withoutPullRequest), { body: "x", comments: [] })).toEqual({

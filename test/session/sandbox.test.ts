@@ -12,6 +12,7 @@ import { runSession, SandboxUnavailableError } from "../../src/session/run-sessi
 import { allowedDomains, blockedHint, sandboxLauncher, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
 import { runSetup } from "../../src/session/setup-script.js";
 import { shell } from "../../src/session/tools/shell.js";
+import { startFakeModel } from "../support/fake-model.js";
 
 // Policies are tested against a server on this machine: inside the sandbox the network is cut
 // off, and only the filtering proxy reaches out, for the hosts the policy allows. `--noproxy ''`
@@ -32,7 +33,8 @@ async function sandboxedShell(policy: unknown, hidden: string[] = []) {
   const root = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-")));
   const home = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-home-")));
   const launch = await sandboxLauncher(environment(policy), { writable: [root, home], hidden });
-  const run = (command: string) => shell.run({ command }, { root, env: { ...env, HOME: home }, signal: new AbortController().signal, launch, networkHint: (output) => blockedHint(output, environment(policy)) });
+  const run = (command: string) =>
+    shell.run({ command }, { root, env: { ...env, HOME: home }, signal: new AbortController().signal, launch, networkHint: (output, command) => blockedHint(output, environment(policy), command) });
   return { root, run };
 }
 const fetchHost = () => `curl --noproxy '' -fsS --max-time 10 http://localhost:${port}/`;
@@ -50,7 +52,15 @@ describe("the sandbox", () => {
     const blocked = await none.run(fetchHost());
     expect(blocked.isError).toBe(true);
     expect(blocked.output).toContain("The requested URL returned error: 403");
-    expect(blocked.output).toContain('[The network policy "none" blocked a connection: it allows no hosts. Other hosts cannot be reached from this routine\'s environment.]');
+    expect(blocked.output).toContain('[The network policy "none" blocked a connection to localhost: it allows no hosts. Other hosts cannot be reached from this routine\'s environment.]');
+
+    // custom lets through only its hosts: the same server by another name is blocked.
+    const other = await custom.run(`curl --noproxy '' -fsS --max-time 10 http://127.0.0.1:${port}/`);
+    expect(other.output).toContain('The network policy "custom" blocked a connection to 127.0.0.1: it allows localhost.');
+
+    // full runs commands without the sandbox: both names answer.
+    const full = await sandboxedShell({ network: "full" });
+    expect((await full.run(`${fetchHost()} && curl -fsS http://127.0.0.1:${port}/`)).output).toBe("Exit code: 0.\nhello from the hosthello from the host");
 
     // Going around the proxy finds no network at all.
     expect((await none.run(`curl -sS --max-time 5 http://127.0.0.1:${port}/`)).isError).toBe(true);
@@ -130,4 +140,35 @@ describe("a host that cannot sandbox", () => {
     // network: full needs no sandbox.
     expect((await session(false, "full")).result.stopReason).toBe("model_error");
   });
+});
+
+describe("connector results in the transcript", () => {
+  it("records the call and the result of a connector tool the model uses", async () => {
+    const everything = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
+    const root = await realpath(await mkdtemp(join(tmpdir(), "routines-mcp-session-")));
+    await writeFile(join(root, ".mcp.json"), JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [everything, "stdio"] } } }));
+    const model = await startFakeModel([
+      { content: [{ type: "tool_use", name: "mcp__everything__get-sum", input: { a: 20, b: 22 } }] },
+      { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "42." } }] },
+    ]);
+    const events: Array<[string, any]> = []; // transcript events as recorded
+    try {
+      await runSession({
+        routineName: "sum",
+        routine: { prompt: "Add." },
+        root,
+        trigger: { trigger: "test" },
+        secrets: {},
+        client: new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 0 }),
+        defaultModel: "m",
+        maxOutputTokens: 100,
+        record: async (kind, data) => void events.push([kind, data]),
+      });
+    } finally {
+      await model.close();
+    }
+    expect(events.find(([kind]) => kind === "session_start")?.[1]).toMatchObject({ connectors: ["everything"], warnings: [] });
+    expect(events.find(([kind, data]) => kind === "tool_call" && data.name === "mcp__everything__get-sum")?.[1]).toMatchObject({ input: { a: 20, b: 22 } });
+    expect(events.find(([kind, data]) => kind === "tool_result" && data.name === "mcp__everything__get-sum")?.[1].output).toContain("42");
+  }, 20_000);
 });

@@ -48,7 +48,7 @@ export const shell = defineTool({
       signal.removeEventListener("abort", onAbort);
     });
     const status = stopped ? `Stopped: ${stopped}.` : `Exit code: ${code}.`;
-    const hint = code !== 0 ? networkHint?.(output) : undefined;
+    const hint = code !== 0 ? networkHint?.(output, command) : undefined;
     return { output: `${status}\n${output}`.trimEnd() + (hint ? `\n${hint}` : ""), isError: stopped !== undefined || code !== 0 };
   },
 });
