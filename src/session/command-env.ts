@@ -21,6 +21,11 @@ export function resolveSecrets(names: readonly string[], env: NodeJS.ProcessEnv 
   return Object.fromEntries(names.map((name) => [name, env[`${SECRET_PREFIX}${name}`]!]));
 }
 
+/** The secrets a run gets: none at all for runs that must not have them (fork pull requests). */
+export function runSecrets(names: readonly string[], withoutSecrets: boolean, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return withoutSecrets ? {} : resolveSecrets(names, env);
+}
+
 export function commandEnvironment(options: { home: string; environment?: Environment; secrets: Record<string, string> }): Record<string, string> {
   const inherited = Object.fromEntries(INHERITED.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
   return {

@@ -6,7 +6,7 @@ import { environmentOf } from "../config/environment-of.js";
 import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
-import { MissingSecretsError, resolveSecrets } from "./command-env.js";
+import { MissingSecretsError, runSecrets } from "./command-env.js";
 import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
@@ -75,9 +75,9 @@ export class SessionExecutor implements RunExecutor {
     if (!config.found || !routine) throw new RunError(`routine ${run.routine} is no longer defined (or has errors) on the default branch of ${run.repository.owner}/${run.repository.repo}`);
 
     const environment = environmentOf(routine, config.environments);
-    let secrets: Record<string, string> = {};
+    let secrets: Record<string, string>;
     try {
-      if (!run.context.withoutSecrets) secrets = resolveSecrets(environment?.secrets ?? [], deps.secretsEnv ?? process.env);
+      secrets = runSecrets(environment?.secrets ?? [], run.context.withoutSecrets, deps.secretsEnv ?? process.env);
     } catch (error) {
       if (error instanceof MissingSecretsError) throw new RunError(error.message);
       throw error;

@@ -8,7 +8,7 @@ import { createRedactor } from "../../src/session/redact.js";
 import { commentTool } from "../../src/session/tools/comment.js";
 import { createReviewTool } from "../../src/session/tools/create-review.js";
 import { shell } from "../../src/session/tools/shell.js";
-import { commandEnvironment } from "../../src/session/command-env.js";
+import { commandEnvironment, runSecrets } from "../../src/session/command-env.js";
 import { API, TestOctokit, useNock } from "../support/github.js";
 
 const REPO = "/repos/acme/app";
@@ -131,5 +131,14 @@ describe("the shell never sees the token or the model key", () => {
       delete process.env.ANTHROPIC_API_KEY;
       delete process.env.GITHUB_TOKEN;
     }
+  });
+});
+
+describe("secrets of fork pull request runs", () => {
+  it("are none at all, even those the server has", () => {
+    const env = { ROUTINES_SECRET_SENTRY_TOKEN: "s3cr3t" };
+    expect(runSecrets(["SENTRY_TOKEN"], false, env)).toEqual({ SENTRY_TOKEN: "s3cr3t" });
+    expect(runSecrets(["SENTRY_TOKEN"], true, env)).toEqual({});
+    expect(commandEnvironment({ home: "/tmp/h", secrets: runSecrets(["SENTRY_TOKEN"], true, env) })).not.toHaveProperty("SENTRY_TOKEN");
   });
 });
