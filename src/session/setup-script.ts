@@ -2,12 +2,12 @@
 // cached: keyed by the script, the environment and the repository's lockfiles, the top-level
 // paths it created (node_modules, .venv, vendor, …) are saved once and restored on later runs
 // instead of running it again. A failed setup is never cached.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { formatDuration } from "../config/duration.js";
 import { truncate } from "./define-tool.js";
+import { runCommand } from "./run-command.js";
 
 export const DEFAULT_SETUP_TIMEOUT_MS = 10 * 60_000;
 
@@ -53,38 +53,20 @@ async function cacheKey(options: SetupOptions): Promise<string> {
   return hash.digest("hex").slice(0, 32);
 }
 
-function runScript(options: SetupOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const { file, args } = options.launch?.(options.script) ?? { file: "bash", args: ["-c", options.script] };
-    const child = spawn(file, args, { cwd: options.root, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString("utf8")).slice(-200_000);
-    };
-    child.stdout.on("data", collect);
-    child.stderr.on("data", collect);
-    let stopped: string | undefined;
-    const stop = (why: string) => {
-      stopped ??= why;
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(() => stop(`it ran longer than ${formatDuration(options.timeoutMs)}`), options.timeoutMs);
-    const onAbort = () => stop("the run was stopped");
-    options.signal?.addEventListener("abort", onAbort);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
-      const text = truncate(output.trimEnd());
-      if (stopped) reject(new SetupError(`the setup script was stopped: ${stopped}\n${text}`));
-      else if (code !== 0) reject(new SetupError(`the setup script failed with exit code ${code}\n${text}`));
-      else resolve(text);
-    });
+async function runScript(options: SetupOptions): Promise<string> {
+  const { code, stopped, output } = await runCommand({
+    command: options.script,
+    cwd: options.root,
+    env: options.env,
+    timeoutMs: options.timeoutMs,
+    timeoutReason: `it ran longer than ${formatDuration(options.timeoutMs)}`,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.launch ? { launch: options.launch } : {}),
   });
+  const text = truncate(output.trimEnd());
+  if (stopped) throw new SetupError(`the setup script was stopped: ${stopped}\n${text}`);
+  if (code !== 0) throw new SetupError(`the setup script failed with exit code ${code}\n${text}`);
+  return text;
 }
 
 export async function runSetup(options: SetupOptions): Promise<SetupResult> {
