@@ -16,6 +16,7 @@ import { handleRepositoryEvent } from "./triggers/github-events.js";
 import { keepSchedulesCurrent, scheduleRepository } from "./triggers/schedule-repositories.js";
 import type { Scheduler } from "./triggers/scheduler.js";
 import { fireApiHandler } from "./web/fire-api.js";
+import { Metrics, metricsHandler } from "./web/metrics.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -26,6 +27,8 @@ export interface AppOptions {
   routines?: RoutinesCache;
   /** Schedule triggers; registered for every installation when the app loads. */
   scheduler?: Scheduler;
+  /** Counters and gauges served at /metrics; made here when not given. */
+  metrics?: Metrics;
   /** Called once the app, and so its credentials, is loaded: the server starts its workers here. */
   onLoaded?: (app: Probot, routines: RoutinesCache) => void | Promise<void>;
 }
@@ -43,6 +46,9 @@ export function createApp(options: AppOptions): ApplicationFunction {
       runUrl: (runId: string) => runUrl(settings.publicUrl, runId),
     };
 
+    const metrics = options.metrics ?? new Metrics(store);
+    addHandler(metricsHandler(metrics, store));
+    app.onAny(async (context) => metrics.webhookReceived(context.name));
     addHandler(
       fireApiHandler({
         store,
@@ -54,8 +60,12 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }),
     );
 
-    app.on(["pull_request", "release"], (context) => handleRepositoryEvent(context, deps));
-    app.on("issue_comment.created", (context) => handleComment(context, deps));
+    app.on(["pull_request", "release"], async (context) => {
+      if ((await handleRepositoryEvent(context, deps)).length > 0) metrics.webhookMatched(context.name);
+    });
+    app.on("issue_comment.created", async (context) => {
+      if (await handleComment(context, deps)) metrics.webhookMatched(context.name);
+    });
     app.on("check_run.rerequested", (context) => handleRerequestedCheck(context, { store, admission }));
 
     // A pull request's own routines.yml is validated here, never executed: routines run from the default branch.

@@ -22,6 +22,7 @@ import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
+import { Metrics } from "./web/metrics.js";
 
 let settings: Settings;
 try {
@@ -36,12 +37,16 @@ const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
 const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
+const metrics = new Metrics(store);
 // Check runs need the app's credentials, which exist once the app has loaded.
 let checks: CheckRunPublisher | undefined;
 const observer: RunObserver = {
   admitted: async (run) => checks?.admitted(run),
   started: async (run) => checks?.started(run),
-  finished: async (run) => checks?.finished(run),
+  finished: async (run) => {
+    await metrics.observer.finished?.(run);
+    await checks?.finished(run);
+  },
 };
 const onObserverError = (error: unknown) => log.error({ err: error }, "a check run could not be updated");
 const admission = new StoreAdmission(store, settings, {
@@ -85,7 +90,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   const executor = new SessionExecutor({
     appOctokit: () => app.auth(),
     installationOctokit: (id) => app.auth(id),
-    octokitForToken: (token) => new ProbotOctokit({ auth: { token }, ...(baseUrl ? { baseUrl } : {}) }),
+    octokitForToken: (token) => new Octokit({ auth: { token }, ...(baseUrl ? { baseUrl } : {}) }),
     botAuthor: botAuthorOf(app),
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
@@ -97,9 +102,18 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden },
   });
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  pool.onEvent(metrics.transcriptEvent);
   void pool.start().then((interrupted) => {
     if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as errored");
   });
 }
 
-await run(createApp({ settings, store, admission, scheduler, onLoaded }));
+// Every client the app makes reports GitHub's rate limit as it answers.
+const Octokit = ProbotOctokit.plugin((octokit) => {
+  octokit.hook.after("request", (response) => {
+    const remaining = Number(response.headers["x-ratelimit-remaining"]);
+    if (Number.isFinite(remaining)) metrics.rateLimitRemaining(remaining);
+  });
+});
+
+await run(createApp({ settings, store, admission, scheduler, metrics, onLoaded }), { Octokit });

@@ -9,6 +9,7 @@ import {
   type RecentRunsQuery,
   type RunListQuery,
   type RunPatch,
+  type RunOutcome,
   type RunRecord,
   type RunStatus,
   type RunStore,
@@ -262,6 +263,10 @@ export class SqliteStore implements RunStore {
     const rows = this.#sql("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
       .all(now.getTime()) as Array<{ id: string }>;
     return rows.map((row) => row.id);
+  }
+
+  async countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>> {
+    return this.#sql("SELECT status, outcome, count(*) AS count FROM runs GROUP BY status, outcome").all() as Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>;
   }
 
   async setCheckRunId(runId: string, checkRunId: number): Promise<void> {

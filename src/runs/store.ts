@@ -87,6 +87,8 @@ export interface RunStore {
   /** False when there is no such token, or it was already revoked. */
   revokeApiToken(triggerId: string, at: Date): Promise<boolean>;
   setCheckRunId(runId: string, checkRunId: number): Promise<void>;
+  /** How many runs there are of each status and outcome. */
+  countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   appendEvent(runId: string, kind: string, data: unknown, at?: Date): Promise<number>;
   listEvents(runId: string, afterSeq?: number): Promise<TranscriptEvent[]>;
   close(): Promise<void>;
