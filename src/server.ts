@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { ProbotOctokit, run, type Probot } from "probot";
 import { createApp } from "./app.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
@@ -12,6 +12,7 @@ import { botAuthorOf } from "./github/bot-author.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import type { RunObserver } from "./runs/run-observer.js";
+import type { RunRecord } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
@@ -40,10 +41,20 @@ let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
 // Check runs need the app's credentials, which exist once the app has loaded.
 let checks: CheckRunPublisher | undefined;
+// Every log line of a run names the run, its repository and its routine.
+const runLogs = new Map<string, Logger>();
+const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
 const observer: RunObserver = {
   admitted: async (run) => checks?.admitted(run),
-  started: async (run) => checks?.started(run),
+  started: async (run) => {
+    const logger = runLog(run);
+    runLogs.set(run.id, logger);
+    logger.info({ trigger: run.trigger.kind }, "run started");
+    await checks?.started(run);
+  },
   finished: async (run) => {
+    (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, reason: run.reason }, "run finished");
+    runLogs.delete(run.id);
     await metrics.observer.finished?.(run);
     await checks?.finished(run);
   },
@@ -103,6 +114,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   });
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   pool.onEvent(metrics.transcriptEvent);
+  pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));
   void pool.start().then((interrupted) => {
     if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as errored");
   });

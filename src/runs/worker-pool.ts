@@ -65,10 +65,6 @@ export class WorkerPool {
     return () => this.#listeners.delete(listener);
   }
 
-  get running(): string[] {
-    return [...this.#running.keys()];
-  }
-
   /** Cancels a queued run, or aborts a running one; false when the run is neither. */
   async cancel(runId: string, reason = "cancelled by a user"): Promise<boolean> {
     if (await this.store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: this.#now() })) {
