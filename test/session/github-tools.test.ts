@@ -38,7 +38,20 @@ const call = (tool: ReturnType<typeof commentTool>, input: unknown) => tool.run(
 describe("create_review", () => {
   useNock();
 
-  const pullRequestFiles = () => nock(API).get(`${REPO}/pulls/5/files`).query(true).reply(200, [{ filename: "src/a.ts", patch: PATCH }]);
+  /** What the tool reads before posting: the diff, and what earlier runs already posted. */
+  const reviewReads = (comments: Array<{ body: string }> = [], reviews: Array<{ body: string }> = []) => {
+    nock(API).get(`${REPO}/pulls/5/files`).query(true).reply(200, [{ filename: "src/a.ts", patch: PATCH }]);
+    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, comments);
+    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, reviews);
+  };
+  /** Expects the review to be posted, and keeps what was sent. */
+  const postedReview = (url: string) => {
+    const posted: { body?: any } = {}; // the review as sent to GitHub
+    nock(API)
+      .post(`${REPO}/pulls/5/reviews`, (body) => ((posted.body = body), true))
+      .reply(200, { html_url: url });
+    return posted;
+  };
 
   it("checks every comment against the diff: lines and ranges in it go inline, others into the summary, and a rerun repeats nothing", async () => {
     const review = {
@@ -51,14 +64,10 @@ describe("create_review", () => {
         { path: "src/b.ts", line: 1, body: "Not in the pull request." },
       ],
     };
-    pullRequestFiles();
-    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, []);
-    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, []);
-    let sent: any; // the review as sent to GitHub
-    nock(API)
-      .post(`${REPO}/pulls/5/reviews`, (body) => ((sent = body), true))
-      .reply(200, { html_url: "https://github.com/acme/app/pull/5#review-1" });
+    reviewReads();
+    const posted = postedReview("https://github.com/acme/app/pull/5#review-1");
     const first = await call(createReviewTool(githubRun()), review);
+    const sent = posted.body;
     expect(first.output).toBe("Posted https://github.com/acme/app/pull/5#review-1 with 3 inline comments, 2 moved into the summary (outside the diff), 0 already posted.");
     expect(sent.comments.map((c: { path: string; line: number; side: string; start_line?: number }) => [c.path, c.line, c.side, c.start_line])).toEqual([
       ["src/a.ts", 12, "RIGHT", undefined],
@@ -70,21 +79,15 @@ describe("create_review", () => {
     expect(sent.body).toContain("**`src/b.ts` line 1** (outside the diff):\n\nNot in the pull request.");
 
     // The rerun sees its own marks on the pull request and posts nothing again.
-    pullRequestFiles();
-    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, sent.comments.map((c: { body: string }) => ({ body: c.body })));
-    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, [{ body: sent.body }]);
+    reviewReads(sent.comments.map((c: { body: string }) => ({ body: c.body })), [{ body: sent.body }]);
     expect((await call(createReviewTool(githubRun()), review)).output).toBe("Nothing new to post: this review was already posted.");
   });
 
   it("redacts the token from everything it posts, and says when there is no pull request", async () => {
-    pullRequestFiles();
-    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, []);
-    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, []);
-    let sent: any; // the review as sent to GitHub
-    nock(API)
-      .post(`${REPO}/pulls/5/reviews`, (body) => ((sent = body), true))
-      .reply(200, { html_url: "u" });
+    reviewReads();
+    const posted = postedReview("u");
     await call(createReviewTool(githubRun()), { body: `token ${TOKEN}`, comments: [{ path: "src/a.ts", line: 12, body: `see ${TOKEN} and ${SECRET}` }] });
+    const sent = posted.body;
     expect(JSON.stringify(sent)).not.toContain(TOKEN);
     expect(JSON.stringify(sent)).not.toContain(SECRET);
     expect(sent.body).toMatch(/^token \[REDACTED\]/);
