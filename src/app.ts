@@ -1,11 +1,15 @@
 // The Probot app: wires GitHub events to the pieces that handle them, nothing else.
-import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
+import { randomBytes } from "node:crypto";
+import { request } from "@octokit/request";
+import { ProbotOctokit, type ApplicationFunction, type ApplicationFunctionOptions, type Probot } from "probot";
 import { RoutinesCache } from "./config/routines-cache.js";
 import { checkConfigAt } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
 import { installationFor } from "./github/installation-client.js";
 import { WritePermissions } from "./github/permissions.js";
+import type { Octokit } from "./config/read-config-file.js";
 import type { Admission } from "./runs/admission.js";
+import { RunEvents } from "./runs/run-events.js";
 import { runUrl } from "./runs/run-url.js";
 import type { RunStore } from "./runs/store.js";
 import type { Settings } from "./settings.js";
@@ -15,6 +19,9 @@ import { handleComment } from "./triggers/commands.js";
 import { handleRepositoryEvent } from "./triggers/github-events.js";
 import { keepSchedulesCurrent, scheduleRepository } from "./triggers/schedule-repositories.js";
 import type { Scheduler } from "./triggers/scheduler.js";
+import { dashboardHandler } from "./web/dashboard/dashboard.js";
+import { GitHubSignIn } from "./web/dashboard/github-sign-in.js";
+import { Sessions } from "./web/dashboard/sessions.js";
 import { fireApiHandler } from "./web/fire-api.js";
 import { Metrics, metricsHandler } from "./web/metrics.js";
 
@@ -29,6 +36,12 @@ export interface AppOptions {
   scheduler?: Scheduler;
   /** Counters and gauges served at /metrics; made here when not given. */
   metrics?: Metrics;
+  /** Runs' transcript events and status changes, for the dashboard's live view; fed by the server. */
+  events?: RunEvents;
+  /** Cancels a queued or running run; without workers, queued runs only. */
+  cancelRun?: (runId: string, reason: string) => Promise<boolean>;
+  /** A client acting as a signed-in user, for reading what they can access at sign-in. */
+  octokitForToken?: (token: string) => Octokit;
   /** Called once the app, and so its credentials, is loaded: the server starts its workers here. */
   onLoaded?: (app: Probot, routines: RoutinesCache) => void | Promise<void>;
 }
@@ -57,6 +70,32 @@ export function createApp(options: AppOptions): ApplicationFunction {
         runUrl: deps.runUrl,
         firesPerMinute: settings.apiFiresPerMinute,
         installationFor: installationFor(app),
+      }),
+    );
+
+    const octokitForToken = options.octokitForToken ?? ((token: string) => new ProbotOctokit({ auth: { token }, baseUrl: settings.githubApiUrl }));
+    addHandler(
+      dashboardHandler({
+        store,
+        admission,
+        routines,
+        sessions: new Sessions(store, settings.sessionSecret ?? randomBytes(32).toString("hex"), { secure: settings.publicUrl.startsWith("https:") }),
+        ...(settings.oauth
+          ? {
+              signIn: new GitHubSignIn(settings.oauth, {
+                redirectUrl: `${settings.publicUrl}/dashboard/auth/callback`,
+                octokitForToken,
+                request: request.defaults({ baseUrl: settings.githubApiUrl }),
+              }),
+            }
+          : {}),
+        events: options.events ?? new RunEvents(),
+        cancelRun: options.cancelRun ?? (async (runId, reason) => store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: new Date() })),
+        installationOctokit: (installationId) => app.auth(installationId),
+        permissions: deps.permissions,
+        publicUrl: settings.publicUrl,
+        githubUrl: settings.githubUrl,
+        onError: (error) => app.log.error({ err: error }, "a dashboard page failed"),
       }),
     );
 

@@ -29,7 +29,9 @@ export type TriggerDetails =
   | { kind: "github"; index: number; event: "pull_request" | "release"; action: string; deliveryId: string; sender: string }
   | { kind: "command"; index: number; deliveryId: string; commentId: number; author: string; issueNumber: number }
   | { kind: "schedule"; index: number; scheduledFor: string; oneOff: boolean }
-  | { kind: "api"; index: number; triggerId: string };
+  | { kind: "api"; index: number; triggerId: string }
+  /** "Run now" in the dashboard, by a user with write permission. */
+  | { kind: "manual"; user: string };
 
 export interface RunRequest {
   routine: string;

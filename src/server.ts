@@ -11,6 +11,7 @@ import type { RoutinesCache } from "./config/routines-cache.js";
 import { botAuthorOf } from "./github/bot-author.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
+import { RunEvents } from "./runs/run-events.js";
 import type { RunObserver } from "./runs/run-observer.js";
 import type { RunRecord } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
@@ -23,6 +24,7 @@ import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
+import { sessionSecretIn } from "./web/dashboard/session-secret.js";
 import { Metrics } from "./web/metrics.js";
 
 let settings: Settings;
@@ -35,6 +37,7 @@ try {
 }
 
 const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
+settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
 const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
@@ -44,9 +47,15 @@ let checks: CheckRunPublisher | undefined;
 // Every log line of a run names the run, its repository and its routine.
 const runLogs = new Map<string, Logger>();
 const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
+// What the dashboard shows live: transcript events from the workers, status changes from here.
+const events = new RunEvents();
 const observer: RunObserver = {
-  admitted: async (run) => checks?.admitted(run),
+  admitted: async (run) => {
+    events.status(run);
+    await checks?.admitted(run);
+  },
   started: async (run) => {
+    events.status(run);
     const logger = runLog(run);
     runLogs.set(run.id, logger);
     logger.info({ trigger: run.trigger.kind }, "run started");
@@ -55,6 +64,7 @@ const observer: RunObserver = {
   finished: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, reason: run.reason }, "run finished");
     runLogs.delete(run.id);
+    events.status(run);
     await metrics.observer.finished?.(run);
     await checks?.finished(run);
   },
@@ -97,11 +107,10 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     );
   }
   const hidden = [settings.dataDir, join(process.cwd(), ".env"), ...(process.env.PRIVATE_KEY_PATH ? [process.env.PRIVATE_KEY_PATH] : [])];
-  const baseUrl = process.env.GHE_HOST ? `${process.env.GHE_PROTOCOL ?? "https"}://${process.env.GHE_HOST}/api/v3` : undefined;
   const executor = new SessionExecutor({
     appOctokit: () => app.auth(),
     installationOctokit: (id) => app.auth(id),
-    octokitForToken: (token) => new Octokit({ auth: { token }, ...(baseUrl ? { baseUrl } : {}) }),
+    octokitForToken,
     botAuthor: botAuthorOf(app),
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
@@ -114,6 +123,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   });
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   pool.onEvent(metrics.transcriptEvent);
+  pool.onEvent((runId, event) => events.event(runId, event));
   pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));
   void pool.start().then((interrupted) => {
     if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as errored");
@@ -128,4 +138,14 @@ const Octokit = ProbotOctokit.plugin((octokit) => {
   });
 });
 
-await run(createApp({ settings, store, admission, scheduler, metrics, onLoaded }), { Octokit });
+/** Through the workers when they run; before that, only queued runs can be cancelled. */
+async function cancelRun(runId: string, reason: string): Promise<boolean> {
+  if (pool) return pool.cancel(runId, reason);
+  if (!(await store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: new Date() }))) return false;
+  const run = await store.getRun(runId);
+  if (run) await observer.finished?.(run).catch(onObserverError);
+  return true;
+}
+
+const octokitForToken = (token: string) => new Octokit({ auth: { token }, baseUrl: settings.githubApiUrl });
+await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit });

@@ -30,6 +30,13 @@ export interface Settings {
   maxOutputTokens: number;
   /** The server's address as users reach it, for links to runs (ROUTINES_PUBLIC_URL). */
   publicUrl: string;
+  /** GitHub's web and API addresses: github.com, or GitHub Enterprise Server (GHE_HOST, GHE_PROTOCOL). */
+  githubUrl: string;
+  githubApiUrl: string;
+  /** The app's OAuth credentials, for signing in to the dashboard (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET). */
+  oauth?: { clientId: string; clientSecret: string };
+  /** Signs dashboard cookies (ROUTINES_SESSION_SECRET); the server keeps one under DATA_DIR when unset. */
+  sessionSecret?: string;
 }
 
 export class SettingsError extends Error {
@@ -51,6 +58,27 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     maxOutputTokens: countSetting(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
+    ...githubSettings(env),
+  };
+}
+
+function githubSettings(env: NodeJS.ProcessEnv): Pick<Settings, "githubUrl" | "githubApiUrl" | "oauth" | "sessionSecret"> {
+  const host = env.GHE_HOST?.trim();
+  const githubUrl = host ? `${env.GHE_PROTOCOL?.trim() || "https"}://${host}` : "https://github.com";
+  const clientId = env.GITHUB_CLIENT_ID?.trim();
+  const clientSecret = env.GITHUB_CLIENT_SECRET?.trim();
+  if (Boolean(clientId) !== Boolean(clientSecret)) {
+    throw new SettingsError(`${clientId ? "GITHUB_CLIENT_SECRET" : "GITHUB_CLIENT_ID"} is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (from the app's settings on GitHub)`);
+  }
+  const sessionSecret = env.ROUTINES_SESSION_SECRET?.trim();
+  if (sessionSecret !== undefined && sessionSecret !== "" && sessionSecret.length < 32) {
+    throw new SettingsError("ROUTINES_SESSION_SECRET is shorter than 32 characters; use a long random value, e.g. from `openssl rand -hex 32`");
+  }
+  return {
+    githubUrl,
+    githubApiUrl: host ? `${githubUrl}/api/v3` : "https://api.github.com",
+    ...(clientId && clientSecret ? { oauth: { clientId, clientSecret } } : {}),
+    ...(sessionSecret ? { sessionSecret } : {}),
   };
 }
 

@@ -17,6 +17,8 @@ describe("readSettings", () => {
       model: "claude-sonnet-5-5",
       maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
+      githubUrl: "https://github.com",
+      githubApiUrl: "https://api.github.com",
     });
   });
 
@@ -33,6 +35,10 @@ describe("readSettings", () => {
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
         ROUTINES_MODEL: "claude-opus-4-1",
         ROUTINES_MAX_OUTPUT_TOKENS: "16000",
+        GHE_HOST: "github.acme.example",
+        GITHUB_CLIENT_ID: "Iv1.abc",
+        GITHUB_CLIENT_SECRET: "client-secret",
+        ROUTINES_SESSION_SECRET: "0123456789abcdef0123456789abcdef",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -47,6 +53,10 @@ describe("readSettings", () => {
       model: "claude-opus-4-1",
       maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
+      githubUrl: "https://github.acme.example",
+      githubApiUrl: "https://github.acme.example/api/v3",
+      oauth: { clientId: "Iv1.abc", clientSecret: "client-secret" },
+      sessionSecret: "0123456789abcdef0123456789abcdef",
     });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
@@ -57,6 +67,8 @@ describe("readSettings", () => {
     [{ ROUTINES_HOURLY_RUNS_PER_ROUTINE: "-1" }, 'ROUTINES_HOURLY_RUNS_PER_ROUTINE="-1" is not a whole number'],
     [{ ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "lots" }, 'ROUTINES_HOURLY_RUNS_PER_INSTALLATION="lots" is not a whole number'],
     [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
+    [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"],
+    [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -16,6 +16,8 @@ function triggerText(run: RunRecord): string {
       return trigger.oneOff ? "schedule (once)" : "schedule";
     case "api":
       return `api ${trigger.triggerId}`;
+    case "manual":
+      return `run now by ${trigger.user}`;
   }
 }
 

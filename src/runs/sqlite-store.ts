@@ -13,6 +13,7 @@ import {
   type RunRecord,
   type RunStatus,
   type RunStore,
+  type StoredSession,
   type TranscriptEvent,
 } from "./store.js";
 
@@ -70,6 +71,13 @@ const MIGRATIONS = [
      installation_id INTEGER PRIMARY KEY,
      at INTEGER NOT NULL
    );`,
+  `CREATE TABLE sessions (
+     id_hash TEXT PRIMARY KEY,
+     data TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX runs_created ON runs (created_at, id);`,
 ];
 
 interface RunRow {
@@ -182,26 +190,24 @@ export class SqliteStore implements RunStore {
     return row && toRecord(row);
   }
 
-  async listRuns({ limit, installationIds, repository, routine, status }: RunListQuery): Promise<RunRecord[]> {
+  async listRuns({ limit, installationIds, repositories, repository, routine, status, outcome, triggerKind, before }: RunListQuery): Promise<RunRecord[]> {
     const where: string[] = [];
     const params: Array<string | number> = [];
-    if (installationIds) {
-      where.push(`installation_id IN (${installationIds.map(() => "?").join(", ") || "NULL"})`);
-      params.push(...installationIds);
+    const filter = (clause: string, ...values: Array<string | number>) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (installationIds) filter(`installation_id IN (${installationIds.map(() => "?").join(", ") || "NULL"})`, ...installationIds);
+    if (repositories) {
+      filter(`(${repositories.map(() => "(owner = ? AND repo = ?)").join(" OR ") || "0"})`, ...repositories.flatMap((r) => [r.owner, r.repo]));
     }
-    if (repository) {
-      where.push("owner = ? AND repo = ?");
-      params.push(repository.owner, repository.repo);
-    }
-    if (routine) {
-      where.push("routine = ?");
-      params.push(routine);
-    }
-    if (status) {
-      where.push("status = ?");
-      params.push(status);
-    }
-    const rows = this.#sql(`SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+    if (repository) filter("owner = ? AND repo = ?", repository.owner, repository.repo);
+    if (routine) filter("routine = ?", routine);
+    if (status) filter("status = ?", status);
+    if (outcome) filter("outcome = ?", outcome);
+    if (triggerKind) filter("trigger_kind = ?", triggerKind);
+    if (before) filter("(created_at, id) < (SELECT created_at, id FROM runs WHERE id = ?)", before);
+    const rows = this.#sql(`SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`)
       .all(...params, limit) as RunRow[];
     return rows.map(toRecord);
   }
@@ -307,6 +313,23 @@ export class SqliteStore implements RunStore {
 
   async revokeApiToken(triggerId: string, at: Date): Promise<boolean> {
     return this.#sql("UPDATE api_tokens SET revoked_at = ? WHERE trigger_id = ? AND revoked_at IS NULL").run(at.getTime(), triggerId).changes === 1;
+  }
+
+  async createSession({ idHash, data, createdAt, expiresAt }: StoredSession): Promise<void> {
+    // Expired sessions go as new ones come, so the table holds only live ones.
+    this.#sql("DELETE FROM sessions WHERE expires_at <= ?").run(createdAt.getTime());
+    this.#sql("INSERT INTO sessions (id_hash, data, created_at, expires_at) VALUES (?, ?, ?, ?)").run(idHash, data, createdAt.getTime(), expiresAt.getTime());
+  }
+
+  async getSession(idHash: string, now: Date): Promise<StoredSession | undefined> {
+    const row = this.#sql("SELECT data, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?").get(idHash, now.getTime()) as
+      | { data: string; created_at: number; expires_at: number }
+      | undefined;
+    return row && { idHash, data: row.data, createdAt: new Date(row.created_at), expiresAt: new Date(row.expires_at) };
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    this.#sql("DELETE FROM sessions WHERE id_hash = ?").run(idHash);
   }
 
   async appendEvent(runId: string, kind: string, data: unknown, at = new Date()): Promise<number> {

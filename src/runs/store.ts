@@ -49,9 +49,24 @@ export interface RecentRunsQuery {
 export interface RunListQuery {
   limit: number;
   installationIds?: number[];
+  /** Only runs in these repositories (an empty list matches none). */
+  repositories?: RepositoryId[];
   repository?: RepositoryId;
   routine?: string;
   status?: RunStatus;
+  outcome?: RunOutcome;
+  triggerKind?: TriggerDetails["kind"];
+  /** Runs older than this run, for the next page. */
+  before?: string;
+}
+
+/** A signed-in dashboard user; the store keeps the hash of the session id and the web layer's data. */
+export interface StoredSession {
+  idHash: string;
+  /** JSON written and read by the dashboard. */
+  data: string;
+  createdAt: Date;
+  expiresAt: Date;
 }
 
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
@@ -89,6 +104,10 @@ export interface RunStore {
   setCheckRunId(runId: string, checkRunId: number): Promise<void>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
+  createSession(session: StoredSession): Promise<void>;
+  /** The session, when it exists and has not expired at `now`. */
+  getSession(idHash: string, now: Date): Promise<StoredSession | undefined>;
+  deleteSession(idHash: string): Promise<void>;
   appendEvent(runId: string, kind: string, data: unknown, at?: Date): Promise<number>;
   listEvents(runId: string, afterSeq?: number): Promise<TranscriptEvent[]>;
   close(): Promise<void>;

@@ -61,8 +61,13 @@ function describeTrigger(run: RunRequest): PromptInput["trigger"] {
       return `${trigger.oneOff ? "a one-off" : "a"} schedule, for ${trigger.scheduledFor}`;
     case "api":
       return "a call to the routine's API endpoint";
+    case "manual":
+      return `"Run now" in the dashboard, by ${trigger.user}`;
   }
 }
+
+/** Where a run's extra instructions came from, as the prompt names it. */
+const UNTRUSTED_SOURCE: Partial<Record<RunRequest["trigger"]["kind"], string>> = { api: "API call", manual: "dashboard" };
 
 export class SessionExecutor implements RunExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
@@ -122,7 +127,7 @@ export class SessionExecutor implements RunExecutor {
         );
       }
       if (run.context.release) promptInput.release = run.context.release;
-      if (run.context.extraInstructions) promptInput.untrusted = { source: run.trigger.kind === "api" ? "API call" : "command", text: run.context.extraInstructions };
+      if (run.context.extraInstructions) promptInput.untrusted = { source: UNTRUSTED_SOURCE[run.trigger.kind] ?? "command", text: run.context.extraInstructions };
 
       const redact = createRedactor([...Object.values(secrets), token]);
       const github: GitHubRun = {

@@ -9,6 +9,7 @@ import type { InstallationFor } from "../github/installation-client.js";
 import type { Admission } from "../runs/admission.js";
 import { tokenMatches } from "../runs/api-tokens.js";
 import type { RunStore } from "../runs/store.js";
+import { HttpError, readBody } from "./http.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const FIRE_PATH = /^\/api\/v1\/routines\/([^/?]+)\/fire\/?(?:\?.*)?$/;
@@ -25,30 +26,8 @@ export interface FireApiDeps {
   now?: () => number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers }).end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) throw new HttpError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function parseText(body: string): string | undefined {
@@ -89,7 +68,7 @@ export function fireApiHandler(deps: FireApiDeps) {
     // Revoked and wrong tokens get the same answer as a missing one, after the same work.
     if (!tokenMatches(presented, token.tokenHash) || token.revokedAt) throw new HttpError(401, "missing or invalid bearer token", { "www-authenticate": "Bearer" });
     rateLimit(triggerId);
-    const text = parseText(await readBody(req));
+    const text = parseText(await readBody(req, MAX_BODY_BYTES));
 
     const { repository, routine } = token;
     const where = `${repository.owner}/${repository.repo}`;

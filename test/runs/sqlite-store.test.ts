@@ -34,7 +34,7 @@ describe("SqliteStore", () => {
     const db = new Database(file);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 1; upgrade the server");
+    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 2; upgrade the server");
   });
 });
 
@@ -61,5 +61,46 @@ describe("StoreAdmission", () => {
     expect((await admission.admit(scheduled("2026-11-24T11:00:00.000Z"))).status).toBe("queued");
     // The same minute twice is one run.
     expect((await admission.admit(scheduled("2026-11-24T11:00:00.000Z"))).status).toBe("duplicate");
+  });
+
+  it("opens a database of the first schema version and adds what later versions keep", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const db = new Database(file);
+    db.exec("CREATE TABLE runs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)");
+    db.pragma("user_version = 1");
+    db.close();
+    const store = new SqliteStore(file);
+    const now = new Date();
+    await store.createSession({ idHash: "h", data: "{}", createdAt: now, expiresAt: new Date(now.getTime() + 1000) });
+    expect(await store.getSession("h", now)).toMatchObject({ data: "{}" });
+    await store.close();
+  });
+
+  it("keeps sessions until they expire or are deleted", async () => {
+    const store = new SqliteStore(":memory:");
+    const at = new Date(Date.UTC(2026, 0, 1));
+    const later = (ms: number) => new Date(at.getTime() + ms);
+    await store.createSession({ idHash: "a", data: '{"who":"a"}', createdAt: at, expiresAt: later(1000) });
+    await store.createSession({ idHash: "b", data: '{"who":"b"}', createdAt: at, expiresAt: later(5000) });
+    expect((await store.getSession("a", later(999)))?.data).toBe('{"who":"a"}');
+    expect(await store.getSession("a", later(1000))).toBeUndefined();
+    await store.deleteSession("b");
+    expect(await store.getSession("b", at)).toBeUndefined();
+  });
+
+  it("lists runs by repository, trigger kind, status and outcome, a page at a time", async () => {
+    const store = new SqliteStore(":memory:");
+    const admission = new StoreAdmission(store, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 100, hourlyRunsPerInstallation: 100 });
+    for (let i = 0; i < 5; i++) await admission.admit(request(`d-${i}`));
+    await admission.admit({ ...request("m"), repository: { owner: "acme", repo: "docs" }, trigger: { kind: "manual", user: "alice" } });
+    const all = await store.listRuns({ limit: 100 });
+    expect(all).toHaveLength(6);
+    expect(await store.listRuns({ limit: 100, repositories: [] })).toEqual([]);
+    expect((await store.listRuns({ limit: 100, repositories: [{ owner: "acme", repo: "docs" }] })).map((run) => run.trigger.kind)).toEqual(["manual"]);
+    expect(await store.listRuns({ limit: 100, triggerKind: "manual" })).toHaveLength(1);
+    await store.transition(all[1]!.id, ["queued"], { status: "completed", outcome: "failed" });
+    expect((await store.listRuns({ limit: 100, outcome: "failed" })).map((run) => run.id)).toEqual([all[1]!.id]);
+    const page = await store.listRuns({ limit: 2, before: all[1]!.id });
+    expect(page.map((run) => run.id)).toEqual([all[2]!.id, all[3]!.id]);
   });
 });

@@ -22,6 +22,8 @@ export const testSettings: Settings = {
   model: "claude-test",
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",
+  githubUrl: "https://github.com",
+  githubApiUrl: "https://api.github.com",
 };
 
 /** Admission as the server does it, remembering every answer for the test to read. */
