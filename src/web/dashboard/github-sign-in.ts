@@ -48,6 +48,8 @@ export class GitHubSignIn {
       clientId: this.credentials.clientId,
       redirectUrl: this.options.redirectUrl,
       state,
+      // Signing in to a team's dashboard is no place to create a GitHub account.
+      allowSignup: false,
       ...(this.options.request ? { request: this.options.request } : {}),
     }).url;
   }

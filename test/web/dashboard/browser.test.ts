@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { newApiToken } from "../../../src/runs/api-tokens.js";
 import { RunEvents } from "../../../src/runs/run-events.js";
 import { SqliteStore } from "../../../src/runs/sqlite-store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../../src/runs/worker-pool.js";
@@ -239,6 +240,41 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     await page.getByRole("button", { name: "Turn routines on" }).click();
     await page.getByText("Routines are on for acme").waitFor();
     expect(await server.store.isInstallationDisabled(42)).toBe(false);
+  });
+
+  it("answers 403 to every change by a user without write permission", async () => {
+    const rita: GitHubUser = {
+      login: "rita",
+      installations: [{ id: 42, account: "acme", type: "Organization", orgRole: "member", repositories: [{ owner: "acme", repo: "app", write: false }] }],
+    };
+    nockSignIn(rita);
+    await page.goto(`${server.base}/dashboard`);
+    await page.getByRole("link", { name: "Sign in with GitHub" }).click();
+    await page.getByText("Signed in as rita").waitFor();
+    expect(await page.getByRole("button", { name: /Turn off/ }).count()).toBe(0);
+    const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+    const queued = await server.store.insertRun({
+      id: "run_0000000000000000000a", routine: "review", repository: { owner: "acme", repo: "app" }, installationId: 42, configSha: "sha",
+      trigger: { kind: "manual", user: "alice" }, context: { withoutSecrets: false }, status: "queued", createdAt: new Date(),
+    });
+    expect(queued.inserted).toBe(true);
+    const { record } = newApiToken({ owner: "acme", repo: "app" }, "triage");
+    await server.store.createApiToken(record);
+    await pool.stop();
+    for (const path of [
+      "/dashboard/repos/acme/app/routines/review/run",
+      "/dashboard/repos/acme/app/routines/triage/tokens",
+      `/dashboard/tokens/${record.triggerId}/revoke`,
+      "/dashboard/runs/run_0000000000000000000a/cancel",
+      "/dashboard/installations/42/kill-switch",
+    ]) {
+      // The browser's own cookies and the page's CSRF token: only the permission is missing.
+      const response = await page.request.post(`${server.base}${path}`, { form: { _csrf: csrf, disabled: "true" }, maxRedirects: 0 });
+      expect(response.status(), path).toBe(403);
+    }
+    expect((await server.store.getRun("run_0000000000000000000a"))?.status).toBe("queued");
+    expect(await server.store.isInstallationDisabled(42)).toBe(false);
+    expect((await server.store.getApiToken(record.triggerId))?.revokedAt).toBeUndefined();
   });
 
   it("can be used with the keyboard alone", async () => {
