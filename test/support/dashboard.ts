@@ -13,6 +13,28 @@ import type { Settings } from "../../src/settings.js";
 import { testSettings } from "./app.js";
 import { API, CONTENTS_PATH, contentsReply, TestOctokit, testProbot } from "./github.js";
 
+/** A routines file with a PR routine, a schedule, an api trigger, and a broken routine. */
+export const ROUTINES = `version: 1
+routines:
+  review:
+    prompt: Review the pull request.
+    triggers:
+      - github: { event: pull_request, filters: { base_branch: main } }
+      - command: review
+  nightly:
+    prompt: Tidy up.
+    triggers:
+      - schedule: { preset: weekdays, time: "09:00", timezone: Europe/Berlin }
+  triage:
+    prompt: Triage the alert.
+    triggers:
+      - api: {}
+  broken:
+    prompt: 42
+    triggers:
+      - schedule: { cron: "61 * * * *" }
+`;
+
 export const OAUTH = { clientId: "Iv1.dashboardtest", clientSecret: "dashboard-client-secret" };
 
 export interface Repo {
@@ -26,6 +48,38 @@ export interface GitHubUser {
   login: string;
   installations: Array<{ id: number; account: string; type: "User" | "Organization"; orgRole?: "admin" | "member"; repositories: Repo[] }>;
 }
+
+/** Installation 42 (organization acme, which alice owns): write on acme/app, read on acme/docs. */
+export const alice: GitHubUser = {
+  login: "alice",
+  installations: [
+    {
+      id: 42,
+      account: "acme",
+      type: "Organization",
+      orgRole: "admin",
+      repositories: [
+        { owner: "acme", repo: "app", write: true },
+        { owner: "acme", repo: "docs", write: false },
+      ],
+    },
+  ],
+};
+
+/** A member of acme who can read acme/app and nothing more. */
+export const rita: GitHubUser = {
+  login: "rita",
+  installations: [{ id: 42, account: "acme", type: "Organization", orgRole: "member", repositories: [{ owner: "acme", repo: "app", write: false }] }],
+};
+
+/** Every route that changes something, for a queued run and an API token. */
+export const changeRoutes = (runId: string, triggerId: string) => [
+  "/dashboard/repos/acme/app/routines/review/run",
+  "/dashboard/repos/acme/app/routines/triage/tokens",
+  `/dashboard/tokens/${triggerId}/revoke`,
+  `/dashboard/runs/${runId}/cancel`,
+  "/dashboard/installations/42/kill-switch",
+];
 
 /** GitHub's side of a sign-in: the code exchange, then what the user's token can see. */
 export function nockSignIn(user: GitHubUser, code = "oauth-code") {

@@ -32,8 +32,7 @@ label { display: block; font-weight: 600; margin: 8px 0 4px; }
 input[type=text], select, textarea { font: inherit; padding: 6px 8px; border: 1px solid var(--muted); border-radius: 6px; background: var(--bg); color: var(--fg); max-width: 100%; }
 textarea { width: 100%; min-height: 4.5em; }
 .filters { display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: flex-end; margin-bottom: 16px; }
-.filters label { margin-top: 0; }
-.filters label { margin-bottom: 2px; font-size: .9rem; }
+.filters label { margin: 0 0 2px; font-size: .9rem; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 999px; border: 1px solid currentColor; font-size: .85rem; white-space: nowrap; }
 .s-completed, .o-succeeded { color: var(--ok); } .s-errored, .o-failed, .s-rejected { color: var(--bad); } .s-running, .s-queued { color: var(--accent); } .s-cancelled, .o-unknown { color: var(--warn); }
 .facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; }

@@ -11,7 +11,7 @@ import { newApiToken } from "../../../src/runs/api-tokens.js";
 import { RunEvents } from "../../../src/runs/run-events.js";
 import { SqliteStore } from "../../../src/runs/sqlite-store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../../src/runs/worker-pool.js";
-import { nockPermission, nockRoutines, nockSignIn, startDashboard, type DashboardServer, type GitHubUser } from "../../support/dashboard.js";
+import { alice, changeRoutes, nockPermission, nockRoutines, nockSignIn, rita, ROUTINES, startDashboard, type DashboardServer } from "../../support/dashboard.js";
 import { useNock } from "../../support/github.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -19,29 +19,6 @@ const ARTIFACTS = join(process.cwd(), "test", "artifacts");
 // The flags the machine notes give: no sandbox as root, no GPU, and no calls home on a closed network.
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-
-const ROUTINES = `version: 1
-routines:
-  review:
-    prompt: Review the pull request.
-    triggers:
-      - github: { event: pull_request }
-  nightly:
-    prompt: Tidy up.
-    triggers:
-      - schedule: { preset: weekdays, time: "09:00", timezone: Europe/Berlin }
-  triage:
-    prompt: Triage the alert.
-    triggers:
-      - api: {}
-`;
-
-const alice: GitHubUser = {
-  login: "alice",
-  installations: [
-    { id: 42, account: "acme", type: "Organization", orgRole: "admin", repositories: [{ owner: "acme", repo: "app", write: true }, { owner: "acme", repo: "docs", write: false }] },
-  ],
-};
 
 /** A session the test moves forward step by step, as a model and its tools would. */
 class SteppedExecutor implements RunExecutor {
@@ -124,6 +101,14 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     await page.waitForURL(`${server.base}/dashboard`);
   };
 
+  /** Signed in as alice, on acme/app's page, with GitHub ready to confirm her write permission. */
+  const openRepository = async () => {
+    await signIn();
+    nockRoutines(42, ROUTINES);
+    await page.getByRole("link", { name: "acme/app" }).click();
+    nockPermission(42, { owner: "acme", repo: "app" }, "alice", "write");
+  };
+
   const screenshot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   /** axe-core's WCAG A and AA rules on the current page. */
@@ -155,10 +140,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
   });
 
   it("starts a run now and shows its transcript growing live, then its end", async () => {
-    await signIn();
-    nockRoutines(42, ROUTINES);
-    await page.getByRole("link", { name: "acme/app" }).click();
-    nockPermission(42, { owner: "acme", repo: "app" }, "alice", "write");
+    await openRepository();
     await page.getByLabel("Extra instructions for this run (optional)").first().fill("focus on the auth changes");
     await page.getByRole("button", { name: "Run review now" }).click();
     await page.waitForURL(/\/dashboard\/runs\/run_/);
@@ -191,10 +173,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
   });
 
   it("cancels a running run from its page", async () => {
-    await signIn();
-    nockRoutines(42, ROUTINES);
-    await page.getByRole("link", { name: "acme/app" }).click();
-    nockPermission(42, { owner: "acme", repo: "app" }, "alice", "write");
+    await openRepository();
     await page.getByRole("button", { name: "Run nightly now" }).click();
     await page.waitForURL(/\/dashboard\/runs\/run_/);
     await executor.started();
@@ -212,10 +191,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
   });
 
   it("creates an API token, shows it once, and revokes it", async () => {
-    await signIn();
-    nockRoutines(42, ROUTINES);
-    await page.getByRole("link", { name: "acme/app" }).click();
-    nockPermission(42, { owner: "acme", repo: "app" }, "alice", "write");
+    await openRepository();
     await page.getByRole("button", { name: "Create a token" }).click();
     const secret = (await page.locator("#token-secret").textContent())!;
     expect(secret).toMatch(/^rtn_/);
@@ -243,10 +219,6 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
   });
 
   it("answers 403 to every change by a user without write permission", async () => {
-    const rita: GitHubUser = {
-      login: "rita",
-      installations: [{ id: 42, account: "acme", type: "Organization", orgRole: "member", repositories: [{ owner: "acme", repo: "app", write: false }] }],
-    };
     nockSignIn(rita);
     await page.goto(`${server.base}/dashboard`);
     await page.getByRole("link", { name: "Sign in with GitHub" }).click();
@@ -261,13 +233,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     const { record } = newApiToken({ owner: "acme", repo: "app" }, "triage");
     await server.store.createApiToken(record);
     await pool.stop();
-    for (const path of [
-      "/dashboard/repos/acme/app/routines/review/run",
-      "/dashboard/repos/acme/app/routines/triage/tokens",
-      `/dashboard/tokens/${record.triggerId}/revoke`,
-      "/dashboard/runs/run_0000000000000000000a/cancel",
-      "/dashboard/installations/42/kill-switch",
-    ]) {
+    for (const path of changeRoutes("run_0000000000000000000a", record.triggerId)) {
       // The browser's own cookies and the page's CSRF token: only the permission is missing.
       const response = await page.request.post(`${server.base}${path}`, { form: { _csrf: csrf, disabled: "true" }, maxRedirects: 0 });
       expect(response.status(), path).toBe(403);

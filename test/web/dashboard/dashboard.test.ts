@@ -3,50 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newRunId } from "../../../src/runs/admission.js";
 import { hashToken, newApiToken } from "../../../src/runs/api-tokens.js";
 import type { RunRecord } from "../../../src/runs/store.js";
-import { Browser, nockPermission, nockRoutines, nockSignIn, startDashboard, type DashboardServer, type GitHubUser } from "../../support/dashboard.js";
+import { alice, Browser, changeRoutes, nockPermission, nockRoutines, nockSignIn, rita as reader, ROUTINES, startDashboard, type DashboardServer } from "../../support/dashboard.js";
 import { useNock } from "../../support/github.js";
-
-const ROUTINES = `version: 1
-routines:
-  review:
-    prompt: Review the pull request.
-    triggers:
-      - github: { event: pull_request, filters: { base_branch: main } }
-      - command: review
-  nightly:
-    prompt: Tidy up.
-    triggers:
-      - schedule: { preset: weekdays, time: "09:00", timezone: Europe/Berlin }
-  triage:
-    prompt: Triage the alert.
-    triggers:
-      - api: {}
-  broken:
-    prompt: 42
-    triggers:
-      - schedule: { cron: "61 * * * *" }
-`;
-
-// Installation 42 (organization acme, where alice is an owner) and 43 (bob's own account).
-const alice: GitHubUser = {
-  login: "alice",
-  installations: [
-    {
-      id: 42,
-      account: "acme",
-      type: "Organization",
-      orgRole: "admin",
-      repositories: [
-        { owner: "acme", repo: "app", write: true },
-        { owner: "acme", repo: "docs", write: false },
-      ],
-    },
-  ],
-};
-const reader: GitHubUser = {
-  login: "rita",
-  installations: [{ id: 42, account: "acme", type: "Organization", orgRole: "member", repositories: [{ owner: "acme", repo: "app", write: false }] }],
-};
 
 let seq = 0;
 function run(overrides: Partial<RunRecord> = {}): RunRecord {
@@ -274,13 +232,7 @@ describe("dashboard", () => {
       await server.store.insertRun(queued);
       const { record } = newApiToken({ owner: "acme", repo: "app" }, "triage");
       await server.store.createApiToken(record);
-      for (const path of [
-        "/dashboard/repos/acme/app/routines/review/run",
-        "/dashboard/repos/acme/app/routines/triage/tokens",
-        `/dashboard/tokens/${record.triggerId}/revoke`,
-        `/dashboard/runs/${queued.id}/cancel`,
-        "/dashboard/installations/42/kill-switch",
-      ]) {
+      for (const path of changeRoutes(queued.id, record.triggerId)) {
         for (const fields of [{}, { _csrf: "guessed" }] as Array<Record<string, string>>) {
           const response = await browser.post(path, { ...fields, disabled: "true" });
           expect(response.status, path).toBe(403);
@@ -328,13 +280,7 @@ describe("dashboard", () => {
       const { record } = newApiToken({ owner: "acme", repo: "app" }, "triage");
       await server.store.createApiToken(record);
       const csrf = await browser.csrf();
-      for (const path of [
-        "/dashboard/repos/acme/app/routines/review/run",
-        "/dashboard/repos/acme/app/routines/triage/tokens",
-        `/dashboard/tokens/${record.triggerId}/revoke`,
-        `/dashboard/runs/${queued.id}/cancel`,
-        "/dashboard/installations/42/kill-switch",
-      ]) {
+      for (const path of changeRoutes(queued.id, record.triggerId)) {
         const response = await browser.post(path, { _csrf: csrf, disabled: "true" });
         expect(response.status, path).toBe(403);
       }
