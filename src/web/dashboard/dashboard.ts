@@ -13,7 +13,7 @@ import type { RunEvents } from "../../runs/run-events.js";
 import type { RunListQuery, RunRecord, RunStore } from "../../runs/store.js";
 import { HttpError, readForm, redirect, sendHtml } from "../http.js";
 import { SCRIPT, STYLE } from "./assets.js";
-import type { GitHubSignIn } from "./github-sign-in.js";
+import { SignInError, type GitHubSignIn } from "./github-sign-in.js";
 import { streamRun } from "./live.js";
 import { homePage } from "./pages/home.js";
 import { messagePage, signInPage, tokenCreatedPage } from "./pages/messages.js";
@@ -64,6 +64,14 @@ const sameRepository = (a: RepositoryId, b: RepositoryId) => `${a.owner}/${a.rep
 const oneOf = <T extends string>(values: readonly T[], text: string | null): T | undefined => (values as readonly string[]).includes(text ?? "") ? (text as T) : undefined;
 /** Only dashboard paths are returned to after sign-in, so the return address cannot send a user elsewhere. */
 const safeReturn = (path: string | null | undefined) => (path && /^\/dashboard(?:[/?#]|$)/.test(path) && !path.startsWith("//") ? path : "/dashboard");
+
+function decodeSegment(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `The address has a malformed part: ${part}`);
+  }
+}
 
 export function dashboardHandler(deps: DashboardDeps) {
   const now = () => deps.now?.() ?? new Date();
@@ -283,7 +291,13 @@ export function dashboardHandler(deps: DashboardDeps) {
         const problem = url.searchParams.get("error_description") ?? "The sign-in did not start here or took too long; sign in again.";
         return sendHtml(res, 400, signInPage({ configured: true, returnTo: "/dashboard", problem }));
       }
-      const viewer = await deps.signIn.viewer(code);
+      let viewer;
+      try {
+        viewer = await deps.signIn.viewer(code);
+      } catch (error) {
+        if (!(error instanceof SignInError)) throw error;
+        return sendHtml(res, 400, signInPage({ configured: true, returnTo: started.returnTo, problem: error.message }), { "set-cookie": started.clear });
+      }
       return redirect(res, safeReturn(started.returnTo), { "set-cookie": [started.clear, await deps.sessions.start(viewer)] });
     }
     return false;
@@ -314,7 +328,7 @@ export function dashboardHandler(deps: DashboardDeps) {
       const form = await readForm(req);
       if (!deps.sessions.csrfMatches(session, form.get("_csrf"))) throw new HttpError(403, "This form is out of date; reload the page and try again.");
     }
-    const params = route.path.exec(url.pathname)!.slice(1).map((part) => decodeURIComponent(part));
+    const params = route.path.exec(url.pathname)!.slice(1).map(decodeSegment);
     await route.handle({ req, res, url, session }, params);
   };
 

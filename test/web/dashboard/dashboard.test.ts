@@ -89,6 +89,29 @@ describe("dashboard", () => {
       expect((await browser.fetch("/dashboard")).status).toBe(401);
     });
 
+    it("says so when GitHub refuses the code or the user declines", async () => {
+      const start = await browser.fetch("/dashboard/auth/sign-in");
+      const state = new URL(start.headers.get("location")!).searchParams.get("state");
+      nock("https://github.com").post("/login/oauth/access_token").reply(200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." });
+      const refused = await browser.fetch(`/dashboard/auth/callback?code=stale&state=${state}`);
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain("GitHub did not accept the sign-in code");
+      expect(browser.cookies.has("routines_session")).toBe(false);
+
+      const again = await browser.fetch("/dashboard/auth/sign-in");
+      const declined = await browser.fetch(`/dashboard/auth/callback?error=access_denied&error_description=The+user+has+denied+your+application+access.&state=${new URL(again.headers.get("location")!).searchParams.get("state")}`);
+      expect(declined.status).toBe(400);
+      expect(await declined.text()).toContain("The user has denied your application access.");
+    });
+
+    it("answers a malformed address with 400", async () => {
+      nockSignIn(alice);
+      await browser.signIn();
+      expect((await browser.fetch("/dashboard/runs/%E0%A4%A")).status).toBe(400);
+      expect((await browser.fetch("/dashboard/nothing-here")).status).toBe(404);
+      expect((await browser.fetch("/dashboard/runs", { method: "POST" })).status).toBe(405);
+    });
+
     it("never sends the user anywhere but the dashboard after signing in", async () => {
       const start = await browser.fetch("/dashboard/auth/sign-in?return_to=https%3A%2F%2Fevil.example%2F");
       const state = new URL(start.headers.get("location")!).searchParams.get("state");
