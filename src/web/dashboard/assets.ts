@@ -20,6 +20,7 @@ a { color: var(--accent); }
 main { max-width: 1100px; margin: 0 auto; padding: 16px; }
 h1 { font-size: 1.6rem; margin: 8px 0 16px; word-break: break-word; } h2 { font-size: 1.25rem; margin-top: 28px; } h3 { font-size: 1.05rem; margin: 0 0 8px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin: 12px 0; background: var(--bg); }
+.card > :first-child { margin-top: 0; } .card form + .table-wrap { margin-top: 12px; }
 .muted { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 .table-wrap { overflow-x: auto; }

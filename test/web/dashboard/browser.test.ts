@@ -105,7 +105,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
   const openRepository = async () => {
     await signIn();
     nockRoutines(42, ROUTINES);
-    await page.getByRole("link", { name: "acme/app" }).click();
+    await page.getByRole("link", { name: "acme/app", exact: true }).click();
     nockPermission(42, { owner: "acme", repo: "app" }, "alice", "write");
   };
 
@@ -127,12 +127,12 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     await signIn();
     await page.getByText("Signed in as alice").waitFor();
     const links = await page.getByRole("main").getByRole("link").allTextContents();
-    expect(links.filter((text) => text.includes("/"))).toEqual(["acme/app", "acme/docs"]);
+    expect(links.filter((text) => text.includes("/"))).toEqual(["acme/app", "runs of acme/app", "acme/docs", "runs of acme/docs"]);
     expect(await accessibilityViolations()).toEqual([]);
     await screenshot("home");
 
     nockRoutines(42, ROUTINES);
-    await page.getByRole("link", { name: "acme/app" }).click();
+    await page.getByRole("link", { name: "acme/app", exact: true }).click();
     await page.getByRole("heading", { name: "nightly" }).waitFor();
     expect(await page.getByText("weekdays at 09:00 (Europe/Berlin)").count()).toBe(1);
     expect(await accessibilityViolations()).toEqual([]);

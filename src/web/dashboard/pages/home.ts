@@ -38,7 +38,7 @@ export function homePage(session: DashboardSession, installations: HomeInstallat
       (repository) => html`<tr>
       <td><a href="${repoPath(repository)}">${repository.owner}/${repository.repo}</a>${repository.private ? html` <span class="muted">(private)</span>` : ""}</td>
       <td>${repository.write ? "write" : "read"}</td>
-      <td><a href="/dashboard/runs?repository=${encodeURIComponent(`${repository.owner}/${repository.repo}`)}">runs</a></td>
+      <td><a href="/dashboard/runs?repository=${encodeURIComponent(`${repository.owner}/${repository.repo}`)}">runs<span class="visually-hidden"> of ${repository.owner}/${repository.repo}</span></a></td>
     </tr>`,
     )}</tbody></table></div>`
   }
