@@ -199,7 +199,9 @@ export class SqliteStore implements RunStore {
     };
     if (installationIds) filter(`installation_id IN (${installationIds.map(() => "?").join(", ") || "NULL"})`, ...installationIds);
     if (repositories) {
-      filter(`(${repositories.map(() => "(owner = ? AND repo = ?)").join(" OR ") || "0"})`, ...repositories.flatMap((r) => [r.owner, r.repo]));
+      // Unary + keeps the planner off the repository index, so the newest runs are read in
+      // created_at order and the scan stops at the page's end instead of sorting every run of every repository.
+      filter(`(${repositories.map(() => "(+owner = ? AND +repo = ?)").join(" OR ") || "0"})`, ...repositories.flatMap((r) => [r.owner, r.repo]));
     }
     if (repository) filter("owner = ? AND repo = ?", repository.owner, repository.repo);
     if (routine) filter("routine = ?", routine);
@@ -349,6 +351,10 @@ export class SqliteStore implements RunStore {
       data: string;
     }>;
     return rows.map((row) => ({ seq: row.seq, at: new Date(row.at), kind: row.kind, data: JSON.parse(row.data) }));
+  }
+
+  async ping(): Promise<void> {
+    this.#sql("SELECT 1").get();
   }
 
   async close(): Promise<void> {

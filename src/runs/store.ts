@@ -110,6 +110,8 @@ export interface RunStore {
   deleteSession(idHash: string): Promise<void>;
   appendEvent(runId: string, kind: string, data: unknown, at?: Date): Promise<number>;
   listEvents(runId: string, afterSeq?: number): Promise<TranscriptEvent[]>;
+  /** Throws when the store cannot be read; cheap whatever the store holds, for /healthz. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -83,7 +83,7 @@ export function metricsHandler(metrics: Metrics, store: RunStore) {
       return true;
     }
     try {
-      await store.countByState();
+      await store.ping();
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
     } catch (error) {
       res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ status: "unavailable", error: (error as Error).message }));
