@@ -190,14 +190,13 @@ export class SqliteStore implements RunStore {
     return row && toRecord(row);
   }
 
-  async listRuns({ limit, installationIds, repositories, repository, routine, status, outcome, triggerKind, before }: RunListQuery): Promise<RunRecord[]> {
+  async listRuns({ limit, repositories, repository, routine, status, outcome, triggerKind, before }: RunListQuery): Promise<RunRecord[]> {
     const where: string[] = [];
     const params: Array<string | number> = [];
     const filter = (clause: string, ...values: Array<string | number>) => {
       where.push(clause);
       params.push(...values);
     };
-    if (installationIds) filter(`installation_id IN (${installationIds.map(() => "?").join(", ") || "NULL"})`, ...installationIds);
     if (repositories) {
       // Unary + keeps the planner off the repository index, so the newest runs are read in
       // created_at order and the scan stops at the page's end instead of sorting every run of every repository.

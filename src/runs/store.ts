@@ -48,7 +48,6 @@ export interface RecentRunsQuery {
 
 export interface RunListQuery {
   limit: number;
-  installationIds?: number[];
   /** Only runs in these repositories (an empty list matches none). */
   repositories?: RepositoryId[];
   repository?: RepositoryId;

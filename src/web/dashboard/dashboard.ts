@@ -129,10 +129,10 @@ export function dashboardHandler(deps: DashboardDeps) {
       async handle({ res, session }, [owner, repo]) {
         const { installation, repository } = visible(session, { owner: owner!, repo: repo! });
         const config = await loadConfig(installation.id, repository);
-        const lastRuns = new Map<string, RunRecord>();
-        for (const run of await deps.store.listRuns({ limit: 200, repository: { owner: repository.owner, repo: repository.repo } })) {
-          if (!lastRuns.has(run.routine)) lastRuns.set(run.routine, run);
-        }
+        const names = "found" in config && config.found ? Object.keys(config.routines) : [];
+        const id = { owner: repository.owner, repo: repository.repo };
+        const last = await Promise.all(names.map(async (name) => (await deps.store.listRuns({ limit: 1, repository: id, routine: name }))[0]));
+        const lastRuns = new Map(last.flatMap((run) => (run ? [[run.routine, run] as const] : [])));
         const tokens = (await deps.store.listApiTokens()).filter((token) => sameRepository(token.repository, repository));
         sendHtml(res, 200, repositoryPage({ session, repository, canWrite: repository.write, config, tokens, lastRuns, now: now() }));
       },

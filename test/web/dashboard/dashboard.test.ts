@@ -138,7 +138,10 @@ describe("dashboard", () => {
       await browser.signIn();
     });
 
-    it("shows a repository's routines: triggers in words, the next schedule, problems with their lines", async () => {
+    it("shows a repository's routines: triggers in words, the next schedule, the last run, problems with their lines", async () => {
+      const older = run({ routine: "nightly", status: "completed", outcome: "failed" });
+      const last = run({ routine: "nightly", status: "errored" });
+      for (const each of [older, last]) await server.store.insertRun(each);
       nockRoutines(42, ROUTINES);
       const response = await browser.fetch("/dashboard/repos/acme/app");
       expect(response.status).toBe(200);
@@ -149,6 +152,8 @@ describe("dashboard", () => {
       expect(page).toContain(".claude/routines.yml:17:13: routines.broken.prompt: expected a string, got 42");
       expect(page).toContain('.claude/routines.yml:19:27: routines.broken.triggers[0].schedule.cron: invalid cron expression &quot;61 * * * *&quot;');
       expect(page).toContain("<code>/routine run review</code> in pull request comments");
+      expect(page).toContain(`Last run: <a href="/dashboard/runs/${last.id}">`);
+      expect(page.match(/Last run:/g)).toHaveLength(1);
       expect(page).toContain('action="/dashboard/repos/acme/app/routines/triage/tokens"');
       expect(page).not.toContain('id="routine-broken"');
     });
