@@ -16,12 +16,13 @@ import { SCRIPT, STYLE } from "./assets.js";
 import { SignInError, type GitHubSignIn } from "./github-sign-in.js";
 import { streamRun } from "./live.js";
 import { homePage } from "./pages/home.js";
+import { repoPath } from "./pages/layout.js";
 import { messagePage, signInPage, tokenCreatedPage } from "./pages/messages.js";
 import { repositoryPage } from "./pages/repository.js";
 import { runPage, runState, type RunView } from "./pages/run.js";
 import { OUTCOMES, runsPage, STATUSES, TRIGGER_KINDS, type RunFilters } from "./pages/runs.js";
 import type { DashboardSession, Sessions } from "./sessions.js";
-import { accessTo, allRepositories } from "./viewer.js";
+import { accessTo, allRepositories, sameRepository } from "./viewer.js";
 
 export interface DashboardDeps {
   store: RunStore;
@@ -60,7 +61,6 @@ const parseRepository = (text: string | undefined): RepositoryId | undefined => 
   const [owner, repo, extra] = (text ?? "").split("/");
   return owner && repo && extra === undefined ? { owner, repo } : undefined;
 };
-const sameRepository = (a: RepositoryId, b: RepositoryId) => `${a.owner}/${a.repo}`.toLowerCase() === `${b.owner}/${b.repo}`.toLowerCase();
 const oneOf = <T extends string>(values: readonly T[], text: string | null): T | undefined => (values as readonly string[]).includes(text ?? "") ? (text as T) : undefined;
 /** Only dashboard paths are returned to after sign-in, so the return address cannot send a user elsewhere. */
 const safeReturn = (path: string | null | undefined) => (path && /^\/dashboard(?:[/?#]|$)/.test(path) && !path.startsWith("//") ? path : "/dashboard");
@@ -104,6 +104,12 @@ export function dashboardHandler(deps: DashboardDeps) {
     githubUrl: deps.githubUrl,
   });
 
+  /** The routine as the default branch defines it now; undefined when it is missing or has errors. */
+  const routineOf = async (installationId: number, repository: RepositoryId, name: string) => {
+    const config = await deps.routines.load(await deps.installationOctokit(installationId), repository);
+    return { config, routine: config.found ? config.routines[name] : undefined };
+  };
+
   const loadConfig = async (installationId: number, repository: RepositoryId) => {
     try {
       return await deps.routines.load(await deps.installationOctokit(installationId), repository);
@@ -145,8 +151,7 @@ export function dashboardHandler(deps: DashboardDeps) {
         const { installation, repository } = await writable(session, { owner: owner!, repo: repo! });
         const text = (form.get("text") ?? "").trim();
         if (text.length > MAX_TEXT) throw new HttpError(413, `The extra instructions are longer than ${MAX_TEXT} characters.`);
-        const config = await deps.routines.load(await deps.installationOctokit(installation.id), repository);
-        const routine = config.found ? config.routines[name!] : undefined;
+        const { config, routine } = await routineOf(installation.id, repository, name!);
         if (!config.found || !routine) throw new HttpError(409, `Routine ${name} is not defined (or has errors) on the default branch of ${owner}/${repo}.`);
         const result = await deps.admission.admit({
           routine: name!,
@@ -170,8 +175,7 @@ export function dashboardHandler(deps: DashboardDeps) {
       async handle({ req, res, session }, [owner, repo, name]) {
         await readForm(req);
         const { installation, repository } = await writable(session, { owner: owner!, repo: repo! });
-        const config = await deps.routines.load(await deps.installationOctokit(installation.id), repository);
-        const routine = config.found ? config.routines[name!] : undefined;
+        const { routine } = await routineOf(installation.id, repository, name!);
         if (!routine?.triggers?.some((trigger) => "api" in trigger)) {
           throw new HttpError(409, `Routine ${name} in ${owner}/${repo} has no api trigger on the default branch; add "- api: {}" to its triggers first.`);
         }
@@ -189,7 +193,7 @@ export function dashboardHandler(deps: DashboardDeps) {
         if (!token || !accessTo(session.viewer, token.repository)) throw new HttpError(404, `No API token ${triggerId} that you can see.`);
         await writable(session, token.repository);
         await deps.store.revokeApiToken(token.triggerId, now());
-        redirect(res, `/dashboard/repos/${encodeURIComponent(token.repository.owner)}/${encodeURIComponent(token.repository.repo)}#routine-${encodeURIComponent(token.routine)}`);
+        redirect(res, `${repoPath(token.repository)}#routine-${encodeURIComponent(token.routine)}`);
       },
     },
     {

@@ -23,12 +23,13 @@ export interface Viewer {
   installations: ViewerInstallation[];
 }
 
-const same = (a: RepositoryId, b: RepositoryId) => a.owner.toLowerCase() === b.owner.toLowerCase() && a.repo.toLowerCase() === b.repo.toLowerCase();
+/** GitHub's owner and repository names are case-insensitive. */
+export const sameRepository = (a: RepositoryId, b: RepositoryId) => a.owner.toLowerCase() === b.owner.toLowerCase() && a.repo.toLowerCase() === b.repo.toLowerCase();
 
 /** The viewer's repository and its installation, when they can access it. */
 export function accessTo(viewer: Viewer, repository: RepositoryId): { installation: ViewerInstallation; repository: ViewerRepository } | undefined {
   for (const installation of viewer.installations) {
-    const found = installation.repositories.find((candidate) => same(candidate, repository));
+    const found = installation.repositories.find((candidate) => sameRepository(candidate, repository));
     if (found) return { installation, repository: found };
   }
   return undefined;
