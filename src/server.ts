@@ -22,11 +22,13 @@ import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
 import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
+import { applyEnvFile } from "./env-file.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
 import { Metrics } from "./web/metrics.js";
 
+applyEnvFile();
 let settings: Settings;
 try {
   settings = readSettings();

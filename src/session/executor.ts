@@ -23,8 +23,8 @@ export interface ExecutorDeps {
   installationOctokit(installationId: number): Promise<Octokit>;
   /** A client that authenticates with a given token. */
   octokitForToken(token: string): Octokit;
-  /** The commit author of the app's bot account. */
-  botAuthor(): Promise<{ name: string; email: string }>;
+  /** The commit author of the app's bot account, looked up with the run's client. */
+  botAuthor(octokit: Octokit): Promise<{ name: string; email: string }>;
   routines: RoutinesCache;
   workspaces: Workspaces;
   client: Anthropic;
@@ -142,7 +142,7 @@ export class SessionExecutor implements RunExecutor {
         routine: run.routine,
         runId: run.id,
         allowUnrestrictedBranchPushes: routine.allow_unrestricted_branch_pushes ?? false,
-        author: await deps.botAuthor(),
+        author: await deps.botAuthor(octokit),
         redact,
       };
       // The routine's own files come from the default branch, never from a pull request's head.

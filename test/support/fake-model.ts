@@ -1,25 +1,47 @@
 // A scripted stand-in for the Anthropic Messages API, over real HTTP on loopback. It plays the
-// turns it is given, records every request, and reports cache usage the way the real API does:
-// what an earlier request cached at a breakpoint is read back when a later request starts with it.
-import { createServer, type IncomingMessage } from "node:http";
+// turns it is given, records every request, answers streaming requests with server-sent events
+// the way the real API does, and reports cache usage the way the real API does: what an earlier
+// request cached at a breakpoint is read back when a later request starts with it.
+//
+// Scripts are either one list for every request in order, or sessions keyed by a marker in the
+// first user message: a session's turn is the number of assistant messages in the request, so
+// several sessions can run at once and a retried session replays from its first step.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 type Block = { type: "text"; text: string } | { type: "tool_use"; name: string; input: unknown; id?: string };
 
+export type StopReason = "end_turn" | "tool_use" | "max_tokens" | "refusal" | "model_context_window_exceeded" | "pause_turn";
+
 export type ScriptedTurn =
-  | { content: Block[]; stop_reason?: "end_turn" | "tool_use" | "max_tokens"; delayMs?: number }
-  | { error: { status: number; type: string; message: string }; delayMs?: number };
+  | {
+      content: Block[];
+      stop_reason?: StopReason;
+      delayMs?: number;
+      /** Streaming only: cut the last tool call's input JSON after this many characters (a reply cut by max_tokens). */
+      truncateInputAt?: number;
+    }
+  | { error: { status: number; type: string; message: string }; delayMs?: number; retryAfter?: string };
 
 export interface RecordedRequest {
   headers: IncomingMessage["headers"];
   body: any; // the JSON body as sent: tests read the fields they check
 }
 
+/** A session's turn, from its turn number (0 for the first model call) and how often that turn was asked. */
+export type SessionScript = ScriptedTurn[] | ((turn: number, attempt: number, request: RecordedRequest) => ScriptedTurn);
+
 export interface FakeModel {
   url: string;
   requests: RecordedRequest[];
+  /** Plays `script` for every request whose first user message contains `marker`. */
+  session(marker: string, script: SessionScript): void;
+  /** The requests of the session with this marker, in order. */
+  sessionRequests(marker: string): RecordedRequest[];
   close(): Promise<void>;
 }
+
+export const MODEL_KEY = "test-model-key";
 
 const stripCacheControl = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(stripCacheControl);
@@ -30,26 +52,57 @@ const stripCacheControl = (value: unknown): unknown => {
 };
 const tokens = (text: string) => Math.ceil(text.length / 4);
 
-export async function startFakeModel(script: ScriptedTurn[] | ((index: number, request: RecordedRequest) => ScriptedTurn)): Promise<FakeModel> {
+/** The text of the first user message: where sessions find their marker. */
+export function firstUserText(body: any): string {
+  const first = body?.messages?.[0];
+  if (!first) return "";
+  if (typeof first.content === "string") return first.content;
+  return (first.content as Array<{ type: string; text?: string }>).map((block) => block.text ?? "").join("\n");
+}
+
+export async function startFakeModel(script: ScriptedTurn[] | ((index: number, request: RecordedRequest) => ScriptedTurn) = []): Promise<FakeModel> {
   const requests: RecordedRequest[] = [];
+  const sessions = new Map<string, { script: SessionScript; requests: RecordedRequest[]; attempts: Map<number, number> }>();
   const cached = new Set<string>();
   let served = 0;
+
+  const turnFor = (recorded: RecordedRequest, index: number): ScriptedTurn | undefined => {
+    const text = firstUserText(recorded.body);
+    for (const [marker, session] of sessions) {
+      if (!text.includes(marker)) continue;
+      session.requests.push(recorded);
+      const turn = (recorded.body.messages as Array<{ role: string }>).filter((message) => message.role === "assistant").length;
+      const attempt = (session.attempts.get(turn) ?? 0) + 1;
+      session.attempts.set(turn, attempt);
+      return typeof session.script === "function" ? session.script(turn, attempt, recorded) : session.script[turn];
+    }
+    return typeof script === "function" ? script(index, recorded) : script[index];
+  };
+
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+    let body: any;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+    } catch {
+      body = {};
+    }
     const recorded = { headers: req.headers, body };
     requests.push(recorded);
-    const authorized = req.headers["x-api-key"] === "test-model-key" || req.headers.authorization === "Bearer test-model-key";
-    const index = served++;
-    const turn = typeof script === "function" ? script(index, recorded) : script[index];
+    const authorized = req.headers["x-api-key"] === MODEL_KEY || req.headers.authorization === `Bearer ${MODEL_KEY}`;
     const json = (status: number, payload: unknown, headers: Record<string, string> = {}) =>
       res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(payload));
     if (!authorized) return json(401, { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } });
     if (req.url?.split("?")[0] !== "/v1/messages") return json(404, { type: "error", error: { type: "not_found_error", message: req.url } });
-    if (!turn) return json(500, { type: "error", error: { type: "api_error", message: `the script has no turn ${index + 1}` } });
+    const index = served++;
+    const turn = turnFor(recorded, index);
+    if (!turn) return json(500, { type: "error", error: { type: "api_error", message: `the script has no turn for request ${index + 1}` } });
     if (turn.delayMs) await new Promise((resolve) => setTimeout(resolve, turn.delayMs));
-    if ("error" in turn) return json(turn.error.status, { type: "error", error: { type: turn.error.type, message: turn.error.message } }, { "retry-after-ms": "10" });
+    if ("error" in turn) {
+      const headers: Record<string, string> = turn.retryAfter === undefined ? { "retry-after-ms": "10" } : { "retry-after": turn.retryAfter };
+      return json(turn.error.status, { type: "error", error: { type: turn.error.type, message: turn.error.message } }, headers);
+    }
 
     // Cache accounting: the prefix up to each breakpoint is written once and read back later.
     const prefix = JSON.stringify(stripCacheControl([body.system, body.tools]));
@@ -59,7 +112,7 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
     cached.add(whole);
     const content = turn.content.map((block, i) => (block.type === "tool_use" ? { id: block.id ?? `toolu_${index}_${i}`, ...block } : block));
     const hasTools = content.some((block) => block.type === "tool_use");
-    json(200, {
+    const message = {
       id: `msg_${index}`,
       type: "message",
       role: "assistant",
@@ -74,12 +127,48 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
         cache_creation_input_tokens: tokens(whole.slice(read)),
         output_tokens: tokens(JSON.stringify(content)),
       },
-    });
+    };
+    if (body.stream === true) return stream(res, message, turn.truncateInputAt);
+    json(200, message);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    session(marker, sessionScript) {
+      sessions.set(marker, { script: sessionScript, requests: [], attempts: new Map() });
+    },
+    sessionRequests: (marker) => sessions.get(marker)?.requests ?? [],
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
+}
+
+type Message = { content: Array<{ type: string; text?: string; id?: string; name?: string; input?: unknown }>; stop_reason: string; usage: { output_tokens: number } & Record<string, number> };
+
+/** The message as the API streams it: message_start, each block's start, deltas and stop, message_delta, message_stop. */
+function stream(res: ServerResponse, message: Message, truncateInputAt?: number): void {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  send("message_start", { type: "message_start", message: { ...message, content: [], stop_reason: null, usage: { ...message.usage, output_tokens: 1 } } });
+  const lastTool = message.content.map((block) => block.type).lastIndexOf("tool_use");
+  message.content.forEach((block, index) => {
+    if (block.type === "text") {
+      send("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } });
+      const text = block.text ?? "";
+      for (let at = 0; at < text.length || at === 0; at += 40) send("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: text.slice(at, at + 40) } });
+    } else {
+      send("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } });
+      let json = JSON.stringify(block.input ?? {});
+      if (index === lastTool && truncateInputAt !== undefined) json = json.slice(0, truncateInputAt);
+      for (let at = 0; at < json.length; at += 25) send("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: json.slice(at, at + 25) } });
+    }
+    send("content_block_stop", { type: "content_block_stop", index });
+  });
+  send("message_delta", { type: "message_delta", delta: { stop_reason: message.stop_reason, stop_sequence: null }, usage: { output_tokens: message.usage.output_tokens } });
+  send("message_stop", { type: "message_stop" });
+  res.end();
 }

@@ -1,0 +1,769 @@
+// GitHub as a server on loopback, the way GitHub Enterprise Server serves it: REST under /api/v3,
+// OAuth at the root, and git smart HTTP (`git http-backend` over real bare repositories) at
+// /<owner>/<repo>.git. It checks credentials as GitHub does (the app's JWT, installation tokens
+// with their repositories, permissions and expiry, users' OAuth tokens), keeps what was posted, and
+// logs every request so tests assert on what crossed the wire.
+import { spawn } from "node:child_process";
+import { createPublicKey, createVerify, randomBytes, type KeyObject } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { components } from "@octokit/openapi-types";
+import { commitTo, createBareRepository, git, revParse } from "./git.js";
+
+type Schemas = components["schemas"];
+
+export type Auth =
+  | { kind: "none" }
+  | { kind: "app" }
+  | { kind: "installation"; token: string; installationId: number }
+  | { kind: "user"; token: string; login: string }
+  | { kind: "invalid"; token: string; why: string };
+
+export interface LoggedRequest {
+  method: string;
+  /** Without /api/v3, without the query. */
+  path: string;
+  query: URLSearchParams;
+  auth: Auth;
+  body: any; // parsed JSON for REST; tests read the fields they check
+  status?: number;
+}
+
+export interface Push {
+  repository: string;
+  token: string;
+  updates: Array<{ old: string; new: string; ref: string }>;
+  /** Bytes of the request body: the commands and the pack. */
+  bytes: number;
+  status?: number;
+}
+
+interface Repository {
+  id: number;
+  owner: string;
+  name: string;
+  installationId: number;
+  bare: string;
+  defaultBranch: string;
+  private: boolean;
+}
+
+interface PullRequest {
+  number: number;
+  repository: string;
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  user: string;
+  draft: boolean;
+  /** A pull request from a fork: the fork's full name. */
+  fork?: string;
+  state: "open" | "closed";
+}
+
+interface Token {
+  token: string;
+  installationId: number;
+  /** Repositories the token is limited to (lower-case full names); all of the installation when undefined. */
+  repositories?: string[];
+  permissions: Record<string, string>;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+export interface CheckRun {
+  id: number;
+  repository: string;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion?: string | null;
+  external_id?: string;
+  output?: { title?: string; summary?: string };
+  details_url?: string;
+  /** Every state the check went through, in order. */
+  history: Array<{ status: string; conclusion?: string | null; title?: string }>;
+}
+
+export interface FakeGitHubOptions {
+  appId: number;
+  privateKey: string;
+  slug?: string;
+  /** How long an installation token lives; by default an hour, as on GitHub. */
+  tokenLifetimeMs?: (request: { repositories?: string[] }) => number;
+}
+
+const APP_PERMISSIONS = { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read", members: "read" };
+
+export class FakeGitHub {
+  readonly requests: LoggedRequest[] = [];
+  readonly pushes: Push[] = [];
+  readonly checkRuns: CheckRun[] = [];
+  readonly comments: Array<{ id: number; repository: string; issue: number; body: string; user: string }> = [];
+  readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[] }> = [];
+  readonly reactions: Array<{ repository: string; commentId: number; content: string }> = [];
+  readonly tokens = new Map<string, Token>();
+  readonly pullRequests = new Map<string, PullRequest>();
+  /** Permission of users on repositories ("owner/repo:login" → admin, write, read…); "read" otherwise. */
+  readonly permissions = new Map<string, string>();
+  readonly installations = new Map<number, { account: string; type: "User" | "Organization" }>();
+  readonly slug: string;
+  url = "";
+  /** Who GitHub's authorize page signs in next, and the codes it handed out. */
+  signedInUser = "octocat";
+  readonly #codes = new Map<string, string>();
+  readonly #userTokens = new Map<string, string>();
+  readonly #repositories = new Map<string, Repository>();
+  readonly #publicKey: KeyObject;
+  #root = "";
+  #nextId = 1000;
+  #server = createServer((req, res) => void this.#handle(req, res));
+
+  constructor(private readonly options: FakeGitHubOptions) {
+    this.slug = options.slug ?? "routines-test";
+    this.#publicKey = createPublicKey(options.privateKey);
+  }
+
+  get apiUrl(): string {
+    return `${this.url}/api/v3`;
+  }
+
+  get host(): string {
+    return new URL(this.url).host;
+  }
+
+  /** The app's bot user, as GitHub names it. */
+  get botLogin(): string {
+    return `${this.slug}[bot]`;
+  }
+
+  async start(): Promise<this> {
+    this.#root = await mkdtemp(join(tmpdir(), "routines-e2e-github-"));
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  close(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  addInstallation(id: number, account: string, type: "User" | "Organization" = "Organization"): void {
+    this.installations.set(id, { account, type });
+  }
+
+  /** A repository with `files` on `main`, installed in `installationId`. */
+  async addRepository(fullName: string, installationId: number, files: Record<string, string | Buffer>, { private: isPrivate = true } = {}): Promise<Repository> {
+    const [owner = "", name = ""] = fullName.split("/");
+    const bare = join(this.#root, owner, `${name}.git`);
+    await createBareRepository(bare, files);
+    const repository: Repository = { id: this.#nextId++, owner, name, installationId, bare, defaultBranch: "main", private: isPrivate };
+    this.#repositories.set(fullName.toLowerCase(), repository);
+    return repository;
+  }
+
+  repository(fullName: string): Repository {
+    const repository = this.#repositories.get(fullName.toLowerCase());
+    if (!repository) throw new Error(`no repository ${fullName}`);
+    return repository;
+  }
+
+  /** Commits files to a branch (made from `from`, default the default branch); returns the commit. */
+  async commit(fullName: string, branch: string, files: Record<string, string | Buffer>, { from, message }: { from?: string; message?: string } = {}): Promise<string> {
+    const repository = this.repository(fullName);
+    const base = from ?? ((await revParse(repository.bare, `refs/heads/${branch}`)) ? branch : repository.defaultBranch);
+    return commitTo(repository.bare, branch, base, files, message);
+  }
+
+  async tag(fullName: string, tag: string, ref: string): Promise<string> {
+    const repository = this.repository(fullName);
+    await git(repository.bare, "tag", tag, ref);
+    return (await revParse(repository.bare, `refs/tags/${tag}^{commit}`))!;
+  }
+
+  async sha(fullName: string, ref: string): Promise<string> {
+    const sha = await revParse(this.repository(fullName).bare, ref);
+    if (!sha) throw new Error(`${fullName} has no ${ref}`);
+    return sha;
+  }
+
+  /** Reads a file at a ref of the served repository (what a push left there). */
+  async file(fullName: string, ref: string, path: string): Promise<string | undefined> {
+    try {
+      return await git(this.repository(fullName).bare, "show", `${ref}:${path}`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Opens a pull request from `head` into `base`; refs/pull/<n>/head follows the head branch. */
+  async openPullRequest(fullName: string, pull: { head: string; base?: string; title?: string; body?: string; user?: string; number?: number; draft?: boolean }): Promise<PullRequest> {
+    const repository = this.repository(fullName);
+    const number = pull.number ?? this.#nextId++;
+    const record: PullRequest = {
+      number,
+      repository: fullName.toLowerCase(),
+      head: pull.head,
+      base: pull.base ?? repository.defaultBranch,
+      title: pull.title ?? `Change ${number}`,
+      body: pull.body ?? "",
+      user: pull.user ?? "octocat",
+      draft: pull.draft ?? false,
+      state: "open",
+    };
+    this.pullRequests.set(`${record.repository}#${number}`, record);
+    await this.#syncPullRef(record);
+    return record;
+  }
+
+  /** Moves a pull request's head branch on with a new commit, as a push to it would. */
+  async pushToPullRequest(fullName: string, number: number, files: Record<string, string | Buffer>): Promise<string> {
+    const pull = this.#pull(fullName, number);
+    const sha = await this.commit(fullName, pull.head, files);
+    await this.#syncPullRef(pull);
+    return sha;
+  }
+
+  async #syncPullRef(pull: PullRequest): Promise<void> {
+    const repository = this.repository(pull.repository);
+    const sha = await this.sha(pull.repository, `refs/heads/${pull.head}`);
+    await git(repository.bare, "update-ref", `refs/pull/${pull.number}/head`, sha);
+  }
+
+  #pull(fullName: string, number: number): PullRequest {
+    const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${number}`);
+    if (!pull) throw new Error(`no pull request ${fullName}#${number}`);
+    return pull;
+  }
+
+  /** Requests made with the given method to paths matching `path`. */
+  find(method: string, path: RegExp | string): LoggedRequest[] {
+    return this.requests.filter((request) => request.method === method && (typeof path === "string" ? request.path === path : path.test(request.path)));
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake");
+    if (/^\/[^/]+\/[^/]+\.git\//.test(url.pathname)) return this.#git(req, res, url);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    let body: any = undefined;
+    if (text) {
+      try {
+        body = (req.headers["content-type"] ?? "").includes("x-www-form-urlencoded") ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    const api = url.pathname.startsWith("/api/v3/");
+    const path = api ? url.pathname.slice("/api/v3".length) : url.pathname;
+    const entry: LoggedRequest = { method: req.method ?? "GET", path, query: url.searchParams, auth: this.#authenticate(req), body };
+    this.requests.push(entry);
+    const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
+      entry.status = status;
+      if (payload === undefined) return void res.writeHead(status, headers).end();
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(JSON.stringify(payload));
+    };
+    try {
+      const answer = api ? await this.#rest(entry, req) : await this.#web(entry);
+      if (answer.redirect) {
+        entry.status = 302;
+        return void res.writeHead(302, { location: answer.redirect }).end();
+      }
+      send(answer.status, answer.body, answer.headers);
+    } catch (error) {
+      send(500, { message: `fake GitHub failed: ${(error as Error).message}` });
+    }
+  }
+
+  #authenticate(req: IncomingMessage): Auth {
+    const header = req.headers.authorization ?? "";
+    const [scheme = "", credential = ""] = header.split(" ");
+    if (!header) return { kind: "none" };
+    if (/^bearer$/i.test(scheme) && credential.split(".").length === 3) {
+      return this.#verifyJwt(credential) ? { kind: "app" } : { kind: "invalid", token: credential, why: "the JWT does not verify" };
+    }
+    return this.#tokenAuth(credential);
+  }
+
+  #tokenAuth(token: string): Auth {
+    const installation = this.tokens.get(token);
+    if (installation) {
+      if (installation.revoked) return { kind: "invalid", token, why: "revoked" };
+      if (installation.expiresAt <= Date.now()) return { kind: "invalid", token, why: "expired" };
+      return { kind: "installation", token, installationId: installation.installationId };
+    }
+    const login = this.#userTokens.get(token);
+    if (login) return { kind: "user", token, login };
+    return { kind: "invalid", token, why: "unknown token" };
+  }
+
+  #verifyJwt(jwt: string): boolean {
+    const [header = "", payload = "", signature = ""] = jwt.split(".");
+    const verifier = createVerify("RSA-SHA256");
+    verifier.update(`${header}.${payload}`);
+    if (!verifier.verify(this.#publicKey, Buffer.from(signature, "base64url"))) return false;
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { iss?: string | number; exp?: number };
+    return String(claims.iss) === String(this.options.appId) && (claims.exp ?? 0) * 1000 > Date.now();
+  }
+
+  repositoryJson(repository: Repository): Partial<Schemas["full-repository"]> {
+    const fullName = `${repository.owner}/${repository.name}`;
+    return {
+      id: repository.id,
+      node_id: `R_${repository.id}`,
+      name: repository.name,
+      full_name: fullName,
+      private: repository.private,
+      owner: this.userJson(repository.owner, this.installations.get(repository.installationId)?.type ?? "Organization") as Schemas["simple-user"],
+      html_url: `${this.url}/${fullName}`,
+      url: `${this.apiUrl}/repos/${fullName}`,
+      clone_url: `${this.url}/${fullName}.git`,
+      default_branch: repository.defaultBranch,
+      fork: false,
+      archived: false,
+      disabled: false,
+    };
+  }
+
+  userJson(login: string, type = "User"): Partial<Schemas["simple-user"]> {
+    const id = login === this.botLogin ? 9_000_001 : [...login].reduce((sum, char) => sum * 31 + char.charCodeAt(0), 7) % 1_000_000;
+    return { login, id, node_id: `U_${id}`, type, site_admin: false, html_url: `${this.url}/${login}`, avatar_url: `${this.url}/avatars/${login}` };
+  }
+
+  async pullJson(pull: PullRequest): Promise<Partial<Schemas["pull-request"]>> {
+    const repository = this.repository(pull.repository);
+    const repo = this.repositoryJson(repository);
+    const headSha = await this.sha(pull.repository, `refs/heads/${pull.head}`);
+    const baseSha = await this.sha(pull.repository, `refs/heads/${pull.base}`);
+    const headRepo = pull.fork ? { ...repo, full_name: pull.fork, name: pull.fork.split("/")[1]!, fork: true } : repo;
+    return {
+      number: pull.number,
+      id: pull.number * 10,
+      state: pull.state,
+      title: pull.title,
+      body: pull.body,
+      draft: pull.draft,
+      merged: false,
+      user: this.userJson(pull.user) as Schemas["simple-user"],
+      labels: [],
+      html_url: `${this.url}/${repo.full_name}/pull/${pull.number}`,
+      head: { ref: pull.head, sha: headSha, label: `${repository.owner}:${pull.head}`, repo: headRepo, user: repo.owner } as Schemas["pull-request"]["head"],
+      base: { ref: pull.base, sha: baseSha, label: `${repository.owner}:${pull.base}`, repo, user: repo.owner } as Schemas["pull-request"]["base"],
+    };
+  }
+
+  /** The pull request's files with GitHub's patches (hunks only, no headers). */
+  async #pullFiles(pull: PullRequest): Promise<Array<Partial<Schemas["diff-entry"]>>> {
+    const { bare } = this.repository(pull.repository);
+    const range = `refs/heads/${pull.base}...refs/heads/${pull.head}`;
+    const statuses = (await git(bare, "diff", "--no-renames", "--name-status", range)).trim().split("\n").filter(Boolean);
+    const files: Array<Partial<Schemas["diff-entry"]>> = [];
+    for (const line of statuses) {
+      const [code = "M", filename = ""] = line.split("\t");
+      const diff = await git(bare, "diff", "--no-renames", range, "--", filename);
+      const at = diff.indexOf("\n@@");
+      const patch = at >= 0 ? diff.slice(at + 1).replace(/\n$/, "") : undefined;
+      const lines = (patch ?? "").split("\n");
+      files.push({
+        filename,
+        status: code === "A" ? "added" : code === "D" ? "removed" : "modified",
+        additions: lines.filter((l) => l.startsWith("+")).length,
+        deletions: lines.filter((l) => l.startsWith("-")).length,
+        changes: lines.filter((l) => l.startsWith("+") || l.startsWith("-")).length,
+        ...(patch ? { patch } : {}),
+      });
+    }
+    return files;
+  }
+
+  async #web(entry: LoggedRequest): Promise<Answer> {
+    if (entry.method === "GET" && entry.path === "/login/oauth/authorize") {
+      const code = randomBytes(10).toString("hex");
+      this.#codes.set(code, this.signedInUser);
+      const back = new URL(entry.query.get("redirect_uri") ?? "");
+      back.searchParams.set("code", code);
+      back.searchParams.set("state", entry.query.get("state") ?? "");
+      return { status: 302, redirect: back.toString() };
+    }
+    if (entry.method === "POST" && entry.path === "/login/oauth/access_token") {
+      const login = this.#codes.get(entry.body?.code);
+      if (!login) return ok({ error: "bad_verification_code", error_description: "The code passed is incorrect or expired." });
+      this.#codes.delete(entry.body.code);
+      const token = `ghu_${randomBytes(12).toString("hex")}`;
+      this.#userTokens.set(token, login);
+      return ok({ access_token: token, token_type: "bearer", scope: "" });
+    }
+    return notFound();
+  }
+
+  async #rest(entry: LoggedRequest, req: IncomingMessage): Promise<Answer> {
+    const { method, path, auth } = entry;
+    const route = (pattern: string) => matchRoute(method, path, pattern);
+    if (auth.kind === "invalid") return { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } };
+
+    // The app, with its JWT.
+    let params: Record<string, string> | undefined;
+    if ((params = route("GET /app"))) return this.#asApp(auth, () => ok({ id: this.options.appId, slug: this.slug, name: "Routines", owner: this.userJson("octo-org", "Organization"), permissions: APP_PERMISSIONS, events: [] }));
+    if ((params = route("GET /app/installations")))
+      return this.#asApp(auth, () => ok([...this.installations].map(([id, { account, type }]) => ({ id, account: this.userJson(account, type), suspended_at: null, app_id: this.options.appId }))));
+    if ((params = route("GET /repos/:owner/:repo/installation"))) {
+      const { owner, repo } = params;
+      return this.#asApp(auth, () => {
+        const repository = this.#repositories.get(`${owner}/${repo}`.toLowerCase());
+        return repository ? ok({ id: repository.installationId, account: this.userJson(repository.owner) }) : notFound();
+      });
+    }
+    if ((params = route("POST /app/installations/:id/access_tokens"))) {
+      const id = Number(params.id);
+      return this.#asApp(auth, () => {
+        if (!this.installations.has(id)) return notFound();
+        const names: string[] | undefined = entry.body?.repositories;
+        const repositories = names?.map((name) => [...this.#repositories.values()].find((r) => r.installationId === id && r.name.toLowerCase() === name.toLowerCase()));
+        if (repositories?.some((r) => !r)) return { status: 422, body: { message: "There is at least one repository that does not exist or is not accessible to the parent installation." } };
+        const token = `ghs_${randomBytes(16).toString("hex")}`;
+        const lifetime = this.options.tokenLifetimeMs?.({ ...(names ? { repositories: names } : {}) }) ?? 3_600_000;
+        const record: Token = {
+          token,
+          installationId: id,
+          ...(repositories ? { repositories: repositories.map((r) => `${r!.owner}/${r!.name}`.toLowerCase()) } : {}),
+          permissions: entry.body?.permissions ?? APP_PERMISSIONS,
+          expiresAt: Date.now() + lifetime,
+          revoked: false,
+        };
+        this.tokens.set(token, record);
+        return {
+          status: 201,
+          body: {
+            token,
+            expires_at: new Date(record.expiresAt).toISOString(),
+            permissions: record.permissions,
+            repository_selection: repositories ? "selected" : "all",
+            ...(repositories ? { repositories: repositories.map((r) => this.repositoryJson(r!)) } : {}),
+          },
+        };
+      });
+    }
+
+    // An installation token.
+    if ((params = route("DELETE /installation/token"))) {
+      if (auth.kind !== "installation") return unauthorized();
+      this.tokens.get(auth.token)!.revoked = true;
+      return { status: 204 };
+    }
+    if ((params = route("GET /installation/repositories"))) {
+      if (auth.kind !== "installation") return unauthorized();
+      const repositories = [...this.#repositories.values()].filter((r) => r.installationId === auth.installationId && this.#inScope(auth.token, r));
+      return ok({ total_count: repositories.length, repositories: repositories.map((r) => this.repositoryJson(r)) });
+    }
+    if ((params = route("GET /users/:login"))) return ok(this.userJson(params.login!, params.login!.endsWith("[bot]") ? "Bot" : "User"));
+
+    // A signed-in user's token.
+    if ((params = route("GET /user"))) return auth.kind === "user" ? ok(this.userJson(auth.login)) : unauthorized();
+    if ((params = route("GET /user/installations"))) {
+      if (auth.kind !== "user") return unauthorized();
+      const ids = [...this.installations.keys()].filter((id) => [...this.#repositories.values()].some((r) => r.installationId === id && this.#permission(r, auth.login) !== "none"));
+      return ok({ total_count: ids.length, installations: ids.map((id) => ({ id, account: this.userJson(this.installations.get(id)!.account, this.installations.get(id)!.type) })) });
+    }
+    if ((params = route("GET /user/installations/:id/repositories"))) {
+      if (auth.kind !== "user") return unauthorized();
+      const login = auth.login;
+      const repositories = [...this.#repositories.values()].filter((r) => r.installationId === Number(params!.id) && this.#permission(r, login) !== "none");
+      return ok({
+        total_count: repositories.length,
+        repositories: repositories.map((r) => {
+          const permission = this.#permission(r, login);
+          return { ...this.repositoryJson(r), permissions: { admin: permission === "admin", maintain: permission === "maintain", push: ["admin", "maintain", "write"].includes(permission), pull: true } };
+        }),
+      });
+    }
+    if ((params = route("GET /user/memberships/orgs/:org"))) {
+      if (auth.kind !== "user") return unauthorized();
+      const admin = this.permissions.get(`${params.org}:${auth.login}`.toLowerCase()) === "admin";
+      return admin ? ok({ role: "admin", state: "active" }) : notFound();
+    }
+
+    // A repository: an installation token whose scope includes it.
+    const inRepository = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
+    if (inRepository) {
+      const repository = this.#repositories.get(`${inRepository[1]}/${inRepository[2]}`.toLowerCase());
+      if (!repository) return notFound();
+      if (auth.kind !== "installation" || auth.installationId !== repository.installationId || !this.#inScope(auth.token, repository)) return notFound();
+      return this.#repositoryRoute(entry, repository, this.tokens.get(auth.token)!, req);
+    }
+    return notFound();
+  }
+
+  #asApp(auth: Auth, answer: () => Answer | Promise<Answer>): Answer | Promise<Answer> {
+    if (auth.kind !== "app") return { status: 401, body: { message: "A JSON web token could not be decoded" } };
+    return answer();
+  }
+
+  #inScope(token: string, repository: Repository): boolean {
+    const record = this.tokens.get(token);
+    return !record?.repositories || record.repositories.includes(`${repository.owner}/${repository.name}`.toLowerCase());
+  }
+
+  #permission(repository: Repository, login: string): string {
+    return this.permissions.get(`${repository.owner}/${repository.name}:${login}`.toLowerCase()) ?? (repository.private ? "none" : "read");
+  }
+
+  async #repositoryRoute(entry: LoggedRequest, repository: Repository, token: Token, req: IncomingMessage): Promise<Answer> {
+    const { method, body } = entry;
+    const fullName = `${repository.owner}/${repository.name}`;
+    const rest = entry.path.slice(`/repos/${repository.owner}/${repository.name}`.length) || "/";
+    const route = (pattern: string) => matchRoute(method, rest, pattern);
+    const needs = (permission: string, level: "read" | "write"): Answer | undefined => {
+      const granted = token.permissions[permission];
+      if (granted === "write" || (level === "read" && granted === "read")) return undefined;
+      return { status: 403, body: { message: "Resource not accessible by integration" } };
+    };
+    let params: Record<string, string> | undefined;
+
+    if (method === "GET" && rest === "/") return ok(this.repositoryJson(repository));
+    if ((params = route("GET /contents/*"))) {
+      const filePath = decodeURIComponent(params["*"]!);
+      const ref = entry.query.get("ref") ?? repository.defaultBranch;
+      const sha = await revParse(repository.bare, `${ref}:${filePath}`);
+      if (!sha || (await git(repository.bare, "cat-file", "-t", sha)).trim() !== "blob") return notFound();
+      const etag = `"${sha}"`;
+      if (req.headers["if-none-match"] === etag) return { status: 304, headers: { etag } };
+      const content = Buffer.from(await git(repository.bare, "cat-file", "blob", sha));
+      return ok({ type: "file", encoding: "base64", size: content.length, name: filePath.split("/").pop(), path: filePath, sha, content: content.toString("base64") }, { etag });
+    }
+    if ((params = route("GET /pulls/:number"))) {
+      const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
+      return pull ? ok(await this.pullJson(pull)) : notFound();
+    }
+    if ((params = route("GET /pulls/:number/files"))) {
+      const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
+      return pull ? ok(await this.#pullFiles(pull)) : notFound();
+    }
+    if ((params = route("GET /pulls/:number/comments"))) {
+      const number = Number(params.number);
+      return ok(this.reviews.filter((r) => r.repository === fullName.toLowerCase() && r.pull === number).flatMap((r) => r.comments));
+    }
+    if ((params = route("GET /pulls/:number/reviews"))) {
+      const number = Number(params.number);
+      return ok(this.reviews.filter((r) => r.repository === fullName.toLowerCase() && r.pull === number).map(({ id, body: text }) => ({ id, body: text })));
+    }
+    if ((params = route("POST /pulls/:number/reviews"))) {
+      const denied = needs("pull_requests", "write");
+      if (denied) return denied;
+      const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
+      if (!pull) return notFound();
+      const problem = reviewProblem(await this.#pullFiles(pull), body?.comments ?? []);
+      if (problem) return { status: 422, body: { message: "Unprocessable Entity", errors: [problem], documentation_url: "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request" } };
+      const id = this.#nextId++;
+      const comments = (body?.comments ?? []).map((comment: object) => ({ ...comment, id: this.#nextId++, pull_request_review_id: id, user: this.userJson(this.botLogin, "Bot") }));
+      this.reviews.push({ id, repository: fullName.toLowerCase(), pull: pull.number, body: body?.body ?? "", event: body?.event ?? "COMMENT", commit_id: body?.commit_id, comments });
+      return ok({ id, body: body?.body, state: "COMMENTED", html_url: `${this.url}/${fullName}/pull/${pull.number}#pullrequestreview-${id}` });
+    }
+    if ((params = route("POST /pulls"))) {
+      const denied = needs("pull_requests", "write");
+      if (denied) return denied;
+      if (!(await revParse(repository.bare, `refs/heads/${body?.head}`))) return { status: 422, body: { message: "Validation Failed", errors: [{ resource: "PullRequest", field: "head", code: "invalid" }] } };
+      const pull = await this.openPullRequest(fullName, { head: body.head, base: body.base, title: body.title, body: body.body ?? "", user: this.botLogin, draft: body.draft ?? false });
+      return { status: 201, body: await this.pullJson(pull) };
+    }
+    if ((params = route("GET /collaborators/:login/permission"))) {
+      const permission = this.#permission(repository, params.login!);
+      return ok({ permission: permission === "maintain" ? "write" : permission, role_name: permission, user: this.userJson(params.login!) });
+    }
+    if ((params = route("POST /issues/:number/comments"))) {
+      // GitHub takes a comment on a pull request with either permission.
+      const onPull = this.pullRequests.has(`${fullName.toLowerCase()}#${params.number}`);
+      const denied = needs("issues", "write");
+      if (denied && (!onPull || needs("pull_requests", "write"))) return denied;
+      const id = this.#nextId++;
+      this.comments.push({ id, repository: fullName.toLowerCase(), issue: Number(params.number), body: body?.body ?? "", user: this.botLogin });
+      return { status: 201, body: { id, body: body?.body, html_url: `${this.url}/${fullName}/issues/${params.number}#issuecomment-${id}` } };
+    }
+    if ((params = route("GET /issues/:number/comments"))) {
+      const number = Number(params.number);
+      return ok(this.comments.filter((c) => c.repository === fullName.toLowerCase() && c.issue === number).map((c) => ({ id: c.id, body: c.body, user: this.userJson(c.user) })));
+    }
+    if ((params = route("POST /issues/comments/:id/reactions"))) {
+      this.reactions.push({ repository: fullName.toLowerCase(), commentId: Number(params.id), content: body?.content });
+      return { status: 201, body: { id: this.#nextId++, content: body?.content } };
+    }
+    if ((params = route("POST /check-runs"))) {
+      const denied = needs("checks", "write");
+      if (denied) return denied;
+      const check: CheckRun = { id: this.#nextId++, repository: fullName.toLowerCase(), history: [], ...body };
+      check.history.push({ status: check.status ?? "queued", conclusion: check.conclusion ?? null, ...(check.output?.title ? { title: check.output.title } : {}) });
+      this.checkRuns.push(check);
+      return { status: 201, body: { id: check.id, name: check.name, head_sha: check.head_sha, status: check.status, conclusion: check.conclusion ?? null } };
+    }
+    if ((params = route("PATCH /check-runs/:id"))) {
+      const denied = needs("checks", "write");
+      if (denied) return denied;
+      const check = this.checkRuns.find((c) => c.id === Number(params!.id));
+      if (!check) return notFound();
+      Object.assign(check, body);
+      check.history.push({ status: check.status, conclusion: check.conclusion ?? null, ...(body?.output?.title ? { title: body.output.title } : {}) });
+      return ok({ id: check.id, status: check.status, conclusion: check.conclusion ?? null });
+    }
+    return notFound();
+  }
+
+  // ---------------------------------------------------------------- git smart HTTP
+
+  #git(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const [, owner = "", repoGit = ""] = url.pathname.split("/");
+    const repository = this.#repositories.get(`${owner}/${repoGit.replace(/\.git$/, "")}`.toLowerCase());
+    const [scheme, encoded = ""] = (req.headers.authorization ?? "").split(" ");
+    const [, token = ""] = scheme === "Basic" ? Buffer.from(encoded, "base64").toString("utf8").split(":") : [];
+    const auth = token ? this.#tokenAuth(token) : ({ kind: "none" } as Auth);
+    const entry: LoggedRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, auth, body: undefined };
+    this.requests.push(entry);
+    const refuse = (status: number, text: string) => {
+      entry.status = status;
+      res.writeHead(status, status === 401 ? { "www-authenticate": 'Basic realm="GitHub"' } : {}).end(text);
+    };
+    if (!repository) return refuse(404, "Repository not found.");
+    if (auth.kind !== "installation" || auth.installationId !== repository.installationId || !this.#inScope(auth.token, repository)) {
+      return refuse(401, auth.kind === "invalid" ? `Invalid username or password (${auth.why}).` : "Authentication required.");
+    }
+    const pushing = url.pathname.endsWith("/git-receive-pack") || url.searchParams.get("service") === "git-receive-pack";
+    if (pushing && this.tokens.get(auth.token)!.permissions.contents !== "write") return refuse(403, "Permission to push denied.");
+    entry.status = 200;
+    const push: Push | undefined = url.pathname.endsWith("/git-receive-pack") ? { repository: `${owner}/${repository.name}`.toLowerCase(), token: auth.token, updates: [], bytes: 0 } : undefined;
+    if (push) this.pushes.push(push);
+    const cgi = spawn("git", ["http-backend"], {
+      env: {
+        PATH: process.env.PATH,
+        GIT_PROJECT_ROOT: this.#root,
+        GIT_HTTP_EXPORT_ALL: "1",
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        REQUEST_METHOD: req.method ?? "GET",
+        CONTENT_TYPE: req.headers["content-type"] ?? "",
+        HTTP_CONTENT_ENCODING: req.headers["content-encoding"] ?? "",
+        REMOTE_USER: "x-access-token",
+        REMOTE_ADDR: "127.0.0.1",
+      },
+    });
+    let head = Buffer.alloc(0);
+    req.on("data", (chunk: Buffer) => {
+      if (!push) return;
+      push.bytes += chunk.length;
+      if (head.length < 64 * 1024) head = Buffer.concat([head, chunk]);
+    });
+    req.on("end", () => {
+      if (push) push.updates = parseCommands(head);
+    });
+    req.pipe(cgi.stdin);
+    let out = Buffer.alloc(0);
+    let started = false;
+    cgi.stdout.on("data", (chunk: Buffer) => {
+      if (started) return void res.write(chunk);
+      out = Buffer.concat([out, chunk]);
+      const end = out.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      started = true;
+      const headers: Record<string, string> = {};
+      let status = 200;
+      for (const line of out.subarray(0, end).toString().split("\r\n")) {
+        const [name = "", ...value] = line.split(":");
+        if (name.toLowerCase() === "status") status = Number.parseInt(value.join(":").trim(), 10);
+        else headers[name] = value.join(":").trim();
+      }
+      entry.status = status;
+      if (push) push.status = status;
+      res.writeHead(status, headers);
+      res.write(out.subarray(end + 4));
+    });
+    cgi.on("close", () => res.end());
+  }
+}
+
+interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  redirect?: string;
+}
+
+const ok = (body: unknown, headers: Record<string, string> = {}): Answer => ({ status: 200, body, headers });
+const notFound = (): Answer => ({ status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } });
+const unauthorized = (): Answer => ({ status: 401, body: { message: "Requires authentication" } });
+
+/** `GET /repos/:owner/:repo/*`-style patterns; a pattern without a method matches any method. */
+function matchRoute(method: string, path: string, pattern: string): Record<string, string> | undefined {
+  const [first = "", second] = pattern.split(" ");
+  const [wantMethod, wantPath] = second === undefined ? [undefined, first] : [first, second];
+  if (wantMethod && wantMethod !== method) return undefined;
+  const names: string[] = [];
+  const regex = new RegExp(
+    `^${wantPath
+      .split("/")
+      .map((part) => {
+        if (part === "*") return names.push("*"), "(.+)";
+        if (part.startsWith(":")) return names.push(part.slice(1)), "([^/]+)";
+        return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      })
+      .join("/")}/?$`,
+  );
+  const match = regex.exec(path);
+  if (!match) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+}
+
+/** The pkt-line commands at the start of a receive-pack request: "<old> <new> <ref>". */
+function parseCommands(body: Buffer): Push["updates"] {
+  const updates: Push["updates"] = [];
+  let at = 0;
+  while (at + 4 <= body.length) {
+    const length = Number.parseInt(body.subarray(at, at + 4).toString(), 16);
+    if (!length) break;
+    const line = body.subarray(at + 4, at + length).toString("utf8").split("\0")[0]!.trim();
+    const [old = "", next = "", ref = ""] = line.split(" ");
+    updates.push({ old, new: next, ref });
+    at += length;
+  }
+  return updates;
+}
+
+/** Why GitHub would refuse a review's comments (422), as it says it; undefined when it takes them. */
+export function reviewProblem(files: Array<Partial<Schemas["diff-entry"]>>, comments: Array<{ path: string; line?: number; side?: string; start_line?: number; start_side?: string }>): string | undefined {
+  const hunks = new Map<string, number>();
+  for (const { filename, patch } of files) {
+    if (!patch) continue;
+    let left = 0;
+    let right = 0;
+    let hunk = -1;
+    for (const line of patch.split("\n")) {
+      const header = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
+      if (header) {
+        left = Number(header[1]);
+        right = Number(header[2]);
+        hunk += 1;
+        continue;
+      }
+      if (line.startsWith("+")) hunks.set(`${filename}:RIGHT:${right++}`, hunk);
+      else if (line.startsWith("-")) hunks.set(`${filename}:LEFT:${left++}`, hunk);
+      else {
+        hunks.set(`${filename}:RIGHT:${right++}`, hunk);
+        hunks.set(`${filename}:LEFT:${left++}`, hunk);
+      }
+    }
+  }
+  for (const comment of comments) {
+    const end = hunks.get(`${comment.path}:${comment.side ?? "RIGHT"}:${comment.line}`);
+    if (end === undefined) return "Line could not be resolved";
+    if (comment.start_line !== undefined) {
+      const start = hunks.get(`${comment.path}:${comment.start_side ?? comment.side ?? "RIGHT"}:${comment.start_line}`);
+      if (start === undefined) return "Start line could not be resolved";
+      if (start !== end) return "start_line must be part of the same hunk as the line.";
+    }
+  }
+  return undefined;
+}
