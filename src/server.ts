@@ -1,6 +1,9 @@
 // `npm start`: the Probot server, the store, the scheduler and the workers. Without GitHub App
 // credentials it serves Probot's setup page, which registers the app from app.yml and writes the
-// credentials to .env.
+// credentials to .env. Settings come from the environment and `.env`, applied before anything
+// reads them. SIGTERM and SIGINT stop it cleanly: no new work, running sessions interrupted (their
+// commands stopped, their tokens revoked, each queued again or recorded as interrupted), the store
+// closed.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -8,7 +11,9 @@ import { pino, type Logger } from "pino";
 import { ProbotOctokit, run, type Probot } from "probot";
 import { createApp } from "./app.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
+import { applyEnvFile } from "./env-file.js";
 import { botAuthorOf } from "./github/bot-author.js";
+import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
@@ -20,9 +25,9 @@ import { WorkerPool } from "./runs/worker-pool.js";
 import { SECRET_PREFIX } from "./session/command-env.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
-import { applyEnvFile } from "./env-file.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
@@ -60,15 +65,21 @@ const observer: RunObserver = {
     events.status(run);
     const logger = runLog(run);
     runLogs.set(run.id, logger);
-    logger.info({ trigger: run.trigger.kind }, "run started");
+    logger.info({ trigger: run.trigger.kind, attempt: run.attempt ?? 1 }, "run started");
     await checks?.started(run);
   },
   finished: async (run) => {
-    (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, reason: run.reason }, "run finished");
+    (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, stopReason: run.stopReason, reason: run.reason }, "run finished");
     runLogs.delete(run.id);
     events.status(run);
     await metrics.observer.finished?.(run);
     await checks?.finished(run);
+  },
+  requeued: async (run) => {
+    (runLogs.get(run.id) ?? runLog(run)).warn({ attempt: run.attempt }, "run interrupted before it published anything: queued again");
+    runLogs.delete(run.id);
+    events.status(run);
+    await checks?.requeued(run);
   },
 };
 const onObserverError = (error: unknown) => log.error({ err: error }, "a check run could not be updated");
@@ -96,6 +107,9 @@ async function readServerConnectors({ connectorsFile }: Settings): Promise<Conne
 /** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */
 async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   checks = new CheckRunPublisher((id) => app.auth(id), store, (runId) => runUrl(settings.publicUrl, runId));
+  // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
+  const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
+  if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");
   if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
     log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
     return;
@@ -122,14 +136,16 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     serverConnectors,
     setupCacheDir: join(settings.dataDir, "setup-cache"),
     sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden },
+    onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
+  if (stopping) return;
   pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   pool.onEvent(metrics.transcriptEvent);
   pool.onEvent((runId, event) => events.event(runId, event));
   pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));
-  void pool.start().then((interrupted) => {
-    if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as errored");
-  });
+  const { requeued, interrupted } = await pool.start();
+  if (requeued.length > 0) log.warn({ runs: requeued }, "runs interrupted by the last stop had published nothing: queued again");
+  if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as interrupted");
 }
 
 // Every client the app makes reports GitHub's rate limit as it answers.
@@ -149,5 +165,34 @@ async function cancelRun(runId: string, reason: string): Promise<boolean> {
   return true;
 }
 
-const octokitForToken = (token: string) => new Octokit({ auth: { token }, baseUrl: settings.githubApiUrl });
-await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit });
+/** A client with a fixed token, or with whatever token `token()` returns at each request (a run's refreshed token). */
+function octokitForToken(token: string | (() => string)) {
+  return typeof token === "string"
+    ? new Octokit({ auth: { token }, baseUrl: settings.githubApiUrl })
+    : new Octokit({ authStrategy: currentTokenAuth, auth: { current: token }, baseUrl: settings.githubApiUrl });
+}
+
+let stopping: Promise<void> | undefined;
+/** Stops taking work, interrupts running sessions, closes the store and exits. */
+function stop(signal: NodeJS.Signals): void {
+  stopping ??= (async () => {
+    log.info({ signal }, "stopping: no new work; running sessions are interrupted");
+    // A platform that sends SIGTERM waits only so long before SIGKILL: never hang here.
+    setTimeout(() => {
+      log.error("the server did not stop within 25 s; exiting anyway");
+      process.exit(1);
+    }, 25_000).unref();
+    void server.stop().catch(() => undefined);
+    scheduler.stop();
+    await pool?.stop(`the server was stopped (${signal})`);
+    await store.close();
+    log.info("stopped");
+    process.exit(0);
+  })();
+}
+
+const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit });
+// Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.
+process.removeAllListeners("SIGINT");
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);

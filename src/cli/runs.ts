@@ -1,9 +1,7 @@
 // `routines runs` and `routines runs show <id>`: recent runs, and one run with its transcript.
-import type { RunRecord, RunStatus } from "../runs/store.js";
+import { RUN_STATUSES as STATUSES, type RunRecord, type RunStatus } from "../runs/store.js";
 import { CliError, type Io } from "./io.js";
 import { age, table, withStore } from "./store.js";
-
-const STATUSES: readonly RunStatus[] = ["queued", "running", "completed", "errored", "cancelled", "rejected"];
 
 function triggerText(run: RunRecord): string {
   const { trigger } = run;

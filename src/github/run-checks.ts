@@ -7,21 +7,41 @@ import type { RunRecord, RunStore } from "../runs/store.js";
 
 export const checkName = (routine: string) => `routines/${routine}`;
 
-type Conclusion = "success" | "failure" | "neutral" | "cancelled" | "skipped";
+type Conclusion = "success" | "failure" | "neutral" | "cancelled" | "action_required";
 
-/** The conclusion, and a title that says it in words, of a finished or rejected run. */
+/** How a session that stopped short of an outcome reads in a check's title. */
+const STOPPED_SHORT: Record<string, string> = {
+  max_turns: "Stopped at the turn limit",
+  timeout: "Stopped at the time limit",
+  max_output_tokens: "Stopped: the model's replies kept reaching the output limit",
+  refusal: "Stopped: the model declined to continue",
+  context_window_exceeded: "Stopped: the conversation outgrew the model's context window",
+};
+
+/**
+ * The conclusion, and a title that says it in words, of a finished or rejected run. Only a
+ * routine that reported success passes; a session that ended by itself without an outcome is
+ * neutral. Everything that kept the routine from doing its job (errors, interruptions, limits,
+ * caps, the kill switch) fails or asks for action, so a required check never passes a pull
+ * request that nothing reviewed.
+ */
 export function conclusionOf(run: RunRecord): { conclusion: Conclusion; title: string } {
   switch (run.status) {
-    case "completed":
+    case "completed": {
       if (run.outcome === "succeeded") return { conclusion: "success", title: "Succeeded" };
       if (run.outcome === "failed") return { conclusion: "failure", title: "The routine reported failure" };
+      const short = run.stopReason === undefined ? undefined : STOPPED_SHORT[run.stopReason];
+      if (short) return { conclusion: "failure", title: run.reason ? `${short}: ${run.reason}` : short };
       return { conclusion: "neutral", title: "Finished without reporting an outcome" };
+    }
     case "errored":
       return { conclusion: "failure", title: `Errored: ${run.reason ?? "unknown reason"}` };
+    case "interrupted":
+      return { conclusion: "failure", title: `Interrupted: ${(run.reason ?? "the server stopped").replace(/^interrupted: /, "")}` };
     case "cancelled":
       return { conclusion: "cancelled", title: `Cancelled: ${run.reason ?? "cancelled"}` };
     case "rejected":
-      return { conclusion: "skipped", title: `Not started: ${run.reason ?? "rejected"}` };
+      return { conclusion: "action_required", title: `Not started: ${run.reason ?? "rejected"}` };
     default:
       throw new Error(`run ${run.id} is ${run.status}, not finished`);
   }
@@ -78,6 +98,18 @@ export class CheckRunPublisher implements RunObserver {
       status: "in_progress",
       started_at: (run.startedAt ?? new Date()).toISOString(),
       output: { title: "Running", summary: `Run \`${run.id}\` is in progress.` },
+    });
+  }
+
+  /** Interrupted before it published anything, and queued again: the check waits again. */
+  async requeued(run: RunRecord): Promise<void> {
+    if (!run.context.pullRequest || run.checkRunId === undefined) return;
+    const octokit = await this.octokitFor(run.installationId);
+    await octokit.rest.checks.update({
+      ...run.repository,
+      check_run_id: run.checkRunId,
+      status: "queued",
+      output: { title: "Queued again", summary: `Run \`${run.id}\` was interrupted by a stop of the server before it published anything, and waits to run again (attempt ${run.attempt ?? 2}).` },
     });
   }
 

@@ -6,6 +6,8 @@ export interface RunObserver {
   /** Recorded as queued, rejected, or cancelled before it started (superseded). */
   admitted?(run: RunRecord): Promise<void>;
   started?(run: RunRecord): Promise<void>;
-  /** Completed, errored or cancelled. */
+  /** Completed, errored, interrupted or cancelled. */
   finished?(run: RunRecord): Promise<void>;
+  /** Interrupted by a stop of the server before it published anything, and queued again. */
+  requeued?(run: RunRecord): Promise<void>;
 }

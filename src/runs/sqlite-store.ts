@@ -13,6 +13,7 @@ import {
   type RunRecord,
   type RunStatus,
   type RunStore,
+  type RunToken,
   type StoredSession,
   type TranscriptEvent,
 } from "./store.js";
@@ -78,6 +79,13 @@ const MIGRATIONS = [
      expires_at INTEGER NOT NULL
    );
    CREATE INDEX runs_created ON runs (created_at, id);`,
+  `ALTER TABLE runs ADD COLUMN stop_reason TEXT;
+   ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+   CREATE TABLE run_tokens (
+     token TEXT PRIMARY KEY,
+     run_id TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 interface RunRow {
@@ -91,10 +99,12 @@ interface RunRow {
   started_at: number | null;
   finished_at: number | null;
   check_run_id: number | null;
+  stop_reason: string | null;
+  attempt: number;
   request: string;
 }
 
-const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, check_run_id, request";
+const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, check_run_id, stop_reason, attempt, request";
 
 function toRecord(row: RunRow): RunRecord {
   return {
@@ -109,6 +119,8 @@ function toRecord(row: RunRow): RunRecord {
     ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
     ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
     ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
+    ...(row.stop_reason === null ? {} : { stopReason: row.stop_reason }),
+    ...(row.attempt > 1 ? { attempt: row.attempt } : {}),
   };
 }
 
@@ -169,7 +181,7 @@ export class SqliteStore implements RunStore {
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
-    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, checkRunId, ...request } = run;
+    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, checkRunId, stopReason, attempt, ...request } = run;
     const oneOff = run.trigger.kind === "schedule" && run.trigger.oneOff;
     const inserted = this.#sql(
         `INSERT INTO runs (id, dedupe_key, concurrency_key, routine, owner, repo, installation_id, trigger_kind, one_off, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request)
@@ -256,7 +268,7 @@ export class SqliteStore implements RunStore {
 
   async transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean> {
     const columns: Record<keyof RunPatch, string> = {
-      status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at",
+      status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at", stopReason: "stop_reason",
     };
     const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
     const values = entries.map(([key, value]) => (value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : value));
@@ -266,10 +278,27 @@ export class SqliteStore implements RunStore {
     return result.changes === 1;
   }
 
-  async interruptRunning(now: Date): Promise<string[]> {
-    const rows = this.#sql("UPDATE runs SET status = 'errored', reason = 'interrupted', finished_at = ? WHERE status = 'running' RETURNING id")
-      .all(now.getTime()) as Array<{ id: string }>;
-    return rows.map((row) => row.id);
+  async runningRuns(): Promise<RunRecord[]> {
+    return (this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at`).all() as RunRow[]).map(toRecord);
+  }
+
+  async requeue(id: string, attempt: number): Promise<boolean> {
+    return this.#sql("UPDATE runs SET status = 'queued', started_at = NULL, attempt = ? WHERE id = ? AND status = 'running'").run(attempt, id).changes === 1;
+  }
+
+  async recordRunToken({ token, runId, expiresAt }: RunToken): Promise<void> {
+    this.#sql("INSERT OR REPLACE INTO run_tokens (token, run_id, expires_at) VALUES (?, ?, ?)").run(token, runId, expiresAt.getTime());
+  }
+
+  async forgetRunToken(token: string): Promise<void> {
+    this.#sql("DELETE FROM run_tokens WHERE token = ?").run(token);
+  }
+
+  async liveRunTokens(now: Date): Promise<RunToken[]> {
+    // Expired ones need no revoking: they go now.
+    this.#sql("DELETE FROM run_tokens WHERE expires_at <= ?").run(now.getTime());
+    const rows = this.#sql("SELECT token, run_id, expires_at FROM run_tokens").all() as Array<{ token: string; run_id: string; expires_at: number }>;
+    return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: new Date(row.expires_at) }));
   }
 
   async countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>> {

@@ -6,15 +6,24 @@ import type { ApiToken } from "./api-tokens.js";
 
 export type { RunOutcome, TokenUsage };
 
-/** Did the run run: the infrastructure's status, never the task's outcome (see RunOutcome). */
-export type RunStatus = "queued" | "running" | "completed" | "errored" | "cancelled" | "rejected";
+/**
+ * Did the run run: the infrastructure's status, never the task's outcome (see RunOutcome).
+ * `interrupted`: the server stopped or crashed while the run went on, after it had published
+ * something (else it is queued again once).
+ */
+export const RUN_STATUSES = ["queued", "running", "completed", "errored", "interrupted", "cancelled", "rejected"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export interface RunRecord extends RunRequest {
   id: string;
   status: RunStatus;
-  /** Why a run was rejected, errored or cancelled. */
+  /** Why a run was rejected, errored, interrupted or cancelled, or why its session stopped short. */
   reason?: string;
   outcome?: RunOutcome;
+  /** How the session ended (outcome_reported, end_turn, max_turns, timeout, …), once it has. */
+  stopReason?: string;
+  /** 1 for the first execution; 2 when an interrupted run was queued again. */
+  attempt?: number;
   summary?: string;
   usage?: TokenUsage;
   createdAt: Date;
@@ -25,7 +34,14 @@ export interface RunRecord extends RunRequest {
 }
 
 /** The fields a status change may set. */
-export type RunPatch = Partial<Pick<RunRecord, "status" | "reason" | "outcome" | "summary" | "usage" | "startedAt" | "finishedAt">>;
+export type RunPatch = Partial<Pick<RunRecord, "status" | "reason" | "outcome" | "summary" | "usage" | "startedAt" | "finishedAt" | "stopReason">>;
+
+/** An installation token minted for a run, kept until it is revoked so a crash cannot leave it alive. */
+export interface RunToken {
+  token: string;
+  runId: string;
+  expiresAt: Date;
+}
 
 export interface TranscriptEvent {
   /** Position in the run's transcript, from 1. */
@@ -87,8 +103,14 @@ export interface RunStore {
   claimNextRun(now: Date): Promise<RunRecord | undefined>;
   /** Changes a run that is in one of the `from` statuses; false when it is not. */
   transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
-  /** Marks every running run errored with reason "interrupted"; for the start of a process. */
-  interruptRunning(now: Date): Promise<string[]>;
+  /** Runs recorded as running: at the start of a process, those the last one left behind. */
+  runningRuns(): Promise<RunRecord[]>;
+  /** Queues a running run again for its next attempt; false when it is not running. */
+  requeue(id: string, attempt: number): Promise<boolean>;
+  recordRunToken(token: RunToken): Promise<void>;
+  forgetRunToken(token: string): Promise<void>;
+  /** Tokens of runs that were never revoked and have not expired at `now`. */
+  liveRunTokens(now: Date): Promise<RunToken[]>;
   /** What became of a one-off schedule: fired, missed, or nothing yet (undefined). */
   oneOffState(key: string): Promise<"fired" | "missed" | undefined>;
   /** Records a one-off's fate once; false when it was already recorded. */

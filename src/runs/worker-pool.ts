@@ -1,6 +1,9 @@
 // Workers: take queued runs from the store, fairly across installations, and execute them, at
-// most `concurrency` at a time. A run ends completed (with the agent's outcome), errored (with
-// the reason) or cancelled; it is never retried.
+// most `concurrency` at a time. A run ends completed (with the agent's outcome and how its session
+// stopped), errored (with the reason; a failing model API is an error), or cancelled. A run that a
+// stop or a crash of the server interrupts is queued again once if it had published nothing yet;
+// otherwise it is recorded as interrupted, since running it again could post everything twice.
+import { publishes } from "../session/github-tools.js";
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
 import type { RunObserver } from "./run-observer.js";
 import type { RunRecord, RunStore, TranscriptEvent } from "./store.js";
@@ -16,7 +19,19 @@ export interface WorkerPoolOptions {
   onError?: (error: unknown) => void;
 }
 
+/** An interrupted run runs at most this many times in all. */
+export const MAX_ATTEMPTS = 2;
+
 class Cancelled extends Error {}
+/** The server is stopping: running runs are interrupted, not failed. */
+class Stopping extends Error {}
+
+export interface Recovered {
+  /** Runs left running by the last process, queued again. */
+  requeued: string[];
+  /** Runs left running by the last process, recorded as interrupted. */
+  interrupted: string[];
+}
 
 export class WorkerPool {
   readonly #running = new Map<string, AbortController>();
@@ -33,15 +48,18 @@ export class WorkerPool {
     private readonly options: WorkerPoolOptions,
   ) {}
 
-  /** Marks runs left running by a previous process as interrupted, then starts taking runs. */
-  async start(): Promise<string[]> {
-    const interrupted = await this.store.interruptRunning(this.#now());
-    for (const id of interrupted) await this.#tell("finished", id);
+  /** Settles the runs a previous process left running, then starts taking runs. */
+  async start(): Promise<Recovered> {
+    const recovered: Recovered = { requeued: [], interrupted: [] };
+    for (const run of await this.store.runningRuns()) {
+      const settled = await this.#settleInterrupted(run, "the server stopped unexpectedly while the run was going");
+      recovered[settled].push(run.id);
+    }
     this.#stopped = false;
     this.#timer = setInterval(() => this.wake(), this.options.pollInterval ?? 5_000);
     this.#timer.unref();
     this.wake();
-    return interrupted;
+    return recovered;
   }
 
   /** Looks for queued runs now (again, if a look is under way: a run may have been queued since). */
@@ -77,12 +95,15 @@ export class WorkerPool {
     return true;
   }
 
-  /** Stops taking runs; runs still going are aborted and recorded as interrupted. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking runs and interrupts the running ones: their commands are stopped and their
+   * tokens revoked by the executor, and each is queued again or recorded as interrupted.
+   */
+  async stop(why = "the server was stopped"): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
     await this.#filling;
-    for (const controller of this.#running.values()) controller.abort(new Error("interrupted"));
+    for (const controller of this.#running.values()) controller.abort(new Stopping(why));
     await Promise.all(this.#finished);
   }
 
@@ -101,7 +122,7 @@ export class WorkerPool {
   }
 
   /** Tells the observer of the run as the store now has it; an observer's failure is only reported. */
-  async #tell(what: "started" | "finished", runId: string): Promise<void> {
+  async #tell(what: "started" | "finished" | "requeued", runId: string): Promise<void> {
     const observer = this.options.observer?.[what];
     if (!observer) return;
     try {
@@ -112,37 +133,82 @@ export class WorkerPool {
     }
   }
 
+  async #record(runId: string, kind: string, data: unknown): Promise<void> {
+    const at = this.#now();
+    const seq = await this.store.appendEvent(runId, kind, data, at);
+    for (const listener of this.#listeners) listener(runId, { seq, at, kind, data });
+  }
+
+  /** Whether the run's transcript shows a call that may have left marks outside the run. */
+  async #published(runId: string): Promise<boolean> {
+    const events = await this.store.listEvents(runId);
+    return events.some((event) => event.kind === "tool_call" && publishes(String((event.data as { name?: unknown }).name)));
+  }
+
+  /** A run that was going when the server stopped: queued again once if it published nothing, else interrupted. */
+  async #settleInterrupted(run: RunRecord, why: string): Promise<"requeued" | "interrupted"> {
+    const attempt = run.attempt ?? 1;
+    const published = await this.#published(run.id);
+    if (!published && attempt < MAX_ATTEMPTS && (await this.store.requeue(run.id, attempt + 1))) {
+      await this.#record(run.id, "requeued", { why, attempt: attempt + 1 });
+      await this.#tell("requeued", run.id);
+      return "requeued";
+    }
+    const reason = `interrupted: ${why}; ${published ? "it had already published to GitHub, so it was not run again" : `it was not run again (attempt ${attempt} of ${MAX_ATTEMPTS})`}`;
+    await this.store.transition(run.id, ["running"], { status: "interrupted", reason, finishedAt: this.#now() });
+    await this.#tell("finished", run.id);
+    return "interrupted";
+  }
+
   async #execute(run: RunRecord): Promise<void> {
     const controller = new AbortController();
     this.#running.set(run.id, controller);
     await this.#tell("started", run.id);
-    const record = async (kind: string, data: unknown) => {
-      const at = this.#now();
-      const seq = await this.store.appendEvent(run.id, kind, data, at);
-      for (const listener of this.#listeners) listener(run.id, { seq, at, kind, data });
+    const context: ExecutionContext = {
+      signal: controller.signal,
+      record: (kind, data) => this.#record(run.id, kind, data),
+      tokens: {
+        issued: (token, expiresAt) => this.store.recordRunToken({ token, runId: run.id, expiresAt }),
+        revoked: (token) => this.store.forgetRunToken(token),
+      },
     };
+    let settled = false;
     try {
-      const result = await this.executor.execute(run, { signal: controller.signal, record });
+      const result = await this.executor.execute(run, context);
       controller.signal.throwIfAborted();
-      await this.store.transition(run.id, ["running"], {
-        status: "completed",
-        outcome: result.outcome,
-        finishedAt: this.#now(),
-        ...(result.summary === undefined ? {} : { summary: result.summary }),
-        ...(result.usage === undefined ? {} : { usage: result.usage }),
-      });
+      await this.#complete(run, result);
     } catch (error) {
       const cause = controller.signal.aborted ? controller.signal.reason : error;
-      const cancelled = cause instanceof Cancelled;
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      await this.store
-        .transition(run.id, ["running"], { status: cancelled ? "cancelled" : "errored", reason, finishedAt: this.#now() })
-        .catch((storeError: unknown) => this.options.onError?.(storeError));
+      if (cause instanceof Stopping) {
+        settled = true;
+        await this.#settleInterrupted(run, cause.message).catch((storeError: unknown) => this.options.onError?.(storeError));
+      } else {
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        await this.store
+          .transition(run.id, ["running"], { status: cause instanceof Cancelled ? "cancelled" : "errored", reason, finishedAt: this.#now() })
+          .catch((storeError: unknown) => this.options.onError?.(storeError));
+      }
     } finally {
       this.#running.delete(run.id);
-      await this.#tell("finished", run.id);
+      if (!settled) await this.#tell("finished", run.id);
       this.wake();
     }
+  }
+
+  /** A session that ended: completed with its outcome, or errored when the model API failed. */
+  async #complete(run: RunRecord, result: RunResult): Promise<void> {
+    const common = {
+      finishedAt: this.#now(),
+      ...(result.stopReason === undefined ? {} : { stopReason: result.stopReason }),
+      ...(result.summary === undefined ? {} : { summary: result.summary }),
+      ...(result.usage === undefined ? {} : { usage: result.usage }),
+    };
+    if (result.stopReason === "model_error") {
+      await this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: `the model API failed: ${result.detail ?? "unknown error"}` });
+      return;
+    }
+    const stoppedShort = result.stopReason !== undefined && result.stopReason !== "outcome_reported" && result.detail !== undefined;
+    await this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: result.detail! } : {}) });
   }
 
   #now(): Date {

@@ -7,6 +7,10 @@ export interface RunResult {
   outcome: RunOutcome;
   summary?: string;
   usage?: TokenUsage;
+  /** How the session ended; "model_error" means the model API failed, which the run engine records as errored. */
+  stopReason?: string;
+  /** Why, in words, when the session stopped short of an outcome. */
+  detail?: string;
 }
 
 export interface ExecutionContext {
@@ -14,6 +18,11 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** Appends an event to the run's transcript. */
   record(kind: string, data: unknown): Promise<void>;
+  /** Told of every credential minted for the run and of its revocation, so a crash cannot leave one alive. */
+  tokens?: {
+    issued(token: string, expiresAt: Date): Promise<void>;
+    revoked(token: string): Promise<void>;
+  };
 }
 
 /** Runs one agent session; the session side implements it. */

@@ -13,6 +13,7 @@ import type { GitHubRun } from "./github-run.js";
 import { githubTools } from "./github-tools.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
+import { RunToken } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
 import type { Workspace, Workspaces } from "./workspace.js";
 
@@ -21,8 +22,10 @@ export interface ExecutorDeps {
   appOctokit(): Promise<Octokit>;
   /** The installation's client, for reading the routines before the run's token exists. */
   installationOctokit(installationId: number): Promise<Octokit>;
-  /** A client that authenticates with a given token. */
-  octokitForToken(token: string): Octokit;
+  /** A client that authenticates with a given token, or with the token a function returns at each request. */
+  octokitForToken(token: string | (() => string)): Octokit;
+  /** A refresh of a run's token failed (it is tried again until the token expires). */
+  onTokenRefreshError?(error: unknown, runId: string): void;
   /** The commit author of the app's bot account, looked up with the run's client. */
   botAuthor(octokit: Octokit): Promise<{ name: string; email: string }>;
   routines: RoutinesCache;
@@ -72,7 +75,7 @@ const UNTRUSTED_SOURCE: Partial<Record<RunRequest["trigger"]["kind"], string>> =
 export class SessionExecutor implements RunExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
 
-  async execute(run: RunRequest & { id: string }, { signal, record }: ExecutionContext): Promise<SessionResult> {
+  async execute(run: RunRequest & { id: string }, { signal, record, tokens }: ExecutionContext): Promise<SessionResult> {
     const { deps } = this;
     const app = await deps.appOctokit();
     const config = await deps.routines.load(await deps.installationOctokit(run.installationId), run.repository);
@@ -93,13 +96,21 @@ export class SessionExecutor implements RunExecutor {
     // "self" first, each repository once.
     const ordered = ["self", ...entries.filter((entry) => entry !== "self")].map((entry) => repositoryOf(entry, run.repository));
     const repositories = [...new Map(ordered.map((r) => [`${r.owner}/${r.repo}`.toLowerCase(), r])).values()];
-    const { data: minted } = await app.rest.apps.createInstallationAccessToken({
-      installation_id: run.installationId,
-      repositories: repositories.map((repository) => repository.repo),
-      permissions: { contents: "write", pull_requests: "write", issues: "write", metadata: "read" },
+    const runToken = await RunToken.mint({
+      mint: async () => {
+        const { data } = await app.rest.apps.createInstallationAccessToken({
+          installation_id: run.installationId,
+          repositories: repositories.map((repository) => repository.repo),
+          permissions: { contents: "write", pull_requests: "write", issues: "write", metadata: "read" },
+        });
+        return { token: data.token, expiresAt: new Date(data.expires_at) };
+      },
+      revoke: async (token) => void (await deps.octokitForToken(token).rest.apps.revokeInstallationAccessToken()),
+      ...(tokens ? { tokens } : {}),
+      onRefreshError: (error) => deps.onTokenRefreshError?.(error, run.id),
     });
-    const token = minted.token;
-    const octokit = deps.octokitForToken(token);
+    const token = runToken.current;
+    const octokit = deps.octokitForToken(() => runToken.current);
     const workspaces: Workspace[] = [];
     try {
       const pr = run.context.pullRequest;
@@ -129,10 +140,13 @@ export class SessionExecutor implements RunExecutor {
       if (run.context.release) promptInput.release = run.context.release;
       if (run.context.extraInstructions) promptInput.untrusted = { source: UNTRUSTED_SOURCE[run.trigger.kind] ?? "command", text: run.context.extraInstructions };
 
-      const redact = createRedactor([...Object.values(secrets), token]);
+      const redact = createRedactor(() => [...Object.values(secrets), ...runToken.all]);
       const github: GitHubRun = {
         octokit,
-        token,
+        // Read at each push: the token is refreshed during long runs.
+        get token() {
+          return runToken.current;
+        },
         repository: run.repository,
         dir: main.dir,
         url: main.url,
@@ -154,7 +168,7 @@ export class SessionExecutor implements RunExecutor {
         root: main.dir,
         trigger: promptInput,
         secrets,
-        alsoRedact: [token],
+        alsoRedact: runToken.all,
         client: deps.client,
         defaultModel: deps.model,
         maxOutputTokens: deps.maxOutputTokens,
@@ -168,8 +182,8 @@ export class SessionExecutor implements RunExecutor {
       });
     } finally {
       await Promise.all(workspaces.map((workspace) => workspace.remove()));
-      // The token dies with the run.
-      await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
+      // The tokens die with the run.
+      await runToken.revoke();
     }
   }
 }

@@ -7,3 +7,10 @@ import { openPullRequestTool } from "./tools/open-pull-request.js";
 import { pushBranchTool } from "./tools/push-branch.js";
 
 export const githubTools = (run: GitHubRun): Tool[] => [commentTool(run), createReviewTool(run), openPullRequestTool(run), pushBranchTool(run)];
+
+/**
+ * Tools whose calls leave marks outside the run (GitHub writes, and whatever a connector does): a
+ * run that called one is never executed again after an interruption, so nothing is posted twice.
+ */
+export const PUBLISHING_TOOLS: ReadonlySet<string> = new Set(["comment", "create_review", "open_pull_request", "push_branch"]);
+export const publishes = (toolName: string) => PUBLISHING_TOOLS.has(toolName) || toolName.startsWith("mcp__");

@@ -7,11 +7,21 @@ export const REDACTED = "[REDACTED]";
 /** Shorter values are too likely to be ordinary text. */
 const MIN_SECRET_LENGTH = 8;
 
-export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
-  const values = [...new Set([...secrets].filter((secret): secret is string => typeof secret === "string" && secret.length >= MIN_SECRET_LENGTH))]
-    // Longest first, so a secret that contains another is replaced whole.
-    .sort((a, b) => b.length - a.length);
-  const redactString = (text: string) => values.reduce((result, secret) => result.split(secret).join(REDACTED), text);
+/** GitHub's tokens by their documented prefixes (installation, user, OAuth, refresh, personal): redacted whoever minted them. */
+const GITHUB_TOKEN = /\b(?:gh[opsur]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g;
+
+/**
+ * A redactor of the given secret values. Pass a function when the set grows during the run (a
+ * refreshed token): it is read again at each use.
+ */
+export function createRedactor(secrets: Iterable<string | undefined> | (() => Iterable<string | undefined>)): Redactor {
+  const valuesOf = (list: Iterable<string | undefined>) =>
+    [...new Set([...list].filter((secret): secret is string => typeof secret === "string" && secret.length >= MIN_SECRET_LENGTH))]
+      // Longest first, so a secret that contains another is replaced whole.
+      .sort((a, b) => b.length - a.length);
+  const fixed = typeof secrets === "function" ? undefined : valuesOf(secrets);
+  const current = () => fixed ?? valuesOf((secrets as () => Iterable<string | undefined>)());
+  const redactString = (text: string) => current().reduce((result, secret) => result.split(secret).join(REDACTED), text).replace(GITHUB_TOKEN, REDACTED);
   const redact = (value: unknown): unknown => {
     if (typeof value === "string") return redactString(value);
     if (Array.isArray(value)) return value.map(redact);
@@ -20,5 +30,5 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
     }
     return value;
   };
-  return <T>(value: T) => (values.length === 0 ? value : (redact(value) as T));
+  return <T>(value: T) => redact(value) as T;
 }

@@ -70,7 +70,7 @@ describe("check runs", () => {
     expect(errors).toEqual([]);
   });
 
-  it("say why a capped run was skipped, and close the check of a run a newer one replaced", async () => {
+  it("say why a capped run was not started, as a check that needs action rather than one that passes", async () => {
     const { admission } = engine({ hourlyRunsPerRoutine: 1 });
     const first = expectCheck("post", `${REPO}/check-runs`, 60);
     await admission.admit(request(8, "sha-1"));
@@ -81,7 +81,7 @@ describe("check runs", () => {
       name: "routines/review",
       head_sha: "sha-2",
       status: "completed",
-      conclusion: "skipped",
+      conclusion: "action_required",
       output: { title: expect.stringMatching(/^Not started: hourly cap reached: 1 webhook-started runs of review/) },
     });
   });
@@ -104,10 +104,14 @@ describe("conclusionOf", () => {
   it.each([
     [{ outcome: "succeeded" }, "success", "Succeeded"],
     [{ outcome: "failed" }, "failure", "The routine reported failure"],
-    [{ outcome: "unknown" }, "neutral", "Finished without reporting an outcome"],
-    [{ status: "errored", reason: "interrupted" }, "failure", "Errored: interrupted"],
+    [{ outcome: "unknown", stopReason: "end_turn" }, "neutral", "Finished without reporting an outcome"],
+    [{ outcome: "unknown", stopReason: "max_turns", reason: "the session used all 60 turns" }, "failure", "Stopped at the turn limit: the session used all 60 turns"],
+    [{ outcome: "unknown", stopReason: "timeout", reason: "the session ran longer than 20m" }, "failure", "Stopped at the time limit: the session ran longer than 20m"],
+    [{ outcome: "unknown", stopReason: "refusal" }, "failure", "Stopped: the model declined to continue"],
+    [{ status: "errored", stopReason: "model_error", reason: "the model API failed: 401 invalid x-api-key" }, "failure", "Errored: the model API failed: 401 invalid x-api-key"],
+    [{ status: "interrupted", reason: "interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again" }, "failure", "Interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again"],
     [{ status: "cancelled", reason: "cancelled by a user" }, "cancelled", "Cancelled: cancelled by a user"],
-    [{ status: "rejected", reason: "routines are disabled for this installation (kill switch)" }, "skipped", "Not started: routines are disabled for this installation (kill switch)"],
+    [{ status: "rejected", reason: "routines are disabled for this installation (kill switch)" }, "action_required", "Not started: routines are disabled for this installation (kill switch)"],
   ] as const)("%j → %s", (fields, conclusion, title) => {
     expect(conclusionOf(run(fields as Partial<RunRecord>))).toEqual({ conclusion, title });
   });

@@ -154,22 +154,66 @@ describe("WorkerPool", () => {
     await pool.stop();
   });
 
-  it("survives a restart: queued runs stay queued, running ones become errored (interrupted)", async () => {
+  it("survives a crash: queued runs stay queued; a running one that published nothing runs again once, one that published is interrupted", async () => {
     const file = join(await mkdtemp(join(tmpdir(), "routines-restart-")), "routines.db");
-    const before = engine(new SqliteStore(file), 1);
+    const before = engine(new SqliteStore(file), 2);
     await before.pool.start();
-    const running = await before.admit({ installationId: 1 });
+    const quiet = await before.admit({ installationId: 1 });
+    const posted = await before.admit({ installationId: 2 });
     const queued = await before.admit({ installationId: 1 });
-    await until(() => before.executor.started.includes(running));
+    await until(() => before.executor.started.includes(quiet) && before.executor.started.includes(posted));
+    await before.store.appendEvent(posted, "tool_call", { id: "t1", name: "create_review", input: {} });
     // The process dies here: nothing is finished, the database file stays.
 
     const after = engine(new SqliteStore(file), 1);
-    expect(await after.pool.start()).toEqual([running]);
-    expect(await after.store.getRun(running)).toMatchObject({ status: "errored", reason: "interrupted" });
+    expect(await after.pool.start()).toEqual({ requeued: [quiet], interrupted: [posted] });
+    expect(await after.store.getRun(posted)).toMatchObject({
+      status: "interrupted",
+      reason: "interrupted: the server stopped unexpectedly while the run was going; it had already published to GitHub, so it was not run again",
+    });
+    await until(() => after.executor.started.includes(quiet));
+    expect(await after.store.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+    expect((await after.store.listEvents(quiet)).map((event) => event.kind)).toEqual(["started", "requeued", "started"]);
+    after.executor.finish(quiet);
     await until(() => after.executor.started.includes(queued));
-    expect(after.executor.started).toEqual([queued]);
+    after.executor.finish(queued);
+    await until(async () => (await after.store.getRun(queued))?.status === "completed");
+    expect(await after.store.getRun(quiet)).toMatchObject({ status: "completed", outcome: "succeeded", attempt: 2 });
     await after.pool.stop();
-    expect(await after.store.getRun(queued)).toMatchObject({ status: "errored", reason: "interrupted" });
+  });
+
+  it("on a stop of the server, queues a running run again once, and records it as interrupted the second time", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-stop-")), "routines.db");
+    const first = engine(new SqliteStore(file), 1);
+    await first.pool.start();
+    const id = await first.admit();
+    await until(() => first.executor.started.includes(id));
+    await first.pool.stop("the server was stopped (SIGTERM)");
+    expect(await first.store.getRun(id)).toMatchObject({ status: "queued", attempt: 2 });
+
+    const second = engine(new SqliteStore(file), 1);
+    await second.pool.start();
+    await until(() => second.executor.started.includes(id));
+    await second.pool.stop("the server was stopped (SIGTERM)");
+    expect(await second.store.getRun(id)).toMatchObject({
+      status: "interrupted",
+      attempt: 2,
+      reason: "interrupted: the server was stopped (SIGTERM); it was not run again (attempt 2 of 2)",
+    });
+  });
+
+  it("records how a session stopped, and a failing model API as an error", async () => {
+    const { store, executor, pool, admit } = engine();
+    await pool.start();
+    const limited = await admit();
+    const broken = await admit();
+    await until(() => executor.started.length === 2);
+    executor.finish(limited, { outcome: "unknown", stopReason: "max_turns", detail: "the session used all 3 turns" });
+    executor.finish(broken, { outcome: "unknown", stopReason: "model_error", detail: "401 invalid x-api-key" });
+    await until(async () => (await store.getRun(broken))?.status === "errored");
+    expect(await store.getRun(limited)).toMatchObject({ status: "completed", outcome: "unknown", stopReason: "max_turns", reason: "the session used all 3 turns" });
+    expect(await store.getRun(broken)).toMatchObject({ status: "errored", stopReason: "model_error", reason: "the model API failed: 401 invalid x-api-key" });
+    await pool.stop();
   });
 });
 

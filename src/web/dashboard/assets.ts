@@ -35,7 +35,7 @@ textarea { width: 100%; min-height: 4.5em; }
 .filters { display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: flex-end; margin-bottom: 16px; }
 .filters label { margin: 0 0 2px; font-size: .9rem; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 999px; border: 1px solid currentColor; font-size: .85rem; white-space: nowrap; }
-.s-completed, .o-succeeded { color: var(--ok); } .s-errored, .o-failed, .s-rejected { color: var(--bad); } .s-running, .s-queued { color: var(--accent); } .s-cancelled, .o-unknown { color: var(--warn); }
+.s-completed, .o-succeeded { color: var(--ok); } .s-errored, .s-interrupted, .o-failed, .s-rejected { color: var(--bad); } .s-running, .s-queued { color: var(--accent); } .s-cancelled, .o-unknown { color: var(--warn); }
 .facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; }
 .facts > div { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .facts dt { font-size: .85rem; color: var(--muted); } .facts dd { margin: 0 0 6px; word-break: break-word; }

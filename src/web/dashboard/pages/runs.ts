@@ -1,13 +1,13 @@
 // Runs the user can see, newest first, filtered by repository, routine, trigger kind, status and
 // outcome, a page at a time.
-import type { RunRecord } from "../../../runs/store.js";
+import { RUN_STATUSES as STATUSES, type RunRecord } from "../../../runs/store.js";
 import { html, type Html } from "../../html.js";
 import type { DashboardSession } from "../sessions.js";
 import { formatDuration, formatTime, page } from "./layout.js";
 import { outcomeBadge, statusBadge, triggerWords } from "./run-words.js";
 
 export const TRIGGER_KINDS = ["github", "command", "schedule", "api", "manual"] as const;
-export const STATUSES = ["queued", "running", "completed", "errored", "cancelled", "rejected"] as const;
+export { STATUSES };
 export const OUTCOMES = ["succeeded", "failed", "unknown"] as const;
 
 export interface RunFilters {
