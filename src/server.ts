@@ -130,7 +130,8 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     botAuthor: botAuthorOf(app),
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
-    client: new Anthropic({ maxRetries: 4 }),
+    // The agent loop retries overloads and rate limits itself, for about a minute.
+    client: new Anthropic({ maxRetries: 0 }),
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     serverConnectors,

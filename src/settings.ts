@@ -56,7 +56,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     allowUnsandboxed: booleanSetting(env, "ROUTINES_ALLOW_UNSANDBOXED"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
-    maxOutputTokens: countSetting(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192),
+    maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
     ...githubSettings(env),
   };
@@ -97,6 +97,12 @@ function countSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): n
   if (!text) return fallback;
   if (!/^\d+$/.test(text)) throw new SettingsError(`${name}=${JSON.stringify(text)} is not a whole number`);
   return Number(text);
+}
+
+function countInRange(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const count = countSetting(env, name, fallback);
+  if (count < min || count > max) throw new SettingsError(`${name}=${JSON.stringify(env[name]?.trim())} is out of range; use a whole number from ${min} to ${max}`);
+  return count;
 }
 
 function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {

@@ -59,6 +59,8 @@ describe("readSettings", () => {
       sessionSecret: "0123456789abcdef0123456789abcdef",
     });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
+    expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
+    expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
   });
 
@@ -66,6 +68,9 @@ describe("readSettings", () => {
     [{ ROUTINES_MIN_SCHEDULE_INTERVAL: "hourly" }, 'ROUTINES_MIN_SCHEDULE_INTERVAL="hourly" is not a duration; use a value such as "15m" or "1h"'],
     [{ ROUTINES_HOURLY_RUNS_PER_ROUTINE: "-1" }, 'ROUTINES_HOURLY_RUNS_PER_ROUTINE="-1" is not a whole number'],
     [{ ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "lots" }, 'ROUTINES_HOURLY_RUNS_PER_INSTALLATION="lots" is not a whole number'],
+    [{ ROUTINES_MAX_OUTPUT_TOKENS: "0" }, 'ROUTINES_MAX_OUTPUT_TOKENS="0" is out of range; use a whole number from 1 to 128000'],
+    [{ ROUTINES_MAX_OUTPUT_TOKENS: "10000000" }, 'ROUTINES_MAX_OUTPUT_TOKENS="10000000" is out of range; use a whole number from 1 to 128000'],
+    [{ ROUTINES_MAX_OUTPUT_TOKENS: "8k" }, 'ROUTINES_MAX_OUTPUT_TOKENS="8k" is not a whole number'],
     [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
     [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"],
     [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],

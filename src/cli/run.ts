@@ -93,7 +93,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     apiKey: io.env.ANTHROPIC_API_KEY ?? null,
     authToken: io.env.ANTHROPIC_AUTH_TOKEN ?? null,
     ...(io.env.ANTHROPIC_BASE_URL ? { baseURL: io.env.ANTHROPIC_BASE_URL } : {}),
-    maxRetries: 4,
+    maxRetries: 0, // the agent loop retries overloads and rate limits itself
   });
   const progress = async (kind: string, data: unknown) => {
     const event = data as Record<string, any>; // transcript events are plain JSON records

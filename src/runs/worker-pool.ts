@@ -142,7 +142,11 @@ export class WorkerPool {
   /** Whether the run's transcript shows a call that may have left marks outside the run. */
   async #published(runId: string): Promise<boolean> {
     const events = await this.store.listEvents(runId);
-    return events.some((event) => event.kind === "tool_call" && publishes(String((event.data as { name?: unknown }).name)));
+    // A call cut off at the output limit was never executed.
+    return events.some((event) => {
+      const call = event.data as { name?: unknown; truncated?: unknown };
+      return event.kind === "tool_call" && call.truncated !== true && publishes(String(call.name));
+    });
   }
 
   /** A run that was going when the server stopped: queued again once if it published nothing, else interrupted. */

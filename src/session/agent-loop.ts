@@ -1,13 +1,23 @@
 // The agent loop: ask the model, run the tools it calls, hand back the results, until it reports
 // the outcome or a limit stops it. Limits are checked before every model call; every step is
 // recorded as it happens, so a crash loses nothing.
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
 import type { TokenUsage } from "../run-request.js";
 import type { Tool, ToolContext } from "./define-tool.js";
+import { callModel, DEFAULT_RETRY, type RetryPolicy } from "./model-call.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
 
-export type StopReason = "outcome_reported" | "end_turn" | "max_turns" | "max_output_tokens" | "timeout" | "cancelled" | "model_error";
+export type StopReason =
+  | "outcome_reported"
+  | "end_turn"
+  | "max_turns"
+  | "max_output_tokens"
+  | "refusal"
+  | "context_window_exceeded"
+  | "timeout"
+  | "cancelled"
+  | "model_error";
 
 export interface LoopOptions {
   client: Anthropic;
@@ -22,6 +32,8 @@ export interface LoopOptions {
   /** Where tools run. The loop adds its own signal. */
   toolContext: Omit<ToolContext, "signal">;
   signal?: AbortSignal;
+  /** How failed model calls are retried. Default: for about a minute. */
+  retry?: RetryPolicy;
   record(kind: string, data: unknown): Promise<void>;
 }
 
@@ -35,6 +47,8 @@ export interface LoopResult {
 }
 
 const CACHE = { type: "ephemeral" } as const;
+/** Replies in a row cut off at the output limit before the session stops: the model is not getting shorter. */
+const MAX_CUT_OFFS = 3;
 
 const addUsage = (total: TokenUsage, usage: Anthropic.Usage): TokenUsage => ({
   inputTokens: total.inputTokens + usage.input_tokens,
@@ -68,6 +82,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: [{ type: "text", text: options.prompt }] }];
   let usage: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
   let turns = 0;
+  let cutOffs = 0;
   const stopped = (stopReason: StopReason, detail?: string): LoopResult => ({ stopReason, ...(detail ? { detail } : {}), turns, usage });
   const interruption = () => (deadline.aborted ? stopped("timeout", `the session ran longer than ${formatDuration(options.timeoutMs)}`) : stopped("cancelled"));
 
@@ -78,9 +93,10 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
 
     let response: Anthropic.Message;
     try {
-      response = await client.messages.create(
+      response = await callModel(
+        client,
         { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages) },
-        { signal },
+        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }) },
       );
     } catch (error) {
       if (signal.aborted) return interruption();
@@ -99,12 +115,20 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     });
     messages.push({ role: "assistant", content: response.content as Anthropic.ContentBlockParam[] });
     for (const block of response.content) if (block.type === "text" && block.text.trim()) await record("assistant", { text: block.text });
+    if (response.stop_reason === "refusal") return stopped("refusal", "the model declined to continue (refusal)");
+    if (response.stop_reason === "model_context_window_exceeded") return stopped("context_window_exceeded", "the conversation outgrew the model's context window");
 
     const calls = response.content.filter((block): block is Anthropic.ToolUseBlock => block.type === "tool_use");
-    if (calls.length === 0) {
-      if (response.stop_reason === "max_tokens") return stopped("max_output_tokens", `a reply reached the limit of ${options.maxOutputTokens} output tokens`);
-      return stopped("end_turn", "the model stopped without reporting an outcome");
+    if (response.stop_reason === "max_tokens") {
+      // A cut-off tool call may have lost part of its input: run none, and ask for smaller steps.
+      cutOffs += 1;
+      await record("reply_cut_off", { turn: turns, limit: options.maxOutputTokens, toolCalls: calls.map((call) => call.name) });
+      if (cutOffs >= MAX_CUT_OFFS) return stopped("max_output_tokens", `${MAX_CUT_OFFS} replies in a row reached the limit of ${options.maxOutputTokens} output tokens`);
+      messages.push({ role: "user", content: await declineCutOff(calls, options.maxOutputTokens, byName.has("create_file"), record) });
+      continue;
     }
+    cutOffs = 0;
+    if (calls.length === 0) return stopped("end_turn", "the model stopped without reporting an outcome");
 
     const results: Anthropic.ToolResultBlockParam[] = [];
     let outcome: LoopResult["outcome"];
@@ -121,4 +145,23 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     messages.push({ role: "user", content: results });
     if (outcome) return { ...stopped("outcome_reported"), outcome };
   }
+}
+
+/** The answer to a reply cut off at the output limit: each tool call in it refused unrun, or a request to go on. */
+async function declineCutOff(
+  calls: Anthropic.ToolUseBlock[],
+  limit: number,
+  canWriteInParts: boolean,
+  record: LoopOptions["record"],
+): Promise<Anthropic.ContentBlockParam[]> {
+  const inParts = canWriteInParts ? " For example, create a large file in parts: create_file with the first part, then insert_lines or edit_file for the rest." : "";
+  if (calls.length === 0) return [{ type: "text", text: `Your reply was cut off at the output limit of ${limit} tokens. Continue where you left off, in smaller steps.${inParts}` }];
+  const results: Anthropic.ToolResultBlockParam[] = [];
+  for (const call of calls) {
+    const output = `Your reply was cut off at the output limit of ${limit} tokens, so this ${call.name} call was not executed: its input may be incomplete. Continue in smaller steps.${inParts}`;
+    await record("tool_call", { id: call.id, name: call.name, input: call.input, truncated: true });
+    await record("tool_result", { id: call.id, name: call.name, output, isError: true });
+    results.push({ type: "tool_result", tool_use_id: call.id, content: output, is_error: true });
+  }
+  return results;
 }

@@ -1,9 +1,11 @@
 // GitHub's "Re-run" button on a routine's check run: a new run of that routine on the pull
-// request's head, with the same context as the run the check was for.
+// request's current head (which may have moved on since the check's commit), with the same
+// context as the run the check was for.
 import type { Context } from "probot";
 import type { RunRequest } from "../run-request.js";
 import type { Admission, AdmissionResult } from "../runs/admission.js";
 import type { RunStore } from "../runs/store.js";
+import { pullRequestContextOf } from "./event-facts.js";
 
 export async function handleRerequestedCheck(
   context: Context<"check_run.rerequested">,
@@ -17,13 +19,14 @@ export async function handleRerequestedCheck(
   const { trigger } = previous;
   // The rerun is a new delivery: it is deduplicated on its own id, not on the first run's.
   const rerun: RunRequest["trigger"] = trigger.kind === "github" || trigger.kind === "command" ? { ...trigger, deliveryId: context.id } : trigger;
+  const { data: pull } = await context.octokit.rest.pulls.get({ owner, repo, pull_number: previous.context.pullRequest.number });
   const result = await deps.admission.admit({
     routine: previous.routine,
     repository: previous.repository,
     installationId: previous.installationId,
     configSha: previous.configSha,
     trigger: rerun,
-    context: { ...previous.context, pullRequest: { ...previous.context.pullRequest, headSha: check.head_sha } },
+    context: { ...previous.context, pullRequest: pullRequestContextOf(pull) },
   });
   context.log.info({ routine: previous.routine, previous: previous.id, status: result.status }, "run requested again from its check");
   return result;

@@ -1,8 +1,9 @@
 // Pull request runs through the built server: webhooks signed and POSTed over HTTP, GitHub and the
-// model as fakes over HTTP; assertions on what reached them.
+// model as fakes over HTTP; assertions on what reached them. Each case has its own pull request,
+// and the fake model tells sessions apart by a marker in the pull request's title.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pullRequestEvent } from "./support/payloads.js";
-import { eventually, type ServerProcess } from "./support/server-process.js";
+import { checkRunRerequestedEvent, commentEvent, pullRequestEvent } from "./support/payloads.js";
+import { eventually, sleep, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/shop";
@@ -18,11 +19,13 @@ beforeAll(async () => {
     "src/app.js": APP_JS,
     ".claude/routines.yml": routinesYml({
       review: {
-        prompt: "E2E-REVIEW: review this pull request.",
-        triggers: [{ github: { event: "pull_request", actions: ["opened", "synchronize"] } }],
+        prompt: "Review this pull request.",
+        triggers: [{ github: { event: "pull_request", actions: ["opened", "synchronize"] } }, { command: "review" }],
       },
     }),
   });
+  world.github.permissions.set(`${REPO}:writer`, "write");
+  world.github.permissions.set(`${REPO}:reader`, "read");
   server = await world.startServer();
 });
 
@@ -32,13 +35,29 @@ afterAll(async () => {
   await world?.close();
 });
 
+let changes = 0;
+/** A pull request from a new branch that changes one line; its title carries the case's marker. */
+async function pullRequest(marker: string) {
+  const branch = `feature/${++changes}`;
+  await world.github.commit(REPO, branch, { "src/app.js": APP_JS.replace(`value${changes} = ${changes};`, `value${changes} = ${changes + 100};`) });
+  return world.github.openPullRequest(REPO, { head: branch, title: `Change ${changes} ${marker}`, user: "alice" });
+}
+
+const checksOf = (number: number) => async () => {
+  const pull = world.github.pullRequests.get(`${REPO}#${number}`)!;
+  const shas = new Set([await world.github.sha(REPO, `refs/heads/${pull.head}`)]);
+  return world.github.checkRuns.filter((check) => check.name === "routines/review" && (shas.has(check.head_sha) || check.output?.summary?.includes(`#${number}`)));
+};
+
+/** The first requests of each session with this marker: one per session started. */
+const sessionsOf = (marker: string) => world.model.sessionRequests(marker).filter((request) => request.body.messages.length === 1);
+
 describe("a pull request, as deployed", () => {
-  it("gets one review with inline comments on its diff lines, posted with the run's own token, which is revoked", async () => {
+  it("gets one review with inline comments on its diff lines, posted with the run's own token, which is revoked; a redelivery starts nothing", async () => {
     const { github, model } = world;
-    await github.commit(REPO, "feature/discount", { "src/app.js": APP_JS.replace("value3 = 3", "value3 = 4") }, { message: "Change value3" });
-    const pull = await github.openPullRequest(REPO, { head: "feature/discount", title: "Discount rule", user: "alice" });
-    model.session("E2E-REVIEW", [
-      call("create_review", { body: "One problem.", comments: [{ path: "src/app.js", line: 3, body: "This should stay 3." }] }),
+    const pull = await pullRequest("[case-review]");
+    model.session("[case-review]", [
+      call("create_review", { body: "One problem.", comments: [{ path: "src/app.js", line: 1, body: "This should stay 1." }] }),
       outcome("Reviewed: one problem."),
     ]);
 
@@ -46,12 +65,14 @@ describe("a pull request, as deployed", () => {
     const answer = await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"), { id: delivery });
     expect(answer.status).toBeLessThan(300);
 
-    const check = await eventually(() => github.checkRuns.find((c) => c.name === "routines/review" && c.status === "completed"), { what: "the completed check run" });
-    expect(check.conclusion).toBe("success");
-    expect(github.reviews).toHaveLength(1);
-    const [review] = github.reviews;
-    expect(review!.comments).toMatchObject([{ path: "src/app.js", line: 3, side: "RIGHT" }]);
-    expect(review!.commit_id).toBe(await github.sha(REPO, "refs/heads/feature/discount"));
+    const head = await github.sha(REPO, `refs/heads/${pull.head}`);
+    const check = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the completed check run" });
+    expect(check).toMatchObject({ name: "routines/review", conclusion: "success" });
+    expect(check.history.map((state) => state.status)).toEqual(["queued", "in_progress", "completed"]);
+    const reviews = github.reviews.filter((review) => review.pull === pull.number);
+    expect(reviews).toHaveLength(1);
+    expect(reviews[0]!.comments).toMatchObject([{ path: "src/app.js", line: 1, side: "RIGHT" }]);
+    expect(reviews[0]!.commit_id).toBe(head);
 
     // The review went out with a token minted for this run alone, limited to the repository, and revoked at the end.
     const posted = github.find("POST", `/repos/${REPO}/pulls/${pull.number}/reviews`)[0]!;
@@ -60,16 +81,77 @@ describe("a pull request, as deployed", () => {
     expect(github.tokens.get(token)).toMatchObject({ repositories: [REPO], revoked: true });
     expect(github.tokens.get(token)!.permissions).not.toHaveProperty("checks");
 
-    // The model saw the pull request and was never given the token.
-    const sent = JSON.stringify(model.sessionRequests("E2E-REVIEW"));
-    expect(sent).toContain("Discount rule");
-    expect(sent).not.toContain(token);
+    // The model saw the pull request, streamed, and was never given the token.
+    const sent = model.sessionRequests("[case-review]");
+    expect(JSON.stringify(sent)).toContain("Change 1 [case-review]");
+    expect(JSON.stringify(sent)).not.toContain(token);
 
     // A redelivery of the same webhook starts nothing new.
-    const before = model.requests.length;
     await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"), { id: delivery });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(model.requests.length).toBe(before);
-    expect(github.checkRuns.filter((c) => c.name === "routines/review")).toHaveLength(1);
+    await sleep(1_000);
+    expect(sessionsOf("[case-review]")).toHaveLength(1);
+    expect(github.checkRuns.filter((c) => c.head_sha === head)).toHaveLength(1);
+  });
+
+  it("replaces a waiting run when the pull request moves on again, and runs the newest", async () => {
+    const { github, model } = world;
+    const pull = await pullRequest("[case-supersede]");
+    // The first session takes a while, so the next pushes wait behind it.
+    model.session("[case-supersede]", (turn) => (turn === 0 ? { ...outcome("Reviewed."), delayMs: 3_000 } : outcome()));
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"));
+    await eventually(() => sessionsOf("[case-supersede]").length === 1, { what: "the first session" });
+
+    const second = await github.pushToPullRequest(REPO, pull.number, { "NOTES.md": "second\n" });
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "synchronize"));
+    const third = await github.pushToPullRequest(REPO, pull.number, { "NOTES.md": "third\n" });
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "synchronize"));
+
+    const last = await eventually(() => github.checkRuns.find((c) => c.head_sha === third && c.status === "completed"), { what: "the newest run's check" });
+    expect(last.conclusion).toBe("success");
+    const replaced = github.checkRuns.find((c) => c.head_sha === second)!;
+    expect(replaced).toMatchObject({ status: "completed", conclusion: "cancelled" });
+    expect(replaced.output?.title).toBe(`Cancelled: superseded by ${last.external_id}`);
+    expect(sessionsOf("[case-supersede]")).toHaveLength(2);
+  });
+
+  it("runs /routine run <name> <instructions> for a writer, framed as untrusted text; a reader gets an answer and the app's own comments nothing", async () => {
+    const { github, model } = world;
+    const pull = await pullRequest("[case-command]");
+    model.session("[case-command]", [outcome("Looked at the auth changes.")]);
+
+    const fromWriter = commentEvent(github, REPO, pull.number, "/routine run review focus on the auth changes", { sender: "writer", id: 501 });
+    await server.deliver("issue_comment", fromWriter);
+    const [first] = await eventually(() => sessionsOf("[case-command]").length === 1 && sessionsOf("[case-command]"), { what: "the command's session" });
+    expect(github.reactions).toContainEqual({ repository: REPO, commentId: 501, content: "eyes" });
+    const reply = github.comments.find((comment) => comment.issue === pull.number && comment.body.startsWith("Started `review`"));
+    expect(reply?.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.$/);
+    const prompt = JSON.stringify(first!.body.messages[0]);
+    expect(prompt).toContain("focus on the auth changes");
+    expect(prompt).toMatch(/untrusted/i);
+
+    await server.deliver("issue_comment", commentEvent(github, REPO, pull.number, "/routine run review now", { sender: "reader", id: 502 }));
+    await eventually(() => github.comments.some((comment) => comment.issue === pull.number && comment.body.startsWith("@reader, only people with write access")), { what: "the answer to a reader" });
+    await server.deliver("issue_comment", commentEvent(github, REPO, pull.number, "/routine run review again", { sender: github.botLogin, senderType: "Bot", id: 503 }));
+    await sleep(1_000);
+    expect(sessionsOf("[case-command]")).toHaveLength(1);
+    expect(github.reactions.filter((reaction) => reaction.commentId === 502 || reaction.commentId === 503)).toEqual([]);
+    expect(github.comments.filter((comment) => comment.issue === pull.number)).toHaveLength(2);
+  });
+
+  it("runs again on the pull request's current head when a routine's check is re-run", async () => {
+    const { github, model } = world;
+    const pull = await pullRequest("[case-rerun]");
+    model.session("[case-rerun]", [outcome("Reviewed.")]);
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"));
+    const firstHead = await github.sha(REPO, `refs/heads/${pull.head}`);
+    const first = await eventually(() => github.checkRuns.find((c) => c.head_sha === firstHead && c.status === "completed"), { what: "the first check" });
+
+    // The pull request moves on without an event that fires the routine; then someone presses Re-run on the old check.
+    const moved = await github.pushToPullRequest(REPO, pull.number, { "NOTES.md": "moved\n" });
+    await server.deliver("check_run", checkRunRerequestedEvent(github, REPO, { id: first.id, name: first.name, head_sha: firstHead, external_id: first.external_id! }));
+    const rerun = await eventually(() => github.checkRuns.find((c) => c.head_sha === moved && c.status === "completed"), { what: "the re-run's check" });
+    expect(rerun.conclusion).toBe("success");
+    expect(rerun.external_id).not.toBe(first.external_id);
+    expect(sessionsOf("[case-rerun]")).toHaveLength(2);
   });
 });

@@ -120,18 +120,24 @@ describe("conclusionOf", () => {
 describe("the Re-run button", () => {
   useNock();
 
-  it("starts a new run of the routine on the check's head, with the first run's context", async () => {
+  it("starts a new run of the routine on the pull request's current head, with the first run's context", async () => {
     const { probot, store, admission, loaded } = testApp();
     await loaded;
     const first = await admission.admit({ ...request(), repository: { owner: "github", repo: "hello-world" } });
     const firstId = first.status === "queued" ? first.run.id : "";
     const payload = webhookExample("check_run", "rerequested");
     Object.assign(payload.check_run, { name: "routines/review", external_id: firstId });
+    // The pull request moved on since the check's commit.
+    const pull = webhookExample("pull_request", "opened").pull_request;
+    nockInstallationToken(payload.installation.id);
+    nock(API)
+      .get("/repos/github/hello-world/pulls/7")
+      .reply(200, { ...pull, number: 7, head: { ...pull.head, sha: "moved-on-sha" } });
     await receive(probot, "check_run", payload);
     const rerun = admission.results.at(-1);
     expect(rerun).toMatchObject({
       status: "queued",
-      run: { routine: "review", context: { pullRequest: { number: 7, headSha: payload.check_run.head_sha } }, trigger: { kind: "github" } },
+      run: { routine: "review", context: { pullRequest: { number: 7, headSha: "moved-on-sha" } }, trigger: { kind: "github" } },
     });
     expect(rerun?.status === "queued" && rerun.run.id).not.toBe(firstId);
     expect((await store.getRun(firstId))?.status).toBe("cancelled");

@@ -1,4 +1,4 @@
-import { mkdtemp, realpath, writeFile } from "node:fs/promises";
+import { access, mkdtemp, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -6,10 +6,11 @@ import { z } from "zod";
 import { afterEach, describe, expect, it } from "vitest";
 import { runAgentLoop, type LoopOptions } from "../../src/session/agent-loop.js";
 import { defineTool } from "../../src/session/define-tool.js";
+import { createFile } from "../../src/session/tools/create-file.js";
 import { grep } from "../../src/session/tools/grep.js";
 import { reportOutcome } from "../../src/session/tools/report-outcome.js";
 import { view } from "../../src/session/tools/view.js";
-import { startFakeModel, type FakeModel, type ScriptedTurn } from "../support/fake-model.js";
+import { MODEL_KEY, startFakeModel, type FakeModel, type ScriptedTurn } from "../support/fake-model.js";
 
 let model: FakeModel | undefined;
 afterEach(async () => {
@@ -24,11 +25,13 @@ async function workTree() {
   return root;
 }
 
-async function loop(script: ScriptedTurn[], options: Partial<LoopOptions> = {}) {
+async function loop(script: ScriptedTurn[] | ((index: number) => ScriptedTurn), options: Partial<LoopOptions> & { key?: string; fetch?: typeof fetch } = {}) {
   model = await startFakeModel(script);
   const events: Array<[string, unknown]> = [];
+  const { key = MODEL_KEY, fetch, ...loopOptions } = options;
+  const root = await workTree();
   const result = await runAgentLoop({
-    client: new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 3 }),
+    client: new Anthropic({ apiKey: key, baseURL: model.url, maxRetries: 3, ...(fetch ? { fetch } : {}) }),
     model: "claude-test",
     system: "You are a careful engineer.",
     prompt: "Find the TODO.",
@@ -36,11 +39,13 @@ async function loop(script: ScriptedTurn[], options: Partial<LoopOptions> = {}) 
     maxTurns: 10,
     timeoutMs: 10_000,
     maxOutputTokens: 4096,
-    toolContext: { root: await workTree(), env: {} },
+    toolContext: { root, env: {} },
+    // Small waits keep retry tests fast; a script that runs out answers 500, which is retried.
+    retry: { budgetMs: 300, baseDelayMs: 5 },
     record: async (kind, data) => void events.push([kind, data]),
-    ...options,
+    ...loopOptions,
   });
-  return { result, events, requests: model.requests };
+  return { result, events, requests: model.requests, root };
 }
 
 const tool = (name: string, input: unknown) => ({ type: "tool_use" as const, name, input });
@@ -88,21 +93,126 @@ describe("runAgentLoop", () => {
     expect(result).toMatchObject({ stopReason: "timeout", detail: "the session ran longer than 200ms" });
   });
 
-  it("stops when a reply reaches the output limit", async () => {
-    const { result } = await loop([{ content: [{ type: "text", text: "A very long" }], stop_reason: "max_tokens" }], { maxOutputTokens: 5 });
-    expect(result).toMatchObject({ stopReason: "max_output_tokens", detail: "a reply reached the limit of 5 output tokens" });
+  it("streams every model call, so a large output limit works", async () => {
+    const { result, requests } = await loop([done], { maxOutputTokens: 64_000 });
+    expect(result.stopReason).toBe("outcome_reported");
+    expect(requests[0]!.body).toMatchObject({ stream: true, max_tokens: 64_000 });
   });
 
-  it("retries an overloaded model", async () => {
-    const { result, requests } = await loop([{ error: { status: 529, type: "overloaded_error", message: "Overloaded" } }, { error: { status: 429, type: "rate_limit_error", message: "slow down" } }, done]);
-    expect(result.stopReason).toBe("outcome_reported");
+  it("never runs a tool call cut off at the output limit, and tells the model to go on in smaller steps", async () => {
+    const input = { path: "big.txt", content: "line\n".repeat(50) };
+    // Cut before the closing brace: the partial input parses to a complete-looking call.
+    const cut = { content: [{ type: "text" as const, text: "Writing it." }, tool("create_file", input)], stop_reason: "max_tokens" as const, truncateInputAt: JSON.stringify(input).length - 1 };
+    const { result, events, requests, root } = await loop([cut, done], { tools: [view, createFile, reportOutcome] });
+    expect(result).toMatchObject({ stopReason: "outcome_reported", turns: 2 });
+    await expect(access(join(root, "big.txt"))).rejects.toThrow();
+
+    const answer = requests[1]!.body.messages.at(-1).content[0];
+    expect(answer).toMatchObject({ type: "tool_result", is_error: true });
+    expect(answer.content).toBe(
+      "Your reply was cut off at the output limit of 4096 tokens, so this create_file call was not executed: its input may be incomplete. Continue in smaller steps. For example, create a large file in parts: create_file with the first part, then insert_lines or edit_file for the rest.",
+    );
+    expect(events.filter(([kind]) => kind !== "model_response").slice(0, 4)).toEqual([
+      ["assistant", { text: "Writing it." }],
+      ["reply_cut_off", { turn: 1, limit: 4096, toolCalls: ["create_file"] }],
+      ["tool_call", expect.objectContaining({ name: "create_file", truncated: true })],
+      ["tool_result", expect.objectContaining({ name: "create_file", isError: true, output: answer.content })],
+    ]);
+  });
+
+  it("asks the model to continue a cut-off reply, and stops after three in a row", async () => {
+    const cut = { content: [{ type: "text" as const, text: "A very long" }], stop_reason: "max_tokens" as const };
+    const recovered = await loop([cut, done], { maxOutputTokens: 5 });
+    expect(recovered.result).toMatchObject({ stopReason: "outcome_reported", turns: 2 });
+    expect(recovered.requests[1]!.body.messages.at(-1).content[0].text).toMatch(/^Your reply was cut off at the output limit of 5 tokens\. Continue where you left off, in smaller steps\./);
+    await model?.close();
+
+    const { result, requests } = await loop([cut, cut, cut, done], { maxOutputTokens: 5 });
+    expect(result).toMatchObject({ stopReason: "max_output_tokens", detail: "3 replies in a row reached the limit of 5 output tokens", turns: 3 });
     expect(requests).toHaveLength(3);
   });
 
-  it("ends with the model's error when retrying does not help", async () => {
-    const { result } = await loop([{ error: { status: 400, type: "invalid_request_error", message: "prompt is too long" } }]);
-    expect(result.stopReason).toBe("model_error");
-    expect(result.detail).toContain("prompt is too long");
+  it.each([
+    ["refusal", "refusal", "the model declined to continue (refusal)"],
+    ["model_context_window_exceeded", "context_window_exceeded", "the conversation outgrew the model's context window"],
+  ] as const)("stops on %s with its own reason, running no tool", async (stop_reason, stopReason, detail) => {
+    const { result, events } = await loop([{ content: [tool("view", { path: "index.js" })], stop_reason }]);
+    expect(result).toMatchObject({ stopReason, detail, turns: 1 });
+    expect(events.map(([kind]) => kind)).toEqual(["model_response"]);
+  });
+
+  it("retries overload, rate limits and server errors, waiting as long as the API asks, and records each retry", async () => {
+    const { result, events, requests } = await loop([
+      { error: { status: 529, type: "overloaded_error", message: "Overloaded" } },
+      { error: { status: 429, type: "rate_limit_error", message: "slow down" }, retryAfter: "0.05" },
+      { error: { status: 500, type: "api_error", message: "Internal error" }, retryAfter: "30" },
+      done,
+    ]);
+    expect(result.stopReason).toBe("outcome_reported");
+    expect(requests).toHaveLength(4);
+    const retries = events.filter(([kind]) => kind === "model_retry").map(([, data]) => data as { waitMs: number });
+    expect(retries).toEqual([
+      { turn: 1, attempt: 1, status: 529, error: "529 overloaded_error: Overloaded", waitMs: 10 },
+      { turn: 1, attempt: 2, status: 429, error: "429 rate_limit_error: slow down", waitMs: 50 },
+      { turn: 1, attempt: 3, status: 500, error: "500 api_error: Internal error", waitMs: expect.any(Number) },
+    ]);
+    // Thirty seconds asked, capped at what is left of the 300 ms budget.
+    expect(retries[2]!.waitMs).toBeGreaterThan(100);
+    expect(retries[2]!.waitMs).toBeLessThanOrEqual(300);
+  });
+
+  it("retries connections that fail or break mid-reply, and error events inside the stream", async () => {
+    const faults = ["refused", "broken", "overloaded"];
+    const flaky: typeof fetch = async (url, init) => {
+      const fault = faults.shift();
+      if (fault === "refused") throw new TypeError("fetch failed");
+      if (fault === undefined) return fetch(url, init);
+      const events =
+        fault === "broken"
+          ? 'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
+          : 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(events));
+          // What fetch raises when the socket closes before the reply ends.
+          if (fault === "broken") controller.error(new TypeError("terminated"));
+          else controller.close();
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
+    };
+    const { result, events } = await loop([done], { fetch: flaky });
+    expect(result.stopReason).toBe("outcome_reported");
+    expect(events.filter(([kind]) => kind === "model_retry").map(([, data]) => (data as { error: string }).error)).toEqual(["Connection error.", "terminated", "overloaded_error: Overloaded"]);
+  });
+
+  it("ends with the status and message when retrying for the whole budget does not help", async () => {
+    const started = Date.now();
+    const { result, requests } = await loop(() => ({ error: { status: 529, type: "overloaded_error", message: "Overloaded" } }), { retry: { budgetMs: 100, baseDelayMs: 5 } });
+    expect(result).toMatchObject({ stopReason: "model_error", detail: "the model API was still failing after 100ms of retries: 529 overloaded_error: Overloaded" });
+    expect(requests.length).toBeGreaterThan(2);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it.each([
+    ["a bad key", { key: "wrong-key" }, [] as ScriptedTurn[], "the model API refused the key (401 authentication_error: invalid x-api-key): check ANTHROPIC_API_KEY"],
+    ["a bad request", {}, [{ error: { status: 400, type: "invalid_request_error", message: "prompt is too long" } }], "the model API rejected the request (400 invalid_request_error: prompt is too long)"],
+  ])("does not retry %s, and says what to check", async (_, options, script, detail) => {
+    const { result, requests } = await loop(script, options);
+    expect(result).toMatchObject({ stopReason: "model_error", detail });
+    expect(requests).toHaveLength(1);
+  });
+
+  it("stops waiting to retry as soon as the run is cancelled", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const { result } = await loop(() => ({ error: { status: 529, type: "overloaded_error", message: "Overloaded" }, retryAfter: "30" }), {
+      signal: controller.signal,
+      retry: { budgetMs: 60_000, baseDelayMs: 1_000 },
+    });
+    expect(result.stopReason).toBe("cancelled");
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it("ends when the model stops without an outcome", async () => {

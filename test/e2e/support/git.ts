@@ -38,9 +38,11 @@ async function writeFiles(dir: string, files: Record<string, string | Buffer>): 
 
 /** Commits `files` on top of `from` as `branch` in the bare repository; returns the new commit. */
 export async function commitTo(bare: string, branch: string, from: string, files: Record<string, string | Buffer>, message = "Change"): Promise<string> {
+  const start = await revParse(bare, from);
+  if (!start) throw new Error(`${bare} has no ${from}`);
   const work = await mkdtemp(join(tmpdir(), "routines-e2e-work-"));
   await git(work, "clone", "-q", "--no-checkout", bare, ".");
-  await git(work, "checkout", "-q", "-B", branch, from);
+  await git(work, "checkout", "-q", "-B", branch, start);
   await writeFiles(work, files);
   await git(work, "add", "-A");
   await git(work, "commit", "-q", "-m", message);

@@ -1,0 +1,117 @@
+// One call to the Messages API, streamed and retried. Streamed because the API requires it for
+// replies that may take long (large max_tokens); retried here, not in the SDK, so that waits follow
+// one time budget, honour retry-after, end when the run is cancelled and show in the transcript.
+import { setTimeout as sleep } from "node:timers/promises";
+import Anthropic, { AnthropicError, APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
+import { formatDuration } from "../config/duration.js";
+
+export interface RetryPolicy {
+  /** How long one call may keep retrying, counted from its first failure, in milliseconds; 0 never retries. */
+  budgetMs: number;
+  /** The first wait; each retry doubles it (up to 32 times), with jitter. */
+  baseDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 60_000, baseDelayMs: 1_000 };
+
+export interface RetryNotice {
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  /** The HTTP status, when the API answered. */
+  status?: number;
+  error: string;
+  waitMs: number;
+}
+
+export interface ModelCallOptions {
+  signal: AbortSignal;
+  retry: RetryPolicy;
+  onRetry(notice: RetryNotice): Promise<void>;
+}
+
+/** A model call that failed for good; the message says what to check. */
+export class ModelCallError extends Error {
+  override name = "ModelCallError";
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export type ModelParams = Omit<Anthropic.MessageCreateParamsNonStreaming, "stream">;
+
+export async function callModel(client: Anthropic, params: ModelParams, options: ModelCallOptions): Promise<Anthropic.Message> {
+  const { signal, retry } = options;
+  let giveUpAt: number | undefined;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      // maxRetries 0: whatever the client was built with, this loop is the only one retrying.
+      return await client.messages.stream(params, { signal, maxRetries: 0 }).finalMessage();
+    } catch (error) {
+      if (signal.aborted || error instanceof APIUserAbortError) throw error;
+      const status = error instanceof APIError ? error.status : undefined;
+      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model), status);
+      giveUpAt ??= Date.now() + retry.budgetMs;
+      const remaining = giveUpAt - Date.now();
+      if (remaining <= 0) {
+        const retried = retry.budgetMs > 0 ? ` after ${formatDuration(retry.budgetMs)} of retries` : "";
+        throw new ModelCallError(`the model API was still failing${retried}: ${describe(error)}`, status);
+      }
+      const waitMs = Math.round(Math.min(remaining, retryAfter(error) ?? backoff(retry.baseDelayMs, attempt)));
+      await options.onRetry({ attempt, ...(status === undefined ? {} : { status }), error: describe(error), waitMs });
+      await sleep(waitMs, undefined, { signal });
+    }
+  }
+}
+
+/** Overload (529), rate limits (429), server errors, and connections that failed or broke mid-reply. */
+function retryable(error: unknown): boolean {
+  if (error instanceof APIConnectionError) return true;
+  if (error instanceof APIError) {
+    // An error event inside a stream has no status, only the type.
+    if (error.status === undefined) return error.type === "overloaded_error" || error.type === "api_error" || error.type === "rate_limit_error";
+    return error.status === 429 || error.status >= 500;
+  }
+  // A socket that closed mid-reply is fetch's TypeError "terminated", which the stream wraps in a plain AnthropicError.
+  return error instanceof AnthropicError && error.cause instanceof TypeError && error.cause.message === "terminated";
+}
+
+/** "529 overloaded_error: Overloaded", from what the API said. */
+function describe(error: unknown): string {
+  if (error instanceof APIError && error.apiMessage) return [error.status, error.type ? `${error.type}:` : undefined, error.apiMessage].filter(Boolean).join(" ");
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Why the API refused the request as it is, and what to check. */
+function refusedDetail(error: unknown, model: string): string {
+  const said = describe(error);
+  switch (error instanceof APIError ? error.status : undefined) {
+    case 401:
+      return `the model API refused the key (${said}): check ANTHROPIC_API_KEY`;
+    case 403:
+      return `the model API denied access (${said}): check that the key may use the model ${model}`;
+    case 404:
+      return `the model API does not know the model ${model} (${said}): check the routine's model or ROUTINES_MODEL, and ANTHROPIC_BASE_URL`;
+    case undefined:
+      return `the model call failed: ${said}`;
+    default:
+      return `the model API rejected the request (${said})`;
+  }
+}
+
+/** The wait the API asked for, from retry-after-ms or retry-after (seconds or a date). */
+function retryAfter(error: unknown): number | undefined {
+  if (!(error instanceof APIError) || !error.headers) return undefined;
+  const ms = Number.parseFloat(error.headers.get("retry-after-ms") ?? "");
+  if (ms >= 0) return ms;
+  const header = error.headers.get("retry-after");
+  if (!header) return undefined;
+  const seconds = Number.parseFloat(header);
+  const wait = Number.isNaN(seconds) ? Date.parse(header) - Date.now() : seconds * 1000;
+  return wait >= 0 ? wait : undefined;
+}
+
+/** Exponential backoff with jitter, so parallel sessions do not retry in step. */
+const backoff = (baseMs: number, attempt: number) => baseMs * 2 ** Math.min(attempt - 1, 5) * (0.5 + Math.random() / 2);
