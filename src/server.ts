@@ -43,7 +43,13 @@ try {
   process.exit(1);
 }
 
-const log = pino({ name: "routines", level: process.env.LOG_LEVEL ?? "info" });
+// One logger for Probot and the app. Request logs would carry API bearer tokens and dashboard
+// cookies: those headers never reach a log line.
+const log = pino({
+  name: "routines",
+  level: process.env.LOG_LEVEL ?? "info",
+  redact: { paths: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'], censor: "[REDACTED]" },
+});
 settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
 const serverConnectors = await readServerConnectors(settings);
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
@@ -192,7 +198,7 @@ function stop(signal: NodeJS.Signals): void {
   })();
 }
 
-const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit });
+const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit, log: log.child({ name: "probot" }) });
 // Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.
 process.removeAllListeners("SIGINT");
 process.once("SIGINT", stop);

@@ -9,15 +9,6 @@ export const checkName = (routine: string) => `routines/${routine}`;
 
 type Conclusion = "success" | "failure" | "neutral" | "cancelled" | "action_required";
 
-/** How a session that stopped short of an outcome reads in a check's title. */
-const STOPPED_SHORT: Record<string, string> = {
-  max_turns: "Stopped at the turn limit",
-  timeout: "Stopped at the time limit",
-  max_output_tokens: "Stopped: the model's replies kept reaching the output limit",
-  refusal: "Stopped: the model declined to continue",
-  context_window_exceeded: "Stopped: the conversation outgrew the model's context window",
-};
-
 /**
  * The conclusion, and a title that says it in words, of a finished or rejected run. Only a
  * routine that reported success passes; a session that ended by itself without an outcome is
@@ -30,8 +21,8 @@ export function conclusionOf(run: RunRecord): { conclusion: Conclusion; title: s
     case "completed": {
       if (run.outcome === "succeeded") return { conclusion: "success", title: "Succeeded" };
       if (run.outcome === "failed") return { conclusion: "failure", title: "The routine reported failure" };
-      const short = run.stopReason === undefined ? undefined : STOPPED_SHORT[run.stopReason];
-      if (short) return { conclusion: "failure", title: run.reason ? `${short}: ${run.reason}` : short };
+      // A limit, a refusal or an overflowing context kept the routine from finishing its task.
+      if (run.stopReason !== undefined && run.stopReason !== "end_turn") return { conclusion: "failure", title: `Stopped: ${run.reason ?? run.stopReason}` };
       return { conclusion: "neutral", title: "Finished without reporting an outcome" };
     }
     case "errored":
