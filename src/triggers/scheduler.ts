@@ -1,14 +1,18 @@
-// Schedule triggers → RunRequests. Recurring schedules are node-cron tasks in the schedule's time
-// zone. A one-off `at` fires once, ever: its state is kept in the store before the run is
-// admitted, so a restart never fires it again; one missed while the server was down fires at
-// start when it is less than the grace period late, and is otherwise recorded as missed.
-import cron, { type ScheduledTask } from "node-cron";
+// Schedule triggers → RunRequests. Each schedule has its own slot timer (slot-timer.ts): a slot
+// is never lost to a late timer, it fires late, once; several slots missed at once fire once, for
+// the latest. Recurring slots come from the cron expression in the schedule's time zone
+// (cron-slots.ts); those that passed while the server was down are not replayed. A one-off `at`
+// fires once, ever: its state is kept in the store before the run is admitted, so a restart never
+// fires it again; one missed while the server was down fires at start when it is less than the
+// grace period late, and is otherwise recorded as missed.
 import { scheduleCron, scheduleInstant, timezoneOf } from "../config/schedule.js";
 import { requiredSecrets } from "../config/environment-of.js";
 import type { Environment, Routine } from "../config/schema.js";
 import type { Admission } from "../runs/admission.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
 import type { RunStore } from "../runs/store.js";
+import { cronSlots } from "./cron-slots.js";
+import { startSlotTimer } from "./slot-timer.js";
 
 export interface ScheduleTarget {
   repository: RepositoryId;
@@ -27,74 +31,97 @@ export interface SchedulerOptions {
   onError?: (error: unknown, where: string) => void;
 }
 
-interface Registered {
+/** A repository's schedules, registered or still being registered. */
+interface Registration {
   installationId: number;
   stop: Array<() => void>;
-}
-
-/** setTimeout caps delays at about 24.8 days; longer waits go in steps. */
-const MAX_DELAY = 2_147_483_647;
-function setLongTimeout(fire: () => void, delay: number, handles: { current?: NodeJS.Timeout }): void {
-  handles.current = setTimeout(() => (delay > MAX_DELAY ? setLongTimeout(fire, delay - MAX_DELAY, handles) : fire()), Math.min(delay, MAX_DELAY));
-  handles.current.unref();
+  cancelled: boolean;
 }
 
 const repositoryKey = ({ owner, repo }: RepositoryId) => `${owner}/${repo}`.toLowerCase();
 
 export class Scheduler {
-  readonly #registered = new Map<string, Registered>();
+  /** The latest registration of each repository; one in progress is there too, so it can be cancelled. */
+  readonly #registrations = new Map<string, Registration>();
 
   constructor(private readonly options: SchedulerOptions) {}
 
   /** Replaces the repository's schedules with those of its routines. */
   async register(target: ScheduleTarget): Promise<void> {
-    this.unregister(target.repository);
-    const registered: Registered = { installationId: target.installationId, stop: [] };
+    const key = repositoryKey(target.repository);
+    this.#cancel(key);
+    const registration: Registration = { installationId: target.installationId, stop: [], cancelled: false };
+    this.#registrations.set(key, registration);
     for (const [routine, { triggers = [] }] of Object.entries(target.routines)) {
       for (const [index, trigger] of triggers.entries()) {
         if (!trigger.schedule) continue;
         const expression = scheduleCron(trigger.schedule);
         const instant = scheduleInstant(trigger.schedule);
         if (expression !== undefined) {
-          const task = cron.createTask(expression, ({ date }) => this.#fire(target, routine, index, date, false), {
-            timezone: timezoneOf(trigger.schedule),
-            name: `${repositoryKey(target.repository)}:${routine}:${index}`,
-          });
-          await task.start();
-          registered.stop.push(() => void task.destroy());
+          try {
+            this.#registerRecurring(target, routine, index, expression, timezoneOf(trigger.schedule), registration);
+          } catch (error) {
+            // One schedule the matcher refuses does not stop the repository's others.
+            this.options.onError?.(error, `${key}:${routine}`);
+          }
         } else if (instant) {
-          await this.#registerOneOff(target, routine, index, instant, registered);
+          await this.#registerOneOff(target, routine, index, instant, registration);
+          // Replaced or removed while the store was asked: what this call started must not run on.
+          if (registration.cancelled) return this.#halt(registration);
         }
       }
     }
-    if (registered.stop.length > 0) this.#registered.set(repositoryKey(target.repository), registered);
+    if (registration.stop.length === 0 && this.#registrations.get(key) === registration) this.#registrations.delete(key);
   }
 
   unregister(repository: RepositoryId): void {
-    const key = repositoryKey(repository);
-    for (const stop of this.#registered.get(key)?.stop ?? []) stop();
-    this.#registered.delete(key);
+    this.#cancel(repositoryKey(repository));
   }
 
   unregisterInstallation(installationId: number): void {
-    for (const [key, registered] of this.#registered) {
-      if (registered.installationId !== installationId) continue;
-      for (const stop of registered.stop) stop();
-      this.#registered.delete(key);
+    for (const [key, registration] of this.#registrations) {
+      if (registration.installationId === installationId) this.#cancel(key);
     }
   }
 
   /** Repositories with schedules, as owner/name. */
   get repositories(): string[] {
-    return [...this.#registered.keys()];
+    return [...this.#registrations].filter(([, registration]) => registration.stop.length > 0).map(([key]) => key);
   }
 
   stop(): void {
-    for (const { stop } of this.#registered.values()) for (const halt of stop) halt();
-    this.#registered.clear();
+    for (const key of [...this.#registrations.keys()]) this.#cancel(key);
   }
 
-  async #registerOneOff(target: ScheduleTarget, routine: string, index: number, instant: Date, registered: Registered): Promise<void> {
+  #cancel(key: string): void {
+    const registration = this.#registrations.get(key);
+    if (!registration) return;
+    registration.cancelled = true;
+    this.#halt(registration);
+    this.#registrations.delete(key);
+  }
+
+  #halt(registration: Registration): void {
+    for (const stop of registration.stop.splice(0)) stop();
+  }
+
+  #registerRecurring(target: ScheduleTarget, routine: string, index: number, expression: string, timezone: string, registration: Registration): void {
+    const slots = cronSlots(expression, timezone);
+    const stop = startSlotTimer({
+      // Counted from now: slots that passed before registration (the server was down) are not replayed.
+      first: slots.after(this.#now()),
+      after: (slot) => slots.after(slot),
+      now: () => this.#now(),
+      onSlot: (slot) => void this.#fire(target, routine, index, slot, false),
+      onError: (error) => this.options.onError?.(error, `${repositoryKey(target.repository)}:${routine}`),
+    });
+    registration.stop.push(() => {
+      stop();
+      slots.dispose();
+    });
+  }
+
+  async #registerOneOff(target: ScheduleTarget, routine: string, index: number, instant: Date, registration: Registration): Promise<void> {
     const key = `once:${repositoryKey(target.repository)}:${routine}:${instant.toISOString()}`;
     if ((await this.options.store.oneOffState(key)) !== undefined) return;
     const late = this.#now().getTime() - instant.getTime();
@@ -102,9 +129,15 @@ export class Scheduler {
       await this.options.store.recordOneOff(key, "missed", this.#now());
       return;
     }
-    const handles: { current?: NodeJS.Timeout } = {};
-    setLongTimeout(() => void this.#fireOnce(target, routine, index, instant, key), Math.max(0, -late), handles);
-    registered.stop.push(() => clearTimeout(handles.current));
+    registration.stop.push(
+      startSlotTimer({
+        first: instant,
+        after: () => undefined,
+        now: () => this.#now(),
+        onSlot: () => void this.#fireOnce(target, routine, index, instant, key),
+        onError: (error) => this.options.onError?.(error, key),
+      }),
+    );
   }
 
   async #fireOnce(target: ScheduleTarget, routine: string, index: number, instant: Date, key: string): Promise<void> {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { validateRoutines } from "../../src/config/validate.js";
-import { StoreAdmission } from "../../src/runs/admission.js";
+import { StoreAdmission, type Admission } from "../../src/runs/admission.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { RunRecord } from "../../src/runs/store.js";
 import { Scheduler } from "../../src/triggers/scheduler.js";
@@ -13,18 +13,40 @@ const repository = { owner: "acme", repo: "app" };
 const HOUR = 3_600_000;
 
 const target = (yaml: string, now: Date) => {
-  const config = validateRoutines(`version: 1\nroutines:\n${yaml}`, { now });
+  const config = validateRoutines(`version: 1\nroutines:\n${yaml}`, { now, minScheduleInterval: 60_000 });
   expect(config.problems.filter((problem) => problem.severity === "error")).toEqual([]);
   return { repository, installationId: 1, configSha: "sha", routines: config.routines };
 };
 
+const slotOf = ({ routine, trigger }: Pick<RunRecord, "routine" | "trigger">) => `${routine}@${trigger.kind === "schedule" ? trigger.scheduledFor : "?"}`;
+
 function setup(store = new SqliteStore(":memory:"), oneOffGrace = HOUR) {
   const errors: unknown[] = [];
-  const scheduler = new Scheduler({ store, admission: new StoreAdmission(store, limits), oneOffGrace, onError: (error) => errors.push(error) });
+  const inner = new StoreAdmission(store, limits);
+  // Every request the scheduler makes, before admission's dedupe could hide a second one.
+  const requested: string[] = [];
+  const admission: Admission = {
+    admit: (request) => {
+      requested.push(slotOf(request));
+      return inner.admit(request);
+    },
+  };
+  const scheduler = new Scheduler({ store, admission, oneOffGrace, onError: (error) => errors.push(error) });
   const runs = async () => (await store.listRuns({ limit: 100 })).reverse();
-  const fired = async () => (await runs()).map((run: RunRecord) => `${run.routine}@${run.trigger.kind === "schedule" ? run.trigger.scheduledFor : "?"}`);
-  return { store, scheduler, runs, fired, errors };
+  const fired = async () => (await runs()).map(slotOf);
+  return { store, scheduler, runs, fired, requested, errors };
 }
+
+/** What a long synchronous job (a big checkout, a huge JSON parse) does: no timer runs until it ends. */
+function holdEventLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy, on purpose
+  }
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const everyMinute = "  poll:\n    prompt: P.\n    triggers:\n      - schedule: { cron: \"* * * * *\" }\n";
 
 describe("Scheduler", () => {
   afterEach(() => vi.useRealTimers());
@@ -65,6 +87,63 @@ describe("Scheduler", () => {
     triggers:
       - schedule: { at: "${at}" }
 `;
+
+  it("fires a slot that a held event loop made late: late, and once", async () => {
+    // Timers are real; only the wall clock is fake, so the test says what time it is when the loop is free again.
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-11-24T10:00:59.900Z") });
+    const { scheduler, fired, requested, errors } = setup();
+    await scheduler.register(target(everyMinute + once("2026-11-24T10:01:00Z"), new Date()));
+
+    // Both timers come due 100 ms into a synchronous job that holds the loop; when it ends the
+    // clock reads 10:01:02.5, past the second node-cron forgives (it would log "missed execution").
+    holdEventLoop(300);
+    vi.setSystemTime(new Date("2026-11-24T10:01:02.500Z"));
+    await vi.waitFor(async () => expect(await fired()).toHaveLength(2), { timeout: 2_000 });
+    await realSleep(200);
+    expect(requested.sort()).toEqual(["migrate@2026-11-24T10:01:00.000Z", "poll@2026-11-24T10:01:00.000Z"]);
+    expect(errors).toEqual([]);
+    scheduler.stop();
+  });
+
+  it("fires once, for the latest slot, when the loop was held across several", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-11-24T10:00:59.900Z") });
+    const { scheduler, fired, requested } = setup();
+    await scheduler.register(target(everyMinute, new Date()));
+
+    // Held across 10:01, 10:02, 10:03 and 10:04: one run, for 10:04, not a burst of four.
+    holdEventLoop(300);
+    vi.setSystemTime(new Date("2026-11-24T10:04:30.000Z"));
+    await vi.waitFor(async () => expect(await fired()).toHaveLength(1), { timeout: 2_000 });
+    await realSleep(200);
+    expect(requested).toEqual(["poll@2026-11-24T10:04:00.000Z"]);
+    scheduler.stop();
+  });
+
+  it("fires the latest slot a suspended machine slept through within a minute of waking, and keeps time after", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
+    const { scheduler, requested } = setup();
+    await scheduler.register(target("  poll:\n    prompt: P.\n    triggers:\n      - schedule: { preset: hourly, minute: 30 }\n", new Date()));
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    // Three hours asleep: the wall clock moves on, timers do not (their clock stops in suspend).
+    vi.setSystemTime(new Date("2026-11-24T13:10:00Z"));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(requested).toEqual(["poll@2026-11-24T12:30:00.000Z"]);
+    await vi.advanceTimersByTimeAsync(HOUR + 30 * 60_000);
+    expect(requested).toEqual(["poll@2026-11-24T12:30:00.000Z", "poll@2026-11-24T13:30:00.000Z", "poll@2026-11-24T14:30:00.000Z"]);
+    scheduler.stop();
+  });
+
+  it("never fires a slot twice when the clock is stepped back", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:30Z") });
+    const { scheduler, requested } = setup();
+    await scheduler.register(target(everyMinute, new Date()));
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(requested).toEqual(["poll@2026-11-24T10:01:00.000Z"]);
+    vi.setSystemTime(new Date("2026-11-24T10:00:50Z"));
+    await vi.advanceTimersByTimeAsync(80_000);
+    expect(requested).toEqual(["poll@2026-11-24T10:01:00.000Z", "poll@2026-11-24T10:02:00.000Z"]);
+    scheduler.stop();
+  });
 
   it("fires a one-off exactly once, also across a restart", async () => {
     vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
@@ -123,6 +202,31 @@ describe("Scheduler", () => {
     expect(scheduler.repositories).toEqual([]);
     await vi.advanceTimersByTimeAsync(HOUR);
     expect(await fired()).toEqual(["old@2026-11-24T10:30:00.000Z", "new@2026-11-24T11:30:00.000Z"]);
+  });
+
+  it("keeps only the later of two overlapping registrations, and nothing after an overlapping removal", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
+    const { scheduler, requested } = setup();
+    // The one-off makes registering wait for the store, so the next call comes in meanwhile.
+    const routines = (name: string) => `  ${name}:
+    prompt: P.
+    triggers:
+      - schedule: { preset: hourly, minute: 30 }
+  ${name}-once:
+    prompt: O.
+    triggers:
+      - schedule: { at: "2026-11-24T10:15:00Z" }
+`;
+    await Promise.all([scheduler.register(target(routines("old"), new Date())), scheduler.register(target(routines("new"), new Date()))]);
+    await vi.advanceTimersByTimeAsync(HOUR);
+    expect(requested.sort()).toEqual(["new-once@2026-11-24T10:15:00.000Z", "new@2026-11-24T10:30:00.000Z"]);
+
+    const pending = scheduler.register(target(routines("gone"), new Date()));
+    scheduler.unregister(repository);
+    await pending;
+    expect(scheduler.repositories).toEqual([]);
+    await vi.advanceTimersByTimeAsync(HOUR);
+    expect(requested).toHaveLength(2);
   });
 
   it("stays quiet while the installation is disabled", async () => {

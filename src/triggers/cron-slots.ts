@@ -1,0 +1,98 @@
+// The slots of a cron expression in a time zone, counted from any instant. node-cron's public
+// next-run methods count only from the real clock; the scheduler needs "the slot after this
+// slot" to catch up after a late timer. This walks the days the way node-cron's own matcher
+// does (same candidates, same order, node-cron's `match` as the judge), so the dashboard's next
+// times and the times the scheduler fires agree, across DST changes too.
+import cron from "node-cron";
+import { DateTime } from "luxon";
+
+/** As far as node-cron looks: "29 February, if a Monday" comes round only every 28 years. */
+const MAX_DAYS = 366 * 100;
+
+export interface CronSlots {
+  /** The first slot strictly after `instant` (at whole-second precision), or undefined if none comes. */
+  after(instant: Date): Date | undefined;
+  /** Releases the matcher; node-cron keeps every task it creates in a registry. */
+  dispose(): void;
+}
+
+interface LocalDay {
+  year: number;
+  month: number;
+  day: number;
+}
+interface LocalTime extends LocalDay {
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+export function cronSlots(expression: string, timezone: string): CronSlots {
+  const fields = cron.parse(expression);
+  const ascending = (values: number[]) => [...values].sort((a, b) => a - b);
+  const [seconds, minutes, hours] = [ascending(fields.second), ascending(fields.minute), ascending(fields.hour)];
+  // Never started, so it arms no timer: it is only asked whether an instant matches.
+  const matcher = cron.createTask(expression, () => undefined, { timezone });
+  const matches = (ms: number) => matcher.match(new Date(ms));
+
+  const offsetAt = (ms: number) => DateTime.fromMillis(ms, { zone: timezone }).offset * 60_000;
+  const readsBack = (ms: number, wanted: LocalTime) => {
+    const local = DateTime.fromMillis(ms, { zone: timezone });
+    return local.year === wanted.year && local.month === wanted.month && local.day === wanted.day && local.hour === wanted.hour && local.minute === wanted.minute && local.second === wanted.second;
+  };
+  /**
+   * The instant of a local time, resolved as node-cron resolves it: a time that occurs twice (clocks
+   * going back) gets the offset in force at the same wall-clock time read as UTC; a time in a gap
+   * (clocks going forward) does not read back and so never matches.
+   */
+  const instantOf = (wanted: LocalTime) => {
+    const guess = Date.UTC(wanted.year, wanted.month - 1, wanted.day, wanted.hour, wanted.minute, wanted.second);
+    const first = guess - offsetAt(guess);
+    const second = guess - offsetAt(first);
+    if (first === second || readsBack(first, wanted)) return first;
+    return readsBack(second, wanted) ? second : Math.max(first, second);
+  };
+
+  /** Whether the day's date fields match: asked at its first candidate time, unless a DST gap swallowed it. */
+  const dayMayMatch = (day: LocalDay) => {
+    const wanted = { ...day, hour: hours[0]!, minute: minutes[0]!, second: seconds[0]! };
+    const first = instantOf(wanted);
+    return !readsBack(first, wanted) || matches(first);
+  };
+
+  /** The day's first matching time after `base`; on the first day only times of day later than base's. */
+  const firstOnDay = (day: LocalDay, base: number, bound?: DateTime) => {
+    const boundSecond = bound ? bound.hour * 3600 + bound.minute * 60 + bound.second : -1;
+    for (const hour of hours) {
+      if (hour * 3600 + 3599 <= boundSecond) continue;
+      for (const minute of minutes) {
+        for (const second of seconds) {
+          if (hour * 3600 + minute * 60 + second <= boundSecond) continue;
+          const ms = instantOf({ ...day, hour, minute, second });
+          if (ms > base && matches(ms)) return ms;
+        }
+      }
+    }
+    return undefined;
+  };
+
+  return {
+    after(instant) {
+      const base = Math.floor(instant.getTime() / 1000) * 1000;
+      const start = DateTime.fromMillis(base, { zone: timezone });
+      let day: LocalDay = { year: start.year, month: start.month, day: start.day };
+      for (let i = 0; i < MAX_DAYS; i++) {
+        const found = dayMayMatch(day) ? firstOnDay(day, base, i === 0 ? start : undefined) : undefined;
+        if (found !== undefined) return new Date(found);
+        day = nextDay(day);
+      }
+      return undefined;
+    },
+    dispose: () => void matcher.destroy(),
+  };
+}
+
+function nextDay({ year, month, day }: LocalDay): LocalDay {
+  const next = new Date(Date.UTC(year, month - 1, day + 1));
+  return { year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate() };
+}
