@@ -2,7 +2,7 @@
 // and rules that depend on the clock or on the operator's settings.
 import { formatDuration } from "./duration.js";
 import type { Locator } from "./locate.js";
-import { formatPath, type ConfigPath, type Problem } from "./problem.js";
+import { formatPath, oneLine, quote, type ConfigPath, type Problem } from "./problem.js";
 import { scheduleCron, scheduleInstant, timezoneOf } from "./schedule.js";
 import { Trigger, type Trigger as TriggerValue } from "./schema.js";
 import { shortestCronInterval } from "./time.js";
@@ -40,8 +40,8 @@ export function crossChecks(raw: Record<string, unknown>, locate: Locator, optio
     const base = ["routines", name];
 
     if (typeof routine.environment === "string" && !environments.includes(routine.environment)) {
-      const defined = environments.length > 0 ? `defined: ${environments.join(", ")}` : "none are defined";
-      report([...base, "environment"], `environment "${routine.environment}" is not defined under environments (${defined})`);
+      const defined = environments.length > 0 ? `defined: ${environments.map((name) => oneLine(name)).join(", ")}` : "none are defined";
+      report([...base, "environment"], `environment ${quote(routine.environment)} is not defined under environments (${defined})`);
     }
 
     const seen = new Map<string, number>();

@@ -31,6 +31,19 @@ export function formatProblem(file: string, problem: Problem): string {
   return `${file}:${problem.line}:${problem.col}: ${level}${where}${problem.message}`;
 }
 
+/**
+ * Text from the file on one line and of bounded length, for a problem's message: a problem is one
+ * line of output, and the per-key messages of an unknown-keys issue are split on "\n".
+ */
+export function oneLine(text: string, max = 80): string {
+  const chars = Array.from(text);
+  const short = chars.length > max ? `${chars.slice(0, max - 3).join("")}...` : text;
+  const escapes: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  return short.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (char) => escapes[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+export const quote = (text: string, max?: number) => `"${oneLine(text, max)}"`;
+
 export const isError = (problem: Problem) => problem.severity === "error";
 
 export function byPosition(a: Problem, b: Problem): number {

@@ -3,15 +3,24 @@
 // clock, the operator's settings or other parts of the file live in checks.ts.
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { oneLine, quote } from "./problem.js";
 import { cronProblem, isValidTimeZone, parseAt } from "./time.js";
 
 type Shape = Record<string, z.ZodType>;
 /** Unknown keys are errors everywhere: a typo must never silently disable a setting. */
 const strict = <S extends Shape>(shape: S) => z.strictObject(shape);
-/** Cross-field checks run even when a field is wrong, so every problem is reported at once. */
-const always = { when: () => true };
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+/**
+ * Cross-field checks run even when a field is wrong, so every problem is reported at once; they
+ * therefore see the value as written, not as typed: any field may hold any YAML value, and the
+ * value may not be a map at all (`- api` for `- api: {}`), which the object schema reports.
+ */
+const always = { when: () => true };
+type CrossCheck = (map: Record<string, unknown>, ctx: z.core.$RefinementCtx) => void;
+const onMap = (check: CrossCheck) => (value: unknown, ctx: z.core.$RefinementCtx) => {
+  if (isRecord(value)) check(value, ctx);
+};
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const nameError = 'use 1 to 64 letters, digits, "-" or "_", starting with a letter or digit';
@@ -58,7 +67,7 @@ export const Environment = strict({
     .describe("Names of secrets whose values the server provides; never the values themselves."),
   setup: z.string().min(1).optional().describe("Shell script run in the working tree before the agent starts; its result is cached."),
   setup_timeout: Duration.optional().describe('Time limit of the setup script. Default: "10m".'),
-}).superRefine((env, ctx) => {
+}).superRefine(onMap((env, ctx) => {
   const custom = env.network === "custom";
   if (custom && env.allowed_domains === undefined) {
     ctx.addIssue({ code: "custom", path: ["network"], message: "network: custom needs allowed_domains" });
@@ -68,14 +77,15 @@ export const Environment = strict({
       ctx.addIssue({ code: "custom", path: [key], message: `${key} applies only to network: custom` });
     }
   }
-  if (isRecord(env.env) && Array.isArray(env.secrets)) {
-    env.secrets.forEach((secret, index) => {
-      if (typeof secret === "string" && isRecord(env.env) && secret in env.env) {
-        ctx.addIssue({ code: "custom", path: ["secrets", index], message: `"${secret}" is both in env and in secrets` });
+  const variables = env.env;
+  if (isRecord(variables) && Array.isArray(env.secrets)) {
+    env.secrets.forEach((secret: unknown, index) => {
+      if (typeof secret === "string" && Object.hasOwn(variables, secret)) {
+        ctx.addIssue({ code: "custom", path: ["secrets", index], message: `${quote(secret)} is both in env and in secrets` });
       }
     });
   }
-}, always);
+}), always);
 
 // ---------------------------------------------------------------------------------------------
 // Triggers
@@ -101,7 +111,7 @@ export function patternProblem(pattern: string): string | undefined {
     return undefined;
   } catch (cause) {
     const reason = (cause as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
-    return `invalid regular expression ${body}: ${reason}`;
+    return `invalid regular expression ${oneLine(body)}: ${oneLine(reason)}`;
   }
 }
 
@@ -144,25 +154,26 @@ export const GithubTrigger = strict({
     .describe("Event actions that fire the routine. Default: opened, synchronize, reopened, ready_for_review for pull_request; published for release."),
   filters: Filters.optional().describe("All given filters must match."),
   forks: z.boolean().optional().describe("Also fire for pull requests from forks (their runs get no secrets). Default: false."),
-}).superRefine((trigger, ctx) => {
+}).superRefine(onMap((trigger, ctx) => {
   const event = trigger.event;
   if (event !== "pull_request" && event !== "release") return;
   const known: readonly string[] = event === "pull_request" ? PULL_REQUEST_ACTIONS : RELEASE_ACTIONS;
-  trigger.actions?.forEach((action, index) => {
+  const actions: unknown[] = Array.isArray(trigger.actions) ? trigger.actions : [];
+  actions.forEach((action, index) => {
     if (typeof action === "string" && !known.includes(action)) {
-      ctx.addIssue({ code: "custom", path: ["actions", index], message: `unknown ${event} action "${action}"; use one of ${known.join(", ")}` });
+      ctx.addIssue({ code: "custom", path: ["actions", index], message: `unknown ${event} action ${quote(action)}; use one of ${known.join(", ")}` });
     }
   });
   const applicable: readonly string[] = FILTERS_BY_EVENT[event];
   for (const key of Object.keys(isRecord(trigger.filters) ? trigger.filters : {})) {
-    if (!applicable.includes(key) && key in Filters.shape) {
+    if (!applicable.includes(key) && Object.hasOwn(Filters.shape, key)) {
       ctx.addIssue({ code: "custom", path: ["filters", key], message: `filter ${key} does not apply to ${event} events; use ${applicable.join(", ")}` });
     }
   }
   if (event === "release" && trigger.forks !== undefined) {
     ctx.addIssue({ code: "custom", path: ["forks"], message: "forks applies only to pull_request events" });
   }
-}, always);
+}), always);
 
 export const SCHEDULE_PRESETS = ["hourly", "daily", "weekdays", "weekly"] as const;
 export const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] as const;
@@ -179,7 +190,7 @@ export const ScheduleTrigger = strict({
   }).optional().describe('A five-field cron expression, e.g. "0 9 * * 1-5".'),
   at: z.string().optional().describe('A one-off time, e.g. "2026-12-01T09:00" (in timezone) or "2026-12-01T08:00:00Z".'),
   timezone: z.string().refine(isValidTimeZone, { error: 'must be an IANA time zone such as "Europe/Berlin" or "UTC"' }).optional().describe("IANA time zone of time, cron and at. Default: UTC."),
-}).superRefine((schedule, ctx) => {
+}).superRefine(onMap((schedule, ctx) => {
   const kinds = (["preset", "cron", "at"] as const).filter((key) => schedule[key] !== undefined);
   if (kinds.length === 0) {
     ctx.addIssue({ code: "custom", message: "needs one of preset, cron or at" });
@@ -198,15 +209,15 @@ export const ScheduleTrigger = strict({
     }
   }
   if (allowed.has("time") && schedule.time === undefined) {
-    ctx.addIssue({ code: "custom", path: ["preset"], message: `preset ${preset} needs a time, e.g. time: "09:00"` });
+    ctx.addIssue({ code: "custom", path: ["preset"], message: `preset ${String(preset)} needs a time, e.g. time: "09:00"` });
   }
   if (typeof schedule.at === "string") {
     const zone = typeof schedule.timezone === "string" && isValidTimeZone(schedule.timezone) ? schedule.timezone : "UTC";
     if (parseAt(schedule.at, zone) === undefined) {
-      ctx.addIssue({ code: "custom", path: ["at"], message: `invalid time "${schedule.at}": use an ISO 8601 date and time such as "2026-12-01T09:00" or "2026-12-01T08:00:00Z"` });
+      ctx.addIssue({ code: "custom", path: ["at"], message: `invalid time ${quote(schedule.at)}: use an ISO 8601 date and time such as "2026-12-01T09:00" or "2026-12-01T08:00:00Z"` });
     }
   }
-}, always);
+}), always);
 
 export const ApiTrigger = strict({})
   .nullable()
@@ -224,20 +235,28 @@ export const CommandTrigger = z
   .describe("Rerun from a pull request comment: `/routine run <name> [extra instructions]`.");
 
 const TRIGGER_KINDS = ["github", "schedule", "api", "command"] as const;
+const TRIGGER_EXAMPLES: Record<string, string> = { github: "{ event: pull_request }", schedule: '{ preset: daily, time: "09:00" }', api: "{}", command: "{}" };
 
-export const Trigger = strict({
+/** `- api` for `- api: {}` is the likeliest trigger that is not a map: say how to write it. */
+function triggerNotAMap(issue: z.core.$ZodRawIssue): string | undefined {
+  const kind = issue.input;
+  if (issue.code !== "invalid_type" || typeof kind !== "string" || !Object.hasOwn(TRIGGER_EXAMPLES, kind)) return undefined;
+  return `expected a map, got "${kind}"; write "- ${kind}: ${TRIGGER_EXAMPLES[kind]}"`;
+}
+
+export const Trigger = z.strictObject({
   github: GithubTrigger.optional(),
   schedule: ScheduleTrigger.optional(),
   api: ApiTrigger.optional(),
   command: CommandTrigger.optional(),
-}).superRefine((trigger, ctx) => {
-  const kinds = TRIGGER_KINDS.filter((kind) => kind in trigger);
+}, { error: triggerNotAMap }).superRefine(onMap((trigger, ctx) => {
+  const kinds = TRIGGER_KINDS.filter((kind) => Object.hasOwn(trigger, kind));
   if (kinds.length === 0) {
     ctx.addIssue({ code: "custom", message: `a trigger needs one of ${TRIGGER_KINDS.join(", ")}` });
   } else if (kinds.length > 1) {
     ctx.addIssue({ code: "custom", path: [kinds[1]!], message: `one kind per trigger: split ${kinds.join(" and ")} into separate list items` });
   }
-}, always).meta({ minProperties: 1, maxProperties: 1 });
+}), always).meta({ minProperties: 1, maxProperties: 1 });
 
 // ---------------------------------------------------------------------------------------------
 // Routines and the file
@@ -264,14 +283,14 @@ export const Routine = strict({
   timeout: Duration.optional().describe('Wall-clock limit of one run. Default: "30m".'),
   allow_unrestricted_branch_pushes: z.boolean().optional().describe("Allow pushes to branches outside claude/. Default: false."),
   triggers: z.array(Trigger).optional().describe("What starts the routine. Without triggers it runs only on demand."),
-}).superRefine((routine, ctx) => {
-  const has = (key: string) => key in routine && routine[key as keyof typeof routine] !== undefined;
+}).superRefine(onMap((routine, ctx) => {
+  const has = (key: string) => routine[key] !== undefined;
   if (!has("prompt") && !has("prompt_file")) {
     ctx.addIssue({ code: "custom", message: "needs prompt or prompt_file" });
   } else if (has("prompt") && has("prompt_file")) {
     ctx.addIssue({ code: "custom", path: ["prompt_file"], message: "use prompt or prompt_file, not both" });
   }
-}, always);
+}), always);
 
 export const RoutinesFile = strict({
   version: z.literal(1).describe("Version of this file's format. Always 1."),

@@ -1,7 +1,8 @@
 // Time zones, cron expressions and one-off times: validation and next occurrences.
-// node-cron is the engine that will fire schedules, so it also decides what a valid cron is.
+// node-cron parses and matches the cron expressions that the scheduler fires, so it also decides what a valid cron is.
 import cron from "node-cron";
 import { DateTime, IANAZone } from "luxon";
+import { quote } from "./problem.js";
 
 export function isValidTimeZone(zone: string): boolean {
   return IANAZone.isValidZone(zone);
@@ -11,18 +12,18 @@ export function isValidTimeZone(zone: string): boolean {
 export function cronProblem(expression: string): string | undefined {
   const fields = expression.trim().split(/\s+/);
   if (fields.length !== 5) {
-    return `invalid cron expression "${expression}": expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`;
+    return `invalid cron expression ${quote(expression)}: expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`;
   }
   const detail = cron.validateDetailed(expression);
   const error = detail.errors[0];
   if (error) {
-    const value = error.value === undefined ? "" : ` "${error.value}"`;
-    return `invalid cron expression "${expression}": ${error.field} field${value} is not valid`;
+    const value = error.value === undefined ? "" : ` ${quote(String(error.value))}`;
+    return `invalid cron expression ${quote(expression)}: ${error.field} field${value} is not valid`;
   }
   try {
     cron.parse(expression);
   } catch (cause) {
-    return `invalid cron expression "${expression}": ${(cause as Error).message}`;
+    return `invalid cron expression ${quote(expression)}: ${(cause as Error).message}`;
   }
   return undefined;
 }

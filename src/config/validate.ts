@@ -4,7 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { crossChecks } from "./checks.js";
 import { createLocator } from "./locate.js";
-import { byPosition, isError, type ConfigPath, type Problem } from "./problem.js";
+import { byPosition, isError, oneLine, type ConfigPath, type Problem } from "./problem.js";
 import { Environment, Name, NAME, Routine, RoutinesFile } from "./schema.js";
 import { describeValue, issueMessage, toProblems } from "./zod-issues.js";
 
@@ -41,7 +41,8 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
   if (doc.errors.length > 0) {
     result.problems = doc.errors.map((error) => {
       const [start] = error.linePos ?? [{ line: 1, col: 1 }];
-      const message = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      // The first line of yaml's message, which may quote a long stretch of the file.
+      const message = oneLine(error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""), 160);
       return { line: start.line, col: start.col, path: [], message: `YAML syntax error: ${message}`, severity: "error" as const };
     });
     return result;
@@ -68,16 +69,18 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
   };
 
   parse(Root, raw, []);
-  const entries = (value: unknown) => Object.entries(isRecord(value) ? value : {}).filter(([name]) => NAME.test(name));
+  // Entries with an invalid name are parsed too, so the name does not hide their other problems;
+  // the name's own problem (reported by Root) keeps them from being used.
+  const entries = (value: unknown) => Object.entries(isRecord(value) ? value : {});
 
   for (const [name, value] of entries(raw.environments)) {
     const parsed = parse(Environment, value, ["environments", name]);
-    if (parsed.success) result.environments[name] = parsed.data as Environment;
+    if (parsed.success && NAME.test(name)) result.environments[name] = parsed.data as Environment;
   }
-  const candidates: Record<string, Routine> = {};
+  const candidates = new Map<string, Routine>();
   for (const [name, value] of entries(raw.routines)) {
     const parsed = parse(Routine, value, ["routines", name]);
-    if (parsed.success) candidates[name] = parsed.data as Routine;
+    if (parsed.success && NAME.test(name)) candidates.set(name, parsed.data as Routine);
   }
 
   result.problems.push(
@@ -92,9 +95,9 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
   const broken = (prefix: ConfigPath) => errors.some((problem) => prefix.every((segment, i) => problem.path[i] === segment));
   // Without the version this server reads, the file may mean something else: run nothing from it.
   if (raw.version !== 1) return result;
-  for (const [name, routine] of Object.entries(candidates)) {
-    const environment = routine.environment ?? (isRecord(raw.environments) && "default" in raw.environments ? "default" : undefined);
-    const environmentBroken = environment !== undefined && !(environment in result.environments);
+  for (const [name, routine] of candidates) {
+    const environment = routine.environment ?? (isRecord(raw.environments) && Object.hasOwn(raw.environments, "default") ? "default" : undefined);
+    const environmentBroken = environment !== undefined && !Object.hasOwn(result.environments, environment);
     if (!broken(["routines", name]) && !environmentBroken) result.routines[name] = routine;
   }
   return result;

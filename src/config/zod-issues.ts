@@ -2,7 +2,7 @@
 // with a "did you mean", and the one branch of a union that the user evidently meant.
 import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
-import type { ConfigPath, Problem } from "./problem.js";
+import { quote, type ConfigPath, type Problem } from "./problem.js";
 import type { Locator } from "./locate.js";
 
 type Issue = z.core.$ZodIssue;
@@ -14,6 +14,7 @@ const TYPE_WORDS: Record<string, string> = {
   int: "a whole number",
   boolean: "true or false",
   object: "a map",
+  record: "a map",
   array: "a list",
   null: "nothing",
 };
@@ -22,16 +23,16 @@ export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "nothing";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
-  if (typeof value === "string") return `"${value}"`;
+  if (typeof value === "string") return quote(value);
   return String(value);
 }
 
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
   const suggestion = known.length > 0 ? closest(key, [...known]) : undefined;
   if (suggestion !== undefined && distance(key, suggestion) <= Math.max(2, Math.floor(key.length / 3))) {
-    return `unknown key "${key}"; did you mean "${suggestion}"?`;
+    return `unknown key ${quote(key)}; did you mean "${suggestion}"?`;
   }
-  return known.length > 0 ? `unknown key "${key}"; expected one of ${known.join(", ")}` : `unknown key "${key}"; this map takes no keys`;
+  return known.length > 0 ? `unknown key ${quote(key)}; expected one of ${known.join(", ")}` : `unknown key ${quote(key)}; this map takes no keys`;
 }
 
 /** Per-parse error map: messages for the generic codes; messages set in the schema win over it. */
@@ -85,12 +86,12 @@ export function toProblems(issues: readonly Issue[], base: ConfigPath, value: un
     switch (issue.code) {
       case "unrecognized_keys": {
         const lines = issue.message.split("\n");
-        issue.keys.forEach((key, index) => add([...relative, key], lines[index] ?? `unknown key "${key}"`, true));
+        issue.keys.forEach((key, index) => add([...relative, key], lines[index] ?? `unknown key ${quote(key)}`, true));
         return;
       }
       case "invalid_key": {
         const key = relative[relative.length - 1];
-        add(relative, `invalid name "${String(key)}": ${issue.issues[0]?.message ?? "not allowed"}`, true);
+        add(relative, `invalid name ${quote(String(key))}: ${issue.issues[0]?.message ?? "not allowed"}`, true);
         return;
       }
       case "invalid_union": {

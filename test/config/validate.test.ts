@@ -99,6 +99,37 @@ describe("rules", () => {
     );
   });
 
+  it("reports a trigger kind written without a value at its line, and keeps the other routines", () => {
+    const config = validateRoutines(readFixture("config/invalid/trigger-kind-without-value.yml"), { now });
+    expect(config.problems.map((problem) => [problem.line, problem.col, problem.path.join(".")])).toEqual([[7, 9, "routines.triage.triggers.0"]]);
+    expect(Object.keys(config.routines)).toEqual(["nightly"]);
+  });
+
+  it("reports empty entries and values of the wrong shape, where the cross-field checks expect maps and lists", () => {
+    const head = "version: 1\nroutines:\n";
+    expect(lines(`${head}  review:\n  other:\n    prompt: x\n`)).toEqual(["3:10: routines.review: expected a map, got nothing"]);
+    expect(lines(`${head}  review:\n    prompt: x\n    triggers:\n      -\n      - schedule:\n      - github:\n      - github: { event: pull_request, actions: opened }\n`)).toEqual([
+      "6:8: routines.review.triggers[0]: expected a map, got nothing",
+      "7:18: routines.review.triggers[1].schedule: expected a map, got nothing",
+      "8:16: routines.review.triggers[2].github: expected a map, got nothing",
+      '9:49: routines.review.triggers[3].github.actions: expected a list, got "opened"',
+    ]);
+    expect(lines("version: 1\nenvironments:\n  default:\nroutines:\n  review:\n    prompt: x\n")).toEqual(["3:11: environments.default: expected a map, got nothing"]);
+  });
+
+  it("reports every problem of a routine whose name is invalid, and never runs it", () => {
+    const config = validateRoutines(readFixture("config/invalid/invalid-routine-name-and-more.yml"), { now });
+    expect(config.problems.map((problem) => problem.path.join("."))).toEqual([
+      "routines.my routine",
+      "routines.my routine",
+      "routines.my routine.promt",
+      "routines.my routine.timeout",
+      "routines.-x",
+      "routines.-x.triggers.0.schedule",
+    ]);
+    expect(Object.keys(config.routines)).toEqual(["review"]);
+  });
+
   it("runs nothing from a file without the supported version", () => {
     expect(validateRoutines("version: 2\nroutines:\n  a:\n    prompt: x\n").routines).toEqual({});
   });

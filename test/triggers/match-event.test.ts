@@ -70,6 +70,15 @@ describe("github triggers on pull requests", () => {
     expect(githubTriggerMismatch(pr({ merged: false }, { actions: ["closed"] }), merged)).toBe("merged is true, the filter wants false");
   });
 
+  it("matches branch names that start with # and tells when * stopped at /", () => {
+    const from = (ref: string) => pullRequest("opened", (p) => (p.pull_request.head.ref = ref));
+    expect(githubTriggerMismatch(pr({ head_branch: "#123-*" }), from("#123-fix"))).toBeUndefined();
+    expect(githubTriggerMismatch(pr({ head_branch: "feature/*" }), from("feature/a/b"))).toBe(
+      'head_branch "feature/a/b" does not match "feature/*" (* stops at "/": use "feature/**" to match across "/")',
+    );
+    expect(githubTriggerMismatch(pr({ head_branch: "feature/**" }), from("feature/a/b"))).toBeUndefined();
+  });
+
   it("does not fire for forks unless the trigger allows them", () => {
     const fork = pullRequest("opened", (p) => (p.pull_request.head.repo.full_name = "someone/Hello-World"));
     expect(fork.pullRequest?.fork).toBe("someone/Hello-World");

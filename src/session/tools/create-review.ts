@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
-import { commentableLines } from "../diff-lines.js";
+import { commentableLines, diffLineKey } from "../diff-lines.js";
 import { FINGERPRINT, fingerprintMark, type GitHubRun } from "../github-run.js";
 
 const Comment = z.object({
   path: z.string().min(1).describe("File path as in the diff."),
   line: z.number().int().min(1).describe("Line the comment is on (the last line of a range)."),
-  start_line: z.number().int().min(1).optional().describe("First line of a multi-line range."),
+  start_line: z.number().int().min(1).optional().describe("First line of a multi-line range, in the same hunk of the diff as line."),
   side: z.enum(["RIGHT", "LEFT"]).optional().describe("RIGHT (default) for the new version, LEFT for removed lines."),
   body: z.string().min(1).describe("The comment, in GitHub Markdown."),
   suggestion: z.string().optional().describe("Replacement text for the commented lines, shown as a suggestion the author can apply."),
@@ -15,12 +15,25 @@ const Comment = z.object({
 
 const fingerprint = (...parts: Array<string | number | undefined>) => createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 16);
 
+/**
+ * A range whose ends lie in different hunks, as a comment on its last line: GitHub rejects the
+ * whole review (422) for such a range. A suggestion would replace that one line, so it is shown as
+ * code instead.
+ */
+function onLastLine(comment: z.output<typeof Comment>): string {
+  const lines = `lines ${comment.start_line}-${comment.line}`;
+  const suggestion = comment.suggestion === undefined ? [] : [`Suggested replacement for ${lines}:`, `\`\`\`\n${comment.suggestion}\n\`\`\``];
+  const note = `_About ${lines}; shown on line ${comment.line} because the range spans more than one hunk of the diff._`;
+  return [comment.body, ...suggestion, note].join("\n\n");
+}
+
 export function createReviewTool(run: GitHubRun): Tool {
   return defineTool({
     name: "create_review",
     description: [
       "Post one review on the pull request: a summary and inline comments on lines of its diff.",
       "A comment on a line outside the diff is put into the summary with its location instead.",
+      "A range (start_line to line) must lie within one hunk of the diff; a range across hunks is put on its last line.",
       "Comments already posted by an earlier run, identical in place and text, are not posted again.",
     ].join(" "),
     input: z.object({
@@ -45,6 +58,7 @@ export function createReviewTool(run: GitHubRun): Tool {
       const inline: Array<{ path: string; line: number; side: "RIGHT" | "LEFT"; start_line?: number; start_side?: "RIGHT" | "LEFT"; body: string }> = [];
       const outside: string[] = [];
       let repeated = 0;
+      let acrossHunks = 0;
       for (const comment of comments) {
         const side = comment.side ?? "RIGHT";
         const text = run.redact(comment.suggestion === undefined ? comment.body : `${comment.body}\n\n\`\`\`suggestion\n${comment.suggestion}\n\`\`\``);
@@ -54,9 +68,13 @@ export function createReviewTool(run: GitHubRun): Tool {
           continue;
         }
         const range = comment.start_line !== undefined && comment.start_line < comment.line;
-        const fits = inDiff.has(`${comment.path}:${side}:${comment.line}`) && (!range || inDiff.has(`${comment.path}:${side}:${comment.start_line}`));
-        if (fits) {
+        const hunk = inDiff.get(diffLineKey(comment.path, side, comment.line));
+        const startHunk = range ? inDiff.get(diffLineKey(comment.path, side, comment.start_line!)) : hunk;
+        if (hunk !== undefined && startHunk === hunk) {
           inline.push({ path: comment.path, line: comment.line, side, ...(range ? { start_line: comment.start_line!, start_side: side } : {}), body: `${text}\n\n${fingerprintMark(mark)}` });
+        } else if (hunk !== undefined && startHunk !== undefined) {
+          acrossHunks += 1;
+          inline.push({ path: comment.path, line: comment.line, side, body: `${run.redact(onLastLine(comment))}\n\n${fingerprintMark(mark)}` });
         } else {
           const where = range ? `lines ${comment.start_line}-${comment.line}` : `line ${comment.line}`;
           outside.push(`**\`${comment.path}\` ${where}** (outside the diff):\n\n${text}\n\n${fingerprintMark(mark)}`);
@@ -66,7 +84,8 @@ export function createReviewTool(run: GitHubRun): Tool {
       const summaryMark = fingerprint("review", summary);
       if (inline.length === 0 && outside.length === 0 && posted.has(summaryMark)) return "Nothing new to post: this review was already posted.";
       const reviewBody = [summary, ...outside, fingerprintMark(summaryMark)].join("\n\n");
-      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}, ${outside.length} moved into the summary (outside the diff), ${repeated} already posted`;
+      const narrowed = acrossHunks === 0 ? "" : ` (${acrossHunks} range${acrossHunks === 1 ? "" : "s"} across hunks put on ${acrossHunks === 1 ? "its" : "their"} last line)`;
+      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}${narrowed}, ${outside.length} moved into the summary (outside the diff), ${repeated} already posted`;
       if (run.dryRun) {
         run.dryRun.print(`[dry run] ${event} review on #${pr.number} (${counts}):\n${reviewBody}\n${inline.map((c) => `  ${c.path}:${c.line} ${c.body}`).join("\n")}`);
         return `Dry run: the review was printed, not posted (${counts}).`;
