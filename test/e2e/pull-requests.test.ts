@@ -7,6 +7,7 @@ import { eventually, sleep, type ServerProcess } from "./support/server-process.
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/shop";
+const BROKEN = "acme/half-broken";
 const APP_JS = Array.from({ length: 40 }, (_, i) => `export const value${i + 1} = ${i + 1};`).join("\n") + "\n";
 
 let world: World;
@@ -23,6 +24,23 @@ beforeAll(async () => {
         triggers: [{ github: { event: "pull_request", actions: ["opened", "synchronize"] } }, { command: "review" }],
       },
     }),
+  });
+  // A repository whose routines file has one malformed trigger (`- api` instead of `- api: {}`).
+  await world.github.addRepository(BROKEN, 7, {
+    "src/app.js": APP_JS,
+    ".claude/routines.yml": [
+      "version: 1",
+      "routines:",
+      "  alerts:",
+      "    prompt: Triage the alert.",
+      "    triggers:",
+      "      - api",
+      "  review:",
+      "    prompt: Review this pull request.",
+      "    triggers:",
+      "      - github: { event: pull_request, actions: [opened] }",
+      "",
+    ].join("\n"),
   });
   world.github.permissions.set(`${REPO}:writer`, "write");
   world.github.permissions.set(`${REPO}:reader`, "read");
@@ -153,5 +171,17 @@ describe("a pull request, as deployed", () => {
     expect(rerun.conclusion).toBe("success");
     expect(rerun.external_id).not.toBe(first.external_id);
     expect(sessionsOf("[case-rerun]")).toHaveLength(2);
+  });
+
+  it("keeps running the valid routines of a repository whose routines file has a malformed trigger", async () => {
+    const { github, model } = world;
+    await github.commit(BROKEN, "fix/typo", { "src/app.js": APP_JS.replace("value2 = 2", "value2 = 20") });
+    const pull = await github.openPullRequest(BROKEN, { head: "fix/typo", title: "Typo [case-half-broken]", user: "alice" });
+    model.session("[case-half-broken]", [outcome("Reviewed.")]);
+    const answer = await server.deliver("pull_request", await pullRequestEvent(github, BROKEN, pull.number, "opened"));
+    expect(answer.status).toBeLessThan(300);
+    const head = await github.sha(BROKEN, "refs/heads/fix/typo");
+    const check = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the valid routine's check" });
+    expect(check).toMatchObject({ name: "routines/review", conclusion: "success" });
   });
 });
