@@ -1,14 +1,18 @@
 // Working trees: a cold checkout (empty cache) and a warm one (cache already fetched) with
 // isomorphic-git, against native `git clone --depth 1` of the same repository in the same run.
-// The repository (a few thousand files) is served over smart HTTP on loopback.
+// The repository (a few thousand files) is served over smart HTTP on loopback. Last, the bytes a
+// push of a one-line change to a new branch sends: a few KB, where the whole tree would be ~200 KB.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
+import { ProbotOctokit } from "probot";
+import { commitChanges, pushHead } from "../src/session/git-publish.js";
+import { createRedactor } from "../src/session/redact.js";
 import { Workspaces } from "../src/session/workspace.js";
-import { createServedRepository, startGitServer } from "../test/support/git-server.js";
+import { createServedRepository, run, startGitServer } from "../test/support/git-server.js";
 
 const FILES = Number(process.env.BENCH_FILES ?? 3000);
 const TOKEN = "ghs_bench_token";
@@ -48,6 +52,35 @@ for (let round = 0; round < ROUNDS; round++) {
   warm.push(await time(async () => (workspace = await workspaces.checkout(spec, TOKEN))));
   await workspace.remove();
 }
+
+// A one-line change pushed to a new claude/ branch, weighed as the pack the server kept.
+const bare = join(server.root, "acme", "big.git");
+await run(bare, "config", "receive.unpackLimit", "1");
+const packBytes = async () => {
+  const packs = (await readdir(join(bare, "objects", "pack"))).filter((name) => name.endsWith(".pack"));
+  return (await Promise.all(packs.map(async (name) => (await stat(join(bare, "objects", "pack", name))).size))).reduce((sum, size) => sum + size, 0);
+};
+const workspace = await new Workspaces(await mkdtemp(join(tmpdir(), "routines-bench-cache-"))).checkout(spec, TOKEN);
+const github = {
+  octokit: new ProbotOctokit(),
+  token: TOKEN,
+  repository: spec.repository,
+  dir: workspace.dir,
+  url,
+  defaultBranch: "main",
+  startCommit: workspace.head,
+  routine: "bench",
+  runId: "bench",
+  allowUnrestrictedBranchPushes: false,
+  author: { name: "bench", email: "bench@example.com" },
+  redact: createRedactor([]),
+};
+await appendFile(join(workspace.dir, "src/module-0/file-0.ts"), "// one more line\n");
+await commitChanges(github, "One line");
+const stored = await packBytes();
+await pushHead(github, "claude/bench-one-line", "One line");
+const pushed = (await packBytes()) - stored;
+await workspace.remove();
 await server.close();
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
@@ -56,3 +89,4 @@ console.log(`  native git clone --depth 1 : ${ms(best(native))}`);
 console.log(`  cold checkout (empty cache): ${ms(best(cold))}`);
 console.log(`  warm checkout (cache kept) : ${ms(best(warm))}`);
 console.log(`  ratio to native: cold ${(best(cold) / best(native)).toFixed(2)}x, warm ${(best(warm) / best(native)).toFixed(2)}x`);
+console.log(`  push of a one-line change  : ${pushed} bytes (a new claude/ branch)`);

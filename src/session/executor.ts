@@ -117,10 +117,10 @@ export class SessionExecutor implements RunExecutor {
       let main: { dir: string; url: string; defaultBranch: string } | undefined;
       for (const [index, repository] of repositories.entries()) {
         const { data } = await octokit.rest.repos.get({ owner: repository.owner, repo: repository.repo });
-        // The run's own repository comes first; a pull request run checks out the pull request's head.
+        // The run's own repository comes first; a pull request run checks out the pull request's head, a release run its tag.
         const own = index === 0;
         const workspace = await deps.workspaces.checkout(
-          { repository, url: data.clone_url, defaultBranch: data.default_branch, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}) },
+          { repository, url: data.clone_url, defaultBranch: data.default_branch, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(own && run.context.release ? { tag: run.context.release.tag } : {}) },
           token,
         );
         workspaces.push(workspace);
@@ -151,6 +151,8 @@ export class SessionExecutor implements RunExecutor {
         dir: main.dir,
         url: main.url,
         defaultBranch: main.defaultBranch,
+        // The run's own repository was checked out first.
+        startCommit: workspaces[0]!.head,
         ...(pr ? { pullRequest: pr } : {}),
         ...(run.trigger.kind === "command" && !pr ? { issueNumber: run.trigger.issueNumber } : {}),
         routine: run.routine,

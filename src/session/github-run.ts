@@ -13,6 +13,11 @@ export interface GitHubRun {
   dir: string;
   url: string;
   defaultBranch: string;
+  /**
+   * The commit the working tree was checked out at: the run's own work is what comes after it.
+   * Unknown for a local checkout, where the default branch stands in.
+   */
+  startCommit?: string;
   pullRequest?: PullRequestContext;
   /** The issue a slash command came from, when not a pull request. */
   issueNumber?: number;

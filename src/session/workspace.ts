@@ -17,6 +17,8 @@ export interface CheckoutSpec {
   defaultBranch: string;
   /** For pull request runs: the head to check out, and the base to fetch for diffs. */
   pullRequest?: { number: number; headSha: string; baseRef: string };
+  /** For release runs: the tag to check out (detached), the default branch still fetched. */
+  tag?: string;
 }
 
 export interface Workspace {
@@ -32,7 +34,30 @@ export class WorkspaceError extends Error {
   override name = "WorkspaceError";
 }
 
-const validRef = (name: string) => /^[A-Za-z0-9._/-]+$/.test(name) && !name.startsWith("-") && !name.includes("..");
+/**
+ * Why git would refuse `name` as a branch (or tag) name, or undefined when it takes it: the rules
+ * of `git check-ref-format --branch`. Names reach git commands and URLs, so nothing looser.
+ */
+export function refNameProblem(name: string): string | undefined {
+  if (name === "") return "it is empty";
+  // An option to a git command, and HEAD itself: both refused for branches by git.
+  if (name.startsWith("-")) return "it begins with -";
+  if (name === "HEAD" || name === "@") return `${name} alone is not a branch name`;
+  for (const char of name) {
+    const code = char.codePointAt(0)!;
+    if (code < 0x20 || code === 0x7f) return `it contains the control character U+${code.toString(16).padStart(4, "0").toUpperCase()}`;
+    if (char === " ") return "it contains a space";
+    if ("~^:?*[\\".includes(char)) return `it contains ${char}`;
+  }
+  for (const sequence of ["..", "@{", "//"]) if (name.includes(sequence)) return `it contains ${sequence}`;
+  if (name.startsWith("/") || name.endsWith("/")) return "it begins or ends with /";
+  if (name.endsWith(".")) return "it ends with .";
+  for (const part of name.split("/")) {
+    if (part.startsWith(".")) return `its part ${JSON.stringify(part)} begins with .`;
+    if (part.endsWith(".lock")) return `its part ${JSON.stringify(part)} ends with .lock`;
+  }
+  return undefined;
+}
 
 export class Workspaces {
   /** One fetch at a time per repository cache. */
@@ -42,15 +67,17 @@ export class Workspaces {
 
   /** Fetches what the run needs into the repository's cache and checks it out in a new working tree. */
   async checkout(spec: CheckoutSpec, token: string): Promise<Workspace> {
-    const { repository, defaultBranch, pullRequest } = spec;
-    for (const ref of [defaultBranch, ...(pullRequest ? [pullRequest.baseRef] : [])]) {
-      if (!validRef(ref)) throw new WorkspaceError(`refusing the branch name ${JSON.stringify(ref)}`);
+    const { repository, defaultBranch, pullRequest, tag } = spec;
+    for (const ref of [defaultBranch, ...(pullRequest ? [pullRequest.baseRef] : []), ...(tag !== undefined ? [tag] : [])]) {
+      const problem = refNameProblem(ref);
+      if (problem) throw new WorkspaceError(`refusing the ${ref === tag ? "tag" : "branch"} name ${JSON.stringify(ref)}: ${problem}`);
     }
     const cache = join(this.cacheDir, repository.owner, `${repository.repo}.git`);
     const onAuth = () => ({ username: "x-access-token", password: token });
-    // Branches the working tree will know as origin/<name>, and the commit to check out.
+    // Branches the working tree will know as origin/<name>; the commit to check out is the pull
+    // request's head, the release's tag, or the default branch.
     const branches = [...new Set([defaultBranch, ...(pullRequest ? [pullRequest.baseRef] : [])])];
-    const remoteShas = await this.#locked(cache, async () => {
+    const fetched = await this.#locked(cache, async () => {
       if (!fs.existsSync(join(cache, "HEAD"))) {
         await git.init({ fs, gitdir: cache, bare: true, defaultBranch });
         await git.addRemote({ fs, gitdir: cache, remote: "origin", url: spec.url });
@@ -58,10 +85,15 @@ export class Workspaces {
       }
       // The URL without credentials: they go with each request.
       await git.setConfig({ fs, gitdir: cache, path: "remote.origin.url", value: spec.url });
-      // Each fetched ref is kept under its own name too: isomorphic-git offers the local ref of the
-      // same name as what the cache already has, so the next fetch downloads only what is new.
+      // Each fetched ref is kept under its own name too: isomorphic-git offers the local ref it is
+      // given as what the cache already has, so the next fetch downloads only what is new. A ref
+      // fetched for the first time offers the default branch, which it mostly shares.
       const fetch = async (ref: string, local: string) => {
-        const { fetchHead } = await git.fetch({ fs, http, gitdir: cache, remote: "origin", ref, remoteRef: ref, singleBranch: true, tags: false, onAuth });
+        const known = await git.resolveRef({ fs, gitdir: cache, ref: local }).then(
+          () => local,
+          () => `refs/heads/${defaultBranch}`,
+        );
+        const { fetchHead } = await git.fetch({ fs, http, gitdir: cache, remote: "origin", ref: known, remoteRef: ref, singleBranch: true, tags: false, onAuth });
         if (fetchHead) await git.writeRef({ fs, gitdir: cache, ref: local, value: fetchHead, force: true });
         return fetchHead;
       };
@@ -78,7 +110,16 @@ export class Workspaces {
           throw new WorkspaceError(`pull request #${pullRequest.number} moved on: its head is ${fetchHead ?? "gone"}, the run was for ${pullRequest.headSha}`);
         }
       }
-      return shas;
+      let tagged: string | undefined;
+      if (tag !== undefined) {
+        const ref = `refs/tags/${tag}`;
+        tagged = (await fetch(ref, ref).catch((error: unknown) => {
+          if (error instanceof git.Errors.NotFoundError) return undefined;
+          throw error;
+        })) ?? undefined;
+        if (!tagged) throw new WorkspaceError(`${repository.owner}/${repository.repo} has no tag ${tag}`);
+      }
+      return { shas, tagged };
     });
 
     const parent = await realpath(await mkdtemp(join(tmpdir(), "routines-work-")));
@@ -87,9 +128,12 @@ export class Workspaces {
       await git.init({ fs, dir, defaultBranch });
       await this.#shareObjects(cache, join(dir, ".git"));
       await git.addRemote({ fs, dir, remote: "origin", url: spec.url });
-      for (const [branch, sha] of remoteShas) await git.writeRef({ fs, dir, ref: `refs/remotes/origin/${branch}`, value: sha, force: true });
-      const head = pullRequest?.headSha ?? remoteShas.get(defaultBranch)!;
-      if (pullRequest) {
+      for (const [branch, sha] of fetched.shas) await git.writeRef({ fs, dir, ref: `refs/remotes/origin/${branch}`, value: sha, force: true });
+      // As a clone has it, so `git diff origin/HEAD` works in the agent's shell.
+      await git.writeRef({ fs, dir, ref: "refs/remotes/origin/HEAD", value: `refs/remotes/origin/${defaultBranch}`, symbolic: true, force: true });
+      if (tag !== undefined && fetched.tagged) await git.writeRef({ fs, dir, ref: `refs/tags/${tag}`, value: fetched.tagged, force: true });
+      const head = pullRequest?.headSha ?? (fetched.tagged ? await peel(dir, fetched.tagged) : fetched.shas.get(defaultBranch)!);
+      if (pullRequest || fetched.tagged) {
         await git.checkout({ fs, dir, ref: head });
       } else {
         await git.writeRef({ fs, dir, ref: `refs/heads/${defaultBranch}`, value: head, force: true });
@@ -122,4 +166,12 @@ export class Workspaces {
       if (this.#locks.get(key) === next) this.#locks.delete(key);
     }
   }
+}
+
+/** The commit an annotated tag points to; a commit as it is. */
+async function peel(dir: string, oid: string): Promise<string> {
+  const object = await git.readObject({ fs, dir, oid });
+  if (object.type === "commit") return oid;
+  if (object.type === "tag") return peel(dir, (await git.readTag({ fs, dir, oid })).tag.object);
+  throw new WorkspaceError(`the tag points to a ${object.type}, not a commit`);
 }

@@ -199,6 +199,6 @@ describe("a run that opens a pull request", () => {
 
     const refusals = [2, 3].map((i) => model!.requests[i]!.body.messages.at(-1).content[0]);
     expect(refusals[0]).toMatchObject({ is_error: true, content: "push_branch failed: pushes go only to claude/ branches: the routine does not set allow_unrestricted_branch_pushes" });
-    expect(refusals[1]).toMatchObject({ is_error: true, content: 'push_branch failed: "--upload-pack=touch /tmp/pwned" is not a valid branch name' });
+    expect(refusals[1]).toMatchObject({ is_error: true, content: 'push_branch failed: "--upload-pack=touch /tmp/pwned" is not a valid branch name: it begins with -' });
   });
 });

@@ -1,14 +1,20 @@
-import { mkdtemp, realpath } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { branchProblem } from "../../src/session/git-publish.js";
 import type { GitHubRun } from "../../src/session/github-run.js";
 import { createRedactor } from "../../src/session/redact.js";
 import { commentTool } from "../../src/session/tools/comment.js";
 import { createReviewTool } from "../../src/session/tools/create-review.js";
+import { openPullRequestTool } from "../../src/session/tools/open-pull-request.js";
+import { pushBranchTool } from "../../src/session/tools/push-branch.js";
 import { shell } from "../../src/session/tools/shell.js";
+import { Workspaces } from "../../src/session/workspace.js";
 import { commandEnvironment, runSecrets } from "../../src/session/command-env.js";
+import { createServedRepository, run, startGitServer, type GitServer } from "../support/git-server.js";
 import { API, TestOctokit, useNock } from "../support/github.js";
 
 const REPO = "/repos/acme/app";
@@ -99,6 +105,55 @@ describe("create_review", () => {
   });
 });
 
+describe("create_review with ranges across hunks", () => {
+  useNock();
+
+  // Two hunks: new lines 1-4 (2 added) and 21-24 (22 added); old lines 1-3 and 20-22.
+  const TWO_HUNKS = "@@ -1,3 +1,4 @@\n one\n+two\n three\n four\n@@ -20,3 +21,4 @@ function b() {\n twenty-one\n+twenty-two\n twenty-three\n twenty-four";
+
+  it("keeps a range within one hunk, puts a range across hunks on its last line, and moves a range ending outside the diff into the summary", async () => {
+    nock(API).get(`${REPO}/pulls/5/files`).query(true).reply(200, [{ filename: "src/a.ts", patch: TWO_HUNKS }]);
+    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, []);
+    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, []);
+    const posted: { body?: any } = {}; // the review as sent to GitHub
+    nock(API)
+      .post(`${REPO}/pulls/5/reviews`, (body) => ((posted.body = body), true))
+      .reply(200, { html_url: "https://github.com/acme/app/pull/5#review-2" });
+
+    const review = {
+      body: "Summary.",
+      comments: [
+        { path: "src/a.ts", start_line: 2, line: 4, body: "Within the first hunk." },
+        { path: "src/a.ts", start_line: 3, line: 22, body: "From one hunk to the next.", suggestion: "  merged();" },
+        { path: "src/a.ts", start_line: 1, line: 20, side: "LEFT", body: "Removed across hunks." },
+        { path: "src/a.ts", start_line: 22, line: 30, body: "Runs past the diff." },
+      ],
+    };
+    const result = await call(createReviewTool(githubRun()), review);
+    const sent = posted.body;
+    expect(result.output).toBe(
+      "Posted https://github.com/acme/app/pull/5#review-2 with 3 inline comments (2 ranges across hunks put on their last line), 1 moved into the summary (outside the diff), 0 already posted.",
+    );
+    expect(sent.comments.map((c: { line: number; side: string; start_line?: number; start_side?: string }) => [c.line, c.side, c.start_line, c.start_side])).toEqual([
+      [4, "RIGHT", 2, "RIGHT"],
+      [22, "RIGHT", undefined, undefined],
+      [20, "LEFT", undefined, undefined],
+    ]);
+    // The text is kept, the range is named, and a suggestion is shown but not offered as one:
+    // applied to a single line, it would replace only that line.
+    expect(sent.comments[1].body).toMatch(/^From one hunk to the next\.\n\nSuggested replacement for lines 3-22:\n\n```\n {2}merged\(\);\n```\n\n_About lines 3-22; shown on line 22 [^\n]*_\n\n<!-- routines:/);
+    expect(sent.comments[1].body).not.toContain("```suggestion");
+    expect(sent.comments[2].body).toMatch(/^Removed across hunks\.\n\n_About lines 1-20; shown on line 20 /);
+    expect(sent.body).toContain("**`src/a.ts` lines 22-30** (outside the diff):\n\nRuns past the diff.");
+
+    // A rerun recognizes the comments it moved to one line, and posts nothing again.
+    nock(API).get(`${REPO}/pulls/5/files`).query(true).reply(200, [{ filename: "src/a.ts", patch: TWO_HUNKS }]);
+    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, sent.comments.map((c: { body: string }) => ({ body: c.body })));
+    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, [{ body: sent.body }]);
+    expect((await call(createReviewTool(githubRun()), review)).output).toBe("Nothing new to post: this review was already posted.");
+  });
+});
+
 describe("comment", () => {
   useNock();
 
@@ -143,5 +198,169 @@ describe("secrets of fork pull request runs", () => {
     expect(runSecrets(["SENTRY_TOKEN"], false, env)).toEqual({ SENTRY_TOKEN: "s3cr3t" });
     expect(runSecrets(["SENTRY_TOKEN"], true, env)).toEqual({});
     expect(commandEnvironment({ home: "/tmp/h", secrets: runSecrets(["SENTRY_TOKEN"], true, env) })).not.toHaveProperty("SENTRY_TOKEN");
+  });
+});
+
+describe("push_branch and open_pull_request over smart HTTP", () => {
+  const PUSH_TOKEN = "ghs_push_token_0123456789";
+  const APP = Array.from({ length: 30 }, (_, i) => `export const value${i + 1} = ${i + 1};`).join("\n") + "\n";
+  let server: GitServer;
+  let work: string;
+  let bare: string;
+  const url = () => `${server.url}/acme/big.git`;
+
+  beforeAll(async () => {
+    server = await startGitServer(PUSH_TOKEN);
+    // A few MB of random data: a push that carries the tree stands out from one that does not.
+    const data = Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`data/blob-${i}.txt`, randomBytes(600_000).toString("base64")]));
+    work = await createServedRepository(server, "acme", "big", { "src/app.ts": APP, "README.md": "# Big\n", ...data });
+    bare = join(server.root, "acme", "big.git");
+    // Every push kept as the pack it came in, so its size can be read on the receiving side.
+    await run(bare, "config", "receive.unpackLimit", "1");
+    // A pull request from a branch of the same repository, published as GitHub does.
+    await run(work, "checkout", "-q", "-b", "feature");
+    await writeFile(join(work, "src/app.ts"), APP.replace("value2 = 2", "value2 = 22"));
+    await run(work, "commit", "-q", "-am", "Change value2");
+    await writeFile(join(work, "README.md"), "# Big, featured\n");
+    await run(work, "commit", "-q", "-am", "Change the readme");
+    await run(work, "push", "-q", bare, "feature:refs/heads/feature", "feature:refs/pull/1/head");
+    await run(work, "checkout", "-q", "main");
+  }, 60_000);
+  afterAll(() => server?.close());
+
+  /** A workspace of the served repository and the GitHubRun of a run working in it. */
+  async function checkout(options: { pullRequest?: boolean } = {}) {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const pullRequest = options.pullRequest ? { number: 1, headSha: await run(work, "rev-parse", "feature"), baseRef: "main" } : undefined;
+    const workspace = await workspaces.checkout({ repository: { owner: "acme", repo: "big" }, url: url(), defaultBranch: "main", ...(pullRequest ? { pullRequest } : {}) }, PUSH_TOKEN);
+    const github = githubRun({
+      token: PUSH_TOKEN,
+      repository: { owner: "acme", repo: "big" },
+      dir: workspace.dir,
+      url: url(),
+      startCommit: workspace.head,
+      runId: `run_${randomBytes(6).toString("hex")}`,
+      ...(pullRequest ? {} : { pullRequest: undefined }),
+    });
+    return { workspace, github };
+  }
+  /** KiB of objects in the served repository: what pushes added to it, as sent. */
+  const storedKiB = async () => {
+    const stats = Object.fromEntries((await run(bare, "count-objects", "-v")).split("\n").map((line) => line.split(": ") as [string, string]));
+    return Number(stats.size) + Number(stats["size-pack"]);
+  };
+  const edit = async (dir: string, path: string, from: string, to: string) => writeFile(join(dir, path), (await readFile(join(dir, path), "utf8")).replace(from, to));
+  const push = (github: GitHubRun, branch: string, message = "Change") => call(pushBranchTool(github), { branch, commit_message: message });
+
+  it("pushes a one-line change of a large repository as a few KB, even after the default branch moved on", async () => {
+    const { workspace, github } = await checkout();
+    // Someone pushes to main while the run works: the commit the run started from is no longer a branch tip.
+    await run(work, "pull", "-q", bare, "main");
+    await writeFile(join(work, "README.md"), "# Big, moved on\n");
+    await run(work, "commit", "-q", "-am", "Move main on");
+    await run(work, "push", "-q", bare, "main:refs/heads/main");
+
+    await edit(workspace.dir, "src/app.ts", "value5 = 5", "value5 = 55");
+    const before = await storedKiB();
+    const result = await push(github, "claude/small-push");
+    expect(result).toEqual({ output: "Pushed to claude/small-push (a new branch)." });
+    expect((await storedKiB()) - before).toBeLessThan(20);
+    expect(await run(bare, "rev-parse", "claude/small-push~1")).toBe(workspace.head);
+    expect(await run(bare, "show", "claude/small-push:src/app.ts")).toContain("value5 = 55");
+    // The objects the push left out are there: the branch is complete on the server.
+    expect(await run(bare, "fsck", "--connectivity-only")).toBe("");
+    await workspace.remove();
+  });
+
+  it("adds a second run's commit on top of the branch an earlier run pushed, without forcing", async () => {
+    const first = await checkout();
+    await edit(first.workspace.dir, "src/app.ts", "value10 = 10", "value10 = 100");
+    expect((await push(first.github, "claude/shared", "First")).output).toBe("Pushed to claude/shared (a new branch).");
+    const firstCommit = await run(bare, "rev-parse", "claude/shared");
+
+    const second = await checkout();
+    await edit(second.workspace.dir, "src/app.ts", "value20 = 20", "value20 = 200");
+    const before = await storedKiB();
+    const result = await push(second.github, "claude/shared", "Second");
+    expect(result.isError).toBeUndefined();
+    expect(result.output).toMatch(/^Pushed to claude\/shared: it had commits this run did not make, so your changes were committed on top of them as [0-9a-f]{7}\./);
+    expect((await storedKiB()) - before).toBeLessThan(20);
+    expect(await run(bare, "rev-parse", "claude/shared~1")).toBe(firstCommit);
+    expect(await run(bare, "log", "-1", "--format=%s", "claude/shared")).toBe("Second");
+    const app = await run(bare, "show", "claude/shared:src/app.ts");
+    expect(app).toContain("value10 = 100");
+    expect(app).toContain("value20 = 200");
+    // The working tree now holds the branch as pushed, and a further change goes on top of it.
+    expect(await readFile(join(second.workspace.dir, "src/app.ts"), "utf8")).toContain("value10 = 100");
+    expect(await run(second.workspace.dir, "status", "--porcelain")).toBe("");
+    expect(await run(second.workspace.dir, "symbolic-ref", "refs/remotes/origin/HEAD")).toBe("refs/remotes/origin/main");
+    await edit(second.workspace.dir, "src/app.ts", "value21 = 21", "value21 = 210");
+    expect((await push(second.github, "claude/shared", "Third")).output).toBe("Pushed to claude/shared.");
+    expect(await run(bare, "rev-parse", "claude/shared~2")).toBe(firstCommit);
+    // Pushing again with nothing new says so.
+    expect((await push(second.github, "claude/shared", "Again")).output).toBe("There was nothing to push: claude/shared already has every commit of the working tree.");
+    await first.workspace.remove();
+    await second.workspace.remove();
+  });
+
+  it("refuses a push whose changes conflict with the branch, naming the files and never suggesting to force", async () => {
+    const first = await checkout();
+    await edit(first.workspace.dir, "src/app.ts", "value7 = 7", "value7 = 70");
+    await push(first.github, "claude/conflict", "First");
+    const tip = await run(bare, "rev-parse", "claude/conflict");
+
+    const second = await checkout();
+    await edit(second.workspace.dir, "src/app.ts", "value7 = 7", "value7 = 700");
+    const result = await push(second.github, "claude/conflict", "Second");
+    expect(result.isError).toBe(true);
+    expect(result.output).toContain("src/app.ts");
+    expect(result.output).toMatch(/conflict/);
+    expect(result.output).not.toMatch(/force/i);
+    expect(await run(bare, "rev-parse", "claude/conflict")).toBe(tip);
+
+    // The same new file, added with different contents on both sides.
+    await writeFile(join(first.workspace.dir, "NOTES.md"), "First notes\n");
+    await push(first.github, "claude/conflict", "First notes");
+    await writeFile(join(second.workspace.dir, "NOTES.md"), "Second notes\n");
+    const added = await push(second.github, "claude/conflict", "Second notes");
+    expect(added.isError).toBe(true);
+    expect(added.output).toContain("you and claude/conflict both changed NOTES.md");
+    expect(added.output).not.toMatch(/force/i);
+    await first.workspace.remove();
+    await second.workspace.remove();
+  });
+
+  it("on a pull request run with no edits, pushes nothing: the pull request's own commits are not the run's", async () => {
+    const { workspace, github } = await checkout({ pullRequest: true });
+    const before = server.requests.length;
+    expect(await push(github, "claude/nothing")).toEqual({ output: "push_branch failed: there is nothing to push: edit files first", isError: true });
+    expect(await call(openPullRequestTool(github), { title: "Nothing", body: "" })).toEqual({
+      output: "open_pull_request failed: there are no changes to propose: edit files first",
+      isError: true,
+    });
+    expect(server.requests.slice(before).filter((request) => request.path.endsWith("git-receive-pack"))).toEqual([]);
+    expect(await run(bare, "branch", "--list", "claude/nothing")).toBe("");
+
+    // With an edit, the branch holds the pull request's head and one commit on top, sent as a few KB.
+    await edit(workspace.dir, "src/app.ts", "value3 = 3", "value3 = 33");
+    const size = await storedKiB();
+    expect((await push(github, "claude/on-pr")).output).toBe("Pushed to claude/on-pr (a new branch).");
+    expect((await storedKiB()) - size).toBeLessThan(20);
+    expect(await run(bare, "rev-parse", "claude/on-pr~1")).toBe(await run(work, "rev-parse", "feature"));
+
+    // A branch whose tip is in the pull request's history moves forward to the run's commit.
+    const below = await run(work, "rev-parse", "feature~2");
+    await run(bare, "update-ref", "refs/heads/claude/below", below);
+    expect((await push(github, "claude/below")).output).toBe("Pushed to claude/below.");
+    expect(await run(bare, "rev-parse", "claude/below~3")).toBe(below);
+    await workspace.remove();
+  });
+
+  it("takes every branch name git takes, and only claude/ ones unless the routine allows more", () => {
+    expect(branchProblem("claude/fix+1@2#3-ünïcödé", false)).toBeUndefined();
+    expect(branchProblem("claude/a b", false)).toBe('"claude/a b" is not a valid branch name: it contains a space');
+    expect(branchProblem("claude/x.lock", false)).toBe('"claude/x.lock" is not a valid branch name: its part "x.lock" ends with .lock');
+    expect(branchProblem("feature/x", false)).toMatch(/^pushes go only to claude\/ branches/);
+    expect(branchProblem("feature/x", true)).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Workspaces } from "../../src/session/workspace.js";
+import { refNameProblem, Workspaces } from "../../src/session/workspace.js";
 import { createServedRepository, run, startGitServer, type GitServer } from "../support/git-server.js";
 
 const TOKEN = "ghs_workspace_token_123";
@@ -33,6 +33,7 @@ describe("Workspaces", () => {
     expect(await run(workspace.dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("main");
     expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
     expect(await run(workspace.dir, "remote", "get-url", "origin")).toBe(`${server.url}/acme/app.git`);
+    expect(await run(workspace.dir, "symbolic-ref", "refs/remotes/origin/HEAD")).toBe("refs/remotes/origin/main");
     expect(await run(workspace.dir, "grep", "-rl", TOKEN, "--", ".").catch(() => "")).toBe("");
     expect(await readFile(join(workspace.dir, ".git/config"), "utf8")).not.toContain(TOKEN);
     await workspace.remove();
@@ -75,5 +76,67 @@ describe("Workspaces", () => {
     await expect(workspaces.checkout({ ...spec, defaultBranch: "trunk" }, TOKEN)).rejects.toThrow();
     await expect(workspaces.checkout({ ...spec, defaultBranch: "--upload-pack=evil" }, TOKEN)).rejects.toThrow('refusing the branch name "--upload-pack=evil"');
     await expect(workspaces.checkout({ ...spec, pullRequest: { number: 1, headSha: "0".repeat(40), baseRef: "main" } }, TOKEN)).rejects.toThrow(/pull request #1 moved on/);
+  });
+});
+
+describe("a release run's workspace", () => {
+  it("is the release's tag, detached, with the default branch known and only what the cache lacks fetched", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const bare = join(server.root, "acme", "app.git");
+    // Tags on the pull request's commit, which main does not have: one annotated, one lightweight.
+    await run(work, "tag", "-a", "-m", "Version 2", "v2.0", "feature");
+    await run(work, "tag", "v2.0-light", "feature");
+    await run(work, "push", "-q", bare, "refs/tags/v2.0", "refs/tags/v2.0-light");
+    const tagged = await run(work, "rev-parse", "feature");
+    const main = await run(work, "rev-parse", "main");
+
+    let before = server.requests.length;
+    const packBytes = (since: number) =>
+      server.requests.slice(since).filter((request) => request.method === "POST" && request.path.endsWith("git-upload-pack")).reduce((sum, request) => sum + request.bytes, 0);
+    await (await workspaces.checkout(spec, TOKEN)).remove();
+    const cold = packBytes(before);
+    for (const tag of ["v2.0", "v2.0-light"]) {
+      before = server.requests.length;
+      const workspace = await workspaces.checkout({ ...spec, tag }, TOKEN);
+      // The cache offers its default branch: only the tag's own commit comes over the wire.
+      expect(packBytes(before)).toBeLessThan(cold / 5);
+      expect(workspace.head).toBe(tagged);
+      expect(await run(workspace.dir, "rev-parse", "HEAD")).toBe(tagged);
+      expect(await run(workspace.dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("HEAD");
+      expect(await readFile(join(workspace.dir, "src/app.ts"), "utf8")).toBe("export const a = 2;\n");
+      expect(await run(workspace.dir, "rev-parse", "origin/main")).toBe(main);
+      expect(await run(workspace.dir, "rev-parse", `${tag}^{commit}`)).toBe(tagged);
+      expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+      await workspace.remove();
+    }
+    await expect(workspaces.checkout({ ...spec, tag: "v9.9" }, TOKEN)).rejects.toThrow("acme/app has no tag v9.9");
+    await expect(workspaces.checkout({ ...spec, tag: "v1 --evil" }, TOKEN)).rejects.toThrow('refusing the tag name "v1 --evil": it contains a space');
+  });
+});
+
+describe("refNameProblem", () => {
+  // Names git takes and refuses, checked against `git check-ref-format` itself.
+  const names = [
+    ...["main", "claude/fix-1", "claude/fix+1", "claude/a@b", "claude/issue#12", "claude/ünïcödé", "claude/日本語", "a.lock.b", "x/HEAD", "a/@/b", "v1.2.3", "a_b", "a=b", "a'b", 'a"b', "a{b}", "a!b"],
+    ...["", "a b", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "a\\b", "a\tb", "a\x7fb", "a\x01b", "a..b", "a@{b", "/a", "a/", "a//b", "a.", "a/b.", ".a", "a/.b", "a.lock", "a/b.lock/c", "@{-1}"],
+  ];
+
+  it.each(names)("%j as git check-ref-format has it", async (name) => {
+    const native = await run(tmpdir(), "check-ref-format", `refs/heads/${name}`).then(
+      () => undefined,
+      () => "refused",
+    );
+    expect(refNameProblem(name) === undefined).toBe(native === undefined);
+  });
+
+  it("refuses what git refuses as a branch beyond the format, and says why", () => {
+    expect(refNameProblem("-x")).toBe("it begins with -");
+    expect(refNameProblem("--upload-pack=evil")).toBe("it begins with -");
+    expect(refNameProblem("HEAD")).toBe("HEAD alone is not a branch name");
+    expect(refNameProblem("@")).toBe("@ alone is not a branch name");
+    expect(refNameProblem("a\tb")).toBe("it contains the control character U+0009");
+    expect(refNameProblem("a/.b")).toBe('its part ".b" begins with .');
+    expect(refNameProblem("a..b")).toBe("it contains ..");
   });
 });

@@ -22,7 +22,7 @@ export function openPullRequestTool(run: GitHubRun): Tool {
         run.dryRun.print(`[dry run] push ${branch} and open ${draft ? "a draft " : "a "}pull request into ${run.defaultBranch}: ${pull.title}\n${pull.body}`);
         return `Dry run: ${branch} was not pushed and no pull request was opened.`;
       }
-      await pushHead(run, branch);
+      await pushHead(run, branch, message ?? title);
       const { data } = await run.octokit.rest.pulls.create(pull);
       return `Pushed ${branch} and opened ${data.html_url}`;
     },

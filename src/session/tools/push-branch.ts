@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
-import { CLAUDE_BRANCH_PREFIX, branchProblem, commitChanges, hasNewCommits, pushHead } from "../git-publish.js";
+import { CLAUDE_BRANCH_PREFIX, branchProblem, commitChanges, hasNewCommits, pushHead, type PushOutcome } from "../git-publish.js";
 import type { GitHubRun } from "../github-run.js";
 
 export function pushBranchTool(run: GitHubRun): Tool {
   return defineTool({
     name: "push_branch",
-    description: `Commit the changes in the working tree and push them to a branch, creating it or adding to it (never forcing). Only ${CLAUDE_BRANCH_PREFIX} branches, unless the routine allows others.`,
+    description: `Commit the changes in the working tree and push them to a branch, creating it or adding to it (never forcing): on a branch that has commits this run did not make, your changes are committed on top of them. Only ${CLAUDE_BRANCH_PREFIX} branches, unless the routine allows others.`,
     input: z.object({
       branch: z.string().min(1).describe(`The branch, e.g. ${CLAUDE_BRANCH_PREFIX}${run.routine}-fix-typo.`),
       commit_message: z.string().min(1).describe("Message of the commit."),
@@ -21,8 +21,20 @@ export function pushBranchTool(run: GitHubRun): Tool {
         run.dryRun.print(`[dry run] push to ${branch}: ${message}`);
         return `Dry run: nothing was pushed to ${branch}.`;
       }
-      await pushHead(run, branch);
-      return `Pushed to ${branch}.`;
+      return describe(branch, await pushHead(run, branch, message));
     },
   });
+}
+
+function describe(branch: string, outcome: PushOutcome): string {
+  switch (outcome.kind) {
+    case "created":
+      return `Pushed to ${branch} (a new branch).`;
+    case "updated":
+      return `Pushed to ${branch}.`;
+    case "added on top":
+      return `Pushed to ${branch}: it had commits this run did not make, so your changes were committed on top of them as ${outcome.commit.slice(0, 7)}. The working tree now holds that commit, their changes included.`;
+    case "up to date":
+      return `There was nothing to push: ${branch} already has every commit of the working tree.`;
+  }
 }

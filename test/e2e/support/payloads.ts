@@ -9,7 +9,9 @@ const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples") as Array<{ name: string; examples: Payload[] }>;
 
 function example(event: string, action: string): Payload {
-  const found = examples.find((entry) => entry.name === event)?.examples.find((candidate) => candidate.action === action && candidate.installation);
+  const candidates = examples.find((entry) => entry.name === event)?.examples.filter((candidate) => candidate.action === action) ?? [];
+  // base() sets the installation, so an example without one serves too (release.published has none).
+  const found = candidates.find((candidate) => candidate.installation) ?? candidates[0];
   if (!found) throw new Error(`no example ${event}.${action}`);
   return structuredClone(found);
 }
