@@ -1,20 +1,17 @@
 #!/usr/bin/env node
 // The `routines` command: validate a routines file, dry-run trigger matching, print the JSON
-// Schema, manage API tokens and look at runs.
+// Schema, manage API tokens and look at runs. Each command's module is imported only when that
+// command runs, so `routines validate` starts without loading Probot, the model SDK, git or SQLite.
 import { realpathSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { CliError, type Io } from "./cli/io.js";
-import { killSwitch } from "./cli/kill-switch.js";
-import { match } from "./cli/match.js";
-import { run } from "./cli/run.js";
-import { runs } from "./cli/runs.js";
-import { token } from "./cli/token.js";
-import { CONFIG_PATH, validate } from "./cli/validate.js";
-import { routinesJsonSchema } from "./config/json-schema.js";
-import { SettingsError } from "./settings.js";
+import { CONFIG_PATH } from "./config/read-config-file.js";
+import { applyEnvFile } from "./env-file.js";
 
 const USAGE = `Usage: routines <command>
+       routines --help | --version
 
 Commands:
   validate [file]   Check a routines file (default: ${CONFIG_PATH}).
@@ -44,6 +41,8 @@ Commands:
                     Lift the kill switch.
 
 The token, runs, disable and enable commands use the server's database under DATA_DIR (default ./data).
+Like the server, the command first applies .env from the current directory: its values win over
+the environment's.
 `;
 
 const defaultIo: Io = {
@@ -52,6 +51,12 @@ const defaultIo: Io = {
   env: process.env,
 };
 
+/** The version in package.json, which sits beside both src/ and dist/. */
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
 /** Runs the command line and resolves to the exit status. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   try {
@@ -59,6 +64,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       args: argv,
       allowPositionals: true,
       options: {
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
         config: { type: "string" },
         event: { type: "string" },
         payload: { type: "string" },
@@ -71,14 +78,27 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         "dry-run": { type: "boolean" },
       },
     });
+    if (values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    if (values.version) {
+      io.out(`${await version()}\n`);
+      return 0;
+    }
     const [command, ...rest] = positionals;
     switch (command) {
-      case "validate":
+      case "validate": {
+        const { validate } = await import("./cli/validate.js");
         return await validate(rest[0] ?? CONFIG_PATH, io);
-      case "match":
+      }
+      case "match": {
         if (!values.event || !values.payload) throw new CliError("match needs --event and --payload", 2);
+        const { match } = await import("./cli/match.js");
         return await match({ config: values.config ?? CONFIG_PATH, event: values.event, payload: values.payload, json: values.json ?? false }, io);
-      case "run":
+      }
+      case "run": {
+        const { run } = await import("./cli/run.js");
         return await run(
           {
             ...(rest[0] ? { name: rest[0] } : {}),
@@ -91,16 +111,25 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           },
           io,
         );
-      case "token":
+      }
+      case "token": {
+        const { token } = await import("./cli/token.js");
         return await token(rest, values, io);
-      case "runs":
+      }
+      case "runs": {
+        const { runs } = await import("./cli/runs.js");
         return await runs(rest, values, io);
+      }
       case "disable":
-      case "enable":
+      case "enable": {
+        const { killSwitch } = await import("./cli/kill-switch.js");
         return await killSwitch(command === "disable", rest[0], io);
-      case "schema":
+      }
+      case "schema": {
+        const { routinesJsonSchema } = await import("./config/json-schema.js");
         io.out(`${JSON.stringify(routinesJsonSchema(), null, 2)}\n`);
         return 0;
+      }
       case "help":
         io.out(USAGE);
         return 0;
@@ -115,7 +144,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`routines: ${error.message}\n`);
       return error.status;
     }
-    if (error instanceof SettingsError || (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) {
+    // The settings module is loaded by the commands that read settings, so only after one failed.
+    const isSettingsError = async () => error instanceof (await import("./settings.js")).SettingsError;
+    if ((error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS") || (await isSettingsError())) {
       io.err(`routines: ${(error as Error).message}\n`);
       return 2;
     }
@@ -123,7 +154,21 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   }
 }
 
+/**
+ * The command as a program: `.env` applied first, as the server applies it, so that both read the
+ * same settings and open the same database. Tests call `main` with their own environment.
+ */
+async function program(argv: string[]): Promise<number> {
+  try {
+    applyEnvFile();
+  } catch (error) {
+    process.stderr.write(`routines: cannot read .env: ${(error as Error).message}\n`);
+    return 2;
+  }
+  return main(argv);
+}
+
 // Run when executed (also through the npm bin link), not when imported by tests.
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await program(process.argv.slice(2));
 }

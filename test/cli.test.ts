@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { access, copyFile, mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,45 @@ async function routines(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {})
     return { status: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
 }
+
+describe("routines --help and --version", () => {
+  it.each(["--help", "-h", "help"])("%s prints the usage and exits 0", async (flag) => {
+    const result = await routines([flag]);
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(result.stdout).toMatch(/^Usage: routines <command>\n {7}routines --help \| --version\n\nCommands:\n/);
+  });
+
+  it.each(["--version", "-V"])("%s prints the version from package.json", async (flag) => {
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(await routines([flag])).toEqual({ status: 0, stdout: `${version}\n`, stderr: "" });
+  });
+
+  it("prints the usage with status 2 when no command is given", async () => {
+    expect(await routines([])).toMatchObject({ status: 2, stdout: expect.stringMatching(/^Usage: /) });
+  });
+});
+
+describe("the .env file in the current directory", () => {
+  it("is applied as the server applies it, so the command opens the server's database", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "routines-env-"));
+    await writeFile(join(dir, ".env"), "DATA_DIR=state\nROUTINES_PUBLIC_URL=https://routines.example.com\n");
+    const created = await routines(["token", "create", "--repo", "a/b", "--routine", "x"], dir);
+    expect(created).toMatchObject({ status: 0, stdout: expect.stringContaining("URL         https://routines.example.com/api/v1/routines/trg_") });
+    await access(join(dir, "state/routines.db"));
+
+    // As for Probot, the file's values win over the environment's.
+    const elsewhere = await mkdtemp(join(tmpdir(), "routines-env-elsewhere-"));
+    const listed = await routines(["token", "list"], dir, { DATA_DIR: elsewhere });
+    expect(listed).toMatchObject({ status: 0, stdout: expect.stringMatching(/\ntrg_[0-9a-f]{16} +a\/b +x +\S+ +active\n$/) });
+    await expect(access(join(elsewhere, "routines.db"))).rejects.toThrow();
+  });
+
+  it("stops the command when it cannot be read", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "routines-env-"));
+    await mkdir(join(dir, ".env"));
+    expect(await routines(["validate"], dir)).toEqual({ status: 2, stdout: "", stderr: expect.stringMatching(/^routines: cannot read \.env: EISDIR/) });
+  });
+});
 
 describe("routines validate", () => {
   it("accepts routines.example.yml", async () => {
@@ -74,7 +113,6 @@ describe("routines validate", () => {
 
 describe("routines schema", () => {
   it("prints the committed JSON Schema", async () => {
-    const { readFile } = await import("node:fs/promises");
     const result = await routines(["schema"]);
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(JSON.parse(await readFile(join(ROOT, "schema/routines.schema.json"), "utf8")));
@@ -88,7 +126,7 @@ describe("routines schema", () => {
 });
 
 describe("the README", () => {
-  const readme = () => import("node:fs/promises").then(({ readFile }) => readFile(join(ROOT, "README.md"), "utf8"));
+  const readme = () => readFile(join(ROOT, "README.md"), "utf8");
   const block = (text: string, after: string) => new RegExp(`${after}[^]*?\`\`\`\\n([^]*?)\`\`\``).exec(text)?.[1];
 
   it.each([
@@ -97,7 +135,6 @@ describe("the README", () => {
   ])("shows what `routines validate` prints for a %s file", async (kind, after) => {
     const repo = await mkdtemp(join(tmpdir(), "routines-readme-"));
     await mkdir(join(repo, ".claude"));
-    const { copyFile } = await import("node:fs/promises");
     await copyFile(join(FIXTURES, `config/readme/${kind}.yml`), join(repo, ".claude/routines.yml"));
     const result = await routines(["validate"], repo);
     expect(result.stdout).toBe(block(await readme(), after));
@@ -191,7 +228,6 @@ describe("routines token", () => {
     expect(created.stdout).toContain(`URL         https://routines.example.com/api/v1/routines/${triggerId}/fire`);
     expect(created.stdout).toContain(`-H "Authorization: Bearer ${secret}"`);
 
-    const { readFile } = await import("node:fs/promises");
     const database = await readFile(join(dataDir, "routines.db"));
     expect(database.includes(secret)).toBe(false);
 

@@ -4,8 +4,6 @@ import { validateRoutines, type RoutinesConfig } from "../config/validate.js";
 import { readSettings } from "../settings.js";
 import { readInput, type Io } from "./io.js";
 
-export const CONFIG_PATH = ".claude/routines.yml";
-
 /** Reads and validates a routines file; prints its problems. */
 export async function loadConfigFile(file: string, io: Io): Promise<RoutinesConfig> {
   const source = await readInput(file);
