@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Environment } from "../src/config/schema.js";
+import { createRunDirectory } from "../src/session/run-directory.js";
 import { sandboxLauncher, unsandboxed, type Launcher } from "../src/session/sandbox.js";
 import { shell } from "../src/session/tools/shell.js";
 
@@ -25,8 +26,10 @@ async function median(launch: Launcher): Promise<number> {
 }
 
 const plain = await median(unsandboxed);
-const sandboxed = await median(await sandboxLauncher(Environment.parse({ network: "trusted" }), { writable: [root], hidden: [] }));
+const run = await createRunDirectory();
+const sandboxed = await median(await sandboxLauncher(Environment.parse({ network: "trusted" }), { writable: [root], hidden: [], tmp: run.tmp, state: run.sandbox }));
 console.log(`bench/sandbox: \`true\` run ${RUNS} times, median`);
 console.log(`  plain bash             : ${plain.toFixed(1)} ms`);
 console.log(`  sandboxed (trusted)    : ${sandboxed.toFixed(1)} ms (+${(sandboxed - plain).toFixed(1)} ms)`);
 console.log(`  ratio (sandboxed/plain): ${(sandboxed / plain).toFixed(1)}x`);
+await run.remove();

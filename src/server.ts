@@ -25,6 +25,7 @@ import { WorkerPool } from "./runs/worker-pool.js";
 import { SECRET_PREFIX } from "./session/command-env.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { sweepRunDirectories } from "./session/run-directory.js";
 import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
@@ -116,6 +117,9 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
   if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");
+  // Working trees (private code), HOMEs and temporary files of runs a crash cut short go too.
+  const swept = await sweepRunDirectories();
+  if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
   if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
     log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
     return;

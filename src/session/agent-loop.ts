@@ -26,8 +26,10 @@ export interface LoopOptions {
   prompt: string;
   tools: Tool[];
   maxTurns: number;
-  /** Wall-clock limit of the whole session, in milliseconds. */
+  /** Wall-clock limit of the whole run, in milliseconds. */
   timeoutMs: number;
+  /** When that limit is reached (epoch ms), when the run started before the loop; default: timeoutMs from now. */
+  deadline?: number;
   maxOutputTokens: number;
   /** Where tools run. The loop adds its own signal. */
   toolContext: Omit<ToolContext, "signal">;
@@ -68,7 +70,7 @@ function withBreakpoint(messages: Anthropic.MessageParam[]): Anthropic.MessagePa
 
 export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   const { client, tools, record } = options;
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const deadline = AbortSignal.timeout(Math.max(0, (options.deadline ?? Date.now() + options.timeoutMs) - Date.now()));
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
   // The stable prefix (system prompt and tools) is cached once and read on every later turn.
@@ -84,7 +86,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   let turns = 0;
   let cutOffs = 0;
   const stopped = (stopReason: StopReason, detail?: string): LoopResult => ({ stopReason, ...(detail ? { detail } : {}), turns, usage });
-  const interruption = () => (deadline.aborted ? stopped("timeout", `the session ran longer than ${formatDuration(options.timeoutMs)}`) : stopped("cancelled"));
+  const interruption = () => (deadline.aborted ? stopped("timeout", `the run went on longer than its timeout of ${formatDuration(options.timeoutMs)}`) : stopped("cancelled"));
 
   while (true) {
     if (signal.aborted) return interruption();

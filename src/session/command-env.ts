@@ -26,7 +26,13 @@ export function runSecrets(names: readonly string[], withoutSecrets: boolean, en
   return withoutSecrets ? {} : resolveSecrets(names, env);
 }
 
-export function commandEnvironment(options: { home: string; environment?: Environment; secrets: Record<string, string> }): Record<string, string> {
+export function commandEnvironment(options: {
+  home: string;
+  /** The run's temporary directory; runs always have one. */
+  tmp?: string;
+  environment?: Environment;
+  secrets: Record<string, string>;
+}): Record<string, string> {
   const inherited = Object.fromEntries(INHERITED.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
   return {
     PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -37,5 +43,7 @@ export function commandEnvironment(options: { home: string; environment?: Enviro
     CI: "true",
     ...options.environment?.env,
     ...options.secrets,
+    // The run's own, under every policy: the sandbox sets it too, whatever the environment says.
+    ...(options.tmp ? { TMPDIR: options.tmp } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { z } from "zod";
 import { truncate, type Tool, type ToolResult } from "./define-tool.js";
+import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "./launch.js";
 
 const StdioServer = z.object({ type: z.literal("stdio").optional(), command: z.string().min(1), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional() });
 const HttpServer = z.object({ type: z.enum(["http", "sse"]), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
@@ -86,8 +87,9 @@ const shellQuote = (words: string[]) => words.map((word) => `'${word.replace(/'/
 
 function transportFor(spec: ConnectorSpec, env: Record<string, string>, launch?: OpenOptions["launch"]): Transport {
   if ("command" in spec) {
-    // Started like any command (in the sandbox when there is one), with the allowlisted environment plus its own variables.
-    const { file, args } = launch ? launch(shellQuote([spec.command, ...(spec.args ?? [])])) : { file: spec.command, args: spec.args ?? [] };
+    // Started like any command (in the sandbox when there is one, dying with the server), with the
+    // allowlisted environment plus its own variables. The SDK cannot start it detached: setsid does.
+    const { file, args } = inOwnSession(tieToServer((launch ?? unsandboxed)(shellQuote([spec.command, ...(spec.args ?? [])]))));
     return new StdioClientTransport({ command: file, args, env: { ...env, ...spec.env }, stderr: "ignore" });
   }
   const requestInit = { headers: spec.headers ?? {} };
@@ -110,7 +112,7 @@ export interface OpenOptions {
   timeoutMs?: number;
   /** Time one tool call may take. */
   callTimeoutMs?: number;
-  launch?: (command: string) => { file: string; args: string[] };
+  launch?: Launcher;
 }
 
 /** Starts the connectors in parallel; each gets `timeoutMs` to connect and list its tools. */

@@ -13,6 +13,7 @@ import type { GitHubRun } from "./github-run.js";
 import { githubTools } from "./github-tools.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
+import { createRunDirectory } from "./run-directory.js";
 import { RunToken } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
 import type { Workspace, Workspaces } from "./workspace.js";
@@ -41,6 +42,8 @@ export interface ExecutorDeps {
   setupCacheDir?: string;
   /** Whether commands run in a sandbox; see run-session. */
   sandbox?: SandboxSetting;
+  /** Where runs' directories are made (swept at start); default: the system's temporary directory. */
+  runsRoot?: string;
 }
 
 export class RunError extends Error {
@@ -77,6 +80,8 @@ export class SessionExecutor implements RunExecutor {
 
   async execute(run: RunRequest & { id: string }, { signal, record, tokens }: ExecutionContext): Promise<SessionResult> {
     const { deps } = this;
+    // The routine's timeout counts from here: minting, checkout and setup take part of it.
+    const startedAt = Date.now();
     const app = await deps.appOctokit();
     const config = await deps.routines.load(await deps.installationOctokit(run.installationId), run.repository);
     const routine = config.found ? config.routines[run.routine] : undefined;
@@ -112,6 +117,11 @@ export class SessionExecutor implements RunExecutor {
     const token = runToken.current;
     const octokit = deps.octokitForToken(() => runToken.current);
     const workspaces: Workspace[] = [];
+    // The run's working trees, HOME and TMPDIR, in one private directory removed at the end.
+    const directory = await createRunDirectory(deps.runsRoot).catch(async (error: unknown) => {
+      await runToken.revoke();
+      throw error;
+    });
     try {
       const pr = run.context.pullRequest;
       let main: { dir: string; url: string; defaultBranch: string } | undefined;
@@ -120,7 +130,7 @@ export class SessionExecutor implements RunExecutor {
         // The run's own repository comes first; a pull request run checks out the pull request's head, a release run its tag.
         const own = index === 0;
         const workspace = await deps.workspaces.checkout(
-          { repository, url: data.clone_url, defaultBranch: data.default_branch, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(own && run.context.release ? { tag: run.context.release.tag } : {}) },
+          { repository, url: data.clone_url, defaultBranch: data.default_branch, into: directory.work, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(own && run.context.release ? { tag: run.context.release.tag } : {}) },
           token,
         );
         workspaces.push(workspace);
@@ -179,11 +189,13 @@ export class SessionExecutor implements RunExecutor {
         ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors } : {}),
         ...(deps.setupCacheDir ? { setupCacheDir: deps.setupCacheDir } : {}),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
+        runDirectory: directory,
+        startedAt,
         record,
         signal,
       });
     } finally {
-      await Promise.all(workspaces.map((workspace) => workspace.remove()));
+      await directory.remove();
       // The tokens die with the run.
       await runToken.revoke();
     }

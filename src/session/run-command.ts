@@ -1,7 +1,7 @@
 // Runs one command line in its own process group, with a time limit and a way to stop it: what
 // the shell tool and the setup script share. Output is kept bounded (first and last parts).
 import { spawn } from "node:child_process";
-import type { Launcher } from "./sandbox.js";
+import { tieToServer, unsandboxed, type Launcher } from "./launch.js";
 
 export interface CommandResult {
   /** Exit code; null when stopped. */
@@ -13,6 +13,8 @@ export interface CommandResult {
 }
 
 const KEEP = 1_000_000;
+/** How long a stopped command's guard has to stop everything before its process group is killed. */
+const STOP_GRACE_MS = 2_000;
 
 export async function runCommand(options: {
   command: string;
@@ -24,8 +26,8 @@ export async function runCommand(options: {
   signal?: AbortSignal;
   launch?: Launcher;
 }): Promise<CommandResult> {
-  const { file, args } = options.launch?.(options.command) ?? { file: "bash", args: ["-c", options.command] };
-  // A process group of its own, so stopping it stops everything the command started.
+  const { file, args } = tieToServer((options.launch ?? unsandboxed)(options.command));
+  // A session and process group of its own, so stopping it stops everything the command started.
   const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
@@ -35,13 +37,21 @@ export async function runCommand(options: {
   child.stdout.on("data", collect);
   child.stderr.on("data", collect);
   let stopped: string | undefined;
-  const stop = (why: string) => {
-    stopped ??= why;
+  let backstop: NodeJS.Timeout | undefined;
+  const kill = (pid: number, signal: NodeJS.Signals) => {
     try {
-      process.kill(-child.pid!, "SIGKILL");
+      process.kill(pid, signal);
     } catch {
       // already gone
     }
+  };
+  // SIGTERM asks the guard (see launch.ts) to kill the whole session, also what left the process
+  // group; killing the group is the backstop, and all there is where commands run unguarded.
+  const stop = (why: string) => {
+    if (stopped !== undefined) return;
+    stopped = why;
+    kill(child.pid!, "SIGTERM");
+    backstop = setTimeout(() => kill(-child.pid!, "SIGKILL"), STOP_GRACE_MS);
   };
   const timer = setTimeout(() => stop(options.timeoutReason), options.timeoutMs);
   const onAbort = () => stop("the run was stopped");
@@ -54,6 +64,7 @@ export async function runCommand(options: {
     return { code, output, ...(stopped ? { stopped } : {}) };
   } finally {
     clearTimeout(timer);
+    clearTimeout(backstop);
     options.signal?.removeEventListener("abort", onAbort);
   }
 }

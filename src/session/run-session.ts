@@ -1,16 +1,15 @@
 // One agent session in a working tree: the prompt, the tools, the command environment and the
 // loop, with every transcript event redacted before it is recorded.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import type Anthropic from "@anthropic-ai/sdk";
-import { parseDuration } from "../config/duration.js";
+import { formatDuration, parseDuration } from "../config/duration.js";
 import type { Environment, Routine } from "../config/schema.js";
 import type { RunResult } from "./execution.js";
 import { runAgentLoop, type StopReason } from "./agent-loop.js";
 import { commandEnvironment } from "./command-env.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
+import { createRunDirectory, type RunDirectory } from "./run-directory.js";
 import { allowedDomains, blockedHint, sandboxLauncher, type Launcher } from "./sandbox.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
@@ -58,6 +57,12 @@ export interface SessionOptions {
   setupCacheDir?: string;
   /** Whether commands run in the sandbox; without it they run as plain bash (tests, trusted hosts). */
   sandbox?: SandboxSetting;
+  /** Where the run's directory (its HOME and TMPDIR) is made; default: the system's temporary directory. */
+  runsRoot?: string;
+  /** The run's directory, when the caller made it (and removes it); else one is made under runsRoot. */
+  runDirectory?: RunDirectory;
+  /** When the run started (epoch ms): the routine's timeout counts from here, setup included. Default: now. */
+  startedAt?: number;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -77,15 +82,24 @@ export class SandboxUnavailableError extends Error {
 }
 
 /** How commands start under the environment's network policy, or why they cannot. */
-async function launcherFor(options: SessionOptions, home: string): Promise<{ launch?: Launcher; warning?: string }> {
+async function launcherFor(options: SessionOptions, run: RunDirectory): Promise<{ launch?: Launcher; warning?: string }> {
   const { sandbox, environment, root } = options;
   if (!sandbox || allowedDomains(environment) === undefined) return {};
-  if (sandbox.available) return { launch: await sandboxLauncher(environment, { writable: [root, home], hidden: sandbox.hidden }) };
+  if (sandbox.available) {
+    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden: sandbox.hidden, tmp: run.tmp, state: run.sandbox }) };
+  }
   const level = environment?.network ?? "trusted";
   if (sandbox.allowUnsandboxed) return { warning: `commands run without a sandbox (network: ${level} is not enforced): ${sandbox.reason}` };
   throw new SandboxUnavailableError(
     `this host cannot sandbox commands (${sandbox.reason}), and the routine's environment asks for network: ${level}; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run without a sandbox`,
   );
+}
+
+/** The setup script's time limit: its own, or what is left of the run's when that comes first. */
+function setupLimit(setupTimeout: string | undefined, deadline: number, runTimeoutMs: number): { timeoutMs: number; timeoutReason?: string } {
+  const own = (setupTimeout && parseDuration(setupTimeout)) || DEFAULT_SETUP_TIMEOUT_MS;
+  const left = Math.max(1, deadline - Date.now());
+  return own <= left ? { timeoutMs: own } : { timeoutMs: left, timeoutReason: `the run reached its timeout of ${formatDuration(runTimeoutMs)}` };
 }
 
 export interface SessionResult extends RunResult {
@@ -110,12 +124,15 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   }
   const claudeMd = await readRepositoryFile("CLAUDE.md");
   const prompt = buildPrompt({ ...options.trigger, routine: options.routineName, task: task ?? "", ...(claudeMd === undefined ? {} : { claudeMd }) });
-  const home = await mkdtemp(join(tmpdir(), "routines-home-"));
-  const env = commandEnvironment({ home, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
+  const run = options.runDirectory ?? (await createRunDirectory(options.runsRoot));
+  // The routine's timeout covers the whole run: checkout, setup and connectors count too.
+  const timeoutMs = (routine.timeout && parseDuration(routine.timeout)) || DEFAULT_TIMEOUT_MS;
+  const deadline = (options.startedAt ?? Date.now()) + timeoutMs;
+  const env = commandEnvironment({ home: run.home, tmp: run.tmp, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   try {
     const environment = options.environment;
-    const { launch, warning } = await launcherFor(options, home);
+    const { launch, warning } = await launcherFor(options, run);
     if (environment?.setup) {
       await record("setup_start", { script: environment.setup });
       const setup = await runSetup({
@@ -123,7 +140,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         root,
         env,
         keyParts: { env: environment.env ?? {}, secrets: environment.secrets ?? [], network: environment.network ?? "trusted" },
-        timeoutMs: (environment.setup_timeout && parseDuration(environment.setup_timeout)) || DEFAULT_SETUP_TIMEOUT_MS,
+        ...setupLimit(environment.setup_timeout, deadline, timeoutMs),
         ...(options.setupCacheDir ? { cacheDir: options.setupCacheDir } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(launch ? { launch } : {}),
@@ -152,7 +169,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       })),
       maxTurns: routine.max_turns ?? DEFAULT_MAX_TURNS,
       // The schema has checked the duration.
-      timeoutMs: (routine.timeout && parseDuration(routine.timeout)) || DEFAULT_TIMEOUT_MS,
+      timeoutMs,
+      deadline,
       maxOutputTokens: options.maxOutputTokens,
       toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
       ...(options.signal ? { signal: options.signal } : {}),
@@ -169,7 +187,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     };
   } finally {
     await connectors?.close();
-    await rm(home, { recursive: true, force: true });
+    if (!options.runDirectory) await run.remove();
   }
 }
 

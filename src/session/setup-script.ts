@@ -7,6 +7,7 @@ import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { formatDuration } from "../config/duration.js";
 import { truncate } from "./define-tool.js";
+import type { Launcher } from "./launch.js";
 import { runCommand } from "./run-command.js";
 
 export const DEFAULT_SETUP_TIMEOUT_MS = 10 * 60_000;
@@ -29,11 +30,13 @@ export interface SetupOptions {
   /** What besides the script and lockfiles the result depends on, e.g. the environment's settings. */
   keyParts: unknown;
   timeoutMs: number;
+  /** How the time limit reads when it stops the script; default: "it ran longer than <timeoutMs>". */
+  timeoutReason?: string;
   /** Where results are kept; without it the script always runs. */
   cacheDir?: string;
   signal?: AbortSignal;
   /** How the script starts: in the sandbox, or plain bash. */
-  launch?: (command: string) => { file: string; args: string[] };
+  launch?: Launcher;
 }
 
 export interface SetupResult {
@@ -59,7 +62,7 @@ async function runScript(options: SetupOptions): Promise<string> {
     cwd: options.root,
     env: options.env,
     timeoutMs: options.timeoutMs,
-    timeoutReason: `it ran longer than ${formatDuration(options.timeoutMs)}`,
+    timeoutReason: options.timeoutReason ?? `it ran longer than ${formatDuration(options.timeoutMs)}`,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.launch ? { launch: options.launch } : {}),
   });

@@ -15,6 +15,8 @@ export interface CheckoutSpec {
   /** The clone URL, from the repository object (so GitHub Enterprise Server works unchanged). */
   url: string;
   defaultBranch: string;
+  /** Where the working tree is made; default: the system's temporary directory. */
+  into?: string;
   /** For pull request runs: the head to check out, and the base to fetch for diffs. */
   pullRequest?: { number: number; headSha: string; baseRef: string };
   /** For release runs: the tag to check out (detached), the default branch still fetched. */
@@ -122,7 +124,8 @@ export class Workspaces {
       return { shas, tagged };
     });
 
-    const parent = await realpath(await mkdtemp(join(tmpdir(), "routines-work-")));
+    // Inside the run's own directory when given (removed with it, and swept after a crash).
+    const parent = await realpath(await mkdtemp(join(spec.into ?? tmpdir(), "routines-work-")));
     const dir = join(parent, repository.repo);
     try {
       await git.init({ fs, dir, defaultBranch });

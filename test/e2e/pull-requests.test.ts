@@ -184,4 +184,21 @@ describe("a pull request, as deployed", () => {
     const check = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the valid routine's check" });
     expect(check).toMatchObject({ name: "routines/review", conclusion: "success" });
   });
+
+  it("runs the repository's tests in the sandbox, with a temporary directory of the run's own", async () => {
+    const { github, model } = world;
+    await github.commit(REPO, "feature/tests", {
+      "package.json": JSON.stringify({ name: "shop", private: true, scripts: { test: "node test.js" } }),
+      "test.js": 'const fs = require("fs"), os = require("os"), path = require("path");\nconst file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "t-")), "x");\nfs.writeFileSync(file, "1");\nconsole.log("tests passed in", os.tmpdir());\n',
+    });
+    const pull = await github.openPullRequest(REPO, { head: "feature/tests", title: "Add tests [case-sandbox]", user: "alice" });
+    model.session("[case-sandbox]", [call("shell", { command: 'npm test && f=$(mktemp) && echo written > "$f" && cat "$f"' }), outcome("Tests pass.")]);
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"));
+    const head = await github.sha(REPO, "refs/heads/feature/tests");
+    await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the run's check" });
+    const result = JSON.stringify(model.sessionRequests("[case-sandbox]")[1]!.body.messages.at(-1));
+    expect(result).toContain("Exit code: 0.");
+    expect(result).toContain("tests passed in");
+    expect(result).toContain("written");
+  });
 });

@@ -106,7 +106,7 @@ describe("conclusionOf", () => {
     [{ outcome: "failed" }, "failure", "The routine reported failure"],
     [{ outcome: "unknown", stopReason: "end_turn" }, "neutral", "Finished without reporting an outcome"],
     [{ outcome: "unknown", stopReason: "max_turns", reason: "the session used all 60 turns" }, "failure", "Stopped: the session used all 60 turns"],
-    [{ outcome: "unknown", stopReason: "timeout", reason: "the session ran longer than 20m" }, "failure", "Stopped: the session ran longer than 20m"],
+    [{ outcome: "unknown", stopReason: "timeout", reason: "the run went on longer than its timeout of 20m" }, "failure", "Stopped: the run went on longer than its timeout of 20m"],
     [{ outcome: "unknown", stopReason: "refusal", reason: "the model declined to continue (refusal)" }, "failure", "Stopped: the model declined to continue (refusal)"],
     [{ status: "errored", stopReason: "model_error", reason: "the model API failed: 401 invalid x-api-key" }, "failure", "Errored: the model API failed: 401 invalid x-api-key"],
     [{ status: "interrupted", reason: "interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again" }, "failure", "Interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again"],

@@ -90,7 +90,7 @@ describe("runAgentLoop", () => {
 
   it("stops at the wall-clock timeout", async () => {
     const { result } = await loop([{ content: [tool("view", { path: "." })], delayMs: 2_000 }], { timeoutMs: 200 });
-    expect(result).toMatchObject({ stopReason: "timeout", detail: "the session ran longer than 200ms" });
+    expect(result).toMatchObject({ stopReason: "timeout", detail: "the run went on longer than its timeout of 200ms" });
   });
 
   it("streams every model call, so a large output limit works", async () => {

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import Anthropic from "@anthropic-ai/sdk";
 import { buildPrompt, stripHidden } from "../../src/session/prompt.js";
+import { runSession } from "../../src/session/run-session.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model.js";
 import nock from "nock";
 import { main } from "../../src/cli.js";
@@ -222,5 +224,31 @@ describe("the setup script in a session", () => {
     const broken = await checkout('version: 1\nenvironments:\n  default:\n    setup: "echo cannot install; exit 1"\nroutines:\n  docs:\n    prompt: Docs.\n');
     const failed = await cli(["run", "docs", "--repo", broken], { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url });
     expect(failed).toMatchObject({ status: 1, stderr: "routines: the setup script failed with exit code 1\ncannot install\n" });
+  });
+});
+
+describe("the run's timeout", () => {
+  it("counts from the run's start: a slow setup script is stopped when the run's time is up", async () => {
+    const root = await checkout(ROUTINES);
+    model = await startFakeModel([{ content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] }]);
+    const started = Date.now();
+    const failure = await runSession({
+      routineName: "slow",
+      routine: { prompt: "Be quick.", timeout: "3s" },
+      environment: { setup: "sleep 30" },
+      root,
+      trigger: { trigger: "a test" },
+      secrets: {},
+      client: new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 0 }),
+      defaultModel: "claude-test",
+      maxOutputTokens: 1000,
+      // One second of the run's three went before the session started (minting, checkout).
+      startedAt: started - 1_000,
+      record: async () => undefined,
+    }).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/^the setup script was stopped: the run reached its timeout of 3s/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(model.requests).toHaveLength(0);
   });
 });

@@ -1,6 +1,7 @@
+import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, mkdtemp, readFile, realpath, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,11 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Anthropic from "@anthropic-ai/sdk";
 import { Environment } from "../../src/config/schema.js";
 import { openConnectors } from "../../src/session/connectors.js";
+import { runCommand } from "../../src/session/run-command.js";
 import { runSession, SandboxUnavailableError } from "../../src/session/run-session.js";
+import { inOwnSession, tieToServer, unsandboxed } from "../../src/session/launch.js";
+import { createRunDirectory, type RunDirectory } from "../../src/session/run-directory.js";
 import { allowedDomains, blockedHint, sandboxLauncher, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
 import { runSetup } from "../../src/session/setup-script.js";
 import { shell } from "../../src/session/tools/shell.js";
-import { startFakeModel } from "../support/fake-model.js";
+import { startFakeModel, type FakeModel } from "../support/fake-model.js";
 
 // Policies are tested against a server on this machine: inside the sandbox the network is cut
 // off, and only the filtering proxy reaches out, for the hosts the policy allows. `--noproxy ''`
@@ -29,13 +33,17 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 const environment = (value: unknown) => Environment.parse(value);
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", ROUTINE_VAR: "visible" };
 
+const runDirectories: RunDirectory[] = [];
+afterAll(() => Promise.all(runDirectories.map((dir) => dir.remove())));
+
 async function sandboxedShell(policy: unknown, hidden: string[] = []) {
   const root = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-")));
-  const home = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-home-")));
-  const launch = await sandboxLauncher(environment(policy), { writable: [root, home], hidden });
+  const dir = await createRunDirectory();
+  runDirectories.push(dir);
+  const launch = await sandboxLauncher(environment(policy), { writable: [root, dir.home], hidden, tmp: dir.tmp, state: dir.sandbox });
   const run = (command: string) =>
-    shell.run({ command }, { root, env: { ...env, HOME: home }, signal: new AbortController().signal, launch, networkHint: (output, command) => blockedHint(output, environment(policy), command) });
-  return { root, run };
+    shell.run({ command }, { root, env: { ...env, HOME: dir.home }, signal: new AbortController().signal, launch, networkHint: (output, command) => blockedHint(output, environment(policy), command) });
+  return { root, dir, run };
 }
 const fetchHost = () => `curl --noproxy '' -fsS --max-time 10 http://localhost:${port}/`;
 
@@ -81,8 +89,8 @@ describe("the sandbox", () => {
   });
 
   it("runs the setup script and stdio connectors under the policy too", async () => {
-    const { root } = await sandboxedShell({ network: "none" });
-    const launch = await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [] });
+    const { root, dir } = await sandboxedShell({ network: "none" });
+    const launch = await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox });
     await expect(runSetup({ script: fetchHost(), root, env, keyParts: {}, timeoutMs: 20_000, launch })).rejects.toThrow("The requested URL returned error: 403");
 
     const everything = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
@@ -106,6 +114,9 @@ describe("the sandbox", () => {
 });
 
 describe("a host that cannot sandbox", () => {
+  let refusingModel: FakeModel;
+  beforeAll(async () => void (refusingModel = await startFakeModel([])));
+  afterAll(() => refusingModel.close());
   const session = async (allowUnsandboxed: boolean, network: string) => {
     const root = await realpath(await mkdtemp(join(tmpdir(), "routines-nosbx-")));
     await mkdir(join(root, "src"));
@@ -117,8 +128,9 @@ describe("a host that cannot sandbox", () => {
       root,
       trigger: { trigger: "test" },
       secrets: {},
-      // No model is reached: these sessions end before their first turn, or at it.
-      client: new Anthropic({ apiKey: "k", baseURL: "http://127.0.0.1:9", maxRetries: 0 }),
+      // These sessions end before their first turn, or at it: the model refuses the key at once (an
+      // unreachable one would be retried).
+      client: new Anthropic({ apiKey: "not-the-model-key", baseURL: refusingModel.url, maxRetries: 0 }),
       defaultModel: "m",
       maxOutputTokens: 10,
       sandbox: { available: false, reason: "bwrap: setting up uid map: Permission denied", allowUnsandboxed, hidden: [] },
@@ -171,4 +183,168 @@ describe("connector results in the transcript", () => {
     expect(events.find(([kind, data]) => kind === "tool_call" && data.name === "mcp__everything__get-sum")?.[1]).toMatchObject({ input: { a: 20, b: 22 } });
     expect(events.find(([kind, data]) => kind === "tool_result" && data.name === "mcp__everything__get-sum")?.[1].output).toContain("42");
   }, 20_000);
+});
+
+/** Runs a session whose model calls the shell once per command, and returns the shell's outputs. */
+async function sessionShell(network: string, commands: string[]) {
+  const root = await realpath(await mkdtemp(join(tmpdir(), "routines-tmp-session-")));
+  const runsRoot = await realpath(await mkdtemp(join(tmpdir(), "routines-runs-root-")));
+  const model = await startFakeModel([
+    ...commands.map((command) => ({ content: [{ type: "tool_use" as const, name: "shell", input: { command } }] })),
+    { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] },
+  ]);
+  const outputs: string[] = [];
+  try {
+    await runSession({
+      routineName: "r",
+      routine: { prompt: "P." },
+      environment: environment({ network }),
+      root,
+      trigger: { trigger: "test" },
+      secrets: {},
+      client: new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 0 }),
+      defaultModel: "m",
+      maxOutputTokens: 100,
+      sandbox: { available: true, allowUnsandboxed: false, hidden: [] },
+      runsRoot,
+      record: async (kind, data) => {
+        const result = data as { name?: string; output?: string };
+        if (kind === "tool_result" && result.name === "shell") outputs.push(result.output ?? "");
+      },
+    });
+  } finally {
+    await model.close();
+  }
+  return { outputs, runsRoot };
+}
+
+describe("a run's temporary directory", () => {
+  const tempFiles = [`f=$(mktemp) && echo ok > "$f" && cat "$f"`, `node -e "require('fs').writeFileSync(require('os').tmpdir()+'/x','1')" && echo written`];
+  const where = `echo "$TMPDIR"; echo "$HOME"; stat -c %a "$TMPDIR/.."`;
+
+  it("is writable in the sandbox, private to the run, and removed at its end", async () => {
+    const { outputs, runsRoot } = await sessionShell("trusted", [...tempFiles, where]);
+    expect(outputs.slice(0, 2)).toEqual(["Exit code: 0.\nok", "Exit code: 0.\nwritten"]);
+    const [tmp, home, mode] = outputs[2]!.split("\n").slice(1);
+    expect(tmp).toMatch(new RegExp(`^${runsRoot}/routines-run-\\d+-\\w+/tmp$`));
+    expect(home).toBe(join(tmp!, "../home"));
+    expect(mode).toBe("700");
+    expect(await readdir(runsRoot)).toEqual([]);
+  }, 60_000);
+
+  it("is the TMPDIR of commands without the sandbox too", async () => {
+    const { outputs, runsRoot } = await sessionShell("full", [...tempFiles, where]);
+    expect(outputs.slice(0, 2)).toEqual(["Exit code: 0.\nok", "Exit code: 0.\nwritten"]);
+    expect(outputs[2]).toMatch(new RegExp(`^Exit code: 0.\\n${runsRoot}/routines-run-\\d+-\\w+/tmp\\n`));
+    expect(await readdir(runsRoot)).toEqual([]);
+  }, 60_000);
+});
+
+describe("the proxy inside the sandbox", () => {
+  // srt starts its in-sandbox proxy listeners (socat on ports 3128 and 1080) in the background and
+  // runs the command at once: a command that connects first found nothing listening.
+  it("is listening before the command starts, even when socat is slow to start", async () => {
+    const slow = await mkdtemp(join(tmpdir(), "routines-slow-socat-"));
+    await writeFile(join(slow, "socat"), `#!/bin/sh\ncase "$1" in TCP-LISTEN*) sleep 1;; esac\nexec /usr/bin/socat "$@"\n`);
+    await chmod(join(slow, "socat"), 0o755);
+    const { root, dir } = await sandboxedShell({ network: "custom", allowed_domains: ["localhost"] });
+    const launch = await sandboxLauncher(environment({ network: "custom", allowed_domains: ["localhost"] }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox });
+    const run = async (command: string) =>
+      (await shell.run({ command }, { root, env: { ...env, PATH: `${slow}:/usr/bin:/bin` }, signal: new AbortController().signal, launch })).output;
+    expect(await run(fetchHost())).toBe("Exit code: 0.\nhello from the host");
+    // The wait is not seen in the command's own messages.
+    expect(await run("echo first\necho second; )")).toMatch(/^Exit code: 2\.\nfirst\n\S*bash: -c: line 2: syntax error near unexpected token/);
+    expect(await run("exit 3")).toBe("Exit code: 3.");
+  }, 30_000);
+
+  it("answers the first request of every command", async () => {
+    // Six at a time, for the load that makes the race show; each in its own working tree, because
+    // srt's mount points in a tree are not shared safely between srt processes.
+    const shells = await Promise.all(Array.from({ length: 6 }, () => sandboxedShell({ network: "custom", allowed_domains: ["localhost"] })));
+    const outputs: string[] = [];
+    for (let round = 0; round < 4; round++) outputs.push(...(await Promise.all(shells.map(async ({ run }) => (await run(fetchHost())).output))));
+    expect(outputs.filter((output) => output !== "Exit code: 0.\nhello from the host")).toEqual([]);
+  }, 90_000);
+});
+
+/** Processes (besides this one) whose arguments pass `test`. */
+async function processes(test: (argv: string[]) => boolean): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir("/proc")).filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)) {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").slice(0, -1);
+    if (argv.length > 0 && test(argv)) found.push(`${pid} ${argv.join(" ")}`);
+  }
+  return found;
+}
+const mentioning = (text: string) => processes((argv) => argv.some((arg) => arg.includes(text)));
+const sleeping = (seconds: string) => processes((argv) => argv.join(" ") === `sleep ${seconds}`);
+
+async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 100))) if (await check()) return true;
+  return check();
+}
+
+// Plays the server: reads a launch tied to it on stdin and starts it the way runCommand does (its
+// own session) or the way the MCP SDK starts a stdio connector (a plain child with pipes), then
+// waits to be killed.
+const FAKE_SERVER = `
+import { spawn } from "node:child_process";
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  const { launch, detached } = JSON.parse(input);
+  const child = spawn(launch.file, launch.args, { detached, stdio: ["pipe", "pipe", "pipe"] });
+  child.stderr.pipe(process.stderr);
+});
+setInterval(() => {}, 60_000);
+`;
+
+describe("commands when the server dies", () => {
+  const cases = [
+    { name: "sandboxed", sandboxed: true, detached: true },
+    { name: "unsandboxed", sandboxed: false, detached: true },
+    { name: "sandboxed, started like a stdio connector", sandboxed: true, detached: false },
+    { name: "unsandboxed, started like a stdio connector", sandboxed: false, detached: false },
+  ];
+  for (const { name, sandboxed, detached } of cases) {
+    it(`are killed with it: ${name}`, async () => {
+      const root = await realpath(await mkdtemp(join(tmpdir(), "routines-orphan-")));
+      const dir = await createRunDirectory();
+      runDirectories.push(dir);
+      const state = dir.sandbox;
+      const marker = String(300_000 + Math.floor(Math.random() * 600_000));
+      // A process that leaves the command's process group (timeout does) must die too.
+      const command = `timeout ${marker}1 sleep ${marker}1 & sleep ${marker}`;
+      const launcher = sandboxed ? await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state }) : unsandboxed;
+      const server = spawn(process.execPath, ["--input-type=module", "-e", FAKE_SERVER], { cwd: root, env: { ...env, HOME: root }, stdio: ["pipe", "inherit", "inherit"] });
+      const tied = tieToServer(launcher(command), server.pid);
+      server.stdin.end(JSON.stringify({ launch: detached ? tied : inOwnSession(tied), detached }));
+      try {
+        expect(await waitFor(async () => (await sleeping(marker)).length > 0 && (await sleeping(`${marker}1`)).length > 0, 20_000)).toBe(true);
+        server.kill("SIGKILL");
+        const left = async () => [...(await mentioning(marker)), ...(await mentioning(state))];
+        await waitFor(async () => (await left()).length === 0, 5_000);
+        expect(await left()).toEqual([]);
+      } finally {
+        server.kill("SIGKILL");
+        for (const line of [...(await mentioning(marker)), ...(await mentioning(state))]) {
+          try {
+            process.kill(Number(line.split(" ")[0]), "SIGKILL");
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+    }, 40_000);
+  }
+});
+
+describe("a stopped command", () => {
+  it("ends with everything it started, also what left its process group", async () => {
+    const marker = String(300_000 + Math.floor(Math.random() * 600_000));
+    const result = await runCommand({ command: `timeout ${marker}1 sleep ${marker}1 & sleep ${marker}`, cwd: tmpdir(), env, timeoutMs: 1_000, timeoutReason: "timed out" });
+    expect(result).toMatchObject({ code: null, stopped: "timed out" });
+    await waitFor(async () => (await mentioning(marker)).length === 0, 3_000);
+    expect(await mentioning(marker)).toEqual([]);
+  });
 });

@@ -1,0 +1,73 @@
+// Each run's own directory: its working trees, its HOME, its temporary directory (TMPDIR) and the
+// sandbox's own files (settings, proxy sockets), in one directory that only the server's user may enter, removed when
+// the run ends. A server that was killed leaves its runs' directories behind; the name carries the
+// server's process id, so the next start can tell them from those of a server still running.
+import { chmod, mkdir, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const PREFIX = "routines-run-";
+
+export interface RunDirectory {
+  path: string;
+  /** Where the run's working trees are made. */
+  work: string;
+  /** The run's HOME. */
+  home: string;
+  /** The run's TMPDIR. */
+  tmp: string;
+  /** The sandbox's own files; commands cannot write there. */
+  sandbox: string;
+  remove(): Promise<void>;
+}
+
+/** A new run directory under `root` (default: the system's temporary directory), mode 0700. */
+export async function createRunDirectory(root: string = tmpdir()): Promise<RunDirectory> {
+  // mkdtemp creates it with mode 0700. A real path: the sandbox binds paths as they are.
+  const path = await mkdtemp(join(await realpath(root), `${PREFIX}${process.pid}-`));
+  const [work, home, tmp, sandbox] = ["work", "home", "tmp", "sandbox"].map((name) => join(path, name)) as [string, string, string, string];
+  await Promise.all([work, home, tmp, sandbox].map((dir) => mkdir(dir, { mode: 0o700 })));
+  return { path, work, home, tmp, sandbox, remove: () => removeTree(path) };
+}
+
+/**
+ * Removes the run directories under `root` left by servers that are gone. Call it once at start,
+ * before any run: directories named with this process's id count as left by an earlier server
+ * that had the same id (as a container's first process does). Returns the names removed.
+ */
+export async function sweepRunDirectories(root: string = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(root).catch(() => [])) {
+    const owner = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
+    if (owner === undefined || (Number(owner) !== process.pid && isRunning(Number(owner)))) continue;
+    await removeTree(join(root, name));
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes a tree, also one with read-only directories (Go's module cache makes them). */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch {
+    await makeWritable(path);
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
+async function makeWritable(dir: string): Promise<void> {
+  await chmod(dir, 0o700).catch(() => undefined);
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (entry.isDirectory()) await makeWritable(join(dir, entry.name));
+}
