@@ -174,6 +174,8 @@ async function localGitHubTools(
     dir: root,
     url: data.clone_url,
     defaultBranch: data.default_branch,
+    // The run's own commits are those after the checkout's HEAD as it was when the run started.
+    ...(await headOf(root).then((startCommit) => (startCommit ? { startCommit } : {}))),
     ...(run.trigger.pullRequest ? { pullRequest: run.trigger.pullRequest } : {}),
     routine: run.name,
     runId: `local_${randomBytes(4).toString("hex")}`,
@@ -184,3 +186,5 @@ async function localGitHubTools(
   };
   return githubTools(github);
 }
+
+const headOf = (dir: string) => git.resolveRef({ fs, dir, ref: "HEAD" }).catch(() => undefined);
