@@ -6,10 +6,10 @@ import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDocument, stringify } from "yaml";
 import { commandName } from "../../src/config/checks.js";
-import { routinesJsonSchema } from "../../src/config/json-schema.js";
 import { NAME, Routine, Trigger } from "../../src/config/schema.js";
 import { validateRoutines, type RoutinesConfig } from "../../src/config/validate.js";
 import { FIXTURES, readExample } from "../support/fixtures.js";
+import { schemaKeys } from "../support/schema-keys.js";
 
 const now = new Date("2026-11-24T12:00:00Z");
 const CASES = 1000; // per kind of case; three kinds
@@ -36,18 +36,7 @@ function random(seed: number) {
 // What the mutations draw from
 
 /** Every key the schema knows, so renamed and inserted keys are often ones that mean something elsewhere. */
-const KNOWN_KEYS = (() => {
-  const keys = new Set<string>();
-  const collect = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(collect);
-    if (typeof node !== "object" || node === null) return;
-    const properties = (node as { properties?: Record<string, unknown> }).properties;
-    if (properties) Object.keys(properties).forEach((key) => keys.add(key));
-    Object.values(node).forEach(collect);
-  };
-  collect(routinesJsonSchema());
-  return [...keys];
-})();
+const KNOWN_KEYS = schemaKeys();
 
 const ODD_STRINGS = [
   "", " ", "api", "github", "schedule", "command", "__proto__", "constructor", "toString", "hasOwnProperty",

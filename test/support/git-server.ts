@@ -1,12 +1,13 @@
 // Real git repositories served over smart HTTP on loopback: `git http-backend` behind a tiny Node
 // server, with HTTP basic auth that accepts one token, the way GitHub takes installation tokens.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { gitHttpBackend } from "./git-http-backend.js";
 
 export const run = async (cwd: string, ...args: string[]) => (await promisify(execFile)("git", args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } })).stdout.trim();
 
@@ -32,44 +33,7 @@ export async function startGitServer(token: string): Promise<GitServer> {
       res.writeHead(401, { "www-authenticate": 'Basic realm="git"' }).end("authentication required");
       return;
     }
-    const cgi = spawn("git", ["http-backend"], {
-      env: {
-        PATH: process.env.PATH,
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: "1",
-        PATH_INFO: path,
-        QUERY_STRING: query,
-        REQUEST_METHOD: req.method ?? "GET",
-        CONTENT_TYPE: req.headers["content-type"] ?? "",
-        HTTP_CONTENT_ENCODING: req.headers["content-encoding"] ?? "",
-        REMOTE_USER: "x-access-token",
-        REMOTE_ADDR: "127.0.0.1",
-      },
-    });
-    req.pipe(cgi.stdin);
-    let head = Buffer.alloc(0);
-    let headersDone = false;
-    cgi.stdout.on("data", (chunk: Buffer) => {
-      if (headersDone) {
-        entry.bytes += chunk.length;
-        return void res.write(chunk);
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      headersDone = true;
-      const headers: Record<string, string> = {};
-      let status = 200;
-      for (const line of head.subarray(0, end).toString().split("\r\n")) {
-        const [name = "", ...value] = line.split(":");
-        if (name.toLowerCase() === "status") status = Number.parseInt(value.join(":").trim(), 10);
-        else headers[name] = value.join(":").trim();
-      }
-      res.writeHead(status, headers);
-      entry.bytes += head.length - end - 4;
-      res.write(head.subarray(end + 4));
-    });
-    cgi.on("close", () => res.end());
+    gitHttpBackend(req, res, root, { onBytes: (bytes) => (entry.bytes += bytes) });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {

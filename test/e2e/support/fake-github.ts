@@ -3,7 +3,6 @@
 // /<owner>/<repo>.git. It checks credentials as GitHub does (the app's JWT, installation tokens
 // with their repositories, permissions and expiry, users' OAuth tokens), keeps what was posted, and
 // logs every request so tests assert on what crossed the wire.
-import { spawn } from "node:child_process";
 import { createPublicKey, createVerify, randomBytes, type KeyObject } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -11,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { components } from "@octokit/openapi-types";
+import { gitHttpBackend } from "../../support/git-http-backend.js";
 import { commitTo, createBareRepository, git, revParse } from "./git.js";
 
 type Schemas = components["schemas"];
@@ -637,20 +637,6 @@ export class FakeGitHub {
     entry.status = 200;
     const push: Push | undefined = url.pathname.endsWith("/git-receive-pack") ? { repository: `${owner}/${repository.name}`.toLowerCase(), token: auth.token, updates: [], bytes: 0 } : undefined;
     if (push) this.pushes.push(push);
-    const cgi = spawn("git", ["http-backend"], {
-      env: {
-        PATH: process.env.PATH,
-        GIT_PROJECT_ROOT: this.#root,
-        GIT_HTTP_EXPORT_ALL: "1",
-        PATH_INFO: url.pathname,
-        QUERY_STRING: url.search.slice(1),
-        REQUEST_METHOD: req.method ?? "GET",
-        CONTENT_TYPE: req.headers["content-type"] ?? "",
-        HTTP_CONTENT_ENCODING: req.headers["content-encoding"] ?? "",
-        REMOTE_USER: "x-access-token",
-        REMOTE_ADDR: "127.0.0.1",
-      },
-    });
     let head = Buffer.alloc(0);
     req.on("data", (chunk: Buffer) => {
       if (!push) return;
@@ -660,28 +646,12 @@ export class FakeGitHub {
     req.on("end", () => {
       if (push) push.updates = parseCommands(head);
     });
-    req.pipe(cgi.stdin);
-    let out = Buffer.alloc(0);
-    let started = false;
-    cgi.stdout.on("data", (chunk: Buffer) => {
-      if (started) return void res.write(chunk);
-      out = Buffer.concat([out, chunk]);
-      const end = out.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      started = true;
-      const headers: Record<string, string> = {};
-      let status = 200;
-      for (const line of out.subarray(0, end).toString().split("\r\n")) {
-        const [name = "", ...value] = line.split(":");
-        if (name.toLowerCase() === "status") status = Number.parseInt(value.join(":").trim(), 10);
-        else headers[name] = value.join(":").trim();
-      }
-      entry.status = status;
-      if (push) push.status = status;
-      res.writeHead(status, headers);
-      res.write(out.subarray(end + 4));
+    gitHttpBackend(req, res, this.#root, {
+      onStatus: (status) => {
+        entry.status = status;
+        if (push) push.status = status;
+      },
     });
-    cgi.on("close", () => res.end());
   }
 }
 
