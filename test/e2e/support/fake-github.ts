@@ -113,6 +113,8 @@ export class FakeGitHub {
   readonly installations = new Map<number, { account: string; type: "User" | "Organization" }>();
   readonly slug: string;
   url = "";
+  /** Codes of app manifests a user confirmed on GitHub, with what the conversion answers. */
+  readonly manifestCodes = new Map<string, { name: string; webhookSecret: string }>();
   /** Who GitHub's authorize page signs in next, and the codes it handed out. */
   signedInUser = "octocat";
   readonly #codes = new Map<string, string>();
@@ -408,9 +410,29 @@ export class FakeGitHub {
     const { method, path, auth } = entry;
     const route = (pattern: string) => matchRoute(method, path, pattern);
     if (auth.kind === "invalid") return { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } };
+    let params: Record<string, string> | undefined;
+
+    // The manifest flow: the code GitHub handed the browser becomes the new app's credentials.
+    if ((params = route("POST /app-manifests/:code/conversions"))) {
+      const manifest = this.manifestCodes.get(params.code!);
+      if (!manifest) return notFound();
+      this.manifestCodes.delete(params.code!);
+      return {
+        status: 201,
+        body: {
+          id: this.options.appId,
+          slug: this.slug,
+          name: manifest.name,
+          client_id: "Iv1.manifest",
+          client_secret: "manifest-client-secret",
+          webhook_secret: manifest.webhookSecret,
+          pem: this.options.privateKey,
+          html_url: `${this.url}/apps/${this.slug}`,
+        },
+      };
+    }
 
     // The app, with its JWT.
-    let params: Record<string, string> | undefined;
     if ((params = route("GET /app"))) return this.#asApp(auth, () => ok({ id: this.options.appId, slug: this.slug, name: "Routines", owner: this.userJson("octo-org", "Organization"), permissions: APP_PERMISSIONS, events: [] }));
     if ((params = route("GET /app/installations")))
       return this.#asApp(auth, () => ok([...this.installations].map(([id, { account, type }]) => ({ id, account: this.userJson(account, type), suspended_at: null, app_id: this.options.appId }))));

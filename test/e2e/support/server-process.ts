@@ -34,6 +34,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** The working directory; a new one when omitted. */
   cwd?: string;
+  /** What answers 200 once the server is up; /healthz by default (Probot's setup mode serves /probot instead). */
+  readyPath?: string;
 }
 
 export class ServerProcess {
@@ -53,6 +55,7 @@ export class ServerProcess {
     const cwd = options.cwd ?? (await mkdtemp(join(tmpdir(), "routines-e2e-server-")));
     const port = Number(options.dotenv.PORT ?? (await freePort()));
     const server = new ServerProcess(cwd, port, { ...options, dotenv: { PORT: String(port), ...options.dotenv } });
+    await writeFile(join(cwd, ".env"), envFile(server.options.dotenv));
     await server.#spawn();
     return server;
   }
@@ -71,7 +74,6 @@ export class ServerProcess {
   }
 
   async #spawn(): Promise<void> {
-    await writeFile(join(this.cwd, ".env"), envFile(this.options.dotenv));
     this.#output = "";
     this.exitCode = undefined;
     const child = spawn(process.execPath, [SERVER], {
@@ -97,7 +99,7 @@ export class ServerProcess {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (this.exitCode !== undefined) throw new Error(`the server exited with ${this.exitCode} before it was healthy:\n${this.#output}`);
-      const answer = await fetch(`${this.url}/healthz`).catch(() => undefined);
+      const answer = await fetch(`${this.url}${this.options.readyPath ?? "/healthz"}`).catch(() => undefined);
       if (answer?.ok) return;
       await sleep(100);
     }
@@ -128,8 +130,9 @@ export class ServerProcess {
     await this.#exited;
   }
 
-  /** Starts the server again in the same directory, with the same `.env`. */
-  async restart(): Promise<void> {
+  /** Starts the server again in the same directory, with its `.env` as it is now. */
+  async restart({ readyPath }: { readyPath?: string } = {}): Promise<void> {
+    if (readyPath) this.options.readyPath = readyPath;
     await this.#spawn();
   }
 
