@@ -168,7 +168,7 @@ let deliveries = 0;
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns something other than undefined or false. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, { timeoutMs = 30_000, intervalMs = 100, what = "a condition" } = {}): Promise<T> {
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, { timeoutMs = 60_000, intervalMs = 100, what = "a condition" } = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
