@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ServerProcess } from "./support/server-process.js";
+import { eventually, ServerProcess } from "./support/server-process.js";
 import { keepDiagnostics, startWorld, WEBHOOK_SECRET, type World } from "./support/world.js";
 
 let world: World;
@@ -45,6 +45,7 @@ describe("the first run", () => {
     expect(`${authorize.origin}${authorize.pathname}`).toBe(`${world.github.url}/login/oauth/authorize`);
     expect(authorize.searchParams.get("client_id")).toBe("Iv1.manifest");
     // The app's own calls to GitHub authenticate with the key from .env.
-    expect(world.github.find("GET", "/app/installations").at(-1)?.auth.kind).toBe("app");
+    const listed = await eventually(() => world.github.find("GET", "/app/installations").at(-1), { what: "the app to list its installations" });
+    expect(listed.auth.kind).toBe("app");
   });
 });
