@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function checkout(routines: string) {
-  const root = await realpath(await mkdtemp(join(tmpdir(), "routines-run-")));
+  const root = await realpath(await mkdtemp(join(tmpdir(), "routines-checkout-")));
   await mkdir(join(root, ".claude"));
   await writeFile(join(root, ".claude/routines.yml"), routines);
   await writeFile(join(root, "CLAUDE.md"), "Always run `npm test` before finishing.\n");
