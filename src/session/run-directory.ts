@@ -8,6 +8,12 @@ import { join } from "node:path";
 
 const PREFIX = "routines-run-";
 
+/**
+ * Where run directories go unless told otherwise: one folder of the server's own, mode 0700, which
+ * the sandbox hides as a whole so that no run's commands see another run's files.
+ */
+export const defaultRunsRoot = () => join(tmpdir(), "routines-runs");
+
 export interface RunDirectory {
   path: string;
   /** Where the run's working trees are made. */
@@ -21,8 +27,9 @@ export interface RunDirectory {
   remove(): Promise<void>;
 }
 
-/** A new run directory under `root` (default: the system's temporary directory), mode 0700. */
-export async function createRunDirectory(root: string = tmpdir()): Promise<RunDirectory> {
+/** A new run directory under `root` (default: defaultRunsRoot()), mode 0700. */
+export async function createRunDirectory(root: string = defaultRunsRoot()): Promise<RunDirectory> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
   // mkdtemp creates it with mode 0700. A real path: the sandbox binds paths as they are.
   const path = await mkdtemp(join(await realpath(root), `${PREFIX}${process.pid}-`));
   const [work, home, tmp, sandbox] = ["work", "home", "tmp", "sandbox"].map((name) => join(path, name)) as [string, string, string, string];
@@ -35,7 +42,7 @@ export async function createRunDirectory(root: string = tmpdir()): Promise<RunDi
  * before any run: directories named with this process's id count as left by an earlier server
  * that had the same id (as a container's first process does). Returns the names removed.
  */
-export async function sweepRunDirectories(root: string = tmpdir()): Promise<string[]> {
+export async function sweepRunDirectories(root: string = defaultRunsRoot()): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(root).catch(() => [])) {
     const owner = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];

@@ -1,6 +1,7 @@
 // One agent session in a working tree: the prompt, the tools, the command environment and the
 // loop, with every transcript event redacted before it is recorded.
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import { formatDuration, parseDuration } from "../config/duration.js";
 import type { Environment, Routine } from "../config/schema.js";
@@ -10,7 +11,8 @@ import { commandEnvironment } from "./command-env.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
 import { createRunDirectory, type RunDirectory } from "./run-directory.js";
-import { allowedDomains, blockedHint, sandboxLauncher, type Launcher } from "./sandbox.js";
+import type { Launcher } from "./launch.js";
+import { allowedDomains, blockedHint, sandboxLauncher } from "./sandbox.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
@@ -57,7 +59,7 @@ export interface SessionOptions {
   setupCacheDir?: string;
   /** Whether commands run in the sandbox; without it they run as plain bash (tests, trusted hosts). */
   sandbox?: SandboxSetting;
-  /** Where the run's directory (its HOME and TMPDIR) is made; default: the system's temporary directory. */
+  /** Where the run's directory (its HOME and TMPDIR) is made; default: defaultRunsRoot(). */
   runsRoot?: string;
   /** The run's directory, when the caller made it (and removes it); else one is made under runsRoot. */
   runDirectory?: RunDirectory;
@@ -86,7 +88,9 @@ async function launcherFor(options: SessionOptions, run: RunDirectory): Promise<
   const { sandbox, environment, root } = options;
   if (!sandbox || allowedDomains(environment) === undefined) return {};
   if (sandbox.available) {
-    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden: sandbox.hidden, tmp: run.tmp, state: run.sandbox }) };
+    // Every run directory is hidden, this run's own paths bound back: runs never see each other.
+    const hidden = [...sandbox.hidden, dirname(run.path)];
+    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden, tmp: run.tmp, state: run.sandbox }) };
   }
   const level = environment?.network ?? "trusted";
   if (sandbox.allowUnsandboxed) return { warning: `commands run without a sandbox (network: ${level} is not enforced): ${sandbox.reason}` };

@@ -2,9 +2,9 @@
 // session that outlives its first GitHub token. Each case has its own server.
 import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { defaultRunsRoot } from "../../src/session/run-directory.js";
 import { pullRequestEvent } from "./support/payloads.js";
 import { eventually, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
@@ -89,12 +89,12 @@ describe("stopping and crashing", () => {
     await eventually(async () => (await processes("sleep 7346")).length === 0, { timeoutMs: 10_000, what: "the dead server's commands to die with it" });
     expect(github.tokens.get(token.token)!.revoked).toBe(false);
     // Its run's directory (the working tree with the repository's code, HOME, TMPDIR) is still on disk.
-    const leftBehind = async () => (await readdir(tmpdir())).filter((name) => name.startsWith(`routines-run-${deadPid}-`));
+    const leftBehind = async () => (await readdir(defaultRunsRoot())).filter((name) => name.startsWith(`routines-run-${deadPid}-`));
     expect(await leftBehind()).toHaveLength(1);
 
     await server.restart();
     await eventually(() => github.tokens.get(token.token)!.revoked, { what: "the dead run's token to be revoked" });
-    expect(await leftBehind()).toEqual([]);
+    await eventually(async () => (await leftBehind()).length === 0, { what: "the dead run's directory to be swept" });
     const quietCheck = github.checkRuns.find((c) => c.head_sha === quiet.head)!;
     const waitingCheck = github.checkRuns.find((c) => c.head_sha === waiting.head)!;
     await eventually(() => quietCheck.status === "completed" && waitingCheck.status === "completed", { timeoutMs: 60_000, what: "both runs to finish" });

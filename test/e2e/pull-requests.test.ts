@@ -1,7 +1,10 @@
 // Pull request runs through the built server: webhooks signed and POSTed over HTTP, GitHub and the
 // model as fakes over HTTP; assertions on what reached them. Each case has its own pull request,
 // and the fake model tells sessions apart by a marker in the pull request's title.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultRunsRoot } from "../../src/session/run-directory.js";
 import { checkRunRerequestedEvent, commentEvent, pullRequestEvent } from "./support/payloads.js";
 import { eventually, sleep, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
@@ -200,5 +203,39 @@ describe("a pull request, as deployed", () => {
     expect(result).toContain("Exit code: 0.");
     expect(result).toContain("tests passed in");
     expect(result).toContain("written");
+  });
+
+  it("keeps runs apart: one run's commands cannot read another's temporary files or working tree", async () => {
+    const { github, model } = world;
+    const first = await pullRequest("[case-apart-a]");
+    const second = await pullRequest("[case-apart-b]");
+    // The first run leaves something private in its TMPDIR and its tree, and stays alive a while.
+    // The text is computed by the shell, so that it appears nowhere else (not in this file, nor in
+    // what the test runner caches under /tmp): only where run A wrote it.
+    const secret = ["RUN-A", 6 * 7 * 11, "PRIVATE"].join("-");
+    model.session("[case-apart-a]", [call("shell", { command: 'echo "RUN-A-$((6*7*11))-PRIVATE" | tee "$TMPDIR/notes" > notes.txt && sleep 8' }), outcome("Done.")]);
+    // The second looks for it everywhere it could be, and posts what it found.
+    const look = 'cat "$(dirname "$TMPDIR")"/../*/tmp/notes "$(dirname "$TMPDIR")"/../*/work/*/*/notes.txt; grep -rs "RUN-A-4[6]2-PRIVATE" /tmp; echo searched';
+    model.session("[case-apart-b]", (turn, _attempt, request) => {
+      if (turn === 0) return call("shell", { command: look });
+      if (turn === 1) return call("comment", { body: JSON.stringify(request.body.messages.at(-1)) });
+      return outcome("Looked.");
+    });
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, first.number, "opened"));
+    // Run A is alive, with its files written, when run B starts looking.
+    const written = async () => {
+      for (const name of await readdir(defaultRunsRoot())) {
+        if ((await readFile(join(defaultRunsRoot(), name, "tmp", "notes"), "utf8").catch(() => "")).includes(secret)) return true;
+      }
+      return false;
+    };
+    await eventually(written, { what: "the first run to write its files" });
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, second.number, "opened"));
+    const found = await eventually(() => github.comments.find((comment) => comment.issue === second.number), { what: "the second run's comment" });
+    expect(found.body).toContain("searched");
+    expect(found.body).not.toContain(secret);
+    // Run A was still going when B looked.
+    expect(await written()).toBe(true);
+    await eventually(() => github.checkRuns.filter((c) => c.output?.summary && c.status === "completed").length >= 2, { what: "both runs to end" });
   });
 });

@@ -186,9 +186,9 @@ describe("connector results in the transcript", () => {
 });
 
 /** Runs a session whose model calls the shell once per command, and returns the shell's outputs. */
-async function sessionShell(network: string, commands: string[]) {
+async function sessionShell(network: string, commands: string[], runsRoot?: string) {
   const root = await realpath(await mkdtemp(join(tmpdir(), "routines-tmp-session-")));
-  const runsRoot = await realpath(await mkdtemp(join(tmpdir(), "routines-runs-root-")));
+  runsRoot ??= await realpath(await mkdtemp(join(tmpdir(), "routines-runs-root-")));
   const model = await startFakeModel([
     ...commands.map((command) => ({ content: [{ type: "tool_use" as const, name: "shell", input: { command } }] })),
     { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] },
@@ -230,6 +230,24 @@ describe("a run's temporary directory", () => {
     expect(home).toBe(join(tmp!, "../home"));
     expect(mode).toBe("700");
     expect(await readdir(runsRoot)).toEqual([]);
+  }, 60_000);
+
+  it("cannot be read by another run's sandboxed commands, nor can its working tree", async () => {
+    // Another run going on at the same time, with a file in its TMPDIR and private code in its tree.
+    const runsRoot = await realpath(await mkdtemp(join(tmpdir(), "routines-runs-root-")));
+    const other = await createRunDirectory(runsRoot);
+    await writeFile(join(other.tmp, "notes"), "OTHER-RUN-TEMPORARY");
+    await mkdir(join(other.work, "app"));
+    await writeFile(join(other.work, "app", "main.js"), "OTHER-RUN-CODE");
+    const { outputs } = await sessionShell(
+      "trusted",
+      [`cat ${other.tmp}/notes`, `cat ${other.work}/app/main.js`, `ls -a ${runsRoot} ${other.path}`, `grep -r OTHER-RUN ${runsRoot} 2>/dev/null | head`, `echo mine > "$TMPDIR/mine" && cat "$TMPDIR/mine"`],
+      runsRoot,
+    );
+    expect(outputs.join("\n")).not.toContain("OTHER-RUN-");
+    // Its own directory still works.
+    expect(outputs[4]).toBe("Exit code: 0.\nmine");
+    await other.remove();
   }, 60_000);
 
   it("is the TMPDIR of commands without the sandbox too", async () => {
