@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Environment } from "../src/config/schema.js";
 import { createRunDirectory } from "../src/session/run-directory.js";
-import { sandboxLauncher, unsandboxed, type Launcher } from "../src/session/sandbox.js";
+import { unsandboxed, type Launcher } from "../src/session/launch.js";
+import { sandboxLauncher } from "../src/session/sandbox.js";
 import { shell } from "../src/session/tools/shell.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);

@@ -1,6 +1,7 @@
 // Time zones, cron expressions and one-off times: validation and next occurrences.
 // node-cron parses and matches the cron expressions that the scheduler fires, so it also decides what a valid cron is.
 import cron from "node-cron";
+import { nextSlots } from "./cron-slots.js";
 import { DateTime, IANAZone } from "luxon";
 import { quote } from "./problem.js";
 
@@ -28,14 +29,9 @@ export function cronProblem(expression: string): string | undefined {
   return undefined;
 }
 
-/** The next `count` times a valid cron expression fires, counted from now, in the given zone. */
+/** The next `count` times a valid cron expression fires, counted from now, in the given zone: the scheduler's own slots. */
 export function nextCronRuns(expression: string, timezone: string, count: number): Date[] {
-  const task = cron.createTask(expression, () => undefined, { timezone });
-  try {
-    return task.getNextRuns(count);
-  } finally {
-    void task.destroy();
-  }
+  return nextSlots(expression, timezone, count);
 }
 
 /**

@@ -81,11 +81,7 @@ export class CheckRunPublisher implements RunObserver {
   }
 
   async started(run: RunRecord): Promise<void> {
-    if (!run.context.pullRequest || run.checkRunId === undefined) return;
-    const octokit = await this.octokitFor(run.installationId);
-    await octokit.rest.checks.update({
-      ...run.repository,
-      check_run_id: run.checkRunId,
+    await this.#update(run, {
       status: "in_progress",
       started_at: (run.startedAt ?? new Date()).toISOString(),
       output: { title: "Running", summary: `Run \`${run.id}\` is in progress.` },
@@ -94,14 +90,17 @@ export class CheckRunPublisher implements RunObserver {
 
   /** Interrupted before it published anything, and queued again: the check waits again. */
   async requeued(run: RunRecord): Promise<void> {
-    if (!run.context.pullRequest || run.checkRunId === undefined) return;
-    const octokit = await this.octokitFor(run.installationId);
-    await octokit.rest.checks.update({
-      ...run.repository,
-      check_run_id: run.checkRunId,
+    await this.#update(run, {
       status: "queued",
       output: { title: "Queued again", summary: `Run \`${run.id}\` was interrupted by a stop of the server before it published anything, and waits to run again (attempt ${run.attempt ?? 2}).` },
     });
+  }
+
+  /** Moves the run's open check to another state; nothing for runs without one. */
+  async #update(run: RunRecord, fields: { status: "queued" | "in_progress"; started_at?: string; output: { title: string; summary: string } }): Promise<void> {
+    if (!run.context.pullRequest || run.checkRunId === undefined) return;
+    const octokit = await this.octokitFor(run.installationId);
+    await octokit.rest.checks.update({ ...run.repository, check_run_id: run.checkRunId, ...fields });
   }
 
   async finished(run: RunRecord): Promise<void> {

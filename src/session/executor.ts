@@ -16,7 +16,7 @@ import { createRedactor } from "./redact.js";
 import { createRunDirectory } from "./run-directory.js";
 import { RunToken } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
-import type { Workspace, Workspaces } from "./workspace.js";
+import type { Workspaces } from "./workspace.js";
 
 export interface ExecutorDeps {
   /** The app's own client (JWT), which mints installation tokens. */
@@ -42,7 +42,7 @@ export interface ExecutorDeps {
   setupCacheDir?: string;
   /** Whether commands run in a sandbox; see run-session. */
   sandbox?: SandboxSetting;
-  /** Where runs' directories are made (swept at start); default: the system's temporary directory. */
+  /** Where runs' directories are made (swept at start); default: defaultRunsRoot(). */
   runsRoot?: string;
 }
 
@@ -114,9 +114,7 @@ export class SessionExecutor implements RunExecutor {
       ...(tokens ? { tokens } : {}),
       onRefreshError: (error) => deps.onTokenRefreshError?.(error, run.id),
     });
-    const token = runToken.current;
     const octokit = deps.octokitForToken(() => runToken.current);
-    const workspaces: Workspace[] = [];
     // The run's working trees, HOME and TMPDIR, in one private directory removed at the end.
     const directory = await createRunDirectory(deps.runsRoot).catch(async (error: unknown) => {
       await runToken.revoke();
@@ -124,17 +122,16 @@ export class SessionExecutor implements RunExecutor {
     });
     try {
       const pr = run.context.pullRequest;
-      let main: { dir: string; url: string; defaultBranch: string } | undefined;
+      let main: { dir: string; url: string; defaultBranch: string; head: string } | undefined;
       for (const [index, repository] of repositories.entries()) {
         const { data } = await octokit.rest.repos.get({ owner: repository.owner, repo: repository.repo });
         // The run's own repository comes first; a pull request run checks out the pull request's head, a release run its tag.
         const own = index === 0;
         const workspace = await deps.workspaces.checkout(
           { repository, url: data.clone_url, defaultBranch: data.default_branch, into: directory.work, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(own && run.context.release ? { tag: run.context.release.tag } : {}) },
-          token,
+          runToken.current,
         );
-        workspaces.push(workspace);
-        if (own) main = { dir: workspace.dir, url: data.clone_url, defaultBranch: data.default_branch };
+        if (own) main = { dir: workspace.dir, url: data.clone_url, defaultBranch: data.default_branch, head: workspace.head };
       }
       if (!main) throw new RunError("the routine has no repository to work in");
       const trigger: PromptInput["trigger"] = describeTrigger(run);
@@ -161,8 +158,7 @@ export class SessionExecutor implements RunExecutor {
         dir: main.dir,
         url: main.url,
         defaultBranch: main.defaultBranch,
-        // The run's own repository was checked out first.
-        startCommit: workspaces[0]!.head,
+        startCommit: main.head,
         ...(pr ? { pullRequest: pr } : {}),
         ...(run.trigger.kind === "command" && !pr ? { issueNumber: run.trigger.issueNumber } : {}),
         routine: run.routine,

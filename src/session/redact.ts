@@ -20,15 +20,14 @@ export function createRedactor(secrets: Iterable<string | undefined> | (() => It
       // Longest first, so a secret that contains another is replaced whole.
       .sort((a, b) => b.length - a.length);
   const fixed = typeof secrets === "function" ? undefined : valuesOf(secrets);
-  const current = () => fixed ?? valuesOf((secrets as () => Iterable<string | undefined>)());
-  const redactString = (text: string) => current().reduce((result, secret) => result.split(secret).join(REDACTED), text).replace(GITHUB_TOKEN, REDACTED);
-  const redact = (value: unknown): unknown => {
-    if (typeof value === "string") return redactString(value);
-    if (Array.isArray(value)) return value.map(redact);
+  // The values are read once per call, not once per string of the value.
+  const redactWith = (values: string[], value: unknown): unknown => {
+    if (typeof value === "string") return values.reduce((result, secret) => result.split(secret).join(REDACTED), value).replace(GITHUB_TOKEN, REDACTED);
+    if (Array.isArray(value)) return value.map((inner) => redactWith(values, inner));
     if (value !== null && typeof value === "object" && !(value instanceof Date)) {
-      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redact(inner)]));
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redactWith(values, inner)]));
     }
     return value;
   };
-  return <T>(value: T) => redact(value) as T;
+  return <T>(value: T) => redactWith(fixed ?? valuesOf((secrets as () => Iterable<string | undefined>)()), value) as T;
 }

@@ -12,8 +12,6 @@ import { promisify } from "node:util";
 import type { Environment } from "../config/schema.js";
 import { unsandboxed, type Launcher } from "./launch.js";
 
-export { unsandboxed, type Launch, type Launcher } from "./launch.js";
-
 /** Hosts of `network: trusted`: package registries and common development hosts. */
 export const TRUSTED_DOMAINS = [
   "registry.npmjs.org", "*.npmjs.org", "registry.yarnpkg.com", "*.yarnpkg.com",

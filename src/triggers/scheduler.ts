@@ -11,7 +11,7 @@ import type { Environment, Routine } from "../config/schema.js";
 import type { Admission } from "../runs/admission.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
 import type { RunStore } from "../runs/store.js";
-import { cronSlots } from "./cron-slots.js";
+import { cronSlots } from "../config/cron-slots.js";
 import { startSlotTimer } from "./slot-timer.js";
 
 export interface ScheduleTarget {

@@ -6,6 +6,7 @@ import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { branchProblem } from "../../src/session/git-publish.js";
 import type { GitHubRun } from "../../src/session/github-run.js";
+import { githubTools, publishes } from "../../src/session/github-tools.js";
 import { createRedactor } from "../../src/session/redact.js";
 import { commentTool } from "../../src/session/tools/comment.js";
 import { createReviewTool } from "../../src/session/tools/create-review.js";
@@ -362,5 +363,13 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
     expect(branchProblem("claude/x.lock", false)).toBe('"claude/x.lock" is not a valid branch name: its part "x.lock" ends with .lock');
     expect(branchProblem("feature/x", false)).toMatch(/^pushes go only to claude\/ branches/);
     expect(branchProblem("feature/x", true)).toBeUndefined();
+  });
+});
+
+describe("the GitHub tools", () => {
+  it("all count as publishing, so a run that called one is never executed twice after an interruption", () => {
+    for (const tool of githubTools(githubRun())) expect(publishes(tool.name)).toBe(true);
+    expect(publishes("mcp__tracker__create_ticket")).toBe(true);
+    expect(publishes("shell")).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 // The slots of a cron expression in a time zone, counted from any instant. node-cron's public
 // next-run methods count only from the real clock; the scheduler needs "the slot after this
 // slot" to catch up after a late timer. This walks the days the way node-cron's own matcher
-// does (same candidates, same order, node-cron's `match` as the judge), so the dashboard's next
-// times and the times the scheduler fires agree, across DST changes too.
+// does (same candidates, same order, node-cron's `match` as the judge), across DST changes too.
+// The scheduler fires these slots and the dashboard shows them: one source for both.
 import cron from "node-cron";
 import { DateTime } from "luxon";
 
@@ -95,4 +95,16 @@ export function cronSlots(expression: string, timezone: string): CronSlots {
 function nextDay({ year, month, day }: LocalDay): LocalDay {
   const next = new Date(Date.UTC(year, month - 1, day + 1));
   return { year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate() };
+}
+
+/** The next `count` slots strictly after `from`: what the dashboard and the interval check read. */
+export function nextSlots(expression: string, timezone: string, count: number, from = new Date()): Date[] {
+  const slots = cronSlots(expression, timezone);
+  try {
+    const runs: Date[] = [];
+    for (let at = slots.after(from); at && runs.length < count; at = slots.after(at)) runs.push(at);
+    return runs;
+  } finally {
+    slots.dispose();
+  }
 }

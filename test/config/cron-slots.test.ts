@@ -1,6 +1,6 @@
 import cron from "node-cron";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cronSlots } from "../../src/triggers/cron-slots.js";
+import { cronSlots } from "../../src/config/cron-slots.js";
 import { latestDue } from "../../src/triggers/slot-timer.js";
 
 /** node-cron's own next times, counted from `from`: what the dashboard shows. */
