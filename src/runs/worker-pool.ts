@@ -179,7 +179,10 @@ export class WorkerPool {
     let settled = false;
     try {
       const result = await this.executor.execute(run, context);
-      controller.signal.throwIfAborted();
+      // Only a session the signal cut short counts as cancelled or interrupted. One that ended on
+      // its own is recorded as it ended, also when a stop came during its cleanup (revoking its
+      // token): running it again would do its work twice.
+      if (result.stopReason === "cancelled") controller.signal.throwIfAborted();
       await this.#complete(run, result);
     } catch (error) {
       const cause = controller.signal.aborted ? controller.signal.reason : error;

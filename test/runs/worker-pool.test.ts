@@ -202,6 +202,28 @@ describe("WorkerPool", () => {
     });
   });
 
+  it("records a session that ended on its own as it ended, when the stop came during its cleanup", async () => {
+    const store = new SqliteStore(":memory:");
+    let cleanedUp!: () => void;
+    const executor: RunExecutor = {
+      // The session has reached its outcome; what is left is cleanup (revoking the token), during which the stop arrives.
+      execute: async () => {
+        await new Promise<void>((resolve) => (cleanedUp = resolve));
+        return { outcome: "succeeded", stopReason: "outcome_reported", summary: "done" };
+      },
+    };
+    const pool = new WorkerPool(store, executor, { concurrency: 1, pollInterval: 60_000 });
+    const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
+    await pool.start();
+    const admitted = await admission.admit(request());
+    if (admitted.status !== "queued") throw new Error(admitted.status);
+    await until(() => cleanedUp !== undefined);
+    const stopping = pool.stop("the server was stopped (SIGTERM)");
+    cleanedUp();
+    await stopping;
+    expect(await store.getRun(admitted.run.id)).toMatchObject({ status: "completed", outcome: "succeeded" });
+  });
+
   it("records how a session stopped, and a failing model API as an error", async () => {
     const { store, executor, pool, admit } = engine();
     await pool.start();
