@@ -52,6 +52,12 @@ export interface RunRequest {
   };
 }
 
+/**
+ * Whether the run works on a pull request from a fork: code and text from someone who may have no
+ * write access. Such a run reads and reviews; it gets no secrets and writes nothing but comments.
+ */
+export const fromFork = (request: Pick<RunRequest, "context">): boolean => request.context.pullRequest?.fork !== undefined;
+
 /** Tokens a session used, by kind. */
 export interface TokenUsage {
   inputTokens: number;

@@ -11,8 +11,10 @@ import { z } from "zod";
 import { truncate, type Tool, type ToolResult } from "./define-tool.js";
 import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "./launch.js";
 
-const StdioServer = z.object({ type: z.literal("stdio").optional(), command: z.string().min(1), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional() });
-const HttpServer = z.object({ type: z.enum(["http", "sse"]), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
+// `forks: true` (the operator's file): also opened for runs on pull requests from forks.
+const forks = z.boolean().optional();
+const StdioServer = z.object({ type: z.literal("stdio").optional(), command: z.string().min(1), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional(), forks });
+const HttpServer = z.object({ type: z.enum(["http", "sse"]), url: z.string().url(), headers: z.record(z.string(), z.string()).optional(), forks });
 const McpJson = z.object({ mcpServers: z.record(z.string(), z.union([StdioServer, HttpServer])) });
 
 export type ConnectorSpec = { name: string } & (z.infer<typeof StdioServer> | z.infer<typeof HttpServer>);

@@ -1,16 +1,18 @@
 // Executes a queued run on the server: a token scoped to the routine's repositories, working
 // trees of them, the session with the workspace and GitHub tools, and cleanup whatever happens
 // (working trees removed, token revoked).
+import { createHash } from "node:crypto";
+import { join } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import { environmentOf } from "../config/environment-of.js";
 import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
-import type { RepositoryId, RunRequest } from "../run-request.js";
+import { fromFork, type RepositoryId, type RunRequest } from "../run-request.js";
 import { MissingSecretsError, runSecrets } from "./command-env.js";
 import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
-import { githubTools } from "./github-tools.js";
+import { githubTools, reviewTools } from "./github-tools.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
 import { createRunDirectory } from "./run-directory.js";
@@ -96,6 +98,8 @@ export class SessionExecutor implements RunExecutor {
       throw error;
     }
 
+    // A fork's pull request steers this run: it reads, comments and reviews, and writes no code.
+    const fork = fromFork(run);
     // A token for this run alone: the routine's repositories, the permissions its tools need.
     const entries = routine.repositories ?? ["self"];
     // "self" first, each repository once.
@@ -106,7 +110,7 @@ export class SessionExecutor implements RunExecutor {
         const { data } = await app.rest.apps.createInstallationAccessToken({
           installation_id: run.installationId,
           repositories: repositories.map((repository) => repository.repo),
-          permissions: { contents: "write", pull_requests: "write", issues: "write", metadata: "read" },
+          permissions: { contents: fork ? "read" : "write", pull_requests: "write", issues: "write", metadata: "read" },
         });
         return { token: data.token, expiresAt: new Date(data.expires_at) };
       },
@@ -180,10 +184,11 @@ export class SessionExecutor implements RunExecutor {
         client: deps.client,
         defaultModel: deps.model,
         maxOutputTokens: deps.maxOutputTokens,
-        extraTools: githubTools(github),
+        extraTools: fork ? reviewTools(github) : githubTools(github),
         readRepositoryFile,
-        ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors } : {}),
-        ...(deps.setupCacheDir ? { setupCacheDir: deps.setupCacheDir } : {}),
+        // The operator's connectors carry the operator's credentials: fork runs get only those marked for forks.
+        ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors.filter((spec) => !fork || spec.forks === true) } : {}),
+        ...(deps.setupCacheDir ? { setupCacheDir: setupCacheScope(deps.setupCacheDir, run.installationId, run.repository, fork) } : {}),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
         runDirectory: directory,
         startedAt,
@@ -196,6 +201,16 @@ export class SessionExecutor implements RunExecutor {
       await runToken.revoke();
     }
   }
+}
+
+/**
+ * The setup cache a run reads and fills: one per installation, repository and trust, so that what
+ * a fork's run left (its setup ran on the fork's code) never reaches a trusted run, nor one run's
+ * cache another repository.
+ */
+export function setupCacheScope(root: string, installationId: number, repository: RepositoryId, fork: boolean): string {
+  const scope = createHash("sha256").update(JSON.stringify([installationId, repository.owner.toLowerCase(), repository.repo.toLowerCase()])).digest("hex").slice(0, 24);
+  return join(root, scope, fork ? "fork" : "trusted");
 }
 
 async function readFromDefaultBranch(octokit: Octokit, repository: RepositoryRef, path: string): Promise<string | undefined> {

@@ -6,7 +6,10 @@ import { createReviewTool } from "./tools/create-review.js";
 import { openPullRequestTool } from "./tools/open-pull-request.js";
 import { pushBranchTool } from "./tools/push-branch.js";
 
-export const githubTools = (run: GitHubRun): Tool[] => [commentTool(run), createReviewTool(run), openPullRequestTool(run), pushBranchTool(run)];
+/** What a run on a fork's pull request gets: it may comment and review, never write code. */
+export const reviewTools = (run: GitHubRun): Tool[] => [commentTool(run), createReviewTool(run)];
+
+export const githubTools = (run: GitHubRun): Tool[] => [...reviewTools(run), openPullRequestTool(run), pushBranchTool(run)];
 
 /**
  * Tools whose calls leave marks outside the run (GitHub writes, and whatever a connector does): a

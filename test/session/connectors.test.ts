@@ -27,6 +27,14 @@ describe("parseConnectors", () => {
     });
   });
 
+  it("keeps the operator's mark of a connector that fork runs may have", () => {
+    const text = JSON.stringify({ mcpServers: { docs: { type: "http", url: "https://docs.example/mcp", forks: true }, ops: { command: "ops-mcp" } } });
+    expect(parseConnectors(text, {}, "connectors.json").specs).toEqual([
+      { name: "docs", type: "http", url: "https://docs.example/mcp", forks: true },
+      { name: "ops", command: "ops-mcp" },
+    ]);
+  });
+
   it("reports a file it cannot use", () => {
     expect(parseConnectors("{", {}, ".mcp.json").warnings[0]).toMatch(/^\.mcp\.json is not JSON: /);
     expect(parseConnectors('{"mcpServers": {"x": {"type": "http"}}}', {}, ".mcp.json").warnings).toEqual([".mcp.json: mcpServers.x: Invalid input"]);

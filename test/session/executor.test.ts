@@ -4,7 +4,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WorkerPool } from "../../src/runs/worker-pool.js";
-import { SessionExecutor } from "../../src/session/executor.js";
+import { SessionExecutor, setupCacheScope } from "../../src/session/executor.js";
 import { Workspaces } from "../../src/session/workspace.js";
 import { receive, testApp } from "../support/app.js";
 import { startFakeModel, type FakeModel, type ScriptedTurn } from "../support/fake-model.js";
@@ -200,5 +200,15 @@ describe("a run that opens a pull request", () => {
     const refusals = [2, 3].map((i) => model!.requests[i]!.body.messages.at(-1).content[0]);
     expect(refusals[0]).toMatchObject({ is_error: true, content: "push_branch failed: pushes go only to claude/ branches: the routine does not set allow_unrestricted_branch_pushes" });
     expect(refusals[1]).toMatchObject({ is_error: true, content: 'push_branch failed: "--upload-pack=touch /tmp/pwned" is not a valid branch name: it begins with -' });
+  });
+});
+
+describe("setupCacheScope", () => {
+  it("keeps one cache per installation and repository, and fork runs' apart from trusted ones", () => {
+    const acme = { owner: "acme", repo: "app" };
+    const scope = setupCacheScope("/cache", 1, acme, false);
+    expect(setupCacheScope("/cache", 1, { owner: "Acme", repo: "App" }, false)).toBe(scope);
+    expect(new Set([scope, setupCacheScope("/cache", 1, acme, true), setupCacheScope("/cache", 2, acme, false), setupCacheScope("/cache", 1, { owner: "acme", repo: "web" }, false)]).size).toBe(4);
+    expect(scope.startsWith("/cache/")).toBe(true);
   });
 });

@@ -204,7 +204,8 @@ export class FakeGitHub {
   }
 
   /** Opens a pull request from `head` into `base`; refs/pull/<n>/head follows the head branch. */
-  async openPullRequest(fullName: string, pull: { head: string; base?: string; title?: string; body?: string; user?: string; number?: number; draft?: boolean }): Promise<PullRequest> {
+  /** Opens a pull request; with `fork`, it comes from that fork (its head commits live in this repository, as GitHub keeps them under refs/pull). */
+  async openPullRequest(fullName: string, pull: { head: string; base?: string; title?: string; body?: string; user?: string; number?: number; draft?: boolean; fork?: string }): Promise<PullRequest> {
     const repository = this.repository(fullName);
     const number = pull.number ?? this.#nextId++;
     const record: PullRequest = {
@@ -216,6 +217,7 @@ export class FakeGitHub {
       body: pull.body ?? "",
       user: pull.user ?? "octocat",
       draft: pull.draft ?? false,
+      ...(pull.fork ? { fork: pull.fork } : {}),
       state: "open",
     };
     this.pullRequests.set(`${record.repository}#${number}`, record);
