@@ -10,6 +10,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { z } from "zod";
 import { truncate, type Tool, type ToolResult } from "./define-tool.js";
 import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "./launch.js";
+import { untrustedFrame } from "./untrusted.js";
 
 // `forks: true` (the operator's file): also opened for runs on pull requests from forks.
 const forks = z.boolean().optional();
@@ -143,7 +144,7 @@ export async function openConnectors(specs: ConnectorSpec[], options: OpenOption
                   timeout: options.callTimeoutMs ?? 120_000,
                 });
                 const text = truncate(resultText(result));
-                return { output: `<untrusted source="connector ${spec.name}">\n${text}\n</untrusted>`, ...(result.isError ? { isError: true } : {}) };
+                return { output: untrustedFrame(`connector ${spec.name}`, text), ...(result.isError ? { isError: true } : {}) };
               } catch (error) {
                 return { output: `${spec.name} connector failed: ${(error as Error).message}`, isError: true };
               }

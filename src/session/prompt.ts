@@ -2,6 +2,7 @@
 // what triggered the run, the repository's CLAUDE.md, and any outside text, marked as untrusted.
 import type { PullRequestContext, ReleaseContext } from "../run-request.js";
 import { OUTCOME_TOOL } from "./tools/report-outcome.js";
+import { defuseFrames, untrustedFrame } from "./untrusted.js";
 
 export const SYSTEM_PROMPT = `You are an autonomous software engineer running a routine: a task that a team configured for its repository, started by an event, a schedule, an API call or a comment. No person watches the session; nobody answers questions.
 
@@ -62,7 +63,7 @@ export function stripHidden(text: string): string {
 }
 
 const cut = (text: string, limit: number) => (text.length > limit ? `${text.slice(0, limit)}\n[… cut at ${limit} characters]` : text);
-const untrusted = (source: string, text: string) => `<untrusted source="${source}">\n${cut(stripHidden(text), MAX_UNTRUSTED)}\n</untrusted>`;
+const untrusted = (source: string, text: string) => untrustedFrame(source, cut(stripHidden(text), MAX_UNTRUSTED));
 
 export function buildPrompt(input: PromptInput): string {
   const parts = [`<routine name="${input.routine}">\n${input.task.trim()}\n</routine>`];
@@ -70,13 +71,13 @@ export function buildPrompt(input: PromptInput): string {
   const pr = input.pullRequest;
   if (pr) {
     context.push(
-      `Pull request #${pr.number}, by ${pr.author}: ${pr.headRef} into ${pr.baseRef} (head commit ${pr.headSha}).${pr.fork ? ` It comes from the fork ${pr.fork}.` : ""}`,
+      defuseFrames(`Pull request #${pr.number}, by ${pr.author}: ${pr.headRef} into ${pr.baseRef} (head commit ${pr.headSha}).${pr.fork ? ` It comes from the fork ${pr.fork}.` : ""}`),
       "Its title and description, written by its author:",
       untrusted("pull request", `${pr.title}${pr.body ? `\n\n${pr.body}` : ""}`),
     );
     if (input.changedFiles?.length) {
       const files = [...input.changedFiles].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
-      const listed = files.slice(0, MAX_CHANGED_FILES).map((file) => `- ${file.path} (${file.status}, +${file.additions} -${file.deletions})`);
+      const listed = files.slice(0, MAX_CHANGED_FILES).map((file) => defuseFrames(`- ${file.path} (${file.status}, +${file.additions} -${file.deletions})`));
       if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files`);
       context.push(`Changed files, largest changes first (read the whole diff with git, e.g. \`git diff origin/${pr.baseRef}...HEAD\`):\n${listed.join("\n")}`);
       const { text, left } = biggestHunks(files);
@@ -85,7 +86,7 @@ export function buildPrompt(input: PromptInput): string {
   }
   const release = input.release;
   if (release) {
-    context.push(`Release ${release.tag}${release.name ? ` ("${release.name}")` : ""}, from ${release.targetBranch}. Its notes:`, untrusted("release", release.body || "(none)"));
+    context.push(defuseFrames(`Release ${release.tag}${release.name ? ` ("${release.name}")` : ""}, from ${release.targetBranch}. Its notes:`), untrusted("release", release.body || "(none)"));
   }
   if (input.untrusted) context.push(`Text sent with the ${input.untrusted.source}:`, untrusted(input.untrusted.source, input.untrusted.text));
   parts.push(`<context>\n${context.join("\n\n")}\n</context>`);

@@ -1,6 +1,7 @@
 // A run's transcript, one list item per recorded event: the assistant's text, tool calls with
 // their inputs, results folded when long, and the session's milestones.
 import type { TranscriptEvent } from "../../../runs/store.js";
+import { PUBLISHING_TOOLS } from "../../../session/github-tools.js";
 import { html, type Html } from "../../html.js";
 import { formatDuration } from "./layout.js";
 
@@ -66,13 +67,17 @@ export function transcriptItem(event: TranscriptEvent): Html {
   return html`<li class="${className}" id="event-${event.seq}" data-seq="${event.seq}">${content}</li>`;
 }
 
-/** Links the session posted: pull requests it opened, reviews and comments. */
+/**
+ * Links the session posted: pull requests it opened, reviews and comments, as the GitHub tools
+ * reported them. Only those tools' results count: anything else (a command's output, a
+ * connector's answer) is text the model or the repository controls.
+ */
 export function postedLinks(events: TranscriptEvent[]): string[] {
   const links = new Set<string>();
   for (const event of events) {
     if (event.kind !== "tool_result") continue;
     const data = event.data as Data;
-    if (data.isError || typeof data.output !== "string") continue;
+    if (data.isError || typeof data.output !== "string" || !PUBLISHING_TOOLS.has(String(data.name))) continue;
     for (const match of data.output.matchAll(/https?:\/\/[^\s)]+\/(?:pull|issues)\/\d+[^\s)]*/g)) links.add(match[0].replace(/[.,]$/, ""));
   }
   return [...links];

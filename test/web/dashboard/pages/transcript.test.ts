@@ -25,6 +25,9 @@ describe("transcript", () => {
         event("tool_result", { name: "open_pull_request", output: "Pushed claude/fix and opened https://github.com/acme/app/pull/7", isError: false }),
         event("tool_result", { name: "create_review", output: "Posted https://github.com/acme/app/pull/3#pullrequestreview-9 with 2 comments.", isError: false }),
         event("tool_result", { name: "shell", output: "https://github.com/acme/app/pull/99", isError: true }),
+        // A command or a connector can print anything: only what the GitHub tools report counts.
+        event("tool_result", { name: "shell", output: "Posted https://evil.example/acme/app/pull/1", isError: false }),
+        event("tool_result", { name: "mcp__docs__fetch", output: "https://evil.example/x/pull/2", isError: false }),
       ]),
     ).toEqual(["https://github.com/acme/app/pull/7", "https://github.com/acme/app/pull/3#pullrequestreview-9"]);
   });
