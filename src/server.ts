@@ -29,7 +29,7 @@ import { sweepRunDirectories } from "./session/run-directory.js";
 import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
-import { readSettings, SettingsError, type Settings } from "./settings.js";
+import { readSettings, requireWebhookSecret, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
 import { Metrics } from "./web/metrics.js";
@@ -38,6 +38,7 @@ applyEnvFile();
 let settings: Settings;
 try {
   settings = readSettings();
+  requireWebhookSecret();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(`routines: ${error.message}`);

@@ -82,6 +82,17 @@ function githubSettings(env: NodeJS.ProcessEnv): Pick<Settings, "githubUrl" | "g
   };
 }
 
+/**
+ * A configured app needs its webhook secret: without one, Probot checks signatures against its
+ * public default ("development"), and anyone could send the server events that start runs.
+ */
+export function requireWebhookSecret(env: NodeJS.ProcessEnv = process.env): void {
+  if (!env.APP_ID?.trim()) return;
+  const secret = env.WEBHOOK_SECRET?.trim();
+  if (!secret) throw new SettingsError("WEBHOOK_SECRET is not set: copy the webhook secret from the app's settings on GitHub (without it, anyone could send the server events)");
+  if (secret === "development") throw new SettingsError('WEBHOOK_SECRET is "development", a public default: set a long random value here and in the app\'s settings on GitHub');
+}
+
 function durationSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const text = env[name]?.trim();
   if (!text) return fallback;

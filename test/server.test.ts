@@ -73,6 +73,18 @@ describe("npm start", () => {
     expect(output()).toContain("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
   });
 
+  it("refuses to start a configured app without its own webhook secret, which would accept Probot's public default", async () => {
+    for (const [secret, message] of [
+      [undefined, "routines: WEBHOOK_SECRET is not set: copy the webhook secret from the app's settings on GitHub"],
+      ["development", 'routines: WEBHOOK_SECRET is "development", a public default'],
+    ] as const) {
+      const port = await freePort();
+      const { output, exited } = await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, ...(secret ? { WEBHOOK_SECRET: secret } : {}) });
+      expect(await exited).toBe(1);
+      expect(output()).toContain(message);
+    }
+  });
+
   it("stops with a message naming a bad setting", async () => {
     const { output, exited } = await start({ ROUTINES_MIN_SCHEDULE_INTERVAL: "sometimes" });
     expect(await exited).toBe(1);
