@@ -60,7 +60,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
     };
 
     const metrics = options.metrics ?? new Metrics(store);
-    addHandler(metricsHandler(metrics, store));
+    addHandler(metricsHandler(metrics, store, settings.metricsToken));
     app.onAny(async (context) => metrics.webhookReceived(context.name));
     addHandler(
       fireApiHandler({

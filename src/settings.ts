@@ -37,6 +37,8 @@ export interface Settings {
   oauth?: { clientId: string; clientSecret: string };
   /** Signs dashboard cookies (ROUTINES_SESSION_SECRET); the server keeps one under DATA_DIR when unset. */
   sessionSecret?: string;
+  /** The bearer token /metrics asks for (ROUTINES_METRICS_TOKEN); open to anyone who reaches it when unset. */
+  metricsToken?: string;
 }
 
 export class SettingsError extends Error {
@@ -58,6 +60,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
+    ...(env.ROUTINES_METRICS_TOKEN?.trim() ? { metricsToken: env.ROUTINES_METRICS_TOKEN.trim() } : {}),
     ...githubSettings(env),
   };
 }

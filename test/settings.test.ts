@@ -39,6 +39,7 @@ describe("readSettings", () => {
         GITHUB_CLIENT_ID: "Iv1.abc",
         GITHUB_CLIENT_SECRET: "client-secret",
         ROUTINES_SESSION_SECRET: "0123456789abcdef0123456789abcdef",
+        ROUTINES_METRICS_TOKEN: " scrape-token ",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -57,6 +58,7 @@ describe("readSettings", () => {
       githubApiUrl: "https://github.acme.example/api/v3",
       oauth: { clientId: "Iv1.abc", clientSecret: "client-secret" },
       sessionSecret: "0123456789abcdef0123456789abcdef",
+      metricsToken: "scrape-token",
     });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);

@@ -1,5 +1,6 @@
 // /metrics in the Prometheus format and /healthz: webhooks received and matched, runs by status
 // and outcome, queue depth, run duration, tokens by kind, model errors, GitHub's rate limit.
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { RunObserver } from "../runs/run-observer.js";
@@ -73,12 +74,27 @@ export class Metrics {
   };
 }
 
-/** GET /metrics and GET /healthz (the process answers and the store can be read). */
-export function metricsHandler(metrics: Metrics, store: RunStore) {
+/** Whether the request bears the token, compared in constant time. */
+function bears(req: IncomingMessage, token: string): boolean {
+  const [scheme, given = ""] = (req.headers.authorization ?? "").split(" ");
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return scheme?.toLowerCase() === "bearer" && timingSafeEqual(digest(given), digest(token));
+}
+
+/**
+ * GET /metrics and GET /healthz (the process answers and the store can be read). With a token,
+ * /metrics answers only requests that bear it (run counts and repository activity are not for
+ * everyone who can reach the server); /healthz stays open for load balancers.
+ */
+export function metricsHandler(metrics: Metrics, store: RunStore, token?: string) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = req.url?.split("?")[0];
     if (req.method !== "GET" || (path !== "/metrics" && path !== "/healthz")) return false;
     if (path === "/metrics") {
+      if (token !== undefined && !bears(req, token)) {
+        res.writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="metrics"' }).end("/metrics needs the token of ROUTINES_METRICS_TOKEN: Authorization: Bearer <token>\n");
+        return true;
+      }
       res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
       return true;
     }

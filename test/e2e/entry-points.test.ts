@@ -15,6 +15,8 @@ const REPO = "acme/site";
 let world: World;
 let server: ServerProcess;
 
+const METRICS_TOKEN = "e2e-metrics-token";
+
 beforeAll(async () => {
   world = await startWorld();
   world.github.addInstallation(31, "acme");
@@ -24,7 +26,7 @@ beforeAll(async () => {
   });
   world.github.permissions.set(`${REPO}:writer`, "write");
   world.github.signedInUser = "writer";
-  server = await world.startServer({ extra: { DATA_DIR: "./state", GITHUB_CLIENT_ID: "Iv1.e2e", GITHUB_CLIENT_SECRET: "e2e-client-secret" } });
+  server = await world.startServer({ extra: { DATA_DIR: "./state", GITHUB_CLIENT_ID: "Iv1.e2e", GITHUB_CLIENT_SECRET: "e2e-client-secret", ROUTINES_METRICS_TOKEN: METRICS_TOKEN } });
 });
 
 keepDiagnostics(() => ({ world, servers: [server] }));
@@ -55,6 +57,18 @@ describe("entry points, configured by .env", () => {
   it("keeps its database under DATA_DIR from .env, where the routines command finds it", async () => {
     expect(existsSync(join(server.cwd, "state", "routines.db"))).toBe(true);
     expect(await routines("runs")).toBe("No runs yet.\n");
+  });
+
+  it("serves /metrics only to a scraper with the token from .env, and /healthz to anyone", async () => {
+    for (const authorization of [undefined, "Bearer wrong-token", `Basic ${METRICS_TOKEN}`]) {
+      const refused = await fetch(`${server.url}/metrics`, authorization ? { headers: { authorization } } : {});
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).not.toContain("routines_");
+    }
+    const scraped = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("routines_runs");
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
   it("starts a run from the HTTP API with a token the routines command made, the text framed as untrusted", async () => {
