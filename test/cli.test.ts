@@ -282,7 +282,7 @@ describe("routines disable and enable", () => {
     const env = { DATA_DIR: dataDir };
     expect(await routines(["disable", "42"], ROOT, env)).toMatchObject({
       status: 0,
-      stdout: "Disabled routines for installation 42: its schedules stay quiet and nothing new starts.\n",
+      stdout: "Disabled routines for installation 42: its running and queued runs are cancelled, its schedules stay quiet and nothing new starts.\n",
     });
     const { SqliteStore } = await import("../src/runs/sqlite-store.js");
     const store = new SqliteStore(join(dataDir, "routines.db"));

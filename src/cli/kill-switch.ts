@@ -10,7 +10,7 @@ export async function killSwitch(disable: boolean, installation: string | undefi
     await store.setInstallationDisabled(Number(installation), disable);
     io.out(
       disable
-        ? `Disabled routines for installation ${installation}: its schedules stay quiet and nothing new starts.\n`
+        ? `Disabled routines for installation ${installation}: its running and queued runs are cancelled, its schedules stay quiet and nothing new starts.\n`
         : `Enabled routines for installation ${installation}.\n`,
     );
     return 0;

@@ -327,6 +327,15 @@ export class SqliteStore implements RunStore {
     return this.#sql("SELECT 1 FROM disabled_installations WHERE installation_id = ?").get(installationId) !== undefined;
   }
 
+  async disabledInstallations(): Promise<number[]> {
+    return (this.#sql("SELECT installation_id FROM disabled_installations").all() as Array<{ installation_id: number }>).map((row) => row.installation_id);
+  }
+
+  async cancelQueuedRuns(installationId: number, reason: string, at: Date): Promise<string[]> {
+    const rows = this.#sql("UPDATE runs SET status = 'cancelled', reason = ?, finished_at = ? WHERE installation_id = ? AND status = 'queued' RETURNING id").all(reason, at.getTime(), installationId) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
+  }
+
   async createApiToken(token: ApiToken): Promise<void> {
     this.#sql("INSERT INTO api_tokens (trigger_id, owner, repo, routine, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
       .run(token.triggerId, token.repository.owner, token.repository.repo, token.routine, token.tokenHash, token.createdAt.getTime());

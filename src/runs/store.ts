@@ -117,6 +117,10 @@ export interface RunStore {
   recordOneOff(key: string, state: "fired" | "missed", at: Date): Promise<boolean>;
   setInstallationDisabled(installationId: number, disabled: boolean): Promise<void>;
   isInstallationDisabled(installationId: number): Promise<boolean>;
+  /** Installations whose kill switch is thrown. */
+  disabledInstallations(): Promise<number[]>;
+  /** Cancels the installation's queued runs with the reason; returns their ids. */
+  cancelQueuedRuns(installationId: number, reason: string, at: Date): Promise<string[]>;
   createApiToken(token: ApiToken): Promise<void>;
   getApiToken(triggerId: string): Promise<ApiToken | undefined>;
   listApiTokens(): Promise<ApiToken[]>;

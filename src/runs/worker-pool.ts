@@ -23,6 +23,7 @@ export interface WorkerPoolOptions {
 export const MAX_ATTEMPTS = 2;
 
 class Cancelled extends Error {}
+const KILL_SWITCH = "routines were disabled for this installation (kill switch)";
 /** The server is stopping: running runs are interrupted, not failed. */
 class Stopping extends Error {}
 
@@ -34,7 +35,7 @@ export interface Recovered {
 }
 
 export class WorkerPool {
-  readonly #running = new Map<string, AbortController>();
+  readonly #running = new Map<string, { controller: AbortController; installationId: number }>();
   readonly #listeners = new Set<(runId: string, event: TranscriptEvent) => void>();
   readonly #finished = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -65,16 +66,19 @@ export class WorkerPool {
   /** Looks for queued runs now (again, if a look is under way: a run may have been queued since). */
   wake(): void {
     if (this.#stopped) return;
-    if (this.#filling) {
-      this.#again = true;
-      return;
-    }
+    this.#again = true;
+    if (this.#filling) return;
     this.#filling = (async () => {
-      do {
-        this.#again = false;
-        await this.#fill();
-      } while (this.#again && !this.#stopped);
-    })().finally(() => (this.#filling = undefined));
+      try {
+        while (this.#again && !this.#stopped) {
+          this.#again = false;
+          await this.#fill();
+        }
+      } finally {
+        // In the same step as the last look at #again: a wake cannot fall between them and be lost.
+        this.#filling = undefined;
+      }
+    })();
   }
 
   /** Follows every transcript event as it is recorded; returns the way to stop following. */
@@ -89,7 +93,7 @@ export class WorkerPool {
       await this.#tell("finished", runId);
       return true;
     }
-    const controller = this.#running.get(runId);
+    const controller = this.#running.get(runId)?.controller;
     if (!controller) return false;
     controller.abort(new Cancelled(reason));
     return true;
@@ -103,12 +107,13 @@ export class WorkerPool {
     this.#stopped = true;
     clearInterval(this.#timer);
     await this.#filling;
-    for (const controller of this.#running.values()) controller.abort(new Stopping(why));
+    for (const { controller } of this.#running.values()) controller.abort(new Stopping(why));
     await Promise.all(this.#finished);
   }
 
   async #fill(): Promise<void> {
     try {
+      await this.#enforceKillSwitches();
       while (!this.#stopped && this.#running.size < this.options.concurrency) {
         const run = await this.store.claimNextRun(this.#now());
         if (!run) return;
@@ -118,6 +123,22 @@ export class WorkerPool {
       }
     } catch (error) {
       this.options.onError?.(error);
+    }
+  }
+
+  /**
+   * Stops the runs of installations whose kill switch is thrown: running ones are aborted, queued
+   * ones cancelled. Looked at on every fill, so a switch thrown by another process (the
+   * `routines disable` command) takes effect within one poll interval.
+   */
+  async #enforceKillSwitches(): Promise<void> {
+    const disabled = new Set(await this.store.disabledInstallations());
+    if (disabled.size === 0) return;
+    for (const { controller, installationId } of this.#running.values()) {
+      if (disabled.has(installationId) && !controller.signal.aborted) controller.abort(new Cancelled(KILL_SWITCH));
+    }
+    for (const installationId of disabled) {
+      for (const runId of await this.store.cancelQueuedRuns(installationId, KILL_SWITCH, this.#now())) await this.#tell("finished", runId);
     }
   }
 
@@ -166,7 +187,7 @@ export class WorkerPool {
 
   async #execute(run: RunRecord): Promise<void> {
     const controller = new AbortController();
-    this.#running.set(run.id, controller);
+    this.#running.set(run.id, { controller, installationId: run.installationId });
     await this.#tell("started", run.id);
     const context: ExecutionContext = {
       signal: controller.signal,

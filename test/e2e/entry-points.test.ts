@@ -99,6 +99,30 @@ describe("entry points, configured by .env", () => {
     expect(server.output()).not.toContain(token);
   });
 
+  it("stops a running run when the routines command throws the kill switch, refuses new ones, and runs again once switched back", async () => {
+    const created = await routines("token", "create", "--repo", REPO, "--routine", "triage");
+    const local = new URL(/URL\s+(\S+)/.exec(created)![1]!).pathname;
+    const token = /token\s+(\S+)/.exec(created)![1]!;
+    const fire = (text: string) =>
+      fetch(`${server.url}${local}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ text }) });
+
+    world.model.session("[case-kill]", [{ ...outcome("Too late."), delayMs: 60_000 }]);
+    const { run_id: runId } = (await (await fire("Slow one [case-kill]")).json()) as { run_id: string };
+    await eventually(() => world.model.sessionRequests("[case-kill]").length > 0, { what: "the slow session to start" });
+    expect(await routines("disable", "31")).toContain("Disabled routines for installation 31");
+    // The server notices within its poll interval, though another process threw the switch.
+    await eventually(async () => /cancelled[^]*kill switch/.test(await routines("runs", "show", runId)), { what: "the run to be cancelled by the kill switch" });
+
+    const refused = await fire("Another [case-kill-refused]");
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toContain("kill switch");
+
+    await routines("enable", "31");
+    world.model.session("[case-kill-after]", [outcome("Back.")]);
+    const again = (await (await fire("After [case-kill-after]")).json()) as { run_id: string };
+    await eventually(async () => /completed/.test(await routines("runs", "show", again.run_id)), { what: "a run after the switch is back on" });
+  });
+
   it("signs in through GitHub, starts a run with Run now, and cancels another", async () => {
     const browser = await signIn();
     const home = await (await browser.fetch("/dashboard")).text();

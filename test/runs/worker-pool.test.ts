@@ -224,6 +224,26 @@ describe("WorkerPool", () => {
     expect(await store.getRun(admitted.run.id)).toMatchObject({ status: "completed", outcome: "succeeded" });
   });
 
+  it("stops an installation's runs when its kill switch is thrown, also from another process: running ones aborted, queued ones cancelled", async () => {
+    const { store, executor, pool, admit } = engine(new SqliteStore(":memory:"), 1);
+    await pool.start();
+    const running = await admit({ installationId: 1 });
+    await until(() => executor.started.includes(running));
+    const queued = await admit({ installationId: 1 });
+    const other = await admit({ installationId: 2 });
+    // As `routines disable` does it: in the store, telling no pool.
+    await store.setInstallationDisabled(1, true);
+    pool.wake();
+    const reason = "routines were disabled for this installation (kill switch)";
+    await until(async () => (await store.getRun(running))?.status === "cancelled");
+    expect(await store.getRun(running)).toMatchObject({ status: "cancelled", reason });
+    expect(await store.getRun(queued)).toMatchObject({ status: "cancelled", reason });
+    await until(() => executor.started.includes(other));
+    expect(executor.started).not.toContain(queued);
+    executor.finish(other);
+    await pool.stop();
+  });
+
   it("records how a session stopped, and a failing model API as an error", async () => {
     const { store, executor, pool, admit } = engine();
     await pool.start();
