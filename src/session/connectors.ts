@@ -6,8 +6,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { z } from "zod";
+import { refusalIn } from "./connector-fetch.js";
 import { truncate, type Tool, type ToolResult } from "./define-tool.js";
 import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "./launch.js";
 import { untrustedFrame } from "./untrusted.js";
@@ -88,15 +89,15 @@ function resultText(result: Awaited<ReturnType<Client["callTool"]>>): string {
 /** Words for a bash command line, each quoted. */
 const shellQuote = (words: string[]) => words.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(" ");
 
-function transportFor(spec: ConnectorSpec, env: Record<string, string>, launch?: OpenOptions["launch"]): Transport {
+function transportFor(spec: ConnectorSpec, env: Record<string, string>, launch?: OpenOptions["launch"], fetch?: FetchLike): Transport {
   if ("command" in spec) {
     // Started like any command (in the sandbox when there is one, dying with the server), with the
     // allowlisted environment plus its own variables. The SDK cannot start it detached: setsid does.
     const { file, args } = inOwnSession(tieToServer((launch ?? unsandboxed)(shellQuote([spec.command, ...(spec.args ?? [])]))));
     return new StdioClientTransport({ command: file, args, env: { ...env, ...spec.env }, stderr: "ignore" });
   }
-  const requestInit = { headers: spec.headers ?? {} };
-  return spec.type === "sse" ? new SSEClientTransport(new URL(spec.url), { requestInit }) : new StreamableHTTPClientTransport(new URL(spec.url), { requestInit });
+  const options = { requestInit: { headers: spec.headers ?? {} }, ...(fetch ? { fetch } : {}) };
+  return spec.type === "sse" ? new SSEClientTransport(new URL(spec.url), options) : new StreamableHTTPClientTransport(new URL(spec.url), options);
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -116,6 +117,8 @@ export interface OpenOptions {
   /** Time one tool call may take. */
   callTimeoutMs?: number;
   launch?: Launcher;
+  /** How a connector's HTTP requests are made, when not with the server's own fetch (a repository's connectors: see connector-fetch.ts). */
+  fetchFor?: (spec: ConnectorSpec) => FetchLike | undefined;
 }
 
 /** Starts the connectors in parallel; each gets `timeoutMs` to connect and list its tools. */
@@ -129,7 +132,7 @@ export async function openConnectors(specs: ConnectorSpec[], options: OpenOption
     specs.map(async (spec) => {
       const client = new Client({ name: "routines", version: "1" });
       try {
-        await withTimeout(client.connect(transportFor(spec, options.env, options.launch)), timeoutMs, `connector ${spec.name}`);
+        await withTimeout(client.connect(transportFor(spec, options.env, options.launch, options.fetchFor?.(spec))), timeoutMs, `connector ${spec.name}`);
         clients.push(client);
         const listed = await withTimeout(client.listTools(), timeoutMs, `connector ${spec.name}`);
         connected.push(spec.name);
@@ -152,7 +155,7 @@ export async function openConnectors(specs: ConnectorSpec[], options: OpenOption
           });
         }
       } catch (error) {
-        warnings.push(`connector ${spec.name} did not start: ${(error as Error).message}`);
+        warnings.push(`connector ${spec.name} did not start: ${refusalIn(error) ?? (error as Error).message}`);
         await client.close().catch(() => undefined);
       }
     }),

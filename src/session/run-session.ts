@@ -8,6 +8,7 @@ import type { Environment, Routine } from "../config/schema.js";
 import type { RunResult } from "./execution.js";
 import { runAgentLoop, type StopReason } from "./agent-loop.js";
 import { commandEnvironment } from "./command-env.js";
+import { connectorFetch } from "./connector-fetch.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
 import { createRunDirectory, type RunDirectory } from "./run-directory.js";
@@ -203,6 +204,9 @@ async function startConnectors(options: SessionOptions, read: (path: string) => 
   const server = options.serverConnectors ?? [];
   const available = [...repository.specs.filter((spec) => !server.some((other) => other.name === spec.name)), ...server];
   const selected = selectConnectors(available, options.routine.connectors);
-  const opened = await openConnectors(selected.specs, { env, ...(launch ? { launch } : {}) });
+  // The repository's HTTP connectors keep to the routine's network policy and public addresses; the operator's are the operator's to point.
+  const guarded = connectorFetch(allowedDomains(options.environment));
+  const fetchFor = (spec: ConnectorSpec) => (repository.specs.includes(spec) ? guarded : undefined);
+  const opened = await openConnectors(selected.specs, { env, fetchFor, ...(launch ? { launch } : {}) });
   return { ...opened, warnings: [...repository.warnings, ...selected.warnings, ...opened.warnings] };
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { connectorFetch } from "../../src/session/connector-fetch.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "../../src/session/connectors.js";
 
 const EVERYTHING = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
@@ -116,7 +117,8 @@ describe("openConnectors", () => {
     });
     httpServer = spawn(process.execPath, [EVERYTHING, "streamableHttp"], { env: { PATH: process.env.PATH, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
     await new Promise<void>((resolve) => httpServer!.stderr!.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve()));
-    const set = await openConnectors([{ name: "remote", type: "http", url: `http://127.0.0.1:${port}/mcp` }], { env });
+    const remote: ConnectorSpec = { name: "remote", type: "http", url: `http://127.0.0.1:${port}/mcp` };
+    const set = await openConnectors([remote], { env });
     try {
       expect(set.warnings).toEqual([]);
       const sum = set.tools.find((tool) => tool.name === "mcp__remote__get-sum")!;
@@ -124,5 +126,10 @@ describe("openConnectors", () => {
     } finally {
       await set.close();
     }
+    // The same server, as a repository's connector: it is on the server's own network, so it is refused, saying why.
+    const guarded = await openConnectors([remote], { env, fetchFor: () => connectorFetch(undefined) });
+    expect(guarded.connected).toEqual([]);
+    expect(guarded.warnings).toEqual(["connector remote did not start: 127.0.0.1 is not a public address"]);
+    await guarded.close();
   }, 15_000);
 });
