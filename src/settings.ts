@@ -1,6 +1,7 @@
 // Operator settings read from the environment, checked once at start with a message naming the variable.
 import { resolve } from "node:path";
 import { parseDuration } from "./config/duration.js";
+import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
 import { DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 
 export interface Settings {
@@ -37,6 +38,8 @@ export interface Settings {
   oauth?: { clientId: string; clientSecret: string };
   /** Signs dashboard cookies (ROUTINES_SESSION_SECRET); the server keeps one under DATA_DIR when unset. */
   sessionSecret?: string;
+  /** Secret values and the repositories each is granted to (ROUTINES_SECRET_<NAME>[__<LABEL>][_REPOSITORIES]). */
+  secrets: SecretGrants;
 }
 
 export class SettingsError extends Error {
@@ -59,7 +62,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
     ...githubSettings(env),
+    secrets: secretsSetting(env),
   };
+}
+
+function secretsSetting(env: NodeJS.ProcessEnv): SecretGrants {
+  try {
+    return readSecretGrants(env);
+  } catch (error) {
+    if (error instanceof SecretGrantError) throw new SettingsError(error.message);
+    throw error;
+  }
 }
 
 function githubSettings(env: NodeJS.ProcessEnv): Pick<Settings, "githubUrl" | "githubApiUrl" | "oauth" | "sessionSecret"> {

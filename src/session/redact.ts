@@ -1,33 +1,116 @@
-// Secrets never leave the harness: every string bound for a transcript, a log or GitHub passes
-// through the run's redactor first.
+// Secrets never leave the harness: every text bound for GitHub, the model, a transcript or a log
+// passes through a redactor that knows the secrets, and the forms a command can easily turn them
+// into (base64 at any alignment, hex, URL-encoding, reversed, JSON-escaped), wherever whitespace
+// breaks them across lines. Encodings are caught as a best effort: a determined command can always
+// invent one more, which is why values reach only the runs they are granted to.
 
 export type Redactor = <T>(value: T) => T;
 
 export const REDACTED = "[REDACTED]";
-/** Shorter values are too likely to be ordinary text. */
-const MIN_SECRET_LENGTH = 8;
+/** Shorter values (and shorter forms of them) are too likely to be ordinary text. */
+export const MIN_SECRET_LENGTH = 8;
 
-/** GitHub's tokens by their documented prefixes (installation, user, OAuth, refresh, personal): redacted whoever minted them. */
-const GITHUB_TOKEN = /\b(?:gh[opsur]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g;
+/** Tokens recognised by their documented prefixes, whoever minted them: GitHub's (installation, user, OAuth, refresh, personal) and Anthropic's keys. */
+const KNOWN_TOKENS = /\b(?:gh[opsur]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b|\bsk-ant-[A-Za-z0-9_-]{20,}/g;
+
+/** ASCII whitespace: where `base64`, `xxd`, `od` and line wrapping break their output. */
+const WHITESPACE = /[\t\n\v\f\r ]/g;
+const isWhitespace = (code: number) => code === 32 || (code >= 9 && code <= 13);
 
 /**
- * A redactor of the given secret values. Pass a function when the set grows during the run (a
- * refreshed token): it is read again at each use.
+ * The base64 characters that encode `bytes` wherever they sit in a longer input: at each of the
+ * three alignments, only the characters whose six bits all come from `bytes`.
  */
-export function createRedactor(secrets: Iterable<string | undefined> | (() => Iterable<string | undefined>)): Redactor {
-  const valuesOf = (list: Iterable<string | undefined>) =>
-    [...new Set([...list].filter((secret): secret is string => typeof secret === "string" && secret.length >= MIN_SECRET_LENGTH))]
-      // Longest first, so a secret that contains another is replaced whole.
-      .sort((a, b) => b.length - a.length);
-  const fixed = typeof secrets === "function" ? undefined : valuesOf(secrets);
-  // The values are read once per call, not once per string of the value.
-  const redactWith = (values: string[], value: unknown): unknown => {
-    if (typeof value === "string") return values.reduce((result, secret) => result.split(secret).join(REDACTED), value).replace(GITHUB_TOKEN, REDACTED);
-    if (Array.isArray(value)) return value.map((inner) => redactWith(values, inner));
-    if (value !== null && typeof value === "object" && !(value instanceof Date)) {
-      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redactWith(values, inner)]));
+function base64Cores(bytes: Buffer): string[] {
+  return [0, 1, 2].map((offset) => {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64").replace(/=+$/, "");
+    const first = Math.ceil((offset * 8) / 6);
+    const last = Math.floor(((offset + bytes.length) * 8) / 6);
+    return encoded.slice(first, last);
+  });
+}
+
+/** The forms of a secret to look for, without whitespace, longest first. */
+export function secretForms(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const hex = bytes.toString("hex");
+  const cores = base64Cores(bytes);
+  const forms = [
+    secret,
+    [...secret].reverse().join(""),
+    JSON.stringify(secret).slice(1, -1),
+    encodeURIComponent(secret),
+    encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()),
+    encodeURIComponent(secret).replace(/%20/g, "+"),
+    hex,
+    hex.toUpperCase(),
+    ...cores,
+    ...cores.map((core) => core.replace(/\+/g, "-").replace(/\//g, "_")),
+  ].map((form) => form.replace(WHITESPACE, ""));
+  return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every occurrence of the forms replaced, whitespace inside an occurrence included. */
+function redactText(text: string, forms: readonly string[]): string {
+  if (forms.length === 0) return text.replace(KNOWN_TOKENS, REDACTED);
+  // The text without whitespace, and where each of its characters was in the original.
+  const positions: number[] = [];
+  for (let i = 0; i < text.length; i++) if (!isWhitespace(text.charCodeAt(i))) positions.push(i);
+  const compact = positions.length === text.length ? text : text.replace(WHITESPACE, "");
+  const spans: Array<[number, number]> = [];
+  for (const form of forms) {
+    for (let at = compact.indexOf(form); at !== -1; at = compact.indexOf(form, at + 1)) spans.push([positions[at]!, positions[at + form.length - 1]! + 1]);
+  }
+  if (spans.length === 0) return text.replace(KNOWN_TOKENS, REDACTED);
+  // Overlapping occurrences become one.
+  spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const parts: string[] = [];
+  let kept = 0;
+  let [from, to] = spans[0]!;
+  for (const [start, end] of spans.slice(1)) {
+    if (start < to) {
+      to = Math.max(to, end);
+      continue;
+    }
+    parts.push(text.slice(kept, from), REDACTED);
+    kept = to;
+    [from, to] = [start, end];
+  }
+  parts.push(text.slice(kept, from), REDACTED, text.slice(to));
+  return parts.join("").replace(KNOWN_TOKENS, REDACTED);
+}
+
+export type SecretSource = Iterable<string | undefined> | (() => Iterable<string | undefined>);
+
+/**
+ * A redactor of the given secret values, and of the tokens known by their prefixes. Pass a
+ * function when the set grows during the run (a refreshed token): it is read again at each use.
+ */
+export function createRedactor(...sources: SecretSource[]): Redactor {
+  // Forms are worked out once per value, however often the set is read.
+  const formsOf = new Map<string, string[]>();
+  const fixed = sources.every((source) => typeof source !== "function");
+  const collect = () => {
+    const values = new Set<string>();
+    for (const source of sources) for (const value of typeof source === "function" ? source() : source) if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) values.add(value);
+    const forms = new Set<string>();
+    for (const value of values) {
+      if (!formsOf.has(value)) formsOf.set(value, secretForms(value));
+      for (const form of formsOf.get(value)!) forms.add(form);
+    }
+    // Longest first, so a secret that contains another is replaced whole.
+    return [...forms].sort((a, b) => b.length - a.length);
+  };
+  const once = fixed ? collect() : undefined;
+  const redactWith = (forms: readonly string[], value: unknown): unknown => {
+    if (typeof value === "string") return redactText(value, forms);
+    if (Array.isArray(value)) return value.map((inner) => redactWith(forms, inner));
+    // Plain objects only: a Buffer or a Date is not text, and keeps its type.
+    if (value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redactWith(forms, inner)]));
     }
     return value;
   };
-  return <T>(value: T) => redactWith(fixed ?? valuesOf((secrets as () => Iterable<string | undefined>)()), value) as T;
+  // The values are read once per call, not once per string of the value.
+  return <T>(value: T) => redactWith(once ?? collect(), value) as T;
 }

@@ -2,6 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readSecretGrants } from "../../src/config/secret-grants.js";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
@@ -250,14 +251,30 @@ describe("StoreAdmission", () => {
     expect((await admission.admit(request())).status).toBe("queued");
   });
 
-  it("rejects a run whose routine needs a secret the server lacks, naming the variable to set", async () => {
-    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, { missingSecrets: (names) => names.filter((name) => name !== "PRESENT") });
-    const needing = (secrets: string[]): RunRequest => ({ ...request(), context: { withoutSecrets: false, requiredSecrets: secrets } });
+  it("rejects a run whose routine needs a secret not granted to its repository, saying what the operator can set", async () => {
+    const secrets = readSecretGrants({
+      ROUTINES_SECRET_PRESENT: "present-value",
+      ROUTINES_SECRET_PRESENT_REPOSITORIES: "acme/app",
+      ROUTINES_SECRET_ELSEWHERE: "elsewhere-value",
+      ROUTINES_SECRET_ELSEWHERE_REPOSITORIES: "globex/*",
+    });
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, { secrets });
+    const needing = (names: string[]): RunRequest => ({ ...request(), context: { withoutSecrets: false, requiredSecrets: names } });
     expect(await admission.admit(needing(["PRESENT", "SENTRY_TOKEN"]))).toMatchObject({
       status: "rejected",
-      reason: "the server has no value for secret SENTRY_TOKEN (set ROUTINES_SECRET_SENTRY_TOKEN)",
+      reason: "the server has no value for secret SENTRY_TOKEN: its operator can set ROUTINES_SECRET_SENTRY_TOKEN=<value> and ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES=acme/app",
+    });
+    expect(await admission.admit(needing(["ELSEWHERE"]))).toMatchObject({
+      status: "rejected",
+      reason: expect.stringMatching(/^secret ELSEWHERE is not granted to acme\/app: its operator can add acme\/app to ROUTINES_SECRET_ELSEWHERE_REPOSITORIES /),
     });
     expect((await admission.admit(needing(["PRESENT"]))).status).toBe("queued");
+  });
+
+  it("grants no secret by default", async () => {
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits);
+    const needing: RunRequest = { ...request(), context: { withoutSecrets: false, requiredSecrets: ["PRESENT"] } };
+    expect(await admission.admit(needing)).toMatchObject({ status: "rejected", reason: expect.stringContaining("no value for secret PRESENT") });
   });
 
   it("caps runs per installation per day, one-off schedules aside", async () => {
