@@ -32,9 +32,14 @@ function base64Cores(bytes: Buffer): string[] {
 
 /** The forms of a secret to look for, without whitespace, longest first. */
 export function secretForms(secret: string): string[] {
+  return formsOf(secret).all;
+}
+
+function formsOf(secret: string): { all: string[]; base64: string[] } {
   const bytes = Buffer.from(secret, "utf8");
   const hex = bytes.toString("hex");
   const cores = base64Cores(bytes);
+  const base64 = [...cores, ...cores.map((core) => core.replace(/\+/g, "-").replace(/\//g, "_"))];
   const forms = [
     secret,
     [...secret].reverse().join(""),
@@ -44,14 +49,25 @@ export function secretForms(secret: string): string[] {
     encodeURIComponent(secret).replace(/%20/g, "+"),
     hex,
     hex.toUpperCase(),
-    ...cores,
-    ...cores.map((core) => core.replace(/\+/g, "-").replace(/\//g, "_")),
+    ...base64,
   ].map((form) => form.replace(WHITESPACE, ""));
-  return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+  const usable = (list: string[]) => [...new Set(list)].filter((form) => form.length >= MIN_SECRET_LENGTH);
+  return { all: usable(forms).sort((a, b) => b.length - a.length), base64: usable(base64) };
+}
+
+/** Characters that may carry a few more bits of a base64-encoded secret around its core. */
+const BASE64_CHAR = /[A-Za-z0-9+/_-]/;
+
+/** A base64 occurrence widened over the characters that share bits with it: one before, one and the padding after. */
+function widenBase64(text: string, from: number, to: number): [number, number] {
+  const start = from > 0 && BASE64_CHAR.test(text[from - 1]!) ? from - 1 : from;
+  let end = to < text.length && BASE64_CHAR.test(text[to]!) ? to + 1 : to;
+  while (end < text.length && text[end] === "=") end++;
+  return [start, end];
 }
 
 /** `text` with every occurrence of the forms replaced, whitespace inside an occurrence included. */
-function redactText(text: string, forms: readonly string[]): string {
+function redactText(text: string, { forms, base64 }: Forms): string {
   if (forms.length === 0) return text.replace(KNOWN_TOKENS, REDACTED);
   // The text without whitespace, and where each of its characters was in the original.
   const positions: number[] = [];
@@ -59,7 +75,11 @@ function redactText(text: string, forms: readonly string[]): string {
   const compact = positions.length === text.length ? text : text.replace(WHITESPACE, "");
   const spans: Array<[number, number]> = [];
   for (const form of forms) {
-    for (let at = compact.indexOf(form); at !== -1; at = compact.indexOf(form, at + 1)) spans.push([positions[at]!, positions[at + form.length - 1]! + 1]);
+    const widen = base64.has(form);
+    for (let at = compact.indexOf(form); at !== -1; at = compact.indexOf(form, at + 1)) {
+      const span: [number, number] = [positions[at]!, positions[at + form.length - 1]! + 1];
+      spans.push(widen ? widenBase64(text, ...span) : span);
+    }
   }
   if (spans.length === 0) return text.replace(KNOWN_TOKENS, REDACTED);
   // Overlapping occurrences become one.
@@ -80,6 +100,12 @@ function redactText(text: string, forms: readonly string[]): string {
   return parts.join("").replace(KNOWN_TOKENS, REDACTED);
 }
 
+interface Forms {
+  /** Longest first, so a secret that contains another is replaced whole. */
+  forms: readonly string[];
+  base64: ReadonlySet<string>;
+}
+
 export type SecretSource = Iterable<string | undefined> | (() => Iterable<string | undefined>);
 
 /**
@@ -88,21 +114,23 @@ export type SecretSource = Iterable<string | undefined> | (() => Iterable<string
  */
 export function createRedactor(...sources: SecretSource[]): Redactor {
   // Forms are worked out once per value, however often the set is read.
-  const formsOf = new Map<string, string[]>();
+  const known = new Map<string, { all: string[]; base64: string[] }>();
   const fixed = sources.every((source) => typeof source !== "function");
-  const collect = () => {
+  const collect = (): Forms => {
     const values = new Set<string>();
     for (const source of sources) for (const value of typeof source === "function" ? source() : source) if (typeof value === "string" && value.length >= MIN_SECRET_LENGTH) values.add(value);
     const forms = new Set<string>();
+    const base64 = new Set<string>();
     for (const value of values) {
-      if (!formsOf.has(value)) formsOf.set(value, secretForms(value));
-      for (const form of formsOf.get(value)!) forms.add(form);
+      if (!known.has(value)) known.set(value, formsOf(value));
+      const { all, base64: encoded } = known.get(value)!;
+      for (const form of all) forms.add(form);
+      for (const form of encoded) base64.add(form);
     }
-    // Longest first, so a secret that contains another is replaced whole.
-    return [...forms].sort((a, b) => b.length - a.length);
+    return { forms: [...forms].sort((a, b) => b.length - a.length), base64 };
   };
   const once = fixed ? collect() : undefined;
-  const redactWith = (forms: readonly string[], value: unknown): unknown => {
+  const redactWith = (forms: Forms, value: unknown): unknown => {
     if (typeof value === "string") return redactText(value, forms);
     if (Array.isArray(value)) return value.map((inner) => redactWith(forms, inner));
     // Plain objects only: a Buffer or a Date is not text, and keeps its type.

@@ -8,6 +8,7 @@ import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { RunRecord, RunStore } from "../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
+import { createRedactor, type Redactor } from "../../src/session/redact.js";
 
 const limits = { dailyRunsPerInstallation: 1000, hourlyRunsPerRoutine: 1000, hourlyRunsPerInstallation: 1000 };
 let delivery = 0;
@@ -58,9 +59,9 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
   throw new Error("timed out waiting");
 };
 
-function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2) {
+function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2, redact?: Redactor) {
   const executor = new ControlledExecutor();
-  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000 });
+  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, ...(redact ? { redact } : {}) });
   const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
   const admit = async (options?: Parameters<typeof request>[0]) => {
     const result = await admission.admit(request(options));
@@ -101,6 +102,20 @@ describe("WorkerPool", () => {
     pool.wake();
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(executor.started).toEqual([id]);
+    await pool.stop();
+  });
+
+  it("keeps secrets out of the reason and summary a run ends with", async () => {
+    const { store, executor, pool, admit } = engine(undefined, 2, createRedactor(["setup-secret-value"]));
+    await pool.start();
+    const failed = await admit({ routine: "setup" });
+    const summarised = await admit({ routine: "summary" });
+    await until(() => executor.started.includes(failed) && executor.started.includes(summarised));
+    executor.finish(failed, new Error("the setup script failed with exit code 1\necho setup-secret-value"));
+    executor.finish(summarised, { outcome: "succeeded", summary: `Used ${Buffer.from("setup-secret-value").toString("base64")}.` });
+    await until(async () => (await store.getRun(failed))?.status === "errored" && (await store.getRun(summarised))?.status === "completed");
+    expect((await store.getRun(failed))?.reason).toBe("the setup script failed with exit code 1\necho [REDACTED]");
+    expect((await store.getRun(summarised))?.summary).toBe("Used [REDACTED].");
     await pool.stop();
   });
 
