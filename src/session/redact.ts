@@ -66,6 +66,33 @@ function widenBase64(text: string, from: number, to: number): [number, number] {
   return [start, end];
 }
 
+/** Where truncate() (define-tool.ts) cut long output: a secret may have been cut in two there. */
+const CUT = /\n\n\[… \d+ characters cut …\]\n\n/g;
+/** The shortest piece of a cut secret worth hiding. */
+const MIN_PIECE = 4;
+
+/** The pieces of secrets on either side of each cut: a form's beginning just before it, a form's end just after it. */
+function cutPieces(text: string, forms: readonly string[]): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  for (const cut of text.matchAll(CUT)) {
+    const before = cut.index;
+    const after = cut.index + cut[0].length;
+    let head = 0;
+    let tail = 0;
+    for (const form of forms) {
+      for (let length = form.length - 1; length >= Math.max(MIN_PIECE, head + 1); length--) {
+        if (text.startsWith(form.slice(0, length), before - length)) head = length;
+      }
+      for (let length = form.length - 1; length >= Math.max(MIN_PIECE, tail + 1); length--) {
+        if (text.startsWith(form.slice(-length), after)) tail = length;
+      }
+    }
+    if (head > 0) spans.push([before - head, before]);
+    if (tail > 0) spans.push([after, after + tail]);
+  }
+  return spans;
+}
+
 /** `text` with every occurrence of the forms replaced, whitespace inside an occurrence included. */
 function redactText(text: string, { forms, base64 }: Forms): string {
   if (forms.length === 0) return text.replace(KNOWN_TOKENS, REDACTED);
@@ -81,6 +108,7 @@ function redactText(text: string, { forms, base64 }: Forms): string {
       spans.push(widen ? widenBase64(text, ...span) : span);
     }
   }
+  if (text.includes(" characters cut …]")) spans.push(...cutPieces(text, forms));
   if (spans.length === 0) return text.replace(KNOWN_TOKENS, REDACTED);
   // Overlapping occurrences become one.
   spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);

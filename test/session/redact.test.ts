@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { truncate } from "../../src/session/define-tool.js";
 import { createRedactor, REDACTED, secretForms } from "../../src/session/redact.js";
 
 const SECRET = "vault-0123456789/+=&?abcdef";
 const redact = createRedactor([SECRET]);
-const shell = (command: string) => execFileSync("bash", ["-c", command], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", S: SECRET } }).toString();
+const shell = (command: string) => execFileSync("bash", ["--norc", "--noprofile", "-c", command], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", S: SECRET } }).toString();
 
 describe("the redactor", () => {
   it("replaces the secret as it is, and in JSON, inside strings of objects and lists", () => {
@@ -45,6 +46,17 @@ describe("the redactor", () => {
     expect(redact(`[${Buffer.from(SECRET).toString("base64")}]`)).toBe(`[${REDACTED}]`);
     // "xy" fills the first two characters alone; the third holds bits of both.
     expect(redact(`[${Buffer.from(`xy${SECRET}`).toString("base64")}]`)).toBe(`[eH${REDACTED}]`);
+  });
+
+  it("hides the pieces of a secret that truncated output cut in two", () => {
+    // truncate() keeps the first and the last (limit - 100) / 2 characters.
+    const keep = 950;
+    const head = truncate(`${"a".repeat(keep - 10)}${SECRET}${"b".repeat(5_000)}`, 2_000);
+    expect(head.includes(`a${SECRET.slice(0, 10)}\n\n[…`)).toBe(true);
+    expect(redact(head).includes(`a${REDACTED}\n\n[…`)).toBe(true);
+    const tail = truncate(`${"a".repeat(5_000)}${SECRET}${"b".repeat(keep - 10)}`, 2_000);
+    expect(tail.includes(`…]\n\n${SECRET.slice(-10)}b`)).toBe(true);
+    expect(redact(tail).includes(`…]\n\n${REDACTED}b`)).toBe(true);
   });
 
   it("redacts a secret that contains another whole, and overlapping occurrences once", () => {
