@@ -54,21 +54,26 @@ const safeRead = (file: string) => {
   }
 };
 
-/** Every secret value the server holds, for the redactor. */
-export function heldSecrets(env: NodeJS.ProcessEnv, { sessionSecret, cwd = process.cwd() }: { sessionSecret?: string; cwd?: string } = {}): string[] {
-  const values = Object.entries(env).flatMap(([name, value]) => (value && isSecretVariable(name) && !name.endsWith("_REPOSITORIES") ? [value] : []));
+/** The variables a connectors file reads with `${NAME}`: the operator's credentials for them. */
+export const referencedVariables = (text: string) => [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((match) => match[1]!))];
+
+/** Every secret value the server holds, for the redactor; `also` names more variables that hold secrets. */
+export function heldSecrets(env: NodeJS.ProcessEnv, { sessionSecret, cwd = process.cwd(), also = [] }: { sessionSecret?: string; cwd?: string; also?: readonly string[] } = {}): string[] {
+  const values = Object.entries(env).flatMap(([name, value]) => (value && (isSecretVariable(name) || also.includes(name)) && !name.endsWith("_REPOSITORIES") ? [value] : []));
   return [...new Set([...values, ...(sessionSecret ? [sessionSecret] : []), ...privateKeyForms(env, cwd)])];
 }
 
 /**
- * Removes the server's secrets from `env` (the process's environment by default), and, on Linux,
- * overwrites them in the environment the process was started with, which /proc/<pid>/environ
- * shows to anything running as the same user. Returns the names removed.
+ * Removes the server's secrets, and the variables named in `also`, from `env` (the process's
+ * environment by default), and, on Linux, overwrites them in the environment the process was
+ * started with, which /proc/<pid>/environ shows to anything running as the same user. Returns the
+ * names removed.
  */
-export function scrubEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
-  const names = Object.keys(env).filter(isSecretVariable);
+export function scrubEnvironment(env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): string[] {
+  const secret = (name: string) => isSecretVariable(name) || also.includes(name);
+  const names = Object.keys(env).filter(secret);
   for (const name of names) delete env[name];
-  if (env === process.env) eraseFromStartingEnvironment();
+  if (env === process.env) eraseFromStartingEnvironment(secret);
   return names;
 }
 
@@ -78,7 +83,7 @@ export function scrubEnvironment(env: NodeJS.ProcessEnv = process.env): string[]
  * to those strings any more), the secret entries are overwritten with zeros through
  * /proc/self/mem. Best effort: where /proc is missing, nothing happens.
  */
-function eraseFromStartingEnvironment(): void {
+function eraseFromStartingEnvironment(secret: (name: string) => boolean): void {
   let fd: number | undefined;
   try {
     const stat = readFileSync("/proc/self/stat", "utf8");
@@ -96,7 +101,7 @@ function eraseFromStartingEnvironment(): void {
       const stop = next === -1 ? block.length : next;
       const entry = block.toString("utf8", offset, stop);
       const equals = entry.indexOf("=");
-      if (equals > 0 && isSecretVariable(entry.slice(0, equals))) writeSync(fd, Buffer.alloc(stop - offset), 0, stop - offset, start + offset);
+      if (equals > 0 && secret(entry.slice(0, equals))) writeSync(fd, Buffer.alloc(stop - offset), 0, stop - offset, start + offset);
       offset = stop + 1;
     }
   } catch {

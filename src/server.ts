@@ -23,15 +23,15 @@ import type { RunRecord } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
+import { createServerLog } from "./server-log.js";
+import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
 import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
 import { Workspaces } from "./session/workspace.js";
-import { createServerLog } from "./server-log.js";
-import { heldSecrets, scrubEnvironment } from "./server-secrets.js";
-import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { readSettings, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
@@ -48,9 +48,10 @@ try {
 }
 
 settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
+const connectors = await readServerConnectors(settings);
 // Every secret the server holds, read before the environment is scrubbed (see scrubSecrets): one
 // redactor for every text that leaves the server, to GitHub, the store, the log or the model.
-const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret });
+const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, also: connectors.variables });
 const redact = createRedactor(held);
 // The model client is made later, from these, since the environment no longer has them then.
 const modelCredentials = { apiKey: process.env.ANTHROPIC_API_KEY ?? null, authToken: process.env.ANTHROPIC_AUTH_TOKEN ?? null };
@@ -68,10 +69,11 @@ for (const grant of settings.secrets.grants.filter((grant) => grant.value.length
  * once more after Probot started, for its setup mode.
  */
 function scrubSecrets(): void {
-  const removed = scrubEnvironment();
+  const removed = scrubEnvironment(process.env, connectors.variables);
   if (removed.length > 0) log.debug({ variables: removed }, "removed the server's secrets from its environment");
 }
-const serverConnectors = await readServerConnectors(settings);
+for (const warning of connectors.warnings) log.warn(warning);
+const serverConnectors = connectors.specs;
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
@@ -117,17 +119,18 @@ const admission = new StoreAdmission(store, settings, {
 });
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
 
-/** The operator's connectors; `${VAR}`s in the file come from the server's environment. */
-async function readServerConnectors({ connectorsFile }: Settings): Promise<ConnectorSpec[]> {
-  if (!connectorsFile) return [];
+/**
+ * The operator's connectors; `${VAR}`s in the file come from the server's environment, and those
+ * variables count among the server's secrets.
+ */
+async function readServerConnectors({ connectorsFile }: Settings): Promise<{ specs: ConnectorSpec[]; warnings: string[]; variables: string[] }> {
+  if (!connectorsFile) return { specs: [], warnings: [], variables: [] };
   const text = await readFile(connectorsFile, "utf8").catch((error: Error) => {
     console.error(`routines: cannot read ROUTINES_CONNECTORS_FILE ${connectorsFile}: ${error.message}`);
     process.exit(1);
   });
   // Unset variables read as undefined, which parseConnectors reports as missing.
-  const { specs, warnings } = parseConnectors(text, process.env as Record<string, string>, connectorsFile);
-  for (const warning of warnings) log.warn(warning);
-  return specs;
+  return { ...parseConnectors(text, process.env as Record<string, string>, connectorsFile), variables: referencedVariables(text) };
 }
 
 /** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { heldSecrets, isSecretVariable, scrubEnvironment } from "../src/server-secrets.js";
+import { heldSecrets, isSecretVariable, referencedVariables, scrubEnvironment } from "../src/server-secrets.js";
 
 const pem = generateKeyPairSync("rsa", { modulusLength: 1024, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey;
 const bodyLines = pem.split("\n").filter((line) => line && !line.startsWith("-----"));
@@ -43,9 +43,12 @@ describe("the server's secrets", () => {
     expect(["APP_ID", "PRIVATE_KEY_PATH", "ANTHROPIC_BASE_URL", "PATH"].some(isSecretVariable)).toBe(false);
   });
 
-  it("leave an environment when scrubbed", () => {
-    const env: NodeJS.ProcessEnv = { WEBHOOK_SECRET: "w", ROUTINES_SECRET_A: "a", APP_ID: "42" };
-    expect(scrubEnvironment(env).sort()).toEqual(["ROUTINES_SECRET_A", "WEBHOOK_SECRET"]);
+  it("leave an environment when scrubbed, with the variables the operator's connectors read", () => {
+    const env: NodeJS.ProcessEnv = { WEBHOOK_SECRET: "w", ROUTINES_SECRET_A: "a", APP_ID: "42", SENTRY_AUTH: "sentry-credential" };
+    const variables = referencedVariables('{"mcpServers":{"sentry":{"type":"http","url":"https://mcp.sentry.dev","headers":{"Authorization":"Bearer ${SENTRY_AUTH}"}}}}');
+    expect(variables).toEqual(["SENTRY_AUTH"]);
+    expect(heldSecrets(env, { also: variables })).toContain("sentry-credential");
+    expect(scrubEnvironment(env, variables).sort()).toEqual(["ROUTINES_SECRET_A", "SENTRY_AUTH", "WEBHOOK_SECRET"]);
     expect(env).toEqual({ APP_ID: "42" });
   });
 
