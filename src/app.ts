@@ -112,7 +112,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       const repository = context.repo();
       const { number, head } = context.payload.pull_request;
       if ((await configChangeInPullRequest(context.octokit, repository, number)) === undefined) return;
-      const { conclusion } = await checkConfigAt(context.octokit, repository, head.sha, validateOptions());
+      const { conclusion } = await checkConfigAt(context.octokit, repository, head.sha, { ...validateOptions(), secrets: settings.secrets });
       context.log.info({ pull: number, conclusion }, "routines/config checked");
     });
 
@@ -135,7 +135,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
         if (scheduling && installationId !== undefined) await scheduleRepository(context.octokit, installationId, repository, scheduling);
       }
       if (configChangeInPush(push) !== "changed") return;
-      const { conclusion } = await checkConfigAt(context.octokit, repository, push.after, validateOptions());
+      const { conclusion } = await checkConfigAt(context.octokit, repository, push.after, { ...validateOptions(), secrets: settings.secrets });
       context.log.info({ sha: push.after, conclusion }, "routines/config checked");
     });
   };

@@ -14,7 +14,10 @@ const USAGE = `Usage: routines <command>
        routines --help | --version
 
 Commands:
-  validate [file]   Check a routines file (default: ${CONFIG_PATH}).
+  validate [file] [--repo <owner/name>]
+                    Check a routines file (default: ${CONFIG_PATH}). With --repo, also check that
+                    the secrets it names are granted to that repository by the ROUTINES_SECRET_*
+                    settings of the environment and .env (run it where the server's settings are).
                     Exit status: 0 valid, 1 problems found, 2 file not readable.
   match --event <pull_request|release|issue_comment> --payload <file.json> [--config <file>] [--json]
                     Show which routines a webhook payload would fire, and why the others would not
@@ -90,7 +93,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     switch (command) {
       case "validate": {
         const { validate } = await import("./cli/validate.js");
-        return await validate(rest[0] ?? CONFIG_PATH, io);
+        return await validate(rest[0] ?? CONFIG_PATH, io, values.repo);
       }
       case "match": {
         if (!values.event || !values.payload) throw new CliError("match needs --event and --payload", 2);

@@ -7,13 +7,14 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ProbotOctokit, run, type Probot } from "probot";
 import { createApp } from "./app.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
 import { applyEnvFile } from "./env-file.js";
 import { botAuthorOf } from "./github/bot-author.js";
 import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
+import { redactRequests } from "./github/redact-requests.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
@@ -22,9 +23,11 @@ import type { RunRecord } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
-import { SECRET_PREFIX } from "./session/command-env.js";
+import { createServerLog } from "./server-log.js";
+import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
 import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
@@ -45,15 +48,33 @@ try {
   process.exit(1);
 }
 
-// One logger for Probot and the app. Request logs would carry API bearer tokens and dashboard
-// cookies: those headers never reach a log line.
-const log = pino({
-  name: "routines",
-  level: process.env.LOG_LEVEL ?? "info",
-  redact: { paths: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'], censor: "[REDACTED]" },
-});
 settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
-const serverConnectors = await readServerConnectors(settings);
+const connectors = await readServerConnectors(settings);
+// Every secret the server holds, read before the environment is scrubbed (see scrubSecrets): one
+// redactor for every text that leaves the server, to GitHub, the store, the log or the model.
+const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, also: connectors.variables });
+const redact = createRedactor(held);
+// The model client is made later, from these, since the environment no longer has them then.
+const modelCredentials = { apiKey: process.env.ANTHROPIC_API_KEY ?? null, authToken: process.env.ANTHROPIC_AUTH_TOKEN ?? null };
+const log = createServerLog(redact, { level: process.env.LOG_LEVEL ?? "info" });
+for (const grant of settings.secrets.ungranted()) {
+  log.warn(`${grant.variable} is granted to no repository: runs that need ${grant.name} are rejected until ${grant.variable}_REPOSITORIES lists theirs`);
+}
+for (const grant of settings.secrets.grants.filter((grant) => grant.value.length < MIN_SECRET_LENGTH)) {
+  log.warn(`${grant.variable} is shorter than ${MIN_SECRET_LENGTH} characters: it cannot be told apart from ordinary text, so it is not redacted`);
+}
+
+/**
+ * The server's secrets leave its environment once Probot has read its own: Probot applies `.env`
+ * again when it starts, so this runs when the app loads (before anything starts a process), and
+ * once more after Probot started, for its setup mode.
+ */
+function scrubSecrets(): void {
+  const removed = scrubEnvironment(process.env, connectors.variables);
+  if (removed.length > 0) log.debug({ variables: removed }, "removed the server's secrets from its environment");
+}
+for (const warning of connectors.warnings) log.warn(warning);
+const serverConnectors = connectors.specs;
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
@@ -93,27 +114,29 @@ const observer: RunObserver = {
 const onObserverError = (error: unknown) => log.error({ err: error }, "a check run could not be updated");
 const admission = new StoreAdmission(store, settings, {
   onQueued: () => pool?.wake(),
-  missingSecrets: (names) => names.filter((name) => process.env[`${SECRET_PREFIX}${name}`] === undefined),
+  secrets: settings.secrets,
   observer,
   onError: onObserverError,
 });
 const scheduler = new Scheduler({ store, admission, oneOffGrace: settings.oneOffGrace, onError: (error, where) => log.error({ err: error, where }, "a schedule could not fire") });
 
-/** The operator's connectors; `${VAR}`s in the file come from the server's environment. */
-async function readServerConnectors({ connectorsFile }: Settings): Promise<ConnectorSpec[]> {
-  if (!connectorsFile) return [];
+/**
+ * The operator's connectors; `${VAR}`s in the file come from the server's environment, and those
+ * variables count among the server's secrets.
+ */
+async function readServerConnectors({ connectorsFile }: Settings): Promise<{ specs: ConnectorSpec[]; warnings: string[]; variables: string[] }> {
+  if (!connectorsFile) return { specs: [], warnings: [], variables: [] };
   const text = await readFile(connectorsFile, "utf8").catch((error: Error) => {
     console.error(`routines: cannot read ROUTINES_CONNECTORS_FILE ${connectorsFile}: ${error.message}`);
     process.exit(1);
   });
   // Unset variables read as undefined, which parseConnectors reports as missing.
-  const { specs, warnings } = parseConnectors(text, process.env as Record<string, string>, connectorsFile);
-  for (const warning of warnings) log.warn(warning);
-  return specs;
+  return { ...parseConnectors(text, process.env as Record<string, string>, connectorsFile), variables: referencedVariables(text) };
 }
 
 /** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */
 async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
+  scrubSecrets();
   checks = new CheckRunPublisher((id) => app.auth(id), store, (runId) => runUrl(settings.publicUrl, runId));
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
@@ -121,7 +144,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   // Working trees (private code), HOMEs and temporary files of runs a crash cut short go too.
   const swept = await sweepRunDirectories();
   if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
-  if (!process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_AUTH_TOKEN) {
+  if (!modelCredentials.apiKey && !modelCredentials.authToken) {
     log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
     return;
   }
@@ -142,16 +165,18 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
     // The agent loop retries overloads and rate limits itself, for about a minute.
-    client: new Anthropic({ maxRetries: 0 }),
+    client: new Anthropic({ maxRetries: 0, ...modelCredentials }),
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     serverConnectors,
+    secrets: settings.secrets,
+    heldSecrets: held,
     setupCacheDir: join(settings.dataDir, "setup-cache"),
     sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden },
     onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
   if (stopping) return;
-  pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, redact, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   pool.onEvent(metrics.transcriptEvent);
   pool.onEvent((runId, event) => events.event(runId, event));
   pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));
@@ -160,8 +185,9 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   if (interrupted.length > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop are recorded as interrupted");
 }
 
-// Every client the app makes reports GitHub's rate limit as it answers.
-const Octokit = ProbotOctokit.plugin((octokit) => {
+// Every client the app makes reports GitHub's rate limit as it answers, and sends nothing the
+// redactor would not let out.
+const Octokit = ProbotOctokit.plugin(redactRequests(redact), (octokit) => {
   octokit.hook.after("request", (response) => {
     const remaining = Number(response.headers["x-ratelimit-remaining"]);
     if (Number.isFinite(remaining)) metrics.rateLimitRemaining(remaining);
@@ -204,6 +230,7 @@ function stop(signal: NodeJS.Signals): void {
 }
 
 const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit, log: log.child({ name: "probot" }) });
+scrubSecrets();
 // Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.
 process.removeAllListeners("SIGINT");
 process.once("SIGINT", stop);

@@ -1,6 +1,7 @@
 // Operator settings read from the environment, checked once at start with a message naming the variable.
 import { resolve } from "node:path";
 import { parseDuration } from "./config/duration.js";
+import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
 import { DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 
 export interface Settings {
@@ -39,6 +40,8 @@ export interface Settings {
   sessionSecret?: string;
   /** The bearer token /metrics asks for (ROUTINES_METRICS_TOKEN); open to anyone who reaches it when unset. */
   metricsToken?: string;
+  /** Secret values and the repositories each is granted to (ROUTINES_SECRET_<NAME>[__<LABEL>][_REPOSITORIES]). */
+  secrets: SecretGrants;
 }
 
 export class SettingsError extends Error {
@@ -62,7 +65,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
     ...(env.ROUTINES_METRICS_TOKEN?.trim() ? { metricsToken: env.ROUTINES_METRICS_TOKEN.trim() } : {}),
     ...githubSettings(env),
+    secrets: secretsSetting(env),
   };
+}
+
+function secretsSetting(env: NodeJS.ProcessEnv): SecretGrants {
+  try {
+    return readSecretGrants(env);
+  } catch (error) {
+    if (error instanceof SecretGrantError) throw new SettingsError(error.message);
+    throw error;
+  }
 }
 
 function githubSettings(env: NodeJS.ProcessEnv): Pick<Settings, "githubUrl" | "githubApiUrl" | "oauth" | "sessionSecret"> {

@@ -6,8 +6,10 @@ import { createNodeMiddleware, type Probot } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { RoutinesCache } from "../src/config/routines-cache.js";
+import { readSecretGrants } from "../src/config/secret-grants.js";
 import { StoreAdmission } from "../src/runs/admission.js";
 import { SqliteStore } from "../src/runs/sqlite-store.js";
+import type { Settings } from "../src/settings.js";
 import { receive, testApp, testSettings as settings } from "./support/app.js";
 import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, testProbot, useNock, webhookExample } from "./support/github.js";
 import { readExample, readFixture } from "./support/fixtures.js";
@@ -22,8 +24,8 @@ interface CheckBody {
 }
 
 /** The app, with no routines on the default branch yet (the trigger side reads them on every pull request event). */
-function setup() {
-  const app = testApp();
+function setup(settings: Partial<Settings> = {}) {
+  const app = testApp(settings);
   nock(API).get(CONTENTS_PATH).query((query) => query.ref === undefined).reply(404, { message: "Not Found" });
   return app;
 }
@@ -50,8 +52,11 @@ describe("app", () => {
     const changedFiles = (files: Array<{ filename: string; status: string; previous_filename?: string }>) =>
       nock(API).get(`${REPO}/pulls/2/files`).query({ per_page: 100 }).reply(200, files);
 
+    /** The example's environment names SENTRY_TOKEN: the operator grants it to the example repository. */
+    const granted = { secrets: readSecretGrants({ ROUTINES_SECRET_SENTRY_TOKEN: "sentry-value", ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES: "codertocat/*" }) };
+
     it("passes with a table of the routines when the pull request changes a valid file", async () => {
-      const { probot } = setup();
+      const { probot } = setup(granted);
       nockInstallationToken(1);
       changedFiles([{ filename: "src/index.ts", status: "modified" }, { filename: ".claude/routines.yml", status: "modified" }]);
       nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readExample()));
@@ -62,6 +67,24 @@ describe("app", () => {
       expect(body).toMatchObject({ name: "routines/config", head_sha: headSha, conclusion: "success", output: { title: "5 routines", annotations: [] } });
       expect(body.output.summary).toContain("| `review` | pull_request (opened, synchronize, ready_for_review) where author !dependabot[bot]; base_branch main; labels none of skip-review; draft false<br>`/routine run review` in pull request comments | – |");
       expect(body.output.summary).toMatch(/\| `docs-drift` \| Mondays at 09:00 \(Europe\/Berlin\) \| \d{4}-\d\d-\d\d 09:00 Europe\/Berlin \|/);
+    });
+
+    it("fails at the line of a secret that the server does not grant to the repository, saying what the operator can set", async () => {
+      const { probot } = setup({ secrets: readSecretGrants({ ROUTINES_SECRET_SENTRY_TOKEN: "sentry-value", ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES: "acme/*" }) });
+      nockInstallationToken(1);
+      changedFiles([{ filename: ".claude/routines.yml", status: "modified" }]);
+      nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readExample()));
+      const check = expectCheckRun();
+
+      await receive(probot, "pull_request", pullRequest);
+      const body = await check;
+      expect(body).toMatchObject({ conclusion: "failure", output: { title: "1 error in .claude/routines.yml" } });
+      expect(body.output.annotations).toEqual([
+        expect.objectContaining({
+          start_line: 13,
+          message: expect.stringContaining("environments.default.secrets[0]: secret SENTRY_TOKEN is not granted to codertocat/hello-world: its operator can add codertocat/hello-world to ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES"),
+        }),
+      ]);
     });
 
     it("fails with one annotation per problem at its line", async () => {

@@ -91,6 +91,21 @@ describe("routines validate", () => {
     expect(await routines(["validate"], repo)).toMatchObject({ status: 0, stdout: ".claude/routines.yml: valid, 1 routine (review)\n" });
   });
 
+  it("with --repo, checks the secrets the file names against the grants of its environment", async () => {
+    const repo = await mkdtemp(join(tmpdir(), "routines-cli-"));
+    await mkdir(join(repo, ".claude"));
+    await writeFile(join(repo, ".claude/routines.yml"), "version: 1\nenvironments:\n  default:\n    secrets: [VAULT_KEY]\nroutines:\n  review:\n    prompt: Review.\n");
+    const granted = { ROUTINES_SECRET_VAULT_KEY: "vault-value", ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/*" };
+    expect(await routines(["validate", "--repo", "acme/app"], repo, granted)).toMatchObject({ status: 0 });
+    expect(await routines(["validate"], repo)).toMatchObject({ status: 0 });
+    expect(await routines(["validate", "--repo", "globex/app"], repo, granted)).toEqual({
+      status: 1,
+      stdout: expect.stringContaining(".claude/routines.yml:4:15: environments.default.secrets[0]: secret VAULT_KEY is not granted to globex/app: its operator can add globex/app to ROUTINES_SECRET_VAULT_KEY_REPOSITORIES"),
+      stderr: "",
+    });
+    expect(await routines(["validate", "--repo", "globex"], repo, granted)).toMatchObject({ status: 2, stderr: 'routines: --repo "globex" is not owner/name\n' });
+  });
+
   it("exits 2 when the file cannot be read", async () => {
     const repo = await mkdtemp(join(tmpdir(), "routines-cli-"));
     expect(await routines(["validate"], repo)).toEqual({

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SecretGrants } from "../src/config/secret-grants.js";
 import { readSettings } from "../src/settings.js";
 
 describe("readSettings", () => {
@@ -19,6 +20,7 @@ describe("readSettings", () => {
       publicUrl: "http://localhost:3000",
       githubUrl: "https://github.com",
       githubApiUrl: "https://api.github.com",
+      secrets: new SecretGrants(),
     });
   });
 
@@ -40,6 +42,10 @@ describe("readSettings", () => {
         GITHUB_CLIENT_SECRET: "client-secret",
         ROUTINES_SESSION_SECRET: "0123456789abcdef0123456789abcdef",
         ROUTINES_METRICS_TOKEN: " scrape-token ",
+        ROUTINES_SECRET_VAULT_KEY: "vault-value",
+        ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/app, acme/site",
+        ROUTINES_SECRET_VAULT_KEY__GLOBEX: "globex-vault-value",
+        ROUTINES_SECRET_VAULT_KEY__GLOBEX_REPOSITORIES: "globex/*",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -59,6 +65,10 @@ describe("readSettings", () => {
       oauth: { clientId: "Iv1.abc", clientSecret: "client-secret" },
       sessionSecret: "0123456789abcdef0123456789abcdef",
       metricsToken: "scrape-token",
+      secrets: new SecretGrants([
+        { name: "VAULT_KEY", variable: "ROUTINES_SECRET_VAULT_KEY", value: "vault-value", repositories: ["acme/app", "acme/site"] },
+        { name: "VAULT_KEY", variable: "ROUTINES_SECRET_VAULT_KEY__GLOBEX", value: "globex-vault-value", repositories: ["globex/*"] },
+      ]),
     });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
@@ -76,6 +86,8 @@ describe("readSettings", () => {
     [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
     [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"],
     [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],
+    [{ ROUTINES_SECRET_VAULT_KEY: "v", ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme" }, 'ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme" is not owner/repository, owner/* or *'],
+    [{ ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/app" }, "ROUTINES_SECRET_VAULT_KEY_REPOSITORIES is set, but ROUTINES_SECRET_VAULT_KEY is not"],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -4,6 +4,8 @@ import { describeTrigger } from "../config/describe.js";
 import { formatProblem, isError, type Problem } from "../config/problem.js";
 import { CONFIG_PATH, ConfigReadError, readConfigFile, type Octokit, type RepositoryRef } from "../config/read-config-file.js";
 import { nextRuns, timezoneOf } from "../config/schedule.js";
+import type { SecretGrants } from "../config/secret-grants.js";
+import { withSecretScope } from "../config/secret-scope.js";
 import { formatInZone } from "../config/time.js";
 import { validateRoutines, type RoutinesConfig, type ValidateOptions } from "../config/validate.js";
 
@@ -94,13 +96,22 @@ export async function publishConfigCheck(octokit: Octokit, repository: Repositor
   }
 }
 
+export interface ConfigCheckOptions extends ValidateOptions {
+  /** The operator's secret grants: a secret the file names that is not granted to the repository is an error. */
+  secrets?: SecretGrants;
+}
+
 /** Validates the config file as it is at `sha` and publishes the check on that commit. */
-export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef, sha: string, options: ValidateOptions): Promise<CheckOutput> {
+export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef, sha: string, options: ConfigCheckOptions): Promise<CheckOutput> {
   let output: CheckOutput;
   try {
     const file = await readConfigFile(octokit, repository, { ref: sha });
+    const validated = (source: string) => {
+      const config = validateRoutines(source, options);
+      return options.secrets ? withSecretScope(source, config, options.secrets, repository) : config;
+    };
     output = file.found && "source" in file
-      ? configCheckOutput(validateRoutines(file.source, options), options.now)
+      ? configCheckOutput(validated(file.source), options.now)
       : { conclusion: "success", title: "No routines file", summary: `This commit has no ${CONFIG_PATH}: no routines will run from it.`, annotations: [] };
   } catch (error) {
     // A file GitHub served but we refuse (too large, not a file) is the author's to fix; API failures are not.

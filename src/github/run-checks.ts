@@ -9,6 +9,9 @@ export const checkName = (routine: string) => `routines/${routine}`;
 
 type Conclusion = "success" | "failure" | "neutral" | "cancelled" | "action_required";
 
+/** A reason's first line: the rest (a failed script's output) belongs in the summary, not the title. */
+const headline = (reason: string | undefined) => reason?.split("\n", 1)[0]?.trim() || undefined;
+
 /**
  * The conclusion, and a title that says it in words, of a finished or rejected run. Only a
  * routine that reported success passes; a session that ended by itself without an outcome is
@@ -17,22 +20,23 @@ type Conclusion = "success" | "failure" | "neutral" | "cancelled" | "action_requ
  * request that nothing reviewed.
  */
 export function conclusionOf(run: RunRecord): { conclusion: Conclusion; title: string } {
+  const reason = headline(run.reason);
   switch (run.status) {
     case "completed": {
       if (run.outcome === "succeeded") return { conclusion: "success", title: "Succeeded" };
       if (run.outcome === "failed") return { conclusion: "failure", title: "The routine reported failure" };
       // A limit, a refusal or an overflowing context kept the routine from finishing its task.
-      if (run.stopReason !== undefined && run.stopReason !== "end_turn") return { conclusion: "failure", title: `Stopped: ${run.reason ?? run.stopReason}` };
+      if (run.stopReason !== undefined && run.stopReason !== "end_turn") return { conclusion: "failure", title: `Stopped: ${reason ?? run.stopReason}` };
       return { conclusion: "neutral", title: "Finished without reporting an outcome" };
     }
     case "errored":
-      return { conclusion: "failure", title: `Errored: ${run.reason ?? "unknown reason"}` };
+      return { conclusion: "failure", title: `Errored: ${reason ?? "unknown reason"}` };
     case "interrupted":
-      return { conclusion: "failure", title: `Interrupted: ${(run.reason ?? "the server stopped").replace(/^interrupted: /, "")}` };
+      return { conclusion: "failure", title: `Interrupted: ${(reason ?? "the server stopped").replace(/^interrupted: /, "")}` };
     case "cancelled":
-      return { conclusion: "cancelled", title: `Cancelled: ${run.reason ?? "cancelled"}` };
+      return { conclusion: "cancelled", title: `Cancelled: ${reason ?? "cancelled"}` };
     case "rejected":
-      return { conclusion: "action_required", title: `Not started: ${run.reason ?? "rejected"}` };
+      return { conclusion: "action_required", title: `Not started: ${reason ?? "rejected"}` };
     default:
       throw new Error(`run ${run.id} is ${run.status}, not finished`);
   }

@@ -5,7 +5,7 @@
 // pull request replaces the one still waiting.
 import { randomBytes } from "node:crypto";
 import type { RunRequest } from "../run-request.js";
-import { SECRET_PREFIX } from "../session/command-env.js";
+import { SecretGrants } from "../config/secret-grants.js";
 import type { RunObserver } from "./run-observer.js";
 import { concurrencyKey, type RunRecord, type RunStore } from "./store.js";
 
@@ -29,6 +29,7 @@ export interface Admission {
 }
 
 const HOUR = 3_600_000;
+const NO_SECRETS = new SecretGrants();
 const WEBHOOK_KINDS = ["github", "command"] as const;
 
 export const newRunId = () => `run_${randomBytes(10).toString("hex")}`;
@@ -48,8 +49,8 @@ export interface AdmissionOptions {
   clock?: () => Date;
   /** Told of every queued run, so that workers start it without waiting for their next look. */
   onQueued?: () => void;
-  /** Which of the named secrets the server has no value for. */
-  missingSecrets?: (names: string[]) => string[];
+  /** The secrets the operator grants, and to which repositories; default none: a run that needs a secret is rejected. */
+  secrets?: SecretGrants;
   observer?: RunObserver;
   onError?: (error: unknown) => void;
 }
@@ -93,10 +94,8 @@ export class StoreAdmission implements Admission {
   async #rejection(request: RunRequest, now: Date): Promise<string | undefined> {
     const { installationId, repository, routine, trigger } = request;
     if (await this.store.isInstallationDisabled(installationId)) return "routines are disabled for this installation (kill switch)";
-    const missing = this.options.missingSecrets?.(request.context.requiredSecrets ?? []) ?? [];
-    if (missing.length > 0) {
-      return `the server has no value for secret${missing.length === 1 ? "" : "s"} ${missing.join(", ")} (set ${missing.map((name) => `${SECRET_PREFIX}${name}`).join(", ")})`;
-    }
+    const secrets = (this.options.secrets ?? NO_SECRETS).problem(request.context.requiredSecrets ?? [], repository);
+    if (secrets) return secrets;
     const { dailyRunsPerInstallation, hourlyRunsPerRoutine, hourlyRunsPerInstallation } = this.limits;
     const oneOff = trigger.kind === "schedule" && trigger.oneOff;
     if (!oneOff) {

@@ -5,6 +5,7 @@
 // otherwise it is recorded as interrupted, since running it again could post everything twice.
 import { publishes } from "../session/github-tools.js";
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
+import type { Redactor } from "../session/redact.js";
 import type { RunObserver } from "./run-observer.js";
 import type { RunRecord, RunStore, TranscriptEvent } from "./store.js";
 
@@ -17,6 +18,11 @@ export interface WorkerPoolOptions {
   pollInterval?: number;
   clock?: () => Date;
   onError?: (error: unknown) => void;
+  /**
+   * Applied to the reason and summary a run ends with, which the dashboard, the API and the check
+   * run show: an error's message can quote what a command printed (a failed setup script's output).
+   */
+  redact?: Redactor;
 }
 
 /** An interrupted run runs at most this many times in all. */
@@ -211,7 +217,7 @@ export class WorkerPool {
         settled = true;
         await this.#settleInterrupted(run, cause.message).catch((storeError: unknown) => this.options.onError?.(storeError));
       } else {
-        const reason = cause instanceof Error ? cause.message : String(cause);
+        const reason = this.#redact(cause instanceof Error ? cause.message : String(cause));
         await this.store
           .transition(run.id, ["running"], { status: cause instanceof Cancelled ? "cancelled" : "errored", reason, finishedAt: this.#now() })
           .catch((storeError: unknown) => this.options.onError?.(storeError));
@@ -228,15 +234,19 @@ export class WorkerPool {
     const common = {
       finishedAt: this.#now(),
       ...(result.stopReason === undefined ? {} : { stopReason: result.stopReason }),
-      ...(result.summary === undefined ? {} : { summary: result.summary }),
+      ...(result.summary === undefined ? {} : { summary: this.#redact(result.summary) }),
       ...(result.usage === undefined ? {} : { usage: result.usage }),
     };
     if (result.stopReason === "model_error") {
-      await this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: `the model API failed: ${result.detail ?? "unknown error"}` });
+      await this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: this.#redact(`the model API failed: ${result.detail ?? "unknown error"}`) });
       return;
     }
     const stoppedShort = result.stopReason !== undefined && result.stopReason !== "outcome_reported" && result.detail !== undefined;
-    await this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: result.detail! } : {}) });
+    await this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: this.#redact(result.detail!) } : {}) });
+  }
+
+  #redact(text: string): string {
+    return this.options.redact ? this.options.redact(text) : text;
   }
 
   #now(): Date {

@@ -1,18 +1,20 @@
 // The environment of every command the agent runs, built from an allowlist: never the server's
 // own, which holds the model key, the app's private key and the webhook secret.
 import type { Environment } from "../config/schema.js";
+import { SECRET_PREFIX, type SecretGrants } from "../config/secret-grants.js";
+import type { RepositoryId } from "../run-request.js";
 
 /** Server variables a command may see. */
 const INHERITED = ["PATH", "LANG", "LC_ALL", "TZ"] as const;
-
-/** Secret values live on the server as ROUTINES_SECRET_<NAME>. */
-export const SECRET_PREFIX = "ROUTINES_SECRET_";
 
 export class MissingSecretsError extends Error {
   override name = "MissingSecretsError";
 }
 
-/** The values of the named secrets; every one must be set on the server. */
+/**
+ * The values of the named secrets for a local run (`routines run`), whose operator holds them
+ * all: every one must be set as ROUTINES_SECRET_<NAME>. The server resolves grants instead.
+ */
 export function resolveSecrets(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const missing = names.filter((name) => env[`${SECRET_PREFIX}${name}`] === undefined);
   if (missing.length > 0) {
@@ -21,9 +23,12 @@ export function resolveSecrets(names: readonly string[], env: NodeJS.ProcessEnv 
   return Object.fromEntries(names.map((name) => [name, env[`${SECRET_PREFIX}${name}`]!]));
 }
 
-/** The secrets a run gets: none at all for runs that must not have them (fork pull requests). */
-export function runSecrets(names: readonly string[], withoutSecrets: boolean, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return withoutSecrets ? {} : resolveSecrets(names, env);
+/**
+ * The secrets a run of the repository gets: those granted to it, none at all for runs that must
+ * not have them (fork pull requests). Throws a SecretGrantError for a secret not granted to it.
+ */
+export function runSecrets(names: readonly string[], withoutSecrets: boolean, grants: SecretGrants, repository: RepositoryId): Record<string, string> {
+  return withoutSecrets ? {} : grants.resolve(names, repository);
 }
 
 export function commandEnvironment(options: {

@@ -8,7 +8,8 @@ import { environmentOf } from "../config/environment-of.js";
 import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import { fromFork, type RepositoryId, type RunRequest } from "../run-request.js";
-import { MissingSecretsError, runSecrets } from "./command-env.js";
+import { SecretGrantError, SecretGrants } from "../config/secret-grants.js";
+import { runSecrets } from "./command-env.js";
 import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
@@ -36,8 +37,10 @@ export interface ExecutorDeps {
   client: Anthropic;
   model: string;
   maxOutputTokens: number;
-  /** Where secret values come from (ROUTINES_SECRET_<NAME>). */
-  secretsEnv?: NodeJS.ProcessEnv;
+  /** The secret values the operator grants, and to which repositories; default none. */
+  secrets?: SecretGrants;
+  /** Every secret the server holds (its keys, every granted value): no run's text shows them. */
+  heldSecrets?: readonly string[];
   /** The operator's connectors. */
   serverConnectors?: ConnectorSpec[];
   /** Where setup script results are cached. */
@@ -92,9 +95,9 @@ export class SessionExecutor implements RunExecutor {
     const environment = environmentOf(routine, config.environments);
     let secrets: Record<string, string>;
     try {
-      secrets = runSecrets(environment?.secrets ?? [], run.context.withoutSecrets, deps.secretsEnv ?? process.env);
+      secrets = runSecrets(environment?.secrets ?? [], run.context.withoutSecrets, deps.secrets ?? new SecretGrants(), run.repository);
     } catch (error) {
-      if (error instanceof MissingSecretsError) throw new RunError(error.message);
+      if (error instanceof SecretGrantError) throw new RunError(error.message);
       throw error;
     }
 
@@ -151,7 +154,9 @@ export class SessionExecutor implements RunExecutor {
       if (run.context.release) promptInput.release = run.context.release;
       if (run.context.extraInstructions) promptInput.untrusted = { source: UNTRUSTED_SOURCE[run.trigger.kind] ?? "command", text: run.context.extraInstructions };
 
-      const redact = createRedactor(() => [...Object.values(secrets), ...runToken.all]);
+      // Everything the server holds, not only this run's secrets: a command may have found more.
+      const held = deps.heldSecrets ?? [];
+      const redact = createRedactor(held, Object.values(secrets), () => runToken.all);
       const github: GitHubRun = {
         octokit,
         // Read at each push: the token is refreshed during long runs.
@@ -180,7 +185,7 @@ export class SessionExecutor implements RunExecutor {
         root: main.dir,
         trigger: promptInput,
         secrets,
-        alsoRedact: runToken.all,
+        alsoRedact: [...held, ...runToken.all],
         client: deps.client,
         defaultModel: deps.model,
         maxOutputTokens: deps.maxOutputTokens,

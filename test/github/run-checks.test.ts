@@ -112,6 +112,8 @@ describe("conclusionOf", () => {
     [{ status: "interrupted", reason: "interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again" }, "failure", "Interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again"],
     [{ status: "cancelled", reason: "cancelled by a user" }, "cancelled", "Cancelled: cancelled by a user"],
     [{ status: "rejected", reason: "routines are disabled for this installation (kill switch)" }, "action_required", "Not started: routines are disabled for this installation (kill switch)"],
+    // A failed script's output stays out of the title; the summary has it.
+    [{ status: "errored", reason: "the setup script failed with exit code 3\nnpm ERR! something\nmore output" }, "failure", "Errored: the setup script failed with exit code 3"],
   ] as const)("%j → %s", (fields, conclusion, title) => {
     expect(conclusionOf(run(fields as Partial<RunRecord>))).toEqual({ conclusion, title });
   });

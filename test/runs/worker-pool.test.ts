@@ -2,11 +2,13 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readSecretGrants } from "../../src/config/secret-grants.js";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { RunRecord, RunStore } from "../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
+import { createRedactor, type Redactor } from "../../src/session/redact.js";
 
 const limits = { dailyRunsPerInstallation: 1000, hourlyRunsPerRoutine: 1000, hourlyRunsPerInstallation: 1000 };
 let delivery = 0;
@@ -57,9 +59,9 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
   throw new Error("timed out waiting");
 };
 
-function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2) {
+function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2, redact?: Redactor) {
   const executor = new ControlledExecutor();
-  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000 });
+  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, ...(redact ? { redact } : {}) });
   const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
   const admit = async (options?: Parameters<typeof request>[0]) => {
     const result = await admission.admit(request(options));
@@ -100,6 +102,20 @@ describe("WorkerPool", () => {
     pool.wake();
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(executor.started).toEqual([id]);
+    await pool.stop();
+  });
+
+  it("keeps secrets out of the reason and summary a run ends with", async () => {
+    const { store, executor, pool, admit } = engine(undefined, 2, createRedactor(["setup-secret-value"]));
+    await pool.start();
+    const failed = await admit({ routine: "setup" });
+    const summarised = await admit({ routine: "summary" });
+    await until(() => executor.started.includes(failed) && executor.started.includes(summarised));
+    executor.finish(failed, new Error("the setup script failed with exit code 1\necho setup-secret-value"));
+    executor.finish(summarised, { outcome: "succeeded", summary: `Used ${Buffer.from("setup-secret-value").toString("base64")}.` });
+    await until(async () => (await store.getRun(failed))?.status === "errored" && (await store.getRun(summarised))?.status === "completed");
+    expect((await store.getRun(failed))?.reason).toBe("the setup script failed with exit code 1\necho [REDACTED]");
+    expect((await store.getRun(summarised))?.summary).toBe("Used [REDACTED].");
     await pool.stop();
   });
 
@@ -270,14 +286,30 @@ describe("StoreAdmission", () => {
     expect((await admission.admit(request())).status).toBe("queued");
   });
 
-  it("rejects a run whose routine needs a secret the server lacks, naming the variable to set", async () => {
-    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, { missingSecrets: (names) => names.filter((name) => name !== "PRESENT") });
-    const needing = (secrets: string[]): RunRequest => ({ ...request(), context: { withoutSecrets: false, requiredSecrets: secrets } });
+  it("rejects a run whose routine needs a secret not granted to its repository, saying what the operator can set", async () => {
+    const secrets = readSecretGrants({
+      ROUTINES_SECRET_PRESENT: "present-value",
+      ROUTINES_SECRET_PRESENT_REPOSITORIES: "acme/app",
+      ROUTINES_SECRET_ELSEWHERE: "elsewhere-value",
+      ROUTINES_SECRET_ELSEWHERE_REPOSITORIES: "globex/*",
+    });
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits, { secrets });
+    const needing = (names: string[]): RunRequest => ({ ...request(), context: { withoutSecrets: false, requiredSecrets: names } });
     expect(await admission.admit(needing(["PRESENT", "SENTRY_TOKEN"]))).toMatchObject({
       status: "rejected",
-      reason: "the server has no value for secret SENTRY_TOKEN (set ROUTINES_SECRET_SENTRY_TOKEN)",
+      reason: "the server has no value for secret SENTRY_TOKEN: its operator can set ROUTINES_SECRET_SENTRY_TOKEN=<value> and ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES=acme/app",
+    });
+    expect(await admission.admit(needing(["ELSEWHERE"]))).toMatchObject({
+      status: "rejected",
+      reason: expect.stringMatching(/^secret ELSEWHERE is not granted to acme\/app: its operator can add acme\/app to ROUTINES_SECRET_ELSEWHERE_REPOSITORIES /),
     });
     expect((await admission.admit(needing(["PRESENT"]))).status).toBe("queued");
+  });
+
+  it("grants no secret by default", async () => {
+    const admission = new StoreAdmission(new SqliteStore(":memory:"), limits);
+    const needing: RunRequest = { ...request(), context: { withoutSecrets: false, requiredSecrets: ["PRESENT"] } };
+    expect(await admission.admit(needing)).toMatchObject({ status: "rejected", reason: expect.stringContaining("no value for secret PRESENT") });
   });
 
   it("caps runs per installation per day, one-off schedules aside", async () => {

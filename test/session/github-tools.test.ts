@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSecretGrants } from "../../src/config/secret-grants.js";
 import { branchProblem } from "../../src/session/git-publish.js";
 import type { GitHubRun } from "../../src/session/github-run.js";
 import { githubTools, publishes } from "../../src/session/github-tools.js";
@@ -195,10 +196,11 @@ describe("the shell never sees the token or the model key", () => {
 
 describe("secrets of fork pull request runs", () => {
   it("are none at all, even those the server has", () => {
-    const env = { ROUTINES_SECRET_SENTRY_TOKEN: "s3cr3t" };
-    expect(runSecrets(["SENTRY_TOKEN"], false, env)).toEqual({ SENTRY_TOKEN: "s3cr3t" });
-    expect(runSecrets(["SENTRY_TOKEN"], true, env)).toEqual({});
-    expect(commandEnvironment({ home: "/tmp/h", secrets: runSecrets(["SENTRY_TOKEN"], true, env) })).not.toHaveProperty("SENTRY_TOKEN");
+    const grants = readSecretGrants({ ROUTINES_SECRET_SENTRY_TOKEN: "s3cr3t", ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES: "acme/app" });
+    const repository = { owner: "acme", repo: "app" };
+    expect(runSecrets(["SENTRY_TOKEN"], false, grants, repository)).toEqual({ SENTRY_TOKEN: "s3cr3t" });
+    expect(runSecrets(["SENTRY_TOKEN"], true, grants, repository)).toEqual({});
+    expect(commandEnvironment({ home: "/tmp/h", secrets: runSecrets(["SENTRY_TOKEN"], true, grants, repository) })).not.toHaveProperty("SENTRY_TOKEN");
   });
 });
 

@@ -2,6 +2,7 @@
 import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { RoutinesCache } from "../../src/config/routines-cache.js";
+import { SecretGrants } from "../../src/config/secret-grants.js";
 import { StoreAdmission, type Admission, type AdmissionResult } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
@@ -24,6 +25,7 @@ export const testSettings: Settings = {
   publicUrl: "https://routines.example.test",
   githubUrl: "https://github.com",
   githubApiUrl: "https://api.github.com",
+  secrets: new SecretGrants(),
 };
 
 /** Admission as the server does it, remembering every answer for the test to read. */

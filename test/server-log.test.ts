@@ -1,0 +1,48 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createServerLog, redactLogLine } from "../src/server-log.js";
+import { createRedactor } from "../src/session/redact.js";
+
+const SECRET = "model-key-0123456789abcdef";
+const redact = createRedactor([SECRET]);
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString("utf8"));
+      done();
+    },
+  });
+  return { log: createServerLog(redact, { level: "debug", destination }), text: () => lines.join("") };
+}
+
+describe("the server's log", () => {
+  it("never writes a secret, however a line carries it", () => {
+    const { log, text } = capture();
+    log.info({ err: new Error(`failed with ${SECRET}`) }, `value ${Buffer.from(SECRET).toString("base64")}`);
+    log.child({ name: "probot" }).warn({ nested: { list: [SECRET] } }, "nested");
+    expect(text()).not.toContain(SECRET);
+    expect(text()).not.toContain(Buffer.from(SECRET).toString("base64").slice(2, 20));
+    expect(text()).toContain("[REDACTED]");
+  });
+
+  it("never writes credentials of HTTP requests: authorization, cookies, OAuth's code and state, tokens in URLs", () => {
+    const { log, text } = capture();
+    const req = {
+      method: "GET",
+      url: "/dashboard/auth/callback?code=the-code&state=the-state&page=2",
+      headers: { authorization: "Bearer the-bearer", cookie: "routines_session=the-cookie", "x-api-key": "the-api-key", accept: "*/*" },
+    };
+    log.info({ req, res: { statusCode: 302, headers: { "set-cookie": ["routines_session=the-new-cookie; Path=/dashboard"] } } }, `GET ${req.url} 302`);
+    log.info({ headers: req.headers }, "headers outside a request");
+    for (const value of ["the-code", "the-state", "the-bearer", "the-cookie", "the-api-key", "the-new-cookie"]) expect(text()).not.toContain(value);
+    expect(text()).toContain("page=2");
+    expect(text()).toContain('"accept":"*/*"');
+  });
+
+  it("keeps lines as JSON", () => {
+    const line = JSON.stringify({ msg: `GET /x?token=abc&access_token=def 200`, headers: { Cookie: "a=b", "set-cookie": ["c=d", "e=f"] } });
+    expect(JSON.parse(redactLogLine(line, redact))).toEqual({ msg: "GET /x?token=[REDACTED]&access_token=[REDACTED] 200", headers: { Cookie: "[REDACTED]", "set-cookie": "[REDACTED]" } });
+  });
+});

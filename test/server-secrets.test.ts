@@ -1,0 +1,78 @@
+import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { heldSecrets, isSecretVariable, referencedVariables, scrubEnvironment } from "../src/server-secrets.js";
+
+const pem = generateKeyPairSync("rsa", { modulusLength: 1024, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey;
+const bodyLines = pem.split("\n").filter((line) => line && !line.startsWith("-----"));
+
+describe("the server's secrets", () => {
+  it("are every key, secret and granted value it holds, in the forms it holds them", () => {
+    const held = heldSecrets(
+      {
+        PRIVATE_KEY: pem.replace(/\n/g, "\\n"),
+        WEBHOOK_SECRET: "webhook-secret",
+        GITHUB_CLIENT_SECRET: "client-secret",
+        ANTHROPIC_API_KEY: "model-key",
+        ROUTINES_SECRET_VAULT_KEY: "vault-value",
+        ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/app",
+        APP_ID: "42",
+        PATH: "/usr/bin",
+      },
+      { sessionSecret: "session-secret" },
+    );
+    expect(held).toEqual(expect.arrayContaining(["webhook-secret", "client-secret", "model-key", "vault-value", "session-secret", pem.replace(/\n/g, "\\n"), pem, ...bodyLines]));
+    expect(held).not.toContain("acme/app");
+    expect(held).not.toContain("42");
+  });
+
+  it("include the private key given in base64, or in its file", async () => {
+    expect(heldSecrets({ PRIVATE_KEY: Buffer.from(pem).toString("base64") })).toEqual(expect.arrayContaining([pem, ...bodyLines]));
+    const dir = await mkdtemp(join(tmpdir(), "routines-key-"));
+    await writeFile(join(dir, "app.private-key.pem"), pem);
+    expect(heldSecrets({}, { cwd: dir })).toEqual(expect.arrayContaining([pem, ...bodyLines]));
+    expect(heldSecrets({ PRIVATE_KEY_PATH: "app.private-key.pem" }, { cwd: dir })).toEqual(expect.arrayContaining([pem]));
+  });
+
+  it("are named by their variables", () => {
+    expect(["PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_SECRET", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ROUTINES_SESSION_SECRET", "ROUTINES_SECRET_X"].every(isSecretVariable)).toBe(true);
+    expect(["APP_ID", "PRIVATE_KEY_PATH", "ANTHROPIC_BASE_URL", "PATH"].some(isSecretVariable)).toBe(false);
+  });
+
+  it("leave an environment when scrubbed, with the variables the operator's connectors read", () => {
+    const env: NodeJS.ProcessEnv = { WEBHOOK_SECRET: "w", ROUTINES_SECRET_A: "a", APP_ID: "42", SENTRY_AUTH: "sentry-credential" };
+    const variables = referencedVariables('{"mcpServers":{"sentry":{"type":"http","url":"https://mcp.sentry.dev","headers":{"Authorization":"Bearer ${SENTRY_AUTH}"}}}}');
+    expect(variables).toEqual(["SENTRY_AUTH"]);
+    expect(heldSecrets(env, { also: variables })).toContain("sentry-credential");
+    expect(scrubEnvironment(env, variables).sort()).toEqual(["ROUTINES_SECRET_A", "SENTRY_AUTH", "WEBHOOK_SECRET"]);
+    expect(env).toEqual({ APP_ID: "42" });
+  });
+
+  it("leave the process: its children do not inherit them, and /proc/<pid>/environ no longer shows them", () => {
+    const module = fileURLToPath(new URL("../dist/server-secrets.js", import.meta.url));
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { execFileSync } from "node:child_process";
+      const { scrubEnvironment } = await import(${JSON.stringify(module)});
+      scrubEnvironment();
+      const own = readFileSync("/proc/self/environ", "utf8");
+      const child = execFileSync("sh", ["-c", "env"]).toString();
+      const fromOutside = execFileSync("cat", ["/proc/" + process.pid + "/environ"]).toString();
+      console.log(JSON.stringify({ own, child, fromOutside, kept: process.env.KEEP_ME }));
+    `;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ANTHROPIC_API_KEY: "model-key-in-the-environment", ROUTINES_SECRET_VAULT_KEY: "vault-in-the-environment", KEEP_ME: "kept" },
+    });
+    expect(result.stderr.toString()).toBe("");
+    const seen = JSON.parse(result.stdout.toString()) as Record<string, string>;
+    for (const where of ["own", "child", "fromOutside"]) {
+      expect(seen[where]).not.toContain("in-the-environment");
+      expect(seen[where]).toContain("KEEP_ME=kept");
+    }
+    expect(seen.kept).toBe("kept");
+  });
+});
