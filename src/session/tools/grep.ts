@@ -4,7 +4,7 @@ import { defineTool, ToolError, type Tool } from "../define-tool.js";
 import { MissingPathError, openInside, readHead, type TreeEntry } from "../paths.js";
 import { globScope } from "./glob.js";
 import { Matcher, MatchStopped } from "./matcher.js";
-import { SEARCH_LIMITS, SearchBudget, under, walkTree, type SearchLimits } from "./walk-tree.js";
+import { SEARCH_LIMITS, SearchBudget, size, under, walkTree, type SearchLimits } from "./walk-tree.js";
 
 const MAX_MATCHES = 300;
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
@@ -17,7 +17,7 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
     description: [
       `Search file contents with a regular expression (JavaScript syntax). Returns path:line: text for each matching line, at most ${MAX_MATCHES}.`,
       "Binary files, files over 2 MB, .git and node_modules are skipped, and symbolic links are not followed.",
-      `One search looks at up to ${limits.maxEntries} files and directories and ${limits.maxBytes / 1024 / 1024} MB for up to ${limits.timeMs / 1000}s, and says when it stopped early.`,
+      `One search looks at up to ${limits.maxEntries} files and directories and ${size(limits.maxBytes)} for up to ${limits.timeMs / 1000}s, and says when it stopped early.`,
     ].join(" "),
     input: z.object({
       pattern: z.string().min(1).describe("A regular expression."),

@@ -18,6 +18,9 @@ export interface SearchLimits {
 
 export const SEARCH_LIMITS: SearchLimits = { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024, maxDepth: 64, timeMs: 30_000 };
 
+/** A size as the model reads it. */
+export const size = (bytes: number) => (bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${bytes} bytes`);
+
 /** Directories no search enters (unless it starts inside one). */
 export const IGNORED = new Set([".git", "node_modules"]);
 
@@ -40,6 +43,7 @@ export class SearchBudget {
     this.signal = AbortSignal.any([run, AbortSignal.timeout(limits.timeMs)]);
   }
 
+  /** Whether the search should stop: a cap reached, its time up, or the run stopping. */
   get stopped(): boolean {
     if (this.signal.aborted) this.cut ??= this.run.aborted ? "run" : "time";
     return this.cut !== undefined;
@@ -57,11 +61,11 @@ export class SearchBudget {
 
   /** The line that ends a search's result when it did not look at everything; "" otherwise. */
   note(narrow: string): string {
-    void this.stopped;
+    if (!this.stopped && !this.tooDeep) return "";
     const incomplete = `the results may be incomplete. ${narrow}`;
     const lines: string[] = [];
     if (this.cut === "entries") lines.push(`The search stopped after looking at ${this.entries} files and directories, the most one search looks at: ${incomplete}`);
-    if (this.cut === "bytes") lines.push(`The search stopped after reading ${Math.round(this.bytes / 1024 / 1024)} MB, the most one search reads: ${incomplete}`);
+    if (this.cut === "bytes") lines.push(`The search stopped after reading ${size(this.bytes)}, near the most one search reads (${size(this.limits.maxBytes)}): ${incomplete}`);
     if (this.cut === "time" && this.matching !== undefined) {
       lines.push(
         `The search stopped at its time limit of ${this.limits.timeMs / 1000}s while matching ${this.matching}: the pattern is too slow on it (nested repetition such as (a+)+ can take exponential time). Simplify the pattern, or narrow the search.`,
