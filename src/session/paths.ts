@@ -18,6 +18,8 @@ const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK
 const THROUGH_FD = process.platform === "linux" && existsSync("/proc/self/fd");
 /** As the kernel's own limit on links in one lookup. */
 const MAX_LINKS = 40;
+/** Directories made for one path: a bound for a command that removes them as fast as they come. */
+const MAX_MADE = 256;
 
 const inside = (root: string, path: string) => path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
 const names = (path: string) => path.split(sep).filter((name) => name !== "" && name !== ".");
@@ -147,6 +149,7 @@ export async function openInside(root: string, path: string, mode: OpenMode): Pr
   if (path.includes("\0") || !inside(root, absolute)) throw new ToolError(`${path} is outside the working tree`);
   let todo = names(relative(root, absolute));
   let links = 0;
+  let made = 0;
   let dir = await openRoot(root);
   let handedOver = false;
   try {
@@ -167,6 +170,7 @@ export async function openInside(root: string, path: string, mode: OpenMode): Pr
       }
       if ("missing" in step) {
         if (mode !== "create" || last) throw new MissingPathError(`${path} does not exist`);
+        if (++made > MAX_MADE) throw new ToolError(`${path} kept changing while it was created`);
         await mkdir(dir.inside(name)).catch((error: NodeJS.ErrnoException) => {
           if (error.code !== "EEXIST") throw error;
         });

@@ -3,7 +3,8 @@
 // reads through them. Nothing of the server (its private key, `.env`, data directory) and nothing
 // of the host may come back, a link to `/` may not keep a run past its timeout, and a hostile
 // regular expression may not stall the server. Assertions are on what crossed the wires: the
-// model's requests (the tool results it saw), GitHub's comments and check runs, and /healthz.
+// model's requests (the tool results it saw), GitHub's comments and check runs, the server's log
+// (transcripts are logged at debug level), and /healthz.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -151,6 +152,7 @@ describe("the file tools, attacked through links a command plants", () => {
     for (const secret of await serverSecrets()) {
       expect(seen, "a tool result").not.toContain(secret);
       expect(posted, "GitHub").not.toContain(secret);
+      expect(server.output(), "the server's log").not.toContain(secret);
     }
     // Nor even the names of the server's files.
     for (const name of ["session-secret", "routines.db", "app.private-key.pem"]) expect(JSON.stringify(results.slice(1))).not.toContain(`${name}\\n`);
