@@ -1,13 +1,233 @@
-// Paths the model names, resolved inside the working tree or refused.
-import { realpath } from "node:fs/promises";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+// Paths the model names, opened inside the working tree or refused. The file tools run in the
+// server, outside the sandbox, so a symbolic link that a command planted must never lead them out
+// of the tree (to the server's key, `.env`, data directory, or the host). A path is opened one
+// name at a time, each relative to the directory opened before it and without following links; a
+// link met on the way is read, and walked in its place when its target is inside the tree.
+//
+// On Linux, "relative to the directory opened before it" is exact: names are opened through
+// /proc/self/fd/<that directory>, so a link swapped in meanwhile by a process running alongside
+// changes nothing. Elsewhere names are opened by their full path, checked one name at a time: a
+// link swapped into a directory already checked, at that very moment, could still lead one open
+// out.
+import { constants, existsSync, type Dirent, type Stats } from "node:fs";
+import { lstat, mkdir, open, opendir, readlink, realpath, type FileHandle } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ToolError } from "./define-tool.js";
 
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+const THROUGH_FD = process.platform === "linux" && existsSync("/proc/self/fd");
+/** As the kernel's own limit on links in one lookup. */
+const MAX_LINKS = 40;
+/** Directories made for one path: a bound for a command that removes them as fast as they come. */
+const MAX_MADE = 256;
+
 const inside = (root: string, path: string) => path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
+const names = (path: string) => path.split(sep).filter((name) => name !== "" && name !== ".");
+
+/** The path does not exist (and the tool was not asked to create it). */
+export class MissingPathError extends ToolError {}
 
 /**
- * The absolute path of `path` (relative to the root, or absolute under it). `root` must be a real
- * path (no symlinks in it); a symlink inside the tree may not lead out of it.
+ * A file or directory of the working tree, open. Its `path` is relative to the root with links
+ * resolved ("" for the root itself); what is inside a directory is reached through `inside(name)`.
+ */
+export class TreeEntry {
+  constructor(
+    readonly root: string,
+    readonly path: string,
+    readonly handle: FileHandle,
+    readonly stats: Stats,
+  ) {}
+
+  get isDirectory(): boolean {
+    return this.stats.isDirectory();
+  }
+
+  /** The path as the model should see it. */
+  get shown(): string {
+    return this.path || ".";
+  }
+
+  /** A name for `name` in this directory that is looked up in it and nowhere else (see the top). */
+  inside(name?: string): string {
+    const self = THROUGH_FD ? `/proc/self/fd/${this.handle.fd}` : join(this.root, this.path);
+    return name === undefined ? self : `${self}/${name}`;
+  }
+
+  /** Opens `name` in this directory, not following a link: undefined when it is a link or gone. */
+  async child(name: string, directory: boolean): Promise<TreeEntry | undefined> {
+    const step = await openStep(this, name, O_RDONLY | (directory ? O_DIRECTORY : 0)).catch(() => undefined);
+    if (step && "entry" in step) return step.entry;
+    return undefined;
+  }
+
+  /** At most `max` entries of this directory, each with its type (links are not followed). */
+  async list(max: number): Promise<{ entries: Dirent[]; more: boolean }> {
+    const entries: Dirent[] = [];
+    const directory = await opendir(this.inside());
+    try {
+      for (let entry = await directory.read(); entry !== null; entry = await directory.read()) {
+        if (entries.length >= max) return { entries, more: true };
+        entries.push(entry);
+      }
+      return { entries, more: false };
+    } finally {
+      await directory.close().catch(() => undefined);
+    }
+  }
+
+  /** The entry's type when the directory listing could not tell it (some file systems do not). */
+  async typeOf(entry: Dirent): Promise<"file" | "directory" | "other"> {
+    const stats = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() ? entry : await lstat(this.inside(entry.name)).catch(() => undefined);
+    return stats?.isFile() ? "file" : stats?.isDirectory() ? "directory" : "other";
+  }
+
+  close(): Promise<void> {
+    return this.handle.close().catch(() => undefined);
+  }
+}
+
+/** What a path is opened for: to read it (file or directory), a file to read, a directory, a file to rewrite, a file to create or rewrite. */
+export type OpenMode = "any" | "file" | "directory" | "update" | "create";
+
+const FINAL_FLAGS: Record<OpenMode, number> = {
+  any: O_RDONLY,
+  file: O_RDONLY,
+  directory: O_RDONLY | O_DIRECTORY,
+  update: O_RDWR,
+  create: O_WRONLY | O_CREAT,
+};
+
+type Step = { entry: TreeEntry } | { link: string } | { missing: true };
+
+/** Opens one name in `dir` without following a link; a link is reported with its target. */
+async function openStep(dir: TreeEntry, name: string, flags: number): Promise<Step> {
+  const where = dir.inside(name);
+  let handle: FileHandle;
+  try {
+    // Non-blocking, so that a named pipe cannot hold the open (and a thread of the server) forever.
+    handle = await open(where, flags | O_NOFOLLOW | O_NONBLOCK, 0o666);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { missing: true };
+    // A link refused by O_NOFOLLOW: ELOOP, or ENOTDIR when a directory was asked for.
+    if (code === "ELOOP" || code === "ENOTDIR") {
+      const target = await readlink(where).catch(() => undefined);
+      if (target !== undefined) return { link: target };
+    }
+    throw error;
+  }
+  try {
+    return { entry: new TreeEntry(dir.root, join(dir.path, name), handle, await handle.stat()) };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function openRoot(root: string): Promise<TreeEntry> {
+  const handle = await open(root, O_RDONLY | O_DIRECTORY);
+  return new TreeEntry(root, "", handle, await handle.stat());
+}
+
+const explain = (path: string, error: unknown): ToolError => {
+  if (error instanceof ToolError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EISDIR") return new ToolError(`${path} is a directory`);
+  if (code === "ENOTDIR") return new ToolError(`${path} is not a directory`);
+  if (code === "EACCES" || code === "EPERM") return new ToolError(`${path} cannot be opened: permission denied`);
+  return new ToolError(`${path} cannot be opened: ${(error as Error).message}`);
+};
+
+/**
+ * Opens `path` (relative to the root, or absolute under it) for `mode`, following links only while
+ * they stay in the tree. `root` must be a real path (no links in it). "create" makes missing
+ * directories on the way. The caller closes the entry.
+ */
+export async function openInside(root: string, path: string, mode: OpenMode): Promise<TreeEntry> {
+  const absolute = isAbsolute(path) ? resolve(path) : resolve(root, path);
+  if (path.includes("\0") || !inside(root, absolute)) throw new ToolError(`${path} is outside the working tree`);
+  let todo = names(relative(root, absolute));
+  let links = 0;
+  let made = 0;
+  let dir = await openRoot(root);
+  let handedOver = false;
+  try {
+    for (let i = 0; i < todo.length; ) {
+      const name = todo[i]!;
+      const last = i === todo.length - 1;
+      const step = await openStep(dir, name, last ? FINAL_FLAGS[mode] : O_RDONLY | O_DIRECTORY);
+      if ("link" in step) {
+        // Walk the target in the link's place, from the root again.
+        if (++links > MAX_LINKS) throw new ToolError(`${path} has too many levels of symbolic links`);
+        const target = isAbsolute(step.link) ? resolve(step.link) : resolve(root, dir.path, step.link);
+        if (!inside(root, target)) throw new ToolError(`${path} leads outside the working tree`);
+        todo = [...names(relative(root, target)), ...todo.slice(i + 1)];
+        await dir.close();
+        dir = await openRoot(root);
+        i = 0;
+        continue;
+      }
+      if ("missing" in step) {
+        if (mode !== "create" || last) throw new MissingPathError(`${path} does not exist`);
+        if (++made > MAX_MADE) throw new ToolError(`${path} kept changing while it was created`);
+        await mkdir(dir.inside(name)).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== "EEXIST") throw error;
+        });
+        continue;
+      }
+      await dir.close();
+      dir = step.entry;
+      i += 1;
+    }
+    const wanted = mode === "any" ? dir.isDirectory || dir.stats.isFile() : mode === "directory" ? dir.isDirectory : dir.stats.isFile();
+    if (!wanted) {
+      throw new ToolError(
+        mode === "directory" ? `${path} is not a directory` : dir.isDirectory ? `${path} is a directory` : `${path} is not a regular file`,
+      );
+    }
+    handedOver = true;
+    return dir;
+  } catch (error) {
+    throw explain(path, error);
+  } finally {
+    if (!handedOver) await dir.close();
+  }
+}
+
+/** Reads at most `max` bytes from the start of a file; `whole` tells whether that was all of it. */
+export async function readHead(handle: FileHandle, max: number): Promise<{ bytes: Buffer; whole: boolean }> {
+  // Sized by the file's length, and grown if the file grows meanwhile; one byte more tells the end.
+  let buffer = Buffer.allocUnsafe(Math.min(max, (await handle.stat()).size) + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length > max) break;
+      const bigger = Buffer.allocUnsafe(Math.min(max + 1, buffer.length * 2));
+      buffer.copy(bigger, 0, 0, length);
+      buffer = bigger;
+    }
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  return length > max ? { bytes: buffer.subarray(0, max), whole: false } : { bytes: buffer.subarray(0, length), whole: true };
+}
+
+/** Replaces a file's whole content through its open handle. */
+export async function rewrite(handle: FileHandle, content: string): Promise<void> {
+  const bytes = Buffer.from(content, "utf8");
+  await handle.truncate(0);
+  for (let written = 0; written < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, written);
+    written += bytesWritten;
+  }
+}
+
+/**
+ * The absolute path of `path` (relative to the root, or absolute under it), checked: a link in the
+ * tree may not lead out of it. A check, then a use by path: for reads of the server's own (the
+ * prompt file); the tools open through `openInside`.
  */
 export async function resolveInside(root: string, path: string): Promise<string> {
   const absolute = isAbsolute(path) ? resolve(path) : resolve(root, path);
@@ -22,6 +242,3 @@ export async function resolveInside(root: string, path: string): Promise<string>
     if (dirname(existing) === existing) return absolute;
   }
 }
-
-/** The path as the model should see it: relative to the working tree. */
-export const displayPath = (root: string, absolute: string) => relative(root, absolute) || ".";

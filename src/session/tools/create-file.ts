@@ -1,8 +1,6 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import { z } from "zod";
 import { defineTool } from "../define-tool.js";
-import { displayPath, resolveInside } from "../paths.js";
+import { openInside, rewrite } from "../paths.js";
 
 export const createFile = defineTool({
   name: "create_file",
@@ -12,9 +10,12 @@ export const createFile = defineTool({
     content: z.string().describe("The complete content of the file."),
   }),
   async execute({ path, content }, { root }) {
-    const absolute = await resolveInside(root, path);
-    await mkdir(dirname(absolute), { recursive: true });
-    await writeFile(absolute, content);
-    return `Wrote ${displayPath(root, absolute)} (${content.split("\n").length} lines).`;
+    const file = await openInside(root, path, "create");
+    try {
+      await rewrite(file.handle, content);
+    } finally {
+      await file.close();
+    }
+    return `Wrote ${file.shown} (${content.split("\n").length} lines).`;
   },
 });

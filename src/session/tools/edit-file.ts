@@ -1,7 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { defineTool, ToolError } from "../define-tool.js";
-import { displayPath, resolveInside } from "../paths.js";
+import { openForEdit } from "./open-for-edit.js";
 
 export const editFile = defineTool({
   name: "edit_file",
@@ -13,15 +12,16 @@ export const editFile = defineTool({
     new_text: z.string().describe("The text to put in its place."),
   }),
   async execute({ path, old_text: oldText, new_text: newText }, { root }) {
-    const absolute = await resolveInside(root, path);
-    const content = await readFile(absolute, "utf8").catch(() => {
-      throw new ToolError(`${path} does not exist; use create_file for new files`);
-    });
-    const first = content.indexOf(oldText);
-    if (first < 0) throw new ToolError(`old_text does not occur in ${path}; view the file and copy the text exactly`);
-    if (content.indexOf(oldText, first + 1) >= 0) throw new ToolError(`old_text occurs more than once in ${path}; include more surrounding lines`);
-    await writeFile(absolute, content.slice(0, first) + newText + content.slice(first + oldText.length));
-    const line = content.slice(0, first).split("\n").length;
-    return `Edited ${displayPath(root, absolute)} at line ${line}.`;
+    const file = await openForEdit(root, path);
+    try {
+      const first = file.content.indexOf(oldText);
+      if (first < 0) throw new ToolError(`old_text does not occur in ${path}; view the file and copy the text exactly`);
+      if (file.content.indexOf(oldText, first + 1) >= 0) throw new ToolError(`old_text occurs more than once in ${path}; include more surrounding lines`);
+      await file.write(file.content.slice(0, first) + newText + file.content.slice(first + oldText.length));
+      const line = file.content.slice(0, first).split("\n").length;
+      return `Edited ${file.shown} at line ${line}.`;
+    } finally {
+      await file.close();
+    }
   },
 });

@@ -1,7 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { defineTool, ToolError } from "../define-tool.js";
-import { displayPath, resolveInside } from "../paths.js";
+import { openForEdit } from "./open-for-edit.js";
 
 export const insertLines = defineTool({
   name: "insert_lines",
@@ -12,14 +11,16 @@ export const insertLines = defineTool({
     text: z.string().describe("The lines to insert."),
   }),
   async execute({ path, after_line: after, text }, { root }) {
-    const absolute = await resolveInside(root, path);
-    const content = await readFile(absolute, "utf8").catch(() => {
-      throw new ToolError(`${path} does not exist; use create_file for new files`);
-    });
-    const lines = content.split("\n");
-    if (after > lines.length) throw new ToolError(`${path} has ${lines.length} lines; after_line ${after} is past the end`);
-    lines.splice(after, 0, ...text.replace(/\n$/, "").split("\n"));
-    await writeFile(absolute, lines.join("\n"));
-    return `Inserted ${text.replace(/\n$/, "").split("\n").length} lines into ${displayPath(root, absolute)} after line ${after}.`;
+    const file = await openForEdit(root, path);
+    try {
+      const lines = file.content.split("\n");
+      if (after > lines.length) throw new ToolError(`${path} has ${lines.length} lines; after_line ${after} is past the end`);
+      const inserted = text.replace(/\n$/, "").split("\n");
+      lines.splice(after, 0, ...inserted);
+      await file.write(lines.join("\n"));
+      return `Inserted ${inserted.length} lines into ${file.shown} after line ${after}.`;
+    } finally {
+      await file.close();
+    }
   },
 });

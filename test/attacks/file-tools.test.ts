@@ -1,0 +1,198 @@
+// Attacks on the file tools (grep, glob, view), which run in the server process rather than in the
+// sandbox: a routine's command plants symbolic links in its working tree, and the scripted agent
+// reads through them. Nothing of the server (its private key, `.env`, data directory) and nothing
+// of the host may come back, a link to `/` may not keep a run past its timeout, and a hostile
+// regular expression may not stall the server. Assertions are on what crossed the wires: the
+// model's requests (the tool results it saw), GitHub's comments and check runs, the server's log
+// (transcripts are logged at debug level), and /healthz.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { privateKey } from "../support/github.js";
+import { pullRequestEvent } from "../e2e/support/payloads.js";
+import { eventually, sleep, type ServerProcess } from "../e2e/support/server-process.js";
+import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "../e2e/support/world.js";
+
+const REPO = "acme/files";
+const QUICK = "acme/quick";
+const QUICK_TIMEOUT_S = 20;
+
+let world: World;
+let server: ServerProcess;
+let cwd: string;
+// Made at run time, so that no file on the machine holds them unless the server put it there.
+const webhookSecret = randomBytes(18).toString("hex");
+const vault = `vault-${randomBytes(18).toString("hex")}`;
+let sessionSecret: string;
+
+beforeAll(async () => {
+  world = await startWorld();
+  world.github.addInstallation(7, "acme");
+  await world.github.addRepository(REPO, 7, {
+    "README.md": "# Files\n",
+    ".claude/routines.yml": routinesYml({ review: { prompt: "Review this pull request.", triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] } }),
+  });
+  await world.github.addRepository(QUICK, 7, {
+    "README.md": "# Quick\n",
+    ".claude/routines.yml": routinesYml({
+      review: { prompt: "Review this pull request.", timeout: `${QUICK_TIMEOUT_S}s`, triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] },
+    }),
+  });
+  // The server's working directory as an operator has it: `.env` with the secrets, the App's key
+  // as a file beside it, and the data directory (database, dashboard session secret) under it.
+  cwd = await mkdtemp(join(tmpdir(), "routines-attack-files-"));
+  await writeFile(join(cwd, "app.private-key.pem"), privateKey);
+  server = await world.startServer({ cwd, extra: { WEBHOOK_SECRET: webhookSecret, ROUTINES_SECRET_VAULT: vault } });
+  sessionSecret = (await readFile(join(cwd, "data", "session-secret"), "utf8")).trim();
+});
+
+keepDiagnostics(() => ({ world, servers: [server] }));
+
+afterAll(async () => {
+  await world?.close();
+});
+
+let changes = 0;
+async function pullRequest(repository: string, marker: string) {
+  const branch = `feature/${++changes}`;
+  await world.github.commit(repository, branch, { "notes.txt": `change ${changes}\n` });
+  const pull = await world.github.openPullRequest(repository, { head: branch, title: `Change ${changes} ${marker}`, user: "alice" });
+  await server.deliver("pull_request", await pullRequestEvent(world.github, repository, pull.number, "opened"));
+  return { pull, head: await world.github.sha(repository, `refs/heads/${branch}`) };
+}
+
+/** Every tool result of a request, as the model saw them. */
+const toolResults = (messages: Array<{ role: string; content: unknown }>) =>
+  messages.flatMap((message) => (Array.isArray(message.content) ? message.content : [])).filter((block: { type?: string }) => block.type === "tool_result");
+
+/** What of the server must never leave it: key material, `.env` values, the session secret, the host's shadow file. */
+async function serverSecrets(): Promise<string[]> {
+  const keyLines = privateKey.split("\n").filter((line) => line && !line.startsWith("-----"));
+  const shadow = (await readFile("/etc/shadow", "utf8").catch(() => "")).split("\n")[0] ?? "";
+  return [...keyLines.slice(1, 4), webhookSecret, vault, sessionSecret, "SQLite format 3", ...(shadow.length > 8 ? [shadow] : [])];
+}
+
+/** Samples /healthz while `until` is pending; returns the slowest answer in ms. */
+async function slowestHealthz(until: Promise<unknown>): Promise<number> {
+  let done = false;
+  until.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  let slowest = 0;
+  while (!done) {
+    const started = Date.now();
+    await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(20_000) }).catch(() => undefined);
+    slowest = Math.max(slowest, Date.now() - started);
+    await sleep(200);
+  }
+  return slowest;
+}
+
+/**
+ * The run ended soon after its timeout (cloning and starting take a few seconds on top), and the
+ * server answered /healthz quickly all along.
+ */
+async function expectEndedInTime(started: number, finished: Promise<unknown>): Promise<void> {
+  const slowest = await slowestHealthz(finished);
+  const ended = await finished.then(
+    () => Date.now() - started,
+    () => undefined,
+  );
+  expect.soft(slowest, "the slowest /healthz answer (ms)").toBeLessThan(2_000);
+  expect(ended, "how long the run took (ms)").toBeLessThan((QUICK_TIMEOUT_S + 30) * 1000);
+}
+
+describe("the file tools, attacked through links a command plants", () => {
+  it("read nothing of the server or the host through links out of the working tree", async () => {
+    const marker = "[case-links-out]";
+    const plant = [
+      `ln -s ${cwd} srv`,
+      `ln -s ${join(cwd, "data")} data`,
+      `ln -s ${join(cwd, ".env")} env-file`,
+      `ln -s ${join(cwd, "app.private-key.pem")} key.pem`,
+      "ln -s / rootfs",
+      "mkdir -p deep/er && ln -s ../../srv deep/er/up",
+      "echo planted",
+    ].join(" && ");
+    const attempts = [
+      call("shell", { command: plant }),
+      call("grep", { pattern: "PRIVATE|SECRET|KEY", path: "srv" }),
+      call("grep", { pattern: "[A-Za-z0-9+/]{40}", path: "deep" }),
+      call("grep", { pattern: ".", path: "env-file" }),
+      call("grep", { pattern: "root", path: "rootfs/etc", include: "shadow" }),
+      call("grep", { pattern: ".", path: "data" }),
+      call("glob", { pattern: "**/*", path: "srv" }),
+      call("glob", { pattern: "**/session-secret", path: "deep" }),
+      call("view", { path: "key.pem" }),
+      call("view", { path: "env-file" }),
+      call("view", { path: "data/session-secret" }),
+      call("view", { path: "rootfs/etc/shadow" }),
+      call("view", { path: "deep/er/up/.env" }),
+      call("view", { path: "srv" }),
+    ];
+    world.model.session(marker, (turn, _attempt, request) => {
+      if (turn < attempts.length) return attempts[turn]!;
+      // Whatever came back goes to GitHub too, as a comment on the pull request.
+      if (turn === attempts.length) return call("comment", { body: JSON.stringify(toolResults(request.body.messages)).slice(0, 60_000) });
+      return outcome("Looked.");
+    });
+    const { pull, head } = await pullRequest(REPO, marker);
+    await eventually(() => world.github.checkRuns.find((check) => check.head_sha === head && check.status === "completed"), { what: "the run's check" });
+
+    const requests = world.model.sessionRequests(marker);
+    const results = toolResults(requests.at(-1)!.body.messages);
+    // The attack ran to its end: every call was answered.
+    expect(results.length).toBeGreaterThanOrEqual(attempts.length + 1);
+    expect(JSON.stringify(results[0])).toContain("planted");
+    const seen = JSON.stringify(requests.map((request) => request.body.messages));
+    const posted = JSON.stringify([world.github.comments.filter((comment) => comment.issue === pull.number), world.github.checkRuns.filter((check) => check.head_sha === head)]);
+    for (const secret of await serverSecrets()) {
+      expect(seen, "a tool result").not.toContain(secret);
+      expect(posted, "GitHub").not.toContain(secret);
+      expect(server.output(), "the server's log").not.toContain(secret);
+    }
+    // Nor even the names of the server's files.
+    for (const name of ["session-secret", "routines.db", "app.private-key.pem"]) expect(JSON.stringify(results.slice(1))).not.toContain(`${name}\\n`);
+  });
+
+  it("a link to / neither keeps a run past its timeout nor slows the server", async () => {
+    const marker = "[case-root]";
+    world.model.session(marker, (turn) =>
+      [
+        call("shell", { command: "ln -s / rootfs && ln -s /proc proc && ln -s . loop && echo planted" }),
+        call("grep", { pattern: "never-there-[0-9]{9}" }),
+        call("grep", { pattern: "never-there-[0-9]{9}", path: "rootfs" }),
+        call("glob", { pattern: "**/*.conf" }),
+        call("glob", { pattern: "**/*", path: "rootfs" }),
+      ][turn] ?? outcome("Searched."),
+    );
+    const started = Date.now();
+    const { head } = await pullRequest(QUICK, marker);
+    const finished = eventually(() => world.github.checkRuns.find((check) => check.head_sha === head && check.status === "completed"), {
+      timeoutMs: 100_000,
+      what: "the run's check",
+    });
+    await expectEndedInTime(started, finished);
+  });
+
+  it("a catastrophic regular expression neither keeps a run past its timeout nor stalls the server", async () => {
+    const marker = "[case-backtracking]";
+    world.model.session(marker, (turn) =>
+      [
+        call("create_file", { path: "long.txt", content: `${"a".repeat(5_000)}!\n${"a".repeat(64)}!\n` }),
+        call("grep", { pattern: "(a+)+$" }),
+        call("grep", { pattern: "^(a|a)*$", include: "*.txt" }),
+      ][turn] ?? outcome("Searched."),
+    );
+    const started = Date.now();
+    const { head } = await pullRequest(QUICK, marker);
+    const finished = eventually(() => world.github.checkRuns.find((check) => check.head_sha === head && check.status === "completed"), {
+      timeoutMs: 100_000,
+      what: "the run's check",
+    });
+    await expectEndedInTime(started, finished);
+  });
+});

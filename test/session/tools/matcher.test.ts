@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { ToolError } from "../../../src/session/define-tool.js";
+import { Matcher, MatchStopped } from "../../../src/session/tools/matcher.js";
+import { longestStall } from "./tree.js";
+
+const never = () => new AbortController().signal;
+
+describe("Matcher", () => {
+  it("selects paths by glob and finds lines by regular expression", async () => {
+    const glob = new Matcher({ glob: "src/**/*.ts" }, never());
+    const lines = new Matcher({ regex: /b+/i }, never());
+    try {
+      expect(await glob.select(["src/a.ts", "src/deep/.b.ts", "README.md", "src/a.js"])).toEqual([true, true, false, false]);
+      expect(await lines.lines("a\nbb\nc\nB\nabc", 2, 2)).toEqual({ found: [[2, "bb"], [4, "B"]], count: 3 });
+    } finally {
+      await Promise.all([glob.close(), lines.close()]);
+    }
+  });
+
+  it("stops a catastrophic regular expression when its signal fires, and the server's thread stays free meanwhile", async () => {
+    const controller = new AbortController();
+    const matcher = new Matcher({ regex: /(a+)+$/ }, controller.signal);
+    setTimeout(() => controller.abort(), 1_500);
+    const started = Date.now();
+    const { result, stall } = await longestStall(() => matcher.lines(`${"a".repeat(10_000)}!`, 10, 100).catch((error: unknown) => error));
+    expect(result).toBeInstanceOf(MatchStopped);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(stall).toBeLessThan(1_000);
+    // Once stopped, it stays stopped.
+    await expect(matcher.lines("a", 1, 1)).rejects.toBeInstanceOf(MatchStopped);
+    await matcher.close();
+  });
+
+  it("answers with a tool error, not a crash, when the worker fails", async () => {
+    const matcher = new Matcher({ glob: "x".repeat(100_000) }, never());
+    const error = await matcher.select(["a"]).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(ToolError);
+    expect((error as Error).message).toMatch(/^the pattern failed: .*too long/);
+    await matcher.close();
+  });
+});
