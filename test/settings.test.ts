@@ -14,6 +14,7 @@ describe("readSettings", () => {
       apiFiresPerMinute: 10,
       workers: 2,
       allowUnsandboxed: false,
+      fullNetworkRepositories: [],
       model: "claude-sonnet-5-5",
       maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
@@ -39,6 +40,7 @@ describe("readSettings", () => {
         GITHUB_CLIENT_ID: "Iv1.abc",
         GITHUB_CLIENT_SECRET: "client-secret",
         ROUTINES_SESSION_SECRET: "0123456789abcdef0123456789abcdef",
+        ROUTINES_FULL_NETWORK_REPOSITORIES: " acme/app, acme-labs/* ,",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -50,6 +52,7 @@ describe("readSettings", () => {
       apiFiresPerMinute: 3,
       workers: 2,
       allowUnsandboxed: false,
+      fullNetworkRepositories: ["acme/app", "acme-labs/*"],
       model: "claude-opus-4-1",
       maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
@@ -62,6 +65,7 @@ describe("readSettings", () => {
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
+    expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
   });
 
   it.each([
@@ -74,6 +78,8 @@ describe("readSettings", () => {
     [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
     [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"],
     [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],
+    [{ ROUTINES_FULL_NETWORK_REPOSITORIES: "acme/app,acme" }, 'ROUTINES_FULL_NETWORK_REPOSITORIES has "acme", which is not a repository; list owner/name, owner/* or * separated by commas'],
+    [{ ROUTINES_FULL_NETWORK_REPOSITORIES: "*/app" }, 'ROUTINES_FULL_NETWORK_REPOSITORIES has "*/app", which is not a repository'],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -185,6 +185,8 @@ export class SessionExecutor implements RunExecutor {
         ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors } : {}),
         ...(deps.setupCacheDir ? { setupCacheDir: deps.setupCacheDir } : {}),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
+        // A run is a fork's when its pull request comes from one, or when it goes without secrets for that reason.
+        origin: { repository: `${run.repository.owner}/${run.repository.repo}`, fork: run.context.withoutSecrets || pr?.fork !== undefined },
         runDirectory: directory,
         startedAt,
         record,
