@@ -31,6 +31,7 @@ import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
 import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
+import { serverFiles } from "./session/server-files.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, requireWebhookSecret, SettingsError, type Settings } from "./settings.js";
 import { Scheduler } from "./triggers/scheduler.js";
@@ -153,10 +154,16 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     log.warn(
       settings.allowUnsandboxed
         ? `this host cannot sandbox commands, and ROUTINES_ALLOW_UNSANDBOXED is set: network policies are not enforced (${support.reason})`
-        : `this host cannot sandbox commands: runs whose environment is not network: full will error until it can, or ROUTINES_ALLOW_UNSANDBOXED=true (${support.reason})`,
+        : `this host cannot sandbox commands: runs will error until it can, or ROUTINES_ALLOW_UNSANDBOXED=true (${support.reason})`,
     );
   }
-  const hidden = [settings.dataDir, join(process.cwd(), ".env"), ...(process.env.PRIVATE_KEY_PATH ? [process.env.PRIVATE_KEY_PATH] : [])];
+  // What commands may never read, besides everything outside the system the sandbox denies anyway.
+  const hidden = await serverFiles({
+    cwd: process.cwd(),
+    dataDir: settings.dataDir,
+    ...(process.env.PRIVATE_KEY_PATH ? { privateKeyPath: process.env.PRIVATE_KEY_PATH } : {}),
+    ...(settings.connectorsFile ? { connectorsFile: settings.connectorsFile } : {}),
+  });
   const executor = new SessionExecutor({
     appOctokit: () => app.auth(),
     installationOctokit: (id) => app.auth(id),
@@ -172,7 +179,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     secrets: settings.secrets,
     heldSecrets: held,
     setupCacheDir: join(settings.dataDir, "setup-cache"),
-    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden },
+    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden, fullNetworkRepositories: settings.fullNetworkRepositories },
     onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
   if (stopping) return;

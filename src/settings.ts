@@ -25,6 +25,8 @@ export interface Settings {
   connectorsFile?: string;
   /** Run commands without a sandbox on a host that cannot sandbox (ROUTINES_ALLOW_UNSANDBOXED=true). */
   allowUnsandboxed: boolean;
+  /** Repositories whose routines may use network: full: owner/name, owner/*, or * (ROUTINES_FULL_NETWORK_REPOSITORIES). */
+  fullNetworkRepositories: string[];
   /** The model for routines that name none (ROUTINES_MODEL). */
   model: string;
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
@@ -59,6 +61,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
     workers: countSetting(env, "ROUTINES_WORKERS", 2),
     allowUnsandboxed: booleanSetting(env, "ROUTINES_ALLOW_UNSANDBOXED"),
+    fullNetworkRepositories: repositoryListSetting(env, "ROUTINES_FULL_NETWORK_REPOSITORIES"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
@@ -137,6 +140,16 @@ function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {
   if (!text || text === "false" || text === "0") return false;
   if (text === "true" || text === "1") return true;
   throw new SettingsError(`${name}=${JSON.stringify(env[name])} is not true or false`);
+}
+
+/** A comma-separated list of repositories: owner/name, owner/* for all of an owner's, or * for all. */
+function repositoryListSetting(env: NodeJS.ProcessEnv, name: string): string[] {
+  const entries = (env[name] ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  const wrong = entries.find((entry) => entry !== "*" && !/^[A-Za-z0-9_.-]+\/(?:[A-Za-z0-9_.-]+|\*)$/.test(entry));
+  if (wrong !== undefined) {
+    throw new SettingsError(`${name} has ${JSON.stringify(wrong)}, which is not a repository; list owner/name, owner/* or * separated by commas, e.g. "acme/app,acme-labs/*"`);
+  }
+  return entries;
 }
 
 function urlSetting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {

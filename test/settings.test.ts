@@ -15,6 +15,7 @@ describe("readSettings", () => {
       apiFiresPerMinute: 10,
       workers: 2,
       allowUnsandboxed: false,
+      fullNetworkRepositories: [],
       model: "claude-sonnet-5-5",
       maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
@@ -46,6 +47,7 @@ describe("readSettings", () => {
         ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/app, acme/site",
         ROUTINES_SECRET_VAULT_KEY__GLOBEX: "globex-vault-value",
         ROUTINES_SECRET_VAULT_KEY__GLOBEX_REPOSITORIES: "globex/*",
+        ROUTINES_FULL_NETWORK_REPOSITORIES: " acme/app, acme-labs/* ,",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -57,6 +59,7 @@ describe("readSettings", () => {
       apiFiresPerMinute: 3,
       workers: 2,
       allowUnsandboxed: false,
+      fullNetworkRepositories: ["acme/app", "acme-labs/*"],
       model: "claude-opus-4-1",
       maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
@@ -74,6 +77,7 @@ describe("readSettings", () => {
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
+    expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
   });
 
   it.each([
@@ -88,6 +92,8 @@ describe("readSettings", () => {
     [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],
     [{ ROUTINES_SECRET_VAULT_KEY: "v", ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme" }, 'ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme" is not owner/repository, owner/* or *'],
     [{ ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/app" }, "ROUTINES_SECRET_VAULT_KEY_REPOSITORIES is set, but ROUTINES_SECRET_VAULT_KEY is not"],
+    [{ ROUTINES_FULL_NETWORK_REPOSITORIES: "acme/app,acme" }, 'ROUTINES_FULL_NETWORK_REPOSITORIES has "acme", which is not a repository; list owner/name, owner/* or * separated by commas'],
+    [{ ROUTINES_FULL_NETWORK_REPOSITORIES: "*/app" }, 'ROUTINES_FULL_NETWORK_REPOSITORIES has "*/app", which is not a repository'],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

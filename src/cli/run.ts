@@ -125,7 +125,8 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     secrets,
     alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? ""],
     extraTools,
-    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: true, hidden: [] },
+    // A local run is the operator's own: network: full is theirs to use.
+    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: true, hidden: [], fullNetworkRepositories: ["*"] },
     client,
     defaultModel: settings.model,
     maxOutputTokens: settings.maxOutputTokens,

@@ -4,7 +4,7 @@
 // start is a recorded warning, never a failed run, and its results are untrusted text.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { z } from "zod";
@@ -89,15 +89,22 @@ function resultText(result: Awaited<ReturnType<Client["callTool"]>>): string {
 /** Words for a bash command line, each quoted. */
 const shellQuote = (words: string[]) => words.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(" ");
 
-function transportFor(spec: ConnectorSpec, env: Record<string, string>, launch?: OpenOptions["launch"], fetch?: FetchLike): Transport {
+// The SDK adds the server's own HOME, LOGNAME, PATH, SHELL, TERM and USER to the environment it is
+// given; a name given as undefined overrides that, and Node leaves it out of the child's environment.
+const NO_SERVER_DEFAULTS = Object.fromEntries(DEFAULT_INHERITED_ENV_VARS.map((name) => [name, undefined]));
+
+function transportFor(spec: ConnectorSpec, options: OpenOptions): Transport {
   if ("command" in spec) {
-    // Started like any command (in the sandbox when there is one, dying with the server), with the
-    // allowlisted environment plus its own variables. The SDK cannot start it detached: setsid does.
-    const { file, args } = inOwnSession(tieToServer((launch ?? unsandboxed)(shellQuote([spec.command, ...(spec.args ?? [])]))));
-    return new StdioClientTransport({ command: file, args, env: { ...env, ...spec.env }, stderr: "ignore" });
+    // Started like any command (in the sandbox when there is one, dying with the server, in the
+    // working tree), with the allowlisted environment plus its own variables and nothing of the
+    // server's. The SDK cannot start it detached: setsid does.
+    const { file, args } = inOwnSession(tieToServer((options.launch ?? unsandboxed)(shellQuote([spec.command, ...(spec.args ?? [])]))));
+    const env = { ...NO_SERVER_DEFAULTS, ...options.env, ...spec.env } as Record<string, string>;
+    return new StdioClientTransport({ command: file, args, env, ...(options.cwd ? { cwd: options.cwd } : {}), stderr: "ignore" });
   }
-  const options = { requestInit: { headers: spec.headers ?? {} }, ...(fetch ? { fetch } : {}) };
-  return spec.type === "sse" ? new SSEClientTransport(new URL(spec.url), options) : new StreamableHTTPClientTransport(new URL(spec.url), options);
+  const fetch = options.fetchFor?.(spec);
+  const http = { requestInit: { headers: spec.headers ?? {} }, ...(fetch ? { fetch } : {}) };
+  return spec.type === "sse" ? new SSEClientTransport(new URL(spec.url), http) : new StreamableHTTPClientTransport(new URL(spec.url), http);
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -112,6 +119,8 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
 
 export interface OpenOptions {
   env: Record<string, string>;
+  /** Where stdio connectors start: the run's working tree. */
+  cwd?: string;
   /** Time to connect and list tools. */
   timeoutMs?: number;
   /** Time one tool call may take. */
@@ -132,7 +141,7 @@ export async function openConnectors(specs: ConnectorSpec[], options: OpenOption
     specs.map(async (spec) => {
       const client = new Client({ name: "routines", version: "1" });
       try {
-        await withTimeout(client.connect(transportFor(spec, options.env, options.launch, options.fetchFor?.(spec))), timeoutMs, `connector ${spec.name}`);
+        await withTimeout(client.connect(transportFor(spec, options)), timeoutMs, `connector ${spec.name}`);
         clients.push(client);
         const listed = await withTimeout(client.listTools(), timeoutMs, `connector ${spec.name}`);
         connected.push(spec.name);

@@ -195,6 +195,7 @@ export class SessionExecutor implements RunExecutor {
         ...(deps.serverConnectors ? { serverConnectors: deps.serverConnectors.filter((spec) => !fork || spec.forks === true) } : {}),
         ...(deps.setupCacheDir ? { setupCacheDir: setupCacheScope(deps.setupCacheDir, run.installationId, run.repository, fork) } : {}),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
+        origin: { repository: `${run.repository.owner}/${run.repository.repo}`, fork },
         runDirectory: directory,
         startedAt,
         record,

@@ -13,7 +13,7 @@ export interface Launch {
 
 export type Launcher = (command: string) => Launch;
 
-/** Plain bash: for `full` network, and for hosts that cannot sandbox when the operator allows it. */
+/** Plain bash: for hosts that cannot sandbox, when the operator allows it, and for local tools and tests. */
 export const unsandboxed: Launcher = (command) => ({ file: "bash", args: ["-c", command] });
 
 // The guard between the server and a command. setpriv arms the parent-death signal (SIGTERM when

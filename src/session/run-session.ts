@@ -13,7 +13,7 @@ import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec }
 import { resolveInside } from "./paths.js";
 import { createRunDirectory, type RunDirectory } from "./run-directory.js";
 import type { Launcher } from "./launch.js";
-import { allowedDomains, blockedHint, sandboxLauncher } from "./sandbox.js";
+import { allowedDomains, blockedHint, grantNetwork, sandboxLauncher } from "./sandbox.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
@@ -60,6 +60,8 @@ export interface SessionOptions {
   setupCacheDir?: string;
   /** Whether commands run in the sandbox; without it they run as plain bash (tests, trusted hosts). */
   sandbox?: SandboxSetting;
+  /** Whose run this is: network: full is granted per repository ("owner/name"), never to a pull request from a fork. */
+  origin?: { repository?: string; fork: boolean };
   /** Where the run's directory (its HOME and TMPDIR) is made; default: defaultRunsRoot(). */
   runsRoot?: string;
   /** The run's directory, when the caller made it (and removes it); else one is made under runsRoot. */
@@ -76,27 +78,29 @@ export interface SandboxSetting {
   reason?: string;
   /** The operator's explicit choice to run commands without a sandbox on such a host. */
   allowUnsandboxed: boolean;
-  /** Paths commands may not read: the server's data directory, its private key. */
+  /** The server's own files, which commands may not read wherever they are (see sandbox.ts). */
   hidden: string[];
+  /** Repositories the operator grants network: full (ROUTINES_FULL_NETWORK_REPOSITORIES). */
+  fullNetworkRepositories: readonly string[];
 }
 
 export class SandboxUnavailableError extends Error {
   override name = "SandboxUnavailableError";
 }
 
-/** How commands start under the environment's network policy, or why they cannot. */
-async function launcherFor(options: SessionOptions, run: RunDirectory): Promise<{ launch?: Launcher; warning?: string }> {
-  const { sandbox, environment, root } = options;
-  if (!sandbox || allowedDomains(environment) === undefined) return {};
+/** How commands start: in the sandbox under every network level, or (the operator's choice on a host that cannot sandbox) without it. */
+async function launcherFor(options: SessionOptions, environment: Environment | undefined, run: RunDirectory): Promise<{ launch?: Launcher; warning?: string }> {
+  const { sandbox, root } = options;
+  if (!sandbox) return {};
   if (sandbox.available) {
     // Every run directory is hidden, this run's own paths bound back: runs never see each other.
     const hidden = [...sandbox.hidden, dirname(run.path)];
-    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden, tmp: run.tmp, state: run.sandbox }) };
+    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden, tmp: run.tmp, state: run.sandbox, sockets: run.sockets }) };
   }
   const level = environment?.network ?? "trusted";
-  if (sandbox.allowUnsandboxed) return { warning: `commands run without a sandbox (network: ${level} is not enforced): ${sandbox.reason}` };
+  if (sandbox.allowUnsandboxed) return { warning: `commands run without a sandbox (network: ${level} is not enforced, and commands can read the server's files): ${sandbox.reason}` };
   throw new SandboxUnavailableError(
-    `this host cannot sandbox commands (${sandbox.reason}), and the routine's environment asks for network: ${level}; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run without a sandbox`,
+    `this host cannot sandbox commands (${sandbox.reason}), and every run's commands need the sandbox; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run them without one`,
   );
 }
 
@@ -136,8 +140,10 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const env = commandEnvironment({ home: run.home, tmp: run.tmp, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   try {
-    const environment = options.environment;
-    const { launch, warning } = await launcherFor(options, run);
+    // Without a sandbox there is no network policy to grant.
+    const granted = options.sandbox ? grantNetwork(options.environment, options.origin ?? { fork: false }, options.sandbox.fullNetworkRepositories) : { environment: options.environment };
+    const environment = granted.environment;
+    const { launch, warning } = await launcherFor(options, environment, run);
     if (environment?.setup) {
       await record("setup_start", { script: environment.setup });
       const setup = await runSetup({
@@ -155,8 +161,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       });
       await record("setup_end", setup);
     }
-    connectors = await startConnectors(options, readRepositoryFile, env, launch);
-    if (warning) connectors.warnings.unshift(warning);
+    connectors = await startConnectors(options, environment, readRepositoryFile, env, launch);
+    for (const note of [warning, granted.warning]) if (note) connectors.warnings.unshift(note);
     const model = routine.model ?? options.defaultModel;
     await record("session_start", { model, routine: options.routineName, connectors: connectors.connected, warnings: connectors.warnings });
     const result = await runAgentLoop({
@@ -197,7 +203,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
 }
 
 /** The repository's .mcp.json (its `${VAR}`s from the routine's secrets) and the operator's connectors, as the routine selects them. */
-async function startConnectors(options: SessionOptions, read: (path: string) => Promise<string | undefined>, env: Record<string, string>, launch?: Launcher) {
+async function startConnectors(options: SessionOptions, environment: Environment | undefined, read: (path: string) => Promise<string | undefined>, env: Record<string, string>, launch?: Launcher) {
   const fromRepository = await read(".mcp.json");
   const repository = fromRepository === undefined ? { specs: [], warnings: [] } : parseConnectors(fromRepository, options.secrets, ".mcp.json");
   // The operator's connector of a name wins over the repository's.
@@ -205,8 +211,9 @@ async function startConnectors(options: SessionOptions, read: (path: string) => 
   const available = [...repository.specs.filter((spec) => !server.some((other) => other.name === spec.name)), ...server];
   const selected = selectConnectors(available, options.routine.connectors);
   // The repository's HTTP connectors keep to the routine's network policy and public addresses; the operator's are the operator's to point.
-  const guarded = connectorFetch(allowedDomains(options.environment));
+  const guarded = connectorFetch(allowedDomains(environment));
   const fetchFor = (spec: ConnectorSpec) => (repository.specs.includes(spec) ? guarded : undefined);
-  const opened = await openConnectors(selected.specs, { env, fetchFor, ...(launch ? { launch } : {}) });
+  // Stdio connectors start in the working tree, like commands.
+  const opened = await openConnectors(selected.specs, { env, fetchFor, cwd: options.root, ...(launch ? { launch } : {}) });
   return { ...opened, warnings: [...repository.warnings, ...selected.warnings, ...opened.warnings] };
 }

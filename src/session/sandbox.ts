@@ -1,16 +1,24 @@
-// The environment's network policy, enforced for every command the agent runs, the setup script
-// and stdio connectors: each runs under @anthropic-ai/sandbox-runtime (bubblewrap with its network
-// namespace cut off, and a filtering proxy that allows only the policy's hosts). The sandbox also
-// keeps writes inside the working tree, the run's HOME and its temporary directory, and hides the
-// server's files (data directory, private key). Policy `full` runs commands without the sandbox.
+// Every command the agent runs, the setup script and stdio connectors run in the sandbox, under
+// every network level: @anthropic-ai/sandbox-runtime (bubblewrap) with a PID namespace of their
+// own, so no process of the server is visible and nothing they start outlives them. What they see
+// of the filesystem is denied by default: the system (/usr, /bin, /lib*, /etc without its secret
+// files), their own working tree, HOME and temporary directory, nothing else; the server's own
+// files (working directory, data directory, private key, …) are denied besides, wherever they are.
+// Writes go only to the working tree, HOME and temporary directory. The network level decides the
+// rest: `none`, `trusted` and custom lists cut the network off and let a filtering proxy reach the
+// allowed hosts; `full` leaves the network open, and only repositories the operator lists get it.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import type { Environment } from "../config/schema.js";
-import { unsandboxed, type Launcher } from "./launch.js";
+import type { Launcher } from "./launch.js";
+import { MAX_SOCKET_DIR } from "./run-directory.js";
+import { SANDBOX_RUNNER } from "./sandbox-runner.js";
 
 /** Hosts of `network: trusted`: package registries and common development hosts. */
 export const TRUSTED_DOMAINS = [
@@ -33,18 +41,106 @@ export function allowedDomains(environment: Environment | undefined): string[] |
   return [...(environment?.allowed_domains ?? []), ...(environment?.include_trusted_domains ? TRUSTED_DOMAINS : [])];
 }
 
+export class NetworkNotGrantedError extends Error {
+  override name = "NetworkNotGrantedError";
+}
+
+/** Whether `repository` ("owner/name") is one the operator lists: `owner/name`, `owner/*`, or `*` for all. */
+export function fullNetworkGranted(repository: string | undefined, granted: readonly string[]): boolean {
+  const [owner, name] = (repository ?? "").toLowerCase().split("/");
+  return granted.some((entry) => {
+    if (entry === "*") return true;
+    const [grantedOwner, grantedName] = entry.toLowerCase().split("/");
+    return repository !== undefined && grantedOwner === owner && (grantedName === "*" || grantedName === name);
+  });
+}
+
+/**
+ * The environment a run gets. `network: full` only for a repository the operator lists (else the
+ * run cannot start: the error names the setting), and never for a pull request from a fork, whose
+ * run gets `trusted` instead, like the secrets it goes without.
+ */
+export function grantNetwork(
+  environment: Environment | undefined,
+  run: { repository?: string; fork: boolean },
+  granted: readonly string[],
+): { environment: Environment | undefined; warning?: string } {
+  if (environment?.network !== "full") return { environment };
+  if (run.fork) {
+    return { environment: { ...environment, network: "trusted" }, warning: "network: full is never given to a pull request from a fork: this run's commands have network: trusted" };
+  }
+  if (fullNetworkGranted(run.repository, granted)) return { environment };
+  const owner = run.repository?.split("/")[0];
+  throw new NetworkNotGrantedError(
+    `network: full is not granted to ${run.repository ?? "this run"}: the operator lists the repositories that may use it in ROUTINES_FULL_NETWORK_REPOSITORIES` +
+      `${run.repository ? ` (e.g. ${run.repository} or ${owner}/*)` : ""}; otherwise the routine's environment can use network: trusted or custom with allowed_domains`,
+  );
+}
+
 export interface SandboxPaths {
-  /** Where commands may write: the working tree, the run's HOME, the setup cache. */
+  /** Where commands may write (and read): the working tree, the run's HOME. */
   writable: string[];
-  /** What commands may not read: the server's data directory, its private key. */
+  /**
+   * The server's own files, denied wherever they are, also inside the system directories: its
+   * working directory, data directory, private key, connectors file, HOME, the runs' root.
+   */
   hidden: string[];
   /** The run's temporary directory: commands' TMPDIR, writable. */
   tmp: string;
-  /** Where the sandbox keeps its own files (its settings, proxy sockets): the run's, not writable by commands. */
+  /** Where the sandbox keeps its settings: the run's, not visible to commands. */
   state: string;
+  /** Where srt keeps its proxy sockets: a short path (see run-directory.ts), read back inside the sandbox. */
+  sockets: string;
 }
 
-const SRT = createRequire(import.meta.url).resolve("@anthropic-ai/sandbox-runtime/dist/cli.js");
+const SRT = createRequire(import.meta.url).resolve("@anthropic-ai/sandbox-runtime");
+
+/** What commands may read of the system. Everything else at the root is denied. */
+const SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
+
+/** Files of the system that hold secrets: denied inside /etc. */
+function systemSecrets(): string[] {
+  const sshHostKeys = (() => {
+    try {
+      return readdirSync("/etc/ssh").filter((name) => name.startsWith("ssh_host_")).map((name) => join("/etc/ssh", name));
+    } catch {
+      return [];
+    }
+  })();
+  return ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssl/private", "/etc/security/opasswd", "/etc/credstore", "/etc/credstore.encrypted", ...sshHostKeys];
+}
+
+/** The system paths to read back, as they exist here: /etc/resolv.conf's target too (systemd-resolved keeps it in /run). */
+function systemPaths(): string[] {
+  const paths = SYSTEM.filter((path) => existsSync(path));
+  try {
+    const resolver = realpathSync("/etc/resolv.conf");
+    if (!paths.some((path) => resolver.startsWith(`${path}/`))) paths.push(resolver);
+  } catch {
+    // no resolver configuration: nothing to read back
+  }
+  // srt's own seccomp helper runs inside the sandbox, wherever the server is installed.
+  const seccomp = join(dirname(dirname(SRT)), "vendor", "seccomp");
+  if (existsSync(seccomp)) paths.push(realpathSync(seccomp));
+  return paths;
+}
+
+/** srt's settings for the environment's network level and the run's paths. */
+export function sandboxSettings(environment: Environment | undefined, paths: SandboxPaths): Record<string, unknown> {
+  const domains = allowedDomains(environment);
+  return {
+    // Without a network section srt leaves the network as it is: `full`.
+    ...(domains === undefined ? {} : { network: { allowedDomains: domains, deniedDomains: [], strictAllowlist: true } }),
+    filesystem: {
+      // "/" is denied child by child, except what allowRead gives back; the explicit denies hold within those.
+      denyRead: ["/", ...systemSecrets(), ...paths.hidden],
+      // srt binds its proxy sockets before it denies "/": their directory is read back.
+      allowRead: [...systemPaths(), paths.sockets],
+      allowWrite: [...paths.writable, paths.tmp],
+      denyWrite: [],
+    },
+  };
+}
 
 // srt starts its proxy listeners inside the sandbox (socat on ports 3128 and 1080, fixed in srt) in
 // the background and runs the command at once, so a command that connects first can find nothing
@@ -57,26 +153,23 @@ const PROXY_READY =
   'while read -r _ address _ state _; do case "$address $state" in *":0C38 0A") http=1 ;; *":0438 0A") socks=1 ;; esac; done < "$table"; done; ' +
   '[ -n "$http" ] && [ -n "$socks" ] && exit 0; sleep 0.01; done ); ';
 
-// Unix socket paths are at most 107 bytes, and srt names its proxy sockets in its TMPDIR.
-const MAX_SOCKET_DIR = 64;
-
-/** A launcher that runs every command in the sandbox with the environment's policy. */
+/** A launcher that runs every command in the sandbox with the environment's network level. */
 export async function sandboxLauncher(environment: Environment | undefined, paths: SandboxPaths): Promise<Launcher> {
-  const domains = allowedDomains(environment);
-  if (domains === undefined) return unsandboxed;
+  // srt keeps its own files (proxy sockets, empty stand-ins) in its TMPDIR, given to the runner
+  // apart from the command's own: the run's, removed with the run.
+  const { sockets } = paths;
+  if (sockets.length > MAX_SOCKET_DIR) throw new Error(`the sandbox's socket directory ${sockets} is longer than ${MAX_SOCKET_DIR} characters, too long for a socket's path`);
+  await mkdir(sockets, { recursive: true, mode: 0o700 });
   const settings = join(paths.state, "settings.json");
-  await writeFile(
-    settings,
-    JSON.stringify({
-      network: { allowedDomains: domains, deniedDomains: [], strictAllowlist: true },
-      filesystem: { denyRead: paths.hidden, allowWrite: [...paths.writable, paths.tmp], denyWrite: [] },
-    }),
-  );
-  // srt gives commands CLAUDE_CODE_TMPDIR as their TMPDIR (its default, /tmp/claude, does not
-  // exist in the sandbox), and keeps its own files in its TMPDIR: in the run's directory, which is
-  // removed with the run, rather than left behind in the server's.
-  const own = paths.state.length <= MAX_SOCKET_DIR ? paths.state : tmpdir();
-  return (command) => ({ file: "env", args: [`CLAUDE_CODE_TMPDIR=${paths.tmp}`, `TMPDIR=${own}`, process.execPath, SRT, "-s", settings, "-c", PROXY_READY + command] });
+  await writeFile(settings, JSON.stringify(sandboxSettings(environment, paths)));
+  const srt = pathToFileURL(SRT).href;
+  // The run's temporary directory is the command's TMPDIR under every level: srt gives commands
+  // CLAUDE_CODE_TMPDIR when it cuts the network (its default, /tmp/claude, does not exist in the
+  // sandbox), and the runner passes TMPDIR on otherwise.
+  return (command) => ({
+    file: "env",
+    args: [`CLAUDE_CODE_TMPDIR=${paths.tmp}`, `TMPDIR=${paths.tmp}`, process.execPath, "--input-type=module", "--eval", SANDBOX_RUNNER, srt, settings, sockets, PROXY_READY + command],
+  });
 }
 
 /** A hint for the model when the policy blocked a connection, naming the hosts and the policy. */
@@ -91,14 +184,13 @@ export function blockedHint(output: string, environment: Environment | undefined
   return `[The network policy "${level}" blocked ${what}: it allows ${allowed}. Other hosts cannot be reached from this routine's environment.]`;
 }
 
-/** Whether this host can run the sandbox, and why not. */
+/** Whether this host can run the sandbox as commands get it, and why not. */
 export async function sandboxSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
   const dir = await mkdtemp(join(tmpdir(), "routines-sandbox-probe-"));
-  const settings = join(dir, "settings.json");
   try {
-    await writeFile(settings, JSON.stringify({ network: { allowedDomains: [], deniedDomains: [] }, filesystem: { denyRead: [], allowWrite: [dir], denyWrite: [] } }));
-    // Its TMPDIR is the probe's directory, so srt's proxy socket goes with it.
-    const { stdout } = await promisify(execFile)(process.execPath, [SRT, "-s", settings, "-c", "echo sandboxed"], { cwd: dir, env: { ...process.env, TMPDIR: dir }, timeout: 30_000 });
+    const launch = await sandboxLauncher({ network: "none" }, { writable: [dir], hidden: [], tmp: dir, state: dir, sockets: join(dir, "srt") });
+    const { file, args } = launch("echo sandboxed");
+    const { stdout } = await promisify(execFile)(file, args, { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeout: 30_000 });
     return stdout.includes("sandboxed") ? { ok: true } : { ok: false, reason: "the sandbox probe printed nothing" };
   } catch (error) {
     const failure = error as { stderr?: string; message: string };

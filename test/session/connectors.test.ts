@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, realpath } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -73,6 +76,28 @@ describe("openConnectors", () => {
       expect(getEnv.output).not.toContain("never-seen");
       const bad = await call(echo, { message: 5 });
       expect(bad.isError).toBe(true);
+    } finally {
+      await set.close();
+    }
+  });
+
+  it("starts stdio connectors in the directory it is given, with nothing of the server's user", async () => {
+    const dir = await realpath(await mkdtemp(join(tmpdir(), "routines-connector-cwd-")));
+    const saved = { USER: process.env.USER, LOGNAME: process.env.LOGNAME, SHELL: process.env.SHELL };
+    Object.assign(process.env, { USER: "server-user", LOGNAME: "server-login", SHELL: "/bin/server-shell" });
+    const where = join(dir, "started-in");
+    const spec: ConnectorSpec = { name: "everything", command: "bash", args: ["-c", `pwd > "${where}"; exec "${process.execPath}" "${EVERYTHING}" stdio`] };
+    const set = await openConnectors([spec], { env, cwd: dir }).finally(() => {
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    });
+    try {
+      expect(set.warnings).toEqual([]);
+      expect((await readFile(where, "utf8")).trim()).toBe(dir);
+      const getEnv = (await call(set.tools.find((tool) => tool.name === "mcp__everything__get-env")!, {})).output;
+      expect(getEnv).toContain('"ROUTINE_VAR": "from-the-routine"');
+      expect(getEnv).toContain('"HOME": "/tmp"');
+      for (const value of ["server-user", "server-login", "/bin/server-shell"]) expect(getEnv).not.toContain(value);
     } finally {
       await set.close();
     }

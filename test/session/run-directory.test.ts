@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, realpath, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createRunDirectory, sweepRunDirectories } from "../../src/session/run-directory.js";
+import { createRunDirectory, MAX_SOCKET_DIR, sweepRunDirectories } from "../../src/session/run-directory.js";
 
 /** The id of a process that has ended. */
 async function endedPid(): Promise<number> {
@@ -28,6 +28,19 @@ describe("a run's directory", () => {
     expect(await readdir(root)).toEqual([]);
   });
 
+  it("keeps the sandbox's sockets at a path short enough for a socket, also when it is deep", async () => {
+    const shallow = await createRunDirectory(await realpath(await mkdtemp(join(tmpdir(), "r-"))));
+    expect(shallow.sockets).toBe(join(shallow.sandbox, "srt"));
+    const deepRoot = await realpath(await mkdtemp(join(tmpdir(), `routines-runs-${"deep".repeat(10)}-`)));
+    const deep = await createRunDirectory(deepRoot);
+    expect(deep.sockets).toMatch(new RegExp(`^/tmp/routines-srt-${process.pid}-\\w+$`));
+    expect(deep.sockets.length).toBeLessThanOrEqual(MAX_SOCKET_DIR);
+    for (const dir of [shallow.sockets, deep.sockets]) expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    await Promise.all([shallow.remove(), deep.remove()]);
+    await expect(stat(deep.sockets)).rejects.toThrow("ENOENT");
+    expect(await readdir(deepRoot)).toEqual([]);
+  });
+
   it("is swept at start when its server is gone, and kept while it runs", async () => {
     const root = await mkdtemp(join(tmpdir(), "routines-runs-"));
     const running = spawn("sleep", ["30"]);
@@ -42,7 +55,13 @@ describe("a run's directory", () => {
       for (const name of Object.values(names)) await mkdir(join(root, name, "tmp"), { recursive: true });
       await chmod(join(root, names.ended, "tmp"), 0o500);
 
+      // Socket directories of runs too deep for them, in /tmp.
+      const sockets = { ended: `/tmp/routines-srt-${await endedPid()}-eeeeee`, running: `/tmp/routines-srt-${running.pid}-ffffff` };
+      for (const dir of Object.values(sockets)) await mkdir(dir, { recursive: true });
       expect((await sweepRunDirectories(root)).sort()).toEqual([names.ended, names.sameId].sort());
+      await expect(stat(sockets.ended)).rejects.toThrow("ENOENT");
+      expect((await stat(sockets.running)).isDirectory()).toBe(true);
+      await rm(sockets.running, { recursive: true });
       expect((await readdir(root)).sort()).toEqual([names.other, names.running].sort());
       expect(await sweepRunDirectories(join(root, "missing"))).toEqual([]);
     } finally {

@@ -9,6 +9,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { buildPrompt, stripHidden } from "../../src/session/prompt.js";
 import { runSession } from "../../src/session/run-session.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model.js";
+import { TINY_MCP_SERVER } from "../support/tiny-mcp-server.js";
 import nock from "nock";
 import { main } from "../../src/cli.js";
 import { API, useNock, webhookExample } from "../support/github.js";
@@ -214,9 +215,11 @@ describe("routines run --dry-run", () => {
 
 describe("connectors in a session", () => {
   it("gives the session the repository's .mcp.json connectors the routine names, and records which started", async () => {
-    const everything = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
+    // The repository's own connector: the sandbox, where there is one, lets it read the tree and the system only.
     const root = await checkout("version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    connectors: [everything, linear]\n");
-    await writeFile(join(root, ".mcp.json"), JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [everything, "stdio"] } } }));
+    await mkdir(join(root, "tools"), { recursive: true });
+    await writeFile(join(root, "tools", "connector.mjs"), TINY_MCP_SERVER);
+    await writeFile(join(root, ".mcp.json"), JSON.stringify({ mcpServers: { everything: { command: "node", args: ["tools/connector.mjs"] } } }));
     model = await startFakeModel([
       { content: [{ type: "tool_use", name: "mcp__everything__echo", input: { message: "from the model" } }] },
       { content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "Echoed." } }] },

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chmod, mkdir, mkdtemp, readdir, readFile, realpath, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,10 +13,11 @@ import { runCommand } from "../../src/session/run-command.js";
 import { runSession, SandboxUnavailableError } from "../../src/session/run-session.js";
 import { inOwnSession, tieToServer, unsandboxed } from "../../src/session/launch.js";
 import { createRunDirectory, type RunDirectory } from "../../src/session/run-directory.js";
-import { allowedDomains, blockedHint, sandboxLauncher, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
+import { allowedDomains, blockedHint, grantNetwork, NetworkNotGrantedError, sandboxLauncher, sandboxSettings, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
 import { runSetup } from "../../src/session/setup-script.js";
 import { shell } from "../../src/session/tools/shell.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model.js";
+import { TINY_MCP_SERVER } from "../support/tiny-mcp-server.js";
 
 // Policies are tested against a server on this machine: inside the sandbox the network is cut
 // off, and only the filtering proxy reaches out, for the hosts the policy allows. `--noproxy ''`
@@ -40,7 +41,7 @@ async function sandboxedShell(policy: unknown, hidden: string[] = []) {
   const root = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-")));
   const dir = await createRunDirectory();
   runDirectories.push(dir);
-  const launch = await sandboxLauncher(environment(policy), { writable: [root, dir.home], hidden, tmp: dir.tmp, state: dir.sandbox });
+  const launch = await sandboxLauncher(environment(policy), { writable: [root, dir.home], hidden, tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
   const run = (command: string) =>
     shell.run({ command }, { root, env: { ...env, HOME: dir.home }, signal: new AbortController().signal, launch, networkHint: (output, command) => blockedHint(output, environment(policy), command) });
   return { root, dir, run };
@@ -66,7 +67,7 @@ describe("the sandbox", () => {
     const other = await custom.run(`curl --noproxy '' -fsS --max-time 10 http://127.0.0.1:${port}/`);
     expect(other.output).toContain('The network policy "custom" blocked a connection to 127.0.0.1: it allows localhost.');
 
-    // full runs commands without the sandbox: both names answer.
+    // full runs commands in the sandbox with the network as it is: both names answer.
     const full = await sandboxedShell({ network: "full" });
     expect((await full.run(`${fetchHost()} && curl -fsS http://127.0.0.1:${port}/`)).output).toBe("Exit code: 0.\nhello from the hosthello from the host");
 
@@ -83,22 +84,30 @@ describe("the sandbox", () => {
     const outside = join(await mkdtemp(join(tmpdir(), "routines-outside-")), "x");
     const result = await run(`echo inside > inside.txt; echo outside > ${outside}; cat ${secretDir}/private-key.pem; echo "$ROUTINE_VAR"`);
     expect(await readFile(join(root, "inside.txt"), "utf8")).toBe("inside\n");
-    expect(result.output).toContain("Read-only file system");
+    // Outside its own paths, the host's /tmp is not there at all.
+    expect(result.output).toContain(`${outside}: No such file or directory`);
+    await expect(readFile(outside)).rejects.toThrow("ENOENT");
     expect(result.output).not.toContain("BEGIN PRIVATE KEY");
     expect(result.output).toContain("visible");
   });
 
   it("runs the setup script and stdio connectors under the policy too", async () => {
     const { root, dir } = await sandboxedShell({ network: "none" });
-    const launch = await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox });
+    const launch = await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
     await expect(runSetup({ script: fetchHost(), root, env, keyParts: {}, timeoutMs: 20_000, launch })).rejects.toThrow("The requested URL returned error: 403");
 
-    const everything = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
-    const set = await openConnectors([{ name: "everything", command: process.execPath, args: [everything, "stdio"] }], { env, launch, timeoutMs: 20_000 });
+    // A connector from the repository (a program outside the system and the tree is not there to run).
+    await writeFile(join(root, "connector.mjs"), TINY_MCP_SERVER);
+    const serverData = await mkdtemp(join(tmpdir(), "routines-server-data-"));
+    await writeFile(join(serverData, "private-key.pem"), "-----BEGIN PRIVATE KEY-----");
+    const set = await openConnectors([{ name: "tiny", command: "node", args: ["connector.mjs", join(serverData, "private-key.pem")] }], { env, launch, cwd: root, timeoutMs: 20_000 });
     try {
       expect(set.warnings).toEqual([]);
-      const getEnv = await set.tools.find((tool) => tool.name === "mcp__everything__get-env")!.run({}, {} as never);
-      expect(getEnv.output).toContain('"SANDBOX_RUNTIME": "1"');
+      const where = set.tools.find((tool) => tool.name === "mcp__tiny__where")!;
+      const seen = JSON.parse(/\{.*\}/s.exec((await where.run({}, {} as never)).output)![0]) as { cwd: string; env: Record<string, string>; read: string };
+      expect(seen.cwd).toBe(root);
+      expect(seen.env.SANDBOX_RUNTIME).toBe("1");
+      expect(seen.read).toMatch(/^ENOENT/);
     } finally {
       await set.close();
     }
@@ -110,6 +119,144 @@ describe("the sandbox", () => {
     expect(allowedDomains(environment({ network: "custom", allowed_domains: ["api.example.com"] }))).toEqual(["api.example.com"]);
     expect(allowedDomains(environment({ network: "custom", allowed_domains: ["api.example.com"], include_trusted_domains: true }))).toEqual(["api.example.com", ...TRUSTED_DOMAINS]);
     expect(allowedDomains(environment({ network: "full" }))).toBeUndefined();
+  });
+});
+
+describe("what commands see, under every network level", () => {
+  // Files of the server and of the host, outside any run: in the host's /tmp, in the server user's
+  // HOME, and a file the server names hidden inside a directory the sandbox reads back.
+  const marker = () => `MARK-${Math.random().toString(36).slice(2)}`;
+  const files: string[] = [];
+  afterAll(() => Promise.all(files.map((file) => rm(file, { recursive: true, force: true }))));
+  async function plant(dir: string): Promise<{ path: string; text: string }> {
+    const path = join(dir, `routines-sbx-plant-${Math.random().toString(36).slice(2)}`);
+    const text = marker();
+    await writeFile(path, text);
+    files.push(path);
+    return { path, text };
+  }
+
+  for (const policy of [{ network: "none" }, { network: "trusted" }, { network: "custom", allowed_domains: ["localhost"] }, { network: "full" }]) {
+    it(`the system, their own paths and nothing else: network ${policy.network}`, async () => {
+      const inTmp = await plant(tmpdir());
+      const inHome = await plant(homedir());
+      const serverDir = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-server-")));
+      files.push(serverDir);
+      const key = await plant(serverDir);
+      const { run } = await sandboxedShell(policy, [serverDir]);
+      const output = (await run(
+        [
+          `cat ${inTmp.path} ${inHome.path} ${key.path}`,
+          "head -c 40 /etc/shadow",
+          "echo processes: $(ls -d /proc/[0-9]* | wc -l)",
+          `ls /proc/${process.pid}`,
+          'echo mine > "$HOME/h" && echo mine > "$TMPDIR/t" && echo mine > tree && cat "$HOME/h" "$TMPDIR/t" tree',
+          "head -1 /etc/passwd && test -x /usr/bin/env && echo system",
+        ].join("; "),
+      )).output;
+      for (const { text } of [inTmp, inHome, key]) expect(output).not.toContain(text);
+      expect(output).not.toMatch(/^root:[^x]/m);
+      // No process of the host is visible: the PID namespace is the command's own.
+      expect(output).toContain(`ls: cannot access '/proc/${process.pid}'`);
+      expect(Number(/processes: (\d+)/.exec(output)?.[1])).toBeLessThan(20);
+      expect(output).toContain("mine\nmine\nmine");
+      expect(output).toContain("root:x:0:0");
+      expect(output).toContain("system");
+    }, 30_000);
+  }
+
+  it("hides the server's files also inside a directory the sandbox reads back", async () => {
+    // Only where this user may write below /usr (as root in CI containers); elsewhere the case is void.
+    const inSystem = await mkdtemp("/usr/local/routines-sbx-server-").catch(() => undefined);
+    if (!inSystem) return;
+    files.push(inSystem);
+    const key = await plant(inSystem);
+    const { run } = await sandboxedShell({ network: "full" }, [inSystem]);
+    const output = (await run(`cat ${key.path}; ls /usr/local`)).output;
+    expect(output).not.toContain(key.text);
+    expect(output).toContain("No such file or directory");
+  });
+
+  it("ends background processes with the command that started them", async () => {
+    for (const network of ["none", "full"]) {
+      const seconds = String(300_000 + Math.floor(Math.random() * 600_000));
+      const { run } = await sandboxedShell({ network });
+      expect((await run(`(setsid nohup sleep ${seconds} > /dev/null 2>&1 &); nohup sleep ${seconds}1 > /dev/null 2>&1 & disown; echo started`)).output).toBe("Exit code: 0.\nstarted");
+      await waitFor(async () => (await mentioning(seconds)).length === 0, 5_000);
+      expect(await mentioning(seconds)).toEqual([]);
+    }
+  }, 30_000);
+});
+
+describe("the sandbox's settings", () => {
+  const paths = { writable: ["/runs/r/work/app", "/runs/r/home"], hidden: ["/srv/routines", "/srv/routines/data"], tmp: "/runs/r/tmp", state: "/runs/r/sandbox", sockets: "/runs/r/sandbox/srt" };
+
+  it("deny everything but the system and the run's paths, and the server's files besides, under every level", () => {
+    for (const network of ["none", "trusted", "full"]) {
+      const { filesystem } = sandboxSettings(environment({ network }), paths) as { filesystem: Record<string, string[]> };
+      expect(filesystem.denyRead!.slice(0, 1)).toEqual(["/"]);
+      expect(filesystem.denyRead).toEqual(expect.arrayContaining(["/etc/shadow", "/etc/gshadow", "/srv/routines", "/srv/routines/data"]));
+      expect(filesystem.allowRead).toEqual(expect.arrayContaining(["/usr", "/bin", "/etc"]));
+      expect(filesystem.allowRead!.filter((path) => !path.startsWith("/usr") && !path.startsWith("/bin") && !path.startsWith("/sbin") && !path.startsWith("/lib") && !path.startsWith("/etc"))).toEqual([
+        expect.stringMatching(/sandbox-runtime\/vendor\/seccomp$/),
+        "/runs/r/sandbox/srt",
+      ]);
+      expect(filesystem.allowWrite).toEqual(["/runs/r/work/app", "/runs/r/home", "/runs/r/tmp"]);
+    }
+  });
+
+  it("cut the network off to the allowed hosts, except for full", () => {
+    expect(sandboxSettings(environment({ network: "none" }), paths).network).toEqual({ allowedDomains: [], deniedDomains: [], strictAllowlist: true });
+    expect(sandboxSettings(environment({ network: "full" }), paths)).not.toHaveProperty("network");
+  });
+});
+
+describe("network: full", () => {
+  const full = environment({ network: "full" });
+
+  it("is for the repositories the operator lists", () => {
+    expect(grantNetwork(full, { repository: "acme/app", fork: false }, ["acme/app"])).toEqual({ environment: full });
+    expect(grantNetwork(full, { repository: "Acme/App", fork: false }, ["acme/*"])).toEqual({ environment: full });
+    expect(grantNetwork(full, { repository: "other/app", fork: false }, ["*"])).toEqual({ environment: full });
+    expect(() => grantNetwork(full, { repository: "acme/app", fork: false }, ["acme/ap", "acme-labs/*", "app"])).toThrow(
+      new NetworkNotGrantedError(
+        "network: full is not granted to acme/app: the operator lists the repositories that may use it in ROUTINES_FULL_NETWORK_REPOSITORIES (e.g. acme/app or acme/*); otherwise the routine's environment can use network: trusted or custom with allowed_domains",
+      ),
+    );
+    expect(() => grantNetwork(full, { fork: false }, ["acme/*"])).toThrow(NetworkNotGrantedError);
+    // Other levels need no grant.
+    const none = environment({ network: "none" });
+    expect(grantNetwork(none, { repository: "acme/app", fork: true }, [])).toEqual({ environment: none });
+    expect(grantNetwork(undefined, { repository: "acme/app", fork: false }, [])).toEqual({ environment: undefined });
+  });
+
+  it("is never a fork's: its run gets trusted, and is told so", () => {
+    const forked = grantNetwork(environment({ network: "full", setup: "npm ci" }), { repository: "acme/app", fork: true }, ["*"]);
+    expect(forked.environment).toEqual(environment({ network: "trusted", setup: "npm ci" }));
+    expect(forked.warning).toBe("network: full is never given to a pull request from a fork: this run's commands have network: trusted");
+  });
+
+  it("refuses a session of an ungranted repository before anything runs", async () => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), "routines-ungranted-")));
+    const events: string[] = [];
+    await expect(
+      runSession({
+        routineName: "r",
+        routine: { prompt: "P." },
+        environment: environment({ network: "full", setup: "touch setup-ran" }),
+        root,
+        trigger: { trigger: "test" },
+        secrets: {},
+        client: new Anthropic({ apiKey: "unused", baseURL: "http://127.0.0.1:9", maxRetries: 0 }),
+        defaultModel: "m",
+        maxOutputTokens: 10,
+        sandbox: { available: true, allowUnsandboxed: false, hidden: [], fullNetworkRepositories: ["acme/other"] },
+        origin: { repository: "acme/app", fork: false },
+        record: async (kind) => void events.push(kind),
+      }),
+    ).rejects.toThrow(NetworkNotGrantedError);
+    expect(events).toEqual([]);
+    expect(await readdir(root)).toEqual([]);
   });
 });
 
@@ -133,7 +280,7 @@ describe("a host that cannot sandbox", () => {
       client: new Anthropic({ apiKey: "not-the-model-key", baseURL: refusingModel.url, maxRetries: 0 }),
       defaultModel: "m",
       maxOutputTokens: 10,
-      sandbox: { available: false, reason: "bwrap: setting up uid map: Permission denied", allowUnsandboxed, hidden: [] },
+      sandbox: { available: false, reason: "bwrap: setting up uid map: Permission denied", allowUnsandboxed, hidden: [], fullNetworkRepositories: ["*"] },
       record: async (kind, data) => void events.push([kind, data]),
     });
     return { result, events };
@@ -142,15 +289,16 @@ describe("a host that cannot sandbox", () => {
   it("refuses runs whose policy needs the sandbox, unless the operator allows running without", async () => {
     await expect(session(false, "trusted")).rejects.toThrow(
       new SandboxUnavailableError(
-        "this host cannot sandbox commands (bwrap: setting up uid map: Permission denied), and the routine's environment asks for network: trusted; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run without a sandbox",
+        "this host cannot sandbox commands (bwrap: setting up uid map: Permission denied), and every run's commands need the sandbox; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run them without one",
       ),
     );
     const allowed = await session(true, "trusted");
     expect(allowed.events.find(([kind]) => kind === "session_start")?.[1]).toMatchObject({
-      warnings: ["commands run without a sandbox (network: trusted is not enforced): bwrap: setting up uid map: Permission denied"],
+      warnings: ["commands run without a sandbox (network: trusted is not enforced, and commands can read the server's files): bwrap: setting up uid map: Permission denied"],
     });
-    // network: full needs no sandbox.
-    expect((await session(false, "full")).result.stopReason).toBe("model_error");
+    // network: full needs the sandbox too.
+    await expect(session(false, "full")).rejects.toThrow(SandboxUnavailableError);
+    expect((await session(true, "full")).result.stopReason).toBe("model_error");
   });
 });
 
@@ -205,7 +353,7 @@ async function sessionShell(network: string, commands: string[], runsRoot?: stri
       client: new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 0 }),
       defaultModel: "m",
       maxOutputTokens: 100,
-      sandbox: { available: true, allowUnsandboxed: false, hidden: [] },
+      sandbox: { available: true, allowUnsandboxed: false, hidden: [], fullNetworkRepositories: ["*"] },
       runsRoot,
       record: async (kind, data) => {
         const result = data as { name?: string; output?: string };
@@ -250,7 +398,7 @@ describe("a run's temporary directory", () => {
     await other.remove();
   }, 60_000);
 
-  it("is the TMPDIR of commands without the sandbox too", async () => {
+  it("is the TMPDIR of commands under network: full too", async () => {
     const { outputs, runsRoot } = await sessionShell("full", [...tempFiles, where]);
     expect(outputs.slice(0, 2)).toEqual(["Exit code: 0.\nok", "Exit code: 0.\nwritten"]);
     expect(outputs[2]).toMatch(new RegExp(`^Exit code: 0.\\n${runsRoot}/routines-run-\\d+-\\w+/tmp\\n`));
@@ -266,7 +414,7 @@ describe("the proxy inside the sandbox", () => {
     await writeFile(join(slow, "socat"), `#!/bin/sh\ncase "$1" in TCP-LISTEN*) sleep 1;; esac\nexec /usr/bin/socat "$@"\n`);
     await chmod(join(slow, "socat"), 0o755);
     const { root, dir } = await sandboxedShell({ network: "custom", allowed_domains: ["localhost"] });
-    const launch = await sandboxLauncher(environment({ network: "custom", allowed_domains: ["localhost"] }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox });
+    const launch = await sandboxLauncher(environment({ network: "custom", allowed_domains: ["localhost"] }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
     const run = async (command: string) =>
       (await shell.run({ command }, { root, env: { ...env, PATH: `${slow}:/usr/bin:/bin` }, signal: new AbortController().signal, launch })).output;
     expect(await run(fetchHost())).toBe("Exit code: 0.\nhello from the host");
@@ -333,7 +481,7 @@ describe("commands when the server dies", () => {
       const marker = String(300_000 + Math.floor(Math.random() * 600_000));
       // A process that leaves the command's process group (timeout does) must die too.
       const command = `timeout ${marker}1 sleep ${marker}1 & sleep ${marker}`;
-      const launcher = sandboxed ? await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state }) : unsandboxed;
+      const launcher = sandboxed ? await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state, sockets: dir.sockets }) : unsandboxed;
       const server = spawn(process.execPath, ["--input-type=module", "-e", FAKE_SERVER], { cwd: root, env: { ...env, HOME: root }, stdio: ["pipe", "inherit", "inherit"] });
       const tied = tieToServer(launcher(command), server.pid);
       server.stdin.end(JSON.stringify({ launch: detached ? tied : inOwnSession(tied), detached }));

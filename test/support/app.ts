@@ -20,6 +20,7 @@ export const testSettings: Settings = {
   apiFiresPerMinute: 10,
   workers: 1,
   allowUnsandboxed: false,
+  fullNetworkRepositories: [],
   model: "claude-test",
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",
