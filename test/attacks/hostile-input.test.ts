@@ -68,6 +68,17 @@ async function healthzWhile<T>(work: () => Promise<T>): Promise<{ result: T; slo
   }
 }
 
+/**
+ * Starts a server for the case and waits until it has settled: its start-up work (schedules of
+ * every repository, leftover tokens and directories, the sandbox probe) is done when its idle
+ * /healthz answers are fast, so what is measured next is the attack alone.
+ */
+async function startSettledServer(): Promise<ServerProcess> {
+  server = await world.startServer();
+  await eventually(async () => (await healthzWhile(() => sleep(1_000))).slowestMs < HEALTHZ_LIMIT_MS / 2, { what: "a settled server", intervalMs: 10 });
+  return server;
+}
+
 /** The server process's resident memory in bytes, from /proc. */
 async function residentBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -133,7 +144,7 @@ describe("hostile input costs the event loop little and starts nothing", () => {
         picky: { prompt: "Review it.", triggers: [{ github: { event: "pull_request", filters: { body: wildcards } } }] },
       }),
     });
-    server = await world.startServer();
+    server = await startSettledServer();
     await world.github.commit(repository, "feature/a", { "a.txt": "a\n" });
     const stalling = await world.github.openPullRequest(repository, { head: "feature/a", title: "Change [case-filter-a]", body: "a".repeat(34) });
     await world.github.commit(repository, "feature/b", { "b.txt": "b\n" });
@@ -157,7 +168,7 @@ describe("hostile input costs the event loop little and starts nothing", () => {
       "README.md": "crons\n",
       ".claude/routines.yml": routinesYml({ nightly: { prompt: "Tidy up.", triggers: [{ schedule: { preset: "daily", time: "03:00" } }] } }),
     });
-    server = await world.startServer();
+    server = await startSettledServer();
     // 50 routines × 5 triggers, each firing on 29 February when it is a Monday: once in 28 years.
     const routines = Object.fromEntries(
       Array.from({ length: 50 }, (_, r) => [
@@ -182,7 +193,7 @@ describe("hostile input costs the event loop little and starts nothing", () => {
     // One line a routine, so that 5,000 of them stay under the 512 KB a routines file may have.
     const many = (count: number) => `version: 1\nroutines:\n${Array.from({ length: count }, (_, i) => `  r${i}: { prompt: x, triggers: [{ github: { event: pull_request } }] }`).join("\n")}\n`;
     await world.github.addRepository(repository, 7, { "README.md": "many\n", ".claude/routines.yml": many(5) });
-    server = await world.startServer();
+    server = await startSettledServer();
     const before = await world.github.sha(repository, "refs/heads/main");
     const after = await world.github.commit(repository, "main", { ".claude/routines.yml": many(5_000) });
     await world.github.commit(repository, "feature/x", { "x.txt": "x\n" });
@@ -205,7 +216,7 @@ describe("hostile input costs the event loop little and starts nothing", () => {
   });
 
   it("oversized unsigned webhook bodies, in parallel", async () => {
-    server = await world.startServer();
+    server = await startSettledServer();
     const pid = server.pid!;
     const baseline = await residentBytes(pid);
     let peak = baseline;
@@ -226,8 +237,10 @@ describe("hostile input costs the event loop little and starts nothing", () => {
     await sampler;
     console.info(`oversized bodies: answers ${statuses.join(", ")}; memory ${(baseline / MB).toFixed(0)} MB → peak ${(peak / MB).toFixed(0)} MB; slowest /healthz ${slowestMs.toFixed(1)} ms`);
     expect(statuses.filter((status) => typeof status === "number" && status < 300)).toEqual([]);
-    expect(statuses.slice(0, 6)).toEqual(Array(6).fill(413));
-    expect(statuses.slice(6).every((status) => status === 413 || status === "reset")).toBe(true);
+    // The server answers 413 and closes the connection without reading the rest: a client still
+    // sending may see the connection reset before it reads the answer.
+    expect(statuses.every((status) => status === 413 || status === "reset")).toBe(true);
+    expect(statuses.slice(0, 6)).toContain(413);
     // Two bodies of up to 25 MB (GitHub's limit) are read before they are refused, and freed at the next GC.
     expect(peak - baseline).toBeLessThan(200 * MB);
     expect(slowestMs).toBeLessThan(HEALTHZ_LIMIT_MS);
@@ -240,7 +253,7 @@ describe("hostile input costs the event loop little and starts nothing", () => {
       "README.md": "replay\n",
       ".claude/routines.yml": routinesYml({ review: { prompt: "Review it.", triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] } }),
     });
-    server = await world.startServer();
+    server = await startSettledServer();
     await world.github.commit(repository, "feature/r", { "r.txt": "r\n" });
     const pull = await world.github.openPullRequest(repository, { head: "feature/r", title: "Change [case-replay]" });
     world.model.session("[case-replay]", [outcome("Reviewed.")]);
@@ -268,7 +281,7 @@ describe("hostile input costs the event loop little and starts nothing", () => {
       "prompts/huge.md": `Review it. [case-prompt]\n${"padding ".repeat((5 * MB) / 8)}`,
       ".claude/routines.yml": routinesYml({ big: { prompt_file: "prompts/huge.md", triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] } }),
     });
-    server = await world.startServer();
+    server = await startSettledServer();
     world.model.session("[case-prompt]", [outcome("Read it all.")]);
     await world.github.commit(repository, "feature/p", { "p.txt": "p\n" });
     const pull = await world.github.openPullRequest(repository, { head: "feature/p", title: "Change" });
