@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { request } from "@octokit/request";
 import { ProbotOctokit, type ApplicationFunction, type ApplicationFunctionOptions, type Probot } from "probot";
 import { RoutinesCache } from "./config/routines-cache.js";
-import { checkConfigAt } from "./github/config-check.js";
+import { validateInThread, type ValidateConfig } from "./config/validate.js";
+import { checkConfigAt, type InspectConfig } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
 import { installationFor } from "./github/installation-client.js";
 import { WritePermissions } from "./github/permissions.js";
@@ -32,6 +33,9 @@ export interface AppOptions {
   admission: Admission;
   /** Shared with the parts that run routines, so every reader sees one cache. */
   routines?: RoutinesCache;
+  /** How routines files are validated and checked; the server does both off the event loop (validateOffThread, inspectOffThread). */
+  validate?: ValidateConfig;
+  inspectConfig?: InspectConfig;
   /** Schedule triggers; registered for every installation when the app loads. */
   scheduler?: Scheduler;
   /** Counters and gauges served at /metrics; made here when not given. */
@@ -50,7 +54,8 @@ export function createApp(options: AppOptions): ApplicationFunction {
   return (app: Probot, { addHandler }: Pick<ApplicationFunctionOptions, "addHandler">) => {
     const { settings, store, admission } = options;
     const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval });
-    const routines = options.routines ?? new RoutinesCache(validateOptions);
+    const validate = options.validate ?? validateInThread;
+    const routines = options.routines ?? new RoutinesCache(validateOptions, validate);
     const deps = {
       routines,
       admission,
@@ -112,7 +117,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       const repository = context.repo();
       const { number, head } = context.payload.pull_request;
       if ((await configChangeInPullRequest(context.octokit, repository, number)) === undefined) return;
-      const { conclusion } = await checkConfigAt(context.octokit, repository, head.sha, { ...validateOptions(), secrets: settings.secrets });
+      const { conclusion } = await checkConfigAt(context.octokit, repository, head.sha, { ...validateOptions(), secrets: settings.secrets }, options.inspectConfig);
       context.log.info({ pull: number, conclusion }, "routines/config checked");
     });
 
@@ -135,7 +140,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
         if (scheduling && installationId !== undefined) await scheduleRepository(context.octokit, installationId, repository, scheduling);
       }
       if (configChangeInPush(push) !== "changed") return;
-      const { conclusion } = await checkConfigAt(context.octokit, repository, push.after, { ...validateOptions(), secrets: settings.secrets });
+      const { conclusion } = await checkConfigAt(context.octokit, repository, push.after, { ...validateOptions(), secrets: settings.secrets }, options.inspectConfig);
       context.log.info({ sha: push.after, conclusion }, "routines/config checked");
     });
   };

@@ -8,13 +8,17 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import type { Logger } from "pino";
-import { ProbotOctokit, run, type Probot } from "probot";
+import { Probot, ProbotOctokit, run } from "probot";
 import { createApp } from "./app.js";
+import { LIMITS } from "./config/limits.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
+import { validateOffThread } from "./config/validate-off-thread.js";
 import { applyEnvFile } from "./env-file.js";
 import { botAuthorOf } from "./github/bot-author.js";
+import { inspectOffThread } from "./github/config-check.js";
 import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
 import { redactRequests } from "./github/redact-requests.js";
+import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
@@ -57,6 +61,8 @@ const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, a
 const redact = createRedactor(held);
 // The model client is made later, from these, since the environment no longer has them then.
 const modelCredentials = { apiKey: process.env.ANTHROPIC_API_KEY ?? null, authToken: process.env.ANTHROPIC_AUTH_TOKEN ?? null };
+// Deliveries are verified with it long after the environment was scrubbed.
+const webhookSecret = process.env.WEBHOOK_SECRET;
 const log = createServerLog(redact, { level: process.env.LOG_LEVEL ?? "info" });
 for (const grant of settings.secrets.ungranted()) {
   log.warn(`${grant.variable} is granted to no repository: runs that need ${grant.name} are rejected until ${grant.variable}_REPOSITORIES lists theirs`);
@@ -236,7 +242,23 @@ function stop(signal: NodeJS.Signals): void {
   })();
 }
 
-const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded }), { Octokit, log: log.child({ name: "probot" }) });
+// Probot's server puts the webhook middleware that getNodeMiddleware returns in front of every
+// other handler; ours replaces Probot's (see github/receive-webhooks.ts for why).
+Probot.prototype.getNodeMiddleware = async function (this: Probot) {
+  return webhookReceiver({
+    path: this.webhookPath,
+    secret: webhookSecret,
+    // The payload is GitHub's JSON, verified by its signature; Probot's handlers type it by event name.
+    receive: (event: ReceivedWebhook) => this.receive(event as Parameters<Probot["receive"]>[0]),
+    replayOf: (bodyHash, deliveryId) => store.recordDelivery(bodyHash, deliveryId, new Date(), LIMITS.replayWindowMs),
+    log: log.child({ name: "webhooks" }),
+  });
+};
+
+const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded, validate: validateOffThread, inspectConfig: inspectOffThread }), {
+  Octokit,
+  log: log.child({ name: "probot" }),
+});
 scrubSecrets();
 // Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.
 process.removeAllListeners("SIGINT");

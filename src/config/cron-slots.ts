@@ -8,10 +8,14 @@ import { DateTime } from "luxon";
 
 /** As far as node-cron looks: "29 February, if a Monday" comes round only every 28 years. */
 const MAX_DAYS = 366 * 100;
+const DAY_MS = 86_400_000;
 
 export interface CronSlots {
-  /** The first slot strictly after `instant` (at whole-second precision), or undefined if none comes. */
-  after(instant: Date): Date | undefined;
+  /**
+   * The first slot strictly after `instant` (at whole-second precision), or undefined if none comes
+   * (before `until`, when given: days after it are not looked at).
+   */
+  after(instant: Date, until?: Date): Date | undefined;
   /** Releases the matcher; node-cron keeps every task it creates in a registry. */
   dispose(): void;
 }
@@ -34,6 +38,7 @@ export function cronSlots(expression: string, timezone: string): CronSlots {
   // Never started, so it arms no timer: it is only asked whether an instant matches.
   const matcher = cron.createTask(expression, () => undefined, { timezone });
   const matches = (ms: number) => matcher.match(new Date(ms));
+  const mayMatchDate = dateFilter(fields);
 
   const offsetAt = (ms: number) => DateTime.fromMillis(ms, { zone: timezone }).offset * 60_000;
   const readsBack = (ms: number, wanted: LocalTime) => {
@@ -77,12 +82,21 @@ export function cronSlots(expression: string, timezone: string): CronSlots {
   };
 
   return {
-    after(instant) {
+    after(instant, until) {
       const base = Math.floor(instant.getTime() / 1000) * 1000;
       const start = DateTime.fromMillis(base, { zone: timezone });
+      // A day whose local midnight is past `until` by more than any offset cannot hold a slot before it.
+      const lastDay = until === undefined ? undefined : Date.UTC(...utcDayOf(until.getTime() + 14 * 3_600_000));
       let day: LocalDay = { year: start.year, month: start.month, day: start.day };
-      for (let i = 0; i < MAX_DAYS; i++) {
-        const found = dayMayMatch(day) ? firstOnDay(day, base, i === 0 ? start : undefined) : undefined;
+      const first = Date.UTC(day.year, day.month - 1, day.day);
+      for (let at = first; at - first < MAX_DAYS * DAY_MS; at = Date.UTC(day.year, day.month - 1, day.day)) {
+        if (lastDay !== undefined && at > lastDay) return undefined;
+        // A month the expression never names is passed over whole.
+        if (!mayMatchDate.month(day.month)) {
+          day = { year: day.month === 12 ? day.year + 1 : day.year, month: (day.month % 12) + 1, day: 1 };
+          continue;
+        }
+        const found = mayMatchDate.day(day) && dayMayMatch(day) ? firstOnDay(day, base, at === first ? start : undefined) : undefined;
         if (found !== undefined) return new Date(found);
         day = nextDay(day);
       }
@@ -92,17 +106,41 @@ export function cronSlots(expression: string, timezone: string): CronSlots {
   };
 }
 
+const utcDayOf = (ms: number): [number, number, number] => {
+  const date = new Date(ms);
+  return [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()];
+};
+
+/**
+ * A cheap first look at a calendar day, from the expression's month, day-of-month and weekday
+ * fields: false only for days node-cron can never match, so the costly matcher (time zones, DST)
+ * runs on the few days that may. Fields with special tokens (L, W, #) are left to the matcher.
+ */
+function dateFilter(fields: ReturnType<typeof cron.parse>): { month(month: number): boolean; day(day: LocalDay): boolean } {
+  const numbers = (values: ReadonlyArray<number | string>) => (values.every((value) => typeof value === "number") ? new Set(values as number[]) : undefined);
+  const months = numbers(fields.month);
+  const days = numbers(fields.dayOfMonth);
+  const weekdays = numbers(fields.dayOfWeek.map((value) => (value === 7 ? 0 : value)));
+  return {
+    month: (month) => !months || months.has(month),
+    day: ({ year, month, day }) => (!days || days.has(day)) && (!weekdays || weekdays.has(new Date(Date.UTC(year, month - 1, day)).getUTCDay())),
+  };
+}
+
 function nextDay({ year, month, day }: LocalDay): LocalDay {
   const next = new Date(Date.UTC(year, month - 1, day + 1));
   return { year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate() };
 }
 
-/** The next `count` slots strictly after `from`: what the dashboard and the interval check read. */
-export function nextSlots(expression: string, timezone: string, count: number, from = new Date()): Date[] {
+/**
+ * The next `count` slots strictly after `from`, and none after `until` when given: what the
+ * dashboard and the interval check read.
+ */
+export function nextSlots(expression: string, timezone: string, count: number, from = new Date(), until?: Date): Date[] {
   const slots = cronSlots(expression, timezone);
   try {
     const runs: Date[] = [];
-    for (let at = slots.after(from); at && runs.length < count; at = slots.after(at)) runs.push(at);
+    for (let at = slots.after(from, until); at && runs.length < count && (!until || at <= until); at = slots.after(at, until)) runs.push(at);
     return runs;
   } finally {
     slots.dispose();

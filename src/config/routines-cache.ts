@@ -3,7 +3,7 @@
 // with the file's ETag and keeps the parsed routines when the file did not change. A repository
 // without the file is remembered too, so it costs no calls until a push adds one.
 import { readConfigFile, type Octokit, type RepositoryRef } from "./read-config-file.js";
-import { validateRoutines, type RoutinesConfig, type ValidateOptions } from "./validate.js";
+import { validateInThread, type RoutinesConfig, type ValidateConfig, type ValidateOptions } from "./validate.js";
 
 export type RepositoryRoutines = { found: false } | ({ found: true; sha: string } & RoutinesConfig);
 
@@ -18,7 +18,11 @@ const keyOf = ({ owner, repo }: RepositoryRef) => `${owner}/${repo}`.toLowerCase
 export class RoutinesCache {
   readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly validateOptions: () => ValidateOptions = () => ({})) {}
+  constructor(
+    private readonly validateOptions: () => ValidateOptions = () => ({}),
+    /** The server validates off the event loop (validate-off-thread.ts). */
+    private readonly validate: ValidateConfig = validateInThread,
+  ) {}
 
   load(octokit: Octokit, repository: RepositoryRef): Promise<RepositoryRoutines> {
     const key = keyOf(repository);
@@ -49,6 +53,6 @@ export class RoutinesCache {
       return previous!.routines;
     }
     entry.etag = file.etag;
-    return { found: true, sha: file.sha, ...validateRoutines(file.source, this.validateOptions()) };
+    return { found: true, sha: file.sha, ...(await this.validate(file.source, this.validateOptions())) };
   }
 }

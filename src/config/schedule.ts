@@ -23,10 +23,13 @@ export function scheduleInstant(schedule: ScheduleTrigger): Date | undefined {
   return schedule.at === undefined ? undefined : parseAt(schedule.at, timezoneOf(schedule));
 }
 
-/** The next times the schedule fires, at most `count`. A one-off time already past has none. */
-export function nextRuns(schedule: ScheduleTrigger, count: number, now = new Date()): Date[] {
+/**
+ * The next times the schedule fires, at most `count`, and within `horizonMs` of now when given. A
+ * one-off time already past has none.
+ */
+export function nextRuns(schedule: ScheduleTrigger, count: number, now = new Date(), horizonMs?: number): Date[] {
   const cron = scheduleCron(schedule);
-  if (cron !== undefined) return nextCronRuns(cron, timezoneOf(schedule), count);
+  if (cron !== undefined) return nextCronRuns(cron, timezoneOf(schedule), count, horizonMs === undefined ? undefined : new Date(now.getTime() + horizonMs));
   const instant = scheduleInstant(schedule);
   return instant && instant > now ? [instant] : [];
 }

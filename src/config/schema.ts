@@ -3,6 +3,7 @@
 // clock, the operator's settings or other parts of the file live in checks.ts.
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { patternProblem } from "./filter-pattern.js";
 import { oneLine, quote } from "./problem.js";
 import { cronProblem, isValidTimeZone, parseAt } from "./time.js";
 
@@ -100,21 +101,6 @@ export const DEFAULT_ACTIONS = {
   release: ["published"],
 } as const;
 
-/** Why a filter pattern cannot be used, or undefined: `!` negates, `/…/flags` is a regular expression, anything else a glob. */
-export function patternProblem(pattern: string): string | undefined {
-  const body = pattern.startsWith("!") ? pattern.slice(1) : pattern;
-  if (body === "") return "empty pattern";
-  const regex = /^\/(.*)\/([a-z]*)$/s.exec(body);
-  if (!regex) return undefined;
-  try {
-    new RegExp(regex[1]!, regex[2]);
-    return undefined;
-  } catch (cause) {
-    const reason = (cause as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
-    return `invalid regular expression ${oneLine(body)}: ${oneLine(reason)}`;
-  }
-}
-
 const Pattern = z.string().superRefine((pattern, ctx) => {
   const problem = patternProblem(pattern);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
@@ -122,7 +108,7 @@ const Pattern = z.string().superRefine((pattern, ctx) => {
 const StringFilter = z
   .union([Pattern, z.array(Pattern).min(1, { error: "must list at least one pattern" })])
   .describe('A glob, "!glob" to negate, "/regex/flags", or a list meaning any of them.');
-const LabelList = z.union([z.string(), z.array(z.string())]);
+const LabelList = z.union([Pattern, z.array(Pattern)]);
 const LabelFilter = z
   .union([LabelList, strict({ any: LabelList.optional(), all: LabelList.optional(), none: LabelList.optional() })])
   .describe("A label or list of labels (any of them), or {any, all, none}.");

@@ -29,17 +29,24 @@ export function cronProblem(expression: string): string | undefined {
   return undefined;
 }
 
-/** The next `count` times a valid cron expression fires, counted from now, in the given zone: the scheduler's own slots. */
-export function nextCronRuns(expression: string, timezone: string, count: number): Date[] {
-  return nextSlots(expression, timezone, count);
+/** The next `count` times a valid cron expression fires, counted from now (none after `until`), in the given zone: the scheduler's own slots. */
+export function nextCronRuns(expression: string, timezone: string, count: number, until?: Date): Date[] {
+  return nextSlots(expression, timezone, count, new Date(), until);
 }
 
+/** How far past its first firing an expression is sampled: any gap people schedule shows within a year. */
+const SAMPLE_HORIZON_MS = 400 * 24 * 3_600_000;
+
 /**
- * The shortest gap between two consecutive firings, looked for among the next `sample` firings.
- * Cron fields repeat, so the sample sees every dense stretch of any expression people write.
+ * The shortest gap between two consecutive firings, looked for among the next `sample` firings
+ * within SAMPLE_HORIZON_MS of the first. Cron fields repeat, so the sample sees every dense
+ * stretch of any expression people write; the horizon keeps a rare expression ("29 February, if a
+ * Monday") from costing decades of days. Infinity when it fires at most once in the horizon.
  */
 export function shortestCronInterval(expression: string, timezone: string, sample = 50): number {
-  const runs = nextCronRuns(expression, timezone, sample);
+  const [first] = nextSlots(expression, timezone, 1);
+  if (!first) return Number.POSITIVE_INFINITY;
+  const runs = [first, ...nextSlots(expression, timezone, sample - 1, first, new Date(first.getTime() + SAMPLE_HORIZON_MS))];
   let shortest = Number.POSITIVE_INFINITY;
   for (let i = 1; i < runs.length; i++) {
     shortest = Math.min(shortest, runs[i]!.getTime() - runs[i - 1]!.getTime());

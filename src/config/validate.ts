@@ -3,6 +3,7 @@
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { crossChecks } from "./checks.js";
+import { LIMITS } from "./limits.js";
 import { createLocator } from "./locate.js";
 import { byPosition, isError, oneLine, type ConfigPath, type Problem } from "./problem.js";
 import { Environment, Name, NAME, Routine, RoutinesFile } from "./schema.js";
@@ -16,6 +17,12 @@ export interface ValidateOptions {
   /** Shortest allowed gap between runs of a schedule, in milliseconds. Default: one hour. */
   minScheduleInterval?: number;
 }
+
+/** Validation as the server runs it: off the event loop, with a time budget (see validate-off-thread.ts). */
+export type ValidateConfig = (source: string, options: ValidateOptions) => Promise<RoutinesConfig>;
+
+/** Validation on the calling thread, for the CLI and tests. */
+export const validateInThread: ValidateConfig = async (source, options) => validateRoutines(source, options);
 
 export interface RoutinesConfig {
   /** Routines without errors whose environment is valid too. */
@@ -68,6 +75,10 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
     return parsed;
   };
 
+  // A file past the caps is refused whole, before its entries cost anything.
+  const size = sizeProblem(raw.routines);
+  if (size) return fail(size, ["routines"]);
+
   parse(Root, raw, []);
   // Entries with an invalid name are parsed too, so the name does not hide their other problems;
   // the name's own problem (reported by Root) keeps them from being used.
@@ -101,4 +112,14 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
     if (!broken(["routines", name]) && !environmentBroken) result.routines[name] = routine;
   }
   return result;
+}
+
+/** Why the file has too many routines or triggers to be read, or undefined. */
+function sizeProblem(routines: unknown): string | undefined {
+  if (!isRecord(routines)) return undefined;
+  const count = Object.keys(routines).length;
+  if (count > LIMITS.routinesPerFile) return `${count} routines; the limit is ${LIMITS.routinesPerFile} per file`;
+  const triggers = Object.values(routines).reduce<number>((sum, routine) => sum + (isRecord(routine) && Array.isArray(routine.triggers) ? routine.triggers.length : 0), 0);
+  if (triggers > LIMITS.triggersPerFile) return `${triggers} triggers; the limit is ${LIMITS.triggersPerFile} per file, all routines together`;
+  return undefined;
 }

@@ -4,9 +4,12 @@ import { describeTrigger } from "../config/describe.js";
 import { formatProblem, isError, type Problem } from "../config/problem.js";
 import { CONFIG_PATH, ConfigReadError, readConfigFile, type Octokit, type RepositoryRef } from "../config/read-config-file.js";
 import { nextRuns, timezoneOf } from "../config/schedule.js";
-import type { SecretGrants } from "../config/secret-grants.js";
+import { SecretGrants, type SecretGrant } from "../config/secret-grants.js";
 import { withSecretScope } from "../config/secret-scope.js";
 import { formatInZone } from "../config/time.js";
+import { LIMITS } from "../config/limits.js";
+import { runOffThread } from "../config/off-thread.js";
+import { BUDGET_PROBLEMS } from "../config/validate-off-thread.js";
 import { validateRoutines, type RoutinesConfig, type ValidateOptions } from "../config/validate.js";
 
 export const CONFIG_CHECK_NAME = "routines/config";
@@ -31,6 +34,9 @@ export interface CheckOutput {
   annotations: Annotation[];
 }
 
+/** The table shows next runs this far ahead; a rarer schedule shows none rather than cost decades of days. */
+const NEXT_RUN_HORIZON = 5 * 366 * 24 * 3_600_000;
+
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
@@ -39,7 +45,7 @@ function routinesTable(config: RoutinesConfig, now: Date): string {
     const triggers = routine.triggers ?? [];
     const described = triggers.length > 0 ? triggers.map((trigger) => cell(describeTrigger(trigger, name))).join("<br>") : "on demand only";
     const next = triggers
-      .flatMap((trigger) => (trigger.schedule ? nextRuns(trigger.schedule, 1, now).map((at) => ({ at, zone: timezoneOf(trigger.schedule!) })) : []))
+      .flatMap((trigger) => (trigger.schedule ? nextRuns(trigger.schedule, 1, now, NEXT_RUN_HORIZON).map((at) => ({ at, zone: timezoneOf(trigger.schedule!) })) : []))
       .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
     return `| \`${name}\` | ${described} | ${next ? formatInZone(next.at, next.zone) : "–"} |`;
   });
@@ -76,6 +82,29 @@ export function configCheckOutput(config: RoutinesConfig, now = new Date()): Che
   return { conclusion: errors > 0 ? "failure" : "success", title, summary: sections.join("\n\n"), annotations: config.problems.map(annotation) };
 }
 
+export interface InspectOptions extends ValidateOptions {
+  /** The repository and the operator's grants (names and repositories only) for the secret-scope check. */
+  scope?: { repository: RepositoryRef; grants: readonly SecretGrant[] };
+}
+
+/** Validates a file's text and says what the check says of it. */
+export type InspectConfig = (source: string, options: InspectOptions) => Promise<CheckOutput>;
+
+export const inspectInThread: InspectConfig = async (source, { scope, ...options }) => {
+  const config = validateRoutines(source, options);
+  return configCheckOutput(scope ? withSecretScope(source, config, new SecretGrants(scope.grants), scope.repository) : config, options.now);
+};
+
+const budgetFailure = (message: string): CheckOutput => ({ conclusion: "failure", title: `Cannot check ${CONFIG_PATH}`, summary: `${CONFIG_PATH}:1:1: ${message}`, annotations: [] });
+
+/** As the server checks a file: off the event loop, within LIMITS.validationMs (a pull request's file is anyone's text). */
+export const inspectOffThread: InspectConfig = (source, options) =>
+  runOffThread(new URL("./config-check-worker.js", import.meta.url), { source, options }, {
+    timeoutMs: LIMITS.validationMs,
+    tooSlow: () => budgetFailure(BUDGET_PROBLEMS.tooSlow),
+    tooLarge: () => budgetFailure(BUDGET_PROBLEMS.tooLarge),
+  });
+
 /** Creates the completed check run, sending annotations in batches GitHub accepts. */
 export async function publishConfigCheck(octokit: Octokit, repository: RepositoryRef, headSha: string, output: CheckOutput): Promise<void> {
   const { conclusion, title, summary, annotations } = output;
@@ -101,17 +130,19 @@ export interface ConfigCheckOptions extends ValidateOptions {
   secrets?: SecretGrants;
 }
 
-/** Validates the config file as it is at `sha` and publishes the check on that commit. */
-export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef, sha: string, options: ConfigCheckOptions): Promise<CheckOutput> {
+/**
+ * Validates the config file as it is at `sha` and publishes the check on that commit. The server
+ * passes inspectOffThread: a pull request's file is anyone's text, fork pull requests included.
+ */
+export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef, sha: string, options: ConfigCheckOptions, inspect: InspectConfig = inspectInThread): Promise<CheckOutput> {
+  const { secrets, ...validate } = options;
+  // Grants go to the check without their values, which must not cross into a worker thread.
+  const inspectOptions: InspectOptions = { ...validate, ...(secrets ? { scope: { repository, grants: secrets.grants.map((grant) => ({ ...grant, value: "" })) } } : {}) };
   let output: CheckOutput;
   try {
     const file = await readConfigFile(octokit, repository, { ref: sha });
-    const validated = (source: string) => {
-      const config = validateRoutines(source, options);
-      return options.secrets ? withSecretScope(source, config, options.secrets, repository) : config;
-    };
     output = file.found && "source" in file
-      ? configCheckOutput(validated(file.source), options.now)
+      ? await inspect(file.source, inspectOptions)
       : { conclusion: "success", title: "No routines file", summary: `This commit has no ${CONFIG_PATH}: no routines will run from it.`, annotations: [] };
   } catch (error) {
     // A file GitHub served but we refuse (too large, not a file) is the author's to fix; API failures are not.

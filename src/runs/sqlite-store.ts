@@ -86,6 +86,12 @@ const MIGRATIONS = [
      run_id TEXT NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `CREATE TABLE webhook_bodies (
+     body_hash TEXT PRIMARY KEY,
+     delivery_id TEXT NOT NULL,
+     received_at INTEGER NOT NULL
+   );
+   CREATE INDEX webhook_bodies_received ON webhook_bodies (received_at);`,
 ];
 
 interface RunRow {
@@ -195,6 +201,16 @@ export class SqliteStore implements RunStore {
     if (inserted.changes === 1) return { inserted: true };
     const existing = this.#sql("SELECT id FROM runs WHERE dedupe_key = ?").get(dedupeKey) as { id: string };
     return { inserted: false, existingId: existing.id };
+  }
+
+  async recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined> {
+    return this.#db.transaction(() => {
+      this.#sql("DELETE FROM webhook_bodies WHERE received_at < ?").run(at.getTime() - windowMs);
+      const earlier = this.#sql("SELECT delivery_id FROM webhook_bodies WHERE body_hash = ?").get(bodyHash) as { delivery_id: string } | undefined;
+      if (earlier) return earlier.delivery_id === deliveryId ? undefined : earlier.delivery_id;
+      this.#sql("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES (?, ?, ?)").run(bodyHash, deliveryId, at.getTime());
+      return undefined;
+    })();
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {

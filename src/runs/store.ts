@@ -89,6 +89,12 @@ export type InsertResult = { inserted: true } | { inserted: false; existingId: s
 export interface RunStore {
   /** Records a run. With a dedupe key already recorded, records nothing and names the earlier run. */
   insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult>;
+  /**
+   * Remembers a verified webhook body by its hash for `windowMs`. Returns the id of an earlier
+   * delivery of the same body under another id (a replay), or undefined when the body is new or
+   * comes again under its own id (GitHub's redelivery keeps the id).
+   */
+  recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined>;
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: RunListQuery): Promise<RunRecord[]>;

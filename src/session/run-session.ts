@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import { formatDuration, parseDuration } from "../config/duration.js";
+import { formatBytes, LIMITS } from "../config/limits.js";
 import type { Environment, Routine } from "../config/schema.js";
 import type { RunResult } from "./execution.js";
 import { runAgentLoop, type StopReason } from "./agent-loop.js";
@@ -130,6 +131,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   if (task === undefined && routine.prompt_file) {
     task = await readRepositoryFile(routine.prompt_file);
     if (task === undefined) throw new Error(`prompt_file ${routine.prompt_file} is not in the repository`);
+    const bytes = Buffer.byteLength(task, "utf8");
+    if (bytes > LIMITS.promptFileBytes) throw new Error(`prompt_file ${routine.prompt_file} is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.promptFileBytes)}`);
   }
   const claudeMd = await readRepositoryFile("CLAUDE.md");
   const prompt = buildPrompt({ ...options.trigger, routine: options.routineName, task: task ?? "", ...(claudeMd === undefined ? {} : { claudeMd }) });

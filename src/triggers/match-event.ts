@@ -1,6 +1,8 @@
 // Which github triggers a pull_request or release event fires, and for every one that it does not
 // fire, the first reason why: the answer to "why didn't it run?".
+import { LIMITS } from "../config/limits.js";
 import { DEFAULT_ACTIONS, type GithubTrigger, type Routine } from "../config/schema.js";
+import { StepBudget, StepBudgetExceeded } from "../config/step-budget.js";
 import type { EventFacts } from "./event-facts.js";
 import { patternMismatch, type PatternKind } from "./patterns.js";
 
@@ -32,9 +34,9 @@ const TEXT_FILTERS: Array<[keyof EventFacts["text"], PatternKind, boolean]> = [
 const asList = (value: string | string[]) => (typeof value === "string" ? [value] : value);
 const quoteList = (values: string[]) => (values.length > 0 ? values.map((value) => `"${value}"`).join(", ") : "no labels");
 
-function labelMismatch(labels: string[], filter: LabelFilter): string | undefined {
+function labelMismatch(labels: string[], filter: LabelFilter, budget?: StepBudget): string | undefined {
   const spec = typeof filter === "string" || Array.isArray(filter) ? { any: filter } : filter;
-  const has = (pattern: string) => labels.some((label) => patternMismatch(label, pattern, { kind: "text", ignoreCase: true }) === undefined);
+  const has = (pattern: string) => labels.some((label) => patternMismatch(label, pattern, { kind: "text", ignoreCase: true, ...(budget ? { budget } : {}) }) === undefined);
   const any = spec.any === undefined ? [] : asList(spec.any);
   if (any.length > 0 && !any.some(has)) return `labels (${quoteList(labels)}) include none of ${quoteList(any)}`;
   const missing = (spec.all === undefined ? [] : asList(spec.all)).find((pattern) => !has(pattern));
@@ -44,8 +46,11 @@ function labelMismatch(labels: string[], filter: LabelFilter): string | undefine
   return undefined;
 }
 
-/** Why the event does not fire this github trigger, or undefined when it does. */
-export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts): string | undefined {
+/**
+ * Why the event does not fire this github trigger, or undefined when it does. With a budget,
+ * matching throws StepBudgetExceeded once the event has spent it.
+ */
+export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts, budget?: StepBudget): string | undefined {
   if (trigger.event !== facts.event) return `listens to ${trigger.event} events`;
   const actions: readonly string[] = trigger.actions ?? DEFAULT_ACTIONS[trigger.event];
   if (!actions.includes(facts.action)) return `action "${facts.action}" is not one of ${actions.join(", ")}`;
@@ -57,11 +62,11 @@ export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts)
     const patterns = filters[name];
     if (patterns === undefined) continue;
     const value = facts.text[name] ?? "";
-    const mismatch = patternMismatch(value, patterns, { kind, ignoreCase });
+    const mismatch = patternMismatch(value, patterns, { kind, ignoreCase, ...(budget ? { budget } : {}) });
     if (mismatch) return `${name} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)} ${mismatch}`;
   }
   if (filters.labels !== undefined) {
-    const mismatch = labelMismatch(facts.labels ?? [], filters.labels);
+    const mismatch = labelMismatch(facts.labels ?? [], filters.labels, budget);
     if (mismatch) return mismatch;
   }
   for (const flag of ["draft", "merged"] as const) {
@@ -71,12 +76,25 @@ export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts)
   return undefined;
 }
 
-export function matchEvent(routines: Record<string, Routine>, facts: EventFacts): EventMatch {
+/**
+ * The triggers the event fires. All filters of the file share one budget of matching steps
+ * (LIMITS.matchingSteps): once it is spent, the triggers not yet matched are skipped, saying so.
+ */
+export function matchEvent(routines: Record<string, Routine>, facts: EventFacts, budget = new StepBudget(LIMITS.matchingSteps)): EventMatch {
   const result: EventMatch = { matched: [], skipped: [] };
+  let exhausted: StepBudgetExceeded | undefined;
   for (const [routine, { triggers = [] }] of Object.entries(routines)) {
     triggers.forEach((trigger, index) => {
       if (!trigger.github) return;
-      const reason = githubTriggerMismatch(trigger.github, facts);
+      if (exhausted) return void result.skipped.push({ routine, trigger: index, reason: `not matched: the file's filters ${exhausted.message} on this event; simplify them` });
+      let reason: string | undefined;
+      try {
+        reason = githubTriggerMismatch(trigger.github, facts, budget);
+      } catch (error) {
+        if (!(error instanceof StepBudgetExceeded)) throw error;
+        exhausted = error;
+        reason = `not matched: the file's filters ${error.message} on this event; simplify them`;
+      }
       if (reason === undefined) result.matched.push({ routine, trigger: index });
       else result.skipped.push({ routine, trigger: index, reason });
     });

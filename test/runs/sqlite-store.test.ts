@@ -34,7 +34,7 @@ describe("SqliteStore", () => {
     const db = new Database(file);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 3; upgrade the server");
+    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 4; upgrade the server");
   });
 });
 
@@ -102,5 +102,20 @@ describe("StoreAdmission", () => {
     expect((await store.listRuns({ limit: 100, outcome: "failed" })).map((run) => run.id)).toEqual([all[1]!.id]);
     const page = await store.listRuns({ limit: 2, before: all[1]!.id });
     expect(page.map((run) => run.id)).toEqual([all[2]!.id, all[3]!.id]);
+  });
+});
+
+describe("SqliteStore.recordDelivery", () => {
+  it("names the earlier delivery of the same body under another id, within the window", async () => {
+    const store = new SqliteStore(":memory:");
+    const at = new Date("2026-11-24T12:00:00Z");
+    const hour = 3_600_000;
+    expect(await store.recordDelivery("hash-a", "d-1", at, hour)).toBeUndefined();
+    expect(await store.recordDelivery("hash-a", "d-1", at, hour)).toBeUndefined();
+    expect(await store.recordDelivery("hash-a", "d-2", new Date(at.getTime() + hour / 2), hour)).toBe("d-1");
+    expect(await store.recordDelivery("hash-b", "d-3", at, hour)).toBeUndefined();
+    // Past the window the body is forgotten.
+    expect(await store.recordDelivery("hash-a", "d-4", new Date(at.getTime() + 2 * hour), hour)).toBeUndefined();
+    await store.close();
   });
 });
