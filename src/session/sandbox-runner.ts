@@ -1,20 +1,20 @@
 // The program that runs one command line in the sandbox: `node --input-type=module --eval
-// SANDBOX_RUNNER <srt module URL> <settings file> <srt's own directory> <command>`. It does what srt's own command does,
+// "$(sandboxRunner(<srt module URL>))" <settings file> <srt's own directory> <command>`. It does what srt's own command does,
 // with one difference: srt's command requires a network section and then always cuts the network
 // off, and `network: full` needs the filesystem rules alone. With a network section it starts srt's
 // filtering proxy; without one it only wraps the command (bubblewrap, with its PID namespace and
 // the filesystem rules). Kept as text, run by node itself, so that it works the same from the
 // built server and from the sources (tests); it is short because srt does the work.
-export const SANDBOX_RUNNER = `
+export const sandboxRunner = (srt: string) => `
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
-const [srt, settingsFile, own, command] = process.argv.slice(1);
+import { SandboxManager, SandboxRuntimeConfigSchema, FilesystemConfigSchema } from ${JSON.stringify(srt)};
+const [settingsFile, own, command] = process.argv.slice(1);
 // srt keeps its files in its TMPDIR; the command keeps its own.
 const commandTmp = process.env.TMPDIR;
 process.env.TMPDIR = own;
 try {
-  const { SandboxManager, SandboxRuntimeConfigSchema, FilesystemConfigSchema } = await import(srt);
   const settings = JSON.parse(readFileSync(settingsFile, "utf8"));
   let wrapped;
   if (settings.network) {

@@ -18,7 +18,7 @@ import { promisify } from "node:util";
 import type { Environment } from "../config/schema.js";
 import type { Launcher } from "./launch.js";
 import { MAX_SOCKET_DIR } from "./run-directory.js";
-import { SANDBOX_RUNNER } from "./sandbox-runner.js";
+import { sandboxRunner } from "./sandbox-runner.js";
 
 /** Hosts of `network: trusted`: package registries and common development hosts. */
 export const TRUSTED_DOMAINS = [
@@ -162,13 +162,13 @@ export async function sandboxLauncher(environment: Environment | undefined, path
   await mkdir(sockets, { recursive: true, mode: 0o700 });
   const settings = join(paths.state, "settings.json");
   await writeFile(settings, JSON.stringify(sandboxSettings(environment, paths)));
-  const srt = pathToFileURL(SRT).href;
+  const runner = sandboxRunner(pathToFileURL(SRT).href);
   // The run's temporary directory is the command's TMPDIR under every level: srt gives commands
   // CLAUDE_CODE_TMPDIR when it cuts the network (its default, /tmp/claude, does not exist in the
   // sandbox), and the runner passes TMPDIR on otherwise.
   return (command) => ({
     file: "env",
-    args: [`CLAUDE_CODE_TMPDIR=${paths.tmp}`, `TMPDIR=${paths.tmp}`, process.execPath, "--input-type=module", "--eval", SANDBOX_RUNNER, srt, settings, sockets, PROXY_READY + command],
+    args: [`CLAUDE_CODE_TMPDIR=${paths.tmp}`, `TMPDIR=${paths.tmp}`, process.execPath, "--input-type=module", "--eval", runner, settings, sockets, PROXY_READY + command],
   });
 }
 

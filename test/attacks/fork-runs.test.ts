@@ -6,15 +6,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstUserText, type RecordedRequest } from "../support/fake-model.js";
+import { TINY_MCP_SERVER } from "../support/tiny-mcp-server.js";
 import { pullRequestEvent } from "../e2e/support/payloads.js";
 import { eventually, type ServerProcess } from "../e2e/support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "../e2e/support/world.js";
 
 const REPO = "acme/site";
-const EVERYTHING = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
 const SETUP = "mkdir -p deps && cp scripts/ready deps/ready\n";
 /** What the fork plants; made at run time so nothing on the machine holds it by chance. */
 const PLANTED = `planted-${randomBytes(8).toString("hex")}`;
@@ -30,6 +29,8 @@ beforeAll(async () => {
     "package-lock.json": "{}\n",
     "scripts/setup.sh": SETUP,
     "scripts/ready": "built by the base repository\n",
+    // Where the operator's connector program is: commands, connectors included, see only the system and the working tree.
+    "tools/ops-mcp.mjs": TINY_MCP_SERVER,
     ".claude/routines.yml": routinesYml(
       {
         review: {
@@ -44,7 +45,7 @@ beforeAll(async () => {
   // The operator's connector, with what would be its credentials: not for fork runs.
   const dir = await mkdtemp(join(tmpdir(), "routines-connectors-"));
   const connectorsFile = join(dir, "connectors.json");
-  await writeFile(connectorsFile, JSON.stringify({ mcpServers: { ops: { command: process.execPath, args: [EVERYTHING, "stdio"] } } }));
+  await writeFile(connectorsFile, JSON.stringify({ mcpServers: { ops: { command: "node", args: ["tools/ops-mcp.mjs"] } } }));
   server = await world.startServer({ extra: { ROUTINES_CONNECTORS_FILE: connectorsFile } });
 });
 
