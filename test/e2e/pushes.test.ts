@@ -3,6 +3,7 @@
 // working on their tag. Assertions are on what reached the fake GitHub and the fake model.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TINY_MCP_SERVER } from "../support/tiny-mcp-server.js";
 import { git } from "./support/git.js";
 import { commentEvent, releaseEvent } from "./support/payloads.js";
 import { eventually, type ServerProcess } from "./support/server-process.js";
@@ -10,6 +11,7 @@ import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } f
 
 const BIG = "acme/big";
 const TAGGED = "acme/tagged";
+const CONNECTED = "acme/connected";
 const APP_JS = Array.from({ length: 40 }, (_, i) => `export const value${i + 1} = ${i + 1};`).join("\n") + "\n";
 /** What the pushes may weigh: a one-line change is well under this, the repository is hundreds of times more. */
 const SMALL = 20_000;
@@ -39,6 +41,14 @@ beforeAll(async () => {
       notes: { prompt: "E2E-PUSH-RELEASE: write release notes.", triggers: [{ github: { event: "release" } }] },
     }),
   });
+  // A repository with a stdio connector: it stays up in the sandbox for the whole session.
+  await world.github.addRepository(CONNECTED, 7, {
+    "src/app.js": APP_JS,
+    "tools/mcp.mjs": TINY_MCP_SERVER,
+    ".mcp.json": JSON.stringify({ mcpServers: { tiny: { command: "node", args: ["tools/mcp.mjs"] } } }),
+    ".claude/routines.yml": routinesYml({ connected: commandRoutine("E2E-PUSH-CONNECTED") }),
+  });
+  world.github.permissions.set(`${CONNECTED}:octocat`, "write");
   server = await world.startServer();
 }, 120_000);
 
@@ -128,6 +138,22 @@ describe("pushes, as deployed", () => {
     expect(result).toEqual({ content: "push_branch failed: there is nothing to push: edit files first", is_error: true });
     expect(github.pushes.slice(before)).toEqual([]);
     expect(await github.file(BIG, "claude/idle-copy", "src/app.js")).toBeUndefined();
+  });
+
+  it("pushes only the run's own change while a sandboxed connector is up, none of the sandbox's stand-in files", async () => {
+    const { github, model } = world;
+    model.session("E2E-PUSH-CONNECTED", [
+      call("mcp__tiny__echo", { message: "hello" }),
+      call("shell", { command: "true" }),
+      call("edit_file", { path: "src/app.js", old_text: "value7 = 7;", new_text: "value7 = 70;" }),
+      call("open_pull_request", { title: "Raise value7", body: "value7 is now 70." }),
+      outcome("Opened a pull request."),
+    ]);
+    expect((await server.deliver("issue_comment", commentEvent(github, CONNECTED, 1, "/routine run connected", { onPullRequest: false }))).status).toBeLessThan(300);
+    const opened = await eventually(() => github.find("POST", `/repos/${CONNECTED}/pulls`).find((r) => r.status === 201), { what: "the pull request", timeoutMs: 60_000 });
+    expect((await toolResult("E2E-PUSH-CONNECTED", 0)).content).toContain("Echo: hello");
+    const changed = await git(github.repository(CONNECTED).bare, "diff", "--name-status", "main", opened.body.head);
+    expect(changed.trim().split("\n")).toEqual(["M\tsrc/app.js"]);
   });
 
   it("runs a release on its tag, not on the default branch", async () => {
