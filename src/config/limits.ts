@@ -9,7 +9,7 @@ export const LIMITS = {
   triggersPerFile: 500,
   /** Characters of one filter pattern. */
   patternLength: 256,
-  /** Matching steps (characters compared, automaton states visited) one event may spend on all filters of a file. */
+  /** Matching steps (glob characters compared; for a regular expression, text characters times program instructions) one event may spend on all filters of a file. */
   matchingSteps: 2_000_000,
   /** How long checking one file may take, off the event loop. */
   validationMs: 10_000,
