@@ -14,6 +14,7 @@ import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } f
 const APP = "acme/app";
 const SECRET = "acme/secret-repo";
 const LIB = "acme/lib";
+const TOOLS = "acme/tools";
 const INSTALLATION = 61;
 // Made at run time, so that nothing on the machine holds them unless a run put it there.
 const secretMarker = `secret-${randomBytes(12).toString("hex")}`;
@@ -38,6 +39,11 @@ beforeAll(async () => {
         repositories: ["self", LIB],
         triggers: [{ github: { event: "pull_request", actions: ["opened"], filters: { head_branch: "lib/*" } } }],
       },
+      "use-tools": {
+        prompt: "Update the tools. [use-tools]",
+        repositories: ["self", TOOLS],
+        triggers: [{ github: { event: "pull_request", actions: ["opened"], filters: { head_branch: "tools/*" } } }],
+      },
     }),
   });
   // Has routines of its own, and shares itself with nobody.
@@ -49,6 +55,11 @@ beforeAll(async () => {
   await world.github.addRepository(LIB, INSTALLATION, {
     "LIB.txt": `${libMarker}\n`,
     ".claude/routines.yml": JSON.stringify({ version: 1, share_with: [APP] }),
+  });
+  // Shares itself with acme/app for writing.
+  await world.github.addRepository(TOOLS, INSTALLATION, {
+    "NOTES.md": "# Notes\n",
+    ".claude/routines.yml": JSON.stringify({ version: 1, share_with: [{ repository: APP, access: "write" }] }),
   });
   server = await world.startServer();
 });
@@ -118,5 +129,27 @@ describe("a routine's other repositories", () => {
     expect.soft(world.github.pushes.slice(pushesBefore).filter((push) => push.repository === LIB)).toEqual([]);
     expect.soft(await world.github.file(LIB, "refs/heads/main", "EVIL.txt")).toBeUndefined();
     expect.soft(await world.github.file(LIB, "refs/heads/claude/evil", "EVIL.txt")).toBeUndefined();
+  });
+
+  it("that share themselves for writing get claude/ branches pushed with a token of their own", async () => {
+    world.model.session("[use-tools]", [
+      call("create_file", { path: ".routines/repos/acme/tools/NOTES.md", content: "# Notes, updated\n" }),
+      call("push_branch", { repository: TOOLS, branch: "claude/notes", commit_message: "Update the notes" }),
+      outcome("Updated."),
+    ]);
+    const pushesBefore = world.github.pushes.length;
+    const check = await openPullRequest("tools/1", "Change [tools-case]");
+    expect(check.conclusion).toBe("success");
+    expect(await world.github.file(TOOLS, "refs/heads/claude/notes", "NOTES.md")).toBe("# Notes, updated\n");
+    const pushes = world.github.pushes.slice(pushesBefore);
+    expect(pushes.map((push) => push.repository)).toEqual([TOOLS]);
+    // The push went with the token of the write scope, which reaches acme/tools alone.
+    const token = world.github.tokens.get(pushes[0]!.token)!;
+    expect(token.repositories).toEqual([TOOLS]);
+    expect(token.permissions.contents).toBe("write");
+    // The own repository's token of that run reaches the own repository alone.
+    const sessionTokens = [...world.github.tokens.values()].filter((candidate) => candidate.repositories?.includes(APP));
+    expect(sessionTokens.every((candidate) => candidate.repositories!.length === 1)).toBe(true);
+    expect([...world.github.tokens.values()].filter((candidate) => candidate.revoked === false && candidate.repositories)).toEqual([]);
   });
 });
