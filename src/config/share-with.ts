@@ -27,11 +27,15 @@ export function sharedAccess(grants: readonly ShareGrant[], caller: RepositoryId
   return matching.some((grant) => grant.access === "write") ? "write" : "read";
 }
 
-/** What the shared repository's file needs for `caller`'s runs to use it, as both sides read it. */
-export function notSharedMessage(target: RepositoryId, caller: RepositoryId): string {
+/**
+ * What the shared repository's file needs for `caller`'s runs to use it, as both sides read it;
+ * `noFile` when the repository has no routines file the app can read (or the app is not on it).
+ */
+export function notSharedMessage(target: RepositoryId, caller: RepositoryId, { noFile = false } = {}): string {
   const [t, c] = [fullName(target), fullName(caller)];
   return (
-    `${t} does not share itself with ${c}: for ${c}'s routines to check it out, ${t}'s .claude/routines.yml on its default branch needs ` +
+    `${t} does not share itself with ${c}${noFile ? ` (the app finds no .claude/routines.yml there, or is not installed on it)` : ""}: ` +
+    `for ${c}'s routines to check it out, ${t}'s .claude/routines.yml on its default branch needs ` +
     `"share_with: [${c}]" (read-only), or "share_with: [{ repository: ${c}, access: write }]" to let them push claude/ branches there; ` +
     `otherwise remove ${t} from the routine's repositories`
   );

@@ -50,7 +50,7 @@ export async function otherRepositories(entries: readonly string[] | undefined, 
     const grants = await shareWithOf(repository);
     const access = grants && sharedAccess(grants, self);
     if (!access) {
-      refusals.push(notSharedMessage(repository, self));
+      refusals.push(notSharedMessage(repository, self, { noFile: grants === undefined }));
       continue;
     }
     others.push({ repository, access, path: posix.join(OTHER_REPOSITORIES_DIR, repository.owner, repository.repo) });

@@ -44,6 +44,8 @@ describe("otherRepositories", () => {
     await expect(refusal).rejects.toThrow(RepositoryAccessError);
     const message = await refusal.catch((error: Error) => error.message);
     for (const name of ["acme/docs", "acme/site", "acme/none"]) expect(message).toContain(`${name} does not share itself with acme/app`);
+    expect(message).toContain("acme/none does not share itself with acme/app (the app finds no .claude/routines.yml there, or is not installed on it)");
+    expect(message).not.toContain("acme/docs does not share itself with acme/app (");
     expect(message).toContain("globex/lib is not acme's");
     expect(message).not.toContain("acme/ok");
   });
