@@ -247,7 +247,8 @@ export const Trigger = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Routines and the file
 
-const REPOSITORY = /^(self|[A-Za-z0-9][A-Za-z0-9-]*\/[A-Za-z0-9._-]+)$/;
+// "." and ".." are no repository's names, and would name directories of the checkout.
+const REPOSITORY = /^(self|[A-Za-z0-9][A-Za-z0-9-]*\/(?!\.\.?$)[A-Za-z0-9._-]+)$/;
 
 export const Routine = strict({
   description: z.string().optional(),
@@ -261,7 +262,7 @@ export const Routine = strict({
     .array(z.string().regex(REPOSITORY, { error: 'must be "self" or "owner/name"' }))
     .min(1, { error: "must list at least one repository" })
     .optional()
-    .describe('Repositories cloned into the session: "self" (this one) or "owner/name". Default: [self].'),
+    .describe('Repositories checked out for the session: "self" (this one) or "owner/name" of the same account, which must share itself with this repository (share_with in its own routines.yml). Default: [self].'),
   environment: Name.optional().describe("Name of an environment defined under environments. Default: the one named default, else network: trusted."),
   connectors: z.array(Name).optional().describe("MCP connectors the session gets. Default: all available to the repository."),
   model: z.string().min(1).optional().describe("Model name. Default: set by the operator."),
@@ -278,11 +279,33 @@ export const Routine = strict({
   }
 }), always);
 
+// Consent of this repository to take part in other repositories' runs, as GitHub's "Access"
+// setting of a repository's actions and reusable workflows names who may use them.
+export const SHARE_ACCESS = ["read", "write"] as const;
+export type ShareAccess = (typeof SHARE_ACCESS)[number];
+const SHARE_TARGET = /^[A-Za-z0-9][A-Za-z0-9-]*\/((?!\.\.?$)[A-Za-z0-9._-]+|\*)$/;
+const ShareTarget = z.string().regex(SHARE_TARGET, { error: 'must be "owner/name" or "owner/*"' });
+
+export const Share = z
+  .union([
+    ShareTarget,
+    strict({
+      repository: ShareTarget.describe('A repository, "owner/name", or all of an owner\'s, "owner/*".'),
+      access: z.enum(SHARE_ACCESS).optional().describe("read: its runs check this repository out read-only; write: they may also push claude/ branches and open pull requests here. Default: read."),
+    }),
+  ])
+  .describe('A repository ("owner/name") or all of an owner\'s ("owner/*") whose routines may check this one out read-only, or { repository, access: write }.');
+
 export const RoutinesFile = strict({
   version: z.literal(1).describe("Version of this file's format. Always 1."),
   environments: z.record(Name, Environment).optional().describe("Named environments that routines refer to."),
-  routines: z.record(Name, Routine).describe("Routines keyed by name."),
-}).meta({ title: "Routines configuration (.claude/routines.yml)" });
+  // Required unless the file only shares the repository (see validate.ts and the anyOf above).
+  routines: z.record(Name, Routine).optional().describe("Routines keyed by name."),
+  share_with: z
+    .array(Share)
+    .optional()
+    .describe("Repositories whose routines may list this one under repositories; no other repository's run gets it. Default: none."),
+}).meta({ title: "Routines configuration (.claude/routines.yml)", anyOf: [{ required: ["routines"] }, { required: ["share_with"] }] });
 
 export type Environment = z.output<typeof Environment>;
 export type GithubTrigger = z.output<typeof GithubTrigger>;
@@ -291,3 +314,4 @@ export type CommandTrigger = z.output<typeof CommandTrigger>;
 export type Trigger = z.output<typeof Trigger>;
 export type Routine = z.output<typeof Routine>;
 export type RoutinesFile = z.output<typeof RoutinesFile>;
+export type Share = z.output<typeof Share>;

@@ -3,7 +3,7 @@ import { LIMITS } from "./limits.js";
 import { runOffThread } from "./off-thread.js";
 import type { RoutinesConfig, ValidateConfig } from "./validate.js";
 
-const refused = (message: string): RoutinesConfig => ({ routines: {}, environments: {}, problems: [{ line: 1, col: 1, path: [], message, severity: "error" }] });
+const refused = (message: string): RoutinesConfig => ({ routines: {}, environments: {}, shareWith: [], problems: [{ line: 1, col: 1, path: [], message, severity: "error" }] });
 
 /** What a file that cannot be checked within the budget gets: one problem that says which limit it met. */
 export const BUDGET_PROBLEMS = {

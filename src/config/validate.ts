@@ -6,7 +6,8 @@ import { crossChecks } from "./checks.js";
 import { LIMITS } from "./limits.js";
 import { createLocator } from "./locate.js";
 import { byPosition, isError, oneLine, type ConfigPath, type Problem } from "./problem.js";
-import { Environment, Name, NAME, Routine, RoutinesFile } from "./schema.js";
+import { Environment, Name, NAME, Routine, RoutinesFile, Share } from "./schema.js";
+import { shareGrants, type ShareGrant } from "./share-with.js";
 import { describeValue, issueMessage, toProblems } from "./zod-issues.js";
 
 export const DEFAULT_MIN_SCHEDULE_INTERVAL = 60 * 60 * 1000;
@@ -28,6 +29,8 @@ export interface RoutinesConfig {
   /** Routines without errors whose environment is valid too. */
   routines: Record<string, Routine>;
   environments: Record<string, Environment>;
+  /** The repositories this one shares itself with (its valid share_with entries). */
+  shareWith: ShareGrant[];
   /** All problems in the file, in source order. */
   problems: Problem[];
 }
@@ -35,14 +38,15 @@ export interface RoutinesConfig {
 // Each environment and routine is parsed on its own, so one broken entry leaves the others usable.
 const Root = RoutinesFile.extend({
   environments: z.record(Name, z.unknown()).optional(),
-  routines: z.record(Name, z.unknown()),
+  routines: z.record(Name, z.unknown()).optional(),
+  share_with: z.array(z.unknown()).optional(),
 });
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 export function validateRoutines(source: string, options: ValidateOptions = {}): RoutinesConfig {
-  const result: RoutinesConfig = { routines: {}, environments: {}, problems: [] };
+  const result: RoutinesConfig = { routines: {}, environments: {}, shareWith: [], problems: [] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -80,6 +84,8 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
   if (size) return fail(size, ["routines"]);
 
   parse(Root, raw, []);
+  // A repository that only shares itself needs no routines; any other file does.
+  if (!Object.hasOwn(raw, "routines") && !Object.hasOwn(raw, "share_with")) fail('missing required key "routines"');
   // Entries with an invalid name are parsed too, so the name does not hide their other problems;
   // the name's own problem (reported by Root) keeps them from being used.
   const entries = (value: unknown) => Object.entries(isRecord(value) ? value : {});
@@ -88,6 +94,11 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
     const parsed = parse(Environment, value, ["environments", name]);
     if (parsed.success && NAME.test(name)) result.environments[name] = parsed.data as Environment;
   }
+  const shares: Share[] = [];
+  (Array.isArray(raw.share_with) ? raw.share_with : []).forEach((value: unknown, index) => {
+    const parsed = parse(Share, value, ["share_with", index]);
+    if (parsed.success) shares.push(parsed.data as Share);
+  });
   const candidates = new Map<string, Routine>();
   for (const [name, value] of entries(raw.routines)) {
     const parsed = parse(Routine, value, ["routines", name]);
@@ -106,6 +117,8 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
   const broken = (prefix: ConfigPath) => errors.some((problem) => prefix.every((segment, i) => problem.path[i] === segment));
   // Without the version this server reads, the file may mean something else: run nothing from it.
   if (raw.version !== 1) return result;
+  // Each entry on its own: a broken one shares nothing, the others still do.
+  result.shareWith = shareGrants(shares);
   for (const [name, routine] of candidates) {
     const environment = routine.environment ?? (isRecord(raw.environments) && Object.hasOwn(raw.environments, "default") ? "default" : undefined);
     const environmentBroken = environment !== undefined && !Object.hasOwn(result.environments, environment);

@@ -1,6 +1,7 @@
-// Executes a queued run on the server: a token scoped to the routine's repositories, working
-// trees of them, the session with the workspace and GitHub tools, and cleanup whatever happens
-// (working trees removed, token revoked).
+// Executes a queued run on the server: tokens scoped to the routine's repositories (the other
+// repositories only with their consent, read-only unless they share write access), working trees
+// of them, the session with the workspace and GitHub tools, and cleanup whatever happens (working
+// trees removed, tokens revoked).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
@@ -9,15 +10,17 @@ import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import { fromFork, type RepositoryId, type RunRequest } from "../run-request.js";
 import { SecretGrantError, SecretGrants } from "../config/secret-grants.js";
+import { fullName } from "../config/share-with.js";
 import { runSecrets } from "./command-env.js";
 import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
 import { githubTools, reviewTools } from "./github-tools.js";
+import { otherRepositories, prepareCheckouts, RepositoryAccessError, type OtherRepository } from "./other-repositories.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
 import { createRunDirectory } from "./run-directory.js";
-import { RunToken } from "./run-token.js";
+import { RunTokens, type RunToken, type RunTokenOptions } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
 import type { Workspaces } from "./workspace.js";
 
@@ -55,11 +58,24 @@ export class RunError extends Error {
   override name = "RunError";
 }
 
-const repositoryOf = (entry: string, self: RepositoryId): RepositoryId => {
-  if (entry === "self") return self;
-  const [owner = "", repo = ""] = entry.split("/");
-  return { owner, repo };
+type TokenPermissions = NonNullable<NonNullable<Parameters<Octokit["rest"]["apps"]["createInstallationAccessToken"]>[0]>["permissions"]>;
+
+/** What the run's own repository's token may do: what its tools need; a fork's run writes no code. */
+const ownPermissions = (fork: boolean): TokenPermissions => ({ contents: fork ? "read" : "write", pull_requests: "write", issues: "write", metadata: "read" });
+/** What a shared repository's token may do: read it, or, shared for writing, push claude/ branches and open pull requests. */
+const SHARED_PERMISSIONS: Record<OtherRepository["access"], TokenPermissions> = {
+  read: { contents: "read", metadata: "read" },
+  write: { contents: "write", pull_requests: "write", metadata: "read" },
 };
+
+/** Another repository as the run has it: checked out, with the token of its access. */
+interface OtherCheckout extends OtherRepository {
+  token: RunToken;
+  dir: string;
+  url: string;
+  defaultBranch: string;
+  head: string;
+}
 
 function describeTrigger(run: RunRequest): PromptInput["trigger"] {
   const { trigger } = run;
@@ -88,7 +104,8 @@ export class SessionExecutor implements RunExecutor {
     // The routine's timeout counts from here: minting, checkout and setup take part of it.
     const startedAt = Date.now();
     const app = await deps.appOctokit();
-    const config = await deps.routines.load(await deps.installationOctokit(run.installationId), run.repository);
+    const installation = await deps.installationOctokit(run.installationId);
+    const config = await deps.routines.load(installation, run.repository);
     const routine = config.found ? config.routines[run.routine] : undefined;
     if (!config.found || !routine) throw new RunError(`routine ${run.routine} is no longer defined (or has errors) on the default branch of ${run.repository.owner}/${run.repository.repo}`);
 
@@ -103,46 +120,62 @@ export class SessionExecutor implements RunExecutor {
 
     // A fork's pull request steers this run: it reads, comments and reviews, and writes no code.
     const fork = fromFork(run);
-    // A token for this run alone: the routine's repositories, the permissions its tools need.
-    const entries = routine.repositories ?? ["self"];
-    // "self" first, each repository once.
-    const ordered = ["self", ...entries.filter((entry) => entry !== "self")].map((entry) => repositoryOf(entry, run.repository));
-    const repositories = [...new Map(ordered.map((r) => [`${r.owner}/${r.repo}`.toLowerCase(), r])).values()];
-    const runToken = await RunToken.mint({
+    // Other repositories consented to this repository's runs, not to a fork's author: fork runs get none.
+    let others: OtherRepository[] = [];
+    if (!fork) {
+      others = await otherRepositories(routine.repositories, run.repository, async (repository) => {
+        const shared = await deps.routines.load(installation, repository);
+        return shared.found ? shared.shareWith : undefined;
+      }).catch((error: unknown) => {
+        throw error instanceof RepositoryAccessError ? new RunError(error.message) : error;
+      });
+    }
+    // Tokens for this run alone, one per permission set (a token has one set for all its repositories).
+    const scope = (repositories: RepositoryId[], permissions: TokenPermissions): RunTokenOptions => ({
       mint: async () => {
-        const { data } = await app.rest.apps.createInstallationAccessToken({
-          installation_id: run.installationId,
-          repositories: repositories.map((repository) => repository.repo),
-          permissions: { contents: fork ? "read" : "write", pull_requests: "write", issues: "write", metadata: "read" },
-        });
+        const { data } = await app.rest.apps.createInstallationAccessToken({ installation_id: run.installationId, repositories: repositories.map((repository) => repository.repo), permissions });
         return { token: data.token, expiresAt: new Date(data.expires_at) };
       },
       revoke: async (token) => void (await deps.octokitForToken(token).rest.apps.revokeInstallationAccessToken()),
       ...(tokens ? { tokens } : {}),
       onRefreshError: (error) => deps.onTokenRefreshError?.(error, run.id),
     });
+    const runTokens = new RunTokens();
+    const runToken = await runTokens.mint(scope([run.repository], ownPermissions(fork)));
+    const sharedTokens = new Map<OtherRepository["access"], RunToken>();
+    for (const access of ["read", "write"] as const) {
+      const shared = others.filter((other) => other.access === access).map((other) => other.repository);
+      if (shared.length > 0) sharedTokens.set(access, await runTokens.mint(scope(shared, SHARED_PERMISSIONS[access])));
+    }
     const octokit = deps.octokitForToken(() => runToken.current);
     // The run's working trees, HOME and TMPDIR, in one private directory removed at the end.
     const directory = await createRunDirectory(deps.runsRoot).catch(async (error: unknown) => {
-      await runToken.revoke();
+      await runTokens.revoke();
       throw error;
     });
     try {
       const pr = run.context.pullRequest;
-      let main: { dir: string; url: string; defaultBranch: string; head: string } | undefined;
-      for (const [index, repository] of repositories.entries()) {
-        const { data } = await octokit.rest.repos.get({ owner: repository.owner, repo: repository.repo });
-        // The run's own repository comes first; a pull request run checks out the pull request's head, a release run its tag.
-        const own = index === 0;
-        const workspace = await deps.workspaces.checkout(
-          { repository, url: data.clone_url, defaultBranch: data.default_branch, into: directory.work, ...(own && pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(own && run.context.release ? { tag: run.context.release.tag } : {}) },
-          runToken.current,
-        );
-        if (own) main = { dir: workspace.dir, url: data.clone_url, defaultBranch: data.default_branch, head: workspace.head };
+      // The run's own repository: a pull request run checks out the pull request's head, a release run its tag.
+      const { data } = await octokit.rest.repos.get({ owner: run.repository.owner, repo: run.repository.repo });
+      const workspace = await deps.workspaces.checkout(
+        { repository: run.repository, url: data.clone_url, defaultBranch: data.default_branch, into: directory.work, ...(pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(run.context.release ? { tag: run.context.release.tag } : {}) },
+        runToken.current,
+      );
+      const main = { dir: workspace.dir, url: data.clone_url, defaultBranch: data.default_branch, head: workspace.head };
+      // The others on their default branches, inside the working tree where the agent's tools reach them.
+      await prepareCheckouts(main.dir, others).catch((error: unknown) => {
+        throw error instanceof RepositoryAccessError ? new RunError(error.message) : error;
+      });
+      const checkouts: OtherCheckout[] = [];
+      for (const other of others) {
+        const token = sharedTokens.get(other.access)!;
+        const { data: shared } = await deps.octokitForToken(token.current).rest.repos.get({ owner: other.repository.owner, repo: other.repository.repo });
+        const checkout = await deps.workspaces.checkout({ repository: other.repository, url: shared.clone_url, defaultBranch: shared.default_branch, at: join(main.dir, other.path) }, token.current);
+        checkouts.push({ ...other, token, dir: checkout.dir, url: shared.clone_url, defaultBranch: shared.default_branch, head: checkout.head });
       }
-      if (!main) throw new RunError("the routine has no repository to work in");
       const trigger: PromptInput["trigger"] = describeTrigger(run);
       const promptInput: Omit<PromptInput, "routine" | "task" | "claudeMd"> = { trigger };
+      if (others.length > 0) promptInput.repositories = others.map(({ repository, path, access }) => ({ name: fullName(repository), path, access }));
       if (pr) {
         const { data: pull } = await octokit.rest.pulls.get({ ...run.repository, pull_number: pr.number });
         const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...run.repository, pull_number: pr.number, per_page: 100 });
@@ -156,7 +189,7 @@ export class SessionExecutor implements RunExecutor {
 
       // Everything the server holds, not only this run's secrets: a command may have found more.
       const held = deps.heldSecrets ?? [];
-      const redact = createRedactor(held, Object.values(secrets), () => runToken.all);
+      const redact = createRedactor(held, Object.values(secrets), () => runTokens.all);
       const github: GitHubRun = {
         octokit,
         // Read at each push: the token is refreshed during long runs.
@@ -176,6 +209,8 @@ export class SessionExecutor implements RunExecutor {
         author: await deps.botAuthor(octokit),
         redact,
       };
+      // Shared repositories the run may push to, each with its own client and token.
+      github.others = checkouts.map((checkout) => ({ name: fullName(checkout.repository), access: checkout.access, ...(checkout.access === "write" ? { run: sharedRun(github, checkout, deps.octokitForToken(() => checkout.token.current)) } : {}) }));
       // The routine's own files come from the default branch, never from a pull request's head.
       const readRepositoryFile = (path: string) => readFromDefaultBranch(octokit, run.repository, path);
       return await runSession({
@@ -185,7 +220,7 @@ export class SessionExecutor implements RunExecutor {
         root: main.dir,
         trigger: promptInput,
         secrets,
-        alsoRedact: [...held, ...runToken.all],
+        alsoRedact: [...held, ...runTokens.all],
         client: deps.client,
         defaultModel: deps.model,
         maxOutputTokens: deps.maxOutputTokens,
@@ -204,9 +239,29 @@ export class SessionExecutor implements RunExecutor {
     } finally {
       await directory.remove();
       // The tokens die with the run.
-      await runToken.revoke();
+      await runTokens.revoke();
     }
   }
+}
+
+/** The GitHub side of a shared repository that the run may push to: its own working tree, token and client; no pull request or issue of its own. */
+function sharedRun(own: GitHubRun, checkout: OtherCheckout, octokit: Octokit): GitHubRun {
+  return {
+    octokit,
+    get token() {
+      return checkout.token.current;
+    },
+    repository: checkout.repository,
+    dir: checkout.dir,
+    url: checkout.url,
+    defaultBranch: checkout.defaultBranch,
+    startCommit: checkout.head,
+    routine: own.routine,
+    runId: own.runId,
+    allowUnrestrictedBranchPushes: false,
+    author: own.author,
+    redact: own.redact,
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
 // What the GitHub tools of one run share: the run's client and token, where it works, and the
 // rules it works under. Every text bound for GitHub passes through the run's redactor.
 import type { Octokit } from "../config/read-config-file.js";
+import type { ShareAccess } from "../config/schema.js";
 import type { PullRequestContext, RepositoryId } from "../run-request.js";
+import { ToolError } from "./define-tool.js";
 import type { Redactor } from "./redact.js";
 
 export interface GitHubRun {
@@ -26,6 +28,8 @@ export interface GitHubRun {
   allowUnrestrictedBranchPushes: boolean;
   author: { name: string; email: string };
   redact: Redactor;
+  /** The run's other repositories, by "owner/name": those shared for writing have their own run to push with. */
+  others?: Array<{ name: string; access: ShareAccess; run?: GitHubRun }>;
   /** With dry runs, writes are described to `print` and not sent. */
   dryRun?: { print(text: string): void };
 }
@@ -33,3 +37,19 @@ export interface GitHubRun {
 /** The hidden mark that identifies what a routine posted, so a rerun does not post it again. */
 export const fingerprintMark = (fingerprint: string) => `<!-- routines:${fingerprint} -->`;
 export const FINGERPRINT = /<!-- routines:([0-9a-f]{16}) -->/;
+
+/**
+ * The run a publishing tool acts on: the own repository's, or that of another repository of the
+ * run named as "owner/name", which must be shared for writing.
+ */
+export function publishingRun(run: GitHubRun, repository: string | undefined): GitHubRun {
+  const own = `${run.repository.owner}/${run.repository.repo}`;
+  if (repository === undefined || repository.toLowerCase() === own.toLowerCase()) return run;
+  const other = run.others?.find((candidate) => candidate.name.toLowerCase() === repository.toLowerCase());
+  if (!other) {
+    const names = [own, ...(run.others ?? []).map((candidate) => candidate.name)];
+    throw new ToolError(`${repository} is not one of this run's repositories (${names.join(", ")})`);
+  }
+  if (!other.run) throw new ToolError(`${other.name} is read-only in this run: it shares itself with ${own} for reading only, so nothing is pushed to it`);
+  return other.run;
+}

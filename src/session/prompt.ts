@@ -50,6 +50,8 @@ export interface PromptInput {
   pullRequest?: PullRequestContext & { body?: string };
   changedFiles?: ChangedFile[];
   release?: ReleaseContext;
+  /** The routine's other repositories, checked out inside the working tree. */
+  repositories?: Array<{ name: string; path: string; access: "read" | "write" }>;
   /** Text from a slash command or an API call. */
   untrusted?: { source: string; text: string };
   claudeMd?: string;
@@ -64,6 +66,15 @@ export function stripHidden(text: string): string {
 
 const cut = (text: string, limit: number) => (text.length > limit ? `${text.slice(0, limit)}\n[… cut at ${limit} characters]` : text);
 const untrusted = (source: string, text: string) => untrustedFrame(source, cut(stripHidden(text), MAX_UNTRUSTED));
+
+function otherRepositories(repositories: NonNullable<PromptInput["repositories"]>): string {
+  const lines = repositories.map(({ name, path, access }) =>
+    access === "write"
+      ? `- ${name} in ${path}: writable. push_branch and open_pull_request with repository: ${name} publish its changes (claude/ branches only).`
+      : `- ${name} in ${path}: read-only. Nothing is pushed to it; changes you make there stay in this run.`,
+  );
+  return `The routine's other repositories, checked out on their default branches inside the working tree (this repository's git status leaves them out):\n${lines.join("\n")}`;
+}
 
 export function buildPrompt(input: PromptInput): string {
   const parts = [`<routine name="${input.routine}">\n${input.task.trim()}\n</routine>`];
@@ -88,6 +99,7 @@ export function buildPrompt(input: PromptInput): string {
   if (release) {
     context.push(defuseFrames(`Release ${release.tag}${release.name ? ` ("${release.name}")` : ""}, from ${release.targetBranch}. Its notes:`), untrusted("release", release.body || "(none)"));
   }
+  if (input.repositories?.length) context.push(otherRepositories(input.repositories));
   if (input.untrusted) context.push(`Text sent with the ${input.untrusted.source}:`, untrusted(input.untrusted.source, input.untrusted.text));
   parts.push(`<context>\n${context.join("\n\n")}\n</context>`);
   if (input.claudeMd?.trim()) parts.push(`<repository_instructions file="CLAUDE.md">\n${cut(input.claudeMd.trim(), MAX_CLAUDE_MD)}\n</repository_instructions>`);

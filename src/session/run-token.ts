@@ -1,4 +1,4 @@
-// The run's installation token: minted for the routine's repositories with the permissions its
+// The run's installation tokens: minted for the routine's repositories with the permissions its
 // tools need, refreshed before it expires (GitHub's tokens last an hour and a run may last days),
 // and revoked when the run ends. Every token minted is reported as it is issued and revoked, so a
 // crash of the server cannot leave one alive (the next start revokes what the store still holds).
@@ -115,4 +115,34 @@ export function currentTokenAuth({ current }: { current: () => string }) {
     return request(endpoint);
   };
   return Object.assign(auth, { hook });
+}
+
+/**
+ * A run's tokens, one per permission set: an installation token carries one set of permissions
+ * for all its repositories, so repositories shared read-only get a token of their own. Every
+ * token is refreshed on its own and all are revoked together.
+ */
+export class RunTokens {
+  readonly #tokens: RunToken[] = [];
+
+  /** Mints a token of one scope; when it fails, the ones minted before are revoked. */
+  async mint(options: RunTokenOptions): Promise<RunToken> {
+    try {
+      const token = await RunToken.mint(options);
+      this.#tokens.push(token);
+      return token;
+    } catch (error) {
+      await this.revoke();
+      throw error;
+    }
+  }
+
+  /** Every token value of the run, of every scope, for redaction. */
+  get all(): string[] {
+    return this.#tokens.flatMap((token) => token.all);
+  }
+
+  async revoke(): Promise<void> {
+    await Promise.all(this.#tokens.map((token) => token.revoke()));
+  }
 }

@@ -17,6 +17,8 @@ export interface CheckoutSpec {
   defaultBranch: string;
   /** Where the working tree is made; default: the system's temporary directory. */
   into?: string;
+  /** The working tree's own directory, made here (its parent must exist); instead of one made under `into`. */
+  at?: string;
   /** For pull request runs: the head to check out, and the base to fetch for diffs. */
   pullRequest?: { number: number; headSha: string; baseRef: string };
   /** For release runs: the tag to check out (detached), the default branch still fetched. */
@@ -125,8 +127,7 @@ export class Workspaces {
     });
 
     // Inside the run's own directory when given (removed with it, and swept after a crash).
-    const parent = await realpath(await mkdtemp(join(spec.into ?? tmpdir(), "routines-work-")));
-    const dir = join(parent, repository.repo);
+    const { parent, dir } = spec.at !== undefined ? await made(spec.at) : await underTemporary(spec.into ?? tmpdir(), repository.repo);
     try {
       await git.init({ fs, dir, defaultBranch });
       await this.#shareObjects(cache, join(dir, ".git"));
@@ -169,6 +170,18 @@ export class Workspaces {
       if (this.#locks.get(key) === next) this.#locks.delete(key);
     }
   }
+}
+
+/** A new directory at `path` (never one that exists, nor through a link), as a real path. */
+async function made(path: string): Promise<{ parent: string; dir: string }> {
+  await mkdir(path);
+  const dir = await realpath(path);
+  return { parent: dir, dir };
+}
+
+async function underTemporary(into: string, name: string): Promise<{ parent: string; dir: string }> {
+  const parent = await realpath(await mkdtemp(join(into, "routines-work-")));
+  return { parent, dir: join(parent, name) };
 }
 
 /** The commit an annotated tag points to; a commit as it is. */

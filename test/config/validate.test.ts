@@ -132,5 +132,27 @@ describe("rules", () => {
 
   it("runs nothing from a file without the supported version", () => {
     expect(validateRoutines("version: 2\nroutines:\n  a:\n    prompt: x\n").routines).toEqual({});
+    expect(validateRoutines("version: 2\nshare_with: [acme/app]\n").shareWith).toEqual([]);
+  });
+});
+
+describe("share_with", () => {
+  it("is all a file needs to share its repository", () => {
+    const config = validateRoutines("version: 1\nshare_with:\n  - acme/app\n  - { repository: acme/site, access: write }\n");
+    expect(config.problems).toEqual([]);
+    expect(config.shareWith).toEqual([
+      { repository: "acme/app", access: "read" },
+      { repository: "acme/site", access: "write" },
+    ]);
+  });
+
+  it("keeps routines required in a file that shares nothing", () => {
+    expect(lines("version: 1\n")).toEqual(['1:1: missing required key "routines"']);
+  });
+
+  it("shares through the valid entries only, and a broken routine does not withdraw them", () => {
+    const config = validateRoutines("version: 1\nshare_with: [acme/app, { repository: acme/site, access: admin }]\nroutines:\n  a:\n    promt: x\n");
+    expect(config.shareWith).toEqual([{ repository: "acme/app", access: "read" }]);
+    expect(config.problems.map((problem) => problem.path.join("."))).toEqual(["share_with.1.access", "routines.a", "routines.a.promt"]);
   });
 });

@@ -6,6 +6,7 @@ import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecretGrants } from "../../src/config/secret-grants.js";
 import { branchProblem } from "../../src/session/git-publish.js";
+import { prepareCheckouts } from "../../src/session/other-repositories.js";
 import type { GitHubRun } from "../../src/session/github-run.js";
 import { githubTools, publishes } from "../../src/session/github-tools.js";
 import { createRedactor } from "../../src/session/redact.js";
@@ -357,6 +358,36 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
     expect((await push(github, "claude/below")).output).toBe("Pushed to claude/below.");
     expect(await run(bare, "rev-parse", "claude/below~3")).toBe(below);
     await workspace.remove();
+  });
+
+  it("pushes another repository of the run shared for writing, with its own token, and never one shared read-only", async () => {
+    const docsWork = await createServedRepository(server, "acme", "docs", { "index.md": "# Docs\n" });
+    const { github } = await checkout();
+    const others = [{ repository: { owner: "acme", repo: "docs" }, access: "write" as const, path: ".routines/repos/acme/docs" }];
+    await prepareCheckouts(github.dir, others);
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const docsUrl = `${server.url}/acme/docs.git`;
+    const docs = await workspaces.checkout({ repository: { owner: "acme", repo: "docs" }, url: docsUrl, defaultBranch: "main", at: join(github.dir, others[0]!.path) }, PUSH_TOKEN);
+    const docsRun = githubRun({ token: PUSH_TOKEN, repository: { owner: "acme", repo: "docs" }, dir: docs.dir, url: docsUrl, startCommit: docs.head, pullRequest: undefined });
+    github.others = [{ name: "acme/docs", access: "write", run: docsRun }, { name: "acme/lib", access: "read" }];
+    await writeFile(join(docs.dir, "index.md"), "# Docs, synced\n");
+
+    // The own repository's status leaves the other checkouts out: nothing of them goes into its pushes.
+    expect((await call(pushBranchTool(github), { branch: "claude/docs", commit_message: "Sync" })).output).toContain("there is nothing to push");
+    const pushed = await call(pushBranchTool(github), { branch: "claude/docs", commit_message: "Sync", repository: "acme/docs" });
+    expect(pushed.output).toBe("Pushed to claude/docs (a new branch).");
+    expect(await run(docsWork, "fetch", "-q", join(server.root, "acme", "docs.git"), "claude/docs").then(() => run(docsWork, "show", "FETCH_HEAD:index.md"))).toBe("# Docs, synced");
+    expect(await run(bare, "branch", "--list", "claude/docs")).toBe("");
+
+    const readOnly = await call(pushBranchTool(github), { branch: "claude/lib", commit_message: "x", repository: "acme/lib" });
+    expect(readOnly).toEqual({ output: "push_branch failed: acme/lib is read-only in this run: it shares itself with acme/big for reading only, so nothing is pushed to it", isError: true });
+    const pullRequest = await call(openPullRequestTool(github), { title: "x", body: "x", repository: "acme/lib" });
+    expect(pullRequest.output).toContain("acme/lib is read-only in this run");
+    const unknown = await call(pushBranchTool(github), { branch: "claude/x", commit_message: "x", repository: "acme/secret" });
+    expect(unknown.output).toBe("push_branch failed: acme/secret is not one of this run's repositories (acme/big, acme/docs, acme/lib)");
+    // Only claude/ branches in a shared repository, whatever the own routine allows.
+    const main = await call(pushBranchTool({ ...github, allowUnrestrictedBranchPushes: true }), { branch: "main", commit_message: "x", repository: "acme/docs" });
+    expect(main.output).toContain("pushes go only to claude/ branches");
   });
 
   it("takes every branch name git takes, and only claude/ ones unless the routine allows more", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RunToken, type MintedToken } from "../../src/session/run-token.js";
+import { RunToken, RunTokens, type MintedToken } from "../../src/session/run-token.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const until = async (condition: () => boolean) => {
@@ -64,5 +64,29 @@ describe("RunToken", () => {
     await until(() => token.current === "ghs_2");
     expect(errors).toHaveLength(1);
     await token.revoke();
+  });
+});
+
+describe("RunTokens", () => {
+  it("keeps one token per scope, redacts and revokes them all together", async () => {
+    const own = github(60_000);
+    const shared = github(60_000);
+    const tokens = new RunTokens();
+    const first = await tokens.mint(own.options);
+    const second = await tokens.mint({ ...shared.options, mint: async () => ({ ...(await shared.options.mint()), token: "ghs_shared" }) });
+    expect([first.current, second.current]).toEqual(["ghs_1", "ghs_shared"]);
+    expect(tokens.all).toEqual(["ghs_1", "ghs_shared"]);
+    await tokens.revoke();
+    expect(own.revoked).toEqual(["ghs_1"]);
+    expect(shared.revoked).toEqual(["ghs_shared"]);
+  });
+
+  it("revokes the tokens it minted when a later scope cannot be minted", async () => {
+    const own = github(60_000);
+    const tokens = new RunTokens();
+    await tokens.mint(own.options);
+    await expect(tokens.mint({ ...own.options, mint: async () => Promise.reject(new Error("no such repository")) })).rejects.toThrow("no such repository");
+    expect(own.revoked).toEqual(["ghs_1"]);
+    expect(own.stored.size).toBe(0);
   });
 });

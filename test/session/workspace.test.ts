@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -38,6 +38,19 @@ describe("Workspaces", () => {
     expect(await readFile(join(workspace.dir, ".git/config"), "utf8")).not.toContain(TOKEN);
     await workspace.remove();
     expect(existsSync(workspace.dir)).toBe(false);
+  });
+
+  it("checks out at a given directory, made there, and refuses one that exists", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const parent = await mkdtemp(join(tmpdir(), "routines-at-"));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main", at: join(parent, "app") };
+    const workspace = await workspaces.checkout(spec, TOKEN);
+    expect(workspace.dir).toBe(join(await realpath(parent), "app"));
+    expect(await readFile(join(parent, "app", "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    await expect(workspaces.checkout(spec, TOKEN)).rejects.toThrow(/EEXIST/);
+    await workspace.remove();
+    expect(existsSync(join(parent, "app"))).toBe(false);
+    expect(existsSync(parent)).toBe(true);
   });
 
   it("checks out a pull request's head with its base fetched, so the agent can diff", async () => {
