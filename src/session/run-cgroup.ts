@@ -135,7 +135,7 @@ async function enableControllers(dir: string, pid: number): Promise<void> {
 }
 
 async function enable(dir: string): Promise<void> {
-  const enabled = (await readFile(join(dir, "cgroup.subtree_control"), "utf8")).split(/\s+/);
+  const enabled = (await readFile(join(dir, "cgroup.subtree_control"), "utf8").catch(() => "")).split(/\s+/);
   if (enabled.includes("pids") && enabled.includes("memory")) return;
   await writeFile(join(dir, "cgroup.subtree_control"), "+pids +memory");
 }

@@ -54,6 +54,8 @@ export interface Confinement {
   signal: AbortSignal;
   /** The limit the run crossed, if it did. */
   exceeded(): RunLimitError | undefined;
+  /** Looks now, without waiting for the watcher (after a command, at the end of the run): the limit crossed, if one was. */
+  check(): Promise<RunLimitError | undefined>;
   /** Commands of `launch` start confined; `sandboxed` says whether it runs them in the sandbox's user namespace. */
   launcher(launch: Launcher, sandboxed: boolean): Launcher;
   /** Stops watching, kills whatever is left in the run's control group and removes it. */
@@ -96,6 +98,14 @@ export async function confineRun(setting: LimitSetting, directory: string, optio
   return {
     signal,
     exceeded: () => exceeded,
+    async check() {
+      await looking;
+      if (!exceeded && !closed) {
+        looking = look().catch(() => undefined);
+        await looking;
+      }
+      return exceeded;
+    },
     launcher(launch, sandboxed) {
       // bash's ulimit -f counts 1024-byte blocks, -d KiB.
       const ulimit = ["-f", kib(limits.maxDisk), ...(cgroup ? [] : ["-d", kib(limits.maxMemory)])];

@@ -186,6 +186,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         ...tool,
         run: async (input, context) => {
           const result = await tool.run(input, context);
+          // A command that crossed a limit stops the run before the model goes on.
+          await limits?.check();
           return { ...result, output: redact(result.output) };
         },
       })),
@@ -198,7 +200,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       ...(signal ? { signal } : {}),
       record,
     });
-    const crossed = limits?.exceeded();
+    const crossed = await limits?.check();
     if (crossed) throw crossed;
     const summary = result.outcome?.summary ?? `The session ended without an outcome: ${result.detail ?? result.stopReason}.`;
     await record("session_end", { stopReason: result.stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage });
