@@ -54,7 +54,10 @@ export interface Confinement {
   signal: AbortSignal;
   /** The limit the run crossed, if it did. */
   exceeded(): RunLimitError | undefined;
-  /** Looks now, without waiting for the watcher (after a command, at the end of the run): the limit crossed, if one was. */
+  /**
+   * Looks now, without waiting for the watcher (after a command, at the end of the run): the limit
+   * crossed, if one was. The disk only when the watcher has not measured it within its interval.
+   */
   check(): Promise<RunLimitError | undefined>;
   /** Commands of `launch` start confined; `sandboxed` says whether it runs them in the sandbox's user namespace. */
   launcher(launch: Launcher, sandboxed: boolean): Launcher;
@@ -77,20 +80,25 @@ export async function confineRun(setting: LimitSetting, directory: string, optio
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let looking: Promise<void> = Promise.resolve();
-  const look = async () => {
+  const intervalMs = options.intervalMs ?? WATCH_INTERVAL_MS;
+  let measuredAt = 0;
+  // The counters cost nothing to read; du walks the tree, so a look between two of the watcher's reads it only once.
+  const look = async (always: boolean) => {
     if (cgroup) {
       const events = await cgroup.events();
       if (events.processRefusals > 0) return exceed(limitMessages.processes(limits));
       if (events.memoryKills > 0) return exceed(limitMessages.memory(limits));
     }
+    if (!always && Date.now() - measuredAt < intervalMs) return;
     const used = await diskUsage(directory).catch(() => undefined);
+    measuredAt = Date.now();
     if (used !== undefined && used > limits.maxDisk) exceed(limitMessages.disk(limits, used));
   };
   const schedule = () => {
     if (closed || exceeded) return;
     timer = setTimeout(() => {
-      looking = look().catch(() => undefined).finally(schedule);
-    }, options.intervalMs ?? WATCH_INTERVAL_MS);
+      looking = look(true).catch(() => undefined).finally(schedule);
+    }, intervalMs);
   };
   schedule();
 
@@ -101,7 +109,7 @@ export async function confineRun(setting: LimitSetting, directory: string, optio
     async check() {
       await looking;
       if (!exceeded && !closed) {
-        looking = look().catch(() => undefined);
+        looking = look(false).catch(() => undefined);
         await looking;
       }
       return exceeded;
