@@ -14,7 +14,7 @@ import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec }
 import { resolveInside } from "./paths.js";
 import { createRunDirectory, type RunDirectory } from "./run-directory.js";
 import { unsandboxed, type Launcher } from "./launch.js";
-import { confineRun, type LimitSetting } from "./run-limits.js";
+import { confineRun, type Confinement, type LimitSetting } from "./run-limits.js";
 import { allowedDomains, blockedHint, grantNetwork, sandboxLauncher } from "./sandbox.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
@@ -145,10 +145,11 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const deadline = (options.startedAt ?? Date.now()) + timeoutMs;
   const env = commandEnvironment({ home: run.home, tmp: run.tmp, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
-  // The run's processes, memory and disk: a run over a limit is stopped, with the limit as its reason.
-  const limits = options.sandbox?.limits ? await confineRun(options.sandbox.limits, run.path, options.signal ? { signal: options.signal } : {}) : undefined;
-  const signal = limits?.signal ?? options.signal;
+  let limits: Confinement | undefined;
   try {
+    // The run's processes, memory and disk: a run over a limit is stopped, with the limit as its reason.
+    limits = options.sandbox?.limits ? await confineRun(options.sandbox.limits, run.path, options.signal ? { signal: options.signal } : {}) : undefined;
+    const signal = limits?.signal ?? options.signal;
     // Without a sandbox there is no network policy to grant.
     const granted = options.sandbox ? grantNetwork(options.environment, options.origin ?? { fork: false }, options.sandbox.fullNetworkRepositories) : { environment: options.environment };
     const environment = granted.environment;
