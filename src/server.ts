@@ -32,7 +32,9 @@ import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-sec
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
 import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
+import { openCgroups } from "./session/run-cgroup.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
+import { formatSize } from "./session/run-limits.js";
 import { currentTokenAuth } from "./session/run-token.js";
 import { sandboxSupport } from "./session/sandbox.js";
 import { serverFiles } from "./session/server-files.js";
@@ -170,6 +172,12 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     ...(process.env.PRIVATE_KEY_PATH ? { privateKeyPath: process.env.PRIVATE_KEY_PATH } : {}),
     ...(settings.connectorsFile ? { connectorsFile: settings.connectorsFile } : {}),
   });
+  // Each run's processes and memory are counted in a control group of its own where the host delegates one.
+  const cgroups = await openCgroups();
+  const { maxProcesses, maxMemory, maxDisk } = settings.runLimits;
+  if ("root" in cgroups) log.info(`run limits: ${maxProcesses} processes, ${formatSize(maxMemory)} of memory and ${formatSize(maxDisk)} of disk per run (${cgroups.root.description})`);
+  else log.warn(`run limits: no control group for runs (${cgroups.reason}): ${maxProcesses} processes per command only where the server's user is not root, ${formatSize(maxMemory)} of memory per process, ${formatSize(maxDisk)} of disk per run`);
+  const limits = { ...settings.runLimits, ...("root" in cgroups ? { cgroups: cgroups.root } : {}) };
   const executor = new SessionExecutor({
     appOctokit: () => app.auth(),
     installationOctokit: (id) => app.auth(id),
@@ -185,7 +193,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     secrets: settings.secrets,
     heldSecrets: held,
     setupCacheDir: join(settings.dataDir, "setup-cache"),
-    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden, fullNetworkRepositories: settings.fullNetworkRepositories },
+    sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: settings.allowUnsandboxed, hidden, fullNetworkRepositories: settings.fullNetworkRepositories, limits },
     onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
   if (stopping) return;

@@ -44,7 +44,11 @@ export interface Settings {
   metricsToken?: string;
   /** Secret values and the repositories each is granted to (ROUTINES_SECRET_<NAME>[__<LABEL>][_REPOSITORIES]). */
   secrets: SecretGrants;
+  /** What one run's commands may use at once (ROUTINES_RUN_MAX_PROCESSES, ROUTINES_RUN_MAX_MEMORY, ROUTINES_RUN_MAX_DISK). */
+  runLimits: { maxProcesses: number; maxMemory: number; maxDisk: number };
 }
+
+const GB = 1024 ** 3;
 
 export class SettingsError extends Error {
   override name = "SettingsError";
@@ -69,6 +73,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     ...(env.ROUTINES_METRICS_TOKEN?.trim() ? { metricsToken: env.ROUTINES_METRICS_TOKEN.trim() } : {}),
     ...githubSettings(env),
     secrets: secretsSetting(env),
+    runLimits: {
+      maxProcesses: countInRange(env, "ROUTINES_RUN_MAX_PROCESSES", 2048, 16, 1_000_000),
+      maxMemory: sizeSetting(env, "ROUTINES_RUN_MAX_MEMORY", 4 * GB, 64 * 1024 ** 2),
+      maxDisk: sizeSetting(env, "ROUTINES_RUN_MAX_DISK", 10 * GB, 16 * 1024 ** 2),
+    },
   };
 }
 
@@ -133,6 +142,20 @@ function countInRange(env: NodeJS.ProcessEnv, name: string, fallback: number, mi
   const count = countSetting(env, name, fallback);
   if (count < min || count > max) throw new SettingsError(`${name}=${JSON.stringify(env[name]?.trim())} is out of range; use a whole number from ${min} to ${max}`);
   return count;
+}
+
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: GB, gb: GB, t: 1024 * GB, tb: 1024 * GB };
+
+/** A size such as "4GB", "500 MB" or "2g" (units of 1024), at least `min` bytes. */
+function sizeSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) throw new SettingsError(`${name}=${JSON.stringify(text)} is not a size; use a value such as "4GB" or "500MB"`);
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (bytes < min) throw new SettingsError(`${name}=${JSON.stringify(text)} is too small; use at least ${min / 1024 ** 2} MB`);
+  return bytes;
 }
 
 function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {

@@ -22,6 +22,7 @@ describe("readSettings", () => {
       githubUrl: "https://github.com",
       githubApiUrl: "https://api.github.com",
       secrets: new SecretGrants(),
+      runLimits: { maxProcesses: 2048, maxMemory: 4 * 1024 ** 3, maxDisk: 10 * 1024 ** 3 },
     });
   });
 
@@ -48,6 +49,9 @@ describe("readSettings", () => {
         ROUTINES_SECRET_VAULT_KEY__GLOBEX: "globex-vault-value",
         ROUTINES_SECRET_VAULT_KEY__GLOBEX_REPOSITORIES: "globex/*",
         ROUTINES_FULL_NETWORK_REPOSITORIES: " acme/app, acme-labs/* ,",
+        ROUTINES_RUN_MAX_PROCESSES: "512",
+        ROUTINES_RUN_MAX_MEMORY: "1.5GB",
+        ROUTINES_RUN_MAX_DISK: "500 mb",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -72,7 +76,9 @@ describe("readSettings", () => {
         { name: "VAULT_KEY", variable: "ROUTINES_SECRET_VAULT_KEY", value: "vault-value", repositories: ["acme/app", "acme/site"] },
         { name: "VAULT_KEY", variable: "ROUTINES_SECRET_VAULT_KEY__GLOBEX", value: "globex-vault-value", repositories: ["globex/*"] },
       ]),
+      runLimits: { maxProcesses: 512, maxMemory: 1.5 * 1024 ** 3, maxDisk: 500 * 1024 ** 2 },
     });
+    expect(readSettings({ ROUTINES_RUN_MAX_DISK: "2g", ROUTINES_RUN_MAX_MEMORY: "1073741824" }).runLimits).toEqual({ maxProcesses: 2048, maxMemory: 1024 ** 3, maxDisk: 2 * 1024 ** 3 });
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
@@ -94,6 +100,11 @@ describe("readSettings", () => {
     [{ ROUTINES_SECRET_VAULT_KEY_REPOSITORIES: "acme/app" }, "ROUTINES_SECRET_VAULT_KEY_REPOSITORIES is set, but ROUTINES_SECRET_VAULT_KEY is not"],
     [{ ROUTINES_FULL_NETWORK_REPOSITORIES: "acme/app,acme" }, 'ROUTINES_FULL_NETWORK_REPOSITORIES has "acme", which is not a repository; list owner/name, owner/* or * separated by commas'],
     [{ ROUTINES_FULL_NETWORK_REPOSITORIES: "*/app" }, 'ROUTINES_FULL_NETWORK_REPOSITORIES has "*/app", which is not a repository'],
+    [{ ROUTINES_RUN_MAX_PROCESSES: "many" }, 'ROUTINES_RUN_MAX_PROCESSES="many" is not a whole number'],
+    [{ ROUTINES_RUN_MAX_PROCESSES: "4" }, 'ROUTINES_RUN_MAX_PROCESSES="4" is out of range; use a whole number from 16 to 1000000'],
+    [{ ROUTINES_RUN_MAX_MEMORY: "4 gigs" }, 'ROUTINES_RUN_MAX_MEMORY="4 gigs" is not a size; use a value such as "4GB" or "500MB"'],
+    [{ ROUTINES_RUN_MAX_MEMORY: "1MB" }, 'ROUTINES_RUN_MAX_MEMORY="1MB" is too small; use at least 64 MB'],
+    [{ ROUTINES_RUN_MAX_DISK: "-5GB" }, 'ROUTINES_RUN_MAX_DISK="-5GB" is not a size'],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -89,3 +89,28 @@ export function inOwnSession(launch: Launch): Launch {
   const setsid = which("setsid");
   return setsid ? { file: setsid, args: [launch.file, ...launch.args] } : launch;
 }
+
+/** What a command takes on before it starts (see run-limits.ts). */
+export interface ResourceLimits {
+  /** cgroup.procs files of the run's control groups, which the command joins. */
+  cgroupProcs: readonly string[];
+  /** Per-process limits, as bash's ulimit options and values (e.g. ["-f", "1024"]): hard and soft, so the command cannot raise them. */
+  ulimit: readonly string[];
+}
+
+// Joins the run's control groups, then takes the limits, then becomes the command: everything the
+// command starts is born inside. A group that cannot be joined stops the command, never runs it unconfined.
+const LIMITED = `[ "$1" = 0 ] || ulimit -HS "\${@:2:$1}" || exit 126
+shift "$(($1 + 1))"
+while [ "$1" != -- ]; do
+  echo $$ 2>/dev/null > "$1" || { echo "routines: the command could not join its run's control group" >&2; exit 126; }
+  shift
+done
+shift
+exec "$@"`;
+
+/** The launch, started inside the run's control groups and with its per-process limits. */
+export function withinLimits(launch: Launch, limits: ResourceLimits): Launch {
+  if (limits.cgroupProcs.length === 0 && limits.ulimit.length === 0) return launch;
+  return { file: "bash", args: ["-c", LIMITED, "routines-limits", String(limits.ulimit.length), ...limits.ulimit, ...limits.cgroupProcs, "--", launch.file, ...launch.args] };
+}

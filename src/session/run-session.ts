@@ -13,7 +13,8 @@ import { connectorFetch } from "./connector-fetch.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
 import { resolveInside } from "./paths.js";
 import { createRunDirectory, type RunDirectory } from "./run-directory.js";
-import type { Launcher } from "./launch.js";
+import { unsandboxed, type Launcher } from "./launch.js";
+import { confineRun, type Confinement, type LimitSetting } from "./run-limits.js";
 import { allowedDomains, blockedHint, grantNetwork, sandboxLauncher } from "./sandbox.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
@@ -83,6 +84,8 @@ export interface SandboxSetting {
   hidden: string[];
   /** Repositories the operator grants network: full (ROUTINES_FULL_NETWORK_REPOSITORIES). */
   fullNetworkRepositories: readonly string[];
+  /** What each run's commands may use (processes, memory, disk), sandboxed or not; without it, no limits. */
+  limits?: LimitSetting;
 }
 
 export class SandboxUnavailableError extends Error {
@@ -142,11 +145,17 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const deadline = (options.startedAt ?? Date.now()) + timeoutMs;
   const env = commandEnvironment({ home: run.home, tmp: run.tmp, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
+  let limits: Confinement | undefined;
   try {
+    // The run's processes, memory and disk: a run over a limit is stopped, with the limit as its reason.
+    limits = options.sandbox?.limits ? await confineRun(options.sandbox.limits, run.path, options.signal ? { signal: options.signal } : {}) : undefined;
+    const signal = limits?.signal ?? options.signal;
     // Without a sandbox there is no network policy to grant.
     const granted = options.sandbox ? grantNetwork(options.environment, options.origin ?? { fork: false }, options.sandbox.fullNetworkRepositories) : { environment: options.environment };
     const environment = granted.environment;
-    const { launch, warning } = await launcherFor(options, environment, run);
+    const launcher = await launcherFor(options, environment, run);
+    const { warning } = launcher;
+    const launch = limits ? limits.launcher(launcher.launch ?? unsandboxed, launcher.launch !== undefined) : launcher.launch;
     if (environment?.setup) {
       await record("setup_start", { script: environment.setup });
       const setup = await runSetup({
@@ -156,7 +165,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         keyParts: { env: environment.env ?? {}, secrets: environment.secrets ?? [], network: environment.network ?? "trusted" },
         ...setupLimit(environment.setup_timeout, deadline, timeoutMs),
         ...(options.setupCacheDir ? { cacheDir: options.setupCacheDir } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...(signal ? { signal } : {}),
         ...(launch ? { launch } : {}),
       }).catch(async (error: unknown) => {
         await record("setup_end", { failed: true, error: (error as Error).message });
@@ -178,6 +187,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         ...tool,
         run: async (input, context) => {
           const result = await tool.run(input, context);
+          // A command that crossed a limit stops the run before the model goes on.
+          await limits?.check();
           return { ...result, output: redact(result.output) };
         },
       })),
@@ -187,9 +198,11 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       deadline,
       maxOutputTokens: options.maxOutputTokens,
       toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(signal ? { signal } : {}),
       record,
     });
+    const crossed = await limits?.check();
+    if (crossed) throw crossed;
     const summary = result.outcome?.summary ?? `The session ended without an outcome: ${result.detail ?? result.stopReason}.`;
     await record("session_end", { stopReason: result.stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage });
     return {
@@ -199,8 +212,12 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       stopReason: result.stopReason,
       ...(result.detail ? { detail: result.detail } : {}),
     };
+  } catch (error) {
+    // Whatever a crossed limit cut short (the setup script, a connector), the limit is the reason.
+    throw limits?.exceeded() ?? error;
   } finally {
     await connectors?.close();
+    await limits?.close();
     if (!options.runDirectory) await run.remove();
   }
 }

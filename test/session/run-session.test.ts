@@ -288,3 +288,29 @@ describe("the run's timeout", () => {
     expect(model.requests).toHaveLength(0);
   });
 });
+
+describe("the run's limits", () => {
+  it("stop a run whose setup script fills the disk past the cap, with the limit as the reason, sandboxed or not", async () => {
+    const root = await checkout(ROUTINES);
+    const runsRoot = await realpath(await mkdtemp(join(tmpdir(), "routines-runs-")));
+    model = await startFakeModel([{ content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] }]);
+    const failure = await runSession({
+      routineName: "filler",
+      routine: { prompt: "Fill." },
+      // The run's HOME is in the run's directory, which the limit counts.
+      environment: { setup: 'for i in 1 2 3 4; do head -c 10485760 /dev/zero > "$HOME/fill-$i"; done; sleep 30' },
+      root,
+      trigger: { trigger: "a test" },
+      secrets: {},
+      client: new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 0 }),
+      defaultModel: "claude-test",
+      maxOutputTokens: 1000,
+      sandbox: { available: false, reason: "a test", allowUnsandboxed: true, hidden: [], fullNetworkRepositories: [], limits: { maxProcesses: 256, maxMemory: 1024 ** 3, maxDisk: 20 * 1024 * 1024 } },
+      runsRoot,
+      record: async () => undefined,
+    }).catch((error: Error) => error);
+    expect((failure as Error).name).toBe("RunLimitError");
+    expect((failure as Error).message).toMatch(/^the run used more than 20 MB of disk \(.*\); the operator sets this limit with ROUTINES_RUN_MAX_DISK$/);
+    expect(model.requests).toHaveLength(0);
+  });
+});

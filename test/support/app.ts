@@ -27,6 +27,7 @@ export const testSettings: Settings = {
   githubUrl: "https://github.com",
   githubApiUrl: "https://api.github.com",
   secrets: new SecretGrants(),
+  runLimits: { maxProcesses: 2048, maxMemory: 4 * 1024 ** 3, maxDisk: 10 * 1024 ** 3 },
 };
 
 /** Admission as the server does it, remembering every answer for the test to read. */
