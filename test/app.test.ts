@@ -81,7 +81,8 @@ describe("app", () => {
       expect(body).toMatchObject({ conclusion: "failure", output: { title: "1 error in .claude/routines.yml" } });
       expect(body.output.annotations).toEqual([
         expect.objectContaining({
-          start_line: 13,
+          // The line where the example's default environment names the secret.
+          start_line: readExample().split("\n").findIndex((line) => /secrets:.*SENTRY_TOKEN/.test(line)) + 1,
           message: expect.stringContaining("environments.default.secrets[0]: secret SENTRY_TOKEN is not granted to codertocat/hello-world: its operator can add codertocat/hello-world to ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES"),
         }),
       ]);
