@@ -6,6 +6,7 @@
 // read-only by default: there is none, and run-limits.ts falls back to per-process limits.
 import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { leftByGoneServer } from "./run-directory.js";
 
 export interface RunCgroup {
   /** The cgroup.procs files a process writes its own id to, to join the run's group (one per hierarchy). */
@@ -224,17 +225,7 @@ async function removeGroups(groups: string[]): Promise<void> {
 async function sweep(parents: string[]): Promise<void> {
   const names = new Set((await Promise.all(parents.map((parent) => readdir(parent).catch(() => [])))).flat());
   for (const name of names) {
-    const owner = new RegExp(`^${RUN_PREFIX}(\\d+)-`).exec(name)?.[1];
-    if (owner === undefined || (Number(owner) !== process.pid && isRunning(Number(owner)))) continue;
+    if (!leftByGoneServer(name, RUN_PREFIX)) continue;
     await removeGroups(parents.map((parent) => join(parent, name)));
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

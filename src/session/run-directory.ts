@@ -63,12 +63,20 @@ export async function sweepRunDirectories(root: string = defaultRunsRoot()): Pro
 async function sweep(root: string, prefix: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(root).catch(() => [])) {
-    const owner = new RegExp(`^${prefix}(\\d+)-`).exec(name)?.[1];
-    if (owner === undefined || (Number(owner) !== process.pid && isRunning(Number(owner)))) continue;
+    if (!leftByGoneServer(name, prefix)) continue;
     await removeTree(join(root, name));
     removed.push(name);
   }
   return removed;
+}
+
+/**
+ * Whether a name `<prefix><pid>-…` was left by a server that is gone. Names with this process's
+ * id count as left by an earlier server that had the same id (as a container's first process does).
+ */
+export function leftByGoneServer(name: string, prefix: string): boolean {
+  const owner = new RegExp(`^${prefix}(\\d+)-`).exec(name)?.[1];
+  return owner !== undefined && (Number(owner) === process.pid || !isRunning(Number(owner)));
 }
 
 function isRunning(pid: number): boolean {
