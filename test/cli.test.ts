@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { access, copyFile, mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, copyFile, mkdtemp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -104,6 +104,29 @@ describe("routines validate", () => {
       stderr: "",
     });
     expect(await routines(["validate", "--repo", "globex"], repo, granted)).toMatchObject({ status: 2, stderr: 'routines: --repo "globex" is not owner/name\n' });
+  });
+
+  it("checks that each prompt_file is a file of the checkout, within the limit, at the key's line", async () => {
+    const repo = await mkdtemp(join(tmpdir(), "routines-cli-"));
+    await mkdir(join(repo, ".claude"));
+    await mkdir(join(repo, "prompts"));
+    await writeFile(join(repo, "prompts/triage.md"), "Triage the backlog.\n");
+    await writeFile(join(repo, "prompts/huge.md"), "x".repeat(200 * 1024));
+    const file = (prompt: string) => `version: 1\nroutines:\n  triage:\n    prompt_file: ${prompt}\n`;
+    await writeFile(join(repo, ".claude/routines.yml"), file("prompts/triage.md"));
+    expect(await routines(["validate"], repo)).toMatchObject({ status: 0, stdout: ".claude/routines.yml: valid, 1 routine (triage)\n" });
+    await writeFile(join(repo, ".claude/routines.yml"), file("prompts/missing.md"));
+    expect(await routines(["validate"], repo)).toEqual({
+      status: 1,
+      stdout: ".claude/routines.yml:4:18: routines.triage.prompt_file: prompt_file prompts/missing.md is not a file in the repository\n.claude/routines.yml: 1 error\n",
+      stderr: "",
+    });
+    await writeFile(join(repo, ".claude/routines.yml"), file("prompts/huge.md"));
+    expect((await routines(["validate"], repo)).stdout).toContain("prompt_file prompts/huge.md is 200 KB; the limit is 100 KB");
+    // A link that leads out of the checkout is no file of it.
+    await symlink("/etc/hostname", join(repo, "prompts/outside.md"));
+    await writeFile(join(repo, ".claude/routines.yml"), file("prompts/outside.md"));
+    expect((await routines(["validate"], repo)).stdout).toContain("prompt_file prompts/outside.md is not a file in the repository");
   });
 
   it("exits 2 when the file cannot be read", async () => {
