@@ -5,48 +5,129 @@
 import { realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CliError, type Io } from "./cli/io.js";
 import { CONFIG_PATH } from "./config/read-config-file.js";
 import { applyEnvFile } from "./env-file.js";
 
-const USAGE = `Usage: routines <command>
-       routines --help | --version
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | undefined>;
 
-Commands:
-  validate [file] [--repo <owner/name>]
-                    Check a routines file (default: ${CONFIG_PATH}). With --repo, also check that
-                    the secrets it names are granted to that repository by the ROUTINES_SECRET_*
-                    settings of the environment and .env (run it where the server's settings are).
-                    Exit status: 0 valid, 1 problems found, 2 file not readable.
-  match --event <pull_request|release|issue_comment> --payload <file.json> [--config <file>] [--json]
+/** One command: its usage (first line: the synopsis), the options it takes, and what it does. */
+interface Command {
+  usage: string;
+  options: Options;
+  run(positionals: string[], values: Values, io: Io): Promise<number>;
+}
+
+const text = (values: Values, name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+
+const COMMANDS: Record<string, Command> = {
+  validate: {
+    usage: `validate [file] [--repo <owner/name>]
+                    Check a routines file (default: ${CONFIG_PATH}); in a checkout, also that its
+                    prompt files are there. With --repo, also check that the secrets it names are
+                    granted to that repository by the ROUTINES_SECRET_* settings of the environment
+                    and .env (run it where the server's settings are).
+                    Exit status: 0 valid, 1 problems found, 2 file not readable.`,
+    options: { repo: { type: "string" } },
+    async run([file], values, io) {
+      const { validate } = await import("./cli/validate.js");
+      return validate(file ?? CONFIG_PATH, io, text(values, "repo"));
+    },
+  },
+  match: {
+    usage: `match --event <pull_request|release|issue_comment> --payload <file.json> [--config <file>] [--json]
                     Show which routines a webhook payload would fire, and why the others would not
                     (config default: ${CONFIG_PATH}).
-                    Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.
-  run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release> --payload <file.json>] [--dry-run]
+                    Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.`,
+    options: { event: { type: "string" }, payload: { type: "string" }, config: { type: "string" }, json: { type: "boolean" } },
+    async run(_, values, io) {
+      const [event, payload] = [text(values, "event"), text(values, "payload")];
+      if (!event || !payload) throw new CliError("match needs --event and --payload", 2);
+      const { match } = await import("./cli/match.js");
+      return match({ config: text(values, "config") ?? CONFIG_PATH, event, payload, json: values.json === true }, io);
+    },
+  },
+  run: {
+    usage: `run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release> --payload <file.json>] [--dry-run]
                     Run a routine once in a local checkout (default: the current directory), with
                     progress as it goes. Needs ANTHROPIC_API_KEY. Edits and commands apply to the checkout.
                     With GITHUB_TOKEN it also gets the GitHub tools; --dry-run prints their writes instead.
-                    Exit status: 0 when the routine reports success, 1 otherwise, 2 for bad input.
-  schema            Print the JSON Schema of routines files.
-  token create --repo <owner/name> --routine <name>
+                    Exit status: 0 when the routine reports success, 1 otherwise, 2 for bad input.`,
+    options: { repo: { type: "string" }, config: { type: "string" }, text: { type: "string" }, event: { type: "string" }, payload: { type: "string" }, "dry-run": { type: "boolean" } },
+    async run([name], values, io) {
+      const { run } = await import("./cli/run.js");
+      const optional = (key: "config" | "event" | "payload" | "text") => (text(values, key) === undefined ? {} : { [key]: text(values, key) });
+      return run({ ...(name ? { name } : {}), repo: text(values, "repo") ?? ".", ...optional("config"), ...optional("event"), ...optional("payload"), ...optional("text"), dryRun: values["dry-run"] === true }, io);
+    },
+  },
+  schema: {
+    usage: `schema            Print the JSON Schema of routines files.`,
+    options: {},
+    async run(_, __, io) {
+      const { routinesJsonSchema } = await import("./config/json-schema.js");
+      io.out(`${JSON.stringify(routinesJsonSchema(), null, 2)}\n`);
+      return 0;
+    },
+  },
+  token: {
+    usage: `token create --repo <owner/name> --routine <name>
                     Create a bearer token for the routine's api trigger; prints it once.
   token list        List API tokens.
   token revoke <trigger-id>
-                    Revoke an API token.
-  runs [--limit N] [--repo owner/name] [--routine name] [--status status]
+                    Revoke an API token.`,
+    options: { repo: { type: "string" }, routine: { type: "string" } },
+    async run(positionals, values, io) {
+      const { token } = await import("./cli/token.js");
+      return token(positionals, values, io);
+    },
+  },
+  runs: {
+    usage: `runs [--limit N] [--repo owner/name] [--routine name] [--status status]
                     List recent runs, newest first.
   runs show <run-id>
-                    Show one run and its transcript.
-  disable <installation-id>
-                    Kill switch: no routine of the installation starts until it is enabled again.
-  enable <installation-id>
-                    Lift the kill switch.
+                    Show one run and its transcript.`,
+    options: { limit: { type: "string" }, repo: { type: "string" }, routine: { type: "string" }, status: { type: "string" } },
+    async run(positionals, values, io) {
+      const { runs } = await import("./cli/runs.js");
+      return runs(positionals, values, io);
+    },
+  },
+  disable: {
+    usage: `disable <installation-id>
+                    Kill switch: the installation's running and queued runs are cancelled, and no
+                    routine of it starts until it is enabled again.`,
+    options: {},
+    async run([installation], _, io) {
+      const { killSwitch } = await import("./cli/kill-switch.js");
+      return killSwitch(true, installation, io);
+    },
+  },
+  enable: {
+    usage: `enable <installation-id>
+                    Lift the kill switch.`,
+    options: {},
+    async run([installation], _, io) {
+      const { killSwitch } = await import("./cli/kill-switch.js");
+      return killSwitch(false, installation, io);
+    },
+  },
+};
+
+const USAGE = `Usage: routines <command> [options]
+       routines <command> --help
+       routines --help | --version
+
+Commands:
+${Object.values(COMMANDS).map((command) => `  ${command.usage}`).join("\n")}
 
 The token, runs, disable and enable commands use the server's database under DATA_DIR (default ./data).
 Like the server, the command first applies .env from the current directory: its values win over
 the environment's.
 `;
+
+const commandUsage = (command: Command) => `Usage: routines ${command.usage}\n`;
 
 const defaultIo: Io = {
   out: (text) => process.stdout.write(text),
@@ -63,85 +144,28 @@ async function version(): Promise<string> {
 /** Runs the command line and resolves to the exit status. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   try {
-    const { positionals, values } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-        config: { type: "string" },
-        event: { type: "string" },
-        payload: { type: "string" },
-        json: { type: "boolean" },
-        repo: { type: "string" },
-        routine: { type: "string" },
-        limit: { type: "string" },
-        status: { type: "string" },
-        text: { type: "string" },
-        "dry-run": { type: "boolean" },
-      },
-    });
-    if (values.help) {
+    const [name, ...rest] = argv;
+    if (name === undefined) {
+      io.out(USAGE);
+      return 2;
+    }
+    if (name === "--help" || name === "-h" || name === "help") {
       io.out(USAGE);
       return 0;
     }
-    if (values.version) {
+    if (name === "--version" || name === "-V") {
       io.out(`${await version()}\n`);
       return 0;
     }
-    const [command, ...rest] = positionals;
-    switch (command) {
-      case "validate": {
-        const { validate } = await import("./cli/validate.js");
-        return await validate(rest[0] ?? CONFIG_PATH, io, values.repo);
-      }
-      case "match": {
-        if (!values.event || !values.payload) throw new CliError("match needs --event and --payload", 2);
-        const { match } = await import("./cli/match.js");
-        return await match({ config: values.config ?? CONFIG_PATH, event: values.event, payload: values.payload, json: values.json ?? false }, io);
-      }
-      case "run": {
-        const { run } = await import("./cli/run.js");
-        return await run(
-          {
-            ...(rest[0] ? { name: rest[0] } : {}),
-            repo: values.repo ?? ".",
-            ...(values.config ? { config: values.config } : {}),
-            ...(values.event ? { event: values.event } : {}),
-            ...(values.payload ? { payload: values.payload } : {}),
-            ...(values.text ? { text: values.text } : {}),
-            dryRun: values["dry-run"] ?? false,
-          },
-          io,
-        );
-      }
-      case "token": {
-        const { token } = await import("./cli/token.js");
-        return await token(rest, values, io);
-      }
-      case "runs": {
-        const { runs } = await import("./cli/runs.js");
-        return await runs(rest, values, io);
-      }
-      case "disable":
-      case "enable": {
-        const { killSwitch } = await import("./cli/kill-switch.js");
-        return await killSwitch(command === "disable", rest[0], io);
-      }
-      case "schema": {
-        const { routinesJsonSchema } = await import("./config/json-schema.js");
-        io.out(`${JSON.stringify(routinesJsonSchema(), null, 2)}\n`);
-        return 0;
-      }
-      case "help":
-        io.out(USAGE);
-        return 0;
-      case undefined:
-        io.out(USAGE);
-        return 2;
-      default:
-        throw new CliError(`unknown command "${command}"\n\n${USAGE}`, 2);
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!command) throw new CliError(name.startsWith("-") ? `unknown option "${name}"\n\n${USAGE}` : `unknown command "${name}"\n\n${USAGE}`, 2);
+    // Each command takes its own options: one it does not know is an error, not ignored.
+    const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ...command.options, help: { type: "boolean", short: "h" } } });
+    if (values.help) {
+      io.out(commandUsage(command));
+      return 0;
     }
+    return await command.run(positionals, values, io);
   } catch (error) {
     if (error instanceof CliError) {
       io.err(`routines: ${error.message}\n`);

@@ -26,7 +26,19 @@ describe("routines --help and --version", () => {
   it.each(["--help", "-h", "help"])("%s prints the usage and exits 0", async (flag) => {
     const result = await routines([flag]);
     expect(result).toMatchObject({ status: 0, stderr: "" });
-    expect(result.stdout).toMatch(/^Usage: routines <command>\n {7}routines --help \| --version\n\nCommands:\n/);
+    expect(result.stdout).toMatch(/^Usage: routines <command> \[options\]\n {7}routines <command> --help\n {7}routines --help \| --version\n\nCommands:\n/);
+  });
+
+  it.each(["validate", "match", "run", "schema", "token", "runs", "disable", "enable"])("%s --help prints that command's usage and exits 0", async (command) => {
+    const result = await routines([command, "--help"]);
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(result.stdout).toMatch(new RegExp(`^Usage: routines ${command}\\b`));
+    expect(result.stdout).not.toContain("Commands:");
+  });
+
+  it("refuses an option the command does not take, naming it", async () => {
+    expect(await routines(["validate", "--event", "push"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^routines: Unknown option '--event'/) });
+    expect(await routines(["--bogus"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^routines: unknown option "--bogus"/) });
   });
 
   it.each(["--version", "-V"])("%s prints the version from package.json", async (flag) => {
