@@ -2,6 +2,7 @@
 // what HTTP requests carry as credentials (authorization headers, cookies, OAuth's code and state,
 // tokens in query strings) is replaced before a line is written, request URLs included.
 import { pino, type Logger } from "pino";
+import pretty from "pino-pretty";
 import { REDACTED, type Redactor } from "./session/redact.js";
 
 /** Query parameters that carry credentials: OAuth's code and state, and tokens. */
@@ -14,7 +15,24 @@ export function redactLogLine(line: string, redact: Redactor): string {
   return redact(line).replace(CREDENTIAL_PARAMETERS, `$1${REDACTED}`).replace(CREDENTIAL_HEADERS, `"$1":"${REDACTED}"`);
 }
 
-export function createServerLog(redact: Redactor, { level = "info", destination }: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
+export type LogFormat = "json" | "pretty";
+
+/**
+ * How lines are written (LOG_FORMAT): JSON lines for log collectors, or pretty lines for people.
+ * Unset, a terminal gets pretty lines and anything else JSON, as with Probot.
+ */
+export function logFormatOf(env: { LOG_FORMAT?: string }, terminal: boolean): LogFormat {
+  const format = env.LOG_FORMAT?.trim().toLowerCase();
+  if (!format) return terminal ? "pretty" : "json";
+  if (format === "json" || format === "pretty") return format;
+  throw new Error(`LOG_FORMAT=${JSON.stringify(env.LOG_FORMAT)} is not json or pretty`);
+}
+
+/** One logger for Probot and the app: the same lines, redacted, in one format. */
+export function createServerLog(
+  redact: Redactor,
+  { level = "info", format = "json", destination }: { level?: string; format?: LogFormat; destination?: pino.DestinationStream } = {},
+): Logger {
   const options: pino.LoggerOptions = {
     name: "routines",
     level,
@@ -22,5 +40,7 @@ export function createServerLog(redact: Redactor, { level = "info", destination 
     redact: { paths: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'], censor: REDACTED },
     hooks: { streamWrite: (line) => redactLogLine(line, redact) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Pretty lines are made from the redacted JSON line, so they carry nothing it does not.
+  const target = format === "pretty" ? pretty({ sync: true, colorize: destination === undefined && process.stdout.isTTY, ...(destination ? { destination } : {}) }) : destination;
+  return target ? pino(options, target) : pino(options);
 }

@@ -27,7 +27,7 @@ import type { RunRecord } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
 import { SqliteStore } from "./runs/sqlite-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
-import { createServerLog } from "./server-log.js";
+import { createServerLog, logFormatOf, type LogFormat } from "./server-log.js";
 import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
@@ -65,7 +65,14 @@ const redact = createRedactor(held);
 const modelCredentials = { apiKey: process.env.ANTHROPIC_API_KEY ?? null, authToken: process.env.ANTHROPIC_AUTH_TOKEN ?? null };
 // Deliveries are verified with it long after the environment was scrubbed.
 const webhookSecret = process.env.WEBHOOK_SECRET;
-const log = createServerLog(redact, { level: process.env.LOG_LEVEL ?? "info" });
+let logFormat: LogFormat;
+try {
+  logFormat = logFormatOf(process.env, process.stdout.isTTY);
+} catch (error) {
+  console.error(`routines: ${(error as Error).message}`);
+  process.exit(1);
+}
+const log = createServerLog(redact, { level: process.env.LOG_LEVEL ?? "info", format: logFormat });
 for (const grant of settings.secrets.ungranted()) {
   log.warn(`${grant.variable} is granted to no repository: runs that need ${grant.name} are rejected until ${grant.variable}_REPOSITORIES lists theirs`);
 }

@@ -1,12 +1,12 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createServerLog, redactLogLine } from "../src/server-log.js";
+import { createServerLog, logFormatOf, redactLogLine, type LogFormat } from "../src/server-log.js";
 import { createRedactor } from "../src/session/redact.js";
 
 const SECRET = "model-key-0123456789abcdef";
 const redact = createRedactor([SECRET]);
 
-function capture() {
+function capture(format: LogFormat = "json") {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -14,7 +14,7 @@ function capture() {
       done();
     },
   });
-  return { log: createServerLog(redact, { level: "debug", destination }), text: () => lines.join("") };
+  return { log: createServerLog(redact, { level: "debug", format, destination }), text: () => lines.join("") };
 }
 
 describe("the server's log", () => {
@@ -44,5 +44,22 @@ describe("the server's log", () => {
   it("keeps lines as JSON", () => {
     const line = JSON.stringify({ msg: `GET /x?token=abc&access_token=def 200`, headers: { Cookie: "a=b", "set-cookie": ["c=d", "e=f"] } });
     expect(JSON.parse(redactLogLine(line, redact))).toEqual({ msg: "GET /x?token=[REDACTED]&access_token=[REDACTED] 200", headers: { Cookie: "[REDACTED]", "set-cookie": "[REDACTED]" } });
+  });
+
+  it("writes pretty lines for people, made from the redacted line, and JSON lines otherwise", () => {
+    const pretty = capture("pretty");
+    pretty.log.child({ name: "probot" }).info(`started with ${SECRET}`);
+    expect(pretty.text()).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(probot\/\d+\): started with \[REDACTED\]\n$/);
+    const json = capture();
+    json.log.info("started");
+    expect(JSON.parse(json.text())).toMatchObject({ level: 30, msg: "started" });
+  });
+
+  it("takes its format from LOG_FORMAT, or pretty for a terminal and JSON otherwise", () => {
+    expect(logFormatOf({}, true)).toBe("pretty");
+    expect(logFormatOf({}, false)).toBe("json");
+    expect(logFormatOf({ LOG_FORMAT: "JSON" }, true)).toBe("json");
+    expect(logFormatOf({ LOG_FORMAT: "pretty" }, false)).toBe("pretty");
+    expect(() => logFormatOf({ LOG_FORMAT: "xml" }, false)).toThrow('LOG_FORMAT="xml" is not json or pretty');
   });
 });
