@@ -11,7 +11,7 @@ import { CONFIG_PATH } from "./config/read-config-file.js";
 import { applyEnvFile } from "./env-file.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
 /** One command: its usage (first line: the synopsis), the options it takes, and what it does. */
 interface Command {
@@ -37,16 +37,19 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   match: {
-    usage: `match --event <pull_request|release|issue_comment> --payload <file.json> [--config <file>] [--json]
+    usage: `match --event <pull_request|release|issue_comment> --payload <file.json> [--changed-file <path>]... [--config <file>] [--json]
                     Show which routines a webhook payload would fire, and why the others would not
-                    (config default: ${CONFIG_PATH}).
+                    (config default: ${CONFIG_PATH}). A pull request's changed files, which paths
+                    filters read, are not in its payload: give each with --changed-file.
                     Exit status: 0 whether or not any fires, 1 invalid config, 2 unreadable input.`,
-    options: { event: { type: "string" }, payload: { type: "string" }, config: { type: "string" }, json: { type: "boolean" } },
+    options: { event: { type: "string" }, payload: { type: "string" }, config: { type: "string" }, json: { type: "boolean" }, "changed-file": { type: "string", multiple: true } },
     async run(_, values, io) {
       const [event, payload] = [text(values, "event"), text(values, "payload")];
       if (!event || !payload) throw new CliError("match needs --event and --payload", 2);
       const { match } = await import("./cli/match.js");
-      return match({ config: text(values, "config") ?? CONFIG_PATH, event, payload, json: values.json === true }, io);
+      const changed = values["changed-file"];
+      const changedFiles = Array.isArray(changed) ? changed.filter((path): path is string => typeof path === "string") : undefined;
+      return match({ config: text(values, "config") ?? CONFIG_PATH, event, payload, json: values.json === true, ...(changedFiles ? { changedFiles } : {}) }, io);
     },
   },
   run: {

@@ -222,6 +222,16 @@ describe("routines match", () => {
     expect((await matchArgs("pull_request", payload)).stdout).toContain("review: fires (triggers[0])\n");
   });
 
+  it("reads a pull request's changed files for paths filters from --changed-file", async () => {
+    const config = join(await mkdtemp(join(tmpdir(), "routines-match-")), "routines.yml");
+    await writeFile(config, JSON.stringify({ version: 1, routines: { docs: { prompt: "Check the docs.", triggers: [{ github: { event: "pull_request", paths: ["docs/**"] } }] } } }));
+    const payload = await payloadFile(webhookExample("pull_request", "opened"));
+    const match = (...files: string[]) => routines(["match", "--config", config, "--event", "pull_request", "--payload", payload, ...files.flatMap((file) => ["--changed-file", file])]);
+    expect((await match("docs/guide.md", "src/app.ts")).stdout).toContain("docs: fires (triggers[0])\n");
+    expect((await match("src/app.ts")).stdout).toContain('docs: the changed file does not match paths "docs/**" (triggers[0])\n');
+    expect((await match()).stdout).toContain("docs: paths filters need the pull request's changed files, which were not given (triggers[0])\n");
+  });
+
   it("prints JSON with --json", async () => {
     const payload = webhookExample("release", "created");
     payload.action = "published";

@@ -15,6 +15,8 @@ export interface MatchArgs {
   event: string;
   payload: string;
   json: boolean;
+  /** A pull request's changed files, for paths filters. */
+  changedFiles?: string[];
 }
 
 function matchComment(routines: Record<string, Routine>, payload: unknown): { heading: string; result: EventMatch } {
@@ -53,6 +55,7 @@ export async function match(args: MatchArgs, io: Io): Promise<number> {
       ({ heading, result } = matchComment(config.routines, payload));
     } else {
       const facts = eventFacts(args.event as "pull_request" | "release", payload);
+      if (args.changedFiles) facts.changedFiles = { paths: args.changedFiles, complete: true };
       heading = `${args.event}.${facts.action} by ${facts.sender.login}`;
       result = matchEvent(config.routines, facts);
     }

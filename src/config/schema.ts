@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { patternProblem } from "./filter-pattern.js";
+import { expandBraces } from "./globs.js";
+import { LIMITS } from "./limits.js";
 import { oneLine, quote } from "./problem.js";
 import { cronProblem, isValidTimeZone, parseAt } from "./time.js";
 
@@ -131,6 +133,20 @@ export const Filters = strict({
   target_branch: StringFilter.optional().describe("Branch the release's tag is created from."),
 });
 
+/** Globs of changed files, as GitHub Actions' paths filters write them. */
+const PathGlobs = z
+  .array(
+    z.string().min(1, { error: "must not be empty" }).max(LIMITS.patternLength, { error: `must be at most ${LIMITS.patternLength} characters` }).superRefine((glob, ctx) => {
+      try {
+        expandBraces(glob.replace(/^!/, ""));
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: `glob ${(error as Error).message}` });
+      }
+    }),
+  )
+  .min(1, { error: "must list at least one glob" })
+  .max(100, { error: "must list at most 100 globs" });
+
 export const GithubTrigger = strict({
   event: z.enum(["pull_request", "release"]),
   actions: z
@@ -140,6 +156,8 @@ export const GithubTrigger = strict({
     .describe("Event actions that fire the routine. Default: opened, synchronize, reopened, ready_for_review for pull_request; published for release."),
   filters: Filters.optional().describe("All given filters must match."),
   forks: z.boolean().optional().describe("Also fire for pull requests from forks (their runs get no secrets). Default: false."),
+  paths: PathGlobs.optional().describe('Fire only when a changed file of the pull request matches one of these globs, e.g. "docs/**"; a pattern starting with ! excludes what earlier ones matched.'),
+  paths_ignore: PathGlobs.optional().describe("Do not fire when every changed file of the pull request matches one of these globs."),
 }).superRefine(onMap((trigger, ctx) => {
   const event = trigger.event;
   if (event !== "pull_request" && event !== "release") return;
@@ -158,6 +176,12 @@ export const GithubTrigger = strict({
   }
   if (event === "release" && trigger.forks !== undefined) {
     ctx.addIssue({ code: "custom", path: ["forks"], message: "forks applies only to pull_request events" });
+  }
+  for (const key of ["paths", "paths_ignore"] as const) {
+    if (event === "release" && trigger[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} applies only to pull_request events` });
+  }
+  if (trigger.paths !== undefined && trigger.paths_ignore !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["paths_ignore"], message: "use paths or paths_ignore, not both; paths can exclude with ! patterns, e.g. [\"src/**\", \"!src/**/*.md\"]" });
   }
 }), always);
 

@@ -45,6 +45,11 @@ export interface EventFacts {
   labels?: string[];
   draft?: boolean;
   merged?: boolean;
+  /**
+   * A pull request's changed files, for paths filters: read only when a trigger has them (they
+   * are not in the payload). `complete` is false when the pull request has more than were read.
+   */
+  changedFiles?: { paths: string[]; complete: boolean };
   /** What a session needs to know of the pull request or release. */
   pullRequest?: PullRequestContext;
   release?: ReleaseContext;

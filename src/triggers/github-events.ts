@@ -6,7 +6,8 @@ import type { Admission, AdmissionResult } from "../runs/admission.js";
 import type { RunRequest } from "../run-request.js";
 import { sentByApp, type AppLogin } from "./app-identity.js";
 import { eventFacts, type EventName } from "./event-facts.js";
-import { matchEvent } from "./match-event.js";
+import { readChangedFiles } from "./changed-files.js";
+import { matchEvent, needsChangedFiles } from "./match-event.js";
 
 export interface TriggerDeps {
   routines: RoutinesCache;
@@ -26,6 +27,7 @@ export async function handleRepositoryEvent(context: Context<"pull_request" | "r
   if (!config.found) return [];
   const event = context.name as EventName;
   const facts = eventFacts(event, context.payload);
+  if (facts.pullRequest && needsChangedFiles(config.routines, event)) facts.changedFiles = await readChangedFiles(context.octokit, repository, facts.pullRequest.number);
   const { matched } = matchEvent(config.routines, facts);
   if (matched.length === 0 || (await sentByApp(facts.sender, deps.appLogin))) return [];
 

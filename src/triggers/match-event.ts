@@ -2,6 +2,7 @@
 // fire, the first reason why: the answer to "why didn't it run?".
 import { LIMITS } from "../config/limits.js";
 import { DEFAULT_ACTIONS, type GithubTrigger, type Routine } from "../config/schema.js";
+import { matchPathGlob } from "../config/globs.js";
 import { StepBudget, StepBudgetExceeded } from "../config/step-budget.js";
 import type { EventFacts } from "./event-facts.js";
 import { patternMismatch, type PatternKind } from "./patterns.js";
@@ -46,6 +47,35 @@ function labelMismatch(labels: string[], filter: LabelFilter, budget?: StepBudge
   return undefined;
 }
 
+/** Whether a path is selected by globs read in order: a glob selects, a `!glob` deselects (GitHub Actions' rule). */
+function selectedBy(path: string, globs: readonly string[], budget?: StepBudget): boolean {
+  let selected = false;
+  for (const glob of globs) {
+    const negated = glob.startsWith("!");
+    if (matchPathGlob(negated ? glob.slice(1) : glob, path, budget ? { budget } : {})) selected = !negated;
+  }
+  return selected;
+}
+
+const shown = (globs: readonly string[]) => globs.map((glob) => `"${glob}"`).join(", ");
+
+/** Why the pull request's changed files do not fire the trigger's paths or paths_ignore, or undefined when they do. */
+function changedFilesMismatch(trigger: GithubTrigger, facts: EventFacts, budget?: StepBudget): string | undefined {
+  const { paths, paths_ignore: ignored } = trigger;
+  if (paths === undefined && ignored === undefined) return undefined;
+  const changed = facts.changedFiles;
+  if (changed === undefined) return "paths filters need the pull request's changed files, which were not given";
+  // As GitHub Actions does: when the list of files is cut short, paths filters do not hold a run back.
+  if (!changed.complete) return undefined;
+  if (paths !== undefined && !changed.paths.some((path) => selectedBy(path, paths, budget))) {
+    return `${changed.paths.length === 1 ? "the changed file does not match" : `none of the ${changed.paths.length} changed files matches`} paths ${shown(paths)}`;
+  }
+  if (ignored !== undefined && changed.paths.every((path) => selectedBy(path, ignored, budget))) {
+    return `${changed.paths.length === 1 ? "the changed file matches" : `all ${changed.paths.length} changed files match`} paths_ignore ${shown(ignored)}`;
+  }
+  return undefined;
+}
+
 /**
  * Why the event does not fire this github trigger, or undefined when it does. With a budget,
  * matching throws StepBudgetExceeded once the event has spent it.
@@ -73,8 +103,12 @@ export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts,
     const wanted = filters[flag];
     if (wanted !== undefined && facts[flag] !== wanted) return `${flag} is ${facts[flag] ?? false}, the filter wants ${wanted}`;
   }
-  return undefined;
+  return changedFilesMismatch(trigger, facts, budget);
 }
+
+/** Whether a trigger of the file filters on the changed files of a pull request: they are read only then. */
+export const needsChangedFiles = (routines: Record<string, Routine>, event: string) =>
+  Object.values(routines).some(({ triggers = [] }) => triggers.some(({ github }) => github?.event === event && (github.paths !== undefined || github.paths_ignore !== undefined)));
 
 /**
  * The triggers the event fires. All filters of the file share one budget of matching steps

@@ -89,6 +89,37 @@ describe("github triggers on pull requests", () => {
   });
 });
 
+describe("paths filters on pull requests", () => {
+  const changed = (...paths: string[]) => ({ ...pullRequest(), changedFiles: { paths, complete: true } });
+
+  it("fire when a changed file is selected by paths, read in order with ! excluding", () => {
+    const docs = pr({}, { paths: ["docs/**", "!docs/drafts/**"] });
+    expect(githubTriggerMismatch(docs, changed("src/app.ts", "docs/guide.md"))).toBeUndefined();
+    expect(githubTriggerMismatch(docs, changed("docs/drafts/idea.md"))).toBe('the changed file does not match paths "docs/**", "!docs/drafts/**"');
+    expect(githubTriggerMismatch(docs, changed("src/app.ts", "README.md"))).toBe('none of the 2 changed files matches paths "docs/**", "!docs/drafts/**"');
+  });
+
+  it("do not fire when every changed file is selected by paths_ignore", () => {
+    const code = pr({}, { paths_ignore: ["docs/**", "**/*.md"] });
+    expect(githubTriggerMismatch(code, changed("docs/guide.md", "README.md"))).toBe('all 2 changed files match paths_ignore "docs/**", "**/*.md"');
+    expect(githubTriggerMismatch(code, changed("docs/guide.md", "src/app.ts"))).toBeUndefined();
+  });
+
+  it("hold nothing back when the list of files was cut short, and say when it was not read at all", () => {
+    const docs = pr({}, { paths: ["docs/**"] });
+    expect(githubTriggerMismatch(docs, { ...pullRequest(), changedFiles: { paths: ["src/a.ts"], complete: false } })).toBeUndefined();
+    expect(githubTriggerMismatch(docs, pullRequest())).toBe("paths filters need the pull request's changed files, which were not given");
+  });
+
+  it("are checked by the schema: pull requests only, paths or paths_ignore, valid globs", () => {
+    const problems = (trigger: object) => validateRoutines(JSON.stringify({ version: 1, routines: { r: { prompt: "p", triggers: [{ github: trigger }] } } })).problems.map((problem) => problem.message);
+    expect(problems({ event: "release", paths: ["docs/**"] })).toEqual(["paths applies only to pull_request events"]);
+    expect(problems({ event: "pull_request", paths: ["a/**"], paths_ignore: ["b/**"] })[0]).toMatch(/^use paths or paths_ignore, not both/);
+    expect(problems({ event: "pull_request", paths: [] })).toEqual(["must list at least one glob"]);
+    expect(problems({ event: "pull_request", paths: ["docs/**", "!docs/drafts/**"] })).toEqual([]);
+  });
+});
+
 describe("github triggers on releases", () => {
   const rel = (filters: unknown, extra: object = {}) => github({ event: "release", filters, ...extra });
 
