@@ -3,7 +3,9 @@ import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
+import { createHmac } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { privateKey } from "./support/github.js";
@@ -73,6 +75,30 @@ describe("npm start", () => {
     });
     expect(response.status).toBe(400);
     expect(output()).toContain("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
+  });
+
+  it("receives webhooks through a webhook proxy channel (WEBHOOK_PROXY_URL), as in development", async () => {
+    // A channel as smee.io serves it: server-sent events, each a delivery's headers and body.
+    const payload = { zen: "Keep it logically awesome.", hook_id: 1 };
+    const body = JSON.stringify(payload);
+    const signature = `sha256=${createHmac("sha256", "secret").update(body).digest("hex")}`;
+    const channel = createHttpServer((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.write(`event: ready\ndata: {}\n\n`);
+      const delivery = { "x-github-event": "ping", "x-github-delivery": "proxied-1", "x-hub-signature-256": signature, body: payload, query: {}, timestamp: Date.now() };
+      res.write(`data: ${JSON.stringify(delivery)}\n\n`);
+    });
+    await new Promise<void>((resolve) => channel.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = await freePort();
+      const channelUrl = `http://127.0.0.1:${(channel.address() as AddressInfo).port}/channel`;
+      const { output } = await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret", WEBHOOK_PROXY_URL: channelUrl });
+      await expect.poll(output, { timeout: 20_000 }).toMatch(/POST http:\/\/[\w.]+:\d+\/api\/github\/webhooks - 20\d/);
+      expect(output()).not.toContain("npm install --save-dev smee-client");
+    } finally {
+      channel.closeAllConnections();
+      channel.close();
+    }
   });
 
   it("refuses to start a configured app without its own webhook secret, which would accept Probot's public default", async () => {
