@@ -13,7 +13,7 @@ export type InboxStore = Pick<RunStore, "pendingDeliveries" | "startDelivery" | 
 export interface InboxProcessorOptions {
   /** Runs the app's handlers for one delivery (Probot's `receive`). */
   handle(delivery: ReceivedWebhook): Promise<void>;
-  log: { info(details: object, message: string): void; warn(details: object, message: string): void; error(details: object, message: string): void };
+  log: { debug(details: object, message: string): void; info(details: object, message: string): void; warn(details: object, message: string): void; error(details: object, message: string): void };
   /** Deliveries handled at once. Default 8. */
   concurrency?: number;
   /** Attempts before a delivery is recorded as failed, those cut short by a stop included. Default 3. */
@@ -153,6 +153,7 @@ export class InboxProcessor {
         // The body was parsed when it was received: it is JSON.
         await this.#options.handle({ id, name: delivery.name, payload: JSON.parse(delivery.body) as unknown });
         await this.#finish(id);
+        log.debug(details, "delivery handled");
         return;
       } catch (error) {
         const message = errorText(error);

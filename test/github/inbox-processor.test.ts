@@ -4,7 +4,7 @@ import type { ReceivedWebhook } from "../../src/github/receive-webhooks.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 
 const at = new Date("2026-11-24T12:00:00Z");
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function inboxWith(ids: Array<string | [string, string]>) {
   const store = new SqliteStore(":memory:");
