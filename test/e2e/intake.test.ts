@@ -152,6 +152,23 @@ describe("webhook intake under load", () => {
     await expectNoDuplicateChecks(list);
   });
 
+  it("refuses malformed deliveries with 400 naming the problem, and stores nothing of them", async () => {
+    const [delivery] = await deliveries(0, 1);
+    const { pull_request: _, ...withoutPullRequest } = delivery!.payload as Record<string, unknown>;
+    const answer = await server.deliver("pull_request", withoutPullRequest, { id: "malformed-1" });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toEqual({ error: 'a pull_request delivery needs "pull_request" (an object) in its payload' });
+    const notObject = await server.deliver("push", [1, 2, 3], { id: "malformed-2" });
+    expect(notObject.status).toBe(400);
+    expect(await notObject.json()).toEqual({ error: "the body is not a JSON object" });
+    const db = new Database(join(server.cwd, "data", "routines.db"), { readonly: true });
+    try {
+      expect(db.prepare("SELECT count(*) AS count FROM inbox WHERE delivery_id LIKE 'malformed-%'").get()).toEqual({ count: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
   it("loses nothing it acknowledged, and duplicates nothing, when killed while working through the inbox", async () => {
     const before = recordedRuns();
     // Pull requests first: each writes a check run, which GitHub's write limit spaces out, so the
