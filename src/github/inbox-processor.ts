@@ -143,7 +143,7 @@ export class InboxProcessor {
       const details = { delivery: id, event: delivery.name, attempt: delivery.attempts };
       // Attempts that a stop cut short count too: a delivery that kills the server is not tried forever.
       if (delivery.attempts > this.#maxAttempts) {
-        const error = `its handlers did not finish in ${this.#maxAttempts} attempts: the server stopped while handling it each time`;
+        const error = `its handlers did not finish in ${this.#maxAttempts} attempts: the last was cut short by a stop of the server`;
         log.error(details, `delivery ${id} is given up: ${error}`);
         await this.#finish(id, error);
         return;

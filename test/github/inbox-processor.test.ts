@@ -124,7 +124,7 @@ describe("InboxProcessor", () => {
     await processor.idle();
     expect(handled).toEqual(["cut-short"]);
     expect(await store.getDelivery("cut-short")).toMatchObject({ state: "done", attempts: 2 });
-    expect(await store.getDelivery("killer")).toMatchObject({ state: "failed", error: "its handlers did not finish in 3 attempts: the server stopped while handling it each time" });
+    expect(await store.getDelivery("killer")).toMatchObject({ state: "failed", error: "its handlers did not finish in 3 attempts: the last was cut short by a stop of the server" });
     await processor.stop();
   });
 
