@@ -144,7 +144,9 @@ describe("webhook intake under load", () => {
     const again = await burst(list);
     const answers = [...first, ...again];
     expect(answers.filter((answer) => answer.status !== 202)).toEqual([]);
-    expect(p99(answers.map((answer) => answer.ms))).toBeLessThan(1_000);
+    const slowest = p99(answers.map((answer) => answer.ms));
+    console.info(`${answers.length} deliveries over ${CONNECTIONS} connections: p99 acknowledgement ${slowest.toFixed(1)} ms`);
+    expect(slowest).toBeLessThan(1_000);
 
     await expectRecordedOnce(expectedRuns(list));
     await eventually(() => inboxStates().pending === undefined, { what: "the inbox to be worked through" });
@@ -177,6 +179,7 @@ describe("webhook intake under load", () => {
     const answers = await burst(list);
     expect(answers.filter((answer) => answer.status !== 202)).toEqual([]);
     await server.crash();
+    console.info(`killed with ${inboxStates().pending ?? 0} of ${list.length} acknowledged deliveries not yet handled`);
     // Something was still waiting when the server died: this is the case under test.
     expect(inboxStates().pending ?? 0).toBeGreaterThan(0);
 
