@@ -18,6 +18,7 @@ import { botAuthorOf } from "./github/bot-author.js";
 import { inspectOffThread } from "./github/config-check.js";
 import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
 import { redactRequests } from "./github/redact-requests.js";
+import { InboxProcessor } from "./github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
@@ -250,6 +251,8 @@ function stop(signal: NodeJS.Signals): void {
     }, 25_000).unref();
     void server.stop().catch(() => undefined);
     scheduler.stop();
+    // Deliveries being handled get a moment to finish; what is left stays in the inbox for the next start.
+    await inbox?.stop(5_000);
     await pool?.stop(`the server was stopped (${signal})`);
     await store.close();
     log.info("stopped");
@@ -257,16 +260,31 @@ function stop(signal: NodeJS.Signals): void {
   })();
 }
 
+// Verified deliveries wait in the inbox until the app's handlers have run (github/inbox-processor.ts).
+let inbox: InboxProcessor | undefined;
+
 // Probot's server puts the webhook middleware that getNodeMiddleware returns in front of every
-// other handler; ours replaces Probot's (see github/receive-webhooks.ts for why).
+// other handler; ours replaces Probot's (see github/receive-webhooks.ts for why). Probot asks for it
+// once the app is loaded, so its handlers are registered when the inbox starts handing deliveries on.
 Probot.prototype.getNodeMiddleware = async function (this: Probot) {
+  const webhooksLog = log.child({ name: "webhooks" });
+  inbox ??= new InboxProcessor(store, {
+    // The payload is GitHub's JSON, verified by its signature; Probot's handlers type it by event name.
+    handle: (event: ReceivedWebhook) => this.receive(event as Parameters<Probot["receive"]>[0]),
+    keepMs: LIMITS.replayWindowMs,
+    log: webhooksLog,
+  });
+  if (!stopping) inbox.start();
   return webhookReceiver({
     path: this.webhookPath,
     secret: webhookSecret,
-    // The payload is GitHub's JSON, verified by its signature; Probot's handlers type it by event name.
-    receive: (event: ReceivedWebhook) => this.receive(event as Parameters<Probot["receive"]>[0]),
     replayOf: (bodyHash, deliveryId) => store.recordDelivery(bodyHash, deliveryId, new Date(), LIMITS.replayWindowMs),
-    log: log.child({ name: "webhooks" }),
+    enqueue: async (delivery) => {
+      const queued = await store.enqueueDelivery(delivery);
+      if (queued) inbox?.wake();
+      return queued;
+    },
+    log: webhooksLog,
   });
 };
 

@@ -3,10 +3,16 @@
 // yet. Here a body over GitHub's own limit is refused before it is read (by its Content-Length) or
 // as soon as it grows past it; nothing is answered 2xx before the signature is verified; and a
 // signed body that was already received under another delivery id (a captured delivery played
-// again) starts nothing.
+// again) starts nothing. A verified delivery is written to the inbox in the store and answered
+// `202` at once; its handlers run from the inbox (InboxProcessor), so a slow handler never delays
+// an answer and a stopped server loses nothing it acknowledged. A redelivery (same id) is
+// answered `202` again and handled once.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { formatBytes, LIMITS } from "../config/limits.js";
+import type { InboxEntry } from "../runs/store.js";
+import { deliveryProblem } from "./delivery-problem.js";
+import { orderingKeyOf } from "./delivery-ordering.js";
 
 export interface ReceivedWebhook {
   id: string;
@@ -19,13 +25,11 @@ export interface WebhookReceiverOptions {
   path: string;
   /** WEBHOOK_SECRET; without it no delivery can be verified, so none is accepted. */
   secret: string | undefined;
-  /** Hands a verified delivery to the app's event handlers. */
-  receive(event: ReceivedWebhook): Promise<void>;
+  /** Writes a verified delivery to the inbox; false when its id is already there (RunStore.enqueueDelivery). */
+  enqueue(delivery: InboxEntry): Promise<boolean>;
   /** The earlier delivery id of the same body, when this is a replay (RunStore.recordDelivery). */
   replayOf(bodyHash: string, deliveryId: string): Promise<string | undefined>;
   log: { warn(details: object, message: string): void; error(details: object, message: string): void };
-  /** GitHub gives up on a delivery after 10 s: answer before that, once verified. Default 9 s. */
-  answerWithinMs?: number;
 }
 
 const JSON_TYPE = /^\s*application\/json\s*(?:;|$)/i;
@@ -119,30 +123,31 @@ export function webhookReceiver(options: WebhookReceiverOptions): (req: Incoming
       return answer(res, 400, "signature does not match event payload and secret");
     }
     let payload: unknown;
+    const text = body.bytes.toString("utf8");
     try {
-      payload = JSON.parse(body.bytes.toString("utf8"));
+      payload = JSON.parse(text);
     } catch {
+      log.warn(details, "a webhook delivery was refused: its body is not JSON");
       return answer(res, 400, "the body is not JSON");
     }
-    const earlier = await options.replayOf(createHash("sha256").update(body.bytes).digest("hex"), id!);
-    if (earlier !== undefined) {
-      log.warn({ ...details, earlier }, `webhook delivery ${id} was refused: its body was already received as delivery ${earlier}; a replay starts nothing`);
-      return answer(res, 409, `this body was already received as delivery ${earlier}; a replay starts nothing`);
+    const problem = deliveryProblem(name!, payload);
+    if (problem) {
+      log.warn(details, `a webhook delivery was refused: ${problem}`);
+      return answer(res, 400, problem);
     }
-
-    // Verified: the handlers run; GitHub hears back before its 10 s are up, whether or not they are done.
-    let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<"slow">((resolve) => (timer = setTimeout(() => resolve("slow"), options.answerWithinMs ?? 9_000)));
-    const handled = options.receive({ id: id!, name: name!, payload }).then(
-      () => "done" as const,
-      (error: unknown) => {
-        log.error({ ...details, err: error }, "a webhook handler failed");
-        return "failed" as const;
-      },
-    );
-    const result = await Promise.race([handled, slow]);
-    clearTimeout(timer);
-    if (result === "slow") return answer(res, 202, "still processing");
-    return result === "done" ? answer(res, 200, "ok") : answer(res, 500, "a handler failed");
+    try {
+      const earlier = await options.replayOf(createHash("sha256").update(body.bytes).digest("hex"), id!);
+      if (earlier !== undefined) {
+        log.warn({ ...details, earlier }, `webhook delivery ${id} was refused: its body was already received as delivery ${earlier}; a replay starts nothing`);
+        return answer(res, 409, `this body was already received as delivery ${earlier}; a replay starts nothing`);
+      }
+      const orderingKey = orderingKeyOf(payload);
+      const queued = await options.enqueue({ id: id!, name: name!, body: text, ...(orderingKey ? { orderingKey } : {}), receivedAt: new Date() });
+      return answer(res, 202, queued ? "queued" : "already received");
+    } catch (error) {
+      // Not acknowledged: GitHub records the delivery as failed, and it can be redelivered.
+      log.error({ ...details, err: error }, "a webhook delivery could not be written to the inbox");
+      return answer(res, 503, "the delivery could not be stored; redeliver it later");
+    }
   };
 }

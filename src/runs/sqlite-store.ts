@@ -5,7 +5,11 @@ import Database from "better-sqlite3";
 import type { ApiToken } from "./api-tokens.js";
 import {
   concurrencyKey,
+  type InboxDelivery,
+  type InboxEntry,
+  type InboxState,
   type InsertResult,
+  type PendingDelivery,
   type RecentRunsQuery,
   type RunListQuery,
   type RunPatch,
@@ -92,6 +96,21 @@ const MIGRATIONS = [
      received_at INTEGER NOT NULL
    );
    CREATE INDEX webhook_bodies_received ON webhook_bodies (received_at);`,
+  // The inbox: verified deliveries wait here until their handlers have run; the delivery id is the dedupe key.
+  `CREATE TABLE inbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     delivery_id TEXT NOT NULL UNIQUE,
+     event TEXT NOT NULL,
+     body TEXT NOT NULL,
+     ordering_key TEXT,
+     received_at INTEGER NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending',
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     finished_at INTEGER
+   );
+   CREATE INDEX inbox_state ON inbox (state, seq);
+   CREATE INDEX inbox_finished ON inbox (finished_at);`,
 ];
 
 interface RunRow {
@@ -129,6 +148,28 @@ function toRecord(row: RunRow): RunRecord {
     ...(row.attempt > 1 ? { attempt: row.attempt } : {}),
   };
 }
+
+interface InboxRow {
+  delivery_id: string;
+  event: string;
+  body: string;
+  ordering_key: string | null;
+  received_at: number;
+  attempts: number;
+  state: InboxState;
+  error: string | null;
+}
+
+const toDelivery = (row: InboxRow): InboxDelivery => ({
+  id: row.delivery_id,
+  name: row.event,
+  body: row.body,
+  ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }),
+  receivedAt: new Date(row.received_at),
+  attempts: row.attempts,
+  state: row.state,
+  ...(row.error === null ? {} : { error: row.error }),
+});
 
 interface TokenRow {
   trigger_id: string;
@@ -211,6 +252,37 @@ export class SqliteStore implements RunStore {
       this.#sql("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES (?, ?, ?)").run(bodyHash, deliveryId, at.getTime());
       return undefined;
     })();
+  }
+
+  async enqueueDelivery(delivery: InboxEntry): Promise<boolean> {
+    const { id, name, body, orderingKey, receivedAt } = delivery;
+    const inserted = this.#sql("INSERT INTO inbox (delivery_id, event, body, ordering_key, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING")
+      .run(id, name, body, orderingKey ?? null, receivedAt.getTime());
+    return inserted.changes === 1;
+  }
+
+  async pendingDeliveries(limit: number): Promise<PendingDelivery[]> {
+    const rows = this.#sql("SELECT delivery_id, ordering_key, attempts FROM inbox WHERE state = 'pending' ORDER BY seq LIMIT ?").all(limit) as Array<{ delivery_id: string; ordering_key: string | null; attempts: number }>;
+    return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
+  }
+
+  async startDelivery(id: string): Promise<InboxDelivery | undefined> {
+    const row = this.#sql("UPDATE inbox SET attempts = attempts + 1 WHERE delivery_id = ? AND state = 'pending' RETURNING delivery_id, event, body, ordering_key, received_at, attempts, state, error")
+      .get(id) as InboxRow | undefined;
+    return row && toDelivery(row);
+  }
+
+  async finishDelivery(id: string, at: Date, error?: string): Promise<void> {
+    this.#sql("UPDATE inbox SET state = ?, error = ?, finished_at = ? WHERE delivery_id = ? AND state = 'pending'").run(error === undefined ? "done" : "failed", error ?? null, at.getTime(), id);
+  }
+
+  async getDelivery(id: string): Promise<InboxDelivery | undefined> {
+    const row = this.#sql("SELECT delivery_id, event, body, ordering_key, received_at, attempts, state, error FROM inbox WHERE delivery_id = ?").get(id) as InboxRow | undefined;
+    return row && toDelivery(row);
+  }
+
+  async pruneDeliveries(finishedBefore: Date): Promise<number> {
+    return this.#sql("DELETE FROM inbox WHERE state != 'pending' AND finished_at < ?").run(finishedBefore.getTime()).changes;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {

@@ -84,6 +84,32 @@ export interface StoredSession {
   expiresAt: Date;
 }
 
+/** A verified webhook delivery as the receiver writes it to the inbox. */
+export interface InboxEntry {
+  /** X-GitHub-Delivery: GitHub keeps it when it redelivers, so it is the inbox's dedupe key. */
+  id: string;
+  /** X-GitHub-Event. */
+  name: string;
+  /** The JSON body as it was signed. */
+  body: string;
+  /** Deliveries with the same key (one pull request or issue) are handled one at a time, in order of arrival. */
+  orderingKey?: string;
+  receivedAt: Date;
+}
+
+/** pending: waiting or being handled; done: its handlers ran; failed: they failed on every attempt. */
+export type InboxState = "pending" | "done" | "failed";
+
+export interface InboxDelivery extends InboxEntry {
+  /** Times its handlers were started, counting those a stopped server cut short. */
+  attempts: number;
+  state: InboxState;
+  /** Why it failed. */
+  error?: string;
+}
+
+export type PendingDelivery = Pick<InboxDelivery, "id" | "orderingKey" | "attempts">;
+
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
@@ -95,6 +121,17 @@ export interface RunStore {
    * comes again under its own id (GitHub's redelivery keeps the id).
    */
   recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined>;
+  /** Writes a delivery to the inbox; false, writing nothing, when its id is already there. */
+  enqueueDelivery(delivery: InboxEntry): Promise<boolean>;
+  /** Pending deliveries in order of arrival, without their bodies. */
+  pendingDeliveries(limit: number): Promise<PendingDelivery[]>;
+  /** Counts an attempt at a pending delivery and returns it; undefined when it is not pending. */
+  startDelivery(id: string): Promise<InboxDelivery | undefined>;
+  /** Records a pending delivery as done, or as failed with the error. */
+  finishDelivery(id: string, at: Date, error?: string): Promise<void>;
+  getDelivery(id: string): Promise<InboxDelivery | undefined>;
+  /** Forgets deliveries done or failed before the time; returns how many. */
+  pruneDeliveries(finishedBefore: Date): Promise<number>;
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: RunListQuery): Promise<RunRecord[]>;

@@ -34,7 +34,7 @@ describe("SqliteStore", () => {
     const db = new Database(file);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 4; upgrade the server");
+    expect(() => new SqliteStore(file)).toThrow(/^the database is at schema version 99, newer than this server's \d+; upgrade the server$/);
   });
 });
 
@@ -116,6 +116,62 @@ describe("SqliteStore.recordDelivery", () => {
     expect(await store.recordDelivery("hash-b", "d-3", at, hour)).toBeUndefined();
     // Past the window the body is forgotten.
     expect(await store.recordDelivery("hash-a", "d-4", new Date(at.getTime() + 2 * hour), hour)).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe("SqliteStore inbox", () => {
+  const at = new Date("2026-11-24T12:00:00Z");
+  const entry = (id: string, orderingKey?: string) => ({ id, name: "pull_request", body: `{"id":"${id}"}`, ...(orderingKey ? { orderingKey } : {}), receivedAt: at });
+
+  it("keeps each delivery id once and lists pending deliveries in order of arrival", async () => {
+    const store = new SqliteStore(":memory:");
+    expect(await store.enqueueDelivery(entry("b", "acme/app#1"))).toBe(true);
+    expect(await store.enqueueDelivery(entry("a"))).toBe(true);
+    expect(await store.enqueueDelivery({ ...entry("b"), body: "{}" })).toBe(false);
+    expect(await store.pendingDeliveries(10)).toEqual([
+      { id: "b", orderingKey: "acme/app#1", attempts: 0 },
+      { id: "a", attempts: 0 },
+    ]);
+    expect(await store.pendingDeliveries(1)).toHaveLength(1);
+    expect((await store.getDelivery("b"))?.body).toBe('{"id":"b"}');
+    await store.close();
+  });
+
+  it("counts attempts, and starts only pending deliveries", async () => {
+    const store = new SqliteStore(":memory:");
+    await store.enqueueDelivery(entry("a"));
+    expect(await store.startDelivery("a")).toMatchObject({ id: "a", name: "pull_request", body: '{"id":"a"}', attempts: 1, state: "pending", receivedAt: at });
+    expect((await store.startDelivery("a"))?.attempts).toBe(2);
+    await store.finishDelivery("a", at);
+    expect(await store.startDelivery("a")).toBeUndefined();
+    expect(await store.startDelivery("unknown")).toBeUndefined();
+    expect(await store.pendingDeliveries(10)).toEqual([]);
+    expect(await store.getDelivery("a")).toMatchObject({ state: "done", attempts: 2 });
+    await store.close();
+  });
+
+  it("records a failure with its error, once", async () => {
+    const store = new SqliteStore(":memory:");
+    await store.enqueueDelivery(entry("a"));
+    await store.finishDelivery("a", at, "GitHub answered 502");
+    await store.finishDelivery("a", at);
+    expect(await store.getDelivery("a")).toMatchObject({ state: "failed", error: "GitHub answered 502" });
+    await store.close();
+  });
+
+  it("prunes finished deliveries before the time, never pending ones", async () => {
+    const store = new SqliteStore(":memory:");
+    for (const id of ["old", "new", "waiting"]) await store.enqueueDelivery(entry(id));
+    await store.finishDelivery("old", at, "failed");
+    await store.finishDelivery("new", new Date(at.getTime() + 1_000));
+    expect(await store.pruneDeliveries(new Date(at.getTime() + 1))).toBe(1);
+    expect(await store.getDelivery("old")).toBeUndefined();
+    expect(await store.getDelivery("new")).toBeDefined();
+    expect(await store.pruneDeliveries(new Date(at.getTime() + 10_000))).toBe(1);
+    expect((await store.pendingDeliveries(10)).map((row) => row.id)).toEqual(["waiting"]);
+    // A pruned id is new again: the runs it started are still deduplicated by admission.
+    expect(await store.enqueueDelivery(entry("old"))).toBe(true);
     await store.close();
   });
 });
