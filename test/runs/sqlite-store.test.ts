@@ -34,7 +34,7 @@ describe("SqliteStore", () => {
     const db = new Database(file);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 4; upgrade the server");
+    expect(() => new SqliteStore(file)).toThrow(/^the database is at schema version 99, newer than this server's \d+; upgrade the server$/);
   });
 });
 
