@@ -13,21 +13,27 @@ export interface CheckRunsApi {
   find(check: PendingCheck): Promise<number | undefined>;
 }
 
+/**
+ * Octokit would retry a failed write by itself; the outbox retries instead, since a creation
+ * that GitHub applied before failing must be looked up, not sent again.
+ */
+const request = { retries: 0 };
+
 /** The check-run API through the installation's client. */
 export function checkRunsApi(clientFor: (installationId: number) => Promise<Octokit>): CheckRunsApi {
   return {
     async create({ installationId, repository, name, headSha, state }) {
       const octokit = await clientFor(installationId);
-      const { data } = await octokit.rest.checks.create({ ...repository, name, head_sha: headSha, ...state });
+      const { data } = await octokit.rest.checks.create({ ...repository, name, head_sha: headSha, ...state, request });
       return data.id;
     },
     async update({ installationId, repository, state }, checkRunId) {
       const octokit = await clientFor(installationId);
-      await octokit.rest.checks.update({ ...repository, check_run_id: checkRunId, ...state });
+      await octokit.rest.checks.update({ ...repository, check_run_id: checkRunId, ...state, request });
     },
     async find({ installationId, repository, name, headSha, state }) {
       const octokit = await clientFor(installationId);
-      const { data } = await octokit.rest.checks.listForRef({ ...repository, ref: headSha, check_name: name, filter: "all", per_page: 100 });
+      const { data } = await octokit.rest.checks.listForRef({ ...repository, ref: headSha, check_name: name, filter: "all", per_page: 100, request });
       return data.check_runs.find((check) => check.external_id === state.external_id)?.id;
     },
   };
