@@ -178,7 +178,7 @@ export interface RunStore {
   setCheckRunId(runId: string, checkRunId: number): Promise<void>;
   /** Records a check state for publishing; false when a newer one is already recorded (stale). */
   recordCheck(entry: CheckEntry): Promise<boolean>;
-  /** Check states newer than the published ones and due at `now`, runs' own first, longest waiting first. */
+  /** Check states newer than the published ones and due at `now`: runs' own first, then in the order they fell due. */
   pendingChecks(now: Date, limit: number): Promise<PendingCheck[]>;
   /** A creation is on its way to GitHub. */
   markCheckCreating(key: string): Promise<void>;
