@@ -20,6 +20,8 @@ import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
 import { redactRequests } from "./github/redact-requests.js";
 import { InboxProcessor } from "./github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
+import { CheckOutbox, checkRunsApi } from "./github/check-outbox.js";
+import { installationClientInLane } from "./github/installation-client.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
@@ -95,8 +97,10 @@ const serverConnectors = connectors.specs;
 const store = new SqliteStore(join(settings.dataDir, "routines.db"));
 let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
-// Check runs need the app's credentials, which exist once the app has loaded.
-let checks: CheckRunPublisher | undefined;
+// Check-run states go to the store's outbox from the start; they are published once the app's
+// credentials exist (when it has loaded), and whatever a stopped server left is published then.
+let outbox: CheckOutbox | undefined;
+const checks = new CheckRunPublisher(store, (runId) => runUrl(settings.publicUrl, runId), () => outbox?.wake());
 // Every log line of a run names the run, its repository and its routine.
 const runLogs = new Map<string, Logger>();
 const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
@@ -105,30 +109,30 @@ const events = new RunEvents();
 const observer: RunObserver = {
   admitted: async (run) => {
     events.status(run);
-    await checks?.admitted(run);
+    await checks.admitted(run);
   },
   started: async (run) => {
     events.status(run);
     const logger = runLog(run);
     runLogs.set(run.id, logger);
     logger.info({ trigger: run.trigger.kind, attempt: run.attempt ?? 1 }, "run started");
-    await checks?.started(run);
+    await checks.started(run);
   },
   finished: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, stopReason: run.stopReason, reason: run.reason }, "run finished");
     runLogs.delete(run.id);
     events.status(run);
     await metrics.observer.finished?.(run);
-    await checks?.finished(run);
+    await checks.finished(run);
   },
   requeued: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).warn({ attempt: run.attempt }, "run interrupted before it published anything: queued again");
     runLogs.delete(run.id);
     events.status(run);
-    await checks?.requeued(run);
+    await checks.requeued(run);
   },
 };
-const onObserverError = (error: unknown) => log.error({ err: error }, "a check run could not be updated");
+const onObserverError = (error: unknown) => log.error({ err: error }, "a check run's state could not be recorded");
 const admission = new StoreAdmission(store, settings, {
   onQueued: () => pool?.wake(),
   secrets: settings.secrets,
@@ -154,7 +158,13 @@ async function readServerConnectors({ connectorsFile }: Settings): Promise<{ spe
 /** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */
 async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   scrubSecrets();
-  checks = new CheckRunPublisher((id) => app.auth(id), store, (runId) => runUrl(settings.publicUrl, runId));
+  // Check runs are cosmetic: their writes take a lane of their own, so the writes a running
+  // session makes (reviews, comments, pull requests) never queue behind them.
+  outbox = new CheckOutbox(store, checkRunsApi((id) => installationClientInLane(app, id, "check-runs")), {
+    onError: (error, { check, retrying }) =>
+      log.warn({ err: error, check: check?.key, attempts: (check?.attempts ?? 0) + 1 }, retrying ? "a check run could not be written; trying again" : "a check run could not be written; giving up on this state"),
+  });
+  if (!stopping) outbox.start();
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
   if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");
@@ -254,6 +264,9 @@ function stop(signal: NodeJS.Signals): void {
     // Deliveries being handled get a moment to finish; what is left stays in the inbox for the next start.
     await inbox?.stop(5_000);
     await pool?.stop(`the server was stopped (${signal})`);
+    // The interrupted runs' checks go out now if GitHub answers in time; what is left waits in
+    // the outbox for the next start.
+    await outbox?.drain(5_000);
     await store.close();
     log.info("stopped");
     process.exit(0);

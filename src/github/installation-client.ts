@@ -16,3 +16,32 @@ export function installationFor(app: Pick<Probot, "auth">): InstallationFor {
     }
   };
 }
+
+/** What Probot's auth strategy hands an installation client's factory. */
+interface FactoryOptions {
+  octokit: Octokit;
+  octokitOptions: { throttle?: { enabled?: boolean } & Record<string, unknown>; auth?: Record<string, unknown> } & Record<string, unknown>;
+  [other: string]: unknown;
+}
+
+/**
+ * The installation's client, as `app.auth(installationId)` makes it, but pacing its writes in a
+ * lane of its own. Octokit's throttling lets one write a second through per lane, and Probot puts
+ * every client of an installation in the same lane: writes in another lane never wait behind these.
+ */
+export async function installationClientInLane(app: Pick<Probot, "auth">, installationId: number, lane: string): Promise<Octokit> {
+  const appClient = await app.auth();
+  const client = await appClient.auth({
+    type: "installation",
+    installationId,
+    factory: ({ octokit, octokitOptions, ...otherOptions }: FactoryOptions) => {
+      const Client = octokit.constructor as new (options: unknown) => Octokit;
+      return new Client({
+        ...octokitOptions,
+        throttle: octokitOptions.throttle?.enabled ? { ...octokitOptions.throttle, id: `${lane}:${installationId}` } : { enabled: false },
+        auth: { ...octokitOptions.auth, otherOptions, installationId },
+      });
+    },
+  });
+  return client as Octokit;
+}

@@ -1,9 +1,10 @@
 // A check run `routines/<routine>` on the pull request's head for every run tied to a pull
 // request: queued when admitted, in progress when its session starts, completed at the end with a
-// conclusion that tells both statuses truthfully.
-import type { Octokit } from "../config/read-config-file.js";
+// conclusion that tells both statuses truthfully. Runs not started (a cap, the kill switch) share
+// one check per commit and routine. The states are recorded in the store's outbox, which
+// publishes them in order (see check-outbox.ts); nothing here waits for GitHub.
 import type { RunObserver } from "../runs/run-observer.js";
-import type { RunRecord, RunStore } from "../runs/store.js";
+import type { CheckEntry, CheckState, RunRecord, RunStore } from "../runs/store.js";
 
 export const checkName = (routine: string) => `routines/${routine}`;
 
@@ -56,74 +57,96 @@ function summaryOf(run: RunRecord): string {
   return parts.filter(Boolean).join("\n\n").slice(0, 60_000);
 }
 
+/** Above every queued and running version: a finished run's state is its last. */
+const FINAL_VERSION = 1_000_000;
+
+/**
+ * A run's check state and its version: attempt n is queued at 2n-1 and running at 2n, and the
+ * final state comes after all. The version comes from the run itself, so states recorded out of
+ * order (a late "started" after "finished") still never go backwards.
+ */
+export function checkStateOf(run: RunRecord, detailsUrl: string): { version: number; state: CheckState } {
+  const attempt = run.attempt ?? 1;
+  const common = { external_id: run.id, details_url: detailsUrl };
+  if (run.status === "queued") {
+    const output = attempt > 1
+      ? { title: "Queued again", summary: `Run \`${run.id}\` was interrupted by a stop of the server before it published anything, and waits to run again (attempt ${attempt}).` }
+      : { title: "Queued", summary: `Run \`${run.id}\` is waiting for a worker.` };
+    return { version: 2 * attempt - 1, state: { ...common, status: "queued", output } };
+  }
+  if (run.status === "running") {
+    return {
+      version: 2 * attempt,
+      state: { ...common, status: "in_progress", started_at: (run.startedAt ?? new Date()).toISOString(), output: { title: "Running", summary: `Run \`${run.id}\` is in progress.` } },
+    };
+  }
+  const { conclusion, title } = conclusionOf(run);
+  return {
+    version: FINAL_VERSION,
+    state: { ...common, status: "completed", conclusion, completed_at: (run.finishedAt ?? new Date()).toISOString(), output: { title: title.slice(0, 200), summary: summaryOf(run) } },
+  };
+}
+
+/** Records each run's check state in the outbox and wakes the publisher. */
 export class CheckRunPublisher implements RunObserver {
   constructor(
-    private readonly octokitFor: (installationId: number) => Promise<Octokit>,
     private readonly store: RunStore,
     private readonly runUrl: (runId: string) => string,
+    /** Told after every recorded state, so it is sent without waiting for the next look. */
+    private readonly onRecorded: () => void = () => undefined,
   ) {}
 
   async admitted(run: RunRecord): Promise<void> {
-    const pr = run.context.pullRequest;
-    if (!pr) return;
-    const octokit = await this.octokitFor(run.installationId);
-    if (run.status === "queued") {
-      const { data } = await octokit.rest.checks.create({
-        ...run.repository,
-        name: checkName(run.routine),
-        head_sha: pr.headSha,
-        external_id: run.id,
-        details_url: this.runUrl(run.id),
-        status: "queued",
-        output: { title: "Queued", summary: `Run \`${run.id}\` is waiting for a worker.` },
-      });
-      await this.store.setCheckRunId(run.id, data.id);
-      return;
-    }
-    // Rejected runs get a completed check at once; runs superseded while queued close theirs.
-    await this.finished(run);
+    if (run.status === "rejected") await this.#recordRejected(run);
+    else await this.#record(run);
   }
 
   async started(run: RunRecord): Promise<void> {
-    await this.#update(run, {
-      status: "in_progress",
-      started_at: (run.startedAt ?? new Date()).toISOString(),
-      output: { title: "Running", summary: `Run \`${run.id}\` is in progress.` },
-    });
+    await this.#record(run);
   }
 
-  /** Interrupted before it published anything, and queued again: the check waits again. */
   async requeued(run: RunRecord): Promise<void> {
-    await this.#update(run, {
-      status: "queued",
-      output: { title: "Queued again", summary: `Run \`${run.id}\` was interrupted by a stop of the server before it published anything, and waits to run again (attempt ${run.attempt ?? 2}).` },
-    });
-  }
-
-  /** Moves the run's open check to another state; nothing for runs without one. */
-  async #update(run: RunRecord, fields: { status: "queued" | "in_progress"; started_at?: string; output: { title: string; summary: string } }): Promise<void> {
-    if (!run.context.pullRequest || run.checkRunId === undefined) return;
-    const octokit = await this.octokitFor(run.installationId);
-    await octokit.rest.checks.update({ ...run.repository, check_run_id: run.checkRunId, ...fields });
+    await this.#record(run);
   }
 
   async finished(run: RunRecord): Promise<void> {
+    await this.#record(run);
+  }
+
+  /** The run's own check, in the state the run is in now. */
+  async #record(run: RunRecord): Promise<void> {
     const pr = run.context.pullRequest;
     if (!pr) return;
-    const octokit = await this.octokitFor(run.installationId);
+    const { version, state } = checkStateOf(run, this.runUrl(run.id));
+    await this.#put({ key: `run:${run.id}`, runId: run.id, headSha: pr.headSha, priority: 0, version, state }, run);
+  }
+
+  /**
+   * Runs not started share one check per commit and routine, updated with the latest: a burst
+   * of capped runs costs one check run, not one each.
+   */
+  async #recordRejected(run: RunRecord): Promise<void> {
+    const pr = run.context.pullRequest;
+    if (!pr) return;
+    const { owner, repo } = run.repository;
     const { conclusion, title } = conclusionOf(run);
-    const result = {
-      status: "completed" as const,
+    const state: CheckState = {
+      status: "completed",
       conclusion,
       completed_at: (run.finishedAt ?? new Date()).toISOString(),
+      external_id: run.id,
       details_url: this.runUrl(run.id),
-      output: { title: title.slice(0, 200), summary: summaryOf(run) },
+      output: {
+        title: title.slice(0, 200),
+        summary: `${summaryOf(run)}\n\nLater runs of ${run.routine} on this commit that are not started update this check.`.slice(0, 60_000),
+      },
     };
-    if (run.checkRunId !== undefined) {
-      await octokit.rest.checks.update({ ...run.repository, check_run_id: run.checkRunId, ...result });
-      return;
-    }
-    const { data } = await octokit.rest.checks.create({ ...run.repository, name: checkName(run.routine), head_sha: pr.headSha, external_id: run.id, ...result });
-    await this.store.setCheckRunId(run.id, data.id);
+    const key = `not-started:${owner}/${repo}@${pr.headSha}:${run.routine}`.toLowerCase();
+    await this.#put({ key, headSha: pr.headSha, priority: 1, version: "next", state }, run);
+  }
+
+  async #put(entry: Pick<CheckEntry, "key" | "headSha" | "priority" | "version" | "state"> & { runId?: string }, run: RunRecord): Promise<void> {
+    const recorded = await this.store.recordCheck({ ...entry, installationId: run.installationId, repository: run.repository, name: checkName(run.routine) });
+    if (recorded) this.onRecorded();
   }
 }

@@ -10,6 +10,9 @@ import {
   type InboxState,
   type InsertResult,
   type PendingDelivery,
+  type CheckEntry,
+  type CheckState,
+  type PendingCheck,
   type RecentRunsQuery,
   type RunListQuery,
   type RunPatch,
@@ -111,6 +114,25 @@ const MIGRATIONS = [
    );
    CREATE INDEX inbox_state ON inbox (state, seq);
    CREATE INDEX inbox_finished ON inbox (finished_at);`,
+  // 6: check-run states waiting to be published, one row per check run (see github/check-outbox.ts).
+  `CREATE TABLE check_outbox (
+     key TEXT PRIMARY KEY,
+     run_id TEXT,
+     installation_id INTEGER NOT NULL,
+     owner TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     head_sha TEXT NOT NULL,
+     name TEXT NOT NULL,
+     priority INTEGER NOT NULL,
+     version INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     published_version INTEGER NOT NULL DEFAULT 0,
+     check_run_id INTEGER,
+     creating INTEGER NOT NULL DEFAULT 0,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX check_outbox_pending ON check_outbox (priority, next_attempt_at) WHERE version > published_version;`,
 ];
 
 interface RunRow {
@@ -395,6 +417,62 @@ export class SqliteStore implements RunStore {
 
   async setCheckRunId(runId: string, checkRunId: number): Promise<void> {
     this.#sql("UPDATE runs SET check_run_id = ? WHERE id = ?").run(checkRunId, runId);
+  }
+
+  async recordCheck({ key, runId, installationId, repository, headSha, name, priority, version, state }: CheckEntry): Promise<boolean> {
+    const next = version === "next" ? "check_outbox.version + 1" : "excluded.version";
+    const result = this.#sql(
+        `INSERT INTO check_outbox (key, run_id, installation_id, owner, repo, head_sha, name, priority, version, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET version = ${next}, state = excluded.state
+         WHERE ${next} > check_outbox.version`,
+      )
+      .run(key, runId ?? null, installationId, repository.owner, repository.repo, headSha, name, priority, version === "next" ? 1 : version, JSON.stringify(state));
+    return result.changes === 1;
+  }
+
+  async pendingChecks(now: Date, limit: number): Promise<PendingCheck[]> {
+    const rows = this.#sql(
+        `SELECT * FROM check_outbox WHERE version > published_version AND next_attempt_at <= ?
+         ORDER BY priority, next_attempt_at, rowid LIMIT ?`,
+      )
+      .all(now.getTime(), limit) as Array<{
+      key: string; run_id: string | null; installation_id: number; owner: string; repo: string; head_sha: string; name: string; priority: number;
+      version: number; state: string; check_run_id: number | null; creating: number; attempts: number;
+    }>;
+    return rows.map((row) => ({
+      key: row.key,
+      ...(row.run_id === null ? {} : { runId: row.run_id }),
+      installationId: row.installation_id,
+      repository: { owner: row.owner, repo: row.repo },
+      headSha: row.head_sha,
+      name: row.name,
+      priority: row.priority,
+      version: row.version,
+      state: JSON.parse(row.state) as CheckState,
+      ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
+      creating: row.creating === 1,
+      attempts: row.attempts,
+    }));
+  }
+
+  async markCheckCreating(key: string): Promise<void> {
+    this.#sql("UPDATE check_outbox SET creating = 1 WHERE key = ?").run(key);
+  }
+
+  async markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void> {
+    this.#db.transaction(() => {
+      const row = this.#sql(
+          `UPDATE check_outbox SET published_version = max(published_version, ?), check_run_id = coalesce(?, check_run_id), creating = 0, attempts = 0, next_attempt_at = 0
+           WHERE key = ? RETURNING run_id, check_run_id`,
+        )
+        .get(version, checkRunId ?? null, key) as { run_id: string | null; check_run_id: number | null } | undefined;
+      if (row?.run_id && row.check_run_id !== null) this.#sql("UPDATE runs SET check_run_id = ? WHERE id = ?").run(row.check_run_id, row.run_id);
+    })();
+  }
+
+  async markCheckFailed(key: string, retryAt: Date): Promise<void> {
+    this.#sql("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {

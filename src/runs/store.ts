@@ -110,6 +110,49 @@ export interface InboxDelivery extends InboxEntry {
 
 export type PendingDelivery = Pick<InboxDelivery, "id" | "orderingKey" | "attempts">;
 
+/** What a check run should show; the fields GitHub's check-run API takes. */
+export interface CheckState {
+  status: "queued" | "in_progress" | "completed";
+  conclusion?: "success" | "failure" | "neutral" | "cancelled" | "action_required";
+  started_at?: string;
+  completed_at?: string;
+  details_url?: string;
+  /** Names the run the check shows (GitHub's Re-run button starts it again). */
+  external_id: string;
+  output: { title: string; summary: string };
+}
+
+/**
+ * The newest state of one check run, waiting to be published. A row per check run: recording a
+ * state replaces the one waiting, so only the newest is ever sent.
+ */
+export interface CheckEntry {
+  /** The check run's identity in the outbox: `run:<id>`, or one per commit and routine for runs not started. */
+  key: string;
+  runId?: string;
+  installationId: number;
+  repository: RepositoryId;
+  headSha: string;
+  name: string;
+  /** 0 before 1: a run's own check before summaries of runs not started. */
+  priority: number;
+  /**
+   * Higher is newer; a state with a version not above the one recorded is stale and dropped.
+   * "next": one above the recorded one (summaries, whose every change is news).
+   */
+  version: number | "next";
+  state: CheckState;
+}
+
+export interface PendingCheck extends Omit<CheckEntry, "version"> {
+  version: number;
+  checkRunId?: number;
+  /** A creation was sent and its answer never recorded (the process died): look before creating again. */
+  creating: boolean;
+  /** Failed attempts since the last success. */
+  attempts: number;
+}
+
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
@@ -170,6 +213,16 @@ export interface RunStore {
   /** False when there is no such token, or it was already revoked. */
   revokeApiToken(triggerId: string, at: Date): Promise<boolean>;
   setCheckRunId(runId: string, checkRunId: number): Promise<void>;
+  /** Records a check state for publishing; false when a newer one is already recorded (stale). */
+  recordCheck(entry: CheckEntry): Promise<boolean>;
+  /** Check states newer than the published ones and due at `now`: runs' own first, then in the order they fell due. */
+  pendingChecks(now: Date, limit: number): Promise<PendingCheck[]>;
+  /** A creation is on its way to GitHub. */
+  markCheckCreating(key: string): Promise<void>;
+  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. */
+  markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void>;
+  /** The attempt failed: try again at `retryAt`. */
+  markCheckFailed(key: string, retryAt: Date): Promise<void>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;

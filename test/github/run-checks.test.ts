@@ -1,5 +1,6 @@
 import nock from "nock";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { CheckOutbox, checkRunsApi } from "../../src/github/check-outbox.js";
 import { CheckRunPublisher, conclusionOf } from "../../src/github/run-checks.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { StoreAdmission } from "../../src/runs/admission.js";
@@ -27,20 +28,28 @@ const expectCheck = (method: "post" | "patch", path: string, id = 55) =>
     nock(API)[method](path, (body: unknown) => (resolve(body), true)).reply(method === "post" ? 201 : 200, { id });
   });
 
+const outboxes: CheckOutbox[] = [];
+afterEach(async () => {
+  await Promise.all(outboxes.splice(0).map((outbox) => outbox.stop()));
+});
+
 function engine(options: { hourlyRunsPerRoutine?: number } = {}) {
   const store = new SqliteStore(":memory:");
   const probot = testProbot();
-  const checks = new CheckRunPublisher((id) => probot.auth(id), store, (id) => `https://routines.example.test/dashboard/runs/${id}`);
   const errors: unknown[] = [];
+  const outbox = new CheckOutbox(store, checkRunsApi((id) => probot.auth(id)), { pollMs: 50, onError: (error) => errors.push(error) });
+  outboxes.push(outbox);
+  outbox.start();
+  const checks = new CheckRunPublisher(store, (id) => `https://routines.example.test/dashboard/runs/${id}`, () => outbox.wake());
   const admission = new StoreAdmission(store, { ...limits, ...options }, { observer: checks, onError: (error) => errors.push(error) });
-  return { store, admission, checks, errors };
+  return { store, admission, checks, outbox, errors };
 }
 
 describe("check runs", () => {
   useNock(() => nockInstallationToken(1));
 
   it("follow a run from queued through in progress to its conclusion, with the summary and token usage", async () => {
-    const { store, admission, checks, errors } = engine();
+    const { store, admission, checks, outbox, errors } = engine();
     const created = expectCheck("post", `${REPO}/check-runs`);
     const result = await admission.admit(request());
     const runId = result.status === "queued" ? result.run.id : "";
@@ -52,13 +61,15 @@ describe("check runs", () => {
       status: "queued",
       output: { title: "Queued", summary: `Run \`${runId}\` is waiting for a worker.` },
     });
+    await outbox.idle();
     expect((await store.getRun(runId))?.checkRunId).toBe(55);
 
     const started = expectCheck("patch", `${REPO}/check-runs/55`);
     const finished = expectCheck("patch", `${REPO}/check-runs/55`);
     const pool = new WorkerPool(
       store,
-      { execute: async () => ({ outcome: "succeeded", summary: "Two comments posted.", usage: { inputTokens: 10, cacheReadTokens: 2000, cacheWriteTokens: 300, outputTokens: 45 } }) },
+      // The session ends once its check shows it running (else the two states would be sent as one).
+      { execute: async () => (await started, { outcome: "succeeded", summary: "Two comments posted.", usage: { inputTokens: 10, cacheReadTokens: 2000, cacheWriteTokens: 300, outputTokens: 45 } }) },
       { concurrency: 1, observer: checks },
     );
     await pool.start();

@@ -103,6 +103,12 @@ export class FakeGitHub {
   readonly requests: LoggedRequest[] = [];
   readonly pushes: Push[] = [];
   readonly checkRuns: CheckRun[] = [];
+  /**
+   * How check-run writes are answered: each after `delayMs`, and every `failEvery`-th (0: none)
+   * with a 502, after applying the write when `applyFailed` (GitHub sometimes does both).
+   */
+  readonly checkRunFaults = { delayMs: 0, failEvery: 0, applyFailed: false };
+  #checkRunWrites = 0;
   readonly comments: Array<{ id: number; repository: string; issue: number; body: string; user: string }> = [];
   readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[] }> = [];
   readonly reactions: Array<{ repository: string; commentId: number; content: string }> = [];
@@ -618,6 +624,30 @@ export class FakeGitHub {
       this.reactions.push({ repository: fullName.toLowerCase(), commentId: Number(params.id), content: body?.content });
       return { status: 201, body: { id: this.#nextId++, content: body?.content } };
     }
+    if ((params = route("GET /commits/:ref/check-runs"))) {
+      const ref = params.ref!;
+      const found = this.checkRuns.filter((c) => c.repository === fullName.toLowerCase() && c.head_sha === ref && (!entry.query.get("check_name") || c.name === entry.query.get("check_name")));
+      return ok({ total_count: found.length, check_runs: found.map(({ history, repository: _, ...check }) => check) });
+    }
+    const faulty = route("POST /check-runs") || route("PATCH /check-runs/:id") ? this.#checkRunFault() : undefined;
+    if (faulty) {
+      await faulty.delay;
+      if (faulty.fail && !this.checkRunFaults.applyFailed) return { status: 502, body: { message: "Server Error" } };
+    }
+    const answer = await this.#checkRunWrite(route, needs, fullName, body);
+    if (faulty?.fail) return { status: 502, body: { message: "Server Error" } };
+    return answer;
+  }
+
+  #checkRunFault(): { delay: Promise<void>; fail: boolean } | undefined {
+    const { delayMs, failEvery } = this.checkRunFaults;
+    if (delayMs === 0 && failEvery === 0) return undefined;
+    const count = ++this.#checkRunWrites;
+    return { delay: new Promise((resolve) => setTimeout(resolve, delayMs)), fail: failEvery > 0 && count % failEvery === 0 };
+  }
+
+  async #checkRunWrite(route: (pattern: string) => Record<string, string> | undefined, needs: (permission: string, level: "read" | "write") => Answer | undefined, fullName: string, body: any): Promise<Answer> {
+    let params: Record<string, string> | undefined;
     if ((params = route("POST /check-runs"))) {
       const denied = needs("checks", "write");
       if (denied) return denied;
