@@ -34,7 +34,7 @@ describe("SqliteStore", () => {
     const db = new Database(file);
     db.pragma("user_version = 99");
     db.close();
-    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 4; upgrade the server");
+    expect(() => new SqliteStore(file)).toThrow("the database is at schema version 99, newer than this server's 5; upgrade the server");
   });
 });
 
@@ -116,6 +116,41 @@ describe("SqliteStore.recordDelivery", () => {
     expect(await store.recordDelivery("hash-b", "d-3", at, hour)).toBeUndefined();
     // Past the window the body is forgotten.
     expect(await store.recordDelivery("hash-a", "d-4", new Date(at.getTime() + 2 * hour), hour)).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe("SqliteStore idempotency keys", () => {
+  const hour = 60 * 60 * 1000;
+  const at = new Date("2026-11-24T10:00:00Z");
+  const later = (ms: number) => new Date(at.getTime() + ms);
+
+  it("claims a key once, names the earlier claim and its answer, and forgets the key after 24 hours", async () => {
+    const store = new SqliteStore(":memory:");
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "f", claimedAt: at })).toBeUndefined();
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "g", claimedAt: later(1) })).toEqual({ keyHash: "k", fingerprint: "f", claimedAt: at });
+    await store.answerIdempotencyKey("k", { status: 200, body: '{"run_id":"run_1"}' });
+    // A release after the answer leaves the answer alone.
+    await store.releaseIdempotencyKey("k");
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "f", claimedAt: later(23 * hour) })).toEqual({
+      keyHash: "k",
+      fingerprint: "f",
+      claimedAt: at,
+      answer: { status: 200, body: '{"run_id":"run_1"}' },
+    });
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "f", claimedAt: later(24 * hour) })).toBeUndefined();
+    await store.close();
+  });
+
+  it("frees a released claim at once, and an unanswered one after five minutes (its process died)", async () => {
+    const store = new SqliteStore(":memory:");
+    await store.claimIdempotencyKey({ keyHash: "released", fingerprint: "f", claimedAt: at });
+    await store.releaseIdempotencyKey("released");
+    expect(await store.claimIdempotencyKey({ keyHash: "released", fingerprint: "f", claimedAt: later(1) })).toBeUndefined();
+
+    await store.claimIdempotencyKey({ keyHash: "abandoned", fingerprint: "f", claimedAt: at });
+    expect(await store.claimIdempotencyKey({ keyHash: "abandoned", fingerprint: "f", claimedAt: later(4 * 60_000) })).toMatchObject({ fingerprint: "f" });
+    expect(await store.claimIdempotencyKey({ keyHash: "abandoned", fingerprint: "f", claimedAt: later(5 * 60_000) })).toBeUndefined();
     await store.close();
   });
 });
