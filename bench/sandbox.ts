@@ -28,7 +28,7 @@ async function median(launch: Launcher): Promise<number> {
 
 const plain = await median(unsandboxed);
 const run = await createRunDirectory();
-const sandboxed = await median(await sandboxLauncher(Environment.parse({ network: "trusted" }), { writable: [root], hidden: [], tmp: run.tmp, state: run.sandbox }));
+const sandboxed = await median(await sandboxLauncher(Environment.parse({ network: "trusted" }), { writable: [root], hidden: [], tmp: run.tmp, state: run.sandbox, sockets: run.sockets }));
 console.log(`bench/sandbox: \`true\` run ${RUNS} times, median`);
 console.log(`  plain bash             : ${plain.toFixed(1)} ms`);
 console.log(`  sandboxed (trusted)    : ${sandboxed.toFixed(1)} ms (+${(sandboxed - plain).toFixed(1)} ms)`);

@@ -7,8 +7,11 @@ import { REDACTED, type Redactor } from "./session/redact.js";
 
 /** Query parameters that carry credentials: OAuth's code and state, and tokens. */
 const CREDENTIAL_PARAMETERS = /([?&](?:code|state|token|access_token|refresh_token|id_token|client_secret|password|secret)=)[^&\s"'#\\]*/gi;
-/** Headers that carry credentials, as a JSON log line holds them: a string or a list of strings. */
-const CREDENTIAL_HEADERS = /"(authorization|proxy-authorization|cookie|set-cookie|x-api-key)":\s*(?:"(?:[^"\\]|\\.)*"|\[(?:[^\]"]|"(?:[^"\\]|\\.)*")*\])/gi;
+/**
+ * Headers that carry credentials, as a JSON log line holds them: a string or a list of strings.
+ * An API fire's idempotency key goes too: callers put meaning into it (an alert id, a host).
+ */
+const CREDENTIAL_HEADERS = /"(authorization|proxy-authorization|cookie|set-cookie|x-api-key|idempotency-key)":\s*(?:"(?:[^"\\]|\\.)*"|\[(?:[^\]"]|"(?:[^"\\]|\\.)*")*\])/gi;
 
 /** A written log line without credentials or secrets. */
 export function redactLogLine(line: string, redact: Redactor): string {
@@ -37,7 +40,7 @@ export function createServerLog(
     name: "routines",
     level,
     // Request logs would carry API bearer tokens and dashboard cookies: those headers never reach a line.
-    redact: { paths: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'], censor: REDACTED },
+    redact: { paths: ["req.headers.authorization", "req.headers.cookie", 'req.headers["idempotency-key"]', 'res.headers["set-cookie"]'], censor: REDACTED },
     hooks: { streamWrite: (line) => redactLogLine(line, redact) },
   };
   // Pretty lines are made from the redacted JSON line, so they carry nothing it does not.

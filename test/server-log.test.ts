@@ -32,11 +32,11 @@ describe("the server's log", () => {
     const req = {
       method: "GET",
       url: "/dashboard/auth/callback?code=the-code&state=the-state&page=2",
-      headers: { authorization: "Bearer the-bearer", cookie: "routines_session=the-cookie", "x-api-key": "the-api-key", accept: "*/*" },
+      headers: { authorization: "Bearer the-bearer", cookie: "routines_session=the-cookie", "x-api-key": "the-api-key", "idempotency-key": "the-idempotency-key", accept: "*/*" },
     };
     log.info({ req, res: { statusCode: 302, headers: { "set-cookie": ["routines_session=the-new-cookie; Path=/dashboard"] } } }, `GET ${req.url} 302`);
     log.info({ headers: req.headers }, "headers outside a request");
-    for (const value of ["the-code", "the-state", "the-bearer", "the-cookie", "the-api-key", "the-new-cookie"]) expect(text()).not.toContain(value);
+    for (const value of ["the-code", "the-state", "the-bearer", "the-cookie", "the-api-key", "the-idempotency-key", "the-new-cookie"]) expect(text()).not.toContain(value);
     expect(text()).toContain("page=2");
     expect(text()).toContain('"accept":"*/*"');
   });

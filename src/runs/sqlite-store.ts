@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ApiToken } from "./api-tokens.js";
+import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
   concurrencyKey,
   type InboxDelivery,
@@ -133,6 +134,15 @@ const MIGRATIONS = [
      next_attempt_at INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX check_outbox_pending ON check_outbox (priority, next_attempt_at) WHERE version > published_version;`,
+  // 7: API idempotency keys, hashed with their trigger id (see runs/idempotency-keys.ts).
+  `CREATE TABLE idempotency_keys (
+     key_hash TEXT PRIMARY KEY,
+     fingerprint TEXT NOT NULL,
+     claimed_at INTEGER NOT NULL,
+     answer_status INTEGER,
+     answer_body TEXT
+   );
+   CREATE INDEX idempotency_keys_claimed ON idempotency_keys (claimed_at);`,
 ];
 
 interface RunRow {
@@ -518,6 +528,30 @@ export class SqliteStore implements RunStore {
 
   async revokeApiToken(triggerId: string, at: Date): Promise<boolean> {
     return this.#sql("UPDATE api_tokens SET revoked_at = ? WHERE trigger_id = ? AND revoked_at IS NULL").run(at.getTime(), triggerId).changes === 1;
+  }
+
+  async claimIdempotencyKey({ keyHash, fingerprint, claimedAt }: Omit<IdempotencyRecord, "answer">): Promise<IdempotencyRecord | undefined> {
+    const at = claimedAt.getTime();
+    return this.#db.transaction(() => {
+      this.#sql("DELETE FROM idempotency_keys WHERE claimed_at <= ? OR (answer_status IS NULL AND claimed_at <= ?)").run(at - IDEMPOTENCY_WINDOW_MS, at - ABANDONED_CLAIM_MS);
+      const row = this.#sql("SELECT fingerprint, claimed_at, answer_status, answer_body FROM idempotency_keys WHERE key_hash = ?").get(keyHash) as
+        | { fingerprint: string; claimed_at: number; answer_status: number | null; answer_body: string | null }
+        | undefined;
+      if (row) {
+        const answer = row.answer_status === null ? {} : { answer: { status: row.answer_status, body: row.answer_body ?? "" } };
+        return { keyHash, fingerprint: row.fingerprint, claimedAt: new Date(row.claimed_at), ...answer };
+      }
+      this.#sql("INSERT INTO idempotency_keys (key_hash, fingerprint, claimed_at) VALUES (?, ?, ?)").run(keyHash, fingerprint, at);
+      return undefined;
+    }).immediate();
+  }
+
+  async answerIdempotencyKey(keyHash: string, { status, body }: IdempotentAnswer): Promise<void> {
+    this.#sql("UPDATE idempotency_keys SET answer_status = ?, answer_body = ? WHERE key_hash = ?").run(status, body, keyHash);
+  }
+
+  async releaseIdempotencyKey(keyHash: string): Promise<void> {
+    this.#sql("DELETE FROM idempotency_keys WHERE key_hash = ? AND answer_status IS NULL").run(keyHash);
   }
 
   async createSession({ idHash, data, createdAt, expiresAt }: StoredSession): Promise<void> {

@@ -3,6 +3,7 @@
 import type { RepositoryId, RunRequest, TokenUsage, TriggerDetails } from "../run-request.js";
 import type { RunOutcome } from "../session/execution.js";
 import type { ApiToken } from "./api-tokens.js";
+import type { IdempotencyRecord, IdempotentAnswer } from "./idempotency-keys.js";
 
 export type { RunOutcome, TokenUsage };
 
@@ -212,6 +213,16 @@ export interface RunStore {
   listApiTokens(): Promise<ApiToken[]>;
   /** False when there is no such token, or it was already revoked. */
   revokeApiToken(triggerId: string, at: Date): Promise<boolean>;
+  /**
+   * Claims an API fire's idempotency key, first forgetting keys past their window and claims
+   * abandoned unanswered. Returns the key's earlier record when it is taken (nothing is claimed
+   * then), or undefined when this claim took it.
+   */
+  claimIdempotencyKey(claim: Omit<IdempotencyRecord, "answer">): Promise<IdempotencyRecord | undefined>;
+  /** Records what the fire that claimed the key answered, for its retries. */
+  answerIdempotencyKey(keyHash: string, answer: IdempotentAnswer): Promise<void>;
+  /** Frees an unanswered claim (its fire started no run), so a retry may try again. */
+  releaseIdempotencyKey(keyHash: string): Promise<void>;
   setCheckRunId(runId: string, checkRunId: number): Promise<void>;
   /** Records a check state for publishing; false when a newer one is already recorded (stale). */
   recordCheck(entry: CheckEntry): Promise<boolean>;

@@ -2,7 +2,8 @@
 // API with a token made by the `routines` command, and the dashboard's Run now and Cancel after a
 // sign-in through GitHub's OAuth endpoints. The server's database lives where `.env`'s DATA_DIR says.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -97,6 +98,37 @@ describe("entry points, configured by .env", () => {
     // The bearer token never reaches a log line.
     expect(server.output()).toContain(local);
     expect(server.output()).not.toContain(token);
+  });
+
+  it("Two API fires with the same idempotency key start one run and both answers name it", async () => {
+    const created = await routines("token", "create", "--repo", REPO, "--routine", "triage");
+    const local = new URL(/URL\s+(\S+)/.exec(created)![1]!).pathname;
+    const token = /token\s+(\S+)/.exec(created)![1]!;
+    const key = `alert-${randomUUID()}`;
+    const fire = () =>
+      fetch(`${server.url}${local}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify({ text: "Disk full on db-1 [case-idempotent]" }),
+      });
+    world.model.session("[case-idempotent]", [outcome("Cleaned up.")]);
+    // Sent together, as a monitor that retries before the first answer arrives would.
+    const [first, second] = await Promise.all([fire(), fire()]);
+    expect([first!.status, second!.status]).toEqual([200, 200]);
+    const answers = (await Promise.all([first!.json(), second!.json()])) as Array<{ run_id: string; run_url: string }>;
+    expect(answers[1]).toEqual(answers[0]);
+    const { run_id: runId } = answers[0]!;
+    await eventually(async () => /completed/.test(await routines("runs", "show", runId)), { what: "the run to complete" });
+    // A retry after the run finished still names it, and only one session ever started.
+    const late = await fire();
+    expect(late.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await late.json()) as { run_id: string }).run_id).toBe(runId);
+    expect(world.model.sessionRequests("[case-idempotent]").filter((request) => request.body.messages.length === 1)).toHaveLength(1);
+    // The key never reaches a log line or the database in the clear.
+    expect(server.output()).not.toContain(key);
+    for (const file of ["routines.db", "routines.db-wal"].map((name) => join(server.cwd, "state", name)).filter((file) => existsSync(file))) {
+      expect(readFileSync(file).includes(key)).toBe(false);
+    }
   });
 
   it("stops a running run when the routines command throws the kill switch, refuses new ones, and runs again once switched back", async () => {

@@ -175,3 +175,38 @@ describe("SqliteStore inbox", () => {
     await store.close();
   });
 });
+
+describe("SqliteStore idempotency keys", () => {
+  const hour = 60 * 60 * 1000;
+  const at = new Date("2026-11-24T10:00:00Z");
+  const later = (ms: number) => new Date(at.getTime() + ms);
+
+  it("claims a key once, names the earlier claim and its answer, and forgets the key after 24 hours", async () => {
+    const store = new SqliteStore(":memory:");
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "f", claimedAt: at })).toBeUndefined();
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "g", claimedAt: later(1) })).toEqual({ keyHash: "k", fingerprint: "f", claimedAt: at });
+    await store.answerIdempotencyKey("k", { status: 200, body: '{"run_id":"run_1"}' });
+    // A release after the answer leaves the answer alone.
+    await store.releaseIdempotencyKey("k");
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "f", claimedAt: later(23 * hour) })).toEqual({
+      keyHash: "k",
+      fingerprint: "f",
+      claimedAt: at,
+      answer: { status: 200, body: '{"run_id":"run_1"}' },
+    });
+    expect(await store.claimIdempotencyKey({ keyHash: "k", fingerprint: "f", claimedAt: later(24 * hour) })).toBeUndefined();
+    await store.close();
+  });
+
+  it("frees a released claim at once, and an unanswered one after five minutes (its process died)", async () => {
+    const store = new SqliteStore(":memory:");
+    await store.claimIdempotencyKey({ keyHash: "released", fingerprint: "f", claimedAt: at });
+    await store.releaseIdempotencyKey("released");
+    expect(await store.claimIdempotencyKey({ keyHash: "released", fingerprint: "f", claimedAt: later(1) })).toBeUndefined();
+
+    await store.claimIdempotencyKey({ keyHash: "abandoned", fingerprint: "f", claimedAt: at });
+    expect(await store.claimIdempotencyKey({ keyHash: "abandoned", fingerprint: "f", claimedAt: later(4 * 60_000) })).toMatchObject({ fingerprint: "f" });
+    expect(await store.claimIdempotencyKey({ keyHash: "abandoned", fingerprint: "f", claimedAt: later(5 * 60_000) })).toBeUndefined();
+    await store.close();
+  });
+});

@@ -156,4 +156,104 @@ describe("POST /api/v1/routines/<trigger-id>/fire", () => {
     expect(response.status).toBe(502);
     expect(((await response.json()) as { error: string }).error).toMatch(/^could not start the run: /);
   });
+  describe("with an Idempotency-Key", () => {
+    const runsRecorded = async () => (await store.listRuns({ limit: 100 })).length;
+    /** A later fire: the installation token and the routines file are cached by then. */
+    const installedAgain = () => nock(API).get("/repos/acme/app/installation").reply(200, { id: 42 });
+
+    it("answers a retry with the run the first fire started, with the same status and body, and starts no second run", async () => {
+      installed();
+      const first = await fire(JSON.stringify({ text: "disk full on db-1" }), { "idempotency-key": "alert-7781" });
+      expect(first.status).toBe(200);
+      const body = (await first.json()) as { run_id: string; run_url: string };
+      // No GitHub replies are left for a second fire: a retry that tried to start a run would fail.
+      const retried = [];
+      for (let i = 0; i < 4; i++) retried.push(await fire(JSON.stringify({ text: "disk full on db-1" }), { "idempotency-key": "alert-7781" }));
+      for (const retry of retried) {
+        expect(retry.status).toBe(200);
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+        expect(await retry.json()).toEqual(body);
+      }
+      // Four replays and the first fire, past a rate of three a minute: replays start nothing, so they are not counted.
+      expect(await runsRecorded()).toBe(1);
+    });
+
+    it("takes the draft standard's quoted form of the key as the same key", async () => {
+      installed();
+      const first = (await (await fire("{}", { "idempotency-key": "k-1" })).json()) as { run_id: string };
+      const quoted = await fire("{}", { "idempotency-key": '"k-1"' });
+      expect(((await quoted.json()) as { run_id: string }).run_id).toBe(first.run_id);
+    });
+
+    it("answers 422 when the key comes again with another body", async () => {
+      installed();
+      expect((await fire(JSON.stringify({ text: "one" }), { "idempotency-key": "k-2" })).status).toBe(200);
+      const other = await fire(JSON.stringify({ text: "two" }), { "idempotency-key": "k-2" });
+      expect(other.status).toBe(422);
+      expect(await other.json()).toEqual({ error: "this Idempotency-Key was sent before with a different body; use a new key for a new request" });
+      expect(await runsRecorded()).toBe(1);
+    });
+
+    it("answers 400 for an empty key or one longer than 255 characters, and takes one of 255", async () => {
+      for (const [key, error] of [
+        ["", "the Idempotency-Key header is empty; send a unique key (a UUID, say) or no header"],
+        ['""', "the Idempotency-Key header is empty; send a unique key (a UUID, say) or no header"],
+        ["k".repeat(256), "the Idempotency-Key header is longer than 255 characters"],
+      ] as const) {
+        const response = await fire("{}", { "idempotency-key": key });
+        expect(response.status).toBe(400);
+        expect(await response.json()).toEqual({ error });
+      }
+      installed();
+      expect((await fire("{}", { "idempotency-key": "k".repeat(255) })).status).toBe(200);
+    });
+
+    it("starts one run for concurrent fires with the same key, and both answers name it", async () => {
+      nock(API).get("/repos/acme/app/installation").delay(300).reply(200, { id: 42 });
+      nockInstallationToken(42);
+      nock(API).get(CONTENTS_PATH).reply(200, contentsReply(ROUTINES, "config-sha"));
+      const answers = await Promise.all([fire("{}", { "idempotency-key": "k-3" }), fire("{}", { "idempotency-key": "k-3" })]);
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+      const [a, b] = (await Promise.all(answers.map((answer) => answer.json()))) as Array<{ run_id: string }>;
+      expect(a!.run_id).toBe(b!.run_id);
+      expect(await runsRecorded()).toBe(1);
+    });
+
+    it("keeps keys apart per token: another trigger's same key starts its own run", async () => {
+      const other = newApiToken(repository, "triage");
+      await store.createApiToken(other.record);
+      installed();
+      const mine = (await (await fire("{}", { "idempotency-key": "k-4" })).json()) as { run_id: string };
+      installedAgain();
+      const response = await fetch(`${base}/api/v1/routines/${other.record.triggerId}/fire`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${other.token}`, "idempotency-key": "k-4" },
+        body: "{}",
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { run_id: string }).run_id).not.toBe(mine.run_id);
+      expect(await runsRecorded()).toBe(2);
+    });
+
+    it("frees the key when the fire started no run, so a retry starts it", async () => {
+      nock(API).get("/repos/acme/app/installation").reply(500, { message: "Server Error" });
+      expect((await fire("{}", { "idempotency-key": "k-5" })).status).toBe(502);
+      await store.setInstallationDisabled(42, true);
+      installed();
+      expect((await fire("{}", { "idempotency-key": "k-5" })).status).toBe(403);
+      await store.setInstallationDisabled(42, false);
+      installedAgain();
+      const started = await fire("{}", { "idempotency-key": "k-5" });
+      expect(started.status).toBe(200);
+      expect(started.headers.get("idempotent-replayed")).toBeNull();
+    });
+
+    it("still checks the token before looking at the key", async () => {
+      installed();
+      expect((await fire("{}", { "idempotency-key": "k-6" })).status).toBe(200);
+      const stranger = await fire("{}", { "idempotency-key": "k-6", authorization: "Bearer rtn_wrong" });
+      expect(stranger.status).toBe(401);
+      expect(await stranger.json()).toEqual({ error: "missing or invalid bearer token" });
+    });
+  });
 });
