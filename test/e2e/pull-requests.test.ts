@@ -143,8 +143,9 @@ describe("a pull request, as deployed", () => {
     const fromWriter = commentEvent(github, REPO, pull.number, "/routine run review focus on the auth changes", { sender: "writer", id: 501 });
     await server.deliver("issue_comment", fromWriter);
     const [first] = await eventually(() => sessionsOf("[case-command]").length === 1 && sessionsOf("[case-command]"), { what: "the command's session" });
-    expect(github.reactions).toContainEqual({ repository: REPO, commentId: 501, content: "eyes" });
-    const reply = github.comments.find((comment) => comment.issue === pull.number && comment.body.startsWith("Started `review`"));
+    // The delivery is handled from the inbox: the reaction and the reply may come after the session started.
+    await eventually(() => github.reactions.some((reaction) => reaction.commentId === 501 && reaction.content === "eyes"), { what: "the 👀 reaction" });
+    const reply = await eventually(() => github.comments.find((comment) => comment.issue === pull.number && comment.body.startsWith("Started `review`")), { what: "the reply" });
     expect(reply?.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.$/);
     const prompt = JSON.stringify(first!.body.messages[0]);
     expect(prompt).toContain("focus on the auth changes");
