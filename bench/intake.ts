@@ -44,6 +44,10 @@ const routinesYml = JSON.stringify({
   routines: Object.fromEntries(ROUTINES.map((name) => [name, { prompt: `The ${name} pass.`, triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] }])),
 });
 const repository = await github.addRepository(REPO, 1, { "README.md": "bench\n", ".claude/routines.yml": routinesYml });
+// Pull requests the fake GitHub knows, as the handlers read them (their files, for the config check).
+await github.commit(REPO, "feature", { "src/change.txt": "a change\n" });
+const headSha = await github.sha(REPO, "refs/heads/feature");
+for (let number = 1; number <= DELIVERIES; number++) await github.openPullRequest(REPO, { head: "feature", number, title: `Change ${number}` });
 
 // ---------------------------------------------------------------------------------------------
 // The deliveries: GitHub's pull_request examples, each a new pull request of the fake repository.
@@ -64,7 +68,7 @@ const deliveries = Array.from({ length: DELIVERIES }, (_, i) => {
       number,
       state: "open",
       draft: false,
-      head: { ...example.pull_request.head, ref: `feature-${number}`, sha: randomBytes(20).toString("hex") },
+      head: { ...example.pull_request.head, ref: "feature", sha: headSha },
       base: { ...example.pull_request.base, ref: repository.defaultBranch },
     },
     repository: github.repositoryJson(repository),
