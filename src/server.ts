@@ -44,6 +44,7 @@ import { sandboxSupport } from "./session/sandbox.js";
 import { serverFiles } from "./session/server-files.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, requireWebhookSecret, SettingsError, type Settings } from "./settings.js";
+import { appLoginOf } from "./triggers/app-identity.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
 import { Metrics } from "./web/metrics.js";
@@ -169,7 +170,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   });
   if (!stopping) outbox.start();
   // Replies take a lane of their own too: a burst of check runs does not hold up a command's answer.
-  replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies")), {
+  replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies"), appLoginOf(app)), {
     keepMs: LIMITS.replayWindowMs,
     onError: (error, { reply, retrying }) =>
       log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),

@@ -12,8 +12,9 @@ type ReactionReply = PendingReply & { write: { kind: "reaction" } };
 
 /** GitHub's issue comments and reactions as the outbox uses them. */
 export interface RepliesApi {
-  /** GitHub answers an existing reaction of the app's with 200, so sending one again adds nothing. */
   react(reply: ReactionReply): Promise<void>;
+  /** Whether the app's reaction is already on the comment (an earlier attempt's). */
+  hasReaction(reply: ReactionReply): Promise<boolean>;
   /** Creates the comment with `body` (the reply's text and its marker). */
   comment(reply: CommentReply, body: string): Promise<void>;
   /** Whether the issue already has a comment containing `marker` (an earlier creation's). */
@@ -23,12 +24,21 @@ export interface RepliesApi {
 /** The outbox retries itself: a creation that GitHub applied before failing must be looked up, not sent again. */
 const request = { retries: 0 };
 
-/** Issue comments and reactions through the installation's client. */
-export function repliesApi(clientFor: (installationId: number) => Promise<Octokit>): RepliesApi {
+/** Issue comments and reactions through the installation's client; `appLogin` names the app's own reactions. */
+export function repliesApi(clientFor: (installationId: number) => Promise<Octokit>, appLogin: () => Promise<string>): RepliesApi {
   return {
     async react({ installationId, repository, write }) {
       const octokit = await clientFor(installationId);
       await octokit.rest.reactions.createForIssueComment({ ...repository, comment_id: write.commentId, content: write.content, request });
+    },
+    async hasReaction({ installationId, repository, write }) {
+      const octokit = await clientFor(installationId);
+      const login = await appLogin();
+      const pages = octokit.paginate.iterator(octokit.rest.reactions.listForIssueComment, { ...repository, comment_id: write.commentId, content: write.content, per_page: 100, request });
+      for await (const { data } of pages) {
+        if (data.some((reaction) => reaction.user?.login === login)) return true;
+      }
+      return false;
     },
     async comment({ installationId, repository, issueNumber }, body) {
       const octokit = await clientFor(installationId);
@@ -173,11 +183,15 @@ export class ReplyOutbox {
   async #send(reply: PendingReply): Promise<void> {
     try {
       if (reply.write.kind === "reaction") {
-        await this.api.react(reply as ReactionReply);
+        const reaction = reply as ReactionReply;
+        // The process stopped, or GitHub failed, after the reaction was sent: GitHub may have it.
+        if (!(reply.creating && (await this.api.hasReaction(reaction)))) {
+          await this.store.markReplyCreating(reply.key);
+          await this.api.react(reaction);
+        }
       } else {
         const comment = reply as CommentReply;
         const marker = replyMarker(reply.key);
-        // The process stopped, or GitHub failed, after a creation was sent: GitHub may have it.
         if (!(reply.creating && (await this.api.hasComment(comment, marker)))) {
           await this.store.markReplyCreating(reply.key);
           await this.api.comment(comment, `${comment.write.body}\n\n${marker}`);

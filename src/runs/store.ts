@@ -170,7 +170,7 @@ export interface ReplyEntry {
 }
 
 export interface PendingReply extends ReplyEntry {
-  /** A comment creation was sent and its answer never recorded: look for it before creating again. */
+  /** A creation was sent and its answer never recorded: look for it on GitHub before creating it again. */
   creating: boolean;
   /** Failed attempts so far. */
   attempts: number;
@@ -263,7 +263,7 @@ export interface RunStore {
    * waits for those before it), oldest first.
    */
   pendingReplies(now: Date, limit: number): Promise<PendingReply[]>;
-  /** A comment creation is on its way to GitHub. */
+  /** A creation is on its way to GitHub. */
   markReplyCreating(key: string): Promise<void>;
   /** The reply is on GitHub, or was given up: it is never sent again. */
   markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void>;

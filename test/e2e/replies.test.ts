@@ -39,6 +39,8 @@ async function pullRequest() {
 
 const commentsOn = (issue: number) => world.github.comments.filter((comment) => comment.repository === REPO && comment.issue === issue);
 const reactionsTo = (commentId: number) => world.github.reactions.filter((reaction) => reaction.commentId === commentId);
+/** Reactions the server sent to the comment, answered or not. */
+const reactionRequests = (commentId: number) => world.github.requests.filter((request) => request.method === "POST" && request.path === `/repos/${REPO}/issues/comments/${commentId}/reactions`);
 
 function inboxState(deliveryId: string): string | undefined {
   const db = new Database(join(server.cwd, "data", "routines.db"), { readonly: true, fileMustExist: true });
@@ -72,11 +74,12 @@ describe("a slash command's answers, as deployed", () => {
     await server.restart();
     // The delivery is handled again from the inbox, and its run requested.
     const reply = await eventually(() => commentsOn(pull.number).find((comment) => comment.body.startsWith("Started `review`")), { what: "the reply after the restart" });
-    expect(reply.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.\n\n<!-- routines:reply:[0-9a-f]+ -->$/);
     await eventually(() => inboxState("command-crash") === "done", { what: "the delivery to be handled" });
     await sleep(1_500);
+    expect(reactionRequests(701)).toHaveLength(1);
     expect(reactionsTo(701)).toHaveLength(1);
     expect(commentsOn(pull.number)).toHaveLength(1);
+    expect(reply.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.\n\n<!-- routines:reply:[0-9a-f]+ -->$/);
   });
 
   it("posts a reply once when GitHub fails its first write, whether or not GitHub made the comment", async () => {
@@ -85,17 +88,19 @@ describe("a slash command's answers, as deployed", () => {
     await server.deliver("issue_comment", commentEvent(world.github, REPO, pull.number, "/routine list", { sender: "writer", id: 702 }));
     await eventually(() => commentsOn(pull.number).length === 1, { what: "the reply after a 502" });
     expect(world.github.commentFaults.failNext).toBe(0);
-    expect(commentsOn(pull.number)[0]!.body).toMatch(/^Routines that can run here: `review`\.\n\n<!-- routines:reply:/);
 
     // GitHub made the comment and answered 502: the retry finds it by its marker.
     world.github.commentFaults.failNext = 1;
     world.github.commentFaults.applyFailed = true;
     await server.deliver("issue_comment", commentEvent(world.github, REPO, pull.number, "/routine help", { sender: "writer", id: 703 }));
     await eventually(() => commentsOn(pull.number).length === 2, { what: "the reply answered with a 502" });
-    await eventually(() => server.output().includes("a reply could not be written; trying again"), { what: "the retry" });
-    await eventually(() => pendingReplies() === 0, { what: "the retry to find the comment" });
+    // Long enough for a second creation, had the retry not found the first (backoff: 1 s).
+    await sleep(3_000);
     world.github.commentFaults.applyFailed = false;
     expect(commentsOn(pull.number)).toHaveLength(2);
+    expect(server.output()).toContain("a reply could not be written; trying again");
+    expect(pendingReplies()).toBe(0);
+    expect(commentsOn(pull.number)[0]!.body).toMatch(/^Routines that can run here: `review`\.\n\n<!-- routines:reply:/);
     expect(commentsOn(pull.number)[1]!.body).toContain("**Routines commands**");
   });
 });

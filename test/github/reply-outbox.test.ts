@@ -34,6 +34,10 @@ class FakeReplies implements RepliesApi {
     await this.#answer(reply.issueNumber, () => this.reactions.push(reply.write.commentId));
   }
 
+  async hasReaction(reply: PendingReply & { write: { kind: "reaction" } }): Promise<boolean> {
+    return this.reactions.includes(reply.write.commentId);
+  }
+
   async comment(reply: PendingReply, body: string): Promise<void> {
     await this.#answer(reply.issueNumber, () => this.comments.push({ issue: reply.issueNumber, body }));
   }
@@ -162,15 +166,17 @@ describe("the reply outbox", () => {
     expect(api.comments.map((comment) => textOf(comment.body))).toEqual(["Started.", "next"]);
   });
 
-  it("does not post a reply again when GitHub made it but answered 502", async () => {
+  it("does not post a reaction or reply again when GitHub made it but answered 502", async () => {
     const store = new SqliteStore(":memory:");
     const api = new FakeReplies();
-    api.failures.push({ error: httpError(502), applied: true });
+    api.failures.push({ error: httpError(502), applied: true }, { error: httpError(502), applied: true });
     const outbox = start(store, api);
+    await store.recordReply(eyes("d1:reaction", 11), new Date());
     await store.recordReply(reply("d1:reply", "Started."), new Date());
     outbox.wake();
-    // Sent once the retry found the comment that the failed creation made.
+    // Sent once the retries found what the failed creations made.
     await eventually(async () => (await store.pendingReplies(new Date(Date.now() + 60_000), 10)).length === 0);
+    expect(api.reactions).toEqual([11]);
     expect(api.comments).toEqual([{ issue: 1, body: `Started.\n\n${replyMarker("d1:reply")}` }]);
   });
 

@@ -121,7 +121,7 @@ export class FakeGitHub {
   readonly routeDelays = new Map<string, number>();
   readonly comments: Array<{ id: number; repository: string; issue: number; body: string; user: string }> = [];
   readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[] }> = [];
-  readonly reactions: Array<{ repository: string; commentId: number; content: string }> = [];
+  readonly reactions: Array<{ repository: string; commentId: number; content: string; user?: string }> = [];
   readonly tokens = new Map<string, Token>();
   readonly pullRequests = new Map<string, PullRequest>();
   /** Permission of users on repositories ("owner/repo:login" → admin, write, read…); "read" otherwise. */
@@ -637,8 +637,14 @@ export class FakeGitHub {
       const number = Number(params.number);
       return ok(this.comments.filter((c) => c.repository === fullName.toLowerCase() && c.issue === number).map((c) => ({ id: c.id, body: c.body, user: this.userJson(c.user) })));
     }
+    if ((params = route("GET /issues/comments/:id/reactions"))) {
+      const commentId = Number(params.id);
+      const content = entry.query.get("content");
+      const found = this.reactions.filter((r) => r.repository === fullName.toLowerCase() && r.commentId === commentId && (!content || r.content === content));
+      return ok(found.map((r) => ({ id: commentId, content: r.content, user: this.userJson(r.user ?? this.botLogin, "Bot") })));
+    }
     if ((params = route("POST /issues/comments/:id/reactions"))) {
-      this.reactions.push({ repository: fullName.toLowerCase(), commentId: Number(params.id), content: body?.content });
+      this.reactions.push({ repository: fullName.toLowerCase(), commentId: Number(params.id), content: body?.content, user: this.botLogin });
       return { status: 201, body: { id: this.#nextId++, content: body?.content } };
     }
     if ((params = route("GET /commits/:ref/check-runs"))) {
