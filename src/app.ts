@@ -12,7 +12,7 @@ import type { Octokit } from "./config/read-config-file.js";
 import type { Admission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
 import { runUrl } from "./runs/run-url.js";
-import type { RunStore } from "./runs/store.js";
+import type { ReplyEntry, RunStore } from "./runs/store.js";
 import type { Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
 import { handleRerequestedCheck } from "./triggers/check-rerequested.js";
@@ -46,6 +46,8 @@ export interface AppOptions {
   cancelRun?: (runId: string, reason: string) => Promise<boolean>;
   /** A client acting as a signed-in user, for reading what they can access at sign-in. */
   octokitForToken?: (token: string) => Octokit;
+  /** Told of every reaction or reply a slash command recorded, so the reply outbox sends it without waiting for its next look. */
+  onReplyRecorded?: () => void;
   /** Called once the app, and so its credentials, is loaded: the server starts its workers here. */
   onLoaded?: (app: Probot, routines: RoutinesCache) => void | Promise<void>;
 }
@@ -62,6 +64,9 @@ export function createApp(options: AppOptions): ApplicationFunction {
       appLogin: appLoginOf(app),
       permissions: new WritePermissions(),
       runUrl: (runId: string) => runUrl(settings.publicUrl, runId),
+      recordReply: async (entry: ReplyEntry) => {
+        if (await store.recordReply(entry, new Date())) options.onReplyRecorded?.();
+      },
     };
 
     const metrics = options.metrics ?? new Metrics(store);

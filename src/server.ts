@@ -22,6 +22,7 @@ import { InboxProcessor } from "./github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
 import { CheckOutbox, checkRunsApi } from "./github/check-outbox.js";
 import { installationClientInLane } from "./github/installation-client.js";
+import { ReplyOutbox, repliesApi } from "./github/reply-outbox.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
@@ -43,6 +44,7 @@ import { sandboxSupport } from "./session/sandbox.js";
 import { serverFiles } from "./session/server-files.js";
 import { Workspaces } from "./session/workspace.js";
 import { readSettings, requireWebhookSecret, SettingsError, type Settings } from "./settings.js";
+import { appLoginOf } from "./triggers/app-identity.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
 import { Metrics } from "./web/metrics.js";
@@ -101,6 +103,8 @@ const metrics = new Metrics(store);
 // credentials exist (when it has loaded), and whatever a stopped server left is published then.
 let outbox: CheckOutbox | undefined;
 const checks = new CheckRunPublisher(store, (runId) => runUrl(settings.publicUrl, runId), () => outbox?.wake());
+// Slash commands' reactions and replies likewise wait in the store until the app is loaded.
+let replies: ReplyOutbox | undefined;
 // Every log line of a run names the run, its repository and its routine.
 const runLogs = new Map<string, Logger>();
 const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
@@ -165,6 +169,13 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
       log.warn({ err: error, check: check?.key, attempts: (check?.attempts ?? 0) + 1 }, retrying ? "a check run could not be written; trying again" : "a check run could not be written; giving up on this state"),
   });
   if (!stopping) outbox.start();
+  // Replies take a lane of their own too: a burst of check runs does not hold up a command's answer.
+  replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies"), appLoginOf(app)), {
+    keepMs: LIMITS.replayWindowMs,
+    onError: (error, { reply, retrying }) =>
+      log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),
+  });
+  if (!stopping) replies.start();
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
   if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");
@@ -266,7 +277,7 @@ function stop(signal: NodeJS.Signals): void {
     await pool?.stop(`the server was stopped (${signal})`);
     // The interrupted runs' checks go out now if GitHub answers in time; what is left waits in
     // the outbox for the next start.
-    await outbox?.drain(5_000);
+    await Promise.all([outbox?.drain(5_000), replies?.drain(5_000)]);
     await store.close();
     log.info("stopped");
     process.exit(0);
@@ -301,7 +312,7 @@ Probot.prototype.getNodeMiddleware = async function (this: Probot) {
   });
 };
 
-const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded, validate: validateOffThread, inspectConfig: inspectOffThread }), {
+const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded, onReplyRecorded: () => replies?.wake(), validate: validateOffThread, inspectConfig: inspectOffThread }), {
   Octokit,
   log: log.child({ name: "probot" }),
 });

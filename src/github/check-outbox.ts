@@ -3,6 +3,9 @@
 // the network fails, and resumed after a restart from whatever the store still holds.
 import type { Octokit } from "../config/read-config-file.js";
 import type { PendingCheck, RunStore } from "../runs/store.js";
+import { retryAt, type RetryPolicy } from "./write-retry.js";
+
+export { defaultBackoff, isTransient } from "./write-retry.js";
 
 /** GitHub's check-run API as the outbox uses it. */
 export interface CheckRunsApi {
@@ -39,35 +42,14 @@ export function checkRunsApi(clientFor: (installationId: number) => Promise<Octo
   };
 }
 
-export interface CheckOutboxOptions {
+export interface CheckOutboxOptions extends RetryPolicy {
   /** Check runs sent at once (never two writes to the same one). */
   concurrency?: number;
   /** How often to look for states whose retry is due. */
   pollMs?: number;
-  /** Wait before attempt `attempts + 1`. */
-  backoffMs?: (attempts: number) => number;
-  /** Failed attempts after which a state is given up. */
-  maxAttempts?: number;
   clock?: () => Date;
   /** A write failed; `retrying` says whether the state is tried again or given up. */
   onError?: (error: unknown, failed: { check?: PendingCheck; retrying: boolean }) => void;
-}
-
-/** 1 s, 2 s, 4 s, … up to 5 minutes, with up to a fifth more at random so retries spread out. */
-export const defaultBackoff = (attempts: number) => {
-  const base = Math.min(1_000 * 2 ** attempts, 300_000);
-  return base + Math.floor(Math.random() * base * 0.2);
-};
-
-/**
- * Worth another try: GitHub failing (5xx), a rate limit (429, or 403 with no requests left or a
- * secondary limit), or no answer at all (the network). Other refusals will not change.
- */
-export function isTransient(error: unknown): boolean {
-  const { status, message, response } = error as { status?: unknown; message?: unknown; response?: { headers?: Record<string, unknown> } };
-  if (typeof status !== "number") return true;
-  if (status >= 500 || status === 429) return true;
-  return status === 403 && (response?.headers?.["x-ratelimit-remaining"] === "0" || /rate limit/i.test(String(message)));
 }
 
 export class CheckOutbox {
@@ -172,11 +154,10 @@ export class CheckOutbox {
       }
       await this.store.markCheckPublished(check.key, check.version, checkRunId);
     } catch (error) {
-      const retrying = isTransient(error) && check.attempts + 1 < (this.options.maxAttempts ?? 20);
-      this.options.onError?.(error, { check, retrying });
-      if (retrying) {
-        const wait = (this.options.backoffMs ?? defaultBackoff)(check.attempts);
-        await this.store.markCheckFailed(check.key, new Date(this.#now().getTime() + wait));
+      const again = retryAt(error, check.attempts, this.options, this.#now());
+      this.options.onError?.(error, { check, retrying: again !== undefined });
+      if (again) {
+        await this.store.markCheckFailed(check.key, again);
       } else {
         // Given up: this state is dropped; a newer one is still sent.
         await this.store.markCheckPublished(check.key, check.version, check.checkRunId);

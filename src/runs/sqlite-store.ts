@@ -14,6 +14,9 @@ import {
   type CheckEntry,
   type CheckState,
   type PendingCheck,
+  type PendingReply,
+  type ReplyEntry,
+  type ReplyWrite,
   type RecentRunsQuery,
   type RunListQuery,
   type RunPatch,
@@ -143,6 +146,24 @@ const MIGRATIONS = [
      answer_body TEXT
    );
    CREATE INDEX idempotency_keys_claimed ON idempotency_keys (claimed_at);`,
+  // 8: slash commands' reactions and replies waiting to be sent, in order per issue (see github/reply-outbox.ts).
+  `CREATE TABLE reply_outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     key TEXT NOT NULL UNIQUE,
+     installation_id INTEGER NOT NULL,
+     owner TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     issue_number INTEGER NOT NULL,
+     write TEXT NOT NULL,
+     recorded_at INTEGER NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending',
+     creating INTEGER NOT NULL DEFAULT 0,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0,
+     done_at INTEGER
+   );
+   CREATE INDEX reply_outbox_pending ON reply_outbox (owner, repo, issue_number, seq) WHERE state = 'pending';
+   CREATE INDEX reply_outbox_done ON reply_outbox (done_at);`,
 ];
 
 interface RunRow {
@@ -483,6 +504,48 @@ export class SqliteStore implements RunStore {
 
   async markCheckFailed(key: string, retryAt: Date): Promise<void> {
     this.#sql("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
+  }
+
+  async recordReply({ key, installationId, repository, issueNumber, write }: ReplyEntry, at: Date): Promise<boolean> {
+    return this.#sql(
+        `INSERT INTO reply_outbox (key, installation_id, owner, repo, issue_number, write, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO NOTHING`,
+      )
+      .run(key, installationId, repository.owner, repository.repo, issueNumber, JSON.stringify(write), at.getTime()).changes === 1;
+  }
+
+  async pendingReplies(now: Date, limit: number): Promise<PendingReply[]> {
+    const rows = this.#sql(
+        `SELECT * FROM reply_outbox AS reply WHERE state = 'pending' AND next_attempt_at <= ?
+           AND seq = (SELECT min(seq) FROM reply_outbox WHERE state = 'pending' AND owner = reply.owner AND repo = reply.repo AND issue_number = reply.issue_number)
+         ORDER BY seq LIMIT ?`,
+      )
+      .all(now.getTime(), limit) as Array<{ key: string; installation_id: number; owner: string; repo: string; issue_number: number; write: string; creating: number; attempts: number }>;
+    return rows.map((row) => ({
+      key: row.key,
+      installationId: row.installation_id,
+      repository: { owner: row.owner, repo: row.repo },
+      issueNumber: row.issue_number,
+      write: JSON.parse(row.write) as ReplyWrite,
+      creating: row.creating === 1,
+      attempts: row.attempts,
+    }));
+  }
+
+  async markReplyCreating(key: string): Promise<void> {
+    this.#sql("UPDATE reply_outbox SET creating = 1 WHERE key = ?").run(key);
+  }
+
+  async markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void> {
+    this.#sql("UPDATE reply_outbox SET state = ?, creating = 0, done_at = ? WHERE key = ?").run(outcome, at.getTime(), key);
+  }
+
+  async markReplyFailed(key: string, retryAt: Date): Promise<void> {
+    this.#sql("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
+  }
+
+  async pruneReplies(doneBefore: Date): Promise<number> {
+    return this.#sql("DELETE FROM reply_outbox WHERE state != 'pending' AND done_at < ?").run(doneBefore.getTime()).changes;
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {

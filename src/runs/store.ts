@@ -154,6 +154,28 @@ export interface PendingCheck extends Omit<CheckEntry, "version"> {
   attempts: number;
 }
 
+/**
+ * What a slash command answers on its issue or pull request: a reaction on the command's comment,
+ * or a comment of its own.
+ */
+export type ReplyWrite = { kind: "reaction"; commentId: number; content: "eyes" } | { kind: "comment"; body: string };
+
+/** A reaction or reply waiting to be sent; its key (one per delivery and what it is) records it once. */
+export interface ReplyEntry {
+  key: string;
+  installationId: number;
+  repository: RepositoryId;
+  issueNumber: number;
+  write: ReplyWrite;
+}
+
+export interface PendingReply extends ReplyEntry {
+  /** A creation was sent and its answer never recorded: look for it on GitHub before creating it again. */
+  creating: boolean;
+  /** Failed attempts so far. */
+  attempts: number;
+}
+
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
@@ -234,6 +256,21 @@ export interface RunStore {
   markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void>;
   /** The attempt failed: try again at `retryAt`. */
   markCheckFailed(key: string, retryAt: Date): Promise<void>;
+  /** Records a reply for sending, once per key at `at`; false when its key is already recorded. */
+  recordReply(entry: ReplyEntry, at: Date): Promise<boolean>;
+  /**
+   * Replies due at `now` that are next on their issue or pull request (one per issue: a later one
+   * waits for those before it), oldest first.
+   */
+  pendingReplies(now: Date, limit: number): Promise<PendingReply[]>;
+  /** A creation is on its way to GitHub. */
+  markReplyCreating(key: string): Promise<void>;
+  /** The reply is on GitHub, or was given up: it is never sent again. */
+  markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void>;
+  /** The attempt failed: try again at `retryAt`. */
+  markReplyFailed(key: string, retryAt: Date): Promise<void>;
+  /** Forgets replies done before the time (their deliveries can no longer come again); returns how many. */
+  pruneReplies(doneBefore: Date): Promise<number>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;

@@ -1,11 +1,13 @@
 // `/routine` comments → replies, and RunRequests for `/routine run <name>` from people who may
-// write to the repository.
+// write to the repository. Reactions and replies are recorded in the store under a key of the
+// delivery's, so a delivery handled again records nothing new; the reply outbox sends them.
 import type { Context } from "probot";
 import { requiredSecrets } from "../config/environment-of.js";
 import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
 import type { AdmissionResult } from "../runs/admission.js";
+import type { ReplyEntry } from "../runs/store.js";
 import type { RunRequest } from "../run-request.js";
 import { sentByApp } from "./app-identity.js";
 import { installationOf, type TriggerDeps } from "./github-events.js";
@@ -15,6 +17,8 @@ import { pullRequestContextOf } from "./event-facts.js";
 export interface CommandDeps extends TriggerDeps {
   permissions: WritePermissions;
   runUrl: (runId: string) => string;
+  /** Records a reaction or reply for sending; one per key. */
+  recordReply: (entry: ReplyEntry) => Promise<void>;
 }
 
 const HELP = [
@@ -46,7 +50,9 @@ export async function handleComment(context: Context<"issue_comment.created">, d
   if (!command || installationId === undefined || (await sentByApp(sender, deps.appLogin))) return undefined;
 
   const repository = context.repo();
-  const reply = (body: string) => context.octokit.rest.issues.createComment({ ...repository, issue_number: issue.number, body });
+  const recorded = { installationId, repository, issueNumber: issue.number };
+  // A delivery answers with at most one reaction and one reply: the delivery id keys each.
+  const reply = (body: string) => deps.recordReply({ ...recorded, key: `${context.id}:reply`, write: { kind: "comment", body } });
   if (!(await deps.permissions.canWrite(context.octokit, repository, sender.login))) {
     await reply(`@${sender.login}, only people with write access to this repository can use \`/routine\` commands, so nothing was started.`);
     return undefined;
@@ -77,7 +83,7 @@ export async function handleComment(context: Context<"issue_comment.created">, d
     return undefined;
   }
 
-  await context.octokit.rest.reactions.createForIssueComment({ ...repository, comment_id: comment.id, content: "eyes" });
+  await deps.recordReply({ ...recorded, key: `${context.id}:reaction`, write: { kind: "reaction", commentId: comment.id, content: "eyes" } });
   const request: RunRequest = {
     routine: target.routine,
     repository,
@@ -96,7 +102,9 @@ export async function handleComment(context: Context<"issue_comment.created">, d
   request.context.requiredSecrets = requiredSecrets(config.routines[target.routine], config.environments, request.context.withoutSecrets);
   const result = await deps.admission.admit(request);
   context.log.info({ routine: target.routine, status: result.status }, "run requested by command");
-  if (result.status === "queued") await reply(`Started \`${target.routine}\` as [${result.run.id}](${deps.runUrl(result.run.id)}).`);
+  // A duplicate is this delivery's own run, handled again: its reply may not have been recorded yet.
+  const started = result.status === "queued" ? result.run.id : result.status === "duplicate" ? result.runId : undefined;
+  if (started) await reply(`Started \`${target.routine}\` as [${started}](${deps.runUrl(started)}).`);
   if (result.status === "rejected") await reply(`\`${target.routine}\` was not started: ${result.reason}.`);
   return result;
 }

@@ -146,7 +146,8 @@ describe("a pull request, as deployed", () => {
     // The delivery is handled from the inbox: the reaction and the reply may come after the session started.
     await eventually(() => github.reactions.some((reaction) => reaction.commentId === 501 && reaction.content === "eyes"), { what: "the 👀 reaction" });
     const reply = await eventually(() => github.comments.find((comment) => comment.issue === pull.number && comment.body.startsWith("Started `review`")), { what: "the reply" });
-    expect(reply?.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.$/);
+    // The reply carries a hidden marker, by which a creation whose answer was lost is found again.
+    expect(reply?.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.\n\n<!-- routines:reply:[0-9a-f]+ -->$/);
     const prompt = JSON.stringify(first!.body.messages[0]);
     expect(prompt).toContain("focus on the auth changes");
     expect(prompt).toMatch(/untrusted/i);

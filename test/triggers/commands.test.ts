@@ -1,5 +1,6 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
+import type { ReplyWrite } from "../../src/runs/store.js";
 import { receive, testApp } from "../support/app.js";
 import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, useNock, webhookExample } from "../support/github.js";
 
@@ -29,29 +30,43 @@ const permission = (role: string, login = "Codertocat") =>
   nock(API).get(`${REPO}/collaborators/${login}/permission`).reply(200, { permission: role === "maintain" ? "write" : role, role_name: role });
 const defaultBranch = () => nock(API).get(CONTENTS_PATH).once().reply(200, contentsReply(ROUTINES, "config-sha"));
 
-/** Expects one reply on the issue or pull request and hands back its text. */
-const expectReply = () =>
-  new Promise<string>((resolve) => {
-    nock(API)
-      .post(`${REPO}/issues/1/comments`, (body: { body: string }) => (resolve(body.body), true))
-      .reply(201, {});
-  });
+type TestStore = ReturnType<typeof testApp>["store"];
+
+/** The reactions and replies recorded for sending, in the order they would be sent; takes them out. */
+async function recorded(store: TestStore): Promise<ReplyWrite[]> {
+  const writes: ReplyWrite[] = [];
+  for (;;) {
+    const [next] = await store.pendingReplies(new Date(), 1);
+    if (!next) return writes;
+    expect(next).toMatchObject({ installationId: 1, repository: { owner: "Codertocat", repo: "Hello-World" }, issueNumber: 1 });
+    writes.push(next.write);
+    await store.markReplyDone(next.key, new Date(), "sent");
+  }
+}
+
+const EYES: ReplyWrite = { kind: "reaction", commentId: 492700400, content: "eyes" };
+const text = (body: string): ReplyWrite => ({ kind: "comment", body });
+
+/** The one reply recorded, with no reaction. */
+async function onlyReply(store: TestStore): Promise<string> {
+  const writes = await recorded(store);
+  expect(writes).toHaveLength(1);
+  expect(writes[0]?.kind).toBe("comment");
+  return writes[0]?.kind === "comment" ? writes[0].body : "";
+}
 
 describe("/routine commands", () => {
   useNock(() => nockInstallationToken(1));
 
   it("runs the named routine for a writer, with the rest of the comment as extra instructions", async () => {
-    const { probot, admission } = testApp();
+    const { probot, admission, store } = testApp();
     permission("write");
     defaultBranch();
-    const eyes = nock(API).post(`${REPO}/issues/comments/492700400/reactions`, { content: "eyes" }).reply(201, {});
     nock(API)
       .get(`${REPO}/pulls/1`)
       .reply(200, { number: 1, title: "Fix the login page", user: { login: "octocat" }, head: { sha: "abc123", ref: "fix-login", repo: { full_name: "Codertocat/Hello-World" } }, base: { ref: "main", repo: { full_name: "Codertocat/Hello-World" } } });
-    const reply = expectReply();
 
     await receive(probot, "issue_comment", comment("/routine run review focus on the auth changes\nand the tests"), "comment-delivery");
-    expect(eyes.isDone()).toBe(true);
     const [result] = admission.results;
     expect(result).toMatchObject({
       status: "queued",
@@ -66,17 +81,17 @@ describe("/routine commands", () => {
       },
     });
     const runId = result?.status === "queued" ? result.run.id : "";
-    expect(await reply).toBe(`Started \`review\` as [${runId}](https://routines.example.test/dashboard/runs/${runId}).`);
+    expect(await recorded(store)).toEqual([EYES, text(`Started \`review\` as [${runId}](https://routines.example.test/dashboard/runs/${runId}).`)]);
   });
 
   it("accepts maintainers and admins, and asks GitHub once per commenter for a while", async () => {
-    const { probot, admission } = testApp();
+    const { probot, admission, store } = testApp();
     permission("maintain");
     defaultBranch();
-    const replies = [expectReply(), expectReply()];
     await receive(probot, "issue_comment", comment("/routine list"));
     await receive(probot, "issue_comment", comment("/routine help"));
-    const texts = await Promise.all(replies);
+    const texts = (await recorded(store)).map((write) => (write.kind === "comment" ? write.body : ""));
+    expect(texts).toHaveLength(2);
     expect(texts[0]).toBe("Routines that can run here: `review`, `fix`.");
     expect(texts[1]).toContain("- `/routine run <name> [instructions]` runs a routine here");
     expect(texts[1]).toContain("Routines that can run here: `review`, `fix`.");
@@ -84,44 +99,40 @@ describe("/routine commands", () => {
   });
 
   it("politely refuses people without write access, and runs nothing", async () => {
-    const { probot, admission } = testApp();
+    const { probot, admission, store } = testApp();
     permission("read");
-    const reply = expectReply();
     await receive(probot, "issue_comment", comment("/routine run review"));
-    expect(await reply).toBe("@Codertocat, only people with write access to this repository can use `/routine` commands, so nothing was started.");
+    expect(await onlyReply(store)).toBe("@Codertocat, only people with write access to this repository can use `/routine` commands, so nothing was started.");
     expect(admission.results).toEqual([]);
   });
 
   it("treats a commenter GitHub does not know as without access", async () => {
-    const { probot } = testApp();
+    const { probot, store } = testApp();
     nock(API).get(`${REPO}/collaborators/Codertocat/permission`).reply(404, { message: "Not Found" });
-    const reply = expectReply();
     await receive(probot, "issue_comment", comment("/routine run review"));
-    expect(await reply).toMatch(/^@Codertocat, only people with write access/);
+    expect(await onlyReply(store)).toMatch(/^@Codertocat, only people with write access/);
   });
 
   it("lists the routines that exist when the name is unknown", async () => {
-    const { probot, admission } = testApp();
+    const { probot, admission, store } = testApp();
     permission("admin");
     defaultBranch();
-    const reply = expectReply();
     await receive(probot, "issue_comment", comment("/routine run reveiw"));
-    expect(await reply).toBe("There is no routine `reveiw` to run here. Routines that can run here: `review`, `fix`.");
+    expect(await onlyReply(store)).toBe("There is no routine `reveiw` to run here. Routines that can run here: `review`, `fix`.");
     expect(admission.results).toEqual([]);
   });
 
   it("runs on issues only routines whose command allows it", async () => {
-    const { probot, admission } = testApp();
+    const { probot, admission, store } = testApp();
     permission("write");
     defaultBranch();
-    const refused = expectReply();
     await receive(probot, "issue_comment", comment("/routine run review", { onPullRequest: false }));
-    expect(await refused).toBe("There is no routine `review` to run here. Routines that can run here: `fix`.");
+    expect(await onlyReply(store)).toBe("There is no routine `review` to run here. Routines that can run here: `fix`.");
 
-    nock(API).post(`${REPO}/issues/comments/492700400/reactions`).reply(201, {});
-    const started = expectReply();
     await receive(probot, "issue_comment", comment("/routine run fix", { onPullRequest: false }));
-    expect(await started).toMatch(/^Started `triage` as \[run_/);
+    const [eyes, started] = await recorded(store);
+    expect(eyes).toEqual(EYES);
+    expect(started).toMatchObject({ kind: "comment", body: expect.stringMatching(/^Started `triage` as \[run_/) });
     expect(admission.results[0]).toMatchObject({ status: "queued", run: { routine: "triage", context: { withoutSecrets: false } } });
     expect(admission.results[0]?.status === "queued" && admission.results[0].run.context.pullRequest).toBeUndefined();
   });
@@ -156,31 +167,30 @@ describe("/routine commands", () => {
   });
 
   it("starts one run, with one reply, from a redelivered comment", async () => {
-    const { probot, admission } = testApp();
+    const { probot, admission, store } = testApp();
     permission("write");
     defaultBranch();
-    nock(API).post(`${REPO}/issues/comments/492700400/reactions`).times(2).reply(201, {});
     const pull = { number: 1, title: "t", user: { login: "octocat" }, head: { sha: "abc", ref: "x", repo: { full_name: "someone/Hello-World" } }, base: { ref: "main", repo: { full_name: "Codertocat/Hello-World" } } };
     nock(API).get(`${REPO}/pulls/1`).times(2).reply(200, pull);
-    const reply = expectReply();
     await receive(probot, "issue_comment", comment("/routine run review"), "redelivered");
     await receive(probot, "issue_comment", comment("/routine run review"), "redelivered");
-    await reply;
     expect(admission.results.map((result) => result.status)).toEqual(["queued", "duplicate"]);
+    // Handled twice, recorded once: one 👀 and one reply, naming the one run.
+    const runId = admission.results[0]?.status === "queued" ? admission.results[0].run.id : "";
+    expect(await recorded(store)).toEqual([EYES, text(`Started \`review\` as [${runId}](https://routines.example.test/dashboard/runs/${runId}).`)]);
     // A pull request from a fork: the run gets no secrets.
     expect(admission.results[0]).toMatchObject({ run: { context: { withoutSecrets: true, pullRequest: { fork: "someone/Hello-World" } } } });
   });
 
   it("says why a capped run was not started", async () => {
-    const { probot } = testApp({ hourlyRunsPerRoutine: 0 });
+    const { probot, store } = testApp({ hourlyRunsPerRoutine: 0 });
     permission("write");
     defaultBranch();
-    nock(API).post(`${REPO}/issues/comments/492700400/reactions`).reply(201, {});
     nock(API).get(`${REPO}/pulls/1`).reply(200, { number: 1, title: "t", user: { login: "o" }, head: { sha: "a", ref: "x", repo: { full_name: "Codertocat/Hello-World" } }, base: { ref: "main", repo: { full_name: "Codertocat/Hello-World" } } });
-    const reply = expectReply();
     await receive(probot, "issue_comment", comment("/routine run review"));
-    expect(await reply).toBe(
-      "`review` was not started: hourly cap reached: 0 webhook-started runs of review in Codertocat/Hello-World in the last hour (limit 0, ROUTINES_HOURLY_RUNS_PER_ROUTINE).",
-    );
+    expect(await recorded(store)).toEqual([
+      EYES,
+      text("`review` was not started: hourly cap reached: 0 webhook-started runs of review in Codertocat/Hello-World in the last hour (limit 0, ROUTINES_HOURLY_RUNS_PER_ROUTINE)."),
+    ]);
   });
 });

@@ -109,9 +109,19 @@ export class FakeGitHub {
    */
   readonly checkRunFaults = { delayMs: 0, failEvery: 0, applyFailed: false };
   #checkRunWrites = 0;
+  /**
+   * How comment creations on issues and pull requests are answered: the next `failNext` of them
+   * with a 502, after applying the comment when `applyFailed` (the answer lost on the way back).
+   */
+  readonly commentFaults = { failNext: 0, applyFailed: false };
+  /**
+   * Requests held before GitHub answers them, by repository route ("GET /pulls/:number") → ms:
+   * a test arranges that a handler is under way when the server is killed.
+   */
+  readonly routeDelays = new Map<string, number>();
   readonly comments: Array<{ id: number; repository: string; issue: number; body: string; user: string }> = [];
   readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[] }> = [];
-  readonly reactions: Array<{ repository: string; commentId: number; content: string }> = [];
+  readonly reactions: Array<{ repository: string; commentId: number; content: string; user?: string }> = [];
   readonly tokens = new Map<string, Token>();
   readonly pullRequests = new Map<string, PullRequest>();
   /** Permission of users on repositories ("owner/repo:login" → admin, write, read…); "read" otherwise. */
@@ -557,6 +567,9 @@ export class FakeGitHub {
     };
     let params: Record<string, string> | undefined;
 
+    for (const [pattern, ms] of this.routeDelays) {
+      if (route(pattern)) await new Promise((resolve) => setTimeout(resolve, ms));
+    }
     if (method === "GET" && rest === "/") return ok(this.repositoryJson(repository));
     if ((params = route("GET /contents/*"))) {
       const filePath = decodeURIComponent(params["*"]!);
@@ -612,16 +625,26 @@ export class FakeGitHub {
       const onPull = this.pullRequests.has(`${fullName.toLowerCase()}#${params.number}`);
       const denied = needs("issues", "write");
       if (denied && (!onPull || needs("pull_requests", "write"))) return denied;
+      const fails = this.commentFaults.failNext > 0;
+      if (fails) this.commentFaults.failNext--;
+      if (fails && !this.commentFaults.applyFailed) return { status: 502, body: { message: "Server Error" } };
       const id = this.#nextId++;
       this.comments.push({ id, repository: fullName.toLowerCase(), issue: Number(params.number), body: body?.body ?? "", user: this.botLogin });
+      if (fails) return { status: 502, body: { message: "Server Error" } };
       return { status: 201, body: { id, body: body?.body, html_url: `${this.url}/${fullName}/issues/${params.number}#issuecomment-${id}` } };
     }
     if ((params = route("GET /issues/:number/comments"))) {
       const number = Number(params.number);
       return ok(this.comments.filter((c) => c.repository === fullName.toLowerCase() && c.issue === number).map((c) => ({ id: c.id, body: c.body, user: this.userJson(c.user) })));
     }
+    if ((params = route("GET /issues/comments/:id/reactions"))) {
+      const commentId = Number(params.id);
+      const content = entry.query.get("content");
+      const found = this.reactions.filter((r) => r.repository === fullName.toLowerCase() && r.commentId === commentId && (!content || r.content === content));
+      return ok(found.map((r) => ({ id: commentId, content: r.content, user: this.userJson(r.user ?? this.botLogin, "Bot") })));
+    }
     if ((params = route("POST /issues/comments/:id/reactions"))) {
-      this.reactions.push({ repository: fullName.toLowerCase(), commentId: Number(params.id), content: body?.content });
+      this.reactions.push({ repository: fullName.toLowerCase(), commentId: Number(params.id), content: body?.content, user: this.botLogin });
       return { status: 201, body: { id: this.#nextId++, content: body?.content } };
     }
     if ((params = route("GET /commits/:ref/check-runs"))) {
