@@ -3,6 +3,7 @@
 // the network fails, and resumed after a restart from whatever the store still holds.
 import type { Octokit } from "../config/read-config-file.js";
 import type { PendingCheck, RunStore } from "../runs/store.js";
+import { Outbox, type OutboxOptions } from "./outbox.js";
 import { retryAt, type RetryPolicy } from "./write-retry.js";
 
 export { defaultBackoff, isTransient } from "./write-retry.js";
@@ -42,106 +43,34 @@ export function checkRunsApi(clientFor: (installationId: number) => Promise<Octo
   };
 }
 
-export interface CheckOutboxOptions extends RetryPolicy {
-  /** Check runs sent at once (never two writes to the same one). */
-  concurrency?: number;
-  /** How often to look for states whose retry is due. */
-  pollMs?: number;
-  clock?: () => Date;
+export interface CheckOutboxOptions extends RetryPolicy, OutboxOptions {
   /** A write failed; `retrying` says whether the state is tried again or given up. */
   onError?: (error: unknown, failed: { check?: PendingCheck; retrying: boolean }) => void;
 }
 
-export class CheckOutbox {
-  readonly #sending = new Map<string, Promise<void>>();
-  #timer: NodeJS.Timeout | undefined;
-  #pumping: Promise<void> | undefined;
-  #again = false;
-  #stopped = true;
-
+export class CheckOutbox extends Outbox<PendingCheck> {
   constructor(
     private readonly store: RunStore,
     private readonly api: CheckRunsApi,
     private readonly options: CheckOutboxOptions = {},
-  ) {}
-
-  /** Publishes what the store holds (what a stopped server left too), and from now on what is recorded. */
-  start(): void {
-    this.#stopped = false;
-    this.#timer = setInterval(() => this.wake(), this.options.pollMs ?? 1_000);
-    this.#timer.unref();
-    this.wake();
+  ) {
+    super(options);
   }
 
-  /** Looks for states to send now (again, if a look is under way: one may have been recorded since). */
-  wake(): void {
-    if (this.#stopped) return;
-    this.#again = true;
-    this.#pumping ??= (async () => {
-      try {
-        while (this.#again && !this.#stopped) {
-          this.#again = false;
-          await this.#pump();
-        }
-      } catch (error) {
-        // The store could not be read: the next look (the timer's) tries again.
-        this.options.onError?.(error, { retrying: true });
-      } finally {
-        this.#pumping = undefined;
-      }
-    })();
+  protected due(now: Date, limit: number): Promise<PendingCheck[]> {
+    return this.store.pendingChecks(now, limit);
   }
 
-  /** Sends nothing more; waits for the writes under way. What is left waits in the store. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    await this.#pumping;
-    await Promise.all(this.#sending.values());
+  /** Never two writes to the same check run at once. */
+  protected laneOf(check: PendingCheck): string {
+    return check.key;
   }
 
-  /** Publishes what is due for up to `ms` (a stopping server's last states), then stops. */
-  async drain(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
-    await this.stop();
+  protected lookFailed(error: unknown): void {
+    this.options.onError?.(error, { retrying: true });
   }
 
-  /** Resolves once nothing is due or being sent, or the outbox stopped. */
-  async idle(): Promise<void> {
-    while (!this.#stopped) {
-      await this.#pumping;
-      await Promise.all(this.#sending.values());
-      const due = await this.store.pendingChecks(this.#now(), 1);
-      if (due.length === 0 && this.#sending.size === 0) return;
-      this.wake();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  #now(): Date {
-    return this.options.clock?.() ?? new Date();
-  }
-
-  async #pump(): Promise<void> {
-    const concurrency = this.options.concurrency ?? 4;
-    if (this.#sending.size >= concurrency) return;
-    // Enough rows that those being sent do not hide the ones behind them.
-    const due = await this.store.pendingChecks(this.#now(), concurrency * 2);
-    for (const check of due) {
-      if (this.#sending.size >= concurrency || this.#stopped) return;
-      if (this.#sending.has(check.key)) continue;
-      const sent = this.#send(check).finally(() => {
-        this.#sending.delete(check.key);
-        // A newer state of this check, or the next one in line, may be waiting.
-        this.wake();
-      });
-      this.#sending.set(check.key, sent);
-    }
-  }
-
-  async #send(check: PendingCheck): Promise<void> {
+  protected async send(check: PendingCheck): Promise<void> {
     try {
       let checkRunId = check.checkRunId;
       // The process stopped between sending a creation and recording its answer: GitHub may have it.
@@ -154,7 +83,7 @@ export class CheckOutbox {
       }
       await this.store.markCheckPublished(check.key, check.version, checkRunId);
     } catch (error) {
-      const again = retryAt(error, check.attempts, this.options, this.#now());
+      const again = retryAt(error, check.attempts, this.options, this.now());
       this.options.onError?.(error, { check, retrying: again !== undefined });
       if (again) {
         await this.store.markCheckFailed(check.key, again);

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Octokit } from "../config/read-config-file.js";
 import type { PendingReply, RunStore } from "../runs/store.js";
+import { Outbox, type OutboxOptions } from "./outbox.js";
 import { retryAt, type RetryPolicy } from "./write-retry.js";
 
 type CommentReply = PendingReply & { write: { kind: "comment" } };
@@ -60,14 +61,9 @@ export function replyMarker(key: string): string {
   return `<!-- routines:reply:${createHash("sha256").update(key).digest("hex").slice(0, 24)} -->`;
 }
 
-export interface ReplyOutboxOptions extends RetryPolicy {
-  /** Issues and pull requests sent to at once (one reply at a time on each). */
-  concurrency?: number;
-  /** How often to look for replies whose retry is due. */
-  pollMs?: number;
+export interface ReplyOutboxOptions extends RetryPolicy, OutboxOptions {
   /** How long a sent reply's key is kept: as long as its delivery may be handled again. */
   keepMs?: number;
-  clock?: () => Date;
   /** A write failed; `retrying` says whether the reply is tried again or given up. */
   onError?: (error: unknown, failed: { reply?: PendingReply; retrying: boolean }) => void;
 }
@@ -75,112 +71,53 @@ export interface ReplyOutboxOptions extends RetryPolicy {
 const HOUR = 3_600_000;
 const issueOf = ({ repository, issueNumber }: PendingReply) => `${repository.owner}/${repository.repo}#${issueNumber}`.toLowerCase();
 
-export class ReplyOutbox {
-  /** Sends under way, by issue. */
-  readonly #sending = new Map<string, Promise<void>>();
-  #timer: NodeJS.Timeout | undefined;
+export class ReplyOutbox extends Outbox<PendingReply> {
   #pruneTimer: NodeJS.Timeout | undefined;
-  #pumping: Promise<void> | undefined;
-  #again = false;
-  #stopped = true;
 
   constructor(
     private readonly store: RunStore,
     private readonly api: RepliesApi,
     private readonly options: ReplyOutboxOptions = {},
-  ) {}
+  ) {
+    super(options);
+  }
 
-  /** Sends what the store holds (what a stopped server left too), and from now on what is recorded. */
-  start(): void {
-    this.#stopped = false;
-    this.#timer = setInterval(() => this.wake(), this.options.pollMs ?? 1_000);
-    this.#timer.unref();
+  /** Sends what the store holds and from now on what is recorded; sent replies are pruned after keepMs. */
+  override start(): void {
+    super.start();
     if (this.options.keepMs !== undefined) {
       void this.#prune(this.options.keepMs);
       this.#pruneTimer = setInterval(() => void this.#prune(this.options.keepMs!), HOUR).unref();
     }
-    this.wake();
   }
 
-  /** Looks for replies to send now (again, if a look is under way: one may have been recorded since). */
-  wake(): void {
-    if (this.#stopped) return;
-    this.#again = true;
-    this.#pumping ??= (async () => {
-      try {
-        while (this.#again && !this.#stopped) {
-          this.#again = false;
-          await this.#pump();
-        }
-      } catch (error) {
-        // The store could not be read: the next look (the timer's) tries again.
-        this.options.onError?.(error, { retrying: true });
-      } finally {
-        this.#pumping = undefined;
-      }
-    })();
-  }
-
-  /** Sends nothing more; waits for the writes under way. What is left waits in the store. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
+  override async stop(): Promise<void> {
     clearInterval(this.#pruneTimer);
-    await this.#pumping;
-    await Promise.all(this.#sending.values());
+    await super.stop();
   }
 
-  /** Sends what is due for up to `ms` (a stopping server's last replies), then stops. */
-  async drain(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
-    await this.stop();
+  protected due(now: Date, limit: number): Promise<PendingReply[]> {
+    return this.store.pendingReplies(now, limit);
   }
 
-  /** Resolves once nothing is due or being sent, or the outbox stopped. */
-  async idle(): Promise<void> {
-    while (!this.#stopped) {
-      await this.#pumping;
-      await Promise.all(this.#sending.values());
-      const due = await this.store.pendingReplies(this.#now(), 1);
-      if (due.length === 0 && this.#sending.size === 0) return;
-      this.wake();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  /** One reply at a time on an issue, so they arrive in order. */
+  protected laneOf(reply: PendingReply): string {
+    return issueOf(reply);
   }
 
-  #now(): Date {
-    return this.options.clock?.() ?? new Date();
+  protected lookFailed(error: unknown): void {
+    this.options.onError?.(error, { retrying: true });
   }
 
   async #prune(keepMs: number): Promise<void> {
     try {
-      await this.store.pruneReplies(new Date(this.#now().getTime() - keepMs));
+      await this.store.pruneReplies(new Date(this.now().getTime() - keepMs));
     } catch (error) {
       this.options.onError?.(error, { retrying: true });
     }
   }
 
-  async #pump(): Promise<void> {
-    const concurrency = this.options.concurrency ?? 4;
-    if (this.#sending.size >= concurrency) return;
-    // Enough rows that the issues being sent to do not hide the ones behind them.
-    const due = await this.store.pendingReplies(this.#now(), concurrency * 2);
-    for (const reply of due) {
-      if (this.#sending.size >= concurrency || this.#stopped) return;
-      const issue = issueOf(reply);
-      if (this.#sending.has(issue)) continue;
-      const sent = this.#send(reply).finally(() => {
-        this.#sending.delete(issue);
-        // The next reply on this issue may be waiting.
-        this.wake();
-      });
-      this.#sending.set(issue, sent);
-    }
-  }
-
-  async #send(reply: PendingReply): Promise<void> {
+  protected async send(reply: PendingReply): Promise<void> {
     try {
       if (reply.write.kind === "reaction") {
         const reaction = reply as ReactionReply;
@@ -197,13 +134,13 @@ export class ReplyOutbox {
           await this.api.comment(comment, `${comment.write.body}\n\n${marker}`);
         }
       }
-      await this.store.markReplyDone(reply.key, this.#now(), "sent");
+      await this.store.markReplyDone(reply.key, this.now(), "sent");
     } catch (error) {
-      const again = retryAt(error, reply.attempts, this.options, this.#now());
+      const again = retryAt(error, reply.attempts, this.options, this.now());
       this.options.onError?.(error, { reply, retrying: again !== undefined });
       if (again) await this.store.markReplyFailed(reply.key, again);
       // Given up: the replies after it on the issue go on.
-      else await this.store.markReplyDone(reply.key, this.#now(), "abandoned");
+      else await this.store.markReplyDone(reply.key, this.now(), "abandoned");
     }
   }
 }
