@@ -319,6 +319,10 @@ export class SqliteStore implements RunStore {
     return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
   }
 
+  async countDeliveries(): Promise<Array<{ state: InboxState; count: number }>> {
+    return this.#sql("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state").all() as Array<{ state: InboxState; count: number }>;
+  }
+
   async startDelivery(id: string): Promise<InboxDelivery | undefined> {
     const row = this.#sql("UPDATE inbox SET attempts = attempts + 1 WHERE delivery_id = ? AND state = 'pending' RETURNING delivery_id, event, body, ordering_key, received_at, attempts, state, error")
       .get(id) as InboxRow | undefined;

@@ -191,6 +191,8 @@ export interface RunStore {
   enqueueDelivery(delivery: InboxEntry): Promise<boolean>;
   /** Pending deliveries in order of arrival, without their bodies. */
   pendingDeliveries(limit: number): Promise<PendingDelivery[]>;
+  /** Deliveries by state: pending ones wait for their handlers, failed ones gave up. */
+  countDeliveries(): Promise<Array<{ state: InboxState; count: number }>>;
   /** Counts an attempt at a pending delivery and returns it; undefined when it is not pending. */
   startDelivery(id: string): Promise<InboxDelivery | undefined>;
   /** Records a pending delivery as done, or as failed with the error. */

@@ -42,6 +42,17 @@ export class Metrics {
         this.set(states.filter((state) => state.status === "queued").reduce((sum, state) => sum + state.count, 0));
       },
     });
+    new Gauge({
+      name: "routines_inbox_deliveries",
+      help: "Webhook deliveries in the inbox, by state: pending ones wait for their handlers, failed ones gave up.",
+      labelNames: ["state"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const state of ["pending", "failed"] as const) this.set({ state }, 0);
+        for (const { state, count } of await store.countDeliveries()) if (state !== "done") this.set({ state }, count);
+      },
+    });
     collectDefaultMetrics({ register: registry, prefix: "routines_" });
   }
 

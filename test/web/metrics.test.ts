@@ -70,4 +70,15 @@ describe("/metrics and /healthz", () => {
     expect(text).toContain('routines_webhooks_received_total{event="pull_request"} 1');
     expect(text).toContain('routines_webhooks_matched_total{event="pull_request"} 1');
   });
+
+  it("counts the deliveries waiting in the inbox and those that gave up", async () => {
+    const receivedAt = new Date();
+    for (const id of ["a", "b", "c", "d"]) await store.enqueueDelivery({ id, name: "pull_request", body: "{}", receivedAt });
+    await store.finishDelivery("a", new Date());
+    await store.finishDelivery("b", new Date(), "failed");
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('routines_inbox_deliveries{state="pending"} 2');
+    expect(text).toContain('routines_inbox_deliveries{state="failed"} 1');
+    expect(text).not.toContain('routines_inbox_deliveries{state="done"}');
+  });
 });
