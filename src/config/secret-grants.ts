@@ -5,6 +5,8 @@
 // repositories, are set as ROUTINES_SECRET_<NAME>__<LABEL> with their own _REPOSITORIES. Where
 // several grants of a name match a repository, the most specific wins: owner/repo, then owner/*,
 // then *.
+import { repositoryPatternScore } from "./repository-pattern.js";
+import { fullName } from "./share-with.js";
 import type { RepositoryId } from "../run-request.js";
 
 export const SECRET_PREFIX = "ROUTINES_SECRET_";
@@ -27,16 +29,7 @@ export class SecretGrantError extends Error {
 
 const PATTERN = /^(?:\*|[a-z0-9][a-z0-9-]*\/(?:\*|[a-z0-9._-]+))$/;
 
-/** How closely a pattern names a repository: owner/repo 3, owner/* 2, * 1; 0 when it does not match. */
-function specificity(pattern: string, repository: RepositoryId): number {
-  if (pattern === "*") return 1;
-  const [owner, repo] = pattern.split("/");
-  if (owner !== repository.owner.toLowerCase()) return 0;
-  if (repo === "*") return 2;
-  return repo === repository.repo.toLowerCase() ? 3 : 0;
-}
 
-const fullName = (repository: RepositoryId) => `${repository.owner}/${repository.repo}`;
 
 export class SecretGrants {
   constructor(readonly grants: readonly SecretGrant[] = []) {}
@@ -56,7 +49,7 @@ export class SecretGrants {
     let best: { grant: SecretGrant; score: number } | undefined;
     for (const grant of this.grants) {
       if (grant.name !== name) continue;
-      const score = Math.max(0, ...grant.repositories.map((pattern) => specificity(pattern, repository)));
+      const score = Math.max(0, ...grant.repositories.map((pattern) => repositoryPatternScore(pattern, repository)));
       if (score > (best?.score ?? 0)) best = { grant, score };
     }
     return best?.grant;

@@ -8,6 +8,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import { BlockList, isIP } from "node:net";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { Agent, buildConnector, fetch } from "undici";
+import { hostAllowed } from "./sandbox.js";
 
 /** Addresses that are not on the public internet (RFC 6890 and its successors). */
 const NOT_PUBLIC = new BlockList();
@@ -35,8 +36,6 @@ export class ConnectorAddressError extends Error {
 /** The hosts a network policy allows: undefined for any public host, else the patterns (`*.example.com` for subdomains). */
 export type HostPolicy = readonly string[] | undefined;
 
-const hostAllowed = (host: string, allowed: HostPolicy) =>
-  allowed === undefined || allowed.some((pattern) => (pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) : host === pattern.toLowerCase()));
 
 /** What to tell the user when a connection was refused: the refusal itself, not "fetch failed". */
 export function refusalIn(error: unknown): string | undefined {
@@ -48,7 +47,7 @@ export function refusalIn(error: unknown): string | undefined {
 export function hostRefusal(host: string, allowed: HostPolicy): string | undefined {
   const name = host.toLowerCase().replace(/^\[|\]$/g, "");
   if (isIP(name) !== 0 && !isPublicAddress(name)) return `${name} is not a public address`;
-  if (!hostAllowed(name, allowed)) return allowed?.length === 0 ? `the network policy allows no hosts (${name})` : `the network policy does not allow ${name}`;
+  if (allowed !== undefined && !hostAllowed(name, allowed)) return allowed?.length === 0 ? `the network policy allows no hosts (${name})` : `the network policy does not allow ${name}`;
   return undefined;
 }
 

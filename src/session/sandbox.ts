@@ -7,6 +7,7 @@
 // Writes go only to the working tree, HOME and temporary directory. The network level decides the
 // rest: `none`, `trusted` and custom lists cut the network off and let a filtering proxy reach the
 // allowed hosts; `full` leaves the network open, and only repositories the operator lists get it.
+import { repositoryPatternScore } from "../config/repository-pattern.js";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -33,6 +34,10 @@ export const TRUSTED_DOMAINS = [
 
 export type NetworkLevel = NonNullable<Environment["network"]>;
 
+/** Whether a policy's host patterns allow `host`: `*.example.com` matches any subdomain. */
+export const hostAllowed = (host: string, patterns: readonly string[]) =>
+  patterns.some((pattern) => (pattern.startsWith("*.") ? host.endsWith(pattern.slice(1).toLowerCase()) : host === pattern.toLowerCase()));
+
 export function allowedDomains(environment: Environment | undefined): string[] | undefined {
   const level: NetworkLevel = environment?.network ?? "trusted";
   if (level === "full") return undefined;
@@ -47,12 +52,8 @@ export class NetworkNotGrantedError extends Error {
 
 /** Whether `repository` ("owner/name") is one the operator lists: `owner/name`, `owner/*`, or `*` for all. */
 export function fullNetworkGranted(repository: string | undefined, granted: readonly string[]): boolean {
-  const [owner, name] = (repository ?? "").toLowerCase().split("/");
-  return granted.some((entry) => {
-    if (entry === "*") return true;
-    const [grantedOwner, grantedName] = entry.toLowerCase().split("/");
-    return repository !== undefined && grantedOwner === owner && (grantedName === "*" || grantedName === name);
-  });
+  const [owner = "", repo = ""] = (repository ?? "").split("/");
+  return granted.some((entry) => entry === "*" || (repository !== undefined && repositoryPatternScore(entry, { owner, repo }) > 0));
 }
 
 /**
@@ -177,7 +178,7 @@ export function blockedHint(output: string, environment: Environment | undefined
   if (!/blocked by network allowlist|blocked-by-allowlist|CONNECT tunnel failed, response 403|returned error: 403/.test(output)) return undefined;
   const level = environment?.network ?? "trusted";
   const domains = allowedDomains(environment) ?? [];
-  const allows = (host: string) => domains.some((pattern) => (pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) : host === pattern));
+  const allows = (host: string) => hostAllowed(host, domains);
   const hosts = [...new Set([...`${command}\n${output}`.matchAll(/\b(?:https?|wss?):\/\/([^/\s:'"@]+)/g)].map((match) => match[1]!))].filter((host) => !allows(host));
   const what = hosts.length > 0 ? `a connection to ${hosts.join(", ")}` : "a connection";
   const allowed = domains.length === 0 ? "no hosts" : domains.length > 8 ? `${domains.slice(0, 8).join(", ")} and more` : domains.join(", ");
