@@ -74,7 +74,8 @@ describe("npm start", () => {
       body: "{}",
     });
     expect(response.status).toBe(400);
-    expect(output()).toContain("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
+    // Said when the app has loaded, which may come after the server listens.
+    await expect.poll(output, { timeout: 10_000 }).toContain("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
   });
 
   it("receives webhooks through a webhook proxy channel (WEBHOOK_PROXY_URL), as in development", async () => {
