@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `routines` command: validate a routines file, dry-run trigger matching, print the JSON
+// The `routines` command: write a routines file from templates, validate one, dry-run trigger matching, print the JSON
 // Schema, manage API tokens and look at runs. Each command's module is imported only when that
 // command runs, so `routines validate` starts without loading Probot, the model SDK, git or SQLite.
 import { realpathSync } from "node:fs";
@@ -23,6 +23,19 @@ interface Command {
 const text = (values: Values, name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
 
 const COMMANDS: Record<string, Command> = {
+  init: {
+    usage: `init [--use <uses>] [--force]
+                    Write ${CONFIG_PATH} (and its prompts under .claude/prompts/) in this
+                    checkout from the templates: review, backlog-triage, alert-triage,
+                    deploy-verification, docs-drift, port (--use review,docs-drift; asked for in a
+                    terminal). Replaces existing files only with --force. Checks what it wrote.
+                    Exit status: 0 written and valid, 1 not written or not valid, 2 bad input.`,
+    options: { use: { type: "string" }, force: { type: "boolean" } },
+    async run(_, values, io) {
+      const { init } = await import("./cli/init.js");
+      return init({ ...(text(values, "use") === undefined ? {} : { use: text(values, "use") }), force: values.force === true, cwd: process.cwd() }, io);
+    },
+  },
   validate: {
     usage: `validate [file] [--repo <owner/name>]
                     Check a routines file (default: ${CONFIG_PATH}); in a checkout, also that its
@@ -132,10 +145,23 @@ the environment's.
 
 const commandUsage = (command: Command) => `Usage: routines ${command.usage}\n`;
 
+/** A question on the terminal, for commands that ask when nobody gave the answer as an option. */
+async function askOnTerminal(question: string): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
+  const terminal = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
+}
+
 const defaultIo: Io = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   env: process.env,
+  // Only a terminal is asked: a script or a pipe gets an error naming the option instead of a wait.
+  ...(process.stdin.isTTY ? { ask: askOnTerminal } : {}),
 };
 
 /** The version in package.json, which sits beside both src/ and dist/. */

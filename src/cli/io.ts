@@ -5,6 +5,8 @@ export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Asks a question and resolves to the answer; present only when someone can answer (standard input is a terminal). */
+  ask?: (question: string) => Promise<string>;
 }
 
 /** A failure the user can act on, printed as `routines: <message>`, with the exit status. */
