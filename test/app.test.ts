@@ -52,11 +52,8 @@ describe("app", () => {
     const changedFiles = (files: Array<{ filename: string; status: string; previous_filename?: string }>) =>
       nock(API).get(`${REPO}/pulls/2/files`).query({ per_page: 100 }).reply(200, files);
 
-    /** The example's environment names SENTRY_TOKEN: the operator grants it to the example repository. */
-    const granted = { secrets: readSecretGrants({ ROUTINES_SECRET_SENTRY_TOKEN: "sentry-value", ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES: "codertocat/*" }) };
-
-    it("passes with a table of the routines when the pull request changes a valid file", async () => {
-      const { probot } = setup(granted);
+    it("passes with a table of the routines when the pull request changes a valid file (the example, which needs no secret)", async () => {
+      const { probot } = setup();
       nockInstallationToken(1);
       changedFiles([{ filename: "src/index.ts", status: "modified" }, { filename: ".claude/routines.yml", status: "modified" }]);
       nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readExample()));
@@ -73,7 +70,7 @@ describe("app", () => {
       const { probot } = setup({ secrets: readSecretGrants({ ROUTINES_SECRET_SENTRY_TOKEN: "sentry-value", ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES: "acme/*" }) });
       nockInstallationToken(1);
       changedFiles([{ filename: ".claude/routines.yml", status: "modified" }]);
-      nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readExample()));
+      nock(API).get(CONTENTS_PATH).query({ ref: headSha }).reply(200, contentsReply(readFixture("config/valid/secret.yml")));
       const check = expectCheckRun();
 
       await receive(probot, "pull_request", pullRequest);
@@ -81,8 +78,8 @@ describe("app", () => {
       expect(body).toMatchObject({ conclusion: "failure", output: { title: "1 error in .claude/routines.yml" } });
       expect(body.output.annotations).toEqual([
         expect.objectContaining({
-          // The line where the example's default environment names the secret.
-          start_line: readExample().split("\n").findIndex((line) => /secrets:.*SENTRY_TOKEN/.test(line)) + 1,
+          // The line where the default environment names the secret.
+          start_line: readFixture("config/valid/secret.yml").split("\n").findIndex((line) => /secrets:.*SENTRY_TOKEN/.test(line)) + 1,
           message: expect.stringContaining("environments.default.secrets[0]: secret SENTRY_TOKEN is not granted to codertocat/hello-world: its operator can add codertocat/hello-world to ROUTINES_SECRET_SENTRY_TOKEN_REPOSITORIES"),
         }),
       ]);
