@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { FIXTURES } from "./support/fixtures.js";
+import { parse } from "yaml";
+import { FIXTURES, readExample } from "./support/fixtures.js";
+import { assertRunsAnywhere } from "./support/runs-anywhere.js";
 import { webhookExample } from "./support/github.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -29,7 +31,7 @@ describe("routines --help and --version", () => {
     expect(result.stdout).toMatch(/^Usage: routines <command> \[options\]\n {7}routines <command> --help\n {7}routines --help \| --version\n\nCommands:\n/);
   });
 
-  it.each(["validate", "match", "run", "schema", "token", "runs", "disable", "enable"])("%s --help prints that command's usage and exits 0", async (command) => {
+  it.each(["init", "validate", "match", "run", "schema", "token", "runs", "disable", "enable"])("%s --help prints that command's usage and exits 0", async (command) => {
     const result = await routines([command, "--help"]);
     expect(result).toMatchObject({ status: 0, stderr: "" });
     expect(result.stdout).toMatch(new RegExp(`^Usage: routines ${command}\\b`));
@@ -80,6 +82,18 @@ describe("routines validate", () => {
       stdout: "routines.example.yml: valid, 5 routines (review, release-notes, docs-drift, dependency-bumps, alert-triage)\n",
       stderr: "",
     });
+  });
+
+  it("accepts a copy of routines.example.yml in any checkout, and the copy needs nothing the repository lacks", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "routines-example-"));
+    await promisify(execFile)("git", ["init", "-q", dir]);
+    await mkdir(join(dir, ".claude"));
+    await copyFile(join(ROOT, "routines.example.yml"), join(dir, ".claude/routines.yml"));
+    // In a checkout, prompt files are checked too; and no .env grants any secret.
+    expect(await routines(["validate"], dir)).toEqual({ status: 0, stdout: ".claude/routines.yml: valid, 5 routines (review, release-notes, docs-drift, dependency-bumps, alert-triage)\n", stderr: "" });
+    expect(await routines(["validate", "--repo", "someone/anything"], dir)).toMatchObject({ status: 0 });
+    // The custom network of its docs environment reaches public hosts only; it needs no grant.
+    assertRunsAnywhere(parse(readExample()), ["none", "trusted", "custom"]);
   });
 
   it("prints file:line:col: message for each problem and exits 1", async () => {
