@@ -145,15 +145,23 @@ the environment's.
 
 const commandUsage = (command: Command) => `Usage: routines ${command.usage}\n`;
 
+/** The terminal's reader, opened at the first question and closed by `program`; its lines stay buffered, so answers typed ahead are kept. */
+let terminal: { reader: import("node:readline").Interface; lines: AsyncIterator<string> } | undefined;
+
 /** A question on the terminal, for commands that ask when nobody gave the answer as an option. */
 async function askOnTerminal(question: string): Promise<string> {
-  const { createInterface } = await import("node:readline/promises");
-  const terminal = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return await terminal.question(question);
-  } finally {
-    terminal.close();
+  if (!terminal) {
+    const { createInterface } = await import("node:readline");
+    const reader = createInterface({ input: process.stdin, output: process.stdout });
+    // Ctrl-C ends the reader, as the end of input (Ctrl-D) does.
+    reader.on("SIGINT", () => reader.close());
+    terminal = { reader, lines: reader[Symbol.asyncIterator]() };
   }
+  terminal.reader.setPrompt(question);
+  terminal.reader.prompt();
+  const line = await terminal.lines.next();
+  if (line.done) throw new CliError("no answer; nothing was written", 130);
+  return line.value;
 }
 
 const defaultIo: Io = {
@@ -221,7 +229,11 @@ async function program(argv: string[]): Promise<number> {
     process.stderr.write(`routines: cannot read .env: ${(error as Error).message}\n`);
     return 2;
   }
-  return main(argv);
+  try {
+    return await main(argv);
+  } finally {
+    terminal?.reader.close();
+  }
 }
 
 // Run when executed (also through the npm bin link), not when imported by tests.
