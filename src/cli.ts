@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `routines` command: write a routines file from templates, validate one, dry-run trigger matching, print the JSON
-// Schema, manage API tokens and look at runs. Each command's module is imported only when that
-// command runs, so `routines validate` starts without loading Probot, the model SDK, git or SQLite.
+// The `routines` command: write a routines file from templates, validate one, dry-run trigger
+// matching, print the JSON Schema, manage API tokens and look at runs. Each command's module is
+// imported only when that command runs, so `routines validate` starts without loading Probot, the
+// model SDK, git or SQLite.
 import { realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";

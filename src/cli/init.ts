@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { describeTrigger } from "../config/describe.js";
 import { CONFIG_PATH } from "../config/read-config-file.js";
+import type { RoutinesConfig } from "../config/validate.js";
 import { CliError, type Io } from "./io.js";
 import { combineTemplates, isUse, TEMPLATES, USES, type Use } from "./templates.js";
 import { countErrors, loadConfigFile } from "./validate.js";
@@ -97,7 +98,8 @@ export async function init(options: InitOptions, io: Io): Promise<number> {
   return 0;
 }
 
-function nextSteps(routines: Awaited<ReturnType<typeof loadConfigFile>>["routines"], repository: string): string {
+/** What to do with the file, what starts each routine, and the token command of each api-triggered one. */
+function nextSteps(routines: RoutinesConfig["routines"], repository: string): string {
   const width = Math.max(...Object.keys(routines).map((name) => name.length));
   const triggers = Object.entries(routines).flatMap(([name, routine]) =>
     (routine.triggers ?? []).map((trigger, i) => `       ${(i === 0 ? name : "").padEnd(width)}  ${describeTrigger(trigger, name)}`),
