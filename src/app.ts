@@ -17,7 +17,7 @@ import type { Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
 import { handleRerequestedCheck } from "./triggers/check-rerequested.js";
 import { handleComment } from "./triggers/commands.js";
-import { handleRepositoryEvent } from "./triggers/github-events.js";
+import { handleRepositoryEvent, REPOSITORY_EVENTS } from "./triggers/github-events.js";
 import { keepSchedulesCurrent, scheduleRepository } from "./triggers/schedule-repositories.js";
 import type { Scheduler } from "./triggers/scheduler.js";
 import { dashboardHandler } from "./web/dashboard/dashboard.js";
@@ -109,7 +109,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }),
     );
 
-    app.on(["pull_request", "release"], async (context) => {
+    app.on([...REPOSITORY_EVENTS], async (context) => {
       if ((await handleRepositoryEvent(context, deps)).length > 0) metrics.webhookMatched(context.name);
     });
     app.on("issue_comment.created", async (context) => {
