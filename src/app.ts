@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { request } from "@octokit/request";
 import { ProbotOctokit, type ApplicationFunction, type ApplicationFunctionOptions, type Probot } from "probot";
 import { RoutinesCache } from "./config/routines-cache.js";
+import { GITHUB_EVENTS } from "./config/schema.js";
 import { validateInThread, type ValidateConfig } from "./config/validate.js";
 import { checkConfigAt, type InspectConfig } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
@@ -17,7 +18,7 @@ import type { Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
 import { handleRerequestedCheck } from "./triggers/check-rerequested.js";
 import { handleComment } from "./triggers/commands.js";
-import { handleRepositoryEvent, REPOSITORY_EVENTS } from "./triggers/github-events.js";
+import { handleRepositoryEvent } from "./triggers/github-events.js";
 import { keepSchedulesCurrent, scheduleRepository } from "./triggers/schedule-repositories.js";
 import type { Scheduler } from "./triggers/scheduler.js";
 import { dashboardHandler } from "./web/dashboard/dashboard.js";
@@ -109,7 +110,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }),
     );
 
-    app.on([...REPOSITORY_EVENTS], async (context) => {
+    app.on([...GITHUB_EVENTS], async (context) => {
       if ((await handleRepositoryEvent(context, deps)).length > 0) metrics.webhookMatched(context.name);
     });
     app.on("issue_comment.created", async (context) => {

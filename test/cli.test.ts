@@ -269,7 +269,7 @@ describe("routines match", () => {
 
     expect(await matchArgs("pull_request", "{oops")).toMatchObject({ status: 2, stderr: expect.stringMatching(/payload\.json is not JSON: /) });
     expect(await matchArgs("release", payload)).toMatchObject({ status: 2, stderr: expect.stringContaining("not a release payload: release: Invalid input") });
-    expect(await matchArgs("push", payload)).toMatchObject({ status: 2, stderr: "routines: --event must be one of pull_request, release, issue_comment\n" });
+    expect(await matchArgs("push", payload)).toMatchObject({ status: 2, stderr: "routines: --event must be one of pull_request, release, issues, workflow_run, deployment_status, issue_comment\n" });
     expect(await routines(["match", "--event", "release", "--payload", "/nonexistent.json"])).toMatchObject({
       status: 2,
       stderr: "routines: cannot read /nonexistent.json: no such file\n",

@@ -16,14 +16,10 @@ export interface TriggerDeps {
   appLogin: AppLogin;
 }
 
-/** The events whose triggers are github triggers of routines.yml. */
-export const REPOSITORY_EVENTS = ["pull_request", "release", "issues", "workflow_run", "deployment_status"] as const satisfies readonly EventName[];
-export type RepositoryEvent = (typeof REPOSITORY_EVENTS)[number];
-
 export const installationOf = (payload: unknown) => (payload as { installation?: { id: number } }).installation?.id;
 
 /** Admits one run per routine that the event fires; resolves to what admission said of each. */
-export async function handleRepositoryEvent(context: Context<RepositoryEvent>, deps: TriggerDeps): Promise<AdmissionResult[]> {
+export async function handleRepositoryEvent(context: Context<EventName>, deps: TriggerDeps): Promise<AdmissionResult[]> {
   const installationId = installationOf(context.payload);
   if (installationId === undefined) return [];
   const repository = context.repo();
