@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { request } from "@octokit/request";
 import { ProbotOctokit, type ApplicationFunction, type ApplicationFunctionOptions, type Probot } from "probot";
 import { RoutinesCache } from "./config/routines-cache.js";
+import { GITHUB_EVENTS } from "./config/schema.js";
 import { validateInThread, type ValidateConfig } from "./config/validate.js";
 import { checkConfigAt, type InspectConfig } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
@@ -109,7 +110,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }),
     );
 
-    app.on(["pull_request", "release"], async (context) => {
+    app.on([...GITHUB_EVENTS], async (context) => {
       if ((await handleRepositoryEvent(context, deps)).length > 0) metrics.webhookMatched(context.name);
     });
     app.on("issue_comment.created", async (context) => {

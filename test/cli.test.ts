@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FIXTURES, readExample } from "./support/fixtures.js";
 import { assertRunsAnywhere } from "./support/runs-anywhere.js";
-import { webhookExample } from "./support/github.js";
+import { webhookExample, webhookExampleWhere } from "./support/github.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
@@ -246,6 +246,59 @@ describe("routines match", () => {
     expect((await match()).stdout).toContain("docs: paths filters need the pull request's changed files, which were not given (triggers[0])\n");
   });
 
+  it("takes GitHub's issues, workflow_run and deployment_status payloads and explains each filter", async () => {
+    const config = join(await mkdtemp(join(tmpdir(), "routines-match-")), "routines.yml");
+    await writeFile(
+      config,
+      JSON.stringify({
+        version: 1,
+        routines: {
+          triage: { prompt: "Triage.", triggers: [{ github: { event: "issues", actions: ["opened", "labeled"], filters: { labels: "bug", author: "!dependabot[bot]" } } }] },
+          verify: {
+            prompt: "Verify.",
+            triggers: [
+              { github: { event: "workflow_run", filters: { workflow: "test", conclusion: "success", branch: "master" } } },
+              { github: { event: "deployment_status", filters: { environment: "production", state: "success" } } },
+            ],
+          },
+        },
+      }),
+    );
+    const match = async (event: string, payload: unknown) => routines(["match", "--config", config, "--event", event, "--payload", await payloadFile(payload)]);
+    const opened = await match("issues", webhookExampleWhere("issues", "opened"));
+    expect(opened.stdout).toBe(
+      [
+        "issues.opened by Codertocat on issue #1 (labels: bug)",
+        "triage: fires (triggers[0])",
+        "verify: listens to workflow_run events (triggers[0])",
+        "verify: listens to deployment_status events (triggers[1])",
+        "",
+      ].join("\n"),
+    );
+    const unlabeled = webhookExampleWhere("issues", "labeled");
+    unlabeled.issue.labels = [{ name: "question" }];
+    expect((await match("issues", unlabeled)).stdout).toContain('triage: labels ("question") include none of "bug" (triggers[0])\n');
+
+    const completed = webhookExampleWhere("workflow_run", "completed", (payload) => payload.workflow_run.conclusion === "success");
+    expect((await match("workflow_run", completed)).stdout).toBe(
+      [
+        "workflow_run.completed by Codertocat: workflow \"test\", conclusion success, branch master, commit 3484a3fb816e0859fd6e1cea078d76385ff50625",
+        "verify: fires (triggers[0])",
+        "triage: listens to issues events (triggers[0])",
+        "verify: listens to deployment_status events (triggers[1])",
+        "",
+      ].join("\n"),
+    );
+    completed.workflow_run.conclusion = "failure";
+    expect((await match("workflow_run", completed)).stdout).toContain('verify: conclusion "failure" does not match "success" (triggers[0])\n');
+
+    const deployed = webhookExampleWhere("deployment_status", "created", (payload) => payload.deployment_status.state === "success");
+    expect((await match("deployment_status", deployed)).stdout).toContain("verify: fires (triggers[1])\n");
+    const pages = webhookExampleWhere("deployment_status", "created", (payload) => payload.deployment_status.state === "in_progress");
+    expect((await match("deployment_status", pages)).stdout).toContain('verify: environment "github-pages" does not match "production" (triggers[1])\n');
+    expect(await match("deployment_status", { action: "created" })).toMatchObject({ status: 2, stderr: expect.stringContaining("not a deployment_status payload: deployment_status:") });
+  });
+
   it("prints JSON with --json", async () => {
     const payload = webhookExample("release", "created");
     payload.action = "published";
@@ -283,7 +336,7 @@ describe("routines match", () => {
 
     expect(await matchArgs("pull_request", "{oops")).toMatchObject({ status: 2, stderr: expect.stringMatching(/payload\.json is not JSON: /) });
     expect(await matchArgs("release", payload)).toMatchObject({ status: 2, stderr: expect.stringContaining("not a release payload: release: Invalid input") });
-    expect(await matchArgs("push", payload)).toMatchObject({ status: 2, stderr: "routines: --event must be one of pull_request, release, issue_comment\n" });
+    expect(await matchArgs("push", payload)).toMatchObject({ status: 2, stderr: "routines: --event must be one of pull_request, release, issues, workflow_run, deployment_status, issue_comment\n" });
     expect(await routines(["match", "--event", "release", "--payload", "/nonexistent.json"])).toMatchObject({
       status: 2,
       stderr: "routines: cannot read /nonexistent.json: no such file\n",

@@ -59,8 +59,8 @@ describe("npm start", () => {
       redirect_url: `http://localhost:${port}/probot/setup`,
       // The webhook path the server listens on, not Probot's default of the bare address.
       hook_attributes: { url: "http://localhost:3000/api/github/webhooks" },
-      default_events: ["pull_request", "release", "issue_comment", "push", "check_run"],
-      default_permissions: { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" },
+      default_events: ["pull_request", "release", "issues", "workflow_run", "deployment_status", "issue_comment", "push", "check_run"],
+      default_permissions: { contents: "write", pull_requests: "write", issues: "write", checks: "write", actions: "read", deployments: "read", metadata: "read" },
     });
   });
 

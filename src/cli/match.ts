@@ -1,14 +1,14 @@
 // `routines match`: which routines an event would fire, and for the others the first reason why
 // not. A dry run of trigger matching for "why didn't it run?".
 import { formatPath } from "../config/problem.js";
-import type { Routine } from "../config/schema.js";
-import { eventFacts, PayloadError } from "../triggers/event-facts.js";
+import { GITHUB_EVENTS, type GithubEventName, type Routine } from "../config/schema.js";
+import { eventFacts, PayloadError, type EventFacts } from "../triggers/event-facts.js";
 import { matchEvent, type EventMatch } from "../triggers/match-event.js";
 import { IssueCommentEvent, matchCommand, parseSlashCommand } from "../triggers/slash-command.js";
 import { CliError, readInput, type Io } from "./io.js";
 import { countErrors, loadConfigFile } from "./validate.js";
 
-export const MATCH_EVENTS = ["pull_request", "release", "issue_comment"] as const;
+export const MATCH_EVENTS = [...GITHUB_EVENTS, "issue_comment"] as const;
 
 export interface MatchArgs {
   config: string;
@@ -34,6 +34,15 @@ function matchComment(routines: Record<string, Routine>, payload: unknown): { he
   return { heading, result: { matched: [], skipped: [...result.matched, ...result.skipped].map(({ routine, trigger }) => ({ routine, trigger, reason })) } };
 }
 
+/** What the event is about, for the heading: the facts its filters read. */
+function about(facts: EventFacts): string {
+  const { issue, workflowRun: run, deployment } = facts;
+  if (issue) return ` on issue #${issue.number} (labels: ${issue.labels.join(", ") || "none"})`;
+  if (run) return `: workflow "${run.workflow}", ${run.conclusion ? `conclusion ${run.conclusion}` : `status ${run.status}`}, branch ${run.headBranch ?? "(none)"}, commit ${run.headSha}`;
+  if (deployment) return `: environment "${deployment.environment}", state ${deployment.state}, commit ${deployment.sha}`;
+  return "";
+}
+
 export async function match(args: MatchArgs, io: Io): Promise<number> {
   if (!(MATCH_EVENTS as readonly string[]).includes(args.event)) {
     throw new CliError(`--event must be one of ${MATCH_EVENTS.join(", ")}`, 2);
@@ -54,9 +63,9 @@ export async function match(args: MatchArgs, io: Io): Promise<number> {
     if (args.event === "issue_comment") {
       ({ heading, result } = matchComment(config.routines, payload));
     } else {
-      const facts = eventFacts(args.event as "pull_request" | "release", payload);
+      const facts = eventFacts(args.event as GithubEventName, payload);
       if (args.changedFiles) facts.changedFiles = { paths: args.changedFiles, complete: true };
-      heading = `${args.event}.${facts.action} by ${facts.sender.login}`;
+      heading = `${args.event}.${facts.action} by ${facts.sender.login}${about(facts)}`;
       result = matchEvent(config.routines, facts);
     }
   } catch (error) {

@@ -8,7 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import git from "isomorphic-git";
 import { ProbotOctokit } from "probot";
 import { environmentOf } from "../config/environment-of.js";
-import type { Routine } from "../config/schema.js";
+import { GITHUB_EVENTS, type GithubEventName, type Routine } from "../config/schema.js";
 import type { RepositoryId } from "../run-request.js";
 import type { Tool } from "../session/define-tool.js";
 import type { GitHubRun } from "../session/github-run.js";
@@ -37,12 +37,13 @@ export interface RunArgs {
 
 type Trigger = Omit<PromptInput, "routine" | "task" | "claudeMd"> & { repository?: RepositoryId };
 
+const isGithubEvent = (event: string): event is GithubEventName => (GITHUB_EVENTS as readonly string[]).includes(event);
 const count = (n: number) => n.toLocaleString("en-US");
 
 async function triggerFrom(args: RunArgs): Promise<Trigger> {
   const untrusted = args.text ? { untrusted: { source: "command line", text: args.text } } : {};
   if (!args.event) return { trigger: "run by hand from the command line", ...untrusted };
-  if (args.event !== "pull_request" && args.event !== "release") throw new CliError("--event must be pull_request or release", 2);
+  if (!isGithubEvent(args.event)) throw new CliError(`--event must be one of ${GITHUB_EVENTS.join(", ")}`, 2);
   if (!args.payload) throw new CliError("--event needs --payload <file.json>", 2);
   let payload: unknown;
   try {
@@ -60,6 +61,9 @@ async function triggerFrom(args: RunArgs): Promise<Trigger> {
       trigger: `${args.event}.${facts.action}`,
       ...(pullRequest ? { pullRequest } : {}),
       ...(facts.release ? { release: facts.release } : {}),
+      ...(facts.issue ? { issue: facts.issue } : {}),
+      ...(facts.workflowRun ? { workflowRun: facts.workflowRun } : {}),
+      ...(facts.deployment ? { deployment: facts.deployment } : {}),
       ...(owner && repo ? { repository: { owner, repo } } : {}),
       ...untrusted,
     };
@@ -178,6 +182,7 @@ async function localGitHubTools(
     // The run's own commits are those after the checkout's HEAD as it was when the run started.
     ...(await headOf(root).then((startCommit) => (startCommit ? { startCommit } : {}))),
     ...(run.trigger.pullRequest ? { pullRequest: run.trigger.pullRequest } : {}),
+    ...(run.trigger.issue ? { issueNumber: run.trigger.issue.number } : {}),
     routine: run.name,
     runId: `local_${randomBytes(4).toString("hex")}`,
     allowUnrestrictedBranchPushes: run.routine.allow_unrestricted_branch_pushes ?? false,

@@ -98,10 +98,31 @@ export const PULL_REQUEST_ACTIONS = [
   "synchronize", "ready_for_review", "edited",
 ] as const;
 export const RELEASE_ACTIONS = ["created", "published", "edited", "deleted", "released", "prereleased"] as const;
+export const ISSUE_ACTIONS = [
+  "opened", "edited", "deleted", "transferred", "pinned", "unpinned", "closed", "reopened", "assigned",
+  "unassigned", "labeled", "unlabeled", "locked", "unlocked", "milestoned", "demilestoned",
+] as const;
+export const WORKFLOW_RUN_ACTIONS = ["requested", "in_progress", "completed"] as const;
+export const DEPLOYMENT_STATUS_ACTIONS = ["created"] as const;
+export const GITHUB_EVENTS = ["pull_request", "release", "issues", "workflow_run", "deployment_status"] as const;
+export type GithubEventName = (typeof GITHUB_EVENTS)[number];
+export const ACTIONS_BY_EVENT: Record<GithubEventName, readonly string[]> = {
+  pull_request: PULL_REQUEST_ACTIONS,
+  release: RELEASE_ACTIONS,
+  issues: ISSUE_ACTIONS,
+  workflow_run: WORKFLOW_RUN_ACTIONS,
+  deployment_status: DEPLOYMENT_STATUS_ACTIONS,
+};
 export const DEFAULT_ACTIONS = {
   pull_request: ["opened", "synchronize", "reopened", "ready_for_review"],
   release: ["published"],
-} as const;
+  issues: ["opened", "reopened"],
+  workflow_run: ["completed"],
+  deployment_status: ["created"],
+} as const satisfies Record<GithubEventName, readonly string[]>;
+/** The values GitHub gives a workflow run's conclusion and a deployment status's state: a plain word outside them is a typo. */
+export const WORKFLOW_CONCLUSIONS = ["success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required", "stale", "startup_failure"] as const;
+export const DEPLOYMENT_STATES = ["success", "failure", "error", "inactive", "in_progress", "queued", "pending"] as const;
 
 const Pattern = z.string().superRefine((pattern, ctx) => {
   const problem = patternProblem(pattern);
@@ -115,15 +136,18 @@ const LabelFilter = z
   .union([LabelList, strict({ any: LabelList.optional(), all: LabelList.optional(), none: LabelList.optional() })])
   .describe("A label or list of labels (any of them), or {any, all, none}.");
 
-const FILTERS_BY_EVENT = {
+export const FILTERS_BY_EVENT: Record<GithubEventName, readonly string[]> = {
   pull_request: ["author", "title", "body", "base_branch", "head_branch", "labels", "draft", "merged"],
   release: ["author", "title", "body", "tag", "target_branch"],
-} as const;
+  issues: ["author", "title", "body", "labels"],
+  workflow_run: ["workflow", "conclusion", "branch"],
+  deployment_status: ["environment", "state"],
+};
 
 export const Filters = strict({
-  author: StringFilter.optional().describe("Login of the pull request's or release's author."),
-  title: StringFilter.optional().describe("Pull request title, or release name."),
-  body: StringFilter.optional().describe("Pull request or release description."),
+  author: StringFilter.optional().describe("Login of the pull request's, release's or issue's author."),
+  title: StringFilter.optional().describe("Pull request or issue title, or release name."),
+  body: StringFilter.optional().describe("Pull request, issue or release description."),
   base_branch: StringFilter.optional().describe("Branch the pull request targets."),
   head_branch: StringFilter.optional().describe("Branch the pull request comes from."),
   labels: LabelFilter.optional(),
@@ -131,7 +155,18 @@ export const Filters = strict({
   merged: z.boolean().optional().describe("Match only merged (true) or only unmerged (false) pull requests."),
   tag: StringFilter.optional().describe("Release tag."),
   target_branch: StringFilter.optional().describe("Branch the release's tag is created from."),
+  workflow: StringFilter.optional().describe('Name of the workflow whose run it is, e.g. "Deploy".'),
+  conclusion: StringFilter.optional().describe("Conclusion of the workflow run: success, failure, cancelled, skipped, timed_out, ..."),
+  branch: StringFilter.optional().describe("Branch the workflow run ran on (its head branch)."),
+  environment: StringFilter.optional().describe('Environment of the deployment, e.g. "production".'),
+  state: StringFilter.optional().describe("State of the deployment status: success, failure, error, in_progress, ..."),
 });
+
+/** Filters whose plain values must be among the words GitHub uses, so a typo is an error rather than a routine that never fires. */
+const KNOWN_VALUES: Partial<Record<string, { what: string; values: readonly string[] }>> = {
+  conclusion: { what: "workflow run conclusion", values: WORKFLOW_CONCLUSIONS },
+  state: { what: "deployment state", values: DEPLOYMENT_STATES },
+};
 
 /** Globs of changed files, as GitHub Actions' paths filters write them. */
 const PathGlobs = z
@@ -148,37 +183,48 @@ const PathGlobs = z
   .max(100, { error: "must list at most 100 globs" });
 
 export const GithubTrigger = strict({
-  event: z.enum(["pull_request", "release"]),
+  event: z.enum(GITHUB_EVENTS),
   actions: z
     .array(z.string())
     .min(1, { error: "must list at least one action" })
     .optional()
-    .describe("Event actions that fire the routine. Default: opened, synchronize, reopened, ready_for_review for pull_request; published for release."),
+    .describe("Event actions that fire the routine. Default: opened, synchronize, reopened, ready_for_review for pull_request; published for release; opened, reopened for issues; completed for workflow_run; created for deployment_status."),
   filters: Filters.optional().describe("All given filters must match."),
   forks: z.boolean().optional().describe("Also fire for pull requests from forks (their runs get no secrets). Default: false."),
   paths: PathGlobs.optional().describe('Fire only when a changed file of the pull request matches one of these globs, e.g. "docs/**"; a pattern starting with ! excludes what earlier ones matched.'),
   paths_ignore: PathGlobs.optional().describe("Do not fire when every changed file of the pull request matches one of these globs."),
 }).superRefine(onMap((trigger, ctx) => {
   const event = trigger.event;
-  if (event !== "pull_request" && event !== "release") return;
-  const known: readonly string[] = event === "pull_request" ? PULL_REQUEST_ACTIONS : RELEASE_ACTIONS;
+  if (typeof event !== "string" || !Object.hasOwn(ACTIONS_BY_EVENT, event)) return;
+  const known = ACTIONS_BY_EVENT[event as GithubEventName];
   const actions: unknown[] = Array.isArray(trigger.actions) ? trigger.actions : [];
   actions.forEach((action, index) => {
     if (typeof action === "string" && !known.includes(action)) {
       ctx.addIssue({ code: "custom", path: ["actions", index], message: `unknown ${event} action ${quote(action)}; use one of ${known.join(", ")}` });
     }
   });
-  const applicable: readonly string[] = FILTERS_BY_EVENT[event];
-  for (const key of Object.keys(isRecord(trigger.filters) ? trigger.filters : {})) {
+  const applicable = FILTERS_BY_EVENT[event as GithubEventName];
+  const filters = isRecord(trigger.filters) ? trigger.filters : {};
+  for (const key of Object.keys(filters)) {
     if (!applicable.includes(key) && Object.hasOwn(Filters.shape, key)) {
       ctx.addIssue({ code: "custom", path: ["filters", key], message: `filter ${key} does not apply to ${event} events; use ${applicable.join(", ")}` });
+      continue;
     }
+    const vocabulary = KNOWN_VALUES[key];
+    const value: unknown = filters[key];
+    const patterns: unknown[] = Array.isArray(value) ? value : [value];
+    patterns.forEach((pattern, index) => {
+      // Only plain words (negated or not) are checked: globs and regular expressions may match anything.
+      const word = typeof pattern === "string" ? /^!?([a-z_]+)$/.exec(pattern)?.[1] : undefined;
+      if (vocabulary && word !== undefined && !vocabulary.values.includes(word)) {
+        ctx.addIssue({ code: "custom", path: ["filters", key, ...(Array.isArray(value) ? [index] : [])], message: `unknown ${vocabulary.what} ${quote(word)}; use one of ${vocabulary.values.join(", ")}` });
+      }
+    });
   }
-  if (event === "release" && trigger.forks !== undefined) {
-    ctx.addIssue({ code: "custom", path: ["forks"], message: "forks applies only to pull_request events" });
-  }
-  for (const key of ["paths", "paths_ignore"] as const) {
-    if (event === "release" && trigger[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} applies only to pull_request events` });
+  if (event !== "pull_request") {
+    for (const key of ["forks", "paths", "paths_ignore"] as const) {
+      if (trigger[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} applies only to pull_request events` });
+    }
   }
   if (trigger.paths !== undefined && trigger.paths_ignore !== undefined) {
     ctx.addIssue({ code: "custom", path: ["paths_ignore"], message: "use paths or paths_ignore, not both; paths can exclude with ! patterns, e.g. [\"src/**\", \"!src/**/*.md\"]" });

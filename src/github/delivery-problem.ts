@@ -6,6 +6,9 @@
 const REQUIRED: Record<string, ReadonlyArray<readonly [field: string, type: "object" | "string"]>> = {
   pull_request: [["pull_request", "object"], ["repository", "object"]],
   release: [["release", "object"], ["repository", "object"]],
+  issues: [["issue", "object"], ["repository", "object"]],
+  workflow_run: [["workflow_run", "object"], ["repository", "object"]],
+  deployment_status: [["deployment_status", "object"], ["deployment", "object"], ["repository", "object"]],
   issue_comment: [["comment", "object"], ["issue", "object"], ["repository", "object"]],
   check_run: [["check_run", "object"], ["repository", "object"]],
   push: [["ref", "string"], ["repository", "object"]],

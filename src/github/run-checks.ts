@@ -1,9 +1,10 @@
-// A check run `routines/<routine>` on the pull request's head for every run tied to a pull
-// request: queued when admitted, in progress when its session starts, completed at the end with a
+// A check run `routines/<routine>` on the commit of every run tied to one (a pull request's head,
+// a workflow run's or a deployment's commit; issue, schedule and API runs have none): queued when admitted, in progress when its session starts, completed at the end with a
 // conclusion that tells both statuses truthfully. Runs not started (a cap, the kill switch) share
 // one check per commit and routine. The states are recorded in the store's outbox, which
 // publishes them in order (see check-outbox.ts); nothing here waits for GitHub.
 import type { RunObserver } from "../runs/run-observer.js";
+import { commitOf } from "../run-request.js";
 import type { CheckEntry, CheckState, RunRecord, RunStore } from "../runs/store.js";
 
 export const checkName = (routine: string) => `routines/${routine}`;
@@ -115,10 +116,10 @@ export class CheckRunPublisher implements RunObserver {
 
   /** The run's own check, in the state the run is in now. */
   async #record(run: RunRecord): Promise<void> {
-    const pr = run.context.pullRequest;
-    if (!pr) return;
+    const headSha = commitOf(run);
+    if (!headSha) return;
     const { version, state } = checkStateOf(run, this.runUrl(run.id));
-    await this.#put({ key: `run:${run.id}`, runId: run.id, headSha: pr.headSha, priority: 0, version, state }, run);
+    await this.#put({ key: `run:${run.id}`, runId: run.id, headSha, priority: 0, version, state }, run);
   }
 
   /**
@@ -126,8 +127,8 @@ export class CheckRunPublisher implements RunObserver {
    * of capped runs costs one check run, not one each.
    */
   async #recordRejected(run: RunRecord): Promise<void> {
-    const pr = run.context.pullRequest;
-    if (!pr) return;
+    const headSha = commitOf(run);
+    if (!headSha) return;
     const { owner, repo } = run.repository;
     const { conclusion, title } = conclusionOf(run);
     const state: CheckState = {
@@ -141,8 +142,8 @@ export class CheckRunPublisher implements RunObserver {
         summary: `${summaryOf(run)}\n\nLater runs of ${run.routine} on this commit that are not started update this check.`.slice(0, 60_000),
       },
     };
-    const key = `not-started:${owner}/${repo}@${pr.headSha}:${run.routine}`.toLowerCase();
-    await this.#put({ key, headSha: pr.headSha, priority: 1, version: "next", state }, run);
+    const key = `not-started:${owner}/${repo}@${headSha}:${run.routine}`.toLowerCase();
+    await this.#put({ key, headSha, priority: 1, version: "next", state }, run);
   }
 
   async #put(entry: Pick<CheckEntry, "key" | "headSha" | "priority" | "version" | "state"> & { runId?: string }, run: RunRecord): Promise<void> {

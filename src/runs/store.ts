@@ -286,8 +286,9 @@ export interface RunStore {
   close(): Promise<void>;
 }
 
-/** Runs of one routine on one pull request share a key: one may run, one may wait. */
+/** Runs of one routine on one pull request or issue share a key: one may run, one may wait. */
 export function concurrencyKey(request: RunRequest): string | undefined {
-  const pr = request.context.pullRequest;
-  return pr ? `${request.repository.owner}/${request.repository.repo}#${pr.number}:${request.routine}`.toLowerCase() : undefined;
+  // Pull requests and issues share one series of numbers in a repository.
+  const number = request.context.pullRequest?.number ?? request.context.issue?.number;
+  return number !== undefined ? `${request.repository.owner}/${request.repository.repo}#${number}:${request.routine}`.toLowerCase() : undefined;
 }

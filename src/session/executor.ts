@@ -155,10 +155,23 @@ export class SessionExecutor implements RunExecutor {
     });
     try {
       const pr = run.context.pullRequest;
-      // The run's own repository: a pull request run checks out the pull request's head, a release run its tag.
+      const { workflowRun, deployment, issue } = run.context;
+      // The run's own repository: a pull request run checks out the pull request's head, a release
+      // run its tag, a workflow or deployment run its commit.
       const { data } = await octokit.rest.repos.get({ owner: run.repository.owner, repo: run.repository.repo });
+      const commit = workflowRun
+        ? { sha: workflowRun.headSha, ...(workflowRun.headBranch ? { ref: workflowRun.headBranch } : {}) }
+        : deployment && { sha: deployment.sha, ref: deployment.ref };
       const workspace = await deps.workspaces.checkout(
-        { repository: run.repository, url: data.clone_url, defaultBranch: data.default_branch, into: directory.work, ...(pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}), ...(run.context.release ? { tag: run.context.release.tag } : {}) },
+        {
+          repository: run.repository,
+          url: data.clone_url,
+          defaultBranch: data.default_branch,
+          into: directory.work,
+          ...(pr ? { pullRequest: { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef } } : {}),
+          ...(run.context.release ? { tag: run.context.release.tag } : {}),
+          ...(commit ? { commit } : {}),
+        },
         runToken.current,
       );
       const main = { dir: workspace.dir, url: data.clone_url, defaultBranch: data.default_branch, head: workspace.head };
@@ -185,6 +198,9 @@ export class SessionExecutor implements RunExecutor {
         );
       }
       if (run.context.release) promptInput.release = run.context.release;
+      if (issue) promptInput.issue = issue;
+      if (workflowRun) promptInput.workflowRun = workflowRun;
+      if (deployment) promptInput.deployment = deployment;
       if (run.context.extraInstructions) promptInput.untrusted = { source: UNTRUSTED_SOURCE[run.trigger.kind] ?? "command", text: run.context.extraInstructions };
 
       // Everything the server holds, not only this run's secrets: a command may have found more.
@@ -203,6 +219,8 @@ export class SessionExecutor implements RunExecutor {
         startCommit: main.head,
         ...(pr ? { pullRequest: pr } : {}),
         ...(run.trigger.kind === "command" && !pr ? { issueNumber: run.trigger.issueNumber } : {}),
+        // An issues trigger's run is about its issue: comment without a number comments there.
+        ...(issue ? { issueNumber: issue.number } : {}),
         routine: run.routine,
         runId: run.id,
         allowUnrestrictedBranchPushes: routine.allow_unrestricted_branch_pushes ?? false,

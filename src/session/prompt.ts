@@ -1,6 +1,6 @@
 // What the model is told: a fixed system prompt, and a first message with the routine's prompt,
 // what triggered the run, the repository's CLAUDE.md, and any outside text, marked as untrusted.
-import type { PullRequestContext, ReleaseContext } from "../run-request.js";
+import type { DeploymentContext, IssueContext, PullRequestContext, ReleaseContext, WorkflowRunContext } from "../run-request.js";
 import { OUTCOME_TOOL } from "./tools/report-outcome.js";
 import { defuseFrames, untrustedFrame } from "./untrusted.js";
 
@@ -50,6 +50,9 @@ export interface PromptInput {
   pullRequest?: PullRequestContext & { body?: string };
   changedFiles?: ChangedFile[];
   release?: ReleaseContext;
+  issue?: IssueContext;
+  workflowRun?: WorkflowRunContext;
+  deployment?: DeploymentContext;
   /** The routine's other repositories, checked out inside the working tree. */
   repositories?: Array<{ name: string; path: string; access: "read" | "write" }>;
   /** Text from a slash command or an API call. */
@@ -98,6 +101,34 @@ export function buildPrompt(input: PromptInput): string {
   const release = input.release;
   if (release) {
     context.push(defuseFrames(`Release ${release.tag}${release.name ? ` ("${release.name}")` : ""}, from ${release.targetBranch}. Its notes:`), untrusted("release", release.body || "(none)"));
+  }
+  const issue = input.issue;
+  if (issue) {
+    const labels = issue.labels.length > 0 ? ` Labels: ${issue.labels.join(", ")}.` : "";
+    context.push(
+      defuseFrames(`Issue #${issue.number}, by ${issue.author} (${issue.url}).${labels} The comment tool without a number comments on it.`),
+      "Its title and description, written by its author (anyone may open an issue):",
+      untrusted("issue", `${issue.title}${issue.body ? `\n\n${issue.body}` : ""}`),
+    );
+  }
+  const workflowRun = input.workflowRun;
+  if (workflowRun) {
+    const pulls = workflowRun.pullRequests.length > 0 ? ` Pull requests GitHub lists for it: ${workflowRun.pullRequests.map((number) => `#${number}`).join(", ")}.` : " GitHub lists no pull request for it.";
+    context.push(
+      defuseFrames(
+        `Workflow run of "${workflowRun.workflow}" (started by ${workflowRun.event}), ${workflowRun.conclusion ? `${workflowRun.status} with conclusion ${workflowRun.conclusion}` : workflowRun.status}: ${workflowRun.url}. ` +
+          `The working tree is its commit ${workflowRun.headSha}${workflowRun.headBranch ? ` on ${workflowRun.headBranch}` : ""}.${pulls}`,
+      ),
+    );
+  }
+  const deployment = input.deployment;
+  if (deployment) {
+    context.push(
+      defuseFrames(
+        `Deployment ${deployment.id} to the environment "${deployment.environment}", now ${deployment.state}: ${deployment.ref} at commit ${deployment.sha}, which the working tree is.` +
+          `${deployment.url ? ` The deployment's URL: ${deployment.url}.` : ""}${deployment.logUrl ? ` Its log: ${deployment.logUrl}.` : ""}`,
+      ),
+    );
   }
   if (input.repositories?.length) context.push(otherRepositories(input.repositories));
   if (input.untrusted) context.push(`Text sent with the ${input.untrusted.source}:`, untrusted(input.untrusted.source, input.untrusted.text));

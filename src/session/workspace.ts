@@ -23,6 +23,12 @@ export interface CheckoutSpec {
   pullRequest?: { number: number; headSha: string; baseRef: string };
   /** For release runs: the tag to check out (detached), the default branch still fetched. */
   tag?: string;
+  /**
+   * For workflow and deployment runs: the commit to check out (detached), which must be on `ref`
+   * (a branch or tag; the default branch when absent or itself a commit), so that only the
+   * repository's own history is ever checked out.
+   */
+  commit?: { sha: string; ref?: string };
 }
 
 export interface Workspace {
@@ -71,11 +77,14 @@ export class Workspaces {
 
   /** Fetches what the run needs into the repository's cache and checks it out in a new working tree. */
   async checkout(spec: CheckoutSpec, token: string): Promise<Workspace> {
-    const { repository, defaultBranch, pullRequest, tag } = spec;
-    for (const ref of [defaultBranch, ...(pullRequest ? [pullRequest.baseRef] : []), ...(tag !== undefined ? [tag] : [])]) {
+    const { repository, defaultBranch, pullRequest, tag, commit } = spec;
+    // A ref that is itself a commit proves nothing: the commit must then be on the default branch.
+    const commitRef = commit?.ref !== undefined && !SHA.test(commit.ref) ? commit.ref : undefined;
+    for (const ref of [defaultBranch, ...(pullRequest ? [pullRequest.baseRef] : []), ...(tag !== undefined ? [tag] : []), ...(commitRef !== undefined ? [commitRef] : [])]) {
       const problem = refNameProblem(ref);
-      if (problem) throw new WorkspaceError(`refusing the ${ref === tag ? "tag" : "branch"} name ${JSON.stringify(ref)}: ${problem}`);
+      if (problem) throw new WorkspaceError(`refusing the ${ref === tag ? "tag" : ref === commitRef ? "ref" : "branch"} name ${JSON.stringify(ref)}: ${problem}`);
     }
+    if (commit && !SHA.test(commit.sha)) throw new WorkspaceError(`refusing ${JSON.stringify(commit.sha)}: not a commit's full sha`);
     const cache = join(this.cacheDir, repository.owner, `${repository.repo}.git`);
     const onAuth = () => ({ username: "x-access-token", password: token });
     // Branches the working tree will know as origin/<name>; the commit to check out is the pull
@@ -123,6 +132,22 @@ export class Workspaces {
         })) ?? undefined;
         if (!tagged) throw new WorkspaceError(`${repository.owner}/${repository.repo} has no tag ${tag}`);
       }
+      if (commit) {
+        // The ref is fetched under a name of its own, so a later fetch of it downloads only what is new.
+        const tip = commitRef === undefined
+          ? shas.get(defaultBranch)!
+          : await fetch(commitRef, `refs/routines/at/${commitRef}`).catch((error: unknown) => {
+              if (error instanceof git.Errors.NotFoundError) return undefined;
+              throw error;
+            });
+        if (!tip) throw new WorkspaceError(`${repository.owner}/${repository.repo} has no branch or tag ${commitRef}`);
+        const head = await peel({ gitdir: cache }, tip);
+        // Earlier runs may have left other commits in the cache (pull requests' heads, forks' among
+        // them): the commit must be in the named ref's history, not merely present.
+        if (head !== commit.sha && !(await git.isDescendent({ fs, gitdir: cache, oid: head, ancestor: commit.sha, depth: -1 }))) {
+          throw new WorkspaceError(`commit ${commit.sha} is not on ${commitRef ?? `the default branch ${defaultBranch}`} of ${repository.owner}/${repository.repo} (its tip is ${head}): only the repository's own history is checked out`);
+        }
+      }
       return { shas, tagged };
     });
 
@@ -136,8 +161,8 @@ export class Workspaces {
       // As a clone has it, so `git diff origin/HEAD` works in the agent's shell.
       await git.writeRef({ fs, dir, ref: "refs/remotes/origin/HEAD", value: `refs/remotes/origin/${defaultBranch}`, symbolic: true, force: true });
       if (tag !== undefined && fetched.tagged) await git.writeRef({ fs, dir, ref: `refs/tags/${tag}`, value: fetched.tagged, force: true });
-      const head = pullRequest?.headSha ?? (fetched.tagged ? await peel(dir, fetched.tagged) : fetched.shas.get(defaultBranch)!);
-      if (pullRequest || fetched.tagged) {
+      const head = pullRequest?.headSha ?? commit?.sha ?? (fetched.tagged ? await peel({ dir }, fetched.tagged) : fetched.shas.get(defaultBranch)!);
+      if (pullRequest || commit || fetched.tagged) {
         await git.checkout({ fs, dir, ref: head });
       } else {
         await git.writeRef({ fs, dir, ref: `refs/heads/${defaultBranch}`, value: head, force: true });
@@ -184,10 +209,12 @@ async function underTemporary(into: string, name: string): Promise<{ parent: str
   return { parent, dir: join(parent, name) };
 }
 
+const SHA = /^[0-9a-f]{40}$/;
+
 /** The commit an annotated tag points to; a commit as it is. */
-async function peel(dir: string, oid: string): Promise<string> {
-  const object = await git.readObject({ fs, dir, oid });
+async function peel(where: { dir: string } | { gitdir: string }, oid: string): Promise<string> {
+  const object = await git.readObject({ fs, ...where, oid });
   if (object.type === "commit") return oid;
-  if (object.type === "tag") return peel(dir, (await git.readTag({ fs, dir, oid })).tag.object);
+  if (object.type === "tag") return peel(where, (await git.readTag({ fs, ...where, oid })).tag.object);
   throw new WorkspaceError(`the tag points to a ${object.type}, not a commit`);
 }

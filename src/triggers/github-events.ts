@@ -1,4 +1,5 @@
-// pull_request and release events → RunRequests for the routines they fire.
+// Repository events (pull_request, release, issues, workflow_run, deployment_status) → RunRequests
+// for the routines they fire.
 import type { Context } from "probot";
 import { requiredSecrets } from "../config/environment-of.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
@@ -18,7 +19,7 @@ export interface TriggerDeps {
 export const installationOf = (payload: unknown) => (payload as { installation?: { id: number } }).installation?.id;
 
 /** Admits one run per routine that the event fires; resolves to what admission said of each. */
-export async function handleRepositoryEvent(context: Context<"pull_request" | "release">, deps: TriggerDeps): Promise<AdmissionResult[]> {
+export async function handleRepositoryEvent(context: Context<EventName>, deps: TriggerDeps): Promise<AdmissionResult[]> {
   const installationId = installationOf(context.payload);
   if (installationId === undefined) return [];
   const repository = context.repo();
@@ -46,6 +47,9 @@ export async function handleRepositoryEvent(context: Context<"pull_request" | "r
       context: {
         ...(facts.pullRequest ? { pullRequest: facts.pullRequest } : {}),
         ...(facts.release ? { release: facts.release } : {}),
+        ...(facts.issue ? { issue: facts.issue } : {}),
+        ...(facts.workflowRun ? { workflowRun: facts.workflowRun } : {}),
+        ...(facts.deployment ? { deployment: facts.deployment } : {}),
         withoutSecrets: facts.pullRequest?.fork !== undefined,
         requiredSecrets: requiredSecrets(config.routines[routine], config.environments, facts.pullRequest?.fork !== undefined),
       },

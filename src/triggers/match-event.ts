@@ -1,4 +1,4 @@
-// Which github triggers a pull_request or release event fires, and for every one that it does not
+// Which github triggers a repository event fires, and for every one that it does not
 // fire, the first reason why: the answer to "why didn't it run?".
 import { LIMITS } from "../config/limits.js";
 import { DEFAULT_ACTIONS, type GithubTrigger, type Routine } from "../config/schema.js";
@@ -30,6 +30,12 @@ const TEXT_FILTERS: Array<[keyof EventFacts["text"], PatternKind, boolean]> = [
   ["head_branch", "path", false],
   ["tag", "path", false],
   ["target_branch", "path", false],
+  ["workflow", "text", false],
+  ["conclusion", "text", true],
+  ["branch", "path", false],
+  // GitHub's environment names ignore case.
+  ["environment", "text", true],
+  ["state", "text", true],
 ];
 
 const asList = (value: string | string[]) => (typeof value === "string" ? [value] : value);
@@ -86,6 +92,7 @@ export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts,
   if (!actions.includes(facts.action)) return `action "${facts.action}" is not one of ${actions.join(", ")}`;
   const fork = facts.pullRequest?.fork;
   if (fork !== undefined && !trigger.forks) return `the pull request comes from a fork (${fork}); set forks: true to run on forks, without secrets`;
+  if (facts.foreignHead !== undefined) return `the workflow run is for a commit of ${facts.foreignHead}, not of this repository; workflow_run triggers fire only for the repository's own commits`;
 
   const filters: Filters = trigger.filters ?? {};
   for (const [name, kind, ignoreCase] of TEXT_FILTERS) {

@@ -70,7 +70,7 @@ describe("rules", () => {
       '4:5: routines.a.promt: unknown key "promt"; did you mean "prompt"?',
       '5:14: routines.a.timeout: must be a duration such as "90s", "30m", "1h30m" or "2d"',
       '7:50: routines.a.triggers[0].schedule.timezone: must be an IANA time zone such as "Europe/Berlin" or "UTC"',
-      '8:26: routines.a.triggers[1].github.event: must be one of "pull_request", "release"; got "push"',
+      '8:26: routines.a.triggers[1].github.event: must be one of "pull_request", "release", "issues", "workflow_run", "deployment_status"; got "push"',
       '11:18: routines.b.environment: environment "missing" is not defined under environments (none are defined)',
     ]);
   });

@@ -130,6 +130,43 @@ describe("conclusionOf", () => {
   });
 });
 
+const deploy = (context: Partial<RunRequest["context"]>): RunRequest => ({
+  routine: "verify",
+  repository: { owner: "acme", repo: "app" },
+  installationId: 1,
+  configSha: "sha",
+  trigger: { kind: "github", index: 0, event: "deployment_status", action: "created", deliveryId: `d-${++delivery}`, sender: "octocat" },
+  context: { withoutSecrets: false, ...context },
+});
+
+describe("check runs of runs without a pull request", () => {
+  useNock(() => nockInstallationToken(1));
+
+  it("go on the commit a workflow or deployment run checks out", async () => {
+    const { admission } = engine();
+    const onDeployment = expectCheck("post", `${REPO}/check-runs`, 70);
+    await admission.admit(deploy({ deployment: { id: 1, environment: "production", state: "success", sha: "d".repeat(40), ref: "main" } }));
+    expect(await onDeployment).toMatchObject({ name: "routines/verify", head_sha: "d".repeat(40), status: "queued" });
+    const onWorkflowRun = expectCheck("post", `${REPO}/check-runs`, 71);
+    await admission.admit(deploy({ workflowRun: { id: 2, workflow: "Deploy", event: "push", status: "completed", conclusion: "success", headSha: "e".repeat(40), headBranch: "main", url: "u", pullRequests: [] } }));
+    expect(await onWorkflowRun).toMatchObject({ name: "routines/verify", head_sha: "e".repeat(40), status: "queued" });
+  });
+});
+
+describe("issue runs", () => {
+  // No GitHub request is expected: any would find no answer in nock and stay in the outbox.
+  useNock();
+
+  it("get no check run, having no commit of their own", async () => {
+    const { admission, outbox, store } = engine();
+    const result = await admission.admit(deploy({ issue: { number: 4, title: "T", body: "", author: "octocat", labels: [], url: "u" } }));
+    await outbox.idle();
+    expect(result.status).toBe("queued");
+    expect(await store.pendingChecks(new Date(Date.now() + 86_400_000), 10)).toEqual([]);
+    expect(result.status === "queued" && (await store.getRun(result.run.id))?.checkRunId).toBeUndefined();
+  });
+});
+
 describe("the Re-run button", () => {
   useNock();
 
@@ -159,5 +196,16 @@ describe("the Re-run button", () => {
     payload.check_run.name = "lint";
     await receive(probot, "check_run", payload);
     expect(admission.results).toHaveLength(2);
+  });
+
+  it("runs a deployment's routine again on the same commit", async () => {
+    const { probot, admission, loaded } = testApp();
+    await loaded;
+    const deployment = { id: 1, environment: "production", state: "success", sha: "d".repeat(40), ref: "main" };
+    const first = await admission.admit({ ...deploy({ deployment }), repository: { owner: "github", repo: "hello-world" } });
+    const payload = webhookExample("check_run", "rerequested");
+    Object.assign(payload.check_run, { name: "routines/verify", external_id: first.status === "queued" ? first.run.id : "" });
+    await receive(probot, "check_run", payload);
+    expect(admission.results.at(-1)).toMatchObject({ status: "queued", run: { routine: "verify", context: { deployment }, trigger: { kind: "github", event: "deployment_status" } } });
   });
 });

@@ -128,6 +128,60 @@ describe("a release run's workspace", () => {
   });
 });
 
+describe("a workflow or deployment run's workspace", () => {
+  const spec = () => ({ repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" });
+  let first = "";
+  let second = "";
+
+  beforeAll(async () => {
+    // A branch with two deploys on it, and a tag on the newer one.
+    const bare = join(server.root, "acme", "app.git");
+    await run(work, "checkout", "-q", "-b", "release-line", "main");
+    await writeFile(join(work, "DEPLOYED.txt"), "first deploy\n");
+    await run(work, "add", "DEPLOYED.txt");
+    await run(work, "commit", "-q", "-m", "First deploy");
+    first = await run(work, "rev-parse", "HEAD");
+    await writeFile(join(work, "DEPLOYED.txt"), "second deploy\n");
+    await run(work, "commit", "-q", "-am", "Second deploy");
+    second = await run(work, "rev-parse", "HEAD");
+    await run(work, "tag", "-a", "-m", "Deployed", "deployed-2", "HEAD");
+    await run(work, "push", "-q", bare, "release-line", "refs/tags/deployed-2");
+  });
+
+  it("is the named commit, detached, when it is in the history of its branch or tag, not that ref's newest", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    for (const [sha, ref, content] of [[first, "release-line", "first deploy\n"], [second, "release-line", "second deploy\n"], [first, "deployed-2", "first deploy\n"]] as const) {
+      const workspace = await workspaces.checkout({ ...spec(), commit: { sha, ref } }, TOKEN);
+      expect(workspace.head).toBe(sha);
+      expect(await run(workspace.dir, "rev-parse", "HEAD")).toBe(sha);
+      expect(await run(workspace.dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("HEAD");
+      expect(await readFile(join(workspace.dir, "DEPLOYED.txt"), "utf8")).toBe(content);
+      expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+      await workspace.remove();
+    }
+    // Without a ref, or with a commit for a ref, the default branch is the history it must be in.
+    const onMain = await run(work, "rev-parse", "main");
+    const workspace = await workspaces.checkout({ ...spec(), commit: { sha: onMain, ref: onMain } }, TOKEN);
+    expect(workspace.head).toBe(onMain);
+    await workspace.remove();
+  });
+
+  it("refuses a commit outside the named ref's history, even one an earlier run left in the cache", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    // A pull request run fetches the pull request's head (a fork's, say) into the repository's cache.
+    const forkHead = await run(work, "rev-parse", "feature");
+    await (await workspaces.checkout({ ...spec(), pullRequest: { number: 1, headSha: forkHead, baseRef: "main" } }, TOKEN)).remove();
+    // A deployment (or workflow run) naming that commit on main must not get it checked out.
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: forkHead, ref: "main" } }, TOKEN)).rejects.toThrow(
+      new RegExp(`^commit ${forkHead} is not on main of acme/app \\(its tip is [0-9a-f]{40}\\): only the repository's own history is checked out$`),
+    );
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: forkHead } }, TOKEN)).rejects.toThrow(`commit ${forkHead} is not on the default branch main of acme/app`);
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: first, ref: "gone" } }, TOKEN)).rejects.toThrow("acme/app has no branch or tag gone");
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: first, ref: "--upload-pack=evil" } }, TOKEN)).rejects.toThrow('refusing the ref name "--upload-pack=evil"');
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: "HEAD", ref: "main" } }, TOKEN)).rejects.toThrow('refusing "HEAD": not a commit\'s full sha');
+  });
+});
+
 describe("refNameProblem", () => {
   // Names git takes and refuses, checked against `git check-ref-format` itself.
   const names = [

@@ -41,6 +41,20 @@ export function webhookExample(event: string, action?: string): Payload {
   return structuredClone(found);
 }
 
+/** Fresh copies of all of GitHub's example payloads for `event.action`, with an installation or not. */
+export function webhookExamples(event: string, action: string): Payload[] {
+  const found = examples.find((entry) => entry.name === event)?.examples.filter((example) => example.action === action) ?? [];
+  if (found.length === 0) throw new Error(`no example ${event}.${action}`);
+  return found.map((example) => structuredClone(example));
+}
+
+/** A fresh copy of the first example payload for `event.action` that `pick` takes. */
+export function webhookExampleWhere(event: string, action: string, pick: (payload: Payload) => boolean = () => true): Payload {
+  const found = webhookExamples(event, action).find(pick);
+  if (!found) throw new Error(`no example ${event}.${action} as asked`);
+  return found;
+}
+
 /** The installation token exchange that precedes every installation request. */
 export function nockInstallationToken(installationId: number) {
   return nock(API)

@@ -1,7 +1,7 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { receive, testApp } from "../support/app.js";
-import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, useNock, webhookExample } from "../support/github.js";
+import { API, CONTENTS_PATH, contentsReply, nockInstallationToken, useNock, webhookExample, webhookExampleWhere } from "../support/github.js";
 
 const ROUTINES = `version: 1
 routines:
@@ -157,5 +157,108 @@ describe("pull_request and release events", () => {
     await receive(probot, "pull_request", pullRequest((p) => (p.action = "ready_for_review")));
     await receive(probot, "release", webhookExample("release", "created"));
     expect(admission.results).toEqual([]);
+  });
+});
+
+const NEW_EVENTS = `version: 1
+routines:
+  triage:
+    prompt: Triage.
+    triggers:
+      - github: { event: issues, actions: [opened, labeled], filters: { labels: bug } }
+  verify:
+    prompt: Verify the deploy.
+    triggers:
+      - github: { event: workflow_run, filters: { workflow: test, conclusion: success } }
+      - github: { event: deployment_status, filters: { environment: production, state: success } }
+`;
+
+/** GitHub's example of the event, in Codertocat/Hello-World and installation 1, as the app receives it. */
+function installed(event: string, action: string, pick?: (payload: any) => boolean): any { // example payloads are loosely typed
+  const payload = webhookExampleWhere(event, action, pick);
+  const repository = webhookExample("pull_request", "opened").repository;
+  payload.installation = { id: 1, node_id: "I_1" };
+  payload.repository = repository;
+  if (payload.workflow_run) payload.workflow_run.head_repository = repository;
+  return payload;
+}
+
+describe("issues, workflow_run and deployment_status events", () => {
+  useNock(() => nockInstallationToken(1));
+
+  it("admits a run for a matching issue, with the issue for the session", async () => {
+    const { probot, admission } = testApp();
+    defaultBranch(NEW_EVENTS);
+    const payload = installed("issues", "opened", (candidate) => candidate.issue.body !== null);
+    await receive(probot, "issues", payload, "issue-delivery");
+    expect(admission.results).toEqual([
+      expect.objectContaining({
+        status: "queued",
+        run: expect.objectContaining({
+          routine: "triage",
+          trigger: { kind: "github", index: 0, event: "issues", action: "opened", deliveryId: "issue-delivery", sender: "Codertocat" },
+          context: {
+            issue: { number: 1, title: "Spelling error in the README file", body: payload.issue.body, author: "Codertocat", labels: ["bug"], url: "https://github.com/Codertocat/Hello-World/issues/1" },
+            withoutSecrets: false,
+            requiredSecrets: [],
+          },
+        }),
+      }),
+    ]);
+    // The same delivery again is the same run.
+    await receive(probot, "issues", payload, "issue-delivery");
+    expect(admission.results[1]).toEqual({ status: "duplicate", runId: (admission.results[0] as { run: { id: string } }).run.id });
+  });
+
+  it("admits a run for a successful workflow run, with its commit, and none for a fork's or the app's own", async () => {
+    const { probot, admission } = testApp();
+    defaultBranch(NEW_EVENTS);
+    nock(API).get("/app").once().reply(200, { slug: "routines-test" });
+    const completed = () => installed("workflow_run", "completed", (candidate) => candidate.workflow_run.conclusion === "success" && candidate.workflow_run.pull_requests.length > 0);
+    const fork = completed();
+    fork.workflow_run.head_repository = { ...fork.workflow_run.head_repository, full_name: "mallory/Hello-World" };
+    await receive(probot, "workflow_run", fork);
+    const own = completed();
+    own.sender = { ...own.sender, login: "routines-test[bot]", type: "Bot" };
+    await receive(probot, "workflow_run", own);
+    expect(admission.results).toEqual([]);
+
+    await receive(probot, "workflow_run", completed(), "workflow-delivery");
+    expect(admission.results).toEqual([
+      expect.objectContaining({
+        status: "queued",
+        run: expect.objectContaining({
+          routine: "verify",
+          trigger: expect.objectContaining({ event: "workflow_run", action: "completed", index: 0 }),
+          context: {
+            workflowRun: expect.objectContaining({ workflow: "test", conclusion: "success", headSha: "3484a3fb816e0859fd6e1cea078d76385ff50625", headBranch: "master", pullRequests: [2] }),
+            withoutSecrets: false,
+            requiredSecrets: [],
+          },
+        }),
+      }),
+    ]);
+  });
+
+  it("admits a run for a successful production deployment, with its commit and environment", async () => {
+    const { probot, admission } = testApp();
+    defaultBranch(NEW_EVENTS);
+    await receive(probot, "deployment_status", installed("deployment_status", "created", (candidate) => candidate.deployment_status.state === "in_progress"));
+    expect(admission.results).toEqual([]);
+    await receive(probot, "deployment_status", installed("deployment_status", "created", (candidate) => candidate.deployment_status.state === "success"));
+    expect(admission.results).toEqual([
+      expect.objectContaining({
+        status: "queued",
+        run: expect.objectContaining({
+          routine: "verify",
+          trigger: expect.objectContaining({ event: "deployment_status", action: "created", index: 1 }),
+          context: {
+            deployment: { id: 145988746, environment: "production", state: "success", sha: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", ref: "master" },
+            withoutSecrets: false,
+            requiredSecrets: [],
+          },
+        }),
+      }),
+    ]);
   });
 });

@@ -3,7 +3,8 @@ import { GithubTrigger } from "../../src/config/schema.js";
 import { validateRoutines } from "../../src/config/validate.js";
 import { eventFacts, PayloadError } from "../../src/triggers/event-facts.js";
 import { githubTriggerMismatch, matchEvent } from "../../src/triggers/match-event.js";
-import { webhookExample } from "../support/github.js";
+import { readFixture } from "../support/fixtures.js";
+import { webhookExample, webhookExampleWhere } from "../support/github.js";
 
 // GitHub's example pull request: Codertocat's "Update the README with new information." from
 // branch "changes" into "master", labelled "bug", not a draft, not merged.
@@ -179,5 +180,109 @@ describe("matchEvent", () => {
   it("names the field a malformed payload lacks", () => {
     expect(() => eventFacts("pull_request", { action: "opened", pull_request: { number: 1 } })).toThrow(PayloadError);
     expect(() => eventFacts("release", webhookExample("pull_request", "opened"))).toThrow("not a release payload: release: Invalid input: expected object, received undefined");
+  });
+});
+
+describe("github triggers on issues", () => {
+  // GitHub's example issue #1: "Spelling error in the README file" by Codertocat, labelled "bug".
+  const issue = (action = "opened", change: (payload: any) => void = () => undefined) => { // payloads are loosely typed test data
+    const payload = webhookExampleWhere("issues", action);
+    change(payload);
+    return eventFacts("issues", payload);
+  };
+  const iss = (filters: unknown, extra: object = {}) => github({ event: "issues", filters, ...extra });
+
+  it.each([
+    ["opened fires by default", {}, undefined],
+    ["labels any of", { labels: ["question", "bug"] }, undefined],
+    ["labels lacking", { labels: { all: ["bug", "triage"] } }, 'labels ("bug") lack "triage"'],
+    ["author, ignoring case", { author: "codertocat" }, undefined],
+    ["author excluded", { author: "!Codertocat" }, 'author "Codertocat" is excluded by "!Codertocat"'],
+    ["title glob", { title: "Spelling*" }, undefined],
+    ["body regex", { body: "/two 't's/" }, undefined],
+    ["body mismatch", { body: "*crash*" }, `body "It looks like you accidently spelled 'commit' with two 't's." does not match "*crash*"`],
+  ])("%s", (_, filters, reason) => {
+    expect(githubTriggerMismatch(iss(filters), issue())).toBe(reason);
+  });
+
+  it("fires on opened and reopened by default, on labeled when listed", () => {
+    expect(githubTriggerMismatch(iss({}), issue("labeled"))).toBe('action "labeled" is not one of opened, reopened');
+    expect(githubTriggerMismatch(iss({ labels: "bug" }, { actions: ["labeled"] }), issue("labeled"))).toBeUndefined();
+    expect(githubTriggerMismatch(iss({}), pullRequest())).toBe("listens to issues events");
+    expect(githubTriggerMismatch(pr({}), issue())).toBe("listens to pull_request events");
+  });
+});
+
+describe("github triggers on workflow runs", () => {
+  // GitHub's example: workflow "test" completed with success on master, for pull request #2.
+  const completed = (change: (payload: any) => void = () => undefined) => { // likewise
+    const payload = webhookExampleWhere("workflow_run", "completed", (candidate) => candidate.workflow_run.conclusion === "success");
+    change(payload);
+    return eventFacts("workflow_run", payload);
+  };
+  const wr = (filters: unknown, extra: object = {}) => github({ event: "workflow_run", filters, ...extra });
+
+  it.each([
+    ["completed fires by default", {}, undefined],
+    ["workflow name", { workflow: "test" }, undefined],
+    ["workflow mismatch", { workflow: "Deploy" }, 'workflow "test" does not match "Deploy"'],
+    ["conclusion", { conclusion: "success" }, undefined],
+    ["conclusion mismatch", { conclusion: "failure" }, 'conclusion "success" does not match "failure"'],
+    ["conclusion negated", { conclusion: "!success" }, 'conclusion "success" is excluded by "!success"'],
+    ["branch", { branch: "master" }, undefined],
+    ["branch glob stops at /", { branch: "release/*" }, 'branch "master" does not match "release/*"'],
+  ])("%s", (_, filters, reason) => {
+    expect(githubTriggerMismatch(wr(filters), completed())).toBe(reason);
+  });
+
+  it("waits for completed unless told, and sees a failed deploy", () => {
+    const requested = eventFacts("workflow_run", webhookExampleWhere("workflow_run", "requested"));
+    expect(githubTriggerMismatch(wr({}), requested)).toBe('action "requested" is not one of completed');
+    expect(githubTriggerMismatch(wr({}, { actions: ["requested"] }), requested)).toBeUndefined();
+    const failed = completed((payload) => {
+      payload.workflow.name = "Deploy";
+      payload.workflow_run.conclusion = "failure";
+    });
+    expect(githubTriggerMismatch(wr({ workflow: "Deploy", conclusion: "success", branch: "master" }), failed)).toBe('conclusion "failure" does not match "success"');
+    expect(githubTriggerMismatch(wr({ workflow: "Deploy", conclusion: ["failure", "timed_out"] }), failed)).toBeUndefined();
+  });
+
+  it("never fires for a workflow run on a fork's commit", () => {
+    const fork = completed((payload) => {
+      payload.workflow_run.head_repository.full_name = "mallory/octo-repo";
+    });
+    expect(githubTriggerMismatch(wr({}), fork)).toBe("the workflow run is for a commit of mallory/octo-repo, not of this repository; workflow_run triggers fire only for the repository's own commits");
+  });
+});
+
+describe("github triggers on deployment statuses", () => {
+  // GitHub's examples: deployment 145988746 of master at f95f852, to production (success) or github-pages (in_progress).
+  const status = (state: string) => eventFacts("deployment_status", webhookExampleWhere("deployment_status", "created", (candidate) => candidate.deployment_status.state === state));
+  const ds = (filters: unknown) => github({ event: "deployment_status", filters });
+
+  it.each([
+    ["created fires by default", {}, "success", undefined],
+    ["environment, ignoring case", { environment: "Production" }, "success", undefined],
+    ["environment mismatch", { environment: "production" }, "in_progress", 'environment "github-pages" does not match "production"'],
+    ["state", { environment: "production", state: "success" }, "success", undefined],
+    ["state not yet", { state: "success" }, "in_progress", 'state "in_progress" does not match "success"'],
+    ["state as a list", { state: ["failure", "error"] }, "success", 'state "success" does not match any of "failure", "error"'],
+  ])("%s", (_, filters, state, reason) => {
+    expect(githubTriggerMismatch(ds(filters), status(state))).toBe(reason);
+  });
+});
+
+describe("matchEvent on the new events", () => {
+  it("fires the routine whose trigger matches and says why the others do not", () => {
+    const { routines, problems } = validateRoutines(readFixture("config/valid/deploy-triggers.yml"));
+    expect(problems).toEqual([]);
+    const deployed = eventFacts("deployment_status", webhookExampleWhere("deployment_status", "created", (candidate) => candidate.deployment_status.state === "success"));
+    expect(matchEvent(routines, deployed)).toEqual({
+      matched: [{ routine: "verify", trigger: 1 }],
+      skipped: [
+        { routine: "triage", trigger: 0, reason: "listens to issues events" },
+        { routine: "verify", trigger: 0, reason: "listens to workflow_run events" },
+      ],
+    });
   });
 });

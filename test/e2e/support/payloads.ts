@@ -79,3 +79,75 @@ export function pushEvent(github: FakeGitHub, fullName: string, push: { before: 
     ...base(github, fullName, sender),
   };
 }
+
+export function issuesEvent(
+  github: FakeGitHub,
+  fullName: string,
+  issue: { number: number; title: string; body: string; labels?: string[]; author?: string },
+  action = "opened",
+  sender = issue.author ?? "octocat",
+): Payload {
+  const payload = example("issues", action);
+  const author = issue.author ?? "octocat";
+  return {
+    ...payload,
+    action,
+    issue: {
+      ...payload.issue,
+      number: issue.number,
+      title: issue.title,
+      body: issue.body,
+      user: github.userJson(author),
+      labels: (issue.labels ?? []).map((name, index) => ({ id: index + 1, name, color: "ededed", default: false })),
+      html_url: `${github.url}/${fullName}/issues/${issue.number}`,
+    },
+    ...base(github, fullName, sender),
+  };
+}
+
+export function workflowRunEvent(
+  github: FakeGitHub,
+  fullName: string,
+  run: { workflow: string; conclusion: string | null; headSha: string; headBranch: string; id?: number; pullRequests?: number[]; headRepository?: string },
+  sender = "octocat",
+): Payload {
+  const payload = example("workflow_run", "completed");
+  const { repository } = base(github, fullName, sender);
+  const id = run.id ?? Math.floor(Math.random() * 1e9);
+  return {
+    ...payload,
+    action: "completed",
+    workflow: { ...payload.workflow, name: run.workflow },
+    workflow_run: {
+      ...payload.workflow_run,
+      id,
+      name: run.workflow,
+      status: "completed",
+      conclusion: run.conclusion,
+      head_sha: run.headSha,
+      head_branch: run.headBranch,
+      html_url: `${github.url}/${fullName}/actions/runs/${id}`,
+      pull_requests: (run.pullRequests ?? []).map((number) => ({ number })),
+      repository,
+      head_repository: run.headRepository ? { ...repository, full_name: run.headRepository } : repository,
+    },
+    ...base(github, fullName, sender),
+  };
+}
+
+export function deploymentStatusEvent(
+  github: FakeGitHub,
+  fullName: string,
+  deployment: { environment: string; state: string; sha: string; ref: string; id?: number; environmentUrl?: string },
+  sender = "octocat",
+): Payload {
+  const payload = example("deployment_status", "created");
+  const id = deployment.id ?? Math.floor(Math.random() * 1e9);
+  return {
+    ...payload,
+    action: "created",
+    deployment_status: { ...payload.deployment_status, state: deployment.state, environment: deployment.environment, environment_url: deployment.environmentUrl ?? "", target_url: "" },
+    deployment: { ...payload.deployment, id, sha: deployment.sha, ref: deployment.ref, environment: deployment.environment },
+    ...base(github, fullName, sender),
+  };
+}

@@ -30,6 +30,9 @@ export function runState({ run, session, canWrite, githubUrl }: RunView, events:
       <dt>Trigger</dt><dd>${triggerWords(run)}</dd>
       ${pr ? html`<dt>Pull request</dt><dd><a href="${githubUrl}/${owner}/${repo}/pull/${pr.number}">#${pr.number} ${pr.title}</a></dd>` : ""}
       ${run.context.release ? html`<dt>Release</dt><dd>${run.context.release.tag}</dd>` : ""}
+      ${run.context.issue ? html`<dt>Issue</dt><dd><a href="${githubUrl}/${owner}/${repo}/issues/${run.context.issue.number}">#${run.context.issue.number} ${run.context.issue.title}</a></dd>` : ""}
+      ${run.context.workflowRun ? html`<dt>Workflow run</dt><dd>${run.context.workflowRun.workflow} (${run.context.workflowRun.conclusion ?? run.context.workflowRun.status}) at ${run.context.workflowRun.headSha.slice(0, 7)}</dd>` : ""}
+      ${run.context.deployment ? html`<dt>Deployment</dt><dd>${run.context.deployment.environment} (${run.context.deployment.state}) at ${run.context.deployment.sha.slice(0, 7)}</dd>` : ""}
       ${run.context.extraInstructions ? html`<dt>Text</dt><dd>${run.context.extraInstructions}</dd>` : ""}
     </dl></div>
     <div><dl>
