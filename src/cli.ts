@@ -51,7 +51,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   match: {
-    usage: `match --event <pull_request|release|issue_comment> --payload <file.json> [--changed-file <path>]... [--config <file>] [--json]
+    usage: `match --event <pull_request|release|issues|workflow_run|deployment_status|issue_comment> --payload <file.json> [--changed-file <path>]... [--config <file>] [--json]
                     Show which routines a webhook payload would fire, and why the others would not
                     (config default: ${CONFIG_PATH}). A pull request's changed files, which paths
                     filters read, are not in its payload: give each with --changed-file.
@@ -67,7 +67,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   run: {
-    usage: `run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release> --payload <file.json>] [--dry-run]
+    usage: `run <name> [--repo <dir>] [--config <file>] [--text <text>] [--event <pull_request|release|issues|workflow_run|deployment_status> --payload <file.json>] [--dry-run]
                     Run a routine once in a local checkout (default: the current directory), with
                     progress as it goes. Needs ANTHROPIC_API_KEY. Edits and commands apply to the checkout.
                     With GITHUB_TOKEN it also gets the GitHub tools; --dry-run prints their writes instead.

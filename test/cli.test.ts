@@ -296,7 +296,7 @@ describe("routines match", () => {
     expect((await match("deployment_status", deployed)).stdout).toContain("verify: fires (triggers[1])\n");
     const pages = webhookExampleWhere("deployment_status", "created", (payload) => payload.deployment_status.state === "in_progress");
     expect((await match("deployment_status", pages)).stdout).toContain('verify: environment "github-pages" does not match "production" (triggers[1])\n');
-    expect(await match("deployment_status", { action: "created" })).toMatchObject({ status: 2, stderr: expect.stringContaining("not a deployment_status payload: deployment_status:") });
+    expect(await match("deployment_status", { action: "created" })).toMatchObject({ status: 2, stderr: expect.stringContaining("not a payload of the deployment_status event: deployment_status:") });
   });
 
   it("prints JSON with --json", async () => {
@@ -335,7 +335,7 @@ describe("routines match", () => {
     expect(broken.stdout).toContain('unknown pull_request action "pushed"');
 
     expect(await matchArgs("pull_request", "{oops")).toMatchObject({ status: 2, stderr: expect.stringMatching(/payload\.json is not JSON: /) });
-    expect(await matchArgs("release", payload)).toMatchObject({ status: 2, stderr: expect.stringContaining("not a release payload: release: Invalid input") });
+    expect(await matchArgs("release", payload)).toMatchObject({ status: 2, stderr: expect.stringContaining("not a payload of the release event: release: Invalid input") });
     expect(await matchArgs("push", payload)).toMatchObject({ status: 2, stderr: "routines: --event must be one of pull_request, release, issues, workflow_run, deployment_status, issue_comment\n" });
     expect(await routines(["match", "--event", "release", "--payload", "/nonexistent.json"])).toMatchObject({
       status: 2,

@@ -23,5 +23,5 @@ export function deliveryProblem(event: string, payload: unknown): string | undef
   if (!isObject(payload)) return "the body is not a JSON object";
   const missing = (REQUIRED[event] ?? []).filter(([field, type]) => (type === "object" ? !isObject(payload[field]) : typeof payload[field] !== "string"));
   if (missing.length === 0) return undefined;
-  return `a ${event} delivery needs ${missing.map(([field, type]) => `"${field}" (${type === "object" ? "an object" : "a string"})`).join(" and ")} in its payload`;
+  return `this ${event} delivery needs ${missing.map(([field, type]) => `"${field}" (${type === "object" ? "an object" : "a string"})`).join(" and ")} in its payload`;
 }

@@ -243,5 +243,5 @@ export function eventFacts(event: EventName, payload: unknown): EventFacts {
 
 function payloadError(event: EventName, error: z.ZodError): PayloadError {
   const issue = error.issues[0]!;
-  return new PayloadError(`not a ${event} payload: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  return new PayloadError(`not a payload of the ${event} event: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
 }

@@ -159,7 +159,7 @@ describe("webhook intake under load", () => {
     const { pull_request: _, ...withoutPullRequest } = delivery!.payload as Record<string, unknown>;
     const answer = await server.deliver("pull_request", withoutPullRequest, { id: "malformed-1" });
     expect(answer.status).toBe(400);
-    expect(await answer.json()).toEqual({ error: 'a pull_request delivery needs "pull_request" (an object) in its payload' });
+    expect(await answer.json()).toEqual({ error: 'this pull_request delivery needs "pull_request" (an object) in its payload' });
     const notObject = await server.deliver("push", [1, 2, 3], { id: "malformed-2" });
     expect(notObject.status).toBe(400);
     expect(await notObject.json()).toEqual({ error: "the body is not a JSON object" });

@@ -67,12 +67,12 @@ describe("webhookReceiver", () => {
   });
 
   it.each([
-    ["pull_request", '{"action":"opened","repository":{}}', 'a pull_request delivery needs "pull_request" (an object) in its payload'],
-    ["issue_comment", '{"action":"created","issue":{},"repository":{}}', 'a issue_comment delivery needs "comment" (an object) in its payload'],
-    ["push", '{"repository":{}}', 'a push delivery needs "ref" (a string) in its payload'],
-    ["issues", '{"action":"opened","repository":{}}', 'a issues delivery needs "issue" (an object) in its payload'],
-    ["workflow_run", '{"action":"completed","repository":{}}', 'a workflow_run delivery needs "workflow_run" (an object) in its payload'],
-    ["deployment_status", '{"action":"created","deployment_status":{},"repository":{}}', 'a deployment_status delivery needs "deployment" (an object) in its payload'],
+    ["pull_request", '{"action":"opened","repository":{}}', 'this pull_request delivery needs "pull_request" (an object) in its payload'],
+    ["issue_comment", '{"action":"created","issue":{},"repository":{}}', 'this issue_comment delivery needs "comment" (an object) in its payload'],
+    ["push", '{"repository":{}}', 'this push delivery needs "ref" (a string) in its payload'],
+    ["issues", '{"action":"opened","repository":{}}', 'this issues delivery needs "issue" (an object) in its payload'],
+    ["workflow_run", '{"action":"completed","repository":{}}', 'this workflow_run delivery needs "workflow_run" (an object) in its payload'],
+    ["deployment_status", '{"action":"created","deployment_status":{},"repository":{}}', 'this deployment_status delivery needs "deployment" (an object) in its payload'],
     ["ping", "[1,2]", "the body is not a JSON object"],
     ["ping", "{not json", "the body is not JSON"],
   ])("refuses a malformed %s delivery with 400 naming the problem", async (event, body, message) => {

@@ -94,9 +94,9 @@ describe("facts of deployment_status events", () => {
 
 describe("malformed payloads", () => {
   it.each([
-    ["issues", (payload: Payload) => delete payload.issue.title, "not a issues payload: issue.title"],
-    ["workflow_run", (payload: Payload) => delete payload.workflow_run.head_sha, "not a workflow_run payload: workflow_run.head_sha"],
-    ["deployment_status", (payload: Payload) => delete payload.deployment.sha, "not a deployment_status payload: deployment.sha"],
+    ["issues", (payload: Payload) => delete payload.issue.title, "not a payload of the issues event: issue.title"],
+    ["workflow_run", (payload: Payload) => delete payload.workflow_run.head_sha, "not a payload of the workflow_run event: workflow_run.head_sha"],
+    ["deployment_status", (payload: Payload) => delete payload.deployment.sha, "not a payload of the deployment_status event: deployment.sha"],
   ] as const)("%s: names the missing field", (event, change, message) => {
     const payload = realPayload(event, event === "issues" ? "opened" : event === "workflow_run" ? "completed" : "created");
     change(payload);

@@ -179,7 +179,7 @@ describe("matchEvent", () => {
 
   it("names the field a malformed payload lacks", () => {
     expect(() => eventFacts("pull_request", { action: "opened", pull_request: { number: 1 } })).toThrow(PayloadError);
-    expect(() => eventFacts("release", webhookExample("pull_request", "opened"))).toThrow("not a release payload: release: Invalid input: expected object, received undefined");
+    expect(() => eventFacts("release", webhookExample("pull_request", "opened"))).toThrow("not a payload of the release event: release: Invalid input: expected object, received undefined");
   });
 });
 
