@@ -2,9 +2,9 @@
 // rules it works under. Every text bound for GitHub passes through the run's redactor.
 import type { Octokit } from "../config/read-config-file.js";
 import type { ShareAccess } from "../config/schema.js";
+import { fullName } from "../config/share-with.js";
 import type { PullRequestContext, RepositoryId } from "../run-request.js";
 import { ToolError } from "./define-tool.js";
-import { fullName } from "../config/share-with.js";
 import type { GitHubWrites } from "./github-writes.js";
 import type { Redactor } from "./redact.js";
 
