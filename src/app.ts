@@ -56,7 +56,7 @@ export interface AppOptions {
 export function createApp(options: AppOptions): ApplicationFunction {
   return (app: Probot, { addHandler }: Pick<ApplicationFunctionOptions, "addHandler">) => {
     const { settings, store, admission } = options;
-    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval });
+    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites });
     const validate = options.validate ?? validateInThread;
     const routines = options.routines ?? new RoutinesCache(validateOptions, validate);
     const deps = {

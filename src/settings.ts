@@ -2,11 +2,13 @@
 import { resolve } from "node:path";
 import { parseDuration } from "./config/duration.js";
 import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
-import { DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
+import { DEFAULT_MAX_GITHUB_WRITES_CEILING, DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 
 export interface Settings {
   /** Shortest allowed gap between two runs of a schedule, in milliseconds (ROUTINES_MIN_SCHEDULE_INTERVAL). */
   minScheduleInterval: number;
+  /** The most GitHub writes per run a routine may ask for with max_github_writes (ROUTINES_MAX_GITHUB_WRITES). */
+  maxGithubWrites: number;
   /** Where the embedded store keeps its files (DATA_DIR). */
   dataDir: string;
   /** Runs allowed per installation per day, one-off schedules aside (ROUTINES_DAILY_RUNS_PER_INSTALLATION). */
@@ -57,6 +59,7 @@ export class SettingsError extends Error {
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     minScheduleInterval: durationSetting(env, "ROUTINES_MIN_SCHEDULE_INTERVAL", DEFAULT_MIN_SCHEDULE_INTERVAL),
+    maxGithubWrites: countSetting(env, "ROUTINES_MAX_GITHUB_WRITES", DEFAULT_MAX_GITHUB_WRITES_CEILING),
     dataDir: resolve(env.DATA_DIR?.trim() || "data"),
     dailyRunsPerInstallation: countSetting(env, "ROUTINES_DAILY_RUNS_PER_INSTALLATION", 500),
     hourlyRunsPerRoutine: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_ROUTINE", 30),

@@ -7,6 +7,7 @@ describe("readSettings", () => {
   it("has documented defaults", () => {
     expect(readSettings({})).toEqual({
       minScheduleInterval: 3_600_000,
+      maxGithubWrites: 100,
       dataDir: resolve("data"),
       dailyRunsPerInstallation: 500,
       hourlyRunsPerRoutine: 30,
@@ -30,6 +31,7 @@ describe("readSettings", () => {
     expect(
       readSettings({
         ROUTINES_MIN_SCHEDULE_INTERVAL: "15m",
+        ROUTINES_MAX_GITHUB_WRITES: "250",
         DATA_DIR: "/var/lib/routines",
         ROUTINES_DAILY_RUNS_PER_INSTALLATION: "200",
         ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
@@ -55,6 +57,7 @@ describe("readSettings", () => {
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
+      maxGithubWrites: 250,
       dataDir: "/var/lib/routines",
       dailyRunsPerInstallation: 200,
       hourlyRunsPerRoutine: 5,
@@ -88,6 +91,7 @@ describe("readSettings", () => {
 
   it.each([
     [{ ROUTINES_MIN_SCHEDULE_INTERVAL: "hourly" }, 'ROUTINES_MIN_SCHEDULE_INTERVAL="hourly" is not a duration; use a value such as "15m" or "1h"'],
+    [{ ROUTINES_MAX_GITHUB_WRITES: "lots" }, 'ROUTINES_MAX_GITHUB_WRITES="lots" is not a whole number'],
     [{ ROUTINES_HOURLY_RUNS_PER_ROUTINE: "-1" }, 'ROUTINES_HOURLY_RUNS_PER_ROUTINE="-1" is not a whole number'],
     [{ ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "lots" }, 'ROUTINES_HOURLY_RUNS_PER_INSTALLATION="lots" is not a whole number'],
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "0" }, 'ROUTINES_MAX_OUTPUT_TOKENS="0" is out of range; use a whole number from 1 to 128000'],

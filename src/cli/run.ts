@@ -13,6 +13,7 @@ import type { RepositoryId } from "../run-request.js";
 import type { Tool } from "../session/define-tool.js";
 import type { GitHubRun } from "../session/github-run.js";
 import { githubTools } from "../session/github-tools.js";
+import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "../session/github-writes.js";
 import { createRedactor } from "../session/redact.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
 import type { PromptInput } from "../session/prompt.js";
@@ -188,6 +189,7 @@ async function localGitHubTools(
     allowUnrestrictedBranchPushes: run.routine.allow_unrestricted_branch_pushes ?? false,
     author: { name: io.env.GIT_AUTHOR_NAME ?? "routines", email: io.env.GIT_AUTHOR_EMAIL ?? "routines@localhost" },
     redact: createRedactor([token, ...Object.values(run.secrets)]),
+    writes: new GitHubWrites(run.routine.max_github_writes ?? DEFAULT_MAX_GITHUB_WRITES),
     ...(args.dryRun ? { dryRun: { print: (text: string) => io.out(`${text}\n`) } } : {}),
   };
   return githubTools(github);

@@ -17,7 +17,7 @@ import { CliError, readInput, type Io } from "./io.js";
 export async function loadConfigFile(file: string, io: Io, repository?: string): Promise<RoutinesConfig> {
   const source = await readInput(file);
   const settings = readSettings(io.env);
-  const validated = validateRoutines(source, { minScheduleInterval: settings.minScheduleInterval });
+  const validated = validateRoutines(source, { minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites });
   const scoped = repository === undefined ? validated : withSecretScope(source, validated, settings.secrets, repositoryId(repository));
   const root = checkoutOf(file);
   const missing = root === undefined ? [] : await promptFileProblems(source, scoped, (path) => sizeInCheckout(root, path));

@@ -11,6 +11,8 @@ export interface CheckOptions {
   now: Date;
   /** Shortest allowed gap between two runs of a recurring schedule, in milliseconds. */
   minScheduleInterval: number;
+  /** The most GitHub writes per run a routine may ask for. */
+  maxGithubWrites: number;
 }
 
 const HOUR = 3_600_000;
@@ -42,6 +44,11 @@ export function crossChecks(raw: Record<string, unknown>, locate: Locator, optio
     if (typeof routine.environment === "string" && !environments.includes(routine.environment)) {
       const defined = environments.length > 0 ? `defined: ${environments.map((name) => oneLine(name)).join(", ")}` : "none are defined";
       report([...base, "environment"], `environment ${quote(routine.environment)} is not defined under environments (${defined})`);
+    }
+
+    const writes = routine.max_github_writes;
+    if (typeof writes === "number" && Number.isInteger(writes) && writes > options.maxGithubWrites) {
+      report([...base, "max_github_writes"], `${writes} is more GitHub writes per run than the server allows (${options.maxGithubWrites}, set by ROUTINES_MAX_GITHUB_WRITES)`);
     }
 
     const seen = new Map<string, number>();

@@ -337,6 +337,12 @@ export const Routine = strict({
   connectors: z.array(Name).optional().describe("MCP connectors the session gets. Default: all available to the repository."),
   model: z.string().min(1).optional().describe("Model name. Default: set by the operator."),
   max_turns: z.number().int().min(1).max(1000, { error: "must be a whole number from 1 to 1000" }).optional().describe("Most model turns in one run. Default: 100."),
+  max_github_writes: z
+    .number()
+    .int()
+    .min(0, { error: "must be a whole number, 0 or more" })
+    .optional()
+    .describe("Most GitHub writes (comments, reviews, issues, labels, assignments, closing or reopening, pull requests) the tools make in one run; more are refused and the run goes on. Default: 20; at most what the server allows (ROUTINES_MAX_GITHUB_WRITES, default 100)."),
   timeout: Duration.optional().describe('Wall-clock limit of one run. Default: "30m".'),
   allow_unrestricted_branch_pushes: z.boolean().optional().describe("Allow pushes to branches outside claude/. Default: false."),
   triggers: z.array(Trigger).optional().describe("What starts the routine. Without triggers it runs only on demand."),

@@ -11,12 +11,16 @@ import { shareGrants, type ShareGrant } from "./share-with.js";
 import { describeValue, issueMessage, toProblems } from "./zod-issues.js";
 
 export const DEFAULT_MIN_SCHEDULE_INTERVAL = 60 * 60 * 1000;
+/** The most GitHub writes per run a routine may ask for, unless the server says otherwise. */
+export const DEFAULT_MAX_GITHUB_WRITES_CEILING = 100;
 
 export interface ValidateOptions {
   /** The clock against which one-off times are checked. Default: now. */
   now?: Date;
   /** Shortest allowed gap between runs of a schedule, in milliseconds. Default: one hour. */
   minScheduleInterval?: number;
+  /** The most max_github_writes a routine may ask for (ROUTINES_MAX_GITHUB_WRITES). Default: 100. */
+  maxGithubWrites?: number;
 }
 
 /** Validation as the server runs it: off the event loop, with a time budget (see validate-off-thread.ts). */
@@ -109,6 +113,7 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
     ...crossChecks(raw, locate, {
       now: options.now ?? new Date(),
       minScheduleInterval: options.minScheduleInterval ?? DEFAULT_MIN_SCHEDULE_INTERVAL,
+      maxGithubWrites: options.maxGithubWrites ?? DEFAULT_MAX_GITHUB_WRITES_CEILING,
     }),
   );
   result.problems.sort(byPosition);

@@ -16,6 +16,7 @@ import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
 import type { GitHubRun } from "./github-run.js";
 import { githubTools, reviewTools } from "./github-tools.js";
+import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "./github-writes.js";
 import { otherRepositories, prepareCheckouts, RepositoryAccessError, type OtherRepository } from "./other-repositories.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
@@ -62,10 +63,13 @@ type TokenPermissions = NonNullable<NonNullable<Parameters<Octokit["rest"]["apps
 
 /** What the run's own repository's token may do: what its tools need; a fork's run writes no code. */
 const ownPermissions = (fork: boolean): TokenPermissions => ({ contents: fork ? "read" : "write", pull_requests: "write", issues: "write", metadata: "read" });
-/** What a shared repository's token may do: read it, or, shared for writing, push claude/ branches and open pull requests. */
+/**
+ * What a shared repository's token may do: read its code and issues, or, shared for writing, also
+ * push claude/ branches, open pull requests and work on issues.
+ */
 const SHARED_PERMISSIONS: Record<OtherRepository["access"], TokenPermissions> = {
-  read: { contents: "read", metadata: "read" },
-  write: { contents: "write", pull_requests: "write", metadata: "read" },
+  read: { contents: "read", issues: "read", metadata: "read" },
+  write: { contents: "write", pull_requests: "write", issues: "write", metadata: "read" },
 };
 
 /** Another repository as the run has it: checked out, with the token of its access. */
@@ -226,9 +230,13 @@ export class SessionExecutor implements RunExecutor {
         allowUnrestrictedBranchPushes: routine.allow_unrestricted_branch_pushes ?? false,
         author: await deps.botAuthor(octokit),
         redact,
+        writes: new GitHubWrites(routine.max_github_writes ?? DEFAULT_MAX_GITHUB_WRITES),
       };
-      // Shared repositories the run may push to, each with its own client and token.
-      github.others = checkouts.map((checkout) => ({ name: fullName(checkout.repository), access: checkout.access, ...(checkout.access === "write" ? { run: sharedRun(github, checkout, deps.octokitForToken(() => checkout.token.current)) } : {}) }));
+      // The other repositories, each with a client of its own token; those shared for writing with a run to push and post with.
+      github.others = checkouts.map((checkout) => {
+        const client = deps.octokitForToken(() => checkout.token.current);
+        return { name: fullName(checkout.repository), access: checkout.access, octokit: client, ...(checkout.access === "write" ? { run: sharedRun(github, checkout, client) } : {}) };
+      });
       // The routine's own files come from the default branch, never from a pull request's head.
       const readRepositoryFile = (path: string) => readFromDefaultBranch(octokit, run.repository, path);
       return await runSession({
@@ -279,6 +287,8 @@ function sharedRun(own: GitHubRun, checkout: OtherCheckout, octokit: Octokit): G
     allowUnrestrictedBranchPushes: false,
     author: own.author,
     redact: own.redact,
+    // One cap for the whole run, whichever repository a write goes to.
+    writes: own.writes,
   };
 }
 

@@ -2,8 +2,10 @@
 // rules it works under. Every text bound for GitHub passes through the run's redactor.
 import type { Octokit } from "../config/read-config-file.js";
 import type { ShareAccess } from "../config/schema.js";
+import { fullName } from "../config/share-with.js";
 import type { PullRequestContext, RepositoryId } from "../run-request.js";
 import { ToolError } from "./define-tool.js";
+import type { GitHubWrites } from "./github-writes.js";
 import type { Redactor } from "./redact.js";
 
 export interface GitHubRun {
@@ -28,8 +30,13 @@ export interface GitHubRun {
   allowUnrestrictedBranchPushes: boolean;
   author: { name: string; email: string };
   redact: Redactor;
-  /** The run's other repositories, by "owner/name": those shared for writing have their own run to push with. */
-  others?: Array<{ name: string; access: ShareAccess; run?: GitHubRun }>;
+  /**
+   * The run's other repositories, by "owner/name", each with a client of its own token (for reads);
+   * those shared for writing have their own run to push and post with.
+   */
+  others?: Array<{ name: string; access: ShareAccess; octokit: Octokit; run?: GitHubRun }>;
+  /** The run's cap on GitHub writes, shared by every repository it writes to. */
+  writes: GitHubWrites;
   /** With dry runs, writes are described to `print` and not sent. */
   dryRun?: { print(text: string): void };
 }
@@ -38,18 +45,37 @@ export interface GitHubRun {
 export const fingerprintMark = (fingerprint: string) => `<!-- routines:${fingerprint} -->`;
 export const FINGERPRINT = /<!-- routines:([0-9a-f]{16}) -->/;
 
+/** The run's repositories, own first, as the messages that refuse another one name them. */
+function runRepositories(run: GitHubRun): string {
+  return [fullName(run.repository), ...(run.others ?? []).map((other) => other.name)].join(", ");
+}
+
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
 /**
  * The run a publishing tool acts on: the own repository's, or that of another repository of the
  * run named as "owner/name", which must be shared for writing.
  */
 export function publishingRun(run: GitHubRun, repository: string | undefined): GitHubRun {
-  const own = `${run.repository.owner}/${run.repository.repo}`;
-  if (repository === undefined || repository.toLowerCase() === own.toLowerCase()) return run;
-  const other = run.others?.find((candidate) => candidate.name.toLowerCase() === repository.toLowerCase());
-  if (!other) {
-    const names = [own, ...(run.others ?? []).map((candidate) => candidate.name)];
-    throw new ToolError(`${repository} is not one of this run's repositories (${names.join(", ")})`);
-  }
-  if (!other.run) throw new ToolError(`${other.name} is read-only in this run: it shares itself with ${own} for reading only, so nothing is pushed to it`);
+  const own = fullName(run.repository);
+  if (repository === undefined || sameName(repository, own)) return run;
+  const other = run.others?.find((candidate) => sameName(candidate.name, repository));
+  if (!other) throw new ToolError(`${repository} is not one of this run's repositories (${runRepositories(run)})`);
+  if (!other.run) throw new ToolError(`${other.name} is read-only in this run: it shares itself with ${own} for reading only, so nothing is pushed or posted to it`);
   return other.run;
+}
+
+/** A repository a tool reads from, with the client whose token reaches it. */
+export interface ReadTarget {
+  octokit: Octokit;
+  repository: RepositoryId;
+}
+
+/** Where a reading tool looks: the own repository, or another of the run's, named as "owner/name". */
+export function readingTarget(run: GitHubRun, repository: string | undefined): ReadTarget {
+  if (repository === undefined || sameName(repository, fullName(run.repository))) return { octokit: run.octokit, repository: run.repository };
+  const other = run.others?.find((candidate) => sameName(candidate.name, repository));
+  if (!other) throw new ToolError(`${repository} is not one of this run's repositories (${runRepositories(run)})`);
+  const [owner = "", repo = ""] = other.name.split("/");
+  return { octokit: other.octokit, repository: { owner, repo } };
 }

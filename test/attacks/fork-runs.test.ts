@@ -112,4 +112,28 @@ describe("a pull request from a fork", () => {
     expect(toolResults("[trusted-case]")).toContain("built by the base repository");
     expect.soft(toolResults("[trusted-case]")).not.toContain(PLANTED);
   });
+
+  it("comments only on its own pull request: no other issue, no label, no close, no search", async () => {
+    const { github, model } = world;
+    const victim = github.addIssue(REPO, { title: "A maintainer's issue", body: "Please leave alone." });
+    await github.commit(REPO, "fork-issues", { "notes.txt": "hello\n" });
+    const fork = await github.openPullRequest(REPO, { head: "fork-issues", title: "Notes [fork-issues-case]", user: "mallory", fork: "mallory/site" });
+    model.session("[fork-issues-case]", [
+      call("comment", { number: victim.number, body: "spam from a fork" }),
+      call("add_labels", { number: victim.number, labels: ["wontfix"] }),
+      call("close_issue", { number: victim.number }),
+      call("search_issues", {}),
+      outcome("Reviewed."),
+    ]);
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, fork.number, "opened", { sender: "mallory" }));
+    await eventually(() => finished(fork.head), { what: "the fork run to end" });
+
+    const tools = toolNames(model.sessionRequests("[fork-issues-case]")[0]!);
+    expect.soft(tools.filter((name) => ["search_issues", "read_issue", "create_issue", "add_labels", "remove_label", "assign", "close_issue", "reopen_issue"].includes(name))).toEqual([]);
+    // The victim issue got nothing; the one comment went to the fork's own pull request.
+    expect.soft(github.requests.filter((request) => request.method !== "GET" && request.path.startsWith(`/repos/${REPO}/issues/${victim.number}`)).map((request) => `${request.method} ${request.path}`)).toEqual([]);
+    expect.soft(github.issue(REPO, victim.number)).toMatchObject({ state: "open", labels: [] });
+    expect.soft(github.comments.filter((comment) => comment.body === "spam from a fork").map((comment) => comment.issue)).toEqual([fork.number]);
+    expect.soft(github.find("GET", "/search/issues")).toEqual([]);
+  });
 });

@@ -83,6 +83,16 @@ describe("rules", () => {
     ]);
   });
 
+  it("holds max_github_writes to the server's ceiling, at the key's line", () => {
+    const source = (writes: number) => `version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    max_github_writes: ${writes}\n`;
+    expect(lines(source(100))).toEqual([]);
+    expect(lines(source(101))).toEqual(["5:24: routines.triage.max_github_writes: 101 is more GitHub writes per run than the server allows (100, set by ROUTINES_MAX_GITHUB_WRITES)"]);
+    expect(lines(source(101), { maxGithubWrites: 500 })).toEqual([]);
+    expect(lines(source(0), { maxGithubWrites: 0 })).toEqual([]);
+    expect(lines(source(-1))).toEqual(["5:24: routines.triage.max_github_writes: must be a whole number, 0 or more"]);
+    expect(Object.keys(validateRoutines(source(101), { now }).routines)).toEqual([]);
+  });
+
   it("keeps a routine whose one-off time has passed, with a warning", () => {
     const source = 'version: 1\nroutines:\n  once:\n    prompt: Once.\n    triggers:\n      - schedule: { at: "2026-11-24T11:00:00Z" }\n';
     const config = validateRoutines(source, { now });

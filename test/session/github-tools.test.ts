@@ -8,7 +8,8 @@ import { readSecretGrants } from "../../src/config/secret-grants.js";
 import { branchProblem } from "../../src/session/git-publish.js";
 import { prepareCheckouts } from "../../src/session/other-repositories.js";
 import type { GitHubRun } from "../../src/session/github-run.js";
-import { githubTools, publishes } from "../../src/session/github-tools.js";
+import { githubTools, publishes, reviewTools } from "../../src/session/github-tools.js";
+import { GitHubWrites } from "../../src/session/github-writes.js";
 import { createRedactor } from "../../src/session/redact.js";
 import { commentTool } from "../../src/session/tools/comment.js";
 import { createReviewTool } from "../../src/session/tools/create-review.js";
@@ -39,6 +40,7 @@ function githubRun(overrides: Partial<GitHubRun> = {}): GitHubRun {
     allowUnrestrictedBranchPushes: false,
     author: { name: "bot", email: "bot@example.com" },
     redact: createRedactor([TOKEN, SECRET]),
+    writes: new GitHubWrites(20),
     ...overrides,
   };
 }
@@ -166,14 +168,14 @@ describe("comment", () => {
     const { pullRequest: _, ...onIssue } = githubRun();
     nock(API).post(`${REPO}/issues/9/comments`).reply(201, { html_url: "https://github.com/acme/app/issues/9#c2" });
     expect((await call(commentTool({ ...onIssue, issueNumber: 9 }), { body: "Hi" })).output).toBe("Posted https://github.com/acme/app/issues/9#c2");
-    expect((await call(commentTool(onIssue), { body: "Hi" })).output).toBe("comment failed: this run is not about a pull request or an issue, so there is nothing to comment on");
+    expect((await call(commentTool(onIssue), { body: "Hi" })).output).toBe("comment failed: this run is not about a pull request or an issue: give the number of the issue or pull request to comment on");
   });
 
   it("prints instead of posting in a dry run", async () => {
     const printed: string[] = [];
     const result = await call(commentTool(githubRun({ dryRun: { print: (text) => printed.push(text) } })), { body: "Hello" });
-    expect(result.output).toBe("Dry run: the comment on #5 was printed, not posted.");
-    expect(printed).toEqual(["[dry run] comment on #5:\nHello"]);
+    expect(result.output).toBe("Dry run: the comment on acme/app#5 was printed, not posted.");
+    expect(printed).toEqual(["[dry run] comment on acme/app#5:\nHello"]);
   });
 });
 
@@ -369,7 +371,10 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
     const docsUrl = `${server.url}/acme/docs.git`;
     const docs = await workspaces.checkout({ repository: { owner: "acme", repo: "docs" }, url: docsUrl, defaultBranch: "main", at: join(github.dir, others[0]!.path) }, PUSH_TOKEN);
     const docsRun = githubRun({ token: PUSH_TOKEN, repository: { owner: "acme", repo: "docs" }, dir: docs.dir, url: docsUrl, startCommit: docs.head, pullRequest: undefined });
-    github.others = [{ name: "acme/docs", access: "write", run: docsRun }, { name: "acme/lib", access: "read" }];
+    github.others = [
+      { name: "acme/docs", access: "write", octokit: docsRun.octokit, run: docsRun },
+      { name: "acme/lib", access: "read", octokit: github.octokit },
+    ];
     await writeFile(join(docs.dir, "index.md"), "# Docs, synced\n");
 
     // The own repository's status leaves the other checkouts out: nothing of them goes into its pushes.
@@ -380,7 +385,7 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
     expect(await run(bare, "branch", "--list", "claude/docs")).toBe("");
 
     const readOnly = await call(pushBranchTool(github), { branch: "claude/lib", commit_message: "x", repository: "acme/lib" });
-    expect(readOnly).toEqual({ output: "push_branch failed: acme/lib is read-only in this run: it shares itself with acme/big for reading only, so nothing is pushed to it", isError: true });
+    expect(readOnly).toEqual({ output: "push_branch failed: acme/lib is read-only in this run: it shares itself with acme/big for reading only, so nothing is pushed or posted to it", isError: true });
     const pullRequest = await call(openPullRequestTool(github), { title: "x", body: "x", repository: "acme/lib" });
     expect(pullRequest.output).toContain("acme/lib is read-only in this run");
     const unknown = await call(pushBranchTool(github), { branch: "claude/x", commit_message: "x", repository: "acme/secret" });
@@ -400,9 +405,16 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
 });
 
 describe("the GitHub tools", () => {
-  it("all count as publishing, so a run that called one is never executed twice after an interruption", () => {
-    for (const tool of githubTools(githubRun())) expect(publishes(tool.name)).toBe(true);
+  it("all but the reading ones count as publishing, so a run that called one is never executed twice after an interruption", () => {
+    const reads = ["search_issues", "read_issue"];
+    for (const tool of githubTools(githubRun())) expect(publishes(tool.name), tool.name).toBe(!reads.includes(tool.name));
     expect(publishes("mcp__tracker__create_ticket")).toBe(true);
     expect(publishes("shell")).toBe(false);
+  });
+
+  it("give a fork's run only a comment on its own pull request and a review", () => {
+    const tools = reviewTools(githubRun());
+    expect(tools.map((tool) => tool.name)).toEqual(["comment", "create_review"]);
+    expect(Object.keys((tools[0]!.inputSchema as { properties: object }).properties)).toEqual(["body"]);
   });
 });

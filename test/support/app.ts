@@ -12,6 +12,7 @@ import { testProbot } from "./github.js";
 
 export const testSettings: Settings = {
   minScheduleInterval: 3_600_000,
+  maxGithubWrites: 100,
   dataDir: "/nonexistent",
   dailyRunsPerInstallation: 500,
   hourlyRunsPerRoutine: 30,

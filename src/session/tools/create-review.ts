@@ -86,6 +86,7 @@ export function createReviewTool(run: GitHubRun): Tool {
       const reviewBody = [summary, ...outside, fingerprintMark(summaryMark)].join("\n\n");
       const narrowed = acrossHunks === 0 ? "" : ` (${acrossHunks} range${acrossHunks === 1 ? "" : "s"} across hunks put on ${acrossHunks === 1 ? "its" : "their"} last line)`;
       const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}${narrowed}, ${outside.length} moved into the summary (outside the diff), ${repeated} already posted`;
+      run.writes.take(`the review on #${pr.number}`);
       if (run.dryRun) {
         run.dryRun.print(`[dry run] ${event} review on #${pr.number} (${counts}):\n${reviewBody}\n${inline.map((c) => `  ${c.path}:${c.line} ${c.body}`).join("\n")}`);
         return `Dry run: the review was printed, not posted (${counts}).`;

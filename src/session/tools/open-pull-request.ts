@@ -21,6 +21,7 @@ export function openPullRequestTool(own: GitHubRun): Tool {
       if (!commit && !(await hasNewCommits(run))) throw new ToolError("there are no changes to propose: edit files first");
       const branch = `${CLAUDE_BRANCH_PREFIX}${run.routine}-${run.runId.slice(-8)}`;
       const pull = { ...run.repository, head: branch, base: run.defaultBranch, title: run.redact(title), body: run.redact(body), draft };
+      own.writes.take(`the pull request ${pull.title}`);
       if (run.dryRun) {
         run.dryRun.print(`[dry run] push ${branch} and open ${draft ? "a draft " : "a "}pull request into ${run.defaultBranch}: ${pull.title}\n${pull.body}`);
         return `Dry run: ${branch} was not pushed and no pull request was opened.`;

@@ -65,6 +65,20 @@ interface PullRequest {
   state: "open" | "closed";
 }
 
+export interface Issue {
+  number: number;
+  repository: string;
+  title: string;
+  body: string;
+  user: string;
+  state: "open" | "closed";
+  state_reason: "completed" | "not_planned" | "reopened" | null;
+  labels: string[];
+  assignees: string[];
+  created_at: string;
+  updated_at: string;
+}
+
 interface Token {
   token: string;
   installationId: number;
@@ -124,6 +138,8 @@ export class FakeGitHub {
   readonly reactions: Array<{ repository: string; commentId: number; content: string; user?: string }> = [];
   readonly tokens = new Map<string, Token>();
   readonly pullRequests = new Map<string, PullRequest>();
+  /** Issues by "owner/repo#number" (lower-case name); they share numbers with pull requests, as on GitHub. */
+  readonly issues = new Map<string, Issue>();
   /** Permission of users on repositories ("owner/repo:login" → admin, write, read…); "read" otherwise. */
   readonly permissions = new Map<string, string>();
   readonly installations = new Map<number, { account: string; type: "User" | "Organization" }>();
@@ -259,6 +275,75 @@ export class FakeGitHub {
     const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${number}`);
     if (!pull) throw new Error(`no pull request ${fullName}#${number}`);
     return pull;
+  }
+
+  /** Opens an issue (as `user`, default octocat) with labels and assignees, and optionally comments on it. */
+  addIssue(fullName: string, issue: { title: string; body?: string; user?: string; labels?: string[]; assignees?: string[]; state?: "open" | "closed"; comments?: Array<{ body: string; user?: string }> }): Issue {
+    this.repository(fullName);
+    const now = new Date().toISOString();
+    const record: Issue = {
+      number: this.#nextId++,
+      repository: fullName.toLowerCase(),
+      title: issue.title,
+      body: issue.body ?? "",
+      user: issue.user ?? "octocat",
+      state: issue.state ?? "open",
+      state_reason: issue.state === "closed" ? "completed" : null,
+      labels: issue.labels ?? [],
+      assignees: issue.assignees ?? [],
+      created_at: now,
+      updated_at: now,
+    };
+    this.issues.set(`${record.repository}#${record.number}`, record);
+    for (const comment of issue.comments ?? []) this.comments.push({ id: this.#nextId++, repository: record.repository, issue: record.number, body: comment.body, user: comment.user ?? "octocat" });
+    return record;
+  }
+
+  /** An issue as it is now. */
+  issue(fullName: string, number: number): Issue {
+    const issue = this.issues.get(`${fullName.toLowerCase()}#${number}`);
+    if (!issue) throw new Error(`no issue ${fullName}#${number}`);
+    return issue;
+  }
+
+  issueJson(issue: Issue): Partial<Schemas["issue"]> {
+    const repository = this.repository(issue.repository);
+    const fullName = `${repository.owner}/${repository.name}`;
+    return {
+      id: issue.number * 10 + 1,
+      node_id: `I_${issue.number}`,
+      number: issue.number,
+      title: issue.title,
+      body: issue.body,
+      state: issue.state,
+      state_reason: issue.state_reason,
+      user: this.userJson(issue.user) as Schemas["simple-user"],
+      labels: issue.labels.map((name) => ({ id: [...name].reduce((sum, char) => sum * 31 + char.charCodeAt(0), 7) % 1_000_000, node_id: `LA_${name}`, name, color: "ededed", default: false, description: null, url: `${this.apiUrl}/repos/${fullName}/labels/${encodeURIComponent(name)}` })),
+      assignees: issue.assignees.map((login) => this.userJson(login) as Schemas["simple-user"]),
+      assignee: issue.assignees[0] ? (this.userJson(issue.assignees[0]) as Schemas["simple-user"]) : null,
+      comments: this.comments.filter((c) => c.repository === issue.repository && c.issue === issue.number).length,
+      locked: false,
+      author_association: "NONE",
+      created_at: issue.created_at,
+      updated_at: issue.updated_at,
+      closed_at: issue.state === "closed" ? issue.updated_at : null,
+      html_url: `${this.url}/${fullName}/issues/${issue.number}`,
+      url: `${this.apiUrl}/repos/${fullName}/issues/${issue.number}`,
+      repository_url: `${this.apiUrl}/repos/${fullName}`,
+    };
+  }
+
+  /** A pull request seen as an issue, as GitHub's issue endpoints show it. */
+  #pullAsIssue(pull: PullRequest): Issue {
+    return { number: pull.number, repository: pull.repository, title: pull.title, body: pull.body, user: pull.user, state: pull.state, state_reason: null, labels: [], assignees: [], created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" };
+  }
+
+  #issueOrPull(fullName: string, number: number): { issue: Issue; pull: boolean } | undefined {
+    const key = `${fullName.toLowerCase()}#${number}`;
+    const issue = this.issues.get(key);
+    if (issue) return { issue, pull: false };
+    const pull = this.pullRequests.get(key);
+    return pull ? { issue: this.#pullAsIssue(pull), pull: true } : undefined;
   }
 
   /** Requests made with the given method to paths matching `path`. */
@@ -530,6 +615,12 @@ export class FakeGitHub {
       return admin ? ok({ role: "admin", state: "active" }) : notFound();
     }
 
+    // Search: what the token can see (its repositories, and public ones), filtered by the query.
+    if ((params = route("GET /search/issues"))) {
+      if (auth.kind !== "installation") return unauthorized();
+      return ok(this.#searchIssues(entry.query.get("q") ?? "", auth.token, Number(entry.query.get("per_page") ?? 30)));
+    }
+
     // A repository: an installation token whose scope includes it.
     const inRepository = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
     if (inRepository) {
@@ -635,8 +726,10 @@ export class FakeGitHub {
     }
     if ((params = route("GET /issues/:number/comments"))) {
       const number = Number(params.number);
-      return ok(this.comments.filter((c) => c.repository === fullName.toLowerCase() && c.issue === number).map((c) => ({ id: c.id, body: c.body, user: this.userJson(c.user) })));
+      return ok(this.comments.filter((c) => c.repository === fullName.toLowerCase() && c.issue === number).map((c) => ({ id: c.id, body: c.body, user: this.userJson(c.user), created_at: "2026-01-01T00:00:00Z" })));
     }
+    const issueAnswer = await this.#issueRoute(route, needs, repository, entry);
+    if (issueAnswer) return issueAnswer;
     if ((params = route("GET /issues/comments/:id/reactions"))) {
       const commentId = Number(params.id);
       const content = entry.query.get("content");
@@ -660,6 +753,172 @@ export class FakeGitHub {
     const answer = await this.#checkRunWrite(route, needs, fullName, body);
     if (faulty?.fail) return { status: 502, body: { message: "Server Error" } };
     return answer;
+  }
+
+  /** The issue endpoints of a repository; undefined when the request is none of them. */
+  async #issueRoute(route: (pattern: string) => Record<string, string> | undefined, needs: (permission: string, level: "read" | "write") => Answer | undefined, repository: Repository, entry: LoggedRequest): Promise<Answer | undefined> {
+    const fullName = `${repository.owner}/${repository.name}`;
+    const body = entry.body;
+    // GitHub takes the issues permission, or for a pull request's number also the pull_requests one.
+    const allowed = (pull: boolean, level: "read" | "write") => {
+      const denied = needs("issues", level);
+      return denied && (!pull || needs("pull_requests", level)) ? denied : undefined;
+    };
+    const found = (number: string) => this.#issueOrPull(fullName, Number(number));
+    const touch = (issue: Issue) => (issue.updated_at = new Date().toISOString());
+    let params: Record<string, string> | undefined;
+    if ((params = route("GET /issues"))) {
+      const denied = needs("issues", "read");
+      if (denied) return denied;
+      const state = entry.query.get("state") ?? "open";
+      const labels = (entry.query.get("labels") ?? "").split(",").filter(Boolean);
+      const all = [...this.issues.values(), ...[...this.pullRequests.values()].map((pull) => this.#pullAsIssue(pull))].filter((issue) => issue.repository === fullName.toLowerCase());
+      const chosen = all.filter((issue) => (state === "all" || issue.state === state) && labels.every((label) => issue.labels.includes(label)));
+      return ok(chosen.sort((a, b) => b.number - a.number).slice(0, Number(entry.query.get("per_page") ?? 30)).map((issue) => this.#issueItem(issue)));
+    }
+    if ((params = route("POST /issues"))) {
+      const denied = needs("issues", "write");
+      if (denied) return denied;
+      if (typeof body?.title !== "string" || !body.title) return { status: 422, body: { message: "Validation Failed", errors: [{ resource: "Issue", field: "title", code: "missing_field" }] } };
+      const issue = this.addIssue(fullName, { title: body.title, body: body.body ?? "", user: this.botLogin, labels: body.labels ?? [], assignees: body.assignees ?? [] });
+      return { status: 201, body: this.issueJson(issue) };
+    }
+    if ((params = route("GET /issues/:number"))) {
+      const target = found(params.number!);
+      if (!target) return notFound();
+      const denied = allowed(target.pull, "read");
+      if (denied) return denied;
+      return ok(this.#issueItem(target.issue));
+    }
+    if ((params = route("PATCH /issues/:number"))) {
+      const target = found(params.number!);
+      if (!target) return notFound();
+      const denied = allowed(target.pull, "write");
+      if (denied) return denied;
+      if (target.pull) {
+        const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${target.issue.number}`)!;
+        if (body?.state) pull.state = body.state;
+        return ok(this.#issueItem(this.#pullAsIssue(pull)));
+      }
+      const issue = target.issue;
+      if (body?.title !== undefined) issue.title = body.title;
+      if (body?.body !== undefined) issue.body = body.body;
+      if (body?.state === "closed") {
+        issue.state = "closed";
+        issue.state_reason = body.state_reason ?? "completed";
+      } else if (body?.state === "open") {
+        issue.state = "open";
+        issue.state_reason = "reopened";
+      }
+      touch(issue);
+      return ok(this.issueJson(issue));
+    }
+    if ((params = route("POST /issues/:number/labels"))) {
+      const target = found(params.number!);
+      if (!target) return notFound();
+      const denied = allowed(target.pull, "write");
+      if (denied) return denied;
+      const labels: string[] = Array.isArray(body) ? body : (body?.labels ?? []);
+      for (const label of labels) if (!target.issue.labels.includes(label)) target.issue.labels.push(label);
+      touch(target.issue);
+      return ok(this.issueJson(target.issue).labels);
+    }
+    if ((params = route("DELETE /issues/:number/labels/:name"))) {
+      const target = found(params.number!);
+      if (!target) return notFound();
+      const denied = allowed(target.pull, "write");
+      if (denied) return denied;
+      const at = target.issue.labels.indexOf(params.name!);
+      if (at < 0) return { status: 404, body: { message: "Label does not exist", documentation_url: "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue" } };
+      target.issue.labels.splice(at, 1);
+      touch(target.issue);
+      return ok(this.issueJson(target.issue).labels);
+    }
+    if ((params = route("POST /issues/:number/assignees"))) {
+      const target = found(params.number!);
+      if (!target) return notFound();
+      const denied = allowed(target.pull, "write");
+      if (denied) return denied;
+      // GitHub leaves out, without an error, whoever cannot be assigned in the repository.
+      const assignable = (login: string) => ["admin", "maintain", "write", "triage"].includes(this.#permission(repository, login));
+      for (const login of (body?.assignees ?? []) as string[]) if (assignable(login) && !target.issue.assignees.includes(login)) target.issue.assignees.push(login);
+      touch(target.issue);
+      return { status: 201, body: this.issueJson(target.issue) };
+    }
+    return undefined;
+  }
+
+  /** An issue or a pull request, as the issue endpoints and search show it. */
+  #issueItem(issue: Issue): Partial<Schemas["issue"]> {
+    const json = this.issueJson(issue);
+    const pull = this.pullRequests.has(`${issue.repository}#${issue.number}`);
+    if (!pull) return json;
+    return { ...json, html_url: json.html_url!.replace("/issues/", "/pull/"), pull_request: { url: `${json.repository_url}/pulls/${issue.number}`, html_url: json.html_url!.replace("/issues/", "/pull/"), diff_url: null, patch_url: null } };
+  }
+
+  /**
+   * GitHub's issue search, for the qualifiers the tools use: repo: (several widen the search),
+   * org: and user:, is:issue|pr|open|closed, state:, label: (all must match), and words (all
+   * must appear in the title or body). Only what the token may see: its repositories, and public ones.
+   */
+  #searchIssues(q: string, token: string, perPage: number): { total_count: number; incomplete_results: boolean; items: unknown[] } {
+    const terms = [...q.matchAll(/(-?)([a-z_]+):("[^"]*"|\S+)|"([^"]*)"|(\S+)/gi)];
+    const repos: string[] = [];
+    const owners: string[] = [];
+    const labels: string[] = [];
+    const words: string[] = [];
+    let kind: "issue" | "pr" | undefined;
+    let state: string | undefined;
+    for (const [, , key, rawValue, phrase, word] of terms) {
+      const value = (rawValue ?? "").replace(/^"|"$/g, "");
+      switch (key?.toLowerCase()) {
+        case undefined:
+          words.push((phrase ?? word ?? "").toLowerCase());
+          break;
+        case "repo":
+          repos.push(value.toLowerCase());
+          break;
+        case "org":
+        case "user":
+          owners.push(value.toLowerCase());
+          break;
+        case "is":
+          if (value === "issue" || value === "pr") kind = value;
+          else if (value === "open" || value === "closed") state = value;
+          break;
+        case "state":
+          state = value;
+          break;
+        case "label":
+          labels.push(value);
+          break;
+        default:
+          break;
+      }
+    }
+    const visible = (name: string) => {
+      const repository = this.#repositories.get(name);
+      if (!repository) return false;
+      const record = this.tokens.get(token)!;
+      return !repository.private || (repository.installationId === record.installationId && this.#inScope(token, repository));
+    };
+    const all = [...this.issues.values(), ...[...this.pullRequests.values()].map((pull) => this.#pullAsIssue(pull))];
+    const matches = all.filter((issue) => {
+      if (!visible(issue.repository)) return false;
+      const inRepo = repos.length === 0 || repos.includes(issue.repository);
+      const inOwner = owners.length === 0 || owners.includes(issue.repository.split("/")[0]!);
+      // repo:, org: and user: each widen the search: an issue in any one of them matches.
+      if (repos.length > 0 && owners.length > 0 ? !(inRepo || inOwner) : !(inRepo && inOwner)) return false;
+      const pull = this.pullRequests.has(`${issue.repository}#${issue.number}`);
+      if (kind === "issue" && pull) return false;
+      if (kind === "pr" && !pull) return false;
+      if (state && issue.state !== state) return false;
+      if (!labels.every((label) => issue.labels.includes(label))) return false;
+      const text = `${issue.title}\n${issue.body}`.toLowerCase();
+      return words.every((word) => text.includes(word));
+    });
+    matches.sort((a, b) => b.updated_at.localeCompare(a.updated_at) || b.number - a.number);
+    return { total_count: matches.length, incomplete_results: false, items: matches.slice(0, perPage).map((issue) => ({ ...this.#issueItem(issue), score: 1 })) };
   }
 
   #checkRunFault(): { delay: Promise<void>; fail: boolean } | undefined {
