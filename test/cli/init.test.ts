@@ -18,13 +18,6 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
 const TEMPLATES = join(ROOT, "templates");
 
-/**
- * The templates whose triggers (issues, workflow_run) are not in the schema yet: written like the
- * others, checked with them once those triggers exist.
- */
-const AWAITING_TRIGGERS = ["backlog-triage", "deploy-verification"];
-const READY = USES.filter((use) => !AWAITING_TRIGGERS.includes(use));
-
 const exec = promisify(execFile);
 
 /** A fresh git checkout whose origin is on GitHub. */
@@ -69,7 +62,7 @@ describe("routines init", () => {
     expect(await routines(["validate"], dir)).toMatchObject({ status: 0, stdout: ".claude/routines.yml: valid, 1 routine (review)\n" });
   });
 
-  it.each(READY)("writes %s alone, which validates and needs nothing the repository lacks", async (use) => {
+  it.each(USES)("writes %s alone, which validates and needs nothing the repository lacks", async (use) => {
     const dir = await checkout();
     const result = await routines(["init", "--use", use], dir);
     expect(result).toMatchObject({ status: 0, stderr: "", stdout: expect.stringContaining(`.claude/routines.yml: valid, 1 routine (${use})\n`) });
@@ -77,19 +70,14 @@ describe("routines init", () => {
     assertRunsAnywhere(parse(await read(dir, ".claude/routines.yml")));
   });
 
-  // The issues and workflow_run triggers these need are not in the schema yet.
-  it.skip.each(AWAITING_TRIGGERS)("writes %s alone, which validates and needs nothing the repository lacks", async (use) => {
+  it("writes the issue and deploy templates with the triggers they need", async () => {
     const dir = await checkout();
-    expect(await routines(["init", "--use", use], dir)).toMatchObject({ status: 0, stdout: expect.stringContaining(`valid, 1 routine (${use})`) });
-    assertRunsAnywhere(parse(await read(dir, ".claude/routines.yml")));
-  });
-
-  it("writes the templates it does not validate yet as files like the others", async () => {
-    const dir = await checkout();
-    const result = await routines(["init", "--use", AWAITING_TRIGGERS.join(",")], dir);
-    expect(result.stdout).toContain(`Wrote .claude/routines.yml, ${AWAITING_TRIGGERS.map((use) => `.claude/prompts/${use}.md`).join(", ")}.`);
+    const result = await routines(["init", "--use", "backlog-triage,deploy-verification"], dir);
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(result.stdout).toContain("Wrote .claude/routines.yml, .claude/prompts/backlog-triage.md, .claude/prompts/deploy-verification.md.");
+    expect(result.stdout).toContain(".claude/routines.yml: valid, 2 routines (backlog-triage, deploy-verification)\n");
     const config = parse(await read(dir, ".claude/routines.yml"));
-    expect(Object.keys(config.routines)).toEqual(AWAITING_TRIGGERS);
+    expect(Object.keys(config.routines)).toEqual(["backlog-triage", "deploy-verification"]);
     expect(config.routines["backlog-triage"].triggers).toEqual([{ github: { event: "issues", actions: ["opened"] } }, { schedule: { preset: "weekly", day: "monday", time: "08:00" } }]);
     expect(config.routines["deploy-verification"].triggers).toEqual([{ github: { event: "workflow_run", filters: { workflow: "Deploy", conclusion: "success" } } }]);
     assertRunsAnywhere(config);
@@ -113,9 +101,12 @@ describe("routines init", () => {
     expect(await routines(["validate"], dir)).toMatchObject({ status: 0 });
   });
 
-  it("combines all six, the two awaiting their triggers included, into one file", async () => {
+  it("combines all six into one file, which validates", async () => {
     const dir = await checkout();
-    await routines(["init", "--use", USES.join(",")], dir);
+    const result = await routines(["init", "--use", USES.join(",")], dir);
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(result.stdout).toContain(`.claude/routines.yml: valid, 6 routines (${USES.join(", ")})\n`);
+    expect(await routines(["validate"], dir)).toMatchObject({ status: 0, stdout: `.claude/routines.yml: valid, 6 routines (${USES.join(", ")})\n` });
     const config = parse(await read(dir, ".claude/routines.yml"));
     expect(Object.keys(config.routines)).toEqual(USES);
     expect(config.environments).toEqual({ offline: { network: "none" } });

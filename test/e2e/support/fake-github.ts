@@ -858,8 +858,8 @@ export class FakeGitHub {
 
   /**
    * GitHub's issue search, for the qualifiers the tools use: repo: (several widen the search),
-   * org: and user:, is:issue|pr|open|closed, state:, label: (all must match), and words (all
-   * must appear in the title or body). Only what the token may see: its repositories, and public ones.
+   * org: and user:, is:issue|pr|open|closed, state:, label: (all must match), no:label and
+   * no:assignee, and words (all must appear in the title or body). Only what the token may see: its repositories, and public ones.
    */
   #searchIssues(q: string, token: string, perPage: number): { total_count: number; incomplete_results: boolean; items: unknown[] } {
     const terms = [...q.matchAll(/(-?)([a-z_]+):("[^"]*"|\S+)|"([^"]*)"|(\S+)/gi)];
@@ -867,6 +867,7 @@ export class FakeGitHub {
     const owners: string[] = [];
     const labels: string[] = [];
     const words: string[] = [];
+    const missing: string[] = [];
     let kind: "issue" | "pr" | undefined;
     let state: string | undefined;
     for (const [, , key, rawValue, phrase, word] of terms) {
@@ -892,6 +893,9 @@ export class FakeGitHub {
         case "label":
           labels.push(value);
           break;
+        case "no":
+          missing.push(value.toLowerCase());
+          break;
         default:
           break;
       }
@@ -914,6 +918,8 @@ export class FakeGitHub {
       if (kind === "pr" && !pull) return false;
       if (state && issue.state !== state) return false;
       if (!labels.every((label) => issue.labels.includes(label))) return false;
+      if (missing.includes("label") && issue.labels.length > 0) return false;
+      if (missing.includes("assignee") && issue.assignees.length > 0) return false;
       const text = `${issue.title}\n${issue.body}`.toLowerCase();
       return words.every((word) => text.includes(word));
     });
