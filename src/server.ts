@@ -14,6 +14,7 @@ import { LIMITS } from "./config/limits.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
 import { validateOffThread } from "./config/validate-off-thread.js";
 import { applyEnvFile } from "./env-file.js";
+import { withServerAddresses } from "./github/app-manifest.js";
 import { botAuthorOf } from "./github/bot-author.js";
 import { inspectOffThread } from "./github/config-check.js";
 import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
@@ -310,6 +311,17 @@ Probot.prototype.getNodeMiddleware = async function (this: Probot) {
     },
     log: webhooksLog,
   });
+};
+
+// Probot's setup page registers the app from app.yml, whose addresses are localhost:3000; it offers no
+// option to change them, so its manifest maker (not among the package's exports) is wrapped here.
+const { ManifestCreation } = (await import(new URL("manifest-creation.js", import.meta.resolve("probot")).href)) as {
+  ManifestCreation: { prototype: { getManifest(options: unknown): string } };
+};
+const probotManifest = ManifestCreation.prototype.getManifest;
+ManifestCreation.prototype.getManifest = function (options: unknown) {
+  const manifest = JSON.parse(probotManifest.call(this, options)) as Record<string, unknown>;
+  return JSON.stringify(withServerAddresses(manifest, { publicUrl: settings.publicUrl, webhookProxyUrl: process.env.WEBHOOK_PROXY_URL }));
 };
 
 const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded, onReplyRecorded: () => replies?.wake(), validate: validateOffThread, inspectConfig: inspectOffThread }), {

@@ -57,10 +57,29 @@ describe("npm start", () => {
       name: "Routines",
       public: false,
       redirect_url: `http://localhost:${port}/probot/setup`,
-      // The webhook path the server listens on, not Probot's default of the bare address.
-      hook_attributes: { url: "http://localhost:3000/api/github/webhooks" },
+      // The webhook path the server listens on, not Probot's default of the bare address, on this server's port.
+      hook_attributes: { url: `http://localhost:${port}/api/github/webhooks` },
+      callback_urls: [`http://localhost:${port}/dashboard/auth/callback`],
       default_events: ["pull_request", "release", "issues", "workflow_run", "deployment_status", "issue_comment", "push", "check_run"],
       default_permissions: { contents: "write", pull_requests: "write", issues: "write", checks: "write", actions: "read", deployments: "read", metadata: "read" },
+    });
+  });
+
+  it("registers the app with the addresses of ROUTINES_PUBLIC_URL, or a webhook proxy channel for webhooks", async () => {
+    const manifestOf = async (env: Record<string, string>) => {
+      const port = await freePort();
+      await start({ PORT: String(port), ...env });
+      const page = await (await fetch(`http://localhost:${port}/probot`)).text();
+      child?.kill();
+      return JSON.parse(/name="manifest" id="manifest" value='([^']*)'/.exec(page)?.[1] ?? "{}") as Record<string, unknown>;
+    };
+    expect(await manifestOf({ ROUTINES_PUBLIC_URL: "https://routines.example.com/" })).toMatchObject({
+      hook_attributes: { url: "https://routines.example.com/api/github/webhooks" },
+      callback_urls: ["https://routines.example.com/dashboard/auth/callback"],
+    });
+    expect(await manifestOf({ ROUTINES_PUBLIC_URL: "https://routines.example.com", WEBHOOK_PROXY_URL: "https://smee.io/abc123" })).toMatchObject({
+      hook_attributes: { url: "https://smee.io/abc123" },
+      callback_urls: ["https://routines.example.com/dashboard/auth/callback"],
     });
   });
 
