@@ -1,5 +1,6 @@
 // The routines/config check run: validates .claude/routines.yml at a commit and reports the
-// routines it defines, or one annotation per problem at its line.
+// routines it defines, or one annotation per problem at its line, warnings included (such as a
+// repository named under repositories: that does not share itself with this one).
 import { namedRepositories, withConsentScope, type Refusals } from "../config/consent-scope.js";
 import { describeTrigger } from "../config/describe.js";
 import { formatProblem, isError, type Problem } from "../config/problem.js";
@@ -126,6 +127,7 @@ export const inspectOffThread: InspectConfig = (source, options) =>
  * its default branch, as the run will read it, and inspected the same way (off the event loop).
  */
 async function inspectWithConsent(octokit: Octokit, repository: RepositoryRef, source: string, options: InspectOptions, inspect: InspectConfig): Promise<CheckOutput> {
+  // The other repositories' files are inspected as files of their own: without this one's grants or refusals.
   const { scope: _scope, refusals: _refusals, ...validate } = options;
   const inspection = await inspect(source, options);
   if (!inspection.repositories?.length) return checkOutput(inspection);
