@@ -27,6 +27,11 @@ export function sharedAccess(grants: readonly ShareGrant[], caller: RepositoryId
   return matching.some((grant) => grant.access === "write") ? "write" : "read";
 }
 
+/** Why another account's repository cannot take part: an installation's tokens reach one account. */
+export function otherAccountMessage(target: RepositoryId, caller: RepositoryId): string {
+  return `${fullName(target)} is not ${caller.owner}'s: a routine of ${fullName(caller)} can check out only repositories of ${caller.owner}`;
+}
+
 /**
  * What the shared repository's file needs for `caller`'s runs to use it, as both sides read it;
  * `noFile` when the repository has no routines file the app can read (or the app is not on it).

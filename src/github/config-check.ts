@@ -1,16 +1,20 @@
 // The routines/config check run: validates .claude/routines.yml at a commit and reports the
-// routines it defines, or one annotation per problem at its line.
+// routines it defines, or one annotation per problem at its line, warnings included (such as a
+// repository named under repositories: that does not share itself with this one).
+import { namedRepositories, withConsentScope, type Refusals } from "../config/consent-scope.js";
 import { describeTrigger } from "../config/describe.js";
 import { formatProblem, isError, type Problem } from "../config/problem.js";
 import { CONFIG_PATH, ConfigReadError, readConfigFile, type Octokit, type RepositoryRef } from "../config/read-config-file.js";
 import { nextRuns, timezoneOf } from "../config/schedule.js";
 import { SecretGrants, type SecretGrant } from "../config/secret-grants.js";
 import { withSecretScope } from "../config/secret-scope.js";
+import type { ShareGrant } from "../config/share-with.js";
 import { formatInZone } from "../config/time.js";
 import { LIMITS } from "../config/limits.js";
 import { runOffThread } from "../config/off-thread.js";
 import { BUDGET_PROBLEMS } from "../config/validate-off-thread.js";
 import { validateRoutines, type RoutinesConfig, type ValidateOptions } from "../config/validate.js";
+import { consentRefusals } from "./share-consent.js";
 
 export const CONFIG_CHECK_NAME = "routines/config";
 /** GitHub accepts at most 50 annotations per request; more are sent in further updates. */
@@ -85,14 +89,26 @@ export function configCheckOutput(config: RoutinesConfig, now = new Date()): Che
 export interface InspectOptions extends ValidateOptions {
   /** The repository and the operator's grants (names and repositories only) for the secret-scope check. */
   scope?: { repository: RepositoryRef; grants: readonly SecretGrant[] };
+  /** The other repositories named under repositories: that do not consent to this repository's runs. */
+  refusals?: Refusals;
+}
+
+/** What the check says of a file, and what the server needs to know of it beyond that. */
+export interface Inspection extends CheckOutput {
+  /** The other repositories its routines name (lower-cased owner/name); absent when it could not be checked. */
+  repositories?: string[];
+  /** The repositories it shares itself with; absent when it could not be checked. */
+  shareWith?: ShareGrant[];
 }
 
 /** Validates a file's text and says what the check says of it. */
-export type InspectConfig = (source: string, options: InspectOptions) => Promise<CheckOutput>;
+export type InspectConfig = (source: string, options: InspectOptions) => Promise<Inspection>;
 
-export const inspectInThread: InspectConfig = async (source, { scope, ...options }) => {
-  const config = validateRoutines(source, options);
-  return configCheckOutput(scope ? withSecretScope(source, config, new SecretGrants(scope.grants), scope.repository) : config, options.now);
+export const inspectInThread: InspectConfig = async (source, { scope, refusals, ...options }) => {
+  let config = validateRoutines(source, options);
+  if (scope) config = withSecretScope(source, config, new SecretGrants(scope.grants), scope.repository);
+  if (refusals) config = withConsentScope(source, config, refusals);
+  return { ...configCheckOutput(config, options.now), repositories: namedRepositories(config), shareWith: config.shareWith };
 };
 
 const budgetFailure = (message: string): CheckOutput => ({ conclusion: "failure", title: `Cannot check ${CONFIG_PATH}`, summary: `${CONFIG_PATH}:1:1: ${message}`, annotations: [] });
@@ -104,6 +120,23 @@ export const inspectOffThread: InspectConfig = (source, options) =>
     tooSlow: () => budgetFailure(BUDGET_PROBLEMS.tooSlow),
     tooLarge: () => budgetFailure(BUDGET_PROBLEMS.tooLarge),
   });
+
+/**
+ * The inspection of `source`, with a warning at each entry of a routine's repositories: that names a
+ * repository that does not share itself with this one. Each such repository's own file is read from
+ * its default branch, as the run will read it, and inspected the same way (off the event loop).
+ */
+async function inspectWithConsent(octokit: Octokit, repository: RepositoryRef, source: string, options: InspectOptions, inspect: InspectConfig): Promise<CheckOutput> {
+  // The other repositories' files are inspected as files of their own: without this one's grants or refusals.
+  const { scope: _scope, refusals: _refusals, ...validate } = options;
+  const inspection = await inspect(source, options);
+  if (!inspection.repositories?.length) return checkOutput(inspection);
+  const refusals = await consentRefusals(octokit, repository, inspection.repositories, async (other) => (await inspect(other, validate)).shareWith ?? []);
+  return Object.keys(refusals).length === 0 ? checkOutput(inspection) : checkOutput(await inspect(source, { ...options, refusals }));
+}
+
+/** Only what the check publishes. */
+const checkOutput = ({ conclusion, title, summary, annotations }: CheckOutput): CheckOutput => ({ conclusion, title, summary, annotations });
 
 /** Creates the completed check run, sending annotations in batches GitHub accepts. */
 export async function publishConfigCheck(octokit: Octokit, repository: RepositoryRef, headSha: string, output: CheckOutput): Promise<void> {
@@ -142,7 +175,7 @@ export async function checkConfigAt(octokit: Octokit, repository: RepositoryRef,
   try {
     const file = await readConfigFile(octokit, repository, { ref: sha });
     output = file.found && "source" in file
-      ? await inspect(file.source, inspectOptions)
+      ? await inspectWithConsent(octokit, repository, file.source, inspectOptions, inspect)
       : { conclusion: "success", title: "No routines file", summary: `This commit has no ${CONFIG_PATH}: no routines will run from it.`, annotations: [] };
   } catch (error) {
     // A file GitHub served but we refuse (too large, not a file) is the author's to fix; API failures are not.

@@ -4,7 +4,7 @@
 import { appendFile, lstat, mkdir } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { ShareAccess } from "../config/schema.js";
-import { fullName, notSharedMessage, sharedAccess, type ShareGrant } from "../config/share-with.js";
+import { fullName, notSharedMessage, otherAccountMessage, sharedAccess, type ShareGrant } from "../config/share-with.js";
 import type { RepositoryId } from "../run-request.js";
 
 /** Where the other repositories are checked out, inside the working tree (and left out of its git status). */
@@ -44,7 +44,7 @@ export async function otherRepositories(entries: readonly string[] | undefined, 
   for (const repository of named) {
     // An installation is one account's: a run's token reaches no other account's repositories.
     if (repository.owner.toLowerCase() !== self.owner.toLowerCase()) {
-      refusals.push(`${fullName(repository)} is not ${self.owner}'s: a routine of ${fullName(self)} can check out only repositories of ${self.owner}`);
+      refusals.push(otherAccountMessage(repository, self));
       continue;
     }
     const grants = await shareWithOf(repository);

@@ -1,10 +1,11 @@
 // A server's life: stopped with SIGTERM mid-session, killed with SIGKILL and started again, and a
 // session that outlives its first GitHub token. Each case has its own server.
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultRunsRoot } from "../../src/session/run-directory.js";
 import { pullRequestEvent } from "./support/payloads.js";
 import { eventually, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
@@ -22,14 +23,14 @@ afterEach(async () => {
 });
 
 /** A world with one repository whose `review` routine runs on new pull requests, and its server. */
-async function setUp(options: Parameters<typeof startWorld>[0] = {}, extra: Record<string, string> = {}) {
+async function setUp(options: Parameters<typeof startWorld>[0] = {}, extra: Record<string, string> = {}, env: Record<string, string> = {}) {
   world = await startWorld(options);
   world.github.addInstallation(11, "acme");
   await world.github.addRepository(REPO, 11, {
     "README.md": "ops\n",
     ".claude/routines.yml": routinesYml({ review: { prompt: "Review this pull request.", triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] } }),
   });
-  server = await world.startServer({ extra: { ROUTINES_WORKERS: "1", ...extra } });
+  server = await world.startServer({ extra: { ROUTINES_WORKERS: "1", ...extra }, env });
   return { github: world.github, model: world.model, server };
 }
 
@@ -74,7 +75,10 @@ describe("stopping and crashing", () => {
   });
 
   it("after SIGKILL, a restart revokes the dead run's token, runs it again if it published nothing, keeps queued runs, and closes the check of one that had published", async () => {
-    const { github, model, server } = await setUp();
+    // A temporary directory of this server's own: every server sweeps what dead servers left in its
+    // runs root as it starts, so in the shared one another suite's server could sweep for this one.
+    const tmp = await mkdtemp(join(tmpdir(), "routines-e2e-tmp-"));
+    const { github, model, server } = await setUp({}, {}, { TMPDIR: tmp });
     model.session("[crash-quiet]", (turn, attempt) => (attempt === 1 && turn === 0 ? call("shell", { command: "sleep 7346", timeout_seconds: 600 }) : outcome("Done.")));
     model.session("[crash-waiting]", [outcome("Done.")]);
     const quiet = await openPullRequest("[crash-quiet]");
@@ -89,7 +93,7 @@ describe("stopping and crashing", () => {
     await eventually(async () => (await processes("sleep 7346")).length === 0, { timeoutMs: 10_000, what: "the dead server's commands to die with it" });
     expect(github.tokens.get(token.token)!.revoked).toBe(false);
     // Its run's directory (the working tree with the repository's code, HOME, TMPDIR) is still on disk.
-    const leftBehind = async () => (await readdir(defaultRunsRoot())).filter((name) => name.startsWith(`routines-run-${deadPid}-`));
+    const leftBehind = async () => (await readdir(join(tmp, "routines-runs"))).filter((name) => name.startsWith(`routines-run-${deadPid}-`));
     expect(await leftBehind()).toHaveLength(1);
 
     await server.restart();

@@ -1,9 +1,12 @@
 // A misbehaving model API, through the built server: a refused key, overloads short and long, a
 // reply cut off in the middle of a tool call, a refusal. The run's status, its check and what the
 // model was told must say what happened. The cases share one server and run side by side.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CheckRun } from "./support/fake-github.js";
 import { pullRequestEvent } from "./support/payloads.js";
-import { eventually, type ServerProcess } from "./support/server-process.js";
+import { CLI, eventually, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/model";
@@ -38,6 +41,12 @@ async function runFor(marker: string, timeoutMs = 30_000) {
   return eventually(() => world.github.checkRuns.find((check) => check.head_sha === head && check.status === "completed"), { timeoutMs, what: `the check of ${marker}` });
 }
 
+/** The run behind a check (its external_id), as `routines runs show` prints it from the server's store: status and transcript. */
+async function shown(check: CheckRun): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "runs", "show", check.external_id!], { cwd: server.cwd, env: { PATH: process.env.PATH } });
+  return stdout;
+}
+
 const overloaded = { error: { status: 529, type: "overloaded_error", message: "Overloaded" }, retryAfter: "1" };
 
 describe.concurrent("the model API misbehaving", () => {
@@ -47,6 +56,9 @@ describe.concurrent("the model API misbehaving", () => {
     expect(check.conclusion).toBe("failure");
     expect(check.output?.title).toMatch(/^Errored: the model API failed: the model API was still failing after 1m of retries: 529 overloaded_error: Overloaded/);
     expect(world.model.sessionRequests("[overloaded-long]").length).toBeGreaterThan(5);
+    const run = await shown(check);
+    expect(run).toMatch(/^  status {4}errored \(the model API failed: the model API was still failing after 1m of retries: 529 overloaded_error/m);
+    expect(run).toMatch(/ model_retry \{"turn":\d+,"attempt":1,"status":529,"error":"529 overloaded_error: Overloaded","waitMs":1000\}/);
   }, 150_000);
 
   it("401: the key is refused at once, with what to check, and never retried", async () => {
@@ -55,6 +67,9 @@ describe.concurrent("the model API misbehaving", () => {
     expect(check.conclusion).toBe("failure");
     expect(check.output?.title).toBe("Errored: the model API failed: the model API refused the key (401 authentication_error: invalid x-api-key): check ANTHROPIC_API_KEY");
     expect(world.model.sessionRequests("[refused-key]")).toHaveLength(1);
+    const run = await shown(check);
+    expect(run).toMatch(/^  status {4}errored \(the model API failed: the model API refused the key \(401 authentication_error: invalid x-api-key\): check ANTHROPIC_API_KEY\)/m);
+    expect(run).not.toMatch(/ model_retry /);
   });
 
   it("529 for a few seconds: retried honouring retry-after, then the run succeeds", async () => {
@@ -78,6 +93,9 @@ describe.concurrent("the model API misbehaving", () => {
     expect(told).toContain("was not executed");
     expect(told).toContain('"is_error":true');
     expect(JSON.stringify(third!.body.messages.at(-1))).toContain("absent");
+    const run = await shown(check);
+    expect(run).toMatch(/ reply_cut_off \{"turn":\d+,.*"toolCalls":\["create_file"\]\}/);
+    expect(run).toMatch(/ tool_result \{[^\n]*"name":"create_file"[^\n]*"isError":true\}/);
   });
 
   it("a refusal ends the run with its own reason, and its check fails", async () => {
@@ -85,5 +103,8 @@ describe.concurrent("the model API misbehaving", () => {
     const check = await runFor("[refusal]");
     expect(check.conclusion).toBe("failure");
     expect(check.output?.title).toBe("Stopped: the model declined to continue (refusal)");
+    const run = await shown(check);
+    expect(run).toMatch(/^  status {4}completed/m);
+    expect(run).toMatch(/ session_end \{"stopReason":"refusal","detail":"the model declined to continue \(refusal\)"/);
   });
 });

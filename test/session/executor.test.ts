@@ -203,6 +203,36 @@ describe("a run that opens a pull request", () => {
   });
 });
 
+describe("a run's timeout", () => {
+  useLoopback();
+
+  it("counts from the run's start: the time its token and checkout took is part of it", { timeout: 30_000 }, async () => {
+    const { store, admission, pool } = await engine([tool("report_outcome", { outcome: "succeeded", summary: "Looked around." })]);
+    nockInstallationToken(1);
+    nock(API).get(CONTENTS_PATH).reply(200, contentsReply(ROUTINES.replace("    prompt: Write the docs.\n", "    prompt: Write the docs.\n    timeout: 2s\n"), "config-sha"));
+    // GitHub takes longer to mint the run's token than the routine's whole timeout.
+    nock(API).post("/app/installations/1/access_tokens").delay(2_500).reply(201, { token: RUN_TOKEN, expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+    nock(API).get(REPO).reply(200, { clone_url: `${gitServer.url}/Codertocat/Hello-World.git`, default_branch: "main" });
+    nock(API).get(`${REPO}/contents/CLAUDE.md`).reply(404, { message: "Not Found" });
+    nock(API).get(`${REPO}/contents/.mcp.json`).reply(404, { message: "Not Found" });
+    nock(API).delete("/installation/token").reply(204);
+
+    const result = await admission.admit({
+      routine: "docs",
+      repository: { owner: "Codertocat", repo: "Hello-World" },
+      installationId: 1,
+      configSha: "config-sha",
+      trigger: { kind: "schedule", index: 0, scheduledFor: "2026-11-25T06:00:00.000Z", oneOff: false },
+      context: { withoutSecrets: false },
+    });
+    const runId = result.status === "queued" ? result.run.id : "";
+    await until(async () => ["completed", "errored"].includes((await store.getRun(runId))?.status ?? ""));
+    await pool.stop();
+    expect(await store.getRun(runId)).toMatchObject({ status: "completed", stopReason: "timeout" });
+    expect(model!.requests).toHaveLength(0);
+  });
+});
+
 describe("setupCacheScope", () => {
   it("keeps one cache per installation and repository, and fork runs' apart from trusted ones", () => {
     const acme = { owner: "acme", repo: "app" };

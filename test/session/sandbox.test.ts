@@ -410,10 +410,12 @@ describe("the proxy inside the sandbox", () => {
   // srt starts its in-sandbox proxy listeners (socat on ports 3128 and 1080) in the background and
   // runs the command at once: a command that connects first found nothing listening.
   it("is listening before the command starts, even when socat is slow to start", async () => {
-    const slow = await mkdtemp(join(tmpdir(), "routines-slow-socat-"));
+    const { root, dir } = await sandboxedShell({ network: "custom", allowed_domains: ["localhost"] });
+    // Inside the working tree: srt starts socat inside the sandbox, which sees only the system and the run's own files.
+    const slow = join(root, ".slow-socat");
+    await mkdir(slow);
     await writeFile(join(slow, "socat"), `#!/bin/sh\ncase "$1" in TCP-LISTEN*) sleep 1;; esac\nexec /usr/bin/socat "$@"\n`);
     await chmod(join(slow, "socat"), 0o755);
-    const { root, dir } = await sandboxedShell({ network: "custom", allowed_domains: ["localhost"] });
     const launch = await sandboxLauncher(environment({ network: "custom", allowed_domains: ["localhost"] }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
     const run = async (command: string) =>
       (await shell.run({ command }, { root, env: { ...env, PATH: `${slow}:/usr/bin:/bin` }, signal: new AbortController().signal, launch })).output;
