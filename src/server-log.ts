@@ -18,6 +18,20 @@ export function redactLogLine(line: string, redact: Redactor): string {
   return redact(line).replace(CREDENTIAL_PARAMETERS, `$1${REDACTED}`).replace(CREDENTIAL_HEADERS, `"$1":"${REDACTED}"`);
 }
 
+/**
+ * Probot names each child logger on top of its parent's (routines, probot, github…), and pino writes
+ * every name it was given: a JSON line with "name" three times, which log readers take differently.
+ * Such a line keeps one name, the innermost.
+ */
+export function innermostName(line: string): string {
+  if (line.indexOf('"name":') === line.lastIndexOf('"name":')) return line;
+  try {
+    return `${JSON.stringify(JSON.parse(line))}\n`;
+  } catch {
+    return line;
+  }
+}
+
 export type LogFormat = "json" | "pretty";
 
 /**
@@ -41,7 +55,7 @@ export function createServerLog(
     level,
     // Request logs would carry API bearer tokens and dashboard cookies: those headers never reach a line.
     redact: { paths: ["req.headers.authorization", "req.headers.cookie", 'req.headers["idempotency-key"]', 'res.headers["set-cookie"]'], censor: REDACTED },
-    hooks: { streamWrite: (line) => redactLogLine(line, redact) },
+    hooks: { streamWrite: (line) => redactLogLine(innermostName(line), redact) },
   };
   // Pretty lines are made from the redacted JSON line, so they carry nothing it does not.
   const target = format === "pretty" ? pretty({ sync: true, colorize: destination === undefined && process.stdout.isTTY, ...(destination ? { destination } : {}) }) : destination;

@@ -46,6 +46,16 @@ describe("the server's log", () => {
     expect(JSON.parse(redactLogLine(line, redact))).toEqual({ msg: "GET /x?token=[REDACTED]&access_token=[REDACTED] 200", headers: { Cookie: "[REDACTED]", "set-cookie": "[REDACTED]" } });
   });
 
+  it("names each JSON line once, by its innermost logger, as Probot's loggers nest", () => {
+    const { log, text } = capture();
+    log.child({ name: "probot" }).child({ name: "github" }).info({ repository: { name: "app" } }, "called");
+    log.info("plain");
+    const [nested, plain] = text().trimEnd().split("\n");
+    expect(nested!.match(/"name":/g)).toHaveLength(2);
+    expect(JSON.parse(nested!)).toMatchObject({ name: "github", repository: { name: "app" }, msg: "called" });
+    expect(JSON.parse(plain!)).toMatchObject({ name: "routines", msg: "plain" });
+  });
+
   it("writes pretty lines for people, made from the redacted line, and JSON lines otherwise", () => {
     const pretty = capture("pretty");
     pretty.log.child({ name: "probot" }).info(`started with ${SECRET}`);
