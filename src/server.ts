@@ -14,13 +14,14 @@ import { LIMITS } from "./config/limits.js";
 import type { RoutinesCache } from "./config/routines-cache.js";
 import { validateOffThread } from "./config/validate-off-thread.js";
 import { applyEnvFile } from "./env-file.js";
-import { withServerAddresses } from "./github/app-manifest.js";
+import { WEBHOOK_PATH, withServerAddresses } from "./github/app-manifest.js";
 import { botAuthorOf } from "./github/bot-author.js";
 import { inspectOffThread } from "./github/config-check.js";
 import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
 import { redactRequests } from "./github/redact-requests.js";
 import { InboxProcessor } from "./github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
+import { connectWebhookProxy } from "./github/webhook-proxy.js";
 import { CheckOutbox, checkRunsApi } from "./github/check-outbox.js";
 import { installationClientInLane } from "./github/installation-client.js";
 import { ReplyOutbox, repliesApi } from "./github/reply-outbox.js";
@@ -160,8 +161,11 @@ async function readServerConnectors({ connectorsFile }: Settings): Promise<{ spe
   return { ...parseConnectors(text, process.env as Record<string, string>, connectorsFile), variables: referencedVariables(text) };
 }
 
+/** Whether the app has loaded: not in Probot's setup mode, where no app is registered yet. */
+let appLoaded = false;
 /** Check runs follow runs from now on; sessions need the model key, without which runs wait in the queue. */
 async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
+  appLoaded = true;
   scrubSecrets();
   // Check runs are cosmetic: their writes take a lane of their own, so the writes a running
   // session makes (reviews, comments, pull requests) never queue behind them.
@@ -272,6 +276,7 @@ function stop(signal: NodeJS.Signals): void {
       process.exit(1);
     }, 25_000).unref();
     void server.stop().catch(() => undefined);
+    void webhookProxy?.stop();
     scheduler.stop();
     // Deliveries being handled get a moment to finish; what is left stays in the inbox for the next start.
     await inbox?.stop(5_000);
@@ -324,10 +329,18 @@ ManifestCreation.prototype.getManifest = function (options: unknown) {
   return JSON.stringify(withServerAddresses(manifest, { publicUrl: settings.publicUrl, webhookProxyUrl: process.env.WEBHOOK_PROXY_URL }));
 };
 
+// Probot would connect to WEBHOOK_PROXY_URL itself and end the process when the channel cannot be
+// reached: it is not told of the channel, and the server connects to it once it listens.
+const webhookProxyUrl = process.env.WEBHOOK_PROXY_URL;
 const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded, onReplyRecorded: () => replies?.wake(), validate: validateOffThread, inspectConfig: inspectOffThread }), {
   Octokit,
   log: log.child({ name: "probot" }),
+  env: { ...process.env, WEBHOOK_PROXY_URL: undefined },
 });
+// Only a registered app receives webhooks: in setup mode there is nothing to forward to.
+const webhookProxy = webhookProxyUrl && appLoaded
+  ? connectWebhookProxy({ url: webhookProxyUrl, target: `http://localhost:${server.port}${WEBHOOK_PATH}`, log: log.child({ name: "webhook-proxy" }) })
+  : undefined;
 scrubSecrets();
 // Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.
 process.removeAllListeners("SIGINT");

@@ -43,11 +43,13 @@ function importsOf(code: string): { specifiers: string[]; static: string[]; unre
     ...all(String.raw`\bcreateRequire\([^()]*\)(?:\.resolve)?\(\s*${QUOTED}`),
     ...requireNames.flatMap((name) => all(String.raw`(?<![\w$.])${name.replace(/\$/g, "\\$")}(?:\.resolve)?\(\s*${QUOTED}`)),
   ];
+  // import(new URL("file.js", import.meta.resolve("x")).href): a module beside package x's entry point.
+  const besidePackage = String.raw`\bimport\(\s*new URL\(\s*${QUOTED}\s*,\s*import\.meta\.resolve\(\s*(["'])([^"'\n]+)\3\s*\)\s*\)\.href\s*\)`;
   return {
-    specifiers: [...statics, ...all(String.raw`\bimport\(\s*${QUOTED}\s*\)`), ...required],
+    specifiers: [...statics, ...all(String.raw`\bimport\(\s*${QUOTED}\s*\)`), ...required, ...all(besidePackage, 4)],
     static: statics,
     // import(expression): where it leads cannot be checked here.
-    unresolvable: [...code.matchAll(/\bimport\(\s*(?!["'])([^)]{0,60})/g)].map((match) => match[1]!),
+    unresolvable: [...code.replace(new RegExp(besidePackage, "g"), "").matchAll(/\bimport\(\s*(?!["'])([^)]{0,60})/g)].map((match) => match[1]!),
   };
 }
 

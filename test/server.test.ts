@@ -121,6 +121,33 @@ describe("npm start", () => {
     }
   });
 
+  it("keeps serving when the webhook proxy channel cannot be reached, and connects once it can", async () => {
+    const payload = { zen: "Approachable is better than simple.", hook_id: 2 };
+    const body = JSON.stringify(payload);
+    const signature = `sha256=${createHmac("sha256", "secret").update(body).digest("hex")}`;
+    const channelPort = await freePort();
+    const port = await freePort();
+    const { output, exited } = await start({ PORT: String(port), APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "secret", WEBHOOK_PROXY_URL: `http://127.0.0.1:${channelPort}/channel` });
+    await expect.poll(output, { timeout: 20_000 }).toContain(`the webhook proxy channel http://127.0.0.1:${channelPort}/channel cannot be reached`);
+    expect((await fetch(`http://localhost:${port}/healthz`)).status).toBe(200);
+
+    // The channel comes up: the server connects on its next try and forwards what arrives.
+    const channel = createHttpServer((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.write(`event: ready\ndata: {}\n\n`);
+      const delivery = { "x-github-event": "ping", "x-github-delivery": "proxied-2", "x-hub-signature-256": signature, body: payload, query: {}, timestamp: Date.now() };
+      res.write(`data: ${JSON.stringify(delivery)}\n\n`);
+    });
+    await new Promise<void>((resolve) => channel.listen(channelPort, "127.0.0.1", resolve));
+    try {
+      await expect.poll(output, { timeout: 30_000 }).toMatch(/POST http:\/\/[\w.]+:\d+\/api\/github\/webhooks - 20\d/);
+      expect(await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("running"), 100))])).toBe("running");
+    } finally {
+      channel.closeAllConnections();
+      channel.close();
+    }
+  });
+
   it("refuses to start a configured app without its own webhook secret, which would accept Probot's public default", async () => {
     for (const [secret, message] of [
       [undefined, "routines: WEBHOOK_SECRET is not set: copy the webhook secret from the app's settings on GitHub"],
