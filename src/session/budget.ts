@@ -15,6 +15,38 @@ export interface BudgetLimits {
   runTokens?: number;
 }
 
+/** The operator's dollar budgets: defaults for routines that set none, and the most a routine may set. */
+export interface OperatorBudget {
+  /** Per run, for routines without budget.run_usd (ROUTINES_BUDGET_RUN_USD). */
+  runUsd?: number;
+  /** Per routine and repository in 24 hours, for routines without budget.daily_usd (ROUTINES_BUDGET_DAILY_USD). */
+  dailyUsd?: number;
+  /** The most budget.run_usd may be (ROUTINES_BUDGET_MAX_RUN_USD). */
+  maxRunUsd?: number;
+  /** The most budget.daily_usd may be (ROUTINES_BUDGET_MAX_DAILY_USD). */
+  maxDailyUsd?: number;
+}
+
+/** A routine's budget key as the schema reads it. */
+export interface RoutineBudget {
+  run_usd?: number | undefined;
+  run_tokens?: number | undefined;
+  daily_usd?: number | undefined;
+}
+
+/**
+ * The limits a run keeps: the routine's own, else the operator's default, else the operator's
+ * ceiling (a routine above the ceiling is a config error, so never reaches a run).
+ */
+export function runLimitsOf(routine: RoutineBudget | undefined, operator: OperatorBudget = {}): BudgetLimits {
+  const runUsd = routine?.run_usd ?? operator.runUsd ?? operator.maxRunUsd;
+  return { ...(runUsd === undefined ? {} : { runUsd }), ...(routine?.run_tokens === undefined ? {} : { runTokens: routine.run_tokens }) };
+}
+
+/** The routine's daily dollar budget in a repository, the same way. */
+export const dailyLimitOf = (routine: RoutineBudget | undefined, operator: OperatorBudget = {}): number | undefined =>
+  routine?.daily_usd ?? operator.dailyUsd ?? operator.maxDailyUsd;
+
 /** Go on (with a note for the agent to wrap up), or stop, saying why. */
 export type BudgetVerdict = { go: true; note?: string } | { go: false; detail: string };
 
