@@ -198,6 +198,8 @@ export class WorkerPool {
     const context: ExecutionContext = {
       signal: controller.signal,
       record: (kind, data) => this.#record(run.id, kind, data),
+      spent: (costUsd) => this.store.addRunCost(run.id, costUsd),
+      routineCost: (since) => this.store.routineCost({ repository: run.repository, routine: run.routine, since }),
       tokens: {
         issued: (token, expiresAt) => this.store.recordRunToken({ token, runId: run.id, expiresAt }),
         revoked: (token) => this.store.forgetRunToken(token),

@@ -13,6 +13,8 @@ export interface BudgetLimits {
   runUsd?: number;
   /** Most tokens the run's model calls may use: input, cache reads and writes, and output. */
   runTokens?: number;
+  /** Where runUsd comes from when it is not the routine's budget (what was left of its daily budget). */
+  why?: string;
 }
 
 /** The operator's dollar budgets: defaults for routines that set none, and the most a routine may set. */
@@ -42,6 +44,9 @@ export function runLimitsOf(routine: RoutineBudget | undefined, operator: Operat
   const runUsd = routine?.run_usd ?? operator.runUsd ?? operator.maxRunUsd;
   return { ...(runUsd === undefined ? {} : { runUsd }), ...(routine?.run_tokens === undefined ? {} : { runTokens: routine.run_tokens }) };
 }
+
+/** A daily budget counts the runs created in the last 24 hours: a rolling window, not calendar days. */
+export const DAILY_WINDOW_MS = 24 * 3_600_000;
 
 /** The routine's daily dollar budget in a repository, the same way. */
 export const dailyLimitOf = (routine: RoutineBudget | undefined, operator: OperatorBudget = {}): number | undefined =>
@@ -126,7 +131,8 @@ export class RunBudget implements LoopBudget {
       return { go: false, detail: `stopped at the budget of ${runTokens} tokens: ${this.#tokens} used, and the next model call could use up to ${worstTokens} more` };
     }
     if (runUsd !== undefined && this.#spentUsd + worstUsd > runUsd) {
-      return { go: false, detail: `stopped at the budget of ${formatUsd(runUsd)}: ${formatUsd(this.#spentUsd)} spent, and the next model call could cost up to ${formatUsd(worstUsd)}` };
+      const why = this.limits.why ? ` (${this.limits.why})` : "";
+      return { go: false, detail: `stopped at the budget of ${formatUsd(runUsd)}${why}: ${formatUsd(this.#spentUsd)} spent, and the next model call could cost up to ${formatUsd(worstUsd)}` };
     }
     if (this.#warned) return { go: true };
     // Wrap up at 80 %, or earlier when the call after this one might not fit: the agent gets a turn to finish either way.

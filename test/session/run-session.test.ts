@@ -249,6 +249,22 @@ describe("connectors in a session", () => {
   }, 20_000);
 });
 
+describe("a session's budget", () => {
+  it("refuses a dollar budget on a model without a known price before anything runs, and says an unbudgeted run's cost is unknown", async () => {
+    const root = await checkout("version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    budget: { run_usd: 1 }\n  free:\n    prompt: Triage.\n");
+    model = await startFakeModel([{ content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] }]);
+    const env = { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url, ROUTINES_MODEL: "mystery-model" };
+    const refused = await cli(["run", "triage", "--repo", root], env);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("the model mystery-model has no known price, so the run's budget of $1.00 cannot be kept; the operator can add its price with ROUTINES_PRICES_FILE");
+    expect(model.requests).toHaveLength(0);
+
+    const unpriced = await cli(["run", "free", "--repo", root], env);
+    expect(unpriced.status).toBe(0);
+    expect(unpriced.stdout).toContain("the model mystery-model has no known price, so this run's cost is unknown");
+  });
+});
+
 describe("the setup script in a session", () => {
   it("runs before the agent, and a failing one ends the run with its output", async () => {
     const root = await checkout('version: 1\nenvironments:\n  default:\n    setup: "mkdir -p .deps && echo ready"\nroutines:\n  docs:\n    prompt: Docs.\n');
