@@ -127,9 +127,11 @@ export class StoreAdmission implements Admission {
   async #dailyBudgetSpent({ repository, routine, context }: RunRequest, now: Date): Promise<string | undefined> {
     const daily = context.dailyBudgetUsd ?? this.limits.budget?.dailyUsd ?? this.limits.budget?.maxDailyUsd;
     if (daily === undefined) return undefined;
-    const spent = await this.store.routineCost({ repository, routine, since: new Date(now.getTime() - DAILY_WINDOW_MS) });
-    if (spent < daily) return undefined;
+    const spent = await this.store.routineSpend({ repository, routine, since: new Date(now.getTime() - DAILY_WINDOW_MS) });
+    // Spent: all of it, or so nearly that a run was stopped for want of what was left.
+    if (spent.costUsd < daily && !spent.exhausted) return undefined;
     const source = context.dailyBudgetUsd !== undefined ? "budget.daily_usd" : this.limits.budget?.dailyUsd !== undefined ? "ROUTINES_BUDGET_DAILY_USD" : "ROUTINES_BUDGET_MAX_DAILY_USD";
-    return `daily budget spent: runs of ${routine} in ${repository.owner}/${repository.repo} cost ${formatUsd(spent)} in the last 24 hours, and its daily budget is ${formatUsd(daily)} (${source}); new runs start when older ones leave the 24-hour window`;
+    const left = spent.costUsd < daily ? `, and what was left was too little for a model call` : "";
+    return `daily budget spent: runs of ${routine} in ${repository.owner}/${repository.repo} cost ${formatUsd(spent.costUsd)} in the last 24 hours of its daily budget of ${formatUsd(daily)} (${source})${left}; new runs start when the runs that spent it leave the 24-hour window`;
   }
 }

@@ -432,10 +432,13 @@ export class SqliteStore implements RunStore {
     this.#sql("UPDATE runs SET cost_usd = coalesce(cost_usd, 0) + ? WHERE id = ?").run(costUsd, id);
   }
 
-  async routineCost({ repository, routine, since }: RoutineCostQuery): Promise<number> {
-    const row = this.#sql("SELECT coalesce(sum(cost_usd), 0) AS cost FROM runs WHERE owner = ? AND repo = ? AND routine = ? AND created_at >= ?")
-      .get(repository.owner, repository.repo, routine, since.getTime()) as { cost: number };
-    return row.cost;
+  async routineSpend({ repository, routine, since }: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }> {
+    const row = this.#sql(
+        `SELECT coalesce(sum(cost_usd), 0) AS cost, coalesce(max(stop_reason = 'daily_budget'), 0) AS exhausted
+         FROM runs WHERE owner = ? AND repo = ? AND routine = ? AND created_at >= ?`,
+      )
+      .get(repository.owner, repository.repo, routine, since.getTime()) as { cost: number; exhausted: number };
+    return { costUsd: row.cost, exhausted: row.exhausted === 1 };
   }
 
   async runningRuns(): Promise<RunRecord[]> {

@@ -225,8 +225,11 @@ export interface RunStore {
   transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
   /** Adds the cost of a model call to the run's. */
   addRunCost(id: string, costUsd: number): Promise<void>;
-  /** What the routine's runs in the repository created since the time have cost, in dollars. */
-  routineCost(query: RoutineCostQuery): Promise<number>;
+  /**
+   * What the routine's runs in the repository created since the time have cost, in dollars, and
+   * whether one of them was stopped because too little of the daily budget was left (daily_budget).
+   */
+  routineSpend(query: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }>;
   /** Runs recorded as running: at the start of a process, those the last one left behind. */
   runningRuns(): Promise<RunRecord[]>;
   /** Queues a running run again for its next attempt; false when it is not running. */

@@ -126,7 +126,8 @@ function setupLimit(setupTimeout: string | undefined, deadline: number, runTimeo
 }
 
 export interface SessionResult extends RunResult {
-  stopReason: StopReason;
+  /** daily_budget: stopped at a budget that was what was left of the routine's daily one. */
+  stopReason: StopReason | "daily_budget";
   detail?: string;
 }
 
@@ -227,13 +228,15 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     if (crossed) throw crossed;
     const summary = result.outcome?.summary ?? `The session ended without an outcome: ${result.detail ?? result.stopReason}.`;
     const costUsd = budget.costUsd;
-    await record("session_end", { stopReason: result.stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage, ...(costUsd === undefined ? {} : { costUsd }) });
+    // Stopped for want of what was left of the day's budget: the day's budget is spent (admission rejects new runs).
+    const stopReason = result.stopReason === "budget" && budget.limits.why ? "daily_budget" : result.stopReason;
+    await record("session_end", { stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage, ...(costUsd === undefined ? {} : { costUsd }) });
     return {
       outcome: result.outcome?.outcome ?? "unknown",
       summary: redact(summary),
       usage: result.usage,
       ...(costUsd === undefined ? {} : { costUsd }),
-      stopReason: result.stopReason,
+      stopReason,
       ...(result.detail ? { detail: result.detail } : {}),
     };
   } catch (error) {

@@ -105,9 +105,13 @@ describe("StoreAdmission", () => {
     await store.addRunCost(recent, 1.5);
     await store.addRunCost(other, 9);
     const repository = { owner: "acme", repo: "app" };
-    expect(await store.routineCost({ repository, routine: "review", since: new Date("2026-11-24T09:00:00Z") })).toBe(2.25);
-    expect(await store.routineCost({ repository, routine: "review", since: new Date("2026-11-24T10:00:01Z") })).toBe(1.5);
-    expect(await store.routineCost({ repository: { owner: "acme", repo: "web" }, routine: "review", since: new Date(0) })).toBe(0);
+    expect(await store.routineSpend({ repository, routine: "review", since: new Date("2026-11-24T09:00:00Z") })).toEqual({ costUsd: 2.25, exhausted: false });
+    expect(await store.routineSpend({ repository, routine: "review", since: new Date("2026-11-24T10:00:01Z") })).toEqual({ costUsd: 1.5, exhausted: false });
+    expect(await store.routineSpend({ repository: { owner: "acme", repo: "web" }, routine: "review", since: new Date(0) })).toEqual({ costUsd: 0, exhausted: false });
+    // A run stopped for want of what was left of the daily budget marks it spent.
+    await store.transition(recent, ["queued"], { status: "completed", stopReason: "daily_budget" });
+    expect(await store.routineSpend({ repository, routine: "review", since: new Date("2026-11-24T10:00:01Z") })).toEqual({ costUsd: 1.5, exhausted: true });
+    expect(await store.routineSpend({ repository, routine: "lint", since: new Date(0) })).toEqual({ costUsd: 9, exhausted: false });
     expect((await store.listRuns({ limit: 10 })).map((run) => run.costUsd).sort()).toEqual([0.75, 1.5, 9]);
     await store.close();
   });
