@@ -131,7 +131,8 @@ export class StoreAdmission implements Admission {
     // Spent: all of it, or so nearly that a run was stopped for want of what was left.
     if (spent.costUsd < daily && !spent.exhausted) return undefined;
     const source = context.dailyBudgetUsd !== undefined ? "budget.daily_usd" : this.limits.budget?.dailyUsd !== undefined ? "ROUTINES_BUDGET_DAILY_USD" : "ROUTINES_BUDGET_MAX_DAILY_USD";
-    const left = spent.costUsd < daily ? `, and what was left was too little for a model call` : "";
-    return `daily budget spent: runs of ${routine} in ${repository.owner}/${repository.repo} cost ${formatUsd(spent.costUsd)} in the last 24 hours of its daily budget of ${formatUsd(daily)} (${source})${left}; new runs start when the runs that spent it leave the 24-hour window`;
+    const left = spent.costUsd < daily ? ", too little left for a model call" : "";
+    // The headline first: a check run's title keeps 200 characters.
+    return `daily budget of ${formatUsd(daily)} spent (${source}): runs of ${routine} in ${repository.owner}/${repository.repo} cost ${formatUsd(spent.costUsd)} in the last 24 hours${left}; new runs start when those runs are 24 hours old`;
   }
 }

@@ -30,7 +30,7 @@ describe("StoreAdmission and daily budgets", () => {
     expect(await admission.admit(request(3, 2))).toMatchObject({
       status: "rejected",
       reason:
-        "daily budget spent: runs of triage in acme/app cost $2.00 in the last 24 hours of its daily budget of $2.00 (budget.daily_usd); new runs start when the runs that spent it leave the 24-hour window",
+        "daily budget of $2.00 spent (budget.daily_usd): runs of triage in acme/app cost $2.00 in the last 24 hours; new runs start when those runs are 24 hours old",
     });
     // Another routine of the repository has a budget of its own.
     expect((await admission.admit(request(4, 2, "review"))).status).toBe("queued");
@@ -46,7 +46,7 @@ describe("StoreAdmission and daily budgets", () => {
     if (seed.status !== "queued") throw new Error(seed.status);
     await store.addRunCost(seed.run.id, 5);
     expect((await new StoreAdmission(store, limits).admit(request(2))).status).toBe("queued");
-    expect(await new StoreAdmission(store, { ...limits, budget: { dailyUsd: 5, maxDailyUsd: 50 } }).admit(request(3))).toMatchObject({ status: "rejected", reason: expect.stringContaining("of its daily budget of $5.00 (ROUTINES_BUDGET_DAILY_USD)") });
+    expect(await new StoreAdmission(store, { ...limits, budget: { dailyUsd: 5, maxDailyUsd: 50 } }).admit(request(3))).toMatchObject({ status: "rejected", reason: expect.stringContaining("daily budget of $5.00 spent (ROUTINES_BUDGET_DAILY_USD)") });
     expect(await new StoreAdmission(store, { ...limits, budget: { maxDailyUsd: 4 } }).admit(request(4))).toMatchObject({ status: "rejected", reason: expect.stringContaining("(ROUTINES_BUDGET_MAX_DAILY_USD)") });
     // The routine's own budget comes first.
     expect((await new StoreAdmission(store, { ...limits, budget: { dailyUsd: 5 } }).admit(request(5, 10))).status).toBe("queued");
@@ -62,7 +62,7 @@ describe("StoreAdmission and daily budgets", () => {
     await store.transition(first.run.id, ["queued"], { status: "completed", stopReason: "daily_budget" });
     expect(await admission.admit(request(2, 1))).toMatchObject({
       status: "rejected",
-      reason: expect.stringContaining("cost $0.900 in the last 24 hours of its daily budget of $1.00 (budget.daily_usd), and what was left was too little for a model call;"),
+      reason: "daily budget of $1.00 spent (budget.daily_usd): runs of triage in acme/app cost $0.900 in the last 24 hours, too little left for a model call; new runs start when those runs are 24 hours old",
     });
     await store.close();
   });
