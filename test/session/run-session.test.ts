@@ -69,7 +69,7 @@ describe("routines run", () => {
     });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^Running docs with claude-sonnet-5-5 in .*\nturn 1: [\d,]+ input tokens \(0 from cache\), [\d,]+ output\n  Reading first\.\n  → view {"path":"README.md"}\n/);
+    expect(result.stdout).toMatch(/^Running docs with claude-sonnet-5-5 in .*\nturn 1: [\d,]+ input tokens \(0 from cache\), [\d,]+ output, \$0\.\d+ \(run \$0\.\d+\)\n  Reading first\.\n  → view {"path":"README.md"}\n/);
     expect(result.stdout).toContain("\nOutcome: succeeded\nAdded CHANGELOG.md.\nTokens: ");
     expect(await readFile(join(root, "CHANGELOG.md"), "utf8")).toBe("# Changelog\n");
 
