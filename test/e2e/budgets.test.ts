@@ -100,6 +100,10 @@ describe("budgets", () => {
     expect(noted).toBeLessThan(requests.length);
     expect(requests[noted]!.body.messages.at(-1).content.at(-1)).toMatchObject({ type: "text", text: expect.stringMatching(/^\[System note\] This run has used \$0\.\d+ of its budget of \$0\.500\. Wrap up now: .* report the outcome with report_outcome\./) });
     expect(requests.filter((request) => JSON.stringify(request.body.messages.at(-1)).includes("Wrap up now"))).toHaveLength(1);
+    // At about 80 %: what the note says was spent, and what the transcript's turns had spent by then.
+    const said = dollars(/This run has used (\$[\d.]+) of its budget/.exec(requests[noted]!.body.messages.at(-1).content.at(-1).text)![1]!);
+    expect(said / RUN_USD).toBeGreaterThanOrEqual(0.7);
+    expect(said / RUN_USD).toBeLessThan(0.9);
     expect(shown).toContain(" system_note {");
     // Nothing was posted to the pull request.
     expect(world.github.find("POST", /^\/api\/v3\/repos\/acme\/spender\/(issues|pulls)\/\d+\/(comments|reviews)$/)).toEqual([]);
