@@ -87,9 +87,10 @@ export function costOf(usage: TokenUsage, price: ModelPrice): number {
   return (usage.inputTokens * r.input + usage.cacheWriteTokens * r.cacheWrite + usage.cacheReadTokens * r.cacheRead + usage.outputTokens * r.output) / 1_000_000;
 }
 
-/** Dollars as people read them: cents for a dollar or more, more places below a dollar, so a cheap run does not read "$0.00". */
+/** Dollars as people read them: in cents from a dollar up or when exact ($0.50), with more places below, so a cheap run does not read "$0.00". */
 export function formatUsd(dollars: number): string {
-  if (dollars >= 1 || dollars === 0) return `$${dollars.toFixed(2)}`;
+  const cents = dollars * 100;
+  if (dollars >= 1 || Math.abs(cents - Math.round(cents)) < 1e-9) return `$${dollars.toFixed(2)}`;
   return `$${dollars.toFixed(dollars >= 0.01 ? 3 : 4)}`;
 }
 

@@ -62,7 +62,7 @@ describe("StoreAdmission and daily budgets", () => {
     await store.transition(first.run.id, ["queued"], { status: "completed", stopReason: "daily_budget" });
     expect(await admission.admit(request(2, 1))).toMatchObject({
       status: "rejected",
-      reason: "daily budget of $1.00 spent (budget.daily_usd): runs of triage in acme/app cost $0.900 in the last 24 hours, too little left for a model call; new runs start when those runs are 24 hours old",
+      reason: "daily budget of $1.00 spent (budget.daily_usd): runs of triage in acme/app cost $0.90 in the last 24 hours, too little left for a model call; new runs start when those runs are 24 hours old",
     });
     await store.close();
   });

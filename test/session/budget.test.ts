@@ -62,12 +62,12 @@ describe("RunBudget", () => {
     messages.push("c", "d");
     // 5 500 spent, next worst ≈ 3 500: this call fits, the one after may not.
     const wrap = budget.beforeCall(request(messages));
-    expect(wrap).toMatchObject({ go: true, note: expect.stringContaining("This run has used $0.0055 of its budget of $0.010. Wrap up now") });
+    expect(wrap).toMatchObject({ go: true, note: expect.stringContaining("This run has used $0.0055 of its budget of $0.01. Wrap up now") });
     expect(wrap.go && wrap.note).toContain("report_outcome");
     await budget.afterCall(usage(3_000, 500));
     messages.push("e", "f");
     // 9 000 spent, next worst ≈ 4 000: stop. The note was given once.
-    expect(budget.beforeCall(request(messages))).toEqual({ go: false, detail: expect.stringMatching(/^stopped at the budget of \$0\.010: \$0\.0090 spent, and the next model call could cost up to \$0\.0040$/) });
+    expect(budget.beforeCall(request(messages))).toEqual({ go: false, detail: expect.stringMatching(/^stopped at the budget of \$0\.01: \$0\.0090 spent, and the next model call could cost up to \$0\.0040$/) });
   });
 
   it("wraps up at 80 % spent", async () => {
@@ -117,7 +117,7 @@ describe("runAgentLoop with a budget", () => {
       record: async (kind, data) => void events.push([kind, data]),
     });
     expect(result.stopReason).toBe("budget");
-    expect(result.detail).toMatch(/^stopped at the budget of \$0\.050: \$0\.0\d+ spent, and the next model call could cost up to \$0\.00\d+$/);
+    expect(result.detail).toMatch(/^stopped at the budget of \$0\.05: \$0\.0\d+ spent, and the next model call could cost up to \$0\.00\d+$/);
     // Never over, and no call was made after the stop.
     expect(budget.costUsd!).toBeLessThanOrEqual(0.05);
     expect(model.requests).toHaveLength(result.turns);

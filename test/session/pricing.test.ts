@@ -55,6 +55,8 @@ describe("formatUsd", () => {
     expect(formatUsd(0.1234)).toBe("$0.123");
     expect(formatUsd(0.00042)).toBe("$0.0004");
     expect(formatUsd(0)).toBe("$0.00");
+    expect(formatUsd(0.5)).toBe("$0.50");
+    expect(formatUsd(0.14)).toBe("$0.14");
   });
 });
 
