@@ -60,7 +60,7 @@ export const SHIPPED_PRICES: PriceTable = {
  * ids such as "anthropic.claude-…" or "us.anthropic.claude-…" are matched without their prefix.
  */
 export function priceOf(model: string, operator: PriceTable = {}): ModelPrice | undefined {
-  const name = model.trim().toLowerCase().replace(/^(?:[a-z]{2,4}\.)?anthropic\./, "");
+  const name = model.trim().toLowerCase().replace(/^(?:[a-z]+\.)?anthropic\./, "");
   return longestMatch(name, operator) ?? longestMatch(name, SHIPPED_PRICES);
 }
 

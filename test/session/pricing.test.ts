@@ -17,6 +17,7 @@ describe("priceOf", () => {
     expect(priceOf("claude-sonnet-5-5")).toMatchObject({ input: 2, cacheRead: 0.1, output: 10 });
     expect(priceOf("anthropic.claude-sonnet-4-5-20250929-v1:0")).toBe(SHIPPED_PRICES["claude-sonnet-4-5"]);
     expect(priceOf("us.anthropic.claude-haiku-4-5-20251001-v1:0")).toBe(SHIPPED_PRICES["claude-haiku-4-5"]);
+    expect(priceOf("global.anthropic.claude-sonnet-4-5-20250929-v1:0")).toBe(SHIPPED_PRICES["claude-sonnet-4-5"]);
     expect(priceOf("claude-sonnet-4-5@20250929")).toBe(SHIPPED_PRICES["claude-sonnet-4-5"]);
   });
 
