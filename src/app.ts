@@ -14,7 +14,7 @@ import type { Admission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
 import { runUrl } from "./runs/run-url.js";
 import type { ReplyEntry, RunStore } from "./runs/store.js";
-import type { Settings } from "./settings.js";
+import { budgetCeilings, type Settings } from "./settings.js";
 import { appLoginOf } from "./triggers/app-identity.js";
 import { handleRerequestedCheck } from "./triggers/check-rerequested.js";
 import { handleComment } from "./triggers/commands.js";
@@ -56,7 +56,7 @@ export interface AppOptions {
 export function createApp(options: AppOptions): ApplicationFunction {
   return (app: Probot, { addHandler }: Pick<ApplicationFunctionOptions, "addHandler">) => {
     const { settings, store, admission } = options;
-    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites });
+    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites, budgetCeilings: budgetCeilings(settings) });
     const validate = options.validate ?? validateInThread;
     const routines = options.routines ?? new RoutinesCache(validateOptions, validate);
     const deps = {

@@ -96,6 +96,8 @@ export interface RunRequest {
     withoutSecrets: boolean;
     /** Names of the secrets the routine's environment needs, checked at admission. */
     requiredSecrets?: string[];
+    /** The routine's own daily dollar budget (budget.daily_usd), checked at admission. */
+    dailyBudgetUsd?: number;
   };
 }
 

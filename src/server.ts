@@ -223,6 +223,8 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     client: new Anthropic({ maxRetries: 0, ...modelCredentials }),
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
+    prices: settings.prices,
+    operatorBudget: settings.budget,
     serverConnectors,
     secrets: settings.secrets,
     heldSecrets: held,

@@ -3,6 +3,8 @@ import { resolve } from "node:path";
 import { parseDuration } from "./config/duration.js";
 import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
 import { DEFAULT_MAX_GITHUB_WRITES_CEILING, DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
+import type { OperatorBudget } from "./session/budget.js";
+import { PriceFileError, readPriceFile, type PriceTable } from "./session/pricing.js";
 
 export interface Settings {
   /** Shortest allowed gap between two runs of a schedule, in milliseconds (ROUTINES_MIN_SCHEDULE_INTERVAL). */
@@ -31,6 +33,10 @@ export interface Settings {
   fullNetworkRepositories: string[];
   /** The model for routines that name none (ROUTINES_MODEL). */
   model: string;
+  /** The operator's model prices, looked at before the shipped ones (ROUTINES_PRICES_FILE); empty when unset. */
+  prices: PriceTable;
+  /** Dollar budgets for routines that set none, and the most a routine may set (ROUTINES_BUDGET_*). */
+  budget: OperatorBudget;
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
   maxOutputTokens: number;
   /** The server's address as users reach it, for links to runs (ROUTINES_PUBLIC_URL). */
@@ -49,6 +55,12 @@ export interface Settings {
   /** What one run's commands may use at once (ROUTINES_RUN_MAX_PROCESSES, ROUTINES_RUN_MAX_MEMORY, ROUTINES_RUN_MAX_DISK). */
   runLimits: { maxProcesses: number; maxMemory: number; maxDisk: number };
 }
+
+/** The ceilings a routine's budget is checked against. */
+export const budgetCeilings = ({ budget }: Pick<Settings, "budget">) => ({
+  ...(budget.maxRunUsd === undefined ? {} : { runUsd: budget.maxRunUsd }),
+  ...(budget.maxDailyUsd === undefined ? {} : { dailyUsd: budget.maxDailyUsd }),
+});
 
 const GB = 1024 ** 3;
 
@@ -71,6 +83,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     fullNetworkRepositories: repositoryListSetting(env, "ROUTINES_FULL_NETWORK_REPOSITORIES"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
     model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
+    prices: pricesSetting(env),
+    budget: budgetSettings(env),
     maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
     ...(env.ROUTINES_METRICS_TOKEN?.trim() ? { metricsToken: env.ROUTINES_METRICS_TOKEN.trim() } : {}),
@@ -82,6 +96,45 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       maxDisk: sizeSetting(env, "ROUTINES_RUN_MAX_DISK", 10 * GB, 16 * 1024 ** 2),
     },
   };
+}
+
+function pricesSetting(env: NodeJS.ProcessEnv): PriceTable {
+  const file = env.ROUTINES_PRICES_FILE?.trim();
+  if (!file) return {};
+  try {
+    return readPriceFile(resolve(file));
+  } catch (error) {
+    if (error instanceof PriceFileError) throw new SettingsError(`ROUTINES_PRICES_FILE: ${error.message}`);
+    throw error;
+  }
+}
+
+function budgetSettings(env: NodeJS.ProcessEnv): OperatorBudget {
+  const runUsd = dollarSetting(env, "ROUTINES_BUDGET_RUN_USD");
+  const dailyUsd = dollarSetting(env, "ROUTINES_BUDGET_DAILY_USD");
+  const maxRunUsd = dollarSetting(env, "ROUTINES_BUDGET_MAX_RUN_USD");
+  const maxDailyUsd = dollarSetting(env, "ROUTINES_BUDGET_MAX_DAILY_USD");
+  // A default above its ceiling would put every routine that sets no budget over it.
+  for (const [value, ceiling, name, ceilingName] of [
+    [runUsd, maxRunUsd, "ROUTINES_BUDGET_RUN_USD", "ROUTINES_BUDGET_MAX_RUN_USD"],
+    [dailyUsd, maxDailyUsd, "ROUTINES_BUDGET_DAILY_USD", "ROUTINES_BUDGET_MAX_DAILY_USD"],
+  ] as const) {
+    if (value !== undefined && ceiling !== undefined && value > ceiling) throw new SettingsError(`${name}=${value} is above ${ceilingName}=${ceiling}; a default cannot be above the ceiling`);
+  }
+  return {
+    ...(runUsd === undefined ? {} : { runUsd }),
+    ...(dailyUsd === undefined ? {} : { dailyUsd }),
+    ...(maxRunUsd === undefined ? {} : { maxRunUsd }),
+    ...(maxDailyUsd === undefined ? {} : { maxDailyUsd }),
+  };
+}
+
+/** An amount of dollars above 0, such as "5" or "0.50"; undefined when unset. */
+function dollarSetting(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name]?.trim().replace(/^\$/, "");
+  if (!text) return undefined;
+  if (!/^\d+(?:\.\d+)?$/.test(text) || Number(text) <= 0) throw new SettingsError(`${name}=${JSON.stringify(env[name]?.trim())} is not an amount of dollars; use a number above 0, such as "5" or "0.50"`);
+  return Number(text);
 }
 
 function secretsSetting(env: NodeJS.ProcessEnv): SecretGrants {

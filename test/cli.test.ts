@@ -387,15 +387,17 @@ describe("routines runs", () => {
       createdAt,
     });
     await store.appendEvent("run_0001", "assistant", { text: "Looking at the diff." }, createdAt);
+    await store.addRunCost("run_0001", 0.42);
     await store.close();
 
     const env = { DATA_DIR: dataDir };
     expect(await routines(["runs"], ROOT, env)).toMatchObject({
       status: 0,
-      stdout: "RUN       ROUTINE  REPOSITORY  TRIGGER              STATUS     OUTCOME    AGE\nrun_0001  review   acme/app    pull_request.opened  completed  succeeded  5m ago\n",
+      stdout: "RUN       ROUTINE  REPOSITORY  TRIGGER              STATUS     OUTCOME    COST   AGE\nrun_0001  review   acme/app    pull_request.opened  completed  succeeded  $0.42  5m ago\n",
     });
     const shown = await routines(["runs", "show", "run_0001"], ROOT, env);
     expect(shown.stdout).toContain("run_0001  review in acme/app\n  trigger   pull_request.opened\n  status    completed\n  outcome   succeeded\n");
+    expect(shown.stdout).toContain("\n  cost      $0.42\n");
     expect(shown.stdout).toContain("Left two comments.\n\nTranscript:\n  1. ");
     expect(shown.stdout).toContain(' assistant {"text":"Looking at the diff."}\n');
     expect(await routines(["runs", "show", "run_nope"], ROOT, env)).toMatchObject({ status: 1, stderr: "routines: no run run_nope\n" });

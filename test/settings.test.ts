@@ -1,4 +1,6 @@
-import { resolve } from "node:path";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SecretGrants } from "../src/config/secret-grants.js";
 import { readSettings } from "../src/settings.js";
@@ -18,6 +20,8 @@ describe("readSettings", () => {
       allowUnsandboxed: false,
       fullNetworkRepositories: [],
       model: "claude-sonnet-5-5",
+      prices: {},
+      budget: {},
       maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
       githubUrl: "https://github.com",
@@ -54,6 +58,10 @@ describe("readSettings", () => {
         ROUTINES_RUN_MAX_PROCESSES: "512",
         ROUTINES_RUN_MAX_MEMORY: "1.5GB",
         ROUTINES_RUN_MAX_DISK: "500 mb",
+        ROUTINES_BUDGET_RUN_USD: "2.50",
+        ROUTINES_BUDGET_DAILY_USD: "$20",
+        ROUTINES_BUDGET_MAX_RUN_USD: "10",
+        ROUTINES_BUDGET_MAX_DAILY_USD: "100",
       }),
     ).toEqual({
       minScheduleInterval: 900_000,
@@ -68,6 +76,8 @@ describe("readSettings", () => {
       allowUnsandboxed: false,
       fullNetworkRepositories: ["acme/app", "acme-labs/*"],
       model: "claude-opus-4-1",
+      prices: {},
+      budget: { runUsd: 2.5, dailyUsd: 20, maxRunUsd: 10, maxDailyUsd: 100 },
       maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
       githubUrl: "https://github.acme.example",
@@ -109,7 +119,21 @@ describe("readSettings", () => {
     [{ ROUTINES_RUN_MAX_MEMORY: "4 gigs" }, 'ROUTINES_RUN_MAX_MEMORY="4 gigs" is not a size; use a value such as "4GB" or "500MB"'],
     [{ ROUTINES_RUN_MAX_MEMORY: "1MB" }, 'ROUTINES_RUN_MAX_MEMORY="1MB" is too small; use at least 64 MB'],
     [{ ROUTINES_RUN_MAX_DISK: "-5GB" }, 'ROUTINES_RUN_MAX_DISK="-5GB" is not a size'],
+    [{ ROUTINES_BUDGET_RUN_USD: "five" }, 'ROUTINES_BUDGET_RUN_USD="five" is not an amount of dollars; use a number above 0, such as "5" or "0.50"'],
+    [{ ROUTINES_BUDGET_MAX_DAILY_USD: "0" }, 'ROUTINES_BUDGET_MAX_DAILY_USD="0" is not an amount of dollars'],
+    [{ ROUTINES_BUDGET_RUN_USD: "20", ROUTINES_BUDGET_MAX_RUN_USD: "10" }, "ROUTINES_BUDGET_RUN_USD=20 is above ROUTINES_BUDGET_MAX_RUN_USD=10; a default cannot be above the ceiling"],
+    [{ ROUTINES_BUDGET_DAILY_USD: "200", ROUTINES_BUDGET_MAX_DAILY_USD: "100" }, "ROUTINES_BUDGET_DAILY_USD=200 is above ROUTINES_BUDGET_MAX_DAILY_USD=100"],
+    [{ ROUTINES_PRICES_FILE: "/no/such/prices.json" }, "ROUTINES_PRICES_FILE: cannot read /no/such/prices.json as JSON"],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
+  });
+
+  it("reads the operator's prices from ROUTINES_PRICES_FILE, naming a wrong entry", () => {
+    const dir = mkdtempSync(join(tmpdir(), "routines-settings-"));
+    const file = join(dir, "prices.json");
+    writeFileSync(file, JSON.stringify({ "claude-sonnet-5-5": { input: 1.5, cache_write: 1.875, cache_read: 0.15, output: 7.5 } }));
+    expect(readSettings({ ROUTINES_PRICES_FILE: file }).prices).toEqual({ "claude-sonnet-5-5": { input: 1.5, cacheWrite: 1.875, cacheRead: 0.15, output: 7.5 } });
+    writeFileSync(file, JSON.stringify({ "claude-sonnet-5-5": { input: 1.5 } }));
+    expect(() => readSettings({ ROUTINES_PRICES_FILE: file })).toThrow(`ROUTINES_PRICES_FILE: ${file}: claude-sonnet-5-5.cache_write:`);
   });
 });

@@ -16,6 +16,7 @@ import { githubTools } from "../session/github-tools.js";
 import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "../session/github-writes.js";
 import { createRedactor } from "../session/redact.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
+import { formatUsd } from "../session/pricing.js";
 import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
 import { sandboxSupport } from "../session/sandbox.js";
@@ -111,7 +112,8 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     if (kind === "setup_end" && !event.failed) io.out(`setup: ${event.cached ? "restored from the cache" : "done"} in ${event.durationMs} ms\n`);
     if (kind === "model_response") {
       const { input, cacheRead, cacheWrite, output } = event.usage;
-      io.out(`turn ${event.turn}: ${count(input + cacheRead + cacheWrite)} input tokens (${count(cacheRead)} from cache), ${count(output)} output\n`);
+      const cost = typeof event.totalCostUsd === "number" ? `, ${formatUsd(event.costUsd)} (run ${formatUsd(event.totalCostUsd)})` : "";
+      io.out(`turn ${event.turn}: ${count(input + cacheRead + cacheWrite)} input tokens (${count(cacheRead)} from cache), ${count(output)} output${cost}\n`);
     }
     if (kind === "assistant") io.out(`  ${String(event.text).trim().replace(/\n/g, "\n  ")}\n`);
     if (kind === "tool_call") io.out(`  → ${event.name} ${JSON.stringify(event.input).slice(0, 160)}\n`);
@@ -135,6 +137,8 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     client,
     defaultModel: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
+    prices: settings.prices,
+    operatorBudget: settings.budget,
     record: progress,
   }).catch((error: unknown) => {
     if (error instanceof SetupError) throw new CliError(error.message, 1);
@@ -143,6 +147,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
   const { usage } = result;
   io.out(`\nOutcome: ${result.outcome}${result.detail ? ` (${result.detail})` : ""}\n${result.summary ?? ""}\n`);
   io.out(`Tokens: ${count(usage?.inputTokens ?? 0)} input, ${count(usage?.cacheReadTokens ?? 0)} cache read, ${count(usage?.cacheWriteTokens ?? 0)} cache write, ${count(usage?.outputTokens ?? 0)} output\n`);
+  io.out(`Cost: ${result.costUsd === undefined ? "unknown (the model has no known price)" : formatUsd(result.costUsd)}\n`);
   return result.outcome === "succeeded" ? 0 : 1;
 }
 

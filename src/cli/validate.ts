@@ -10,14 +10,14 @@ import { promptFileProblems } from "../config/prompt-files.js";
 import { withSecretScope } from "../config/secret-scope.js";
 import { validateRoutines, type RoutinesConfig } from "../config/validate.js";
 import type { RepositoryId } from "../run-request.js";
-import { readSettings } from "../settings.js";
+import { budgetCeilings, readSettings } from "../settings.js";
 import { CliError, readInput, type Io } from "./io.js";
 
 /** Reads and validates a routines file; prints its problems. With a repository, secrets not granted to it are problems too. */
 export async function loadConfigFile(file: string, io: Io, repository?: string): Promise<RoutinesConfig> {
   const source = await readInput(file);
   const settings = readSettings(io.env);
-  const validated = validateRoutines(source, { minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites });
+  const validated = validateRoutines(source, { minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites, budgetCeilings: budgetCeilings(settings) });
   const scoped = repository === undefined ? validated : withSecretScope(source, validated, settings.secrets, repositoryId(repository));
   const root = checkoutOf(file);
   const missing = root === undefined ? [] : await promptFileProblems(source, scoped, (path) => sizeInCheckout(root, path));

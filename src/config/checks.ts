@@ -13,6 +13,13 @@ export interface CheckOptions {
   minScheduleInterval: number;
   /** The most GitHub writes per run a routine may ask for. */
   maxGithubWrites: number;
+  /** The most dollars a routine's budget may allow, per run and per day (ROUTINES_BUDGET_MAX_RUN_USD, ROUTINES_BUDGET_MAX_DAILY_USD). */
+  budgetCeilings?: BudgetCeilings;
+}
+
+export interface BudgetCeilings {
+  runUsd?: number;
+  dailyUsd?: number;
 }
 
 const HOUR = 3_600_000;
@@ -51,6 +58,8 @@ export function crossChecks(raw: Record<string, unknown>, locate: Locator, optio
       report([...base, "max_github_writes"], `${writes} is more GitHub writes per run than the server allows (${options.maxGithubWrites}, set by ROUTINES_MAX_GITHUB_WRITES)`);
     }
 
+    if (isRecord(routine.budget)) checkBudget(routine.budget, [...base, "budget"], report, options.budgetCeilings ?? {});
+
     const seen = new Map<string, number>();
     (Array.isArray(routine.triggers) ? routine.triggers : []).forEach((rawTrigger, index) => {
       const parsed = Trigger.safeParse(rawTrigger);
@@ -82,6 +91,18 @@ export function crossChecks(raw: Record<string, unknown>, locate: Locator, optio
     });
   }
   return problems;
+}
+
+/** A routine cannot raise its budget above the operator's ceiling. */
+function checkBudget(budget: Record<string, unknown>, path: ConfigPath, report: (path: ConfigPath, message: string) => void, ceilings: BudgetCeilings): void {
+  const over = (key: string, ceiling: number | undefined, what: string, setting: string) => {
+    const value = budget[key];
+    if (typeof value === "number" && ceiling !== undefined && value > ceiling) {
+      report([...path, key], `$${value} is more dollars ${what} than the server allows ($${ceiling}, set by ${setting})`);
+    }
+  };
+  over("run_usd", ceilings.runUsd, "per run", "ROUTINES_BUDGET_MAX_RUN_USD");
+  over("daily_usd", ceilings.dailyUsd, "per day", "ROUTINES_BUDGET_MAX_DAILY_USD");
 }
 
 function checkSchedule(

@@ -12,3 +12,9 @@ export function requiredSecrets(routine: Routine | undefined, environments: Reco
   if (!routine || withoutSecrets) return [];
   return environmentOf(routine, environments)?.secrets ?? [];
 }
+
+/** The routine's own daily dollar budget, for admission to check (the operator's default applies when it has none). */
+export function dailyBudgetOf(routine: Routine | undefined): { dailyBudgetUsd?: number } {
+  const daily = routine?.budget?.daily_usd;
+  return daily === undefined ? {} : { dailyBudgetUsd: daily };
+}

@@ -320,6 +320,8 @@ export const Trigger = z.strictObject({
 // "." and ".." are no repository's names, and would name directories of the checkout.
 const REPOSITORY = /^(self|[A-Za-z0-9][A-Za-z0-9-]*\/(?!\.\.?$)[A-Za-z0-9._-]+)$/;
 
+const Dollars = z.number().positive({ error: "must be an amount of dollars above 0, e.g. 5 or 0.5" });
+
 export const Routine = strict({
   description: z.string().optional(),
   prompt: z.string().trim().min(1, { error: "must not be empty" }).optional().describe("What the agent should do."),
@@ -343,6 +345,13 @@ export const Routine = strict({
     .min(0, { error: "must be a whole number, 0 or more" })
     .optional()
     .describe("Most GitHub writes (comments, reviews, issues, labels, assignments, closing or reopening, pull requests) the tools make in one run; more are refused and the run goes on. Default: 20; at most what the server allows (ROUTINES_MAX_GITHUB_WRITES, default 100)."),
+  budget: strict({
+    run_usd: Dollars.optional().describe("Most dollars the model calls of one run may cost; the run stops before a call that could go over. Default: set by the operator (ROUTINES_BUDGET_RUN_USD)."),
+    run_tokens: z.number().int().min(1, { error: "must be a whole number, 1 or more" }).optional().describe("Most tokens (input, cache reads and writes, output) the model calls of one run may use."),
+    daily_usd: Dollars.optional().describe("Most dollars the routine's runs in this repository may cost in 24 hours; new runs are rejected once it is spent. Default: set by the operator (ROUTINES_BUDGET_DAILY_USD)."),
+  })
+    .optional()
+    .describe("What the routine may spend on the model. At most what the server allows (ROUTINES_BUDGET_MAX_RUN_USD, ROUTINES_BUDGET_MAX_DAILY_USD)."),
   timeout: Duration.optional().describe('Wall-clock limit of one run. Default: "30m".'),
   allow_unrestricted_branch_pushes: z.boolean().optional().describe("Allow pushes to branches outside claude/. Default: false."),
   triggers: z.array(Trigger).optional().describe("What starts the routine. Without triggers it runs only on demand."),

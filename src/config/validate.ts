@@ -2,7 +2,7 @@
 // column, and the routines that are valid despite problems elsewhere in the file.
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { crossChecks } from "./checks.js";
+import { crossChecks, type BudgetCeilings } from "./checks.js";
 import { LIMITS } from "./limits.js";
 import { createLocator } from "./locate.js";
 import { byPosition, isError, oneLine, type ConfigPath, type Problem } from "./problem.js";
@@ -21,6 +21,8 @@ export interface ValidateOptions {
   minScheduleInterval?: number;
   /** The most max_github_writes a routine may ask for (ROUTINES_MAX_GITHUB_WRITES). Default: 100. */
   maxGithubWrites?: number;
+  /** The most a routine's budget may allow (ROUTINES_BUDGET_MAX_RUN_USD, ROUTINES_BUDGET_MAX_DAILY_USD). Default: no ceiling. */
+  budgetCeilings?: BudgetCeilings;
 }
 
 /** Validation as the server runs it: off the event loop, with a time budget (see validate-off-thread.ts). */
@@ -114,6 +116,7 @@ export function validateRoutines(source: string, options: ValidateOptions = {}):
       now: options.now ?? new Date(),
       minScheduleInterval: options.minScheduleInterval ?? DEFAULT_MIN_SCHEDULE_INTERVAL,
       maxGithubWrites: options.maxGithubWrites ?? DEFAULT_MAX_GITHUB_WRITES_CEILING,
+      ...(options.budgetCeilings ? { budgetCeilings: options.budgetCeilings } : {}),
     }),
   );
   result.problems.sort(byPosition);

@@ -6,6 +6,7 @@
 import type { RunObserver } from "../runs/run-observer.js";
 import { commitOf } from "../run-request.js";
 import type { CheckEntry, CheckState, RunRecord, RunStore } from "../runs/store.js";
+import { formatUsd } from "../session/pricing.js";
 
 export const checkName = (routine: string) => `routines/${routine}`;
 
@@ -28,7 +29,7 @@ export function conclusionOf(run: RunRecord): { conclusion: Conclusion; title: s
       if (run.outcome === "succeeded") return { conclusion: "success", title: "Succeeded" };
       if (run.outcome === "failed") return { conclusion: "failure", title: "The routine reported failure" };
       // A limit, a refusal or an overflowing context kept the routine from finishing its task.
-      if (run.stopReason !== undefined && run.stopReason !== "end_turn") return { conclusion: "failure", title: `Stopped: ${reason ?? run.stopReason}` };
+      if (run.stopReason !== undefined && run.stopReason !== "end_turn") return { conclusion: "failure", title: stoppedTitle(reason ?? run.stopReason) };
       return { conclusion: "neutral", title: "Finished without reporting an outcome" };
     }
     case "errored":
@@ -44,6 +45,9 @@ export function conclusionOf(run: RunRecord): { conclusion: Conclusion; title: s
   }
 }
 
+/** "Stopped at the budget of $5.00: …" rather than "Stopped: stopped at …". */
+const stoppedTitle = (why: string) => (/^stopped /i.test(why) ? `S${why.slice(1)}` : `Stopped: ${why}`);
+
 const count = (n: number) => n.toLocaleString("en-US");
 
 function summaryOf(run: RunRecord): string {
@@ -51,7 +55,11 @@ function summaryOf(run: RunRecord): string {
   if (run.usage) {
     const { inputTokens, cacheReadTokens, cacheWriteTokens, outputTokens } = run.usage;
     parts.push(
-      ["| input | cache read | cache write | output |", "| --- | --- | --- | --- |", `| ${count(inputTokens)} | ${count(cacheReadTokens)} | ${count(cacheWriteTokens)} | ${count(outputTokens)} |`].join("\n"),
+      [
+        "| input | cache read | cache write | output | cost |",
+        "| --- | --- | --- | --- | --- |",
+        `| ${count(inputTokens)} | ${count(cacheReadTokens)} | ${count(cacheWriteTokens)} | ${count(outputTokens)} | ${run.costUsd === undefined ? "unknown" : formatUsd(run.costUsd)} |`,
+      ].join("\n"),
     );
   }
   parts.push(`Run \`${run.id}\`, started by ${run.trigger.kind === "command" ? `a /routine command from ${run.trigger.author}` : `a ${run.trigger.kind} trigger`}.`);

@@ -6,6 +6,8 @@
 import { randomBytes } from "node:crypto";
 import type { RunRequest } from "../run-request.js";
 import { SecretGrants } from "../config/secret-grants.js";
+import { DAILY_WINDOW_MS, type OperatorBudget } from "../session/budget.js";
+import { formatUsd } from "../session/pricing.js";
 import type { RunObserver } from "./run-observer.js";
 import { concurrencyKey, type RunRecord, type RunStore } from "./store.js";
 
@@ -16,6 +18,8 @@ export interface AdmissionLimits {
   hourlyRunsPerRoutine: number;
   /** Most webhook-started runs per installation per hour. */
   hourlyRunsPerInstallation: number;
+  /** The operator's default daily dollar budget per routine and repository, and its ceiling (which also applies to routines that set none). */
+  budget?: Pick<OperatorBudget, "dailyUsd" | "maxDailyUsd">;
 }
 
 export type AdmissionResult =
@@ -104,6 +108,8 @@ export class StoreAdmission implements Admission {
         return `daily cap reached: ${today} runs in this installation in the last 24 hours (limit ${dailyRunsPerInstallation}, ROUTINES_DAILY_RUNS_PER_INSTALLATION)`;
       }
     }
+    const budget = await this.#dailyBudgetSpent(request, now);
+    if (budget) return budget;
     if (!(WEBHOOK_KINDS as readonly string[]).includes(trigger.kind)) return undefined;
     const hour = { since: new Date(now.getTime() - HOUR), installationId, triggerKinds: WEBHOOK_KINDS };
     const forRoutine = await this.store.countRecentRuns({ ...hour, routine: { repository, name: routine } });
@@ -115,5 +121,18 @@ export class StoreAdmission implements Admission {
       return `hourly cap reached: ${forInstallation} webhook-started runs in this installation in the last hour (limit ${hourlyRunsPerInstallation}, ROUTINES_HOURLY_RUNS_PER_INSTALLATION)`;
     }
     return undefined;
+  }
+
+  /** A routine whose runs in the repository have spent its daily budget in the last 24 hours starts no more until older runs leave the window. */
+  async #dailyBudgetSpent({ repository, routine, context }: RunRequest, now: Date): Promise<string | undefined> {
+    const daily = context.dailyBudgetUsd ?? this.limits.budget?.dailyUsd ?? this.limits.budget?.maxDailyUsd;
+    if (daily === undefined) return undefined;
+    const spent = await this.store.routineSpend({ repository, routine, since: new Date(now.getTime() - DAILY_WINDOW_MS) });
+    // Spent: all of it, or so nearly that a run was stopped for want of what was left.
+    if (spent.costUsd < daily && !spent.exhausted) return undefined;
+    const source = context.dailyBudgetUsd !== undefined ? "budget.daily_usd" : this.limits.budget?.dailyUsd !== undefined ? "ROUTINES_BUDGET_DAILY_USD" : "ROUTINES_BUDGET_MAX_DAILY_USD";
+    const left = spent.costUsd < daily ? ", too little left for a model call" : "";
+    // The headline first: a check run's title keeps 200 characters.
+    return `daily budget of ${formatUsd(daily)} spent (${source}): runs of ${routine} in ${repository.owner}/${repository.repo} cost ${formatUsd(spent.costUsd)} in the last 24 hours${left}; new runs start when those runs are 24 hours old`;
   }
 }

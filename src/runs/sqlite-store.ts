@@ -18,6 +18,7 @@ import {
   type ReplyEntry,
   type ReplyWrite,
   type RecentRunsQuery,
+  type RoutineCostQuery,
   type RunListQuery,
   type RunPatch,
   type RunOutcome,
@@ -164,6 +165,8 @@ const MIGRATIONS = [
    );
    CREATE INDEX reply_outbox_pending ON reply_outbox (owner, repo, issue_number, seq) WHERE state = 'pending';
    CREATE INDEX reply_outbox_done ON reply_outbox (done_at);`,
+  // 9: what each run's model calls cost, in dollars, added to as they are made; NULL when the model's price is unknown.
+  `ALTER TABLE runs ADD COLUMN cost_usd REAL;`,
 ];
 
 interface RunRow {
@@ -179,10 +182,11 @@ interface RunRow {
   check_run_id: number | null;
   stop_reason: string | null;
   attempt: number;
+  cost_usd: number | null;
   request: string;
 }
 
-const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, check_run_id, stop_reason, attempt, request";
+const RUN_COLUMNS = "id, status, reason, outcome, summary, usage, created_at, started_at, finished_at, check_run_id, stop_reason, attempt, cost_usd, request";
 
 function toRecord(row: RunRow): RunRecord {
   return {
@@ -199,6 +203,7 @@ function toRecord(row: RunRow): RunRecord {
     ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
     ...(row.stop_reason === null ? {} : { stopReason: row.stop_reason }),
     ...(row.attempt > 1 ? { attempt: row.attempt } : {}),
+    ...(row.cost_usd === null ? {} : { costUsd: row.cost_usd }),
   };
 }
 
@@ -281,7 +286,7 @@ export class SqliteStore implements RunStore {
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
-    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, checkRunId, stopReason, attempt, ...request } = run;
+    const { id, status, reason, outcome, summary, usage, createdAt, startedAt, finishedAt, checkRunId, stopReason, attempt, costUsd, ...request } = run;
     const oneOff = run.trigger.kind === "schedule" && run.trigger.oneOff;
     const inserted = this.#sql(
         `INSERT INTO runs (id, dedupe_key, concurrency_key, routine, owner, repo, installation_id, trigger_kind, one_off, status, reason, outcome, summary, usage, created_at, started_at, finished_at, request)
@@ -421,6 +426,19 @@ export class SqliteStore implements RunStore {
     const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})`)
       .run(...(values as Array<string | number>), id, ...from);
     return result.changes === 1;
+  }
+
+  async addRunCost(id: string, costUsd: number): Promise<void> {
+    this.#sql("UPDATE runs SET cost_usd = coalesce(cost_usd, 0) + ? WHERE id = ?").run(costUsd, id);
+  }
+
+  async routineSpend({ repository, routine, since }: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }> {
+    const row = this.#sql(
+        `SELECT coalesce(sum(cost_usd), 0) AS cost, coalesce(max(stop_reason = 'daily_budget'), 0) AS exhausted
+         FROM runs WHERE owner = ? AND repo = ? AND routine = ? AND created_at >= ?`,
+      )
+      .get(repository.owner, repository.repo, routine, since.getTime()) as { cost: number; exhausted: number };
+    return { costUsd: row.cost, exhausted: row.exhausted === 1 };
   }
 
   async runningRuns(): Promise<RunRecord[]> {

@@ -27,6 +27,8 @@ export interface RunRecord extends RunRequest {
   attempt?: number;
   summary?: string;
   usage?: TokenUsage;
+  /** What the run's model calls have cost so far, in dollars; absent when the model's price is unknown or no call was made. */
+  costUsd?: number;
   createdAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
@@ -61,6 +63,13 @@ export interface RecentRunsQuery {
   routine?: { repository: RepositoryId; name: string };
   /** Leave out one-off schedule runs. */
   withoutOneOff?: boolean;
+}
+
+export interface RoutineCostQuery {
+  repository: RepositoryId;
+  routine: string;
+  /** Runs created since this time. */
+  since: Date;
 }
 
 export interface RunListQuery {
@@ -214,6 +223,13 @@ export interface RunStore {
   claimNextRun(now: Date): Promise<RunRecord | undefined>;
   /** Changes a run that is in one of the `from` statuses; false when it is not. */
   transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
+  /** Adds the cost of a model call to the run's. */
+  addRunCost(id: string, costUsd: number): Promise<void>;
+  /**
+   * What the routine's runs in the repository created since the time have cost, in dollars, and
+   * whether one of them was stopped because too little of the daily budget was left (daily_budget).
+   */
+  routineSpend(query: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }>;
   /** Runs recorded as running: at the start of a process, those the last one left behind. */
   runningRuns(): Promise<RunRecord[]>;
   /** Queues a running run again for its next attempt; false when it is not running. */

@@ -198,6 +198,8 @@ export class WorkerPool {
     const context: ExecutionContext = {
       signal: controller.signal,
       record: (kind, data) => this.#record(run.id, kind, data),
+      spent: (costUsd) => this.store.addRunCost(run.id, costUsd),
+      routineCost: async (since) => (await this.store.routineSpend({ repository: run.repository, routine: run.routine, since })).costUsd,
       tokens: {
         issued: (token, expiresAt) => this.store.recordRunToken({ token, runId: run.id, expiresAt }),
         revoked: (token) => this.store.forgetRunToken(token),

@@ -4,6 +4,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
 import type { TokenUsage } from "../run-request.js";
+import type { LoopBudget } from "./budget.js";
 import type { Tool, ToolContext } from "./define-tool.js";
 import { callModel, DEFAULT_RETRY, type RetryPolicy } from "./model-call.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
@@ -17,7 +18,8 @@ export type StopReason =
   | "context_window_exceeded"
   | "timeout"
   | "cancelled"
-  | "model_error";
+  | "model_error"
+  | "budget";
 
 export interface LoopOptions {
   client: Anthropic;
@@ -36,6 +38,8 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** How failed model calls are retried. Default: for about a minute. */
   retry?: RetryPolicy;
+  /** Asked before each model call whether it may be made (see budget.ts), and told of each response's usage. */
+  budget?: LoopBudget;
   record(kind: string, data: unknown): Promise<void>;
 }
 
@@ -91,6 +95,9 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   while (true) {
     if (signal.aborted) return interruption();
     if (turns >= options.maxTurns) return stopped("max_turns", `the session used all ${options.maxTurns} turns`);
+    const verdict = options.budget?.beforeCall({ system, tools: toolDefinitions, messages, max_tokens: options.maxOutputTokens });
+    if (verdict && !verdict.go) return stopped("budget", verdict.detail);
+    if (verdict?.note) await addNote(messages, verdict.note, record);
     turns += 1;
 
     let response: Anthropic.Message;
@@ -105,6 +112,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
       return stopped("model_error", error instanceof Error ? error.message : String(error));
     }
     usage = addUsage(usage, response.usage);
+    const cost = await options.budget?.afterCall(response.usage);
     await record("model_response", {
       turn: turns,
       stopReason: response.stop_reason,
@@ -114,6 +122,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
         cacheWrite: response.usage.cache_creation_input_tokens ?? 0,
         output: response.usage.output_tokens,
       },
+      ...cost,
     });
     messages.push({ role: "assistant", content: response.content as Anthropic.ContentBlockParam[] });
     for (const block of response.content) if (block.type === "text" && block.text.trim()) await record("assistant", { text: block.text });
@@ -147,6 +156,15 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     messages.push({ role: "user", content: results });
     if (outcome) return { ...stopped("outcome_reported"), outcome };
   }
+}
+
+/** A note for the agent at the end of the next user turn, kept in the conversation (the cache then holds it too). */
+async function addNote(messages: Anthropic.MessageParam[], note: string, record: LoopOptions["record"]): Promise<void> {
+  const last = messages[messages.length - 1]!;
+  const content = typeof last.content === "string" ? [{ type: "text" as const, text: last.content }] : last.content;
+  // Only user and assistant messages are ever built here.
+  messages[messages.length - 1] = { ...last, content: [...content, { type: "text", text: note }] } as Anthropic.MessageParam;
+  await record("system_note", { text: note });
 }
 
 /** The answer to a reply cut off at the output limit: each tool call in it refused unrun, or a request to go on. */

@@ -7,6 +7,8 @@ export interface RunResult {
   outcome: RunOutcome;
   summary?: string;
   usage?: TokenUsage;
+  /** What the model calls cost, in dollars, when the model's price is known. */
+  costUsd?: number;
   /** How the session ended; "model_error" means the model API failed, which the run engine records as errored. */
   stopReason?: string;
   /** Why, in words, when the session stopped short of an outcome. */
@@ -18,6 +20,10 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** Appends an event to the run's transcript. */
   record(kind: string, data: unknown): Promise<void>;
+  /** Adds a model call's cost to the run's, as it comes. */
+  spent?(costUsd: number): Promise<void>;
+  /** What the routine's runs in the run's repository created since the time have cost, in dollars (this run's so far included). */
+  routineCost?(since: Date): Promise<number>;
   /** Told of every credential minted for the run and of its revocation, so a crash cannot leave one alive. */
   tokens?: {
     issued(token: string, expiresAt: Date): Promise<void>;

@@ -11,6 +11,7 @@ import type { RoutinesCache } from "../config/routines-cache.js";
 import { fromFork, type RepositoryId, type RunRequest } from "../run-request.js";
 import { SecretGrantError, SecretGrants } from "../config/secret-grants.js";
 import { fullName } from "../config/share-with.js";
+import { DAILY_WINDOW_MS, dailyLimitOf, type OperatorBudget } from "./budget.js";
 import { runSecrets } from "./command-env.js";
 import type { ConnectorSpec } from "./connectors.js";
 import type { ExecutionContext, RunExecutor } from "./execution.js";
@@ -18,6 +19,7 @@ import type { GitHubRun } from "./github-run.js";
 import { githubTools, reviewTools } from "./github-tools.js";
 import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "./github-writes.js";
 import { otherRepositories, prepareCheckouts, RepositoryAccessError, type OtherRepository } from "./other-repositories.js";
+import { formatUsd, type PriceTable } from "./pricing.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
 import { createRunDirectory } from "./run-directory.js";
@@ -41,6 +43,10 @@ export interface ExecutorDeps {
   client: Anthropic;
   model: string;
   maxOutputTokens: number;
+  /** The operator's model prices, looked at before the shipped ones. */
+  prices?: PriceTable;
+  /** The operator's default budgets and ceilings. */
+  operatorBudget?: OperatorBudget;
   /** The secret values the operator grants, and to which repositories; default none. */
   secrets?: SecretGrants;
   /** Every secret the server holds (its keys, every granted value): no run's text shows them. */
@@ -103,7 +109,7 @@ const UNTRUSTED_SOURCE: Partial<Record<RunRequest["trigger"]["kind"], string>> =
 export class SessionExecutor implements RunExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
 
-  async execute(run: RunRequest & { id: string }, { signal, record, tokens }: ExecutionContext): Promise<SessionResult> {
+  async execute(run: RunRequest & { id: string }, { signal, record, tokens, spent, routineCost }: ExecutionContext): Promise<SessionResult> {
     const { deps } = this;
     // The routine's timeout counts from here: minting, checkout and setup take part of it.
     const startedAt = Date.now();
@@ -112,6 +118,13 @@ export class SessionExecutor implements RunExecutor {
     const config = await deps.routines.load(installation, run.repository);
     const routine = config.found ? config.routines[run.routine] : undefined;
     if (!config.found || !routine) throw new RunError(`routine ${run.routine} is no longer defined (or has errors) on the default branch of ${run.repository.owner}/${run.repository.repo}`);
+
+    // What is left of the routine's daily budget caps this run, so runs at once cannot go far past it.
+    const daily = dailyLimitOf(routine.budget, deps.operatorBudget);
+    const spendCap =
+      daily !== undefined && routineCost
+        ? { usd: Math.max(0, daily - (await routineCost(new Date(startedAt - DAILY_WINDOW_MS)))), why: `what was left of the routine's daily budget of ${formatUsd(daily)}` }
+        : undefined;
 
     const environment = environmentOf(routine, config.environments);
     let secrets: Record<string, string>;
@@ -249,6 +262,10 @@ export class SessionExecutor implements RunExecutor {
         alsoRedact: [...held, ...runTokens.all],
         client: deps.client,
         defaultModel: deps.model,
+        ...(deps.prices ? { prices: deps.prices } : {}),
+        ...(deps.operatorBudget ? { operatorBudget: deps.operatorBudget } : {}),
+        ...(spendCap ? { spendCap } : {}),
+        ...(spent ? { onSpent: spent } : {}),
         maxOutputTokens: deps.maxOutputTokens,
         extraTools: fork ? reviewTools(github) : githubTools(github),
         readRepositoryFile,

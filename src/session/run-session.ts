@@ -8,6 +8,8 @@ import { formatBytes, LIMITS } from "../config/limits.js";
 import type { Environment, Routine } from "../config/schema.js";
 import type { RunResult } from "./execution.js";
 import { runAgentLoop, type StopReason } from "./agent-loop.js";
+import { RunBudget, runLimitsOf, type OperatorBudget } from "./budget.js";
+import { formatUsd, priceOf, type PriceTable } from "./pricing.js";
 import { commandEnvironment } from "./command-env.js";
 import { connectorFetch } from "./connector-fetch.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "./connectors.js";
@@ -68,6 +70,14 @@ export interface SessionOptions {
   runsRoot?: string;
   /** The run's directory, when the caller made it (and removes it); else one is made under runsRoot. */
   runDirectory?: RunDirectory;
+  /** The operator's model prices, looked at before the shipped ones. */
+  prices?: PriceTable;
+  /** The operator's default budgets (a routine's own budget comes first). */
+  operatorBudget?: OperatorBudget;
+  /** The most dollars this run may spend whatever its budget says (what is left of the routine's daily budget), and why. */
+  spendCap?: { usd: number; why: string };
+  /** Told of each model call's cost as it comes. */
+  onSpent?: (costUsd: number) => Promise<void>;
   /** When the run started (epoch ms): the routine's timeout counts from here, setup included. Default: now. */
   startedAt?: number;
   record(kind: string, data: unknown): Promise<void>;
@@ -116,8 +126,17 @@ function setupLimit(setupTimeout: string | undefined, deadline: number, runTimeo
 }
 
 export interface SessionResult extends RunResult {
-  stopReason: StopReason;
+  /** daily_budget: stopped at a budget that was what was left of the routine's daily one. */
+  stopReason: StopReason | "daily_budget";
   detail?: string;
+}
+
+/** The run's budget: the routine's limits (or the operator's defaults), under the spend cap when that is lower. */
+function budgetFor(options: SessionOptions, model: string): RunBudget {
+  const limits = runLimitsOf(options.routine.budget, options.operatorBudget);
+  const cap = options.spendCap;
+  const capped = cap && (limits.runUsd === undefined || cap.usd < limits.runUsd) ? { ...limits, runUsd: cap.usd, why: cap.why } : limits;
+  return new RunBudget(capped, model, priceOf(model, options.prices), options.onSpent);
 }
 
 async function readOptional(root: string, path: string): Promise<string | undefined> {
@@ -129,6 +148,9 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const redact = createRedactor([...Object.values(options.secrets), ...(options.alsoRedact ?? [])]);
   const record = (kind: string, data: unknown) => options.record(kind, redact(data));
 
+  const model = routine.model ?? options.defaultModel;
+  // Before anything is checked out or run: a dollar budget on a model without a price is an error at once.
+  const budget = budgetFor(options, model);
   const readRepositoryFile = options.readRepositoryFile ?? ((path: string) => readOptional(root, path));
   let task = routine.prompt;
   if (task === undefined && routine.prompt_file) {
@@ -174,9 +196,9 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       await record("setup_end", setup);
     }
     connectors = await startConnectors(options, environment, readRepositoryFile, env, launch);
-    for (const note of [warning, granted.warning]) if (note) connectors.warnings.unshift(note);
-    const model = routine.model ?? options.defaultModel;
-    await record("session_start", { model, routine: options.routineName, connectors: connectors.connected, warnings: connectors.warnings });
+    const unpriced = budget.costUsd === undefined ? `the model ${model} has no known price, so this run's cost is unknown (the operator can add it with ROUTINES_PRICES_FILE)` : undefined;
+    for (const note of [warning, granted.warning, unpriced]) if (note) connectors.warnings.unshift(note);
+    await record("session_start", { model, routine: options.routineName, connectors: connectors.connected, warnings: connectors.warnings, budget: describeLimits(budget) });
     const result = await runAgentLoop({
       client: options.client,
       model,
@@ -199,17 +221,22 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       maxOutputTokens: options.maxOutputTokens,
       toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
       ...(signal ? { signal } : {}),
+      budget,
       record,
     });
     const crossed = await limits?.check();
     if (crossed) throw crossed;
     const summary = result.outcome?.summary ?? `The session ended without an outcome: ${result.detail ?? result.stopReason}.`;
-    await record("session_end", { stopReason: result.stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage });
+    const costUsd = budget.costUsd;
+    // Stopped for want of what was left of the day's budget: the day's budget is spent (admission rejects new runs).
+    const stopReason = result.stopReason === "budget" && budget.limits.why ? "daily_budget" : result.stopReason;
+    await record("session_end", { stopReason, detail: result.detail, outcome: result.outcome?.outcome ?? "unknown", usage: result.usage, ...(costUsd === undefined ? {} : { costUsd }) });
     return {
       outcome: result.outcome?.outcome ?? "unknown",
       summary: redact(summary),
       usage: result.usage,
-      stopReason: result.stopReason,
+      ...(costUsd === undefined ? {} : { costUsd }),
+      stopReason,
       ...(result.detail ? { detail: result.detail } : {}),
     };
   } catch (error) {
@@ -220,6 +247,13 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     await limits?.close();
     if (!options.runDirectory) await run.remove();
   }
+}
+
+/** The run's limits as the transcript shows them. */
+function describeLimits(budget: RunBudget): { runUsd?: string; runTokens?: number; why?: string } | undefined {
+  const { runUsd, runTokens, why } = budget.limits;
+  if (runUsd === undefined && runTokens === undefined) return undefined;
+  return { ...(runUsd === undefined ? {} : { runUsd: formatUsd(runUsd) }), ...(runTokens === undefined ? {} : { runTokens }), ...(why ? { why } : {}) };
 }
 
 /** The repository's .mcp.json (its `${VAR}`s from the routine's secrets) and the operator's connectors, as the routine selects them. */

@@ -2,7 +2,7 @@
 // write to the repository. Reactions and replies are recorded in the store under a key of the
 // delivery's, so a delivery handled again records nothing new; the reply outbox sends them.
 import type { Context } from "probot";
-import { requiredSecrets } from "../config/environment-of.js";
+import { dailyBudgetOf, requiredSecrets } from "../config/environment-of.js";
 import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
@@ -100,6 +100,7 @@ export async function handleComment(context: Context<"issue_comment.created">, d
     request.context.withoutSecrets = pullRequest.fork !== undefined;
   }
   request.context.requiredSecrets = requiredSecrets(config.routines[target.routine], config.environments, request.context.withoutSecrets);
+  Object.assign(request.context, dailyBudgetOf(config.routines[target.routine]));
   const result = await deps.admission.admit(request);
   context.log.info({ routine: target.routine, status: result.status }, "run requested by command");
   // A duplicate is this delivery's own run, handled again: its reply may not have been recorded yet.

@@ -1,5 +1,5 @@
 // /metrics in the Prometheus format and /healthz: webhooks received and matched, runs by status
-// and outcome, queue depth, run duration, tokens by kind, model errors, GitHub's rate limit.
+// and outcome, queue depth, run duration, tokens by kind, cost by repository and routine, model errors, GitHub's rate limit.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -18,6 +18,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly #tokens = new Counter({ name: "routines_tokens_total", help: "Model tokens used by finished runs, by kind.", labelNames: ["kind"], registers: [this.registry] });
+  readonly #cost = new Counter({ name: "routines_cost_usd_total", help: "What finished runs' model calls cost, in dollars, by repository and routine.", labelNames: ["repository", "routine"], registers: [this.registry] });
   readonly #modelErrors = new Counter({ name: "routines_model_errors_total", help: "Sessions ended by a model error that retrying did not fix.", registers: [this.registry] });
   readonly #rateLimit = new Gauge({ name: "routines_github_rate_limit_remaining", help: "Requests left in GitHub's rate limit, from the latest answer.", registers: [this.registry] });
 
@@ -76,6 +77,7 @@ export class Metrics {
   readonly observer: RunObserver = {
     finished: async (run: RunRecord) => {
       if (run.startedAt && run.finishedAt) this.#duration.observe({ status: run.status }, (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000);
+      if (run.costUsd !== undefined) this.#cost.inc({ repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine }, run.costUsd);
       if (!run.usage) return;
       this.#tokens.inc({ kind: "input" }, run.usage.inputTokens);
       this.#tokens.inc({ kind: "cache_read" }, run.usage.cacheReadTokens);

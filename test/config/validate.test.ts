@@ -93,6 +93,23 @@ describe("rules", () => {
     expect(Object.keys(validateRoutines(source(101), { now }).routines)).toEqual([]);
   });
 
+  it("reads a routine's budget and holds it to the server's ceilings, at the key's line", () => {
+    const source = (budget: string) => `version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    budget:\n${budget}`;
+    const ok = source("      run_usd: 2.5\n      run_tokens: 400000\n      daily_usd: 20\n");
+    expect(lines(ok)).toEqual([]);
+    expect(validateRoutines(ok, { now }).routines.triage!.budget).toEqual({ run_usd: 2.5, run_tokens: 400_000, daily_usd: 20 });
+    const ceilings = { budgetCeilings: { runUsd: 2, dailyUsd: 10 } };
+    expect(lines(ok, ceilings)).toEqual([
+      "6:16: routines.triage.budget.run_usd: $2.5 is more dollars per run than the server allows ($2, set by ROUTINES_BUDGET_MAX_RUN_USD)",
+      "8:18: routines.triage.budget.daily_usd: $20 is more dollars per day than the server allows ($10, set by ROUTINES_BUDGET_MAX_DAILY_USD)",
+    ]);
+    expect(Object.keys(validateRoutines(ok, { now, ...ceilings }).routines)).toEqual([]);
+    expect(lines(source("      run_usd: 2\n      daily_usd: 10\n"), ceilings)).toEqual([]);
+    expect(lines(source("      run_usd: 0\n"))).toEqual(["6:16: routines.triage.budget.run_usd: must be an amount of dollars above 0, e.g. 5 or 0.5"]);
+    expect(lines(source("      run_tokens: 1.5\n"))).toHaveLength(1);
+    expect(lines(source("      monthly_usd: 100\n"))[0]).toMatch(/^6:7: routines\.triage\.budget/);
+  });
+
   it("keeps a routine whose one-off time has passed, with a warning", () => {
     const source = 'version: 1\nroutines:\n  once:\n    prompt: Once.\n    triggers:\n      - schedule: { at: "2026-11-24T11:00:00Z" }\n';
     const config = validateRoutines(source, { now });

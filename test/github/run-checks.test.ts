@@ -69,7 +69,15 @@ describe("check runs", () => {
     const pool = new WorkerPool(
       store,
       // The session ends once its check shows it running (else the two states would be sent as one).
-      { execute: async () => (await started, { outcome: "succeeded", summary: "Two comments posted.", usage: { inputTokens: 10, cacheReadTokens: 2000, cacheWriteTokens: 300, outputTokens: 45 } }) },
+      {
+        execute: async (_run, context) => {
+          await started;
+          // Each model call's cost reaches the run's as it comes.
+          await context.spent?.(0.004);
+          await context.spent?.(0.0015);
+          return { outcome: "succeeded", summary: "Two comments posted.", usage: { inputTokens: 10, cacheReadTokens: 2000, cacheWriteTokens: 300, outputTokens: 45 } };
+        },
+      },
       { concurrency: 1, observer: checks },
     );
     await pool.start();
@@ -77,7 +85,7 @@ describe("check runs", () => {
     const done = await finished;
     await pool.stop();
     expect(done).toMatchObject({ status: "completed", conclusion: "success", output: { title: "Succeeded" } });
-    expect(done.output.summary).toContain("Two comments posted.\n\n| input | cache read | cache write | output |\n| --- | --- | --- | --- |\n| 10 | 2,000 | 300 | 45 |");
+    expect(done.output.summary).toContain("Two comments posted.\n\n| input | cache read | cache write | output | cost |\n| --- | --- | --- | --- | --- |\n| 10 | 2,000 | 300 | 45 | $0.0055 |");
     expect(errors).toEqual([]);
   });
 
@@ -118,6 +126,11 @@ describe("conclusionOf", () => {
     [{ outcome: "unknown", stopReason: "end_turn" }, "neutral", "Finished without reporting an outcome"],
     [{ outcome: "unknown", stopReason: "max_turns", reason: "the session used all 60 turns" }, "failure", "Stopped: the session used all 60 turns"],
     [{ outcome: "unknown", stopReason: "timeout", reason: "the run went on longer than its timeout of 20m" }, "failure", "Stopped: the run went on longer than its timeout of 20m"],
+    [
+      { outcome: "unknown", stopReason: "budget", reason: "stopped at the budget of $5.00: $4.31 spent, and the next model call could cost up to $0.86" },
+      "failure",
+      "Stopped at the budget of $5.00: $4.31 spent, and the next model call could cost up to $0.86",
+    ],
     [{ outcome: "unknown", stopReason: "refusal", reason: "the model declined to continue (refusal)" }, "failure", "Stopped: the model declined to continue (refusal)"],
     [{ status: "errored", stopReason: "model_error", reason: "the model API failed: 401 invalid x-api-key" }, "failure", "Errored: the model API failed: 401 invalid x-api-key"],
     [{ status: "interrupted", reason: "interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again" }, "failure", "Interrupted: the server was stopped (SIGTERM); it had already published to GitHub, so it was not run again"],

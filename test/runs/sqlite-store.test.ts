@@ -76,6 +76,46 @@ describe("StoreAdmission", () => {
     await store.close();
   });
 
+  it("adds up each run's cost as its model calls come (schema version 9), and sums a routine's runs since a time", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const limits = { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 50, hourlyRunsPerInstallation: 50 };
+    const clock = { now: new Date("2026-11-24T10:00:00Z") };
+    let store = new SqliteStore(file);
+    const admit = async (id: string, routine = "review") => {
+      const result = await new StoreAdmission(store, limits, { clock: () => clock.now }).admit(request(id, routine));
+      if (result.status !== "queued") throw new Error(result.status);
+      return result.run.id;
+    };
+    const old = await admit("d-old");
+    await store.close();
+    // A database from before version 9: no cost column.
+    const db = new Database(file);
+    db.exec("ALTER TABLE runs DROP COLUMN cost_usd");
+    db.pragma("user_version = 8");
+    db.close();
+    store = new SqliteStore(file);
+    expect((await store.getRun(old))!.costUsd).toBeUndefined();
+    await store.addRunCost(old, 0.25);
+    await store.addRunCost(old, 0.5);
+    expect((await store.getRun(old))!.costUsd).toBe(0.75);
+
+    clock.now = new Date("2026-11-25T09:00:00Z");
+    const recent = await admit("d-new");
+    const other = await admit("d-new", "lint");
+    await store.addRunCost(recent, 1.5);
+    await store.addRunCost(other, 9);
+    const repository = { owner: "acme", repo: "app" };
+    expect(await store.routineSpend({ repository, routine: "review", since: new Date("2026-11-24T09:00:00Z") })).toEqual({ costUsd: 2.25, exhausted: false });
+    expect(await store.routineSpend({ repository, routine: "review", since: new Date("2026-11-24T10:00:01Z") })).toEqual({ costUsd: 1.5, exhausted: false });
+    expect(await store.routineSpend({ repository: { owner: "acme", repo: "web" }, routine: "review", since: new Date(0) })).toEqual({ costUsd: 0, exhausted: false });
+    // A run stopped for want of what was left of the daily budget marks it spent.
+    await store.transition(recent, ["queued"], { status: "completed", stopReason: "daily_budget" });
+    expect(await store.routineSpend({ repository, routine: "review", since: new Date("2026-11-24T10:00:01Z") })).toEqual({ costUsd: 1.5, exhausted: true });
+    expect(await store.routineSpend({ repository, routine: "lint", since: new Date(0) })).toEqual({ costUsd: 9, exhausted: false });
+    expect((await store.listRuns({ limit: 10 })).map((run) => run.costUsd).sort()).toEqual([0.75, 1.5, 9]);
+    await store.close();
+  });
+
   it("keeps sessions until they expire or are deleted", async () => {
     const store = new SqliteStore(":memory:");
     const at = new Date(Date.UTC(2026, 0, 1));

@@ -14,6 +14,7 @@ import nock from "nock";
 import { main } from "../../src/cli.js";
 import { API, useNock, webhookExample } from "../support/github.js";
 
+const call = (name: string, input: unknown) => ({ content: [{ type: "tool_use" as const, name, input }] });
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 let model: FakeModel | undefined;
 afterEach(async () => {
@@ -68,7 +69,7 @@ describe("routines run", () => {
     });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^Running docs with claude-sonnet-5-5 in .*\nturn 1: [\d,]+ input tokens \(0 from cache\), [\d,]+ output\n  Reading first\.\n  → view {"path":"README.md"}\n/);
+    expect(result.stdout).toMatch(/^Running docs with claude-sonnet-5-5 in .*\nturn 1: [\d,]+ input tokens \(0 from cache\), [\d,]+ output, \$0\.\d+ \(run \$0\.\d+\)\n  Reading first\.\n  → view {"path":"README.md"}\n/);
     expect(result.stdout).toContain("\nOutcome: succeeded\nAdded CHANGELOG.md.\nTokens: ");
     expect(await readFile(join(root, "CHANGELOG.md"), "utf8")).toBe("# Changelog\n");
 
@@ -247,6 +248,38 @@ describe("connectors in a session", () => {
     expect(result.stdout).toContain("connectors: everything");
     expect(result.stdout).toContain("warning: connector linear is not available to this repository");
   }, 20_000);
+});
+
+describe("a session's budget", () => {
+  it("refuses a dollar budget on a model without a known price before anything runs, and says an unbudgeted run's cost is unknown", async () => {
+    const root = await checkout("version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    budget: { run_usd: 1 }\n  free:\n    prompt: Triage.\n");
+    model = await startFakeModel([{ content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "ok" } }] }]);
+    const env = { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url, ROUTINES_MODEL: "mystery-model" };
+    const refused = await cli(["run", "triage", "--repo", root], env);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("the model mystery-model has no known price, so the run's budget of $1.00 cannot be kept; the operator can add its price with ROUTINES_PRICES_FILE");
+    expect(model.requests).toHaveLength(0);
+
+    const unpriced = await cli(["run", "free", "--repo", root], env);
+    expect(unpriced.status).toBe(0);
+    expect(unpriced.stdout).toContain("the model mystery-model has no known price, so this run's cost is unknown");    expect(unpriced.stdout).toContain("\nCost: unknown (the model has no known price)\n");
+  });
+
+  it("shows each turn's cost and the run's, and keeps the operator's default budget", async () => {
+    const root = await checkout("version: 1\nroutines:\n  triage:\n    prompt: Triage.\n");
+    model = await startFakeModel([call("view", { path: "README.md" }), call("report_outcome", { outcome: "succeeded", summary: "ok" })]);
+    const env = { ANTHROPIC_API_KEY: "test-model-key", ANTHROPIC_BASE_URL: model.url, ROUTINES_MODEL: "claude-sonnet-4-5-20250929" };
+    const priced = await cli(["run", "triage", "--repo", root], env);
+    expect(priced.status).toBe(0);
+    expect(priced.stdout).toMatch(/\nturn 1: [\d,]+ input tokens \(0 from cache\), \d+ output, \$0\.\d+ \(run \$0\.\d+\)\n/);
+    expect(priced.stdout).toMatch(/\nCost: \$0\.\d+\n/);
+
+    // The operator's default budget applies to a routine without one: too little for a first call.
+    const stopped = await cli(["run", "triage", "--repo", root], { ...env, ROUTINES_BUDGET_RUN_USD: "0.001" });
+    expect(stopped.status).toBe(1);
+    expect(stopped.stdout).toMatch(/\nOutcome: unknown \(stopped at the budget of \$0\.0010: \$0\.00 spent, and the next model call could cost up to \$0\.\d+\)\n/);
+    expect(model.requests).toHaveLength(2);
+  });
 });
 
 describe("the setup script in a session", () => {

@@ -23,6 +23,8 @@ export const testSettings: Settings = {
   allowUnsandboxed: false,
   fullNetworkRepositories: [],
   model: "claude-test",
+  prices: {},
+  budget: {},
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",
   githubUrl: "https://github.com",

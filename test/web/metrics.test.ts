@@ -53,6 +53,7 @@ describe("/metrics and /healthz", () => {
     const started = new Date(Date.now() - 42_000);
     await store.transition(id, ["queued"], { status: "running", startedAt: started });
     await store.transition(id, ["running"], { status: "completed", outcome: "succeeded", finishedAt: new Date(), usage: { inputTokens: 5, cacheReadTokens: 900, cacheWriteTokens: 100, outputTokens: 30 } });
+    await store.addRunCost(id, 0.75);
     await metrics.observer.finished!((await store.getRun(id))!);
     metrics.transcriptEvent(id, { seq: 9, at: new Date(), kind: "session_end", data: { stopReason: "model_error" } });
     metrics.rateLimitRemaining(4321);
@@ -66,6 +67,7 @@ describe("/metrics and /healthz", () => {
     expect(text).toContain('routines_tokens_total{kind="cache_read"} 900');
     expect(text).toContain('routines_run_duration_seconds_bucket{le="60",status="completed"} 1');
     expect(text).toContain("routines_model_errors_total 1");
+    expect(text).toContain('routines_cost_usd_total{repository="acme/app",routine="review"} 0.75');
     expect(text).toContain("routines_github_rate_limit_remaining 4321");
     expect(text).toContain('routines_webhooks_received_total{event="pull_request"} 1');
     expect(text).toContain('routines_webhooks_matched_total{event="pull_request"} 1');

@@ -187,6 +187,21 @@ describe("dashboard", () => {
       expect((await (await browser.fetch("/dashboard/runs?outcome=succeeded")).text()).match(/badge o-succeeded/g)).toHaveLength(20);
     });
 
+    it("shows each run's cost in the list and on its page, and says when it is unknown", async () => {
+      const usage = { inputTokens: 10, cacheReadTokens: 4000, cacheWriteTokens: 300, outputTokens: 90 };
+      const priced = run({ routine: "priced", status: "completed", outcome: "succeeded", usage });
+      const unpriced = run({ routine: "unpriced", status: "completed", outcome: "succeeded", usage });
+      await server.store.insertRun(priced);
+      await server.store.insertRun(unpriced);
+      await server.store.addRunCost(priced.id, 0.125);
+      const list = await (await browser.fetch("/dashboard/runs")).text();
+      expect(list).toContain('<th scope="col" class="hide-narrow">Cost</th>');
+      expect(list).toMatch(new RegExp(`${priced.id}[\\s\\S]*?<td class="hide-narrow">\\$0\\.125</td>`));
+      expect(list).toMatch(new RegExp(`${unpriced.id}[\\s\\S]*?<td class="hide-narrow">unknown</td>`));
+      expect(await (await browser.fetch(`/dashboard/runs/${priced.id}`)).text()).toContain("<dt>Cost</dt><dd>$0.125</dd>");
+      expect(await (await browser.fetch(`/dashboard/runs/${unpriced.id}`)).text()).toContain("<dt>Cost</dt><dd>unknown (the model has no known price)</dd>");
+    });
+
     it("starts a run now, with the text, as the signed-in user", async () => {
       nockPermission(42, { owner: "acme", repo: "app" }, "alice", "write");
       nockRoutines(42, ROUTINES);

@@ -1,9 +1,11 @@
 // Runs the user can see, newest first, filtered by repository, routine, trigger kind, status and
 // outcome, a page at a time.
 import { RUN_STATUSES as STATUSES, type RunRecord } from "../../../runs/store.js";
+import { formatUsd } from "../../../session/pricing.js";
 import { html, type Html } from "../../html.js";
 import type { DashboardSession } from "../sessions.js";
 import { formatDuration, formatTime, page } from "./layout.js";
+import { costWords } from "./run.js";
 import { outcomeBadge, statusBadge, triggerWords } from "./run-words.js";
 
 export const TRIGGER_KINDS = ["github", "command", "schedule", "api", "manual"] as const;
@@ -58,7 +60,7 @@ ${
     ? html`<p>No runs${filtered ? " match these filters" : " yet"}.</p>`
     : html`<div class="table-wrap"><table>
   <caption class="visually-hidden">Runs, newest first</caption>
-  <thead><tr><th scope="col">Run</th><th scope="col">Repository</th><th scope="col" class="hide-narrow">Trigger</th><th scope="col">Status</th><th scope="col">Outcome</th><th scope="col" class="hide-narrow">Created</th><th scope="col" class="hide-narrow">Took</th></tr></thead>
+  <thead><tr><th scope="col">Run</th><th scope="col">Repository</th><th scope="col" class="hide-narrow">Trigger</th><th scope="col">Status</th><th scope="col">Outcome</th><th scope="col" class="hide-narrow">Created</th><th scope="col" class="hide-narrow">Took</th><th scope="col" class="hide-narrow">Cost</th></tr></thead>
   <tbody>${runs.map(
     (run) => html`<tr>
     <td><a href="/dashboard/runs/${run.id}">${run.routine}</a><div class="muted"><small>${run.id}</small></div></td>
@@ -68,6 +70,7 @@ ${
     <td>${outcomeBadge(run)}</td>
     <td class="hide-narrow">${formatTime(run.createdAt)}</td>
     <td class="hide-narrow">${run.startedAt && run.finishedAt ? formatDuration(run.finishedAt.getTime() - run.startedAt.getTime()) : "—"}</td>
+    <td class="hide-narrow">${run.costUsd === undefined ? (run.usage ? "unknown" : "—") : formatUsd(run.costUsd)}</td>
   </tr>`,
   )}</tbody></table></div>`
 }

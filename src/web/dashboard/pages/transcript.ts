@@ -2,6 +2,7 @@
 // their inputs, results folded when long, and the session's milestones.
 import type { TranscriptEvent } from "../../../runs/store.js";
 import { PUBLISHING_TOOLS } from "../../../session/github-tools.js";
+import { formatUsd } from "../../../session/pricing.js";
 import { html, type Html } from "../../html.js";
 import { formatDuration } from "./layout.js";
 
@@ -27,6 +28,12 @@ function usageText(usage: unknown): string {
   return `${input} input, ${cacheRead} cached, ${output} output tokens`;
 }
 
+/** "; $0.012 (run $0.31)" for a turn, "; cost $0.31" for the session; nothing when the price is unknown. */
+function costText(cost: unknown, total?: unknown): string {
+  if (typeof cost !== "number") return "";
+  return typeof total === "number" ? `; ${formatUsd(cost)} (run ${formatUsd(total)})` : `; cost ${formatUsd(cost)}`;
+}
+
 function body(kind: string, data: Data): { className: string; content: Html } {
   switch (kind) {
     case "assistant":
@@ -39,12 +46,14 @@ function body(kind: string, data: Data): { className: string; content: Html } {
         content: html`<div class="meta">${data.isError ? "Tool error" : "Tool result"}: ${text(data.name)}</div>${folded("Result", text(data.output ?? ""))}`,
       };
     case "model_response":
-      return { className: "meta", content: html`Model turn ${text(data.turn)}: ${text(data.stopReason)}; ${usageText(data.usage)}` };
+      return { className: "meta", content: html`Model turn ${text(data.turn)}: ${text(data.stopReason)}; ${usageText(data.usage)}${costText(data.costUsd, data.totalCostUsd)}` };
     case "session_start": {
       const connectors = Array.isArray(data.connectors) && data.connectors.length > 0 ? `; connectors: ${data.connectors.join(", ")}` : "";
       const warnings = Array.isArray(data.warnings) ? data.warnings.map((warning) => html`<div class="meta">⚠ ${text(warning)}</div>`) : [];
       return { className: "meta", content: html`Session started with ${text(data.model)}${connectors}${warnings}` };
     }
+    case "system_note":
+      return { className: "meta", content: html`Note to the agent: ${text(data.text)}` };
     case "setup_start":
       return { className: "meta", content: html`Setup script started${folded("Script", text(data.script ?? ""))}` };
     case "setup_end":
@@ -54,7 +63,7 @@ function body(kind: string, data: Data): { className: string; content: Html } {
     case "session_end":
       return {
         className: "meta",
-        content: html`Session ended: ${text(data.stopReason)}${data.detail ? html` (${text(data.detail)})` : ""}; outcome ${text(data.outcome)}; ${usageText(data.usage)}`,
+        content: html`Session ended: ${text(data.stopReason)}${data.detail ? html` (${text(data.detail)})` : ""}; outcome ${text(data.outcome)}; ${usageText(data.usage)}${costText(data.costUsd)}`,
       };
     default:
       return { className: "meta", content: html`${kind}${folded("Data", text(data))}` };

@@ -31,4 +31,14 @@ describe("transcript", () => {
       ]),
     ).toEqual(["https://github.com/acme/app/pull/7", "https://github.com/acme/app/pull/3#pullrequestreview-9"]);
   });
+
+  it("shows each turn's cost with the run's total, the session's cost, and notes to the agent", () => {
+    const turn = transcriptItem(event("model_response", { turn: 3, stopReason: "tool_use", usage: { input: 10, cacheRead: 4000, cacheWrite: 200, output: 80 }, costUsd: 0.0034, totalCostUsd: 0.4123 })).text;
+    expect(turn).toContain("Model turn 3: tool_use; 10 input, 4000 cached, 80 output tokens; $0.0034 (run $0.412)");
+    // A model without a known price: no cost, never $0.
+    expect(transcriptItem(event("model_response", { turn: 1, stopReason: "tool_use", usage: { input: 1, cacheRead: 0, cacheWrite: 0, output: 1 } })).text).not.toContain("$");
+    const end = transcriptItem(event("session_end", { stopReason: "budget", detail: "stopped at the budget of $5.00: $4.31 spent, and the next model call could cost up to $0.86", outcome: "unknown", usage: { inputTokens: 1, cacheReadTokens: 2, cacheWriteTokens: 3, outputTokens: 4 }, costUsd: 4.31 })).text;
+    expect(end).toContain("Session ended: budget (stopped at the budget of $5.00: $4.31 spent, and the next model call could cost up to $0.86); outcome unknown; 1 input, 2 cached, 4 output tokens; cost $4.31");
+    expect(transcriptItem(event("system_note", { text: "[System note] Wrap up now." })).text).toContain("Note to the agent: [System note] Wrap up now.");
+  });
 });
