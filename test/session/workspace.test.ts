@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, realpath, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,6 +89,43 @@ describe("Workspaces", () => {
     await expect(workspaces.checkout({ ...spec, defaultBranch: "trunk" }, TOKEN)).rejects.toThrow();
     await expect(workspaces.checkout({ ...spec, defaultBranch: "--upload-pack=evil" }, TOKEN)).rejects.toThrow('refusing the branch name "--upload-pack=evil"');
     await expect(workspaces.checkout({ ...spec, pullRequest: { number: 1, headSha: "0".repeat(40), baseRef: "main" } }, TOKEN)).rejects.toThrow(/pull request #1 moved on/);
+  });
+});
+
+describe("runs of one repository at once", () => {
+  it("each get a working tree of their own commit, checked out at the same time", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const headSha = await run(work, "rev-parse", "feature");
+    const [onMain, onPull, again] = await Promise.all([
+      workspaces.checkout(spec, TOKEN),
+      workspaces.checkout({ ...spec, pullRequest: { number: 1, headSha, baseRef: "main" } }, TOKEN),
+      workspaces.checkout(spec, TOKEN),
+    ]);
+    expect(await readFile(join(onMain.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    expect(await readFile(join(onPull.dir, "src/app.ts"), "utf8")).toBe("export const a = 2;\n");
+    expect(await readFile(join(again.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    expect(new Set([onMain.dir, onPull.dir, again.dir]).size).toBe(3);
+    for (const workspace of [onMain, onPull, again]) expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+    await Promise.all([onMain, onPull, again].map((workspace) => workspace.remove()));
+  });
+
+  it("share no file: a run that rewrites its repository's objects changes nothing for the next run", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const first = await workspaces.checkout(spec, TOKEN);
+    // What a run's commands can do to the files they were given, git's read-only packs included.
+    const packs = join(first.dir, ".git", "objects", "pack");
+    for (const name of await readdir(packs)) {
+      await chmod(join(packs, name), 0o644);
+      await writeFile(join(packs, name), "overwritten by a run\n");
+    }
+    await writeFile(join(first.dir, "src/app.ts"), "export const a = 666;\n");
+    const second = await workspaces.checkout(spec, TOKEN);
+    expect(await readFile(join(second.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    expect(await run(second.dir, "log", "-1", "--format=%s")).toBe("Initial commit");
+    await run(second.dir, "fsck", "--no-dangling", "--no-progress");
+    await Promise.all([first.remove(), second.remove()]);
   });
 });
 
