@@ -111,7 +111,8 @@ describe("runs of one repository at once", () => {
   });
 
   it("share no file: a run that rewrites its repository's objects changes nothing for the next run", async () => {
-    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    const workspaces = new Workspaces(cacheDir);
     const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
     const first = await workspaces.checkout(spec, TOKEN);
     // What a run's commands can do to the files they were given, git's read-only packs included.
@@ -121,6 +122,11 @@ describe("runs of one repository at once", () => {
       await writeFile(join(packs, name), "overwritten by a run\n");
     }
     await writeFile(join(first.dir, "src/app.ts"), "export const a = 666;\n");
+    // Nothing of it reached the cache.
+    const cached = (await readdir(cacheDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    const touched = [];
+    for (const entry of cached) if ((await readFile(join(entry.parentPath, entry.name), "latin1")).includes("overwritten by a run")) touched.push(entry.name);
+    expect(touched).toEqual([]);
     const second = await workspaces.checkout(spec, TOKEN);
     expect(await readFile(join(second.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
     expect(await run(second.dir, "log", "-1", "--format=%s")).toBe("Initial commit");
