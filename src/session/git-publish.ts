@@ -1,6 +1,11 @@
 // Committing the agent's changes and pushing them, for the tools that publish work. The branch
 // policy lives here, in code: pushes go to claude/ branches unless the routine allows more, they
 // never force, and a branch that already has commits gets the run's changes on top of them.
+//
+// Through isomorphic-git, not native git (which makes the workspaces): by now the run's commands
+// have had the working tree's .git in their hands, and native git would obey what they wrote
+// there (hooks, core.fsmonitor, filter drivers, url rewrites that send the token elsewhere),
+// outside the sandbox. isomorphic-git runs none of it and is given the URL itself.
 import * as fs from "node:fs";
 import { join, normalize } from "node:path";
 import git, { type PromiseFsClient } from "isomorphic-git";
