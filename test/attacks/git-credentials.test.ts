@@ -28,8 +28,8 @@ beforeAll(async () => {
     "src/app.js": "export const a = 1;\n",
     ...Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`src/lib/file-${i}.js`, `export const v${i} = ${i};\n`])),
     ".claude/routines.yml": routinesYml({
-      fix: { prompt: "E2E-CREDS: change the code as asked.", triggers: [{ command: { issues: true } }] },
-      proxy: { prompt: "E2E-CREDS-PROXY: change the code as asked.", triggers: [{ command: { issues: true } }] },
+      fix: { prompt: "E2E-TOKEN-WATCH: change the code as asked.", triggers: [{ command: { issues: true } }] },
+      proxy: { prompt: "E2E-TOKEN-PROXY: change the code as asked.", triggers: [{ command: { issues: true } }] },
     }),
   });
   world.github.permissions.set(`${REPO}:octocat`, "write");
@@ -77,17 +77,25 @@ async function filesUnder(dir: string): Promise<string[]> {
 describe("the run's token and native git", () => {
   it("is caught by the watcher when it is in a command line, as a token in the URL would put it", async () => {
     const token = `ghs_${Math.random().toString(36).slice(2)}naive`;
+    // A remote that takes its time to answer, as a large repository's does.
+    const slow = createServer((_req, res) => setTimeout(() => res.writeHead(404).end(), 1500));
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
     const watcher = watchCommandLines();
-    // A naive fetch, the token in the URL: git's remote helper shows it in its command line.
-    await promisify(execFile)("git", ["ls-remote", `${world.github.url}/${REPO}.git`.replace("://", `://x-access-token:${token}@`)], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } }).catch(() => undefined);
+    try {
+      // A naive fetch, the token in the URL: git's remote helper shows it in its command line.
+      const url = `http://x-access-token:${token}@127.0.0.1:${(slow.address() as AddressInfo).port}/acme/creds.git`;
+      await promisify(execFile)("git", ["ls-remote", url], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } }).catch(() => undefined);
+    } finally {
+      await new Promise((resolve) => slow.close(resolve));
+    }
     const lines = await watcher.stop();
     expect(lines.some((line) => line.includes(token))).toBe(true);
   });
 
-  it("is in no command line, in no file of the working tree's .git and in no file the server keeps, through a checkout, a commit and a push", async () => {
+  it("is in no command line, in no file of the working tree's .git or of the repository cache, through a checkout, a commit and a push", async () => {
     const { github, model } = world;
     const tokensBefore = new Set(github.tokens.keys());
-    model.session("E2E-CREDS", [
+    model.session("E2E-TOKEN-WATCH", [
       // What the agent's commands can find in the repository it was given.
       call("shell", { command: "git config --list --show-origin; cat .git/FETCH_HEAD .git/packed-refs 2>/dev/null; grep -rIl -e x-access-token -e Authorization -e ghs_ .git; echo done" }),
       call("edit_file", { path: "src/app.js", old_text: "a = 1;", new_text: "a = 2;" }),
@@ -100,7 +108,7 @@ describe("the run's token and native git", () => {
     try {
       expect((await server.deliver("issue_comment", commentEvent(github, REPO, 1, "/routine run fix", { onPullRequest: false }))).status).toBeLessThan(300);
       await eventually(() => github.find("POST", `/repos/${REPO}/pulls`).find((r) => r.status === 201), { what: "the pull request", timeoutMs: 90_000 });
-      await eventually(() => model.sessionRequests("E2E-CREDS").length >= 5 || undefined, { what: "the session's end", timeoutMs: 60_000 });
+      await eventually(() => model.sessionRequests("E2E-TOKEN-WATCH").length >= 5 || undefined, { what: "the session's end", timeoutMs: 60_000 });
     } finally {
       lines = await watcher.stop();
     }
@@ -111,13 +119,13 @@ describe("the run's token and native git", () => {
     for (const token of tokens) {
       for (const form of forms(token)) {
         expect(lines.filter((line) => line.includes(form))).toEqual([]);
-        const seenByModel = model.sessionRequests("E2E-CREDS").map((request) => JSON.stringify(request.body.messages)).join("\n");
+        const seenByModel = model.sessionRequests("E2E-TOKEN-WATCH").map((request) => JSON.stringify(request.body.messages)).join("\n");
         expect(seenByModel).not.toContain(form);
       }
     }
     // The agent's commands found nothing that looks like a credential in .git.
     const results = model
-      .sessionRequests("E2E-CREDS")
+      .sessionRequests("E2E-TOKEN-WATCH")
       .at(-1)!
       .body.messages.flatMap((message: { content: unknown }) => (Array.isArray(message.content) ? message.content : []))
       .filter((block: { type: string }) => block.type === "tool_result")
@@ -125,8 +133,10 @@ describe("the run's token and native git", () => {
     expect(results[0]).toContain("remote.origin.url");
     expect(results[0]).not.toMatch(/x-access-token|Authorization|ghs_/);
     expect(results.at(-1)).not.toMatch(/\.git\//);
-    // Nothing the server keeps holds it: not the repository cache, not the run's records.
-    for (const file of await filesUnder(server.cwd)) {
+    // Nothing of the repository cache holds it (the run store keeps run tokens on purpose, to revoke them after a crash).
+    const cache = join(server.cwd, "data", "git");
+    expect((await filesUnder(cache)).length).toBeGreaterThan(0);
+    for (const file of await filesUnder(cache)) {
       const text = await readFile(file, "latin1").catch(() => "");
       for (const token of tokens) for (const form of forms(token)) expect(text.includes(form), `${file} holds the token`).toBe(false);
     }
@@ -138,23 +148,28 @@ describe("the run's token and native git", () => {
     const received: Array<{ url: string; authorization: string | undefined }> = [];
     const listener = createServer((req, res) => {
       received.push({ url: req.url ?? "", authorization: req.headers.authorization });
-      res.writeHead(404).end();
+      // Asking for credentials, as GitHub does, so a client that has them sends them.
+      res.writeHead(401, { "www-authenticate": 'Basic realm="git"' }).end();
     });
     await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
     const proxy = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
     try {
       const tokensBefore = new Set(github.tokens.keys());
-      model.session("E2E-CREDS-PROXY", [
+      model.session("E2E-TOKEN-PROXY", [
         // Settings in .git/config that git clients read for the remote: a proxy for every request, a rewritten URL.
-        call("shell", { command: `git config http.corsProxy ${proxy} && git config http.proxy ${proxy} && git config url.${proxy}/.insteadOf ${world.github.url}/ && echo set` }),
+        // The sandbox keeps .git/config from the shell's commands; the file tools work in the server.
+        call("shell", { command: `git config http.corsProxy ${proxy}; git config http.proxy ${proxy}; git config url.${proxy}/.insteadOf ${world.github.url}/; echo tried` }),
+        call("edit_file", { path: ".git/config", old_text: "[core]", new_text: `[http]\n\tcorsProxy = ${proxy}\n\tproxy = ${proxy}\n[url "${proxy}/"]\n\tinsteadOf = ${world.github.url}/\n[core]` }),
         call("edit_file", { path: "src/app.js", old_text: "a = 1;", new_text: "a = 3;" }),
         call("push_branch", { branch: "claude/proxied", commit_message: "Raise a" }),
         outcome("Pushed."),
       ]);
       expect((await server.deliver("issue_comment", commentEvent(github, REPO, 2, "/routine run proxy", { onPullRequest: false }))).status).toBeLessThan(300);
-      await eventually(() => model.sessionRequests("E2E-CREDS-PROXY").length >= 4 || undefined, { what: "the session's end", timeoutMs: 90_000 });
+      await eventually(() => model.sessionRequests("E2E-TOKEN-PROXY").length >= 5 || undefined, { what: "the session's end", timeoutMs: 90_000 });
       const tokens = [...github.tokens.keys()].filter((token) => !tokensBefore.has(token));
       expect(tokens.length).toBeGreaterThan(0);
+      // The file tools wrote the settings (the shell could not).
+      expect(JSON.stringify(model.sessionRequests("E2E-TOKEN-PROXY")[2]!.body.messages.at(-1))).toContain("Edited .git/config");
       const leaked = received.filter(({ url, authorization }) => tokens.some((token) => forms(token).some((form) => `${url} ${authorization ?? ""}`.includes(form))));
       expect(leaked).toEqual([]);
       expect(received).toEqual([]);
