@@ -11,9 +11,9 @@
 // native-git.ts) and is never written to the cache or the working tree.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { RepositoryId } from "../run-request.js";
 import { withFileLock } from "./file-lock.js";
 import { restampIndex } from "./index-stamps.js";
@@ -79,7 +79,31 @@ export function refNameProblem(name: string): string | undefined {
 }
 
 export class Workspaces {
+  /** Spares being made, in the background. */
+  readonly #making = new Set<Promise<void>>();
+
   constructor(private readonly cacheDir: string) {}
+
+  /** Resolves once no spare is being made (for tests and measurements). */
+  async idle(): Promise<void> {
+    while (this.#making.size > 0) await Promise.all(this.#making);
+  }
+
+  /** Makes the repository's next spare, in the background, unless one is there. */
+  #makeSpare(cache: string): void {
+    const making = withFileLock(`${cache}.lock`, async () => {
+      const spare = spareOf(cache);
+      if (existsSync(spare)) return;
+      const partial = `${spare}-making`;
+      await rm(partial, { recursive: true, force: true });
+      await mkdir(partial);
+      await copy(cache, partial);
+      await restampIndex(partial);
+      await rename(partial, spare);
+    }).catch(() => undefined);
+    this.#making.add(making);
+    void making.finally(() => this.#making.delete(making));
+  }
 
   /** Fetches what the run needs into the repository's cache and makes the run's working tree from it. */
   async checkout(spec: CheckoutSpec, token: string): Promise<Workspace> {
@@ -155,17 +179,66 @@ export class Workspaces {
         // and the run gets a copy of them.
         await run(["checkout", "--quiet", "--force", "--detach", head]);
         await run(["clean", "--quiet", "-ffdx"]);
-        await copy(cache, dir);
-        return { shas, tagged, head };
+        const sparing = await sameFileSystem(cache, dirname(dir));
+        const spared = sparing && (await takeSpareInto(cache, dir, head));
+        if (!spared) await copy(cache, dir);
+        return { shas, tagged, head, spared, sparing };
       });
+      if (state.sparing) this.#makeSpare(cache);
       const detached = pullRequest !== undefined || commit !== undefined || tag !== undefined;
-      await makeOwn(dir, { url: spec.url, defaultBranch, ...state, branch: detached ? undefined : defaultBranch, tag });
+      await makeOwn(dir, { url: spec.url, defaultBranch, ...state, branch: detached ? undefined : defaultBranch, tag, copied: !state.spared });
       return { dir, repository, head: state.head, remove: () => rm(parent, { recursive: true, force: true }) };
     } catch (error) {
       await rm(parent, { recursive: true, force: true });
       throw error;
     }
   }
+}
+
+/**
+ * A spare is a copy of a repository's cache made after a run's checkout, in the background, for
+ * the next run: that run takes it over by renaming it (no files written), after bringing it to
+ * its commit, where only the files that differ are written. Copying is what a checkout costs most;
+ * this takes it off the path of the run that waits. The spare is the server's until it is taken,
+ * and the run's own after: runs never share files. Renaming needs one file system: a spare is made
+ * only where the runs' working trees go on the cache's file system.
+ */
+const spareOf = (cache: string) => `${cache}.spare`;
+
+/** Used under the cache's lock: moves the spare to `dir` (on the cache's file system) at `head` with the cache's objects; false when there is none to take. */
+async function takeSpareInto(cache: string, dir: string, head: string): Promise<boolean> {
+  const spare = spareOf(cache);
+  if (!existsSync(join(spare, ".git", "HEAD"))) return false;
+  try {
+    // The objects fetched since the spare was made; pack files are never changed, only added.
+    await addMissing(join(cache, ".git", "objects"), join(spare, ".git", "objects"));
+    await git(["checkout", "--quiet", "--force", "--detach", head], { cwd: spare });
+    await git(["clean", "--quiet", "-ffdx"], { cwd: spare });
+    await rename(spare, dir);
+    return true;
+  } catch {
+    // A spare that cannot be brought up to date is made again; this run copies the cache.
+    await rm(spare, { recursive: true, force: true });
+    return false;
+  }
+}
+
+/** Copies the files under `from` that `to` lacks (by path). */
+async function addMissing(from: string, to: string): Promise<void> {
+  const entries = await readdir(from, { recursive: true, withFileTypes: true });
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const source = join(entry.parentPath, entry.name);
+    const target = join(to, relative(from, source));
+    if (existsSync(target)) continue;
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(source, target);
+  }
+}
+
+async function sameFileSystem(a: string, b: string): Promise<boolean> {
+  const [one, two] = await Promise.all([stat(a), stat(b)]);
+  return one.dev === two.dev;
 }
 
 /** The cache's repository, made the first time: a clone of nothing yet, with the URL (without credentials) as origin. */
@@ -212,12 +285,12 @@ async function copy(cache: string, dir: string): Promise<void> {
 /**
  * Makes the copied repository the run's own, as a clone has it: its own config (origin without
  * credentials), only the refs the run needs (origin/<branch>, origin/HEAD, the release's tag, the
- * default branch checked out or a detached HEAD), no reflogs or fetch state of the cache; and the
- * index's file times refreshed for the copied files, so `git status` does not rehash them all.
+ * default branch checked out or a detached HEAD), no reflogs or fetch state of the cache; and, for
+ * a copy, the index's stat data made the copy's, so `git status` does not rehash every file.
  */
 async function makeOwn(
   dir: string,
-  state: { url: string; defaultBranch: string; shas: Map<string, string>; tagged: string | undefined; head: string; branch: string | undefined; tag: string | undefined },
+  state: { url: string; defaultBranch: string; shas: Map<string, string>; tagged: string | undefined; head: string; branch: string | undefined; tag: string | undefined; copied: boolean },
 ): Promise<void> {
   const gitdir = join(dir, ".git");
   await Promise.all(["refs", "logs", "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "shallow", "config"].map((entry) => rm(join(gitdir, entry), { recursive: true, force: true })));
@@ -253,7 +326,8 @@ async function makeOwn(
       "",
     ].join("\n"),
   );
-  if (!(await restampIndex(dir))) await git(["update-index", "-q", "--refresh"], { cwd: dir }).catch(() => undefined);
+  // A spare's files were checked out where they are (the index knows them); copied ones were not.
+  if (state.copied && !(await restampIndex(dir))) await git(["update-index", "-q", "--refresh"], { cwd: dir }).catch(() => undefined);
 }
 
 /** A new directory at `path` (never one that exists, nor through a link), as a real path. */
