@@ -135,6 +135,42 @@ describe("runs of one repository at once", () => {
   });
 });
 
+describe("a re-run's workspace", () => {
+  it("is the spare made after the last checkout, brought to its commit with what was fetched since", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    const workspaces = new Workspaces(cacheDir);
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const spare = join(cacheDir, "acme", "app.tree.spare");
+    await (await workspaces.checkout(spec, TOKEN)).remove();
+    await workspaces.idle();
+    expect(existsSync(join(spare, ".git", "HEAD"))).toBe(true);
+
+    // The repository moves on after the spare was made: a new commit on a new branch, published as a pull request.
+    const bare = join(server.root, "acme", "app.git");
+    await run(work, "checkout", "-q", "-b", "spare-test", "main");
+    await writeFile(join(work, "SPARE.md"), "after the spare\n");
+    await run(work, "add", "SPARE.md");
+    await run(work, "commit", "-q", "-m", "After the spare");
+    const headSha = await run(work, "rev-parse", "HEAD");
+    await run(work, "push", "-q", bare, "HEAD:refs/pull/7/head");
+
+    const parent = await mkdtemp(join(tmpdir(), "routines-at-"));
+    const workspace = await workspaces.checkout({ ...spec, at: join(parent, "app"), pullRequest: { number: 7, headSha, baseRef: "main" } }, TOKEN);
+    // Taken over: the spare is the run's now, and a new one is made for the next run.
+    expect(existsSync(spare)).toBe(false);
+    expect(workspace.dir).toBe(join(await realpath(parent), "app"));
+    expect(await readFile(join(workspace.dir, "SPARE.md"), "utf8")).toBe("after the spare\n");
+    expect(await run(workspace.dir, "rev-parse", "HEAD")).toBe(headSha);
+    expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+    expect(await run(workspace.dir, "diff", "--stat", "origin/main...HEAD")).toContain("SPARE.md");
+    expect(await run(workspace.dir, "for-each-ref", "--format=%(refname)")).toBe("refs/remotes/origin/HEAD\nrefs/remotes/origin/main");
+    await run(workspace.dir, "fsck", "--no-dangling", "--no-progress");
+    await workspaces.idle();
+    expect(existsSync(join(spare, ".git", "HEAD"))).toBe(true);
+    await workspace.remove();
+  });
+});
+
 describe("a release run's workspace", () => {
   it("is the release's tag, detached, with the default branch known and only what the cache lacks fetched", async () => {
     const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
