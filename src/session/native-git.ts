@@ -31,7 +31,12 @@ const PASSED = ["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SS
 
 /** The environment for a git child: no prompt, no credential helper, and the token (when given) as a header for its host only. */
 export function gitEnvironment(auth?: GitOptions["auth"]): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "", SSH_ASKPASS: "" };
+  const env: NodeJS.ProcessEnv = {
+    GIT_TERMINAL_PROMPT: "0",
+    // A transfer slower than 1 KB/s for a minute is given up, rather than holding the repository's cache.
+    GIT_HTTP_LOW_SPEED_LIMIT: "1000",
+    GIT_HTTP_LOW_SPEED_TIME: "60",
+  };
   for (const name of PASSED) if (process.env[name] !== undefined) env[name] = process.env[name];
   const config: Array<[string, string]> = [
     // An empty helper list: no helper of the operator's offers or stores anything for these requests.

@@ -10,8 +10,7 @@
 // Every command is a child process; the token reaches it only through its environment (see
 // native-git.ts) and is never written to the cache or the working tree.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { access, copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import type { RepositoryId } from "../run-request.js";
@@ -93,13 +92,14 @@ export class Workspaces {
   #makeSpare(cache: string): void {
     const making = withFileLock(`${cache}.lock`, async () => {
       const spare = spareOf(cache);
-      if (existsSync(spare)) return;
+      if (await exists(spare)) return;
       const partial = `${spare}-making`;
       await rm(partial, { recursive: true, force: true });
       await mkdir(partial);
       await copy(cache, partial);
       await restampIndex(partial);
       await rename(partial, spare);
+      // A spare that could not be made only means the next run copies the cache itself.
     }).catch(() => undefined);
     this.#making.add(making);
     void making.finally(() => this.#making.delete(making));
@@ -208,7 +208,7 @@ const spareOf = (cache: string) => `${cache}.spare`;
 /** Used under the cache's lock: moves the spare to `dir` (on the cache's file system) at `head` with the cache's objects; false when there is none to take. */
 async function takeSpareInto(cache: string, dir: string, head: string): Promise<boolean> {
   const spare = spareOf(cache);
-  if (!existsSync(join(spare, ".git", "HEAD"))) return false;
+  if (!(await exists(join(spare, ".git", "HEAD")))) return false;
   try {
     // The objects fetched since the spare was made; pack files are never changed, only added.
     await addMissing(join(cache, ".git", "objects"), join(spare, ".git", "objects"));
@@ -230,11 +230,13 @@ async function addMissing(from: string, to: string): Promise<void> {
     if (!entry.isFile()) continue;
     const source = join(entry.parentPath, entry.name);
     const target = join(to, relative(from, source));
-    if (existsSync(target)) continue;
+    if (await exists(target)) continue;
     await mkdir(dirname(target), { recursive: true });
     await copyFile(source, target);
   }
 }
+
+const exists = (path: string) => access(path).then(() => true, () => false);
 
 async function sameFileSystem(a: string, b: string): Promise<boolean> {
   const [one, two] = await Promise.all([stat(a), stat(b)]);
@@ -244,7 +246,7 @@ async function sameFileSystem(a: string, b: string): Promise<boolean> {
 /** The cache's repository, made the first time: a clone of nothing yet, with the URL (without credentials) as origin. */
 async function prepareCache(cache: string, url: string, defaultBranch: string): Promise<void> {
   const set = (key: string, value: string) => git(["config", key, value], { cwd: cache });
-  if (!existsSync(join(cache, ".git", "HEAD"))) {
+  if (!(await exists(join(cache, ".git", "HEAD")))) {
     await git(["init", "--quiet", `--initial-branch=${defaultBranch}`, cache], { cwd: dirname(cache) });
     // Housekeeping runs before the fetch returns, while the cache is locked, not behind its back.
     await set("gc.autoDetach", "false");

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readdir, readFile, realpath, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,6 +144,7 @@ describe("a re-run's workspace", () => {
     await (await workspaces.checkout(spec, TOKEN)).remove();
     await workspaces.idle();
     expect(existsSync(join(spare, ".git", "HEAD"))).toBe(true);
+    const spareReadme = (await stat(join(spare, "README.md"))).ino;
 
     // The repository moves on after the spare was made: a new commit on a new branch, published as a pull request.
     const bare = join(server.root, "acme", "app.git");
@@ -156,8 +157,8 @@ describe("a re-run's workspace", () => {
 
     const parent = await mkdtemp(join(tmpdir(), "routines-at-"));
     const workspace = await workspaces.checkout({ ...spec, at: join(parent, "app"), pullRequest: { number: 7, headSha, baseRef: "main" } }, TOKEN);
-    // Taken over: the spare is the run's now, and a new one is made for the next run.
-    expect(existsSync(spare)).toBe(false);
+    // Taken over, not copied: the spare's files are the run's now (a new spare is made for the next run).
+    expect((await stat(join(workspace.dir, "README.md"))).ino).toBe(spareReadme);
     expect(workspace.dir).toBe(join(await realpath(parent), "app"));
     expect(await readFile(join(workspace.dir, "SPARE.md"), "utf8")).toBe("after the spare\n");
     expect(await run(workspace.dir, "rev-parse", "HEAD")).toBe(headSha);
