@@ -247,6 +247,8 @@ async function sameFileSystem(a: string, b: string): Promise<boolean> {
 async function prepareCache(cache: string, url: string, defaultBranch: string): Promise<void> {
   const set = (key: string, value: string) => git(["config", key, value], { cwd: cache });
   if (!(await exists(join(cache, ".git", "HEAD")))) {
+    // Earlier versions kept a bare cache beside it, of isomorphic-git's making: no longer read.
+    await rm(cache.replace(/\.tree$/, ".git"), { recursive: true, force: true });
     await git(["init", "--quiet", `--initial-branch=${defaultBranch}`, cache], { cwd: dirname(cache) });
     // Housekeeping runs before the fetch returns, while the cache is locked, not behind its back.
     await set("gc.autoDetach", "false");

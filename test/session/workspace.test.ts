@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -38,6 +38,15 @@ describe("Workspaces", () => {
     expect(await readFile(join(workspace.dir, ".git/config"), "utf8")).not.toContain(TOKEN);
     await workspace.remove();
     expect(existsSync(workspace.dir)).toBe(false);
+  });
+
+  it("removes the cache an earlier version kept for the repository when it makes its own", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    await mkdir(join(cacheDir, "acme", "app.git", "objects"), { recursive: true });
+    const workspace = await new Workspaces(cacheDir).checkout({ repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" }, TOKEN);
+    expect(existsSync(join(cacheDir, "acme", "app.git"))).toBe(false);
+    expect(existsSync(join(cacheDir, "acme", "app.tree", ".git", "HEAD"))).toBe(true);
+    await workspace.remove();
   });
 
   it("checks out at a given directory, made there, and refuses one that exists", async () => {
