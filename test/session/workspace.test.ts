@@ -131,7 +131,8 @@ describe("runs of one repository at once", () => {
       await writeFile(join(packs, name), "overwritten by a run\n");
     }
     await writeFile(join(first.dir, "src/app.ts"), "export const a = 666;\n");
-    // Nothing of it reached the cache.
+    // Nothing of it reached the cache (the spare made meanwhile included).
+    await workspaces.idle();
     const cached = (await readdir(cacheDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
     const touched = [];
     for (const entry of cached) if ((await readFile(join(entry.parentPath, entry.name), "latin1")).includes("overwritten by a run")) touched.push(entry.name);
