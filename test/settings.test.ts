@@ -18,6 +18,7 @@ describe("readSettings", () => {
       allowUnsandboxed: false,
       fullNetworkRepositories: [],
       model: "claude-sonnet-5-5",
+      modelRoute: { provider: "anthropic" },
       maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
       githubUrl: "https://github.com",
@@ -68,6 +69,7 @@ describe("readSettings", () => {
       allowUnsandboxed: false,
       fullNetworkRepositories: ["acme/app", "acme-labs/*"],
       model: "claude-opus-4-1",
+      modelRoute: { provider: "anthropic" },
       maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
       githubUrl: "https://github.acme.example",
@@ -87,6 +89,18 @@ describe("readSettings", () => {
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
     expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
+  });
+
+  it("reads the model route, and checks the default model against it", () => {
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "Bedrock", ROUTINES_MODEL: "claude-sonnet-4-5", ROUTINES_BEDROCK_INFERENCE_PROFILE: "eu" })).toMatchObject({
+      model: "claude-sonnet-4-5",
+      modelRoute: { provider: "bedrock", inferenceProfile: "eu" },
+    });
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "vertex", ROUTINES_MODEL: "claude-haiku-4-5@20251001" }).modelRoute).toEqual({ provider: "vertex" });
+    // The default model is undated and new: each route can place it.
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "bedrock" }).model).toBe("claude-sonnet-5-5");
+    // The Claude API and compatible servers take any name.
+    expect(readSettings({ ROUTINES_MODEL: "my-proxy-model" }).model).toBe("my-proxy-model");
   });
 
   it.each([
@@ -109,6 +123,11 @@ describe("readSettings", () => {
     [{ ROUTINES_RUN_MAX_MEMORY: "4 gigs" }, 'ROUTINES_RUN_MAX_MEMORY="4 gigs" is not a size; use a value such as "4GB" or "500MB"'],
     [{ ROUTINES_RUN_MAX_MEMORY: "1MB" }, 'ROUTINES_RUN_MAX_MEMORY="1MB" is too small; use at least 64 MB'],
     [{ ROUTINES_RUN_MAX_DISK: "-5GB" }, 'ROUTINES_RUN_MAX_DISK="-5GB" is not a size'],
+    [{ ROUTINES_MODEL_PROVIDER: "azure" }, 'ROUTINES_MODEL_PROVIDER="azure" is not one of anthropic, bedrock, vertex'],
+    [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_BEDROCK_INFERENCE_PROFILE: "mars" }, 'ROUTINES_BEDROCK_INFERENCE_PROFILE="mars" is not one of global, us, eu, jp, apac, au'],
+    [{ ROUTINES_BEDROCK_INFERENCE_PROFILE: "us" }, "ROUTINES_BEDROCK_INFERENCE_PROFILE is set, but ROUTINES_MODEL_PROVIDER is anthropic"],
+    [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_MODEL: "sonnet" }, 'ROUTINES_MODEL: the model "sonnet" is not known on Amazon Bedrock; known: claude-opus-4-7,'],
+    [{ ROUTINES_MODEL_PROVIDER: "vertex", ROUTINES_MODEL: "claude-3-opus" }, 'ROUTINES_MODEL: the model "claude-3-opus" is not known on Google Vertex AI'],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import Anthropic, { AnthropicError, APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
+import { ROUTE_WORDS, routeOf, type RouteWords } from "./model-route.js";
 
 export interface RetryPolicy {
   /** How long one call may keep retrying, counted from its first failure, in milliseconds; 0 never retries. */
@@ -52,7 +53,7 @@ export async function callModel(client: Anthropic, params: ModelParams, options:
     } catch (error) {
       if (signal.aborted || error instanceof APIUserAbortError) throw error;
       const status = error instanceof APIError ? error.status : undefined;
-      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model), status);
+      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model, ROUTE_WORDS[routeOf(client)]), status);
       giveUpAt ??= Date.now() + retry.budgetMs;
       const remaining = giveUpAt - Date.now();
       if (remaining <= 0) {
@@ -84,20 +85,22 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Why the API refused the request as it is, and what to check. */
-function refusedDetail(error: unknown, model: string): string {
+/** Why the API refused the request as it is, and what to check: the settings of the route the client takes. */
+function refusedDetail(error: unknown, model: string, route: RouteWords): string {
   const said = describe(error);
   switch (error instanceof APIError ? error.status : undefined) {
     case 401:
-      return `the model API refused the key (${said}): check ANTHROPIC_API_KEY`;
+      return route.api === ROUTE_WORDS.anthropic.api
+        ? `the model API refused the key (${said}): check ANTHROPIC_API_KEY`
+        : `${route.api} refused the credentials (${said}): check ${route.credentials}`;
     case 403:
-      return `the model API denied access (${said}): check that the key may use the model ${model}`;
+      return `${route.api} denied access (${said}): check that ${route.api === ROUTE_WORDS.anthropic.api ? "the key" : route.credentials} may use the model ${model}`;
     case 404:
-      return `the model API does not know the model ${model} (${said}): check the routine's model or ROUTINES_MODEL, and ANTHROPIC_BASE_URL`;
+      return `${route.api} does not know the model ${model} (${said}): check the routine's model or ROUTINES_MODEL, and ${route.endpoint}`;
     case undefined:
       return `the model call failed: ${said}`;
     default:
-      return `the model API rejected the request (${said})`;
+      return `${route.api} rejected the request (${said})`;
   }
 }
 

@@ -23,6 +23,7 @@ export const testSettings: Settings = {
   allowUnsandboxed: false,
   fullNetworkRepositories: [],
   model: "claude-test",
+  modelRoute: { provider: "anthropic" },
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",
   githubUrl: "https://github.com",

@@ -1,0 +1,162 @@
+import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { callModel, DEFAULT_RETRY, ModelCallError, type ModelParams } from "../../src/session/model-call.js";
+import { createModelClient, credentialFiles, credentialsProblem, routeCredentials } from "../../src/session/model-client.js";
+import { MODEL_KEY, startFakeModel, type FakeModel, type FakeWire } from "../support/fake-model.js";
+
+let model: FakeModel | undefined;
+afterEach(async () => {
+  await model?.close();
+  model = undefined;
+});
+
+const AWS = { accessKeyId: "AKIAROUTESTEST000001", secretAccessKey: "route-test-secret/key+value", sessionToken: "route-test-session-token", region: "eu-west-3" };
+const GOOGLE = { accessToken: "ya29.route-test-access-token", project: "acme-models", region: "us-east5" };
+
+const said = { content: [{ type: "text" as const, text: "Hello from the platform." }] };
+const params = (model: string): ModelParams => ({ model, max_tokens: 64, messages: [{ role: "user", content: "Say hello." }] });
+const call = (client: Awaited<ReturnType<typeof createModelClient>>, model: string) =>
+  callModel(client, params(model), { signal: new AbortController().signal, retry: { ...DEFAULT_RETRY, budgetMs: 0 }, onRetry: async () => undefined });
+
+async function fake(wire: FakeWire) {
+  model = await startFakeModel([said, said], { wire });
+  return model;
+}
+
+describe("the Claude API route", () => {
+  it("sends the key to ANTHROPIC_BASE_URL with the model as named", async () => {
+    const fakeModel = await startFakeModel([said]);
+    model = fakeModel;
+    const client = await createModelClient({ provider: "anthropic" }, routeCredentials("anthropic", { ANTHROPIC_API_KEY: MODEL_KEY, ANTHROPIC_BASE_URL: fakeModel.url }));
+    const message = await call(client, "claude-test");
+    expect(message.content).toEqual(said.content);
+    expect(fakeModel.requests[0]).toMatchObject({ url: "/v1/messages", body: { model: "claude-test", stream: true } });
+  });
+});
+
+describe("the Amazon Bedrock route", () => {
+  const credentials = (url: string, extra: Record<string, string> = {}) =>
+    routeCredentials("bedrock", {
+      AWS_ACCESS_KEY_ID: AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey,
+      AWS_SESSION_TOKEN: AWS.sessionToken,
+      AWS_REGION: AWS.region,
+      ANTHROPIC_BEDROCK_BASE_URL: url,
+      // Neither reaches Bedrock.
+      ANTHROPIC_API_KEY: MODEL_KEY,
+      ...extra,
+    });
+
+  it("streams from InvokeModelWithResponseStream, signed with the AWS keys, the model translated to Bedrock's id", async () => {
+    const bedrock = await fake({ kind: "bedrock", ...AWS });
+    const client = await createModelClient({ provider: "bedrock" }, credentials(bedrock.url));
+    const message = await call(client, "claude-haiku-4-5");
+    expect(message.content).toEqual(said.content);
+    expect(message.model).toBe("anthropic.claude-haiku-4-5-20251001-v1:0");
+    const [request] = bedrock.requests;
+    expect(request!.refused).toBeUndefined();
+    expect(decodeURIComponent(request!.url!)).toBe("/model/anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream");
+    expect(request!.headers.authorization).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${AWS.accessKeyId}/\\d{8}/eu-west-3/bedrock/aws4_request, SignedHeaders=`));
+    expect(request!.headers["x-amz-security-token"]).toBe(AWS.sessionToken);
+    expect(request!.headers["x-api-key"]).toBeUndefined();
+    expect(request!.body).toMatchObject({ anthropic_version: "bedrock-2023-05-31", max_tokens: 64, messages: [{ role: "user", content: "Say hello." }] });
+    expect(request!.body).not.toHaveProperty("model");
+    expect(request!.body).not.toHaveProperty("stream");
+  });
+
+  it("takes the inference profile's prefix, and passes Bedrock's own ids as they are", async () => {
+    const bedrock = await fake({ kind: "bedrock", ...AWS });
+    await call(await createModelClient({ provider: "bedrock", inferenceProfile: "eu" }, credentials(bedrock.url)), "claude-sonnet-4-6");
+    await call(await createModelClient({ provider: "bedrock", inferenceProfile: "eu" }, credentials(bedrock.url)), "global.anthropic.claude-opus-4-5-20251101-v1:0");
+    expect(bedrock.requests.map((request) => decodeURIComponent(request.url!))).toEqual([
+      "/model/eu.anthropic.claude-sonnet-4-6/invoke-with-response-stream",
+      "/model/global.anthropic.claude-opus-4-5-20251101-v1:0/invoke-with-response-stream",
+    ]);
+  });
+
+  it("names the AWS credentials when Bedrock refuses the signature", async () => {
+    const bedrock = await fake({ kind: "bedrock", ...AWS, secretAccessKey: "another-secret" });
+    const client = await createModelClient({ provider: "bedrock" }, credentials(bedrock.url));
+    const error = await call(client, "claude-haiku-4-5").catch((error: unknown) => error);
+    expect(bedrock.requests[0]!.refused).toBe("the signature does not match the expected secret key");
+    expect(error).toBeInstanceOf(ModelCallError);
+    expect((error as Error).message).toMatch(/^Amazon Bedrock denied access \(403 authentication_error: the signature does not match the expected secret key\): check that the AWS credentials \(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+  });
+
+  it("refuses a name it cannot place before anything is sent, listing the known ones", async () => {
+    const bedrock = await fake({ kind: "bedrock", ...AWS });
+    const client = await createModelClient({ provider: "bedrock" }, credentials(bedrock.url));
+    const error = await call(client, "gpt-5").catch((error: unknown) => error);
+    expect(error).toBeInstanceOf(ModelCallError);
+    expect((error as Error).message).toContain('the model call failed: the model "gpt-5" is not known on Amazon Bedrock; known: claude-opus-4-7, claude-sonnet-4-6');
+    expect((error as Error).message).toContain("arn:aws:bedrock:");
+    expect(bedrock.requests).toEqual([]);
+  });
+
+  it("signs with a Bedrock API key as a bearer token instead, when one is set", async () => {
+    const bedrock = await fake({ kind: "bedrock", ...AWS });
+    const client = await createModelClient({ provider: "bedrock" }, routeCredentials("bedrock", { AWS_BEARER_TOKEN_BEDROCK: "bedrock-api-key", AWS_REGION: AWS.region, ANTHROPIC_BEDROCK_BASE_URL: bedrock.url }));
+    await call(client, "claude-haiku-4-5").catch(() => undefined);
+    expect(bedrock.requests[0]!.headers.authorization).toBe("Bearer bedrock-api-key");
+  });
+});
+
+describe("the Google Vertex AI route", () => {
+  const credentials = (url: string) =>
+    routeCredentials("vertex", { GOOGLE_OAUTH_ACCESS_TOKEN: GOOGLE.accessToken, CLOUD_ML_REGION: GOOGLE.region, ANTHROPIC_VERTEX_PROJECT_ID: GOOGLE.project, ANTHROPIC_VERTEX_BASE_URL: `${url}/v1`, ANTHROPIC_API_KEY: MODEL_KEY });
+
+  it("streams from streamRawPredict with the access token, the model translated to Vertex AI's id", async () => {
+    const vertex = await fake({ kind: "vertex", ...GOOGLE });
+    const client = await createModelClient({ provider: "vertex" }, credentials(vertex.url));
+    const message = await call(client, "claude-haiku-4-5");
+    expect(message.content).toEqual(said.content);
+    const [request] = vertex.requests;
+    expect(request!.refused).toBeUndefined();
+    expect(decodeURIComponent(request!.url!)).toBe("/v1/projects/acme-models/locations/us-east5/publishers/anthropic/models/claude-haiku-4-5@20251001:streamRawPredict");
+    expect(request!.headers.authorization).toBe(`Bearer ${GOOGLE.accessToken}`);
+    expect(request!.headers["x-api-key"]).toBeUndefined();
+    expect(request!.body).toMatchObject({ anthropic_version: "vertex-2023-10-16", stream: true, max_tokens: 64 });
+    expect(request!.body).not.toHaveProperty("model");
+  });
+
+  it("passes Vertex AI's own ids and new undated names as they are", async () => {
+    const vertex = await fake({ kind: "vertex", ...GOOGLE });
+    await call(await createModelClient({ provider: "vertex" }, credentials(vertex.url)), "claude-opus-4-1@20250805");
+    await call(await createModelClient({ provider: "vertex" }, credentials(vertex.url)), "claude-opus-5");
+    expect(vertex.requests.map((request) => /models\/([^/:]+):/.exec(decodeURIComponent(request.url!))?.[1])).toEqual(["claude-opus-4-1@20250805", "claude-opus-5"]);
+  });
+
+  it("names the Google credentials when Vertex AI refuses the token", async () => {
+    const vertex = await fake({ kind: "vertex", ...GOOGLE, accessToken: "ya29.another" });
+    const error = await call(await createModelClient({ provider: "vertex" }, credentials(vertex.url)), "claude-haiku-4-5").catch((error: unknown) => error);
+    expect((error as Error).message).toMatch(/^Google Vertex AI refused the credentials \(401 authentication_error: expected the bearer token, got another authorization\): check the Google credentials \(GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN/);
+  });
+});
+
+describe("credentialsProblem", () => {
+  const nowhere = "/nonexistent-home";
+  it("holds runs back only where nothing can be found", () => {
+    expect(credentialsProblem("anthropic", routeCredentials("anthropic", {}), nowhere)).toEqual({ blocking: true, message: "ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is" });
+    expect(credentialsProblem("anthropic", routeCredentials("anthropic", { ANTHROPIC_AUTH_TOKEN: "t" }), nowhere)).toBeUndefined();
+    expect(credentialsProblem("bedrock", routeCredentials("bedrock", { AWS_ACCESS_KEY_ID: "AKIA" }), nowhere)).toMatchObject({ blocking: true, message: expect.stringContaining("AWS_SECRET_ACCESS_KEY is not set") });
+    expect(credentialsProblem("bedrock", routeCredentials("bedrock", {}), nowhere)).toMatchObject({ blocking: false, message: expect.stringContaining("no AWS credentials are set") });
+    expect(credentialsProblem("bedrock", routeCredentials("bedrock", { AWS_PROFILE: "models" }), nowhere)).toBeUndefined();
+    expect(credentialsProblem("vertex", routeCredentials("vertex", { GOOGLE_OAUTH_ACCESS_TOKEN: "ya29" }), nowhere)).toMatchObject({ blocking: true, message: expect.stringContaining("CLOUD_ML_REGION is not set") });
+    expect(credentialsProblem("vertex", routeCredentials("vertex", { CLOUD_ML_REGION: "global" }), nowhere)).toMatchObject({ blocking: false, message: expect.stringContaining("no Google credentials are set") });
+    expect(credentialsProblem("vertex", routeCredentials("vertex", { CLOUD_ML_REGION: "global", GOOGLE_APPLICATION_CREDENTIALS: "/etc/adc.json" }), nowhere)).toBeUndefined();
+  });
+
+  it("finds credentials files in the server user's home", async () => {
+    const home = await mkdtemp(join(tmpdir(), "routines-home-"));
+    await mkdir(join(home, ".aws"));
+    await writeFile(join(home, ".aws", "credentials"), "[default]\n");
+    expect(credentialsProblem("bedrock", routeCredentials("bedrock", {}), home)).toBeUndefined();
+  });
+
+  it("lists the files that hold credentials, to hide from commands", () => {
+    expect(credentialFiles(routeCredentials("vertex", { GOOGLE_APPLICATION_CREDENTIALS: "/etc/gcp/adc.json" }))).toEqual(["/etc/gcp/adc.json"]);
+    expect(credentialFiles(routeCredentials("bedrock", { AWS_SHARED_CREDENTIALS_FILE: "/etc/aws/credentials", AWS_WEB_IDENTITY_TOKEN_FILE: "/var/run/token" }))).toEqual(["/etc/aws/credentials", "/var/run/token"]);
+  });
+});
