@@ -34,7 +34,7 @@ import { createServerLog, logFormatOf, type LogFormat } from "./server-log.js";
 import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
-import { createModelClient, credentialsProblem, describeRoute, routeCredentials } from "./session/model-client.js";
+import { createModelClient, credentialFiles, credentialsProblem, describeRoute, routeCredentials } from "./session/model-client.js";
 import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { openCgroups } from "./session/run-cgroup.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
@@ -68,6 +68,8 @@ const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, a
 const redact = createRedactor(held);
 // The model client is made later, from these, since the environment no longer has them then.
 const modelCredentials = routeCredentials(settings.modelRoute.provider, process.env);
+// Files of cloud credentials (a Google key file, AWS credentials files) are the server's, whichever route it takes.
+const cloudCredentialFiles = credentialFiles(process.env);
 // Deliveries are verified with it long after the environment was scrubbed.
 const webhookSecret = process.env.WEBHOOK_SECRET;
 let logFormat: LogFormat;
@@ -202,6 +204,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     dataDir: settings.dataDir,
     ...(process.env.PRIVATE_KEY_PATH ? { privateKeyPath: process.env.PRIVATE_KEY_PATH } : {}),
     ...(settings.connectorsFile ? { connectorsFile: settings.connectorsFile } : {}),
+    credentialFiles: cloudCredentialFiles,
   });
   // Each run's processes and memory are counted in a control group of its own where the host delegates one.
   const cgroups = await openCgroups();

@@ -20,6 +20,7 @@ import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
 import { sandboxSupport } from "../session/sandbox.js";
 import { SetupError } from "../session/setup-script.js";
+import { isSecretVariable } from "../server-secrets.js";
 import { readSettings } from "../settings.js";
 import { eventFacts, PayloadError } from "../triggers/event-facts.js";
 import { CliError, readInput, type Io } from "./io.js";
@@ -126,7 +127,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     root,
     trigger,
     secrets,
-    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? ""],
+    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? "", ...Object.entries(credentials).flatMap(([name, value]) => (value && isSecretVariable(name) ? [value] : []))],
     extraTools,
     // A local run is the operator's own: network: full is theirs to use.
     sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: true, hidden: [], fullNetworkRepositories: ["*"] },

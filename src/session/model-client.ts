@@ -43,7 +43,7 @@ export function routeCredentials(provider: ModelProvider, env: NodeJS.ProcessEnv
   return Object.fromEntries(ROUTE_VARIABLES[provider].map((name) => [name, env[name]?.trim() || undefined]));
 }
 
-/** Files that hold a route's credentials: hidden from commands like the server's other files. */
+/** Files that hold cloud credentials, from a route's credentials or the whole environment: hidden from commands like the server's other files. */
 export function credentialFiles(credentials: RouteCredentials): string[] {
   return ["GOOGLE_APPLICATION_CREDENTIALS", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE"].flatMap((name) => (credentials[name] ? [credentials[name]!] : []));
 }
