@@ -82,7 +82,7 @@ describe("the Amazon Bedrock route", () => {
     const error = await call(client, "claude-haiku-4-5").catch((error: unknown) => error);
     expect(bedrock.requests[0]!.refused).toBe("the signature does not match the expected secret key");
     expect(error).toBeInstanceOf(ModelCallError);
-    expect((error as Error).message).toMatch(/^Amazon Bedrock denied access \(403 authentication_error: the signature does not match the expected secret key\): check that the AWS credentials \(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+    expect((error as Error).message).toMatch(/^Amazon Bedrock denied access \(403 the signature does not match the expected secret key\): check that the AWS credentials \(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
   });
 
   it("refuses a name it cannot place before anything is sent, listing the known ones", async () => {
@@ -93,6 +93,25 @@ describe("the Amazon Bedrock route", () => {
     expect((error as Error).message).toContain('the model call failed: the model "gpt-5" is not known on Amazon Bedrock; known: claude-opus-4-7, claude-sonnet-4-6');
     expect((error as Error).message).toContain("arn:aws:bedrock:");
     expect(bedrock.requests).toEqual([]);
+  });
+
+  it("calls InvokeModel without streaming, and Vertex AI's rawPredict", async () => {
+    const bedrock = await fake({ kind: "bedrock", ...AWS });
+    const message = await (await createModelClient({ provider: "bedrock" }, credentials(bedrock.url))).messages.create(params("claude-opus-4-7"));
+    expect(message.content).toEqual(said.content);
+    expect(bedrock.requests[0]).toMatchObject({ url: "/model/anthropic.claude-opus-4-7/invoke", body: { anthropic_version: "bedrock-2023-05-31" } });
+    expect(bedrock.requests[0]!.refused).toBeUndefined();
+    const vertex = await startFakeModel([said], { wire: { kind: "vertex", ...GOOGLE } });
+    try {
+      const client = await createModelClient(
+        { provider: "vertex" },
+        routeCredentials("vertex", { GOOGLE_OAUTH_ACCESS_TOKEN: GOOGLE.accessToken, CLOUD_ML_REGION: GOOGLE.region, ANTHROPIC_VERTEX_PROJECT_ID: GOOGLE.project, ANTHROPIC_VERTEX_BASE_URL: `${vertex.url}/v1` }),
+      );
+      expect((await client.messages.create(params("claude-opus-4-7"))).content).toEqual(said.content);
+      expect(vertex.requests[0]!.url).toBe(`/v1/projects/${GOOGLE.project}/locations/${GOOGLE.region}/publishers/anthropic/models/claude-opus-4-7:rawPredict`);
+    } finally {
+      await vertex.close();
+    }
   });
 
   it("signs with a Bedrock API key as a bearer token instead, when one is set", async () => {
@@ -131,7 +150,7 @@ describe("the Google Vertex AI route", () => {
   it("names the Google credentials when Vertex AI refuses the token", async () => {
     const vertex = await fake({ kind: "vertex", ...GOOGLE, accessToken: "ya29.another" });
     const error = await call(await createModelClient({ provider: "vertex" }, credentials(vertex.url)), "claude-haiku-4-5").catch((error: unknown) => error);
-    expect((error as Error).message).toMatch(/^Google Vertex AI refused the credentials \(401 authentication_error: expected the bearer token, got another authorization\): check the Google credentials \(GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN/);
+    expect((error as Error).message).toMatch(/^Google Vertex AI refused the credentials \(401 expected the bearer token, got another authorization\): check the Google credentials \(GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN/);
   });
 });
 

@@ -124,7 +124,9 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
     if (!route) return json(404, { type: "error", error: { type: "not_found_error", message: `not a ${wire.kind} model path: ${req.url}` } });
     if (wire.kind !== "anthropic") {
       recorded.refused = await refusal(wire, req, Buffer.concat(chunks));
-      if (recorded.refused) return json(wire.kind === "bedrock" ? 403 : 401, { type: "error", error: { type: "authentication_error", message: recorded.refused } });
+      // Each platform's own error shape: Bedrock's a bare message with its type in a header, Vertex AI's Google's error object.
+      if (recorded.refused && wire.kind === "bedrock") return json(403, { message: recorded.refused }, { "x-amzn-errortype": "InvalidSignatureException", "x-amzn-requestid": "fake-bedrock-request" });
+      if (recorded.refused) return json(401, { error: { code: 401, message: recorded.refused, status: "UNAUTHENTICATED" } });
     }
     const index = served++;
     const turn = turnFor(recorded, index);
