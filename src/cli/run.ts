@@ -95,7 +95,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
   const settings = readSettings(io.env);
   const credentials = routeCredentials(settings.modelRoute.provider, io.env);
   const missing = credentialsProblem(settings.modelRoute.provider, credentials);
-  if (missing?.blocking) throw new CliError(settings.modelRoute.provider === "anthropic" ? "set ANTHROPIC_API_KEY to the model key" : missing.message.replace(/; runs are recorded .*$/, ""), 2);
+  if (missing?.blocking) throw new CliError(missing.missing, 2);
   if (missing) io.out(`warning: ${missing.message}\n`);
   // The agent loop retries overloads and rate limits itself.
   const client = await createModelClient(settings.modelRoute, credentials);

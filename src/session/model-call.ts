@@ -90,11 +90,9 @@ function refusedDetail(error: unknown, model: string, route: RouteWords): string
   const said = describe(error);
   switch (error instanceof APIError ? error.status : undefined) {
     case 401:
-      return route.api === ROUTE_WORDS.anthropic.api
-        ? `the model API refused the key (${said}): check ANTHROPIC_API_KEY`
-        : `${route.api} refused the credentials (${said}): check ${route.credentials}`;
+      return `${route.api} refused ${route.refused} (${said}): check ${route.check}`;
     case 403:
-      return `${route.api} denied access (${said}): check that ${route.api === ROUTE_WORDS.anthropic.api ? "the key" : route.credentials} may use the model ${model}`;
+      return `${route.api} denied access (${said}): check that ${route.holder} may use the model ${model}`;
     case 404:
       return `${route.api} does not know the model ${model} (${said}): check the routine's model or ROUTINES_MODEL, and ${route.endpoint}`;
     case undefined:

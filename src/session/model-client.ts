@@ -48,11 +48,10 @@ export function credentialFiles(credentials: RouteCredentials): string[] {
   return ["GOOGLE_APPLICATION_CREDENTIALS", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE"].flatMap((name) => (credentials[name] ? [credentials[name]!] : []));
 }
 
-export interface CredentialsProblem {
-  /** Runs cannot go at all: they wait in the queue until it is fixed. */
-  blocking: boolean;
-  message: string;
-}
+/** What a route lacks: `blocking` when runs cannot go at all (they wait in the queue), with `missing` saying what to set. */
+export type CredentialsProblem = { blocking: true; message: string; missing: string } | { blocking: false; message: string };
+
+const blocked = (missing: string, until = "it is"): CredentialsProblem => ({ blocking: true, missing, message: `${missing}; runs are recorded and wait in the queue until ${until}` });
 
 /**
  * What a route lacks, in words naming what to set; undefined when nothing is missing. Bedrock and
@@ -63,10 +62,12 @@ export function credentialsProblem(provider: ModelProvider, credentials: RouteCr
   const has = (name: string) => Boolean(credentials[name]);
   switch (provider) {
     case "anthropic":
-      return has("ANTHROPIC_API_KEY") || has("ANTHROPIC_AUTH_TOKEN") ? undefined : { blocking: true, message: "ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is" };
+      return has("ANTHROPIC_API_KEY") || has("ANTHROPIC_AUTH_TOKEN")
+        ? undefined
+        : { blocking: true, missing: "set ANTHROPIC_API_KEY to the model key", message: "ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is" };
     case "bedrock": {
       if (has("AWS_ACCESS_KEY_ID") !== has("AWS_SECRET_ACCESS_KEY")) {
-        return { blocking: true, message: `${has("AWS_ACCESS_KEY_ID") ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID"} is not set: Amazon Bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY together; runs are recorded and wait in the queue until both are` };
+        return blocked(`${has("AWS_ACCESS_KEY_ID") ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID"} is not set: Amazon Bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY together`, "both are");
       }
       const found =
         ["AWS_ACCESS_KEY_ID", "AWS_BEARER_TOKEN_BEDROCK", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SHARED_CREDENTIALS_FILE"].some(has) ||
@@ -77,7 +78,7 @@ export function credentialsProblem(provider: ModelProvider, credentials: RouteCr
         : { blocking: false, message: "ROUTINES_MODEL_PROVIDER=bedrock, and no AWS credentials are set (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or AWS_BEARER_TOKEN_BEDROCK): runs use the instance's role if it has one, and error otherwise" };
     }
     case "vertex": {
-      if (!has("CLOUD_ML_REGION")) return { blocking: true, message: "CLOUD_ML_REGION is not set: Google Vertex AI needs the region of its endpoint (e.g. us-east5, or global); runs are recorded and wait in the queue until it is" };
+      if (!has("CLOUD_ML_REGION")) return blocked("CLOUD_ML_REGION is not set: Google Vertex AI needs the region of its endpoint (e.g. us-east5, or global)");
       const found = has("GOOGLE_OAUTH_ACCESS_TOKEN") || has("GOOGLE_APPLICATION_CREDENTIALS") || existsSync(join(home, ".config", "gcloud", "application_default_credentials.json"));
       return found
         ? undefined

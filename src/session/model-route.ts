@@ -5,24 +5,23 @@ import type { ModelProvider } from "../config/model-names.js";
 export interface RouteWords {
   /** Who answered, for error messages. */
   api: string;
-  /** The settings that carry the route's credentials. */
-  credentials: string;
+  /** What it refused: "the key", "the credentials". */
+  refused: string;
+  /** The settings to check when it refuses them. */
+  check: string;
+  /** What must be allowed to use a model. */
+  holder: string;
   /** The settings that say where the route's endpoint is. */
   endpoint: string;
 }
 
+const AWS_CREDENTIALS = "the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY with AWS_SESSION_TOKEN, AWS_PROFILE, or AWS_BEARER_TOKEN_BEDROCK)";
+const GOOGLE_CREDENTIALS = "the Google credentials (GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN, or the application default credentials)";
+
 export const ROUTE_WORDS: Record<ModelProvider, RouteWords> = {
-  anthropic: { api: "the model API", credentials: "ANTHROPIC_API_KEY", endpoint: "ANTHROPIC_BASE_URL" },
-  bedrock: {
-    api: "Amazon Bedrock",
-    credentials: "the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY with AWS_SESSION_TOKEN, AWS_PROFILE, or AWS_BEARER_TOKEN_BEDROCK)",
-    endpoint: "AWS_REGION and ANTHROPIC_BEDROCK_BASE_URL",
-  },
-  vertex: {
-    api: "Google Vertex AI",
-    credentials: "the Google credentials (GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN, or the application default credentials)",
-    endpoint: "CLOUD_ML_REGION, ANTHROPIC_VERTEX_PROJECT_ID and ANTHROPIC_VERTEX_BASE_URL",
-  },
+  anthropic: { api: "the model API", refused: "the key", check: "ANTHROPIC_API_KEY", holder: "the key", endpoint: "ANTHROPIC_BASE_URL" },
+  bedrock: { api: "Amazon Bedrock", refused: "the credentials", check: AWS_CREDENTIALS, holder: AWS_CREDENTIALS, endpoint: "AWS_REGION and ANTHROPIC_BEDROCK_BASE_URL" },
+  vertex: { api: "Google Vertex AI", refused: "the credentials", check: GOOGLE_CREDENTIALS, holder: GOOGLE_CREDENTIALS, endpoint: "CLOUD_ML_REGION, ANTHROPIC_VERTEX_PROJECT_ID and ANTHROPIC_VERTEX_BASE_URL" },
 };
 
 // The clients are the SDK's own classes; the route each was built for is noted beside them.

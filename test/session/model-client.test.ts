@@ -152,14 +152,30 @@ describe("the Google Vertex AI route", () => {
     const error = await call(await createModelClient({ provider: "vertex" }, credentials(vertex.url)), "claude-haiku-4-5").catch((error: unknown) => error);
     expect((error as Error).message).toMatch(/^Google Vertex AI refused the credentials \(401 expected the bearer token, got another authorization\): check the Google credentials \(GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN/);
   });
+
+  it("names the route's endpoint settings when the model is not found there", async () => {
+    const vertex = await fake({ kind: "vertex", ...GOOGLE, project: "another-project" });
+    const error = await call(await createModelClient({ provider: "vertex" }, credentials(vertex.url)), "claude-opus-4-7").catch((error: unknown) => error);
+    expect((error as Error).message).toMatch(
+      /^Google Vertex AI does not know the model claude-opus-4-7 \(404 .*\): check the routine's model or ROUTINES_MODEL, and CLOUD_ML_REGION, ANTHROPIC_VERTEX_PROJECT_ID and ANTHROPIC_VERTEX_BASE_URL$/,
+    );
+  });
 });
 
 describe("credentialsProblem", () => {
   const nowhere = "/nonexistent-home";
   it("holds runs back only where nothing can be found", () => {
-    expect(credentialsProblem("anthropic", routeCredentials("anthropic", {}), nowhere)).toEqual({ blocking: true, message: "ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is" });
+    expect(credentialsProblem("anthropic", routeCredentials("anthropic", {}), nowhere)).toEqual({
+      blocking: true,
+      missing: "set ANTHROPIC_API_KEY to the model key",
+      message: "ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is",
+    });
     expect(credentialsProblem("anthropic", routeCredentials("anthropic", { ANTHROPIC_AUTH_TOKEN: "t" }), nowhere)).toBeUndefined();
-    expect(credentialsProblem("bedrock", routeCredentials("bedrock", { AWS_ACCESS_KEY_ID: "AKIA" }), nowhere)).toMatchObject({ blocking: true, message: expect.stringContaining("AWS_SECRET_ACCESS_KEY is not set") });
+    expect(credentialsProblem("bedrock", routeCredentials("bedrock", { AWS_ACCESS_KEY_ID: "AKIA" }), nowhere)).toEqual({
+      blocking: true,
+      missing: "AWS_SECRET_ACCESS_KEY is not set: Amazon Bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY together",
+      message: "AWS_SECRET_ACCESS_KEY is not set: Amazon Bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY together; runs are recorded and wait in the queue until both are",
+    });
     expect(credentialsProblem("bedrock", routeCredentials("bedrock", {}), nowhere)).toMatchObject({ blocking: false, message: expect.stringContaining("no AWS credentials are set") });
     expect(credentialsProblem("bedrock", routeCredentials("bedrock", { AWS_PROFILE: "models" }), nowhere)).toBeUndefined();
     expect(credentialsProblem("vertex", routeCredentials("vertex", { GOOGLE_OAUTH_ACCESS_TOKEN: "ya29" }), nowhere)).toMatchObject({ blocking: true, message: expect.stringContaining("CLOUD_ML_REGION is not set") });
