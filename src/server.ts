@@ -66,8 +66,11 @@ const connectors = await readServerConnectors(settings);
 // redactor for every text that leaves the server, to GitHub, the store, the log or the model.
 const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, also: connectors.variables });
 const redact = createRedactor(held);
-// The model client is made later, from these, since the environment no longer has them then.
+// The model client is made now, from the route's credentials, before the environment is scrubbed;
+// and before the server has started anything, so that the platform's SDK loads as the rest did.
 const modelCredentials = routeCredentials(settings.modelRoute.provider, process.env);
+const missingCredentials = credentialsProblem(settings.modelRoute.provider, modelCredentials);
+const modelClient = missingCredentials?.blocking ? undefined : await createModelClient(settings.modelRoute, modelCredentials);
 // Files of cloud credentials (a Google key file, AWS credentials files) are the server's, whichever route it takes.
 const cloudCredentialFiles = credentialFiles(process.env);
 // Deliveries are verified with it long after the environment was scrubbed.
@@ -186,9 +189,8 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
   // Each route needs its own credentials; without them runs wait in the queue (or, where the
   // platform may find credentials by itself, the operator is warned).
-  const missing = credentialsProblem(settings.modelRoute.provider, modelCredentials);
-  if (missing) log.warn(missing.message);
-  if (missing?.blocking) return;
+  if (missingCredentials) log.warn(missingCredentials.message);
+  if (!modelClient) return;
   if (settings.modelRoute.provider !== "anthropic") log.info(`model calls go to ${describeRoute(settings.modelRoute)}`);
   const support = await sandboxSupport();
   if (!support.ok) {
@@ -220,7 +222,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
     // The agent loop retries overloads and rate limits itself, for about a minute.
-    client: await createModelClient(settings.modelRoute, modelCredentials),
+    client: modelClient,
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     serverConnectors,

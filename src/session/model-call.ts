@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import Anthropic, { AnthropicError, APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
+import { ModelNameError } from "../config/model-names.js";
 import { ROUTE_WORDS, routeOf, type RouteWords } from "./model-route.js";
 
 export interface RetryPolicy {
@@ -87,6 +88,10 @@ function describe(error: unknown): string {
 
 /** Why the API refused the request as it is, and what to check: the settings of the route the client takes. */
 function refusedDetail(error: unknown, model: string, route: RouteWords): string {
+  // The route could not place the model's name: nothing was sent, and the message says what to use.
+  // (The stream wraps what the client threw in an AnthropicError, as its cause.)
+  const unplaced = error instanceof ModelNameError ? error : error instanceof AnthropicError && error.cause instanceof ModelNameError ? error.cause : undefined;
+  if (unplaced) return `${unplaced.message} (the routine's model, or ROUTINES_MODEL)`;
   const said = describe(error);
   switch (error instanceof APIError ? error.status : undefined) {
     case 401:

@@ -142,8 +142,28 @@ describe("model routes, configured by .env", () => {
     // A model the route cannot place: the run errors, saying which names it knows, and nothing is sent.
     const before = vertex.requests.length;
     const unplaced = await finished(server, await fire(server, "unplaced", `Anything ${marker("vertex-unplaced")}`));
-    expect(unplaced).toMatch(/status {4}errored \(.*the model "gpt-5" is not known on Google Vertex AI; known: claude-opus-4-7/);
+    expect(unplaced).toMatch(/status {4}errored \(the model API failed: the model "gpt-5" is not known on Google Vertex AI; known: claude-opus-4-7, .*\(the routine's model, or ROUTINES_MODEL\)\)/);
     expect(vertex.requests.length).toBe(before);
+  });
+
+  it("errors a run whose signature Bedrock refuses, at once, naming the AWS credentials", async () => {
+    const refusing = await startFakeModel([], { wire: { kind: "bedrock", ...AWS, secretAccessKey: "another-secret-key" } });
+    try {
+      const server = await startServer({
+        ROUTINES_MODEL_PROVIDER: "bedrock",
+        AWS_ACCESS_KEY_ID: AWS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey,
+        AWS_REGION: AWS.region,
+        ANTHROPIC_BEDROCK_BASE_URL: refusing.url,
+        AWS_SESSION_TOKEN: AWS.sessionToken,
+      });
+      const shown = await finished(server, await fire(server, "triage", `Anything ${marker("bedrock-refused")}`));
+      expect(shown).toMatch(/status {4}errored \(the model API failed: Amazon Bedrock denied access \(403 the signature does not match the expected secret key\): check that the AWS credentials \(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+      // Refused for good: not retried.
+      expect(refusing.requests).toHaveLength(1);
+    } finally {
+      await refusing.close();
+    }
   });
 
   it("refuses to start with a default model its route cannot place, naming ROUTINES_MODEL", async () => {

@@ -90,7 +90,7 @@ describe("the Amazon Bedrock route", () => {
     const client = await createModelClient({ provider: "bedrock" }, credentials(bedrock.url));
     const error = await call(client, "gpt-5").catch((error: unknown) => error);
     expect(error).toBeInstanceOf(ModelCallError);
-    expect((error as Error).message).toContain('the model call failed: the model "gpt-5" is not known on Amazon Bedrock; known: claude-opus-4-7, claude-sonnet-4-6');
+    expect((error as Error).message).toMatch(/^the model "gpt-5" is not known on Amazon Bedrock; known: claude-opus-4-7, claude-sonnet-4-6, .* \(the routine's model, or ROUTINES_MODEL\)$/);
     expect((error as Error).message).toContain("arn:aws:bedrock:");
     expect(bedrock.requests).toEqual([]);
   });
