@@ -92,7 +92,9 @@ describe("model routes, configured by .env", () => {
 
     const named = marker("bedrock-named");
     const byDefault = marker("bedrock-default");
-    bedrock.session(named, triaged("Triaged on Bedrock."));
+    // Bedrock throttles the first call: the loop retries it, as on the Claude API.
+    const throttled: ScriptedTurn = { error: { status: 429, type: "ThrottlingException", message: "Too many requests, please wait before trying again." } };
+    bedrock.session(named, (_turn, attempt) => (attempt === 1 ? throttled : outcome("Triaged on Bedrock.")));
     bedrock.session(byDefault, triaged("Triaged with the default model."));
     const namedRun = await fire(server, "triage", `Disk full on db-1 ${named}`);
     const defaultRun = await fire(server, "by-default", `Disk full on db-2 ${byDefault}`);
@@ -102,8 +104,9 @@ describe("model routes, configured by .env", () => {
     expect(shown).toContain("Triaged on Bedrock.");
     expect(await finished(server, defaultRun)).toContain("Triaged with the default model.");
 
-    const [request] = bedrock.sessionRequests(named);
+    const [request, retried] = bedrock.sessionRequests(named);
     expect(request!.refused).toBeUndefined();
+    expect(retried?.url).toBe(request!.url);
     expect(decodeURIComponent(request!.url!)).toBe("/model/anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream");
     expect(decodeURIComponent(bedrock.sessionRequests(byDefault)[0]!.url!)).toBe("/model/anthropic.claude-sonnet-4-6/invoke-with-response-stream");
     expect(request!.headers.authorization).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${AWS.accessKeyId}/\\d{8}/${AWS.region}/bedrock/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$`));

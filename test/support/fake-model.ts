@@ -134,6 +134,8 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
     if (turn.delayMs) await new Promise((resolve) => setTimeout(resolve, turn.delayMs));
     if ("error" in turn) {
       const headers: Record<string, string> = turn.retryAfter === undefined ? { "retry-after-ms": "10" } : { "retry-after": turn.retryAfter };
+      // Bedrock answers errors as a bare message, with its type in a header.
+      if (wire.kind === "bedrock") return json(turn.error.status, { message: turn.error.message }, { ...headers, "x-amzn-errortype": turn.error.type });
       return json(turn.error.status, { type: "error", error: { type: turn.error.type, message: turn.error.message } }, headers);
     }
 
