@@ -138,8 +138,8 @@ export async function createModelClient(route: ModelRoute, credentials: RouteCre
         region,
         projectId: value("ANTHROPIC_VERTEX_PROJECT_ID") ?? null,
         ...(value("ANTHROPIC_VERTEX_BASE_URL") ? { baseURL: value("ANTHROPIC_VERTEX_BASE_URL")! } : {}),
-        // An access token as it is; otherwise Google's application default credentials.
-        ...(token ? { authClient: await accessTokenClient(token) } : {}),
+        // An access token as it is; otherwise Google's application default credentials, from the key file when one is named.
+        ...(token ? { authClient: await accessTokenClient(token) } : value("GOOGLE_APPLICATION_CREDENTIALS") ? { googleAuth: await keyFileAuth(value("GOOGLE_APPLICATION_CREDENTIALS")!) } : {}),
         defaultHeaders: { "anthropic-version": PLATFORM_VERSIONS.vertex },
         middleware: [modelNaming(route)],
         maxRetries: 0,
@@ -152,13 +152,20 @@ export async function createModelClient(route: ModelRoute, credentials: RouteCre
   return client;
 }
 
+// google-auth-library comes with @anthropic-ai/vertex-sdk, which takes its clients.
+
 /** Google's OAuth client holding only the given access token: it sends it as it is and never refreshes it. */
 async function accessTokenClient(token: string) {
-  // google-auth-library comes with @anthropic-ai/vertex-sdk, which takes its AuthClient.
   const { OAuth2Client } = await import("google-auth-library");
   const client = new OAuth2Client();
   client.setCredentials({ access_token: token });
   return client;
+}
+
+/** Application default credentials from the key file named when the server started (service account, user, external account). */
+async function keyFileAuth(keyFilename: string) {
+  const { GoogleAuth } = await import("google-auth-library");
+  return new GoogleAuth({ keyFilename, scopes: "https://www.googleapis.com/auth/cloud-platform" });
 }
 
 /**

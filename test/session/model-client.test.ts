@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,6 +139,31 @@ describe("the Google Vertex AI route", () => {
     expect(request!.headers["x-api-key"]).toBeUndefined();
     expect(request!.body).toMatchObject({ anthropic_version: "vertex-2023-10-16", stream: true, max_tokens: 64 });
     expect(request!.body).not.toHaveProperty("model");
+  });
+
+  it("signs with Google's application default credentials from the key file when no token is set", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+    const email = "routines@acme-models.iam.gserviceaccount.com";
+    const dir = await mkdtemp(join(tmpdir(), "routines-adc-"));
+    const keyFile = join(dir, "service-account.json");
+    // Outside Google's default universe a service account signs its own JWTs: no token endpoint to reach.
+    await writeFile(keyFile, JSON.stringify({ type: "service_account", project_id: GOOGLE.project, private_key_id: "key-1", private_key: privateKey, client_email: email, client_id: "1", token_uri: "https://oauth2.googleapis.com/token", universe_domain: "routines.test" }));
+    const vertex = await fake({ kind: "vertex", ...GOOGLE, serviceAccount: { email, publicKey } });
+    const client = await createModelClient({ provider: "vertex" }, routeCredentials("vertex", { GOOGLE_APPLICATION_CREDENTIALS: keyFile, CLOUD_ML_REGION: GOOGLE.region, ANTHROPIC_VERTEX_BASE_URL: `${vertex.url}/v1` }));
+    expect((await call(client, "claude-opus-4-7")).content).toEqual(said.content);
+    const [request] = vertex.requests;
+    expect(request!.refused).toBeUndefined();
+    // The project comes from the key file.
+    expect(request!.url).toBe(`/v1/projects/${GOOGLE.project}/locations/${GOOGLE.region}/publishers/anthropic/models/claude-opus-4-7:streamRawPredict`);
+    // Another key's JWT is refused.
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+    const refusing = await startFakeModel([said], { wire: { kind: "vertex", ...GOOGLE, serviceAccount: { email, publicKey: other.publicKey } } });
+    try {
+      const refusedClient = await createModelClient({ provider: "vertex" }, routeCredentials("vertex", { GOOGLE_APPLICATION_CREDENTIALS: keyFile, CLOUD_ML_REGION: GOOGLE.region, ANTHROPIC_VERTEX_BASE_URL: `${refusing.url}/v1` }));
+      await expect(call(refusedClient, "claude-opus-4-7")).rejects.toThrow("Google Vertex AI refused the credentials (401 the JWT is not signed by the service account's key)");
+    } finally {
+      await refusing.close();
+    }
   });
 
   it("passes Vertex AI's own ids and new undated names as they are", async () => {

@@ -11,6 +11,7 @@
 // them send it: Amazon Bedrock (InvokeModel paths, SigV4-signed requests checked against the
 // expected keys, AWS event-stream framing) or Google Vertex AI (rawPredict paths, a bearer token).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { verify } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
@@ -44,7 +45,15 @@ export interface RecordedRequest {
 export type FakeWire =
   | { kind: "anthropic" }
   | { kind: "bedrock"; accessKeyId: string; secretAccessKey: string; sessionToken?: string; region: string }
-  | { kind: "vertex"; accessToken: string; project: string; region: string };
+  | {
+      kind: "vertex";
+      /** The bearer token expected as it is. */
+      accessToken: string;
+      project: string;
+      region: string;
+      /** Instead of the token: a service account's self-signed JWT (RS256), checked against its public key. */
+      serviceAccount?: { email: string; publicKey: string };
+    };
 
 export interface FakeModelOptions {
   wire?: FakeWire;
@@ -248,6 +257,7 @@ function platformRoute(wire: Exclude<FakeWire, { kind: "anthropic" }>, url: stri
  */
 async function refusal(wire: Exclude<FakeWire, { kind: "anthropic" }>, req: IncomingMessage, body: Buffer): Promise<string | undefined> {
   const authorization = req.headers.authorization ?? "";
+  if (wire.kind === "vertex" && wire.serviceAccount) return jwtRefusal(authorization, wire.serviceAccount);
   if (wire.kind === "vertex") return authorization === `Bearer ${wire.accessToken}` ? undefined : `expected the bearer token, got ${authorization ? "another authorization" : "none"}`;
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/bedrock\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(authorization);
   if (!match) return `not a SigV4 signature for bedrock: ${authorization.slice(0, 60)}`;
@@ -279,4 +289,15 @@ async function refusal(wire: Exclude<FakeWire, { kind: "anthropic" }>, req: Inco
   const expected = await signer.sign(request, { signingDate });
   const expectedSignature = /Signature=([0-9a-f]+)/.exec(String(expected.headers.authorization))?.[1];
   return expectedSignature === signature ? undefined : "the signature does not match the expected secret key";
+}
+
+/** Why a service account's self-signed JWT is refused, or undefined: signed with its key, issued by it, not expired. */
+function jwtRefusal(authorization: string, account: { email: string; publicKey: string }): string | undefined {
+  const [header, payload, signature] = authorization.replace(/^Bearer /, "").split(".");
+  if (!header || !payload || !signature) return "expected a service account's JWT";
+  const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { iss?: string; exp?: number };
+  if (!verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), account.publicKey, Buffer.from(signature, "base64url"))) return "the JWT is not signed by the service account's key";
+  if (claims.iss !== account.email) return `the JWT was issued by ${claims.iss}`;
+  if (!claims.exp || claims.exp * 1000 < Date.now()) return "the JWT has expired";
+  return undefined;
 }
