@@ -1,7 +1,8 @@
 // The model client for the operator's route: the Claude API (or a server compatible with it),
 // Amazon Bedrock or Google Vertex AI, each through Anthropic's own SDK for it, with that platform's
-// usual credentials. The credentials are copied from the environment once (see routeCredentials),
-// since the server removes its secrets from its environment before it makes the client.
+// usual credentials. The credentials are read from the environment once (routeCredentials) and
+// given to the SDK explicitly, which never reads them from the environment itself: the server
+// removes its secrets from its environment once it has started.
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +37,7 @@ export const ROUTE_VARIABLES: Record<ModelProvider, readonly string[]> = {
   vertex: ["GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUD_ML_REGION", "ANTHROPIC_VERTEX_PROJECT_ID", "ANTHROPIC_VERTEX_BASE_URL"],
 };
 
-/** The route's variables as they are now, to make the client from later. */
+/** The route's variables as they are when the server starts. */
 export type RouteCredentials = Readonly<Record<string, string | undefined>>;
 
 export function routeCredentials(provider: ModelProvider, env: NodeJS.ProcessEnv = process.env): RouteCredentials {

@@ -9,9 +9,10 @@
 //
 // With a `wire` option it speaks a cloud platform's wire format instead, as Anthropic's SDKs for
 // them send it: Amazon Bedrock (InvokeModel paths, SigV4-signed requests checked against the
-// expected keys, AWS event-stream framing) or Google Vertex AI (rawPredict paths, a bearer token).
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+// expected keys, AWS event-stream framing) or Google Vertex AI (rawPredict paths, a bearer token
+// or a service account's self-signed JWT).
 import { verify } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
@@ -232,6 +233,7 @@ function eventStream(res: ServerResponse, message: Message, truncateInputAt?: nu
   res.writeHead(200, { "content-type": "application/vnd.amazon.eventstream", "x-amzn-bedrock-content-type": "application/json" });
   const header = (value: string) => ({ type: "string" as const, value });
   for (const [, data] of streamEvents(message, truncateInputAt)) {
+    // `p` is the padding Bedrock adds to each chunk, so that sizes do not tell the content.
     const payload = { bytes: Buffer.from(JSON.stringify(data)).toString("base64"), p: "abcdefghijkl" };
     res.write(codec.encode({ headers: { ":event-type": header("chunk"), ":content-type": header("application/json"), ":message-type": header("event") }, body: utf8.from(JSON.stringify(payload)) }));
   }
