@@ -22,6 +22,7 @@ describe("readSettings", () => {
       model: "claude-sonnet-5-5",
       prices: {},
       budget: {},
+      modelRoute: { provider: "anthropic" },
       maxOutputTokens: 8192,
       publicUrl: "http://localhost:3000",
       githubUrl: "https://github.com",
@@ -78,6 +79,7 @@ describe("readSettings", () => {
       model: "claude-opus-4-1",
       prices: {},
       budget: { runUsd: 2.5, dailyUsd: 20, maxRunUsd: 10, maxDailyUsd: 100 },
+      modelRoute: { provider: "anthropic" },
       maxOutputTokens: 16000,
       publicUrl: "https://routines.example.com",
       githubUrl: "https://github.acme.example",
@@ -97,6 +99,18 @@ describe("readSettings", () => {
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
     expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
+  });
+
+  it("reads the model route, and checks the default model against it", () => {
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "Bedrock", ROUTINES_MODEL: "claude-sonnet-4-5", ROUTINES_BEDROCK_INFERENCE_PROFILE: "eu" })).toMatchObject({
+      model: "claude-sonnet-4-5",
+      modelRoute: { provider: "bedrock", inferenceProfile: "eu" },
+    });
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "vertex", ROUTINES_MODEL: "claude-haiku-4-5@20251001" }).modelRoute).toEqual({ provider: "vertex" });
+    // The default model is undated and new: each route can place it.
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "bedrock" }).model).toBe("claude-sonnet-5-5");
+    // The Claude API and compatible servers take any name.
+    expect(readSettings({ ROUTINES_MODEL: "my-proxy-model" }).model).toBe("my-proxy-model");
   });
 
   it.each([
@@ -124,6 +138,11 @@ describe("readSettings", () => {
     [{ ROUTINES_BUDGET_RUN_USD: "20", ROUTINES_BUDGET_MAX_RUN_USD: "10" }, "ROUTINES_BUDGET_RUN_USD=20 is above ROUTINES_BUDGET_MAX_RUN_USD=10; a default cannot be above the ceiling"],
     [{ ROUTINES_BUDGET_DAILY_USD: "200", ROUTINES_BUDGET_MAX_DAILY_USD: "100" }, "ROUTINES_BUDGET_DAILY_USD=200 is above ROUTINES_BUDGET_MAX_DAILY_USD=100"],
     [{ ROUTINES_PRICES_FILE: "/no/such/prices.json" }, "ROUTINES_PRICES_FILE: cannot read /no/such/prices.json as JSON"],
+    [{ ROUTINES_MODEL_PROVIDER: "azure" }, 'ROUTINES_MODEL_PROVIDER="azure" is not one of anthropic, bedrock, vertex'],
+    [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_BEDROCK_INFERENCE_PROFILE: "mars" }, 'ROUTINES_BEDROCK_INFERENCE_PROFILE="mars" is not one of global, us, eu, jp, apac, au'],
+    [{ ROUTINES_BEDROCK_INFERENCE_PROFILE: "us" }, "ROUTINES_BEDROCK_INFERENCE_PROFILE is set, but ROUTINES_MODEL_PROVIDER is anthropic"],
+    [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_MODEL: "sonnet" }, 'ROUTINES_MODEL: the model "sonnet" is not known on Amazon Bedrock; known: claude-opus-4-7,'],
+    [{ ROUTINES_MODEL_PROVIDER: "vertex", ROUTINES_MODEL: "claude-3-opus" }, 'ROUTINES_MODEL: the model "claude-3-opus" is not known on Google Vertex AI'],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

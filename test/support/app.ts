@@ -25,6 +25,7 @@ export const testSettings: Settings = {
   model: "claude-test",
   prices: {},
   budget: {},
+  modelRoute: { provider: "anthropic" },
   maxOutputTokens: 4096,
   publicUrl: "https://routines.example.test",
   githubUrl: "https://github.com",
