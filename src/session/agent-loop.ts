@@ -6,6 +6,7 @@ import { formatDuration } from "../config/duration.js";
 import type { TokenUsage } from "../run-request.js";
 import type { Tool, ToolContext } from "./define-tool.js";
 import { callModel, DEFAULT_RETRY, type RetryPolicy } from "./model-call.js";
+import { dispatchTools, resultBlocks } from "./tool-dispatch.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
 
 export type StopReason =
@@ -132,19 +133,10 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     cutOffs = 0;
     if (calls.length === 0) return stopped("end_turn", "the model stopped without reporting an outcome");
 
-    const results: Anthropic.ToolResultBlockParam[] = [];
-    let outcome: LoopResult["outcome"];
-    for (const call of calls) {
-      await record("tool_call", { id: call.id, name: call.name, input: call.input });
-      const tool = byName.get(call.name);
-      const result = tool
-        ? await tool.run(call.input, { ...options.toolContext, signal })
-        : { output: `There is no tool named ${call.name}. Use one of: ${[...byName.keys()].join(", ")}.`, isError: true };
-      await record("tool_result", { id: call.id, name: call.name, output: result.output, isError: result.isError ?? false });
-      results.push({ type: "tool_result", tool_use_id: call.id, content: result.output, ...(result.isError ? { is_error: true } : {}) });
-      if (call.name === OUTCOME_TOOL && !result.isError) outcome = OutcomeInput.parse(call.input);
-    }
-    messages.push({ role: "user", content: results });
+    const done = await dispatchTools(calls, { tools: byName, context: { ...options.toolContext, signal }, record });
+    const reported = [...done].reverse().find(({ call, result }) => call.name === OUTCOME_TOOL && !result.isError);
+    const outcome: LoopResult["outcome"] = reported && OutcomeInput.parse(reported.call.input);
+    messages.push({ role: "user", content: resultBlocks(done) });
     if (outcome) return { ...stopped("outcome_reported"), outcome };
   }
 }

@@ -28,6 +28,7 @@ export function globScope(pattern: string): { pattern: string; prefix: string[];
 export function globTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
   return defineTool({
     name: "glob",
+    readOnly: true,
     description: [
       `Find files by glob pattern, e.g. "src/**/*.ts" (at most ${MAX_RESULTS} paths, sorted). .git and node_modules are skipped, and symbolic links are not followed.`,
       `One search looks at up to ${limits.maxEntries} files and directories for up to ${limits.timeMs / 1000}s, and says when it stopped early.`,

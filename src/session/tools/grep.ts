@@ -14,6 +14,7 @@ const LINE_WIDTH = 300;
 export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
   return defineTool({
     name: "grep",
+    readOnly: true,
     description: [
       `Search file contents with a regular expression (JavaScript syntax). Returns path:line: text for each matching line, at most ${MAX_MATCHES}.`,
       "Binary files, files over 2 MB, .git and node_modules are skipped, and symbolic links are not followed.",

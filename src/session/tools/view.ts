@@ -10,6 +10,7 @@ const MAX_ENTRIES = Math.ceil(MAX_OUTPUT / 4);
 
 export const view = defineTool({
   name: "view",
+  readOnly: true,
   description: `Show a file with line numbers (at most ${MAX_LINES} lines at a time; use start_line and end_line for more), or list a directory.`,
   input: z.object({
     path: z.string().describe("A path relative to the repository root."),
