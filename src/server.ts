@@ -218,6 +218,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     client: new Anthropic({ maxRetries: 0, ...modelCredentials }),
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
+    context: settings.context,
     serverConnectors,
     secrets: settings.secrets,
     heldSecrets: held,

@@ -135,6 +135,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     client,
     defaultModel: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
+    context: settings.context,
     record: progress,
   }).catch((error: unknown) => {
     if (error instanceof SetupError) throw new CliError(error.message, 1);

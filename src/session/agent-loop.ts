@@ -1,11 +1,13 @@
 // The agent loop: ask the model, run the tools it calls, hand back the results, until it reports
 // the outcome or a limit stops it. Limits are checked before every model call; every step is
 // recorded as it happens, so a crash loses nothing.
+import { performance } from "node:perf_hooks";
 import type Anthropic from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
 import type { TokenUsage } from "../run-request.js";
 import type { Tool, ToolContext } from "./define-tool.js";
-import { callModel, DEFAULT_RETRY, type RetryPolicy } from "./model-call.js";
+import { callModel, DEFAULT_RETRY, ModelCallError, type RetryPolicy } from "./model-call.js";
+import { apiContextManagement, clearOldToolResults, CONTEXT_MANAGEMENT_BETA, DEFAULT_CONTEXT, type ContextSetting } from "./context-clearing.js";
 import { dispatchTools, resultBlocks } from "./tool-dispatch.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
 
@@ -37,6 +39,8 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** How failed model calls are retried. Default: for about a minute. */
   retry?: RetryPolicy;
+  /** How the prompt is kept inside the context window. Default: DEFAULT_CONTEXT. */
+  context?: ContextSetting;
   record(kind: string, data: unknown): Promise<void>;
 }
 
@@ -83,6 +87,11 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     ...(i === tools.length - 1 ? { cache_control: CACHE } : {}),
   }));
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: [{ type: "text", text: options.prompt }] }];
+  const context = options.context ?? DEFAULT_CONTEXT;
+  const fixedChars = options.system.length + JSON.stringify(toolDefinitions).length;
+  // The API's own clearing, when chosen, goes with every request; the outcome tool's calls are never cleared.
+  const api = context.mode === "api" ? { params: { context_management: apiContextManagement(context.clearAtTokens, [OUTCOME_TOOL]) }, headers: { "anthropic-beta": CONTEXT_MANAGEMENT_BETA } } : undefined;
+  let promptTokens = 0;
   let usage: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
   let turns = 0;
   let cutOffs = 0;
@@ -93,22 +102,33 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     if (signal.aborted) return interruption();
     if (turns >= options.maxTurns) return stopped("max_turns", `the session used all ${options.maxTurns} turns`);
     turns += 1;
+    if (context.mode === "harness") {
+      const cleared = clearOldToolResults(messages, promptTokens, context.clearAtTokens, fixedChars);
+      if (cleared) await record("context_cleared", { turn: turns, ...cleared, promptTokens, threshold: context.clearAtTokens });
+    }
 
     let response: Anthropic.Message;
+    const called = performance.now();
     try {
       response = await callModel(
         client,
-        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages) },
-        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }) },
+        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages), ...api?.params },
+        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }), ...(api ? { headers: api.headers } : {}) },
       );
     } catch (error) {
       if (signal.aborted) return interruption();
-      return stopped("model_error", error instanceof Error ? error.message : String(error));
+      const detail = error instanceof Error ? error.message : String(error);
+      const { status, requestId } = error instanceof ModelCallError ? error : {};
+      await record("model_error", { turn: turns, latencyMs: Math.round(performance.now() - called), ...(status === undefined ? {} : { status }), ...(requestId ? { requestId } : {}), error: detail });
+      return stopped("model_error", detail);
     }
+    const latencyMs = Math.round(performance.now() - called);
     usage = addUsage(usage, response.usage);
+    promptTokens = response.usage.input_tokens + (response.usage.cache_read_input_tokens ?? 0) + (response.usage.cache_creation_input_tokens ?? 0);
     await record("model_response", {
       turn: turns,
       stopReason: response.stop_reason,
+      latencyMs,
       usage: {
         input: response.usage.input_tokens,
         cacheRead: response.usage.cache_read_input_tokens ?? 0,

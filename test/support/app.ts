@@ -24,6 +24,7 @@ export const testSettings: Settings = {
   fullNetworkRepositories: [],
   model: "claude-test",
   maxOutputTokens: 4096,
+  context: { mode: "harness", clearAtTokens: 100_000 },
   publicUrl: "https://routines.example.test",
   githubUrl: "https://github.com",
   githubApiUrl: "https://api.github.com",
