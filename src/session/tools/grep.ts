@@ -9,6 +9,10 @@ import { SEARCH_LIMITS, SearchBudget, size, under, walkTree, type SearchLimits }
 const MAX_MATCHES = 300;
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const LINE_WIDTH = 300;
+/** Files opened and read at once. */
+const READ_AT_ONCE = 16;
+/** Bytes of files matched in one exchange with the matcher (a file larger than this goes alone). */
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** The grep tool, with the caps of one search (the server's own unless a test narrows them). */
 export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
@@ -41,15 +45,46 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
       const matches: string[] = [];
       let more = 0;
 
-      const search = async (file: TreeEntry) => {
-        if (file.stats.size > MAX_FILE_BYTES || !budget.read(file.stats.size)) return;
-        const { bytes, whole } = await readHead(file.handle, MAX_FILE_BYTES);
-        if (!whole || bytes.subarray(0, 8000).includes(0)) return;
-        budget.matching = file.path;
-        const { found, count } = await lines.lines(bytes.toString("utf8"), MAX_MATCHES - matches.length, LINE_WIDTH);
+      /** Reads these files at once and matches them in one exchange with the matcher, in order. */
+      const searchBatch = async (batch: TreeEntry[]) => {
+        const heads = await Promise.all(batch.map((file) => readHead(file.handle, MAX_FILE_BYTES, file.stats.size)));
+        const texts = batch.flatMap((file, i) => {
+          const { bytes, whole } = heads[i]!;
+          return whole && !bytes.subarray(0, 8000).includes(0) ? [{ path: file.path, bytes }] : [];
+        });
+        if (texts.length === 0) return;
+        budget.matching = texts[0]!.path;
+        const results = await lines.linesOf(texts.map((text) => text.bytes), MAX_MATCHES - matches.length, LINE_WIDTH).catch((error: unknown) => {
+          if (error instanceof MatchStopped) budget.matching = texts[lines.matching]?.path;
+          throw error;
+        });
         budget.matching = undefined;
-        for (const [line, text] of found) matches.push(`${file.path}:${line}: ${text}`);
-        more += count - found.length;
+        for (const [i, { found, count }] of results.entries()) {
+          for (const [line, text] of found) matches.push(`${texts[i]!.path}:${line}: ${text}`);
+          more += count - found.length;
+        }
+      };
+
+      /**
+       * Searches `files` (in this order), opening and reading up to READ_AT_ONCE of them at a time:
+       * one at a time, each read waits for a thread of the pool in turn.
+       */
+      const searchFiles = async (files: Array<TreeEntry | undefined>) => {
+        const batch: TreeEntry[] = [];
+        let bytes = 0;
+        for (const file of files) {
+          if (!file?.stats.isFile() || file.stats.size > MAX_FILE_BYTES) continue;
+          if (budget.stopped) break;
+          if (batch.length > 0 && bytes + file.stats.size > BATCH_BYTES) {
+            await searchBatch(batch.splice(0));
+            bytes = 0;
+          }
+          // Counted in order, so a search cut at its cap on bytes has read the same files every time.
+          if (!budget.read(file.stats.size)) break;
+          batch.push(file);
+          bytes += file.stats.size;
+        }
+        if (batch.length > 0) await searchBatch(batch);
       };
 
       const searchDirectory = async (base: TreeEntry) => {
@@ -57,20 +92,20 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
         if (!start) return;
         try {
           await walkTree(start, budget, scope?.depth ?? limits.maxDepth, async (dir, names) => {
-            let selected = names.map(() => true);
+            let selected = names;
             if (files && scope) {
               budget.matching = "the include glob";
-              selected = await files.select(names.map((name) => under(start.path, dir, name, scope.prefix)));
+              const chosen = await files.select(names.map((name) => under(start.path, dir, name, scope.prefix)));
               budget.matching = undefined;
+              selected = names.filter((_, i) => chosen[i]);
             }
-            for (const [i, name] of names.entries()) {
-              if (!selected[i] || budget.stopped) continue;
-              const file = await dir.child(name, false);
-              if (!file) continue; // a link swapped in meanwhile, or gone
+            for (let at = 0; at < selected.length && !budget.stopped; at += READ_AT_ONCE) {
+              // A link swapped in meanwhile, or a file gone, opens as undefined and is skipped.
+              const opened = await Promise.all(selected.slice(at, at + READ_AT_ONCE).map((name) => dir.child(name, false)));
               try {
-                if (file.stats.isFile()) await search(file);
+                await searchFiles(opened);
               } finally {
-                await file.close();
+                await Promise.all(opened.map((file) => file?.close()));
               }
             }
           });
@@ -81,7 +116,7 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
 
       try {
         // A file named by path is searched whatever include says.
-        await (target.isDirectory ? searchDirectory(target) : search(target));
+        await (target.isDirectory ? searchDirectory(target) : searchFiles([target]));
       } catch (error) {
         if (!(error instanceof MatchStopped)) throw error;
       } finally {

@@ -18,25 +18,95 @@ import { ToolError } from "../define-tool.js";
 
 const SCRIPT = `
 const { parentPort, workerData } = require("node:worker_threads");
-const glob = workerData.glob === undefined ? undefined : new (require(workerData.minimatch).Minimatch)(workerData.glob, { dot: true });
-const regex = workerData.regex === undefined ? undefined : new RegExp(workerData.regex.source, workerData.regex.flags);
-parentPort.on("message", (request) => {
-  if (request.paths !== undefined) return parentPort.postMessage(request.paths.map((path) => glob.match(path)));
-  const lines = request.text.split("\\n");
+const { Minimatch } = require(workerData.minimatch);
+// Which text of a batch is being matched, for the server to name the file if the match is stopped.
+const progress = new Int32Array(workerData.progress);
+const decoder = new TextDecoder();
+let key;
+let glob;
+let regex;
+const matchLines = (text, limit, width) => {
+  const lines = text.split("\\n");
   const found = [];
   let count = 0;
   for (let i = 0; i < lines.length; i++) {
     if (!regex.test(lines[i])) continue;
     count += 1;
-    if (found.length < request.limit) found.push([i + 1, lines[i].slice(0, request.width)]);
+    if (found.length < limit) found.push([i + 1, lines[i].slice(0, width)]);
   }
-  parentPort.postMessage({ found, count });
+  return { found, count };
+};
+parentPort.on("message", (request) => {
+  try {
+    if (request.key !== key) {
+      key = undefined;
+      glob = request.spec.glob === undefined ? undefined : new Minimatch(request.spec.glob, { dot: true });
+      regex = request.spec.regex === undefined ? undefined : new RegExp(request.spec.regex.source, request.spec.regex.flags);
+      key = request.key;
+    }
+    if (request.paths !== undefined) return parentPort.postMessage({ value: request.paths.map((path) => glob.match(path)) });
+    if (request.text !== undefined) return parentPort.postMessage({ value: matchLines(request.text, request.limit, request.width) });
+    let limit = request.limit;
+    const results = request.files.map((bytes, i) => {
+      Atomics.store(progress, 0, i);
+      const result = matchLines(decoder.decode(bytes), limit, request.width);
+      limit -= result.found.length;
+      return result;
+    });
+    parentPort.postMessage({ value: results });
+  } catch (error) {
+    parentPort.postMessage({ error: String(error && error.message) });
+  }
 });
 `;
 
 const MINIMATCH = createRequire(import.meta.url).resolve("minimatch");
 /** Enough for matching a file of a few megabytes; a worker that needs more ends, not the server. */
 const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 };
+/**
+ * Workers kept for the next search: starting one costs tens of milliseconds, more than most
+ * searches. A worker stopped in a match or failed is never kept.
+ */
+const MAX_IDLE = 4;
+
+interface PooledWorker {
+  worker: Worker;
+  progress: Int32Array;
+  /** Takes the worker out of the pool should it end while idle. */
+  onExit(): void;
+}
+
+const idle: PooledWorker[] = [];
+
+function takeWorker(): PooledWorker {
+  const kept = idle.pop();
+  if (kept) {
+    kept.worker.off("exit", kept.onExit);
+    kept.worker.ref();
+    return kept;
+  }
+  const shared = new SharedArrayBuffer(4);
+  const worker = new Worker(SCRIPT, { eval: true, workerData: { minimatch: MINIMATCH, progress: shared }, resourceLimits: RESOURCE_LIMITS });
+  const pooled: PooledWorker = {
+    worker,
+    progress: new Int32Array(shared),
+    onExit: () => {
+      const at = idle.indexOf(pooled);
+      if (at >= 0) idle.splice(at, 1);
+    },
+  };
+  return pooled;
+}
+
+function keepWorker(pooled: PooledWorker): void {
+  if (idle.length >= MAX_IDLE) return void pooled.worker.terminate();
+  // An idle worker does not keep the process alive.
+  pooled.worker.unref();
+  pooled.worker.once("exit", pooled.onExit);
+  idle.push(pooled);
+}
+
+let specs = 0;
 
 /** The search's signal fired while a match was running: the worker was terminated. */
 export class MatchStopped extends Error {
@@ -59,21 +129,32 @@ interface Pending {
 }
 
 export class Matcher {
-  readonly #worker: Worker;
+  readonly #pooled: PooledWorker;
   readonly #signal: AbortSignal;
+  readonly #spec: { glob: string } | { regex: { source: string; flags: string } };
+  readonly #key = ++specs;
+  readonly #listeners: { message(reply: { value?: unknown; error?: string }): void; error(error: Error): void; exit(): void };
   #pending: Pending | undefined;
   #failed: Error | undefined;
+  /** The worker was stopped or failed: it is not kept for another search. */
+  #spoiled = false;
 
   /** A matcher for a glob (files' paths) or a regular expression (lines); stops when `signal` fires. */
   constructor(spec: { glob: string } | { regex: RegExp }, signal: AbortSignal) {
-    const workerData = "glob" in spec ? { glob: spec.glob, minimatch: MINIMATCH } : { regex: { source: spec.regex.source, flags: spec.regex.flags } };
-    this.#worker = new Worker(SCRIPT, { eval: true, workerData, resourceLimits: RESOURCE_LIMITS });
+    this.#spec = "glob" in spec ? { glob: spec.glob } : { regex: { source: spec.regex.source, flags: spec.regex.flags } };
+    this.#pooled = takeWorker();
     this.#signal = signal;
-    // Listened to from the start: an error with no listener (a glob the worker cannot compile)
-    // would be thrown in the server's thread.
-    this.#worker.on("message", (value: unknown) => this.#settle((pending) => pending.resolve(value)));
-    this.#worker.on("error", (error: Error) => this.#fail(failure(error)));
-    this.#worker.on("exit", () => this.#fail(new ToolError("the pattern's matcher ended unexpectedly")));
+    this.#listeners = {
+      message: (reply) =>
+        this.#settle((pending) => (reply.error === undefined ? pending.resolve(reply.value) : pending.reject(new ToolError(`the pattern failed: ${reply.error}`)))),
+      error: (error) => this.#fail(failure(error)),
+      exit: () => this.#fail(new ToolError("the pattern's matcher ended unexpectedly")),
+    };
+    // Listened to from the start: an error with no listener would be thrown in the server's thread.
+    const { worker } = this.#pooled;
+    worker.on("message", this.#listeners.message);
+    worker.on("error", this.#listeners.error);
+    worker.on("exit", this.#listeners.exit);
   }
 
   /** Which of these paths the glob matches. */
@@ -86,13 +167,33 @@ export class Matcher {
     return this.#ask({ text, limit, width });
   }
 
-  /** Ends the worker; call when done. */
+  /**
+   * The lines each file's UTF-8 `bytes` match, in one exchange with the worker: at most `limit`
+   * shown across all of them. When the match is stopped, `matching` tells which file it was in.
+   */
+  linesOf(files: Uint8Array[], limit: number, width: number): Promise<LineMatches[]> {
+    Atomics.store(this.#pooled.progress, 0, 0);
+    return this.#ask({ files, limit, width });
+  }
+
+  /** The index in the last linesOf batch of the file being matched (or last matched). */
+  get matching(): number {
+    return Atomics.load(this.#pooled.progress, 0);
+  }
+
+  /** Done with the matcher: its worker is kept for another search, unless it was stopped or failed. */
   async close(): Promise<void> {
     this.#failed ??= new ToolError("the matcher is closed");
-    await this.#worker.terminate();
+    const { worker } = this.#pooled;
+    worker.off("message", this.#listeners.message);
+    worker.off("error", this.#listeners.error);
+    worker.off("exit", this.#listeners.exit);
+    if (this.#spoiled || this.#pending) await worker.terminate();
+    else keepWorker(this.#pooled);
   }
 
   #fail(error: Error): void {
+    this.#spoiled = true;
     this.#failed ??= error;
     this.#settle((pending) => pending.reject(error));
   }
@@ -103,14 +204,14 @@ export class Matcher {
     if (pending) how(pending);
   }
 
-  #ask<T>(request: unknown): Promise<T> {
+  #ask<T>(request: Record<string, unknown>): Promise<T> {
     const signal = this.#signal;
     return new Promise<T>((resolve, reject) => {
       if (this.#failed) return reject(this.#failed);
       if (signal.aborted) return reject(new MatchStopped());
       const onAbort = () => {
         this.#fail(new MatchStopped());
-        void this.#worker.terminate();
+        void this.#pooled.worker.terminate();
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.#pending = {
@@ -123,7 +224,7 @@ export class Matcher {
           reject(error);
         },
       };
-      this.#worker.postMessage(request);
+      this.#pooled.worker.postMessage({ ...request, key: this.#key, spec: this.#spec });
     });
   }
 }

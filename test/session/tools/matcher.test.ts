@@ -31,6 +31,31 @@ describe("Matcher", () => {
     await matcher.close();
   });
 
+  it("matches a batch of files in one exchange, sharing the limit, and names the file a stopped match was in", async () => {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const lines = new Matcher({ regex: /x/ }, never());
+    try {
+      expect(await lines.linesOf([bytes("x\ny\nx"), bytes("none"), bytes("x\nx")], 3, 10)).toEqual([
+        { found: [[1, "x"], [3, "x"]], count: 2 },
+        { found: [], count: 0 },
+        { found: [[1, "x"]], count: 2 },
+      ]);
+    } finally {
+      await lines.close();
+    }
+    const controller = new AbortController();
+    const slow = new Matcher({ regex: /(a+)+$/ }, controller.signal);
+    setTimeout(() => controller.abort(), 500);
+    const stopped = await slow.linesOf([bytes("a"), bytes("b"), bytes(`${"a".repeat(10_000)}!`), bytes("a")], 10, 10).catch((error: unknown) => error);
+    expect(stopped).toBeInstanceOf(MatchStopped);
+    expect(slow.matching).toBe(2);
+    await slow.close();
+    // Workers are kept for later searches, but never one that was stopped mid-match.
+    const after = new Matcher({ regex: /b/ }, never());
+    expect(await after.lines("a\nb", 5, 5)).toEqual({ found: [[2, "b"]], count: 1 });
+    await after.close();
+  });
+
   it("answers with a tool error, not a crash, when the worker fails", async () => {
     const matcher = new Matcher({ glob: "x".repeat(100_000) }, never());
     const error = await matcher.select(["a"]).catch((failure: unknown) => failure);
