@@ -78,6 +78,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   const deadline = AbortSignal.timeout(Math.max(0, (options.deadline ?? Date.now() + options.timeoutMs) - Date.now()));
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  for (const tool of tools) tool.prepare?.();
   // The stable prefix (system prompt and tools) is cached once and read on every later turn.
   const system: Anthropic.TextBlockParam[] = [{ type: "text", text: options.system, cache_control: CACHE }];
   const toolDefinitions: Anthropic.Tool[] = tools.map((tool, i) => ({

@@ -10,16 +10,25 @@
 // where the sandbox is installed, while these tools must hold on every host. A worker keeps one
 // implementation everywhere, bounded in time (termination) and memory (resource limits).
 //
+// grep's files are also opened and read in the worker, one after the other, with synchronous calls
+// that cost microseconds: from the server's thread, each open, stat, read and close would be a
+// trip through libuv's thread pool, and those trips, not the matching, made most of a search's
+// time. The worker opens each file by the name the caller gives, not following a link in its last
+// part (see paths.ts: under Linux the name goes through the directory's open descriptor).
+//
 // The worker is a short script, not a module file, so it runs the same from the built server and
 // from the sources under test.
+import { closeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { ToolError } from "../define-tool.js";
 
 const SCRIPT = `
+const fs = require("node:fs");
 const { parentPort, workerData } = require("node:worker_threads");
-const { Minimatch } = require(workerData.minimatch);
-// Which text of a batch is being matched, for the server to name the file if the match is stopped.
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+// [0]: which file of a search is being read or matched, for the server to name it if the search
+// is stopped; [1]: the descriptor open meanwhile, plus one, for the server to close it then.
 const progress = new Int32Array(workerData.progress);
 const decoder = new TextDecoder();
 let key;
@@ -36,24 +45,72 @@ const matchLines = (text, limit, width) => {
   }
   return { found, count };
 };
+// At most max bytes of a regular file, or undefined when it is longer; a short read is its end.
+const readWhole = (fd, size, max) => {
+  let buffer = Buffer.allocUnsafe(Math.min(max, size) + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length > max) return undefined;
+      const bigger = Buffer.allocUnsafe(Math.min(max + 1, buffer.length * 2));
+      buffer.copy(bigger, 0, 0, length);
+      buffer = bigger;
+    }
+    const asked = buffer.length - length;
+    const read = fs.readSync(fd, buffer, length, asked, length);
+    length += read;
+    if (read < asked) return length > max ? undefined : buffer.subarray(0, length);
+  }
+};
+// Reads and matches the files in order, skipping what is not a regular file, is too large, is
+// binary, or is a link or gone; stops before a file that would pass the bytes left.
+const search = ({ files: paths, maxFileBytes, bytesLeft, limit, width }) => {
+  const files = [];
+  let bytes = 0;
+  let cut = false;
+  for (let i = 0; i < paths.length && !cut; i++) {
+    Atomics.store(progress, 0, i);
+    let fd;
+    try {
+      fd = fs.openSync(paths[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch {
+      continue;
+    }
+    Atomics.store(progress, 1, fd + 1);
+    let content;
+    try {
+      const stats = fs.fstatSync(fd);
+      if (!stats.isFile() || stats.size > maxFileBytes) continue;
+      if (bytes + stats.size > bytesLeft) {
+        cut = true;
+        continue;
+      }
+      bytes += stats.size;
+      content = readWhole(fd, stats.size, maxFileBytes);
+    } finally {
+      // Forgotten before it is closed: the server never closes a number that may be reused.
+      Atomics.store(progress, 1, 0);
+      fs.closeSync(fd);
+    }
+    if (!content || content.subarray(0, 8000).includes(0)) continue;
+    const { found, count } = matchLines(decoder.decode(content), limit, width);
+    limit -= found.length;
+    if (count > 0) files.push({ index: i, found, count });
+  }
+  return { files, bytes, cut };
+};
 parentPort.on("message", (request) => {
   try {
     if (request.key !== key) {
       key = undefined;
-      glob = request.spec.glob === undefined ? undefined : new Minimatch(request.spec.glob, { dot: true });
+      // Loaded when first needed: a worker that only ever matches lines starts sooner.
+      glob = request.spec.glob === undefined ? undefined : new (require(workerData.minimatch).Minimatch)(request.spec.glob, { dot: true });
       regex = request.spec.regex === undefined ? undefined : new RegExp(request.spec.regex.source, request.spec.regex.flags);
       key = request.key;
     }
     if (request.paths !== undefined) return parentPort.postMessage({ value: request.paths.map((path) => glob.match(path)) });
     if (request.text !== undefined) return parentPort.postMessage({ value: matchLines(request.text, request.limit, request.width) });
-    let limit = request.limit;
-    const results = request.files.map((bytes, i) => {
-      Atomics.store(progress, 0, i);
-      const result = matchLines(decoder.decode(bytes), limit, request.width);
-      limit -= result.found.length;
-      return result;
-    });
-    parentPort.postMessage({ value: results });
+    parentPort.postMessage({ value: search(request) });
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message) });
   }
@@ -71,6 +128,7 @@ const MAX_IDLE = 4;
 
 interface PooledWorker {
   worker: Worker;
+  /** Shared with the worker: see the script. */
   progress: Int32Array;
   /** Takes the worker out of the pool should it end while idle. */
   onExit(): void;
@@ -85,7 +143,11 @@ function takeWorker(): PooledWorker {
     kept.worker.ref();
     return kept;
   }
-  const shared = new SharedArrayBuffer(4);
+  return startWorker();
+}
+
+function startWorker(): PooledWorker {
+  const shared = new SharedArrayBuffer(8);
   const worker = new Worker(SCRIPT, { eval: true, workerData: { minimatch: MINIMATCH, progress: shared }, resourceLimits: RESOURCE_LIMITS });
   const pooled: PooledWorker = {
     worker,
@@ -98,6 +160,14 @@ function takeWorker(): PooledWorker {
   return pooled;
 }
 
+/**
+ * Starts workers until `count` are idle, so that the next searches need not wait for one to start;
+ * called as a session starts, while its first model call is under way.
+ */
+export function prepareMatchers(count = 2): void {
+  while (idle.length < Math.min(count, MAX_IDLE)) keepWorker(startWorker());
+}
+
 function keepWorker(pooled: PooledWorker): void {
   if (idle.length >= MAX_IDLE) return void pooled.worker.terminate();
   // An idle worker does not keep the process alive.
@@ -106,7 +176,34 @@ function keepWorker(pooled: PooledWorker): void {
   idle.push(pooled);
 }
 
+/** Ends a worker, and closes the file it had open when it ended, if any. */
+async function stop(pooled: PooledWorker): Promise<void> {
+  await pooled.worker.terminate();
+  const open = Atomics.exchange(pooled.progress, 1, 0);
+  if (open > 0) closeSync(open - 1);
+}
+
 let specs = 0;
+
+export interface FileSearch {
+  /** Larger files are skipped. */
+  maxFileBytes: number;
+  /** The search stops before a file that would take it past this many bytes read. */
+  bytesLeft: number;
+  /** Most matching lines shown, across the files. */
+  limit: number;
+  /** Each shown line is cut to this many characters. */
+  width: number;
+}
+
+export interface FileMatches {
+  /** The files with matching lines, by their index in the paths searched. */
+  files: Array<LineMatches & { index: number }>;
+  /** Bytes of files read. */
+  bytes: number;
+  /** Whether the search stopped at bytesLeft. */
+  cut: boolean;
+}
 
 /** The search's signal fired while a match was running: the worker was terminated. */
 export class MatchStopped extends Error {
@@ -168,15 +265,16 @@ export class Matcher {
   }
 
   /**
-   * The lines each file's UTF-8 `bytes` match, in one exchange with the worker: at most `limit`
-   * shown across all of them. When the match is stopped, `matching` tells which file it was in.
+   * Reads the files at `paths` (a link in the last part is not followed) and finds the lines the
+   * regular expression matches, in one exchange with the worker: at most `limit` lines shown
+   * across all files. When the search is stopped, `matching` tells which path it was at.
    */
-  linesOf(files: Uint8Array[], limit: number, width: number): Promise<LineMatches[]> {
+  searchFiles(paths: string[], options: FileSearch): Promise<FileMatches> {
     Atomics.store(this.#pooled.progress, 0, 0);
-    return this.#ask({ files, limit, width });
+    return this.#ask({ files: paths, ...options });
   }
 
-  /** The index in the last linesOf batch of the file being matched (or last matched). */
+  /** The index in the last searchFiles call of the file being read or matched (or the last one). */
   get matching(): number {
     return Atomics.load(this.#pooled.progress, 0);
   }
@@ -188,7 +286,7 @@ export class Matcher {
     worker.off("message", this.#listeners.message);
     worker.off("error", this.#listeners.error);
     worker.off("exit", this.#listeners.exit);
-    if (this.#spoiled || this.#pending) await worker.terminate();
+    if (this.#spoiled || this.#pending) await stop(this.#pooled);
     else keepWorker(this.#pooled);
   }
 
@@ -211,7 +309,7 @@ export class Matcher {
       if (signal.aborted) return reject(new MatchStopped());
       const onAbort = () => {
         this.#fail(new MatchStopped());
-        void this.#pooled.worker.terminate();
+        void stop(this.#pooled);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.#pending = {
