@@ -37,23 +37,26 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
       const scope = include === undefined ? undefined : globScope(include);
       const target = await openInside(root, path, "any");
       const budget = new SearchBudget(limits, signal);
-      const lines = new Matcher({ regex }, budget.signal);
-      const files = scope && new Matcher({ glob: scope.pattern }, budget.signal);
+      // One worker chooses the files by the include glob and searches them.
+      const lines = new Matcher(scope ? { regex, glob: scope.pattern } : { regex }, budget.signal);
       const matches: string[] = [];
       let more = 0;
 
-      /** Searches the files `names` of `dir`, in this order, in one exchange with the matcher's worker. */
-      const searchIn = async (dir: TreeEntry, names: string[]) => {
+      /**
+       * Searches the files `names` of `dir`, in this order, in one exchange with the matcher's
+       * worker; with `globPaths`, only those whose glob path the include glob matches.
+       */
+      const searchIn = async (dir: TreeEntry, names: string[], globPaths?: string[]) => {
         if (names.length === 0 || budget.stopped) return;
         const shown = names.map((name) => join(dir.path, name));
-        budget.matching = shown[0];
+        budget.matching = globPaths ? "the include glob" : shown[0];
         const result = await lines
           .searchFiles(
             names.map((name) => dir.inside(name)),
-            { maxFileBytes: MAX_FILE_BYTES, bytesLeft: limits.maxBytes - budget.bytes, limit: MAX_MATCHES - matches.length, width: LINE_WIDTH },
+            { ...(globPaths ? { globPaths } : {}), maxFileBytes: MAX_FILE_BYTES, bytesLeft: limits.maxBytes - budget.bytes, limit: MAX_MATCHES - matches.length, width: LINE_WIDTH },
           )
           .catch((error: unknown) => {
-            if (error instanceof MatchStopped) budget.matching = shown[lines.matching];
+            if (error instanceof MatchStopped) budget.matching = lines.matching < 0 ? "the include glob" : shown[lines.matching];
             throw error;
           });
         budget.matching = undefined;
@@ -69,16 +72,9 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
         const start = scope?.prefix.length ? await openInside(root, join(base.path, ...scope.prefix), "directory").catch(missing) : base;
         if (!start) return;
         try {
-          await walkTree(start, budget, scope?.depth ?? limits.maxDepth, async (dir, names) => {
-            let selected = names;
-            if (files && scope) {
-              budget.matching = "the include glob";
-              const chosen = await files.select(names.map((name) => under(start.path, dir, name, scope.prefix)));
-              budget.matching = undefined;
-              selected = names.filter((_, i) => chosen[i]);
-            }
-            await searchIn(dir, selected);
-          });
+          await walkTree(start, budget, scope?.depth ?? limits.maxDepth, (dir, names) =>
+            searchIn(dir, names, scope && names.map((name) => under(start.path, dir, name, scope.prefix))),
+          );
         } finally {
           if (start !== base) await start.close();
         }
@@ -99,7 +95,7 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
       } catch (error) {
         if (!(error instanceof MatchStopped)) throw error;
       } finally {
-        await Promise.all([lines.close(), files?.close(), target.close()]);
+        await Promise.all([lines.close(), target.close()]);
       }
       const note = budget.note("Narrow it with path or include.");
       if (matches.length === 0) return `No matches for /${pattern}/.${note}`;

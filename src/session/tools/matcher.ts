@@ -64,11 +64,15 @@ const readWhole = (fd, size, max) => {
 };
 // Reads and matches the files in order, skipping what is not a regular file, is too large, is
 // binary, or is a link or gone; stops before a file that would pass the bytes left.
-const search = ({ files: paths, maxFileBytes, bytesLeft, limit, width }) => {
+// With globPaths, only the files whose glob path the glob matches.
+const search = ({ files: paths, globPaths, maxFileBytes, bytesLeft, limit, width }) => {
+  Atomics.store(progress, 0, -1);
+  const selected = globPaths === undefined ? undefined : globPaths.map((path) => glob.match(path));
   const files = [];
   let bytes = 0;
   let cut = false;
   for (let i = 0; i < paths.length && !cut; i++) {
+    if (selected && !selected[i]) continue;
     Atomics.store(progress, 0, i);
     let fd;
     try {
@@ -186,6 +190,8 @@ async function stop(pooled: PooledWorker): Promise<void> {
 let specs = 0;
 
 export interface FileSearch {
+  /** With a glob: each file's path as the glob sees it; only the files it matches are searched. */
+  globPaths?: string[];
   /** Larger files are skipped. */
   maxFileBytes: number;
   /** The search stops before a file that would take it past this many bytes read. */
@@ -228,7 +234,7 @@ interface Pending {
 export class Matcher {
   readonly #pooled: PooledWorker;
   readonly #signal: AbortSignal;
-  readonly #spec: { glob: string } | { regex: { source: string; flags: string } };
+  readonly #spec: { glob?: string; regex?: { source: string; flags: string } };
   readonly #key = ++specs;
   readonly #listeners: { message(reply: { value?: unknown; error?: string }): void; error(error: Error): void; exit(): void };
   #pending: Pending | undefined;
@@ -236,9 +242,15 @@ export class Matcher {
   /** The worker was stopped or failed: it is not kept for another search. */
   #spoiled = false;
 
-  /** A matcher for a glob (files' paths) or a regular expression (lines); stops when `signal` fires. */
-  constructor(spec: { glob: string } | { regex: RegExp }, signal: AbortSignal) {
-    this.#spec = "glob" in spec ? { glob: spec.glob } : { regex: { source: spec.regex.source, flags: spec.regex.flags } };
+  /**
+   * A matcher for a glob (files' paths), a regular expression (lines), or both (files chosen by
+   * the glob, searched for the lines); stops when `signal` fires.
+   */
+  constructor(spec: { glob: string } | { regex: RegExp; glob?: string }, signal: AbortSignal) {
+    this.#spec = {
+      ...(spec.glob === undefined ? {} : { glob: spec.glob }),
+      ...("regex" in spec ? { regex: { source: spec.regex.source, flags: spec.regex.flags } } : {}),
+    };
     this.#pooled = takeWorker();
     this.#signal = signal;
     this.#listeners = {
@@ -270,11 +282,11 @@ export class Matcher {
    * across all files. When the search is stopped, `matching` tells which path it was at.
    */
   searchFiles(paths: string[], options: FileSearch): Promise<FileMatches> {
-    Atomics.store(this.#pooled.progress, 0, 0);
+    Atomics.store(this.#pooled.progress, 0, -1);
     return this.#ask({ files: paths, ...options });
   }
 
-  /** The index in the last searchFiles call of the file being read or matched (or the last one). */
+  /** The index in the last searchFiles call of the file being read or matched (or the last one); -1 while the glob was choosing them. */
   get matching(): number {
     return Atomics.load(this.#pooled.progress, 0);
   }
