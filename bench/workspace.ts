@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { ProbotOctokit } from "probot";
 import { commitChanges, pushHead } from "../src/session/git-publish.js";
+import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "../src/session/github-writes.js";
 import { createRedactor } from "../src/session/redact.js";
 import { Workspaces } from "../src/session/workspace.js";
 import { createServedRepository, run, startGitServer } from "../test/support/git-server.js";
@@ -74,6 +75,7 @@ const github = {
   allowUnrestrictedBranchPushes: false,
   author: { name: "bench", email: "bench@example.com" },
   redact: createRedactor([]),
+  writes: new GitHubWrites(DEFAULT_MAX_GITHUB_WRITES),
 };
 await appendFile(join(workspace.dir, "src/module-0/file-0.ts"), "// one more line\n");
 await commitChanges(github, "One line");
