@@ -7,7 +7,7 @@ import { formatDuration } from "../config/duration.js";
 import type { TokenUsage } from "../run-request.js";
 import type { Tool, ToolContext } from "./define-tool.js";
 import { callModel, DEFAULT_RETRY, ModelCallError, type RetryPolicy } from "./model-call.js";
-import { apiContextManagement, clearOldToolResults, CONTEXT_MANAGEMENT_BETA, DEFAULT_CONTEXT, type ContextSetting } from "./context-clearing.js";
+import { contextKeeper, DEFAULT_CONTEXT, type ContextSetting } from "./context-clearing.js";
 import { dispatchTools, resultBlocks } from "./tool-dispatch.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
 
@@ -88,11 +88,8 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     ...(i === tools.length - 1 ? { cache_control: CACHE } : {}),
   }));
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: [{ type: "text", text: options.prompt }] }];
-  const context = options.context ?? DEFAULT_CONTEXT;
-  const fixedChars = options.system.length + JSON.stringify(toolDefinitions).length;
-  // The API's own clearing, when chosen, goes with every request; the outcome tool's calls are never cleared.
-  const api = context.mode === "api" ? { params: { context_management: apiContextManagement(context.clearAtTokens, [OUTCOME_TOOL]) }, headers: { "anthropic-beta": CONTEXT_MANAGEMENT_BETA } } : undefined;
-  let promptTokens = 0;
+  // Old tool results are cleared as the prompt grows; the outcome tool's calls never are.
+  const context = contextKeeper(options.context ?? DEFAULT_CONTEXT, options.system.length + JSON.stringify(toolDefinitions).length, [OUTCOME_TOOL]);
   let usage: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
   let turns = 0;
   let cutOffs = 0;
@@ -103,18 +100,16 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     if (signal.aborted) return interruption();
     if (turns >= options.maxTurns) return stopped("max_turns", `the session used all ${options.maxTurns} turns`);
     turns += 1;
-    if (context.mode === "harness") {
-      const cleared = clearOldToolResults(messages, promptTokens, context.clearAtTokens, fixedChars);
-      if (cleared) await record("context_cleared", { turn: turns, ...cleared, promptTokens, threshold: context.clearAtTokens });
-    }
+    const cleared = context.clear(messages);
+    if (cleared) await record("context_cleared", { turn: turns, ...cleared });
 
     let response: Anthropic.Message;
     const called = performance.now();
     try {
       response = await callModel(
         client,
-        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages), ...api?.params },
-        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }), ...(api ? { headers: api.headers } : {}) },
+        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages), ...context.params },
+        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }), ...context.callOptions },
       );
     } catch (error) {
       if (signal.aborted) return interruption();
@@ -125,7 +120,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     }
     const latencyMs = Math.round(performance.now() - called);
     usage = addUsage(usage, response.usage);
-    promptTokens = response.usage.input_tokens + (response.usage.cache_read_input_tokens ?? 0) + (response.usage.cache_creation_input_tokens ?? 0);
+    context.observe(response.usage);
     await record("model_response", {
       turn: turns,
       stopReason: response.stop_reason,

@@ -102,3 +102,26 @@ export function apiContextManagement(clearAtTokens: number, keepTools: string[])
     ],
   };
 }
+
+/**
+ * What the loop does about context, per its setting: before each model call, clears old tool
+ * results (harness) or adds the API's edit to the request (api); after each reply, notes the
+ * prompt's size.
+ */
+export function contextKeeper(setting: ContextSetting, fixedChars: number, keepTools: string[]) {
+  let promptTokens = 0;
+  const api = setting.mode === "api";
+  return {
+    params: api ? { context_management: apiContextManagement(setting.clearAtTokens, keepTools) } : {},
+    callOptions: api ? { headers: { "anthropic-beta": CONTEXT_MANAGEMENT_BETA } } : {},
+    observe(usage: Anthropic.Usage): void {
+      promptTokens = usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0);
+    },
+    /** The clearing made now, for the transcript; undefined when none was needed or possible. */
+    clear(messages: Anthropic.MessageParam[]): (Clearing & { promptTokens: number; threshold: number }) | undefined {
+      if (setting.mode !== "harness") return undefined;
+      const cleared = clearOldToolResults(messages, promptTokens, setting.clearAtTokens, fixedChars);
+      return cleared && { ...cleared, promptTokens, threshold: setting.clearAtTokens };
+    },
+  };
+}
