@@ -232,6 +232,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     maxOutputTokens: settings.maxOutputTokens,
     prices: settings.prices,
     operatorBudget: settings.budget,
+    context: settings.context,
     serverConnectors,
     secrets: settings.secrets,
     heldSecrets: held,

@@ -6,6 +6,7 @@ import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/
 import { DEFAULT_MAX_GITHUB_WRITES_CEILING, DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 import type { OperatorBudget } from "./session/budget.js";
 import { PriceFileError, readPriceFile, type PriceTable } from "./session/pricing.js";
+import { DEFAULT_CONTEXT, type ContextMode, type ContextSetting } from "./session/context-clearing.js";
 
 export interface Settings {
   /** Shortest allowed gap between two runs of a schedule, in milliseconds (ROUTINES_MIN_SCHEDULE_INTERVAL). */
@@ -42,6 +43,8 @@ export interface Settings {
   modelRoute: { provider: ModelProvider; inferenceProfile?: InferenceProfile };
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
   maxOutputTokens: number;
+  /** How long sessions stay inside the context window (ROUTINES_CONTEXT_MANAGEMENT, ROUTINES_CONTEXT_CLEAR_AT_TOKENS). */
+  context: ContextSetting;
   /** The server's address as users reach it, for links to runs (ROUTINES_PUBLIC_URL). */
   publicUrl: string;
   /** GitHub's web and API addresses: github.com, or GitHub Enterprise Server (GHE_HOST, GHE_PROTOCOL). */
@@ -89,6 +92,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     budget: budgetSettings(env),
     ...modelSettings(env),
     maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
+    context: {
+      mode: contextMode(env),
+      clearAtTokens: countInRange(env, "ROUTINES_CONTEXT_CLEAR_AT_TOKENS", DEFAULT_CONTEXT.clearAtTokens, 5_000, 1_000_000),
+    },
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
     ...(env.ROUTINES_METRICS_TOKEN?.trim() ? { metricsToken: env.ROUTINES_METRICS_TOKEN.trim() } : {}),
     ...githubSettings(env),
@@ -240,6 +247,16 @@ function sizeSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   const bytes = Math.floor(Number(match[1]) * unit);
   if (bytes < min) throw new SettingsError(`${name}=${JSON.stringify(text)} is too small; use at least ${min / 1024 ** 2} MB`);
   return bytes;
+}
+
+const CONTEXT_MODES: readonly ContextMode[] = ["harness", "api", "off"];
+
+function contextMode(env: NodeJS.ProcessEnv): ContextMode {
+  const text = env.ROUTINES_CONTEXT_MANAGEMENT?.trim().toLowerCase();
+  if (!text) return DEFAULT_CONTEXT.mode;
+  const mode = CONTEXT_MODES.find((one) => one === text);
+  if (!mode) throw new SettingsError(`ROUTINES_CONTEXT_MANAGEMENT=${JSON.stringify(env.ROUTINES_CONTEXT_MANAGEMENT)} is not harness, api or off`);
+  return mode;
 }
 
 function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {

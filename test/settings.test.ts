@@ -24,6 +24,7 @@ describe("readSettings", () => {
       budget: {},
       modelRoute: { provider: "anthropic" },
       maxOutputTokens: 8192,
+      context: { mode: "harness", clearAtTokens: 100_000 },
       publicUrl: "http://localhost:3000",
       githubUrl: "https://github.com",
       githubApiUrl: "https://api.github.com",
@@ -46,6 +47,8 @@ describe("readSettings", () => {
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
         ROUTINES_MODEL: "claude-opus-4-1",
         ROUTINES_MAX_OUTPUT_TOKENS: "16000",
+        ROUTINES_CONTEXT_MANAGEMENT: " API ",
+        ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "150000",
         GHE_HOST: "github.acme.example",
         GITHUB_CLIENT_ID: "Iv1.abc",
         GITHUB_CLIENT_SECRET: "client-secret",
@@ -81,6 +84,7 @@ describe("readSettings", () => {
       budget: { runUsd: 2.5, dailyUsd: 20, maxRunUsd: 10, maxDailyUsd: 100 },
       modelRoute: { provider: "anthropic" },
       maxOutputTokens: 16000,
+      context: { mode: "api", clearAtTokens: 150_000 },
       publicUrl: "https://routines.example.com",
       githubUrl: "https://github.acme.example",
       githubApiUrl: "https://github.acme.example/api/v3",
@@ -97,6 +101,7 @@ describe("readSettings", () => {
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
+    expect(readSettings({ ROUTINES_CONTEXT_MANAGEMENT: "off", ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "5000" }).context).toEqual({ mode: "off", clearAtTokens: 5000 });
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
     expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
   });
@@ -121,6 +126,9 @@ describe("readSettings", () => {
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "0" }, 'ROUTINES_MAX_OUTPUT_TOKENS="0" is out of range; use a whole number from 1 to 128000'],
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "10000000" }, 'ROUTINES_MAX_OUTPUT_TOKENS="10000000" is out of range; use a whole number from 1 to 128000'],
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "8k" }, 'ROUTINES_MAX_OUTPUT_TOKENS="8k" is not a whole number'],
+    [{ ROUTINES_CONTEXT_MANAGEMENT: "compact" }, 'ROUTINES_CONTEXT_MANAGEMENT="compact" is not harness, api or off'],
+    [{ ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "100k" }, 'ROUTINES_CONTEXT_CLEAR_AT_TOKENS="100k" is not a whole number'],
+    [{ ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "1000" }, 'ROUTINES_CONTEXT_CLEAR_AT_TOKENS="1000" is out of range; use a whole number from 5000 to 1000000'],
     [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
     [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"],
     [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],

@@ -138,6 +138,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     maxOutputTokens: settings.maxOutputTokens,
     prices: settings.prices,
     operatorBudget: settings.budget,
+    context: settings.context,
     record: progress,
   }).catch((error: unknown) => {
     if (error instanceof SetupError) throw new CliError(error.message, 1);

@@ -21,6 +21,8 @@ export interface RetryNotice {
   attempt: number;
   /** The HTTP status, when the API answered. */
   status?: number;
+  /** The API's id of the failed request (its request-id header), to quote to the provider. */
+  requestId?: string;
   error: string;
   waitMs: number;
 }
@@ -29,6 +31,8 @@ export interface ModelCallOptions {
   signal: AbortSignal;
   retry: RetryPolicy;
   onRetry(notice: RetryNotice): Promise<void>;
+  /** Headers besides the client's own (a beta the request uses). */
+  headers?: Record<string, string>;
 }
 
 /** A model call that failed for good; the message says what to check. */
@@ -37,6 +41,8 @@ export class ModelCallError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The API's id of the failed request, when it answered with one. */
+    readonly requestId?: string,
   ) {
     super(message);
   }
@@ -50,19 +56,20 @@ export async function callModel(client: Anthropic, params: ModelParams, options:
   for (let attempt = 1; ; attempt += 1) {
     try {
       // maxRetries 0: whatever the client was built with, this loop is the only one retrying.
-      return await client.messages.stream(params, { signal, maxRetries: 0 }).finalMessage();
+      return await client.messages.stream(params, { signal, maxRetries: 0, ...(options.headers ? { headers: options.headers } : {}) }).finalMessage();
     } catch (error) {
       if (signal.aborted || error instanceof APIUserAbortError) throw error;
       const status = error instanceof APIError ? error.status : undefined;
-      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model, ROUTE_WORDS[routeOf(client)]), status);
+      const requestId = (error instanceof APIError && error.requestID) || undefined;
+      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model, ROUTE_WORDS[routeOf(client)]), status, requestId);
       giveUpAt ??= Date.now() + retry.budgetMs;
       const remaining = giveUpAt - Date.now();
       if (remaining <= 0) {
         const retried = retry.budgetMs > 0 ? ` after ${formatDuration(retry.budgetMs)} of retries` : "";
-        throw new ModelCallError(`the model API was still failing${retried}: ${describe(error)}`, status);
+        throw new ModelCallError(`the model API was still failing${retried}: ${describe(error)}`, status, requestId);
       }
       const waitMs = Math.round(Math.min(remaining, retryAfter(error) ?? backoff(retry.baseDelayMs, attempt)));
-      await options.onRetry({ attempt, ...(status === undefined ? {} : { status }), error: describe(error), waitMs });
+      await options.onRetry({ attempt, ...(status === undefined ? {} : { status }), ...(requestId ? { requestId } : {}), error: describe(error), waitMs });
       await sleep(waitMs, undefined, { signal });
     }
   }

@@ -27,6 +27,7 @@ export const testSettings: Settings = {
   budget: {},
   modelRoute: { provider: "anthropic" },
   maxOutputTokens: 4096,
+  context: { mode: "harness", clearAtTokens: 100_000 },
   publicUrl: "https://routines.example.test",
   githubUrl: "https://github.com",
   githubApiUrl: "https://api.github.com",

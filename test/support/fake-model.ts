@@ -40,6 +40,8 @@ export interface RecordedRequest {
   url?: string;
   /** Why the fake refused the request's credentials, when it did. */
   refused?: string;
+  /** The prompt's tokens as this fake counted them, for requests it answered with a message. */
+  usage?: { cacheRead: number; cacheWrite: number };
 }
 
 /** The wire a fake speaks: the Claude API's (default), Amazon Bedrock's or Google Vertex AI's. */
@@ -58,6 +60,14 @@ export type FakeWire =
 
 export interface FakeModelOptions {
   wire?: FakeWire;
+  /**
+   * How cache reads are counted. "any-breakpoint" (the default): the longest prefix any earlier
+   * request cached at one of its breakpoints. "previous-request": per session (first user message),
+   * what the previous request cached at its breakpoints (the end of the tools, the end of the
+   * conversation) that this one starts with, as the API's cache is used by a conversation that
+   * sends its prompt again with a new turn; linear in the prompt's size, for long sessions.
+   */
+  cache?: "any-breakpoint" | "previous-request";
 }
 
 /** A session's turn, from its turn number (0 for the first model call) and how often that turn was asked. */
@@ -95,6 +105,7 @@ export function firstUserText(body: any): string {
 export async function startFakeModel(script: ScriptedTurn[] | ((index: number, request: RecordedRequest) => ScriptedTurn) = [], options: FakeModelOptions = {}): Promise<FakeModel> {
   const wire = options.wire ?? { kind: "anthropic" };
   const requests: RecordedRequest[] = [];
+  const previous = new Map<string, { prefix: string; whole: string }>();
   const sessions = new Map<string, { script: SessionScript; requests: RecordedRequest[]; attempts: Map<number, number> }>();
   const cached = new Set<string>();
   let served = 0;
@@ -123,6 +134,8 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
     }
     const recorded: RecordedRequest = { headers: req.headers, body, url: req.url ?? "" };
     requests.push(recorded);
+    // As the API does: each answer names its request, for support to find it.
+    res.setHeader("request-id", `req_fake_${requests.length}`);
     const json = (status: number, payload: unknown, headers: Record<string, string> = {}) =>
       res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(payload));
     if (wire.kind === "anthropic") {
@@ -152,9 +165,18 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
     // Cache accounting: the prefix up to each breakpoint is written once and read back later.
     const prefix = JSON.stringify(stripCacheControl([body.system, body.tools]));
     const whole = prefix + (body.messages as unknown[]).map((message) => JSON.stringify(stripCacheControl(message))).join("");
-    const read = Math.max(0, ...[...cached].filter((entry) => whole.startsWith(entry)).map((entry) => entry.length));
-    cached.add(prefix);
-    cached.add(whole);
+    let read: number;
+    if (options.cache === "previous-request") {
+      const key = firstUserText(body);
+      const last = previous.get(key);
+      read = last && whole.startsWith(last.whole) ? last.whole.length : last?.prefix === prefix ? prefix.length : 0;
+      previous.set(key, { prefix, whole });
+    } else {
+      read = Math.max(0, ...[...cached].filter((entry) => whole.startsWith(entry)).map((entry) => entry.length));
+      cached.add(prefix);
+      cached.add(whole);
+    }
+    recorded.usage = { cacheRead: tokens(whole.slice(0, read)), cacheWrite: tokens(whole.slice(read)) };
     const content = turn.content.map((block, i) => (block.type === "tool_use" ? { id: block.id ?? `toolu_${index}_${i}`, ...block } : block));
     const hasTools = content.some((block) => block.type === "tool_use");
     const message = {
@@ -168,8 +190,8 @@ export async function startFakeModel(script: ScriptedTurn[] | ((index: number, r
       usage: {
         // With a breakpoint at the end, every input token is either read from or written to the cache.
         input_tokens: 0,
-        cache_read_input_tokens: tokens(whole.slice(0, read)),
-        cache_creation_input_tokens: tokens(whole.slice(read)),
+        cache_read_input_tokens: recorded.usage.cacheRead,
+        cache_creation_input_tokens: recorded.usage.cacheWrite,
         output_tokens: tokens(JSON.stringify(content)),
       },
     };
