@@ -6,7 +6,6 @@
 // closed.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import Anthropic from "@anthropic-ai/sdk";
 import type { Logger } from "pino";
 import { Probot, ProbotOctokit, run } from "probot";
 import { createApp } from "./app.js";
@@ -37,6 +36,7 @@ import { createServerLog, logFormatOf, type LogFormat } from "./server-log.js";
 import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { createModelClient, credentialFiles, credentialsProblem, describeRoute, routeCredentials } from "./session/model-client.js";
 import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { openCgroups } from "./session/run-cgroup.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
@@ -68,8 +68,13 @@ const connectors = await readServerConnectors(settings);
 // redactor for every text that leaves the server, to GitHub, the store, the log or the model.
 const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, also: connectors.variables });
 const redact = createRedactor(held);
-// The model client is made later, from these, since the environment no longer has them then.
-const modelCredentials = { apiKey: process.env.ANTHROPIC_API_KEY ?? null, authToken: process.env.ANTHROPIC_AUTH_TOKEN ?? null };
+// The model client is made now, from the route's credentials, before the environment is scrubbed;
+// and before the server has started anything, so that the platform's SDK loads as the rest did.
+const modelCredentials = routeCredentials(settings.modelRoute.provider, process.env);
+const missingCredentials = credentialsProblem(settings.modelRoute.provider, modelCredentials);
+const modelClient = missingCredentials?.blocking ? undefined : await createModelClient(settings.modelRoute, modelCredentials);
+// Files of cloud credentials (a Google key file, AWS credentials files) are the server's, whichever route it takes.
+const cloudCredentialFiles = credentialFiles(process.env);
 // Deliveries are verified with it long after the environment was scrubbed.
 const webhookSecret = process.env.WEBHOOK_SECRET;
 let logFormat: LogFormat;
@@ -187,10 +192,11 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   // Working trees (private code), HOMEs and temporary files of runs a crash cut short go too.
   const swept = await sweepRunDirectories();
   if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
-  if (!modelCredentials.apiKey && !modelCredentials.authToken) {
-    log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
-    return;
-  }
+  // Each route needs its own credentials; without them runs wait in the queue (or, where the
+  // platform may find credentials by itself, the operator is warned).
+  if (missingCredentials) log.warn(missingCredentials.message);
+  if (!modelClient) return;
+  if (settings.modelRoute.provider !== "anthropic") log.info(`model calls go to ${describeRoute(settings.modelRoute)}`);
   const support = await sandboxSupport();
   if (!support.ok) {
     log.warn(
@@ -205,6 +211,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     dataDir: settings.dataDir,
     ...(process.env.PRIVATE_KEY_PATH ? { privateKeyPath: process.env.PRIVATE_KEY_PATH } : {}),
     ...(settings.connectorsFile ? { connectorsFile: settings.connectorsFile } : {}),
+    credentialFiles: cloudCredentialFiles,
   });
   // Each run's processes and memory are counted in a control group of its own where the host delegates one.
   const cgroups = await openCgroups();
@@ -220,11 +227,12 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
     // The agent loop retries overloads and rate limits itself, for about a minute.
-    client: new Anthropic({ maxRetries: 0, ...modelCredentials }),
+    client: modelClient,
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     prices: settings.prices,
     operatorBudget: settings.budget,
+    context: settings.context,
     serverConnectors,
     secrets: settings.secrets,
     heldSecrets: held,

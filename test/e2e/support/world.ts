@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach } from "vitest";
 import { privateKey } from "../../support/github.js";
-import { MODEL_KEY, startFakeModel, type FakeModel } from "../../support/fake-model.js";
+import { MODEL_KEY, startFakeModel, type FakeModel, type FakeModelOptions } from "../../support/fake-model.js";
 import { FakeGitHub, type FakeGitHubOptions } from "./fake-github.js";
 import { ROOT, ServerProcess, type ServerOptions } from "./server-process.js";
 
@@ -20,9 +20,10 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: Partial<FakeGitHubOptions> = {}): Promise<World> {
-  const github = await new FakeGitHub({ appId: APP_ID, privateKey, ...options }).start();
-  const model = await startFakeModel();
+export async function startWorld(options: Partial<FakeGitHubOptions> & { model?: FakeModelOptions } = {}): Promise<World> {
+  const { model: modelOptions, ...githubOptions } = options;
+  const github = await new FakeGitHub({ appId: APP_ID, privateKey, ...githubOptions }).start();
+  const model = await startFakeModel([], modelOptions);
   const servers: ServerProcess[] = [];
   const dotenv = (extra: Record<string, string> = {}) => ({
     APP_ID: String(APP_ID),
