@@ -266,6 +266,7 @@ describe("a workflow or deployment run's workspace", () => {
       new RegExp(`^commit ${forkHead} is not on main of acme/app \\(its tip is [0-9a-f]{40}\\): only the repository's own history is checked out$`),
     );
     await expect(workspaces.checkout({ ...spec(), commit: { sha: forkHead } }, TOKEN)).rejects.toThrow(`commit ${forkHead} is not on the default branch main of acme/app`);
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: "1".repeat(40), ref: "main" } }, TOKEN)).rejects.toThrow(`commit ${"1".repeat(40)} is not on main of acme/app`);
     await expect(workspaces.checkout({ ...spec(), commit: { sha: first, ref: "gone" } }, TOKEN)).rejects.toThrow("acme/app has no branch or tag gone");
     await expect(workspaces.checkout({ ...spec(), commit: { sha: first, ref: "--upload-pack=evil" } }, TOKEN)).rejects.toThrow('refusing the ref name "--upload-pack=evil"');
     await expect(workspaces.checkout({ ...spec(), commit: { sha: "HEAD", ref: "main" } }, TOKEN)).rejects.toThrow('refusing "HEAD": not a commit\'s full sha');
