@@ -1,12 +1,17 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { refNameProblem, Workspaces } from "../../src/session/workspace.js";
 import { createServedRepository, run, startGitServer, type GitServer } from "../support/git-server.js";
 
 const TOKEN = "ghs_workspace_token_123";
+/** The built module, for a second process. */
+const WORKSPACE_MODULE = fileURLToPath(new URL("../../dist/session/workspace.js", import.meta.url));
 let server: GitServer;
 let work: string;
 
@@ -117,6 +122,36 @@ describe("runs of one repository at once", () => {
     expect(new Set([onMain.dir, onPull.dir, again.dir]).size).toBe(3);
     for (const workspace of [onMain, onPull, again]) expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
     await Promise.all([onMain, onPull, again].map((workspace) => workspace.remove()));
+  });
+
+  it("take turns on the cache when they are in two processes (two workers sharing a data directory)", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const headSha = await run(work, "rev-parse", "feature");
+    // The other process checks out the pull request's head, again and again, from the same cache.
+    const script = `
+      import { readFile } from "node:fs/promises";
+      import { Workspaces } from ${JSON.stringify(WORKSPACE_MODULE)};
+      const workspaces = new Workspaces(${JSON.stringify(cacheDir)});
+      for (let i = 0; i < 4; i++) {
+        const workspace = await workspaces.checkout({ ...${JSON.stringify(spec)}, pullRequest: { number: 1, headSha: ${JSON.stringify(headSha)}, baseRef: "main" } }, ${JSON.stringify(TOKEN)});
+        process.stdout.write(await readFile(workspace.dir + "/src/app.ts", "utf8"));
+        await workspace.remove();
+      }
+      await workspaces.idle();
+    `;
+    const other = promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    const workspaces = new Workspaces(cacheDir);
+    const mine: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const workspace = await workspaces.checkout(spec, TOKEN);
+      mine.push(await readFile(join(workspace.dir, "src/app.ts"), "utf8"));
+      expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+      await workspace.remove();
+    }
+    await workspaces.idle();
+    expect(mine).toEqual(Array(4).fill("export const a = 1;\n"));
+    expect((await other).stdout).toBe("export const a = 2;\n".repeat(4));
   });
 
   it("share no file: a run that rewrites its repository's objects changes nothing for the next run", async () => {
