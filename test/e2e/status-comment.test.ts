@@ -13,7 +13,7 @@ import { call, isStatusComment, keepDiagnostics, outcome, routinesYml, startWorl
 
 const REPO = "acme/status";
 const QUIET = "acme/quiet";
-/** Long enough for the "running" edit to go out before the run ends. */
+/** Long enough for the "running" edit to go out before the run ends (GitHub writes are paced at one a second per write queue). */
 const THINKING_MS = 2_500;
 /** One of the server's secrets, made now so no file on the machine holds it by accident. */
 const SERVER_SECRET = randomBytes(24).toString("hex");
@@ -102,14 +102,19 @@ describe("a routine's status comment, as deployed", () => {
   it("answers /routine run on a pull request: no separate reply, the status comment names the command", async () => {
     const { github, model } = world;
     const pull = await pullRequest(REPO, "[case-command]");
-    model.session("[case-command]", [{ ...outcome("Looked at the auth changes."), delayMs: 500 }]);
+    model.session("[case-command]", (_, attempt) => ({ ...outcome(attempt === 1 ? "First look." : "Looked at the auth changes."), delayMs: THINKING_MS }));
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"));
+    const [status] = await eventually(() => statusOf(REPO, pull.number)[0]?.body.includes("First look.") && statusOf(REPO, pull.number), { what: "the first run's result" });
+
     await server.deliver("issue_comment", commentEvent(github, REPO, pull.number, "/routine run review focus on auth", { sender: "writer", id: 901 }));
     await eventually(() => github.reactions.some((reaction) => reaction.commentId === 901 && reaction.content === "eyes"), { what: "the 👀 reaction" });
-    const done = await eventually(() => statusOf(REPO, pull.number)[0]?.body.startsWith("✅") && statusOf(REPO, pull.number)[0]!.body, { what: "the status comment's result" });
+    // The command's run takes over the same comment: queued or running, then its result.
+    await eventually(() => editsOf(status!.id).some((body) => /^(⏳|🔄) .*\n\n<sub>.*started by `\/routine run` from @writer/.test(body)), { what: "the command's run in the status comment" });
+    const done = await eventually(() => status!.body.includes("Looked at the auth changes.") && status!.body, { what: "the command's run's result" });
     expect(done).toContain("started by `/routine run` from @writer");
     expect(done).toContain("No problems found: the run posted no review or comment. Looked at the auth changes.");
     await sleep(1_000);
-    expect(commentsOn(REPO, pull.number)).toHaveLength(1);
+    expect(commentsOn(REPO, pull.number)).toEqual([status]);
     expect(commentsOn(REPO, pull.number).some((c) => c.body.startsWith("Started"))).toBe(false);
   });
 
