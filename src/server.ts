@@ -122,30 +122,36 @@ const runLogs = new Map<string, Logger>();
 const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
 // What the dashboard shows live: transcript events from the workers, status changes from here.
 const events = new RunEvents();
+/** Tells each publisher of a run's state: one that fails never keeps another from hearing, and every failure is reported. */
+async function tellAll(...told: Array<Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(told)).flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new AggregateError(failed, "the check run's and the status comment's states could not be recorded");
+}
 const observer: RunObserver = {
   admitted: async (run) => {
     events.status(run);
-    await Promise.all([checks.admitted(run), statusComments.admitted(run)]);
+    await tellAll(checks.admitted(run), statusComments.admitted(run));
   },
   started: async (run) => {
     events.status(run);
     const logger = runLog(run);
     runLogs.set(run.id, logger);
     logger.info({ trigger: run.trigger.kind, attempt: run.attempt ?? 1 }, "run started");
-    await Promise.all([checks.started(run), statusComments.started(run)]);
+    await tellAll(checks.started(run), statusComments.started(run));
   },
   finished: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, stopReason: run.stopReason, reason: run.reason }, "run finished");
     runLogs.delete(run.id);
     events.status(run);
     await metrics.observer.finished?.(run);
-    await Promise.all([checks.finished(run), statusComments.finished(run)]);
+    await tellAll(checks.finished(run), statusComments.finished(run));
   },
   requeued: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).warn({ attempt: run.attempt }, "run interrupted before it published anything: queued again");
     runLogs.delete(run.id);
     events.status(run);
-    await Promise.all([checks.requeued(run), statusComments.requeued(run)]);
+    await tellAll(checks.requeued(run), statusComments.requeued(run));
   },
 };
 const onObserverError = (error: unknown) => log.error({ err: error }, "a check run's or status comment's state could not be recorded");
