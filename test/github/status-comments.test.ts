@@ -1,5 +1,6 @@
+import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
-import { StatusCommentOutbox, type StatusCommentsApi } from "../../src/github/status-comment-outbox.js";
+import { StatusCommentOutbox, statusCommentsApi, type StatusCommentsApi } from "../../src/github/status-comment-outbox.js";
 import { statusMarker } from "../../src/github/status-comment-text.js";
 import { StatusCommentPublisher } from "../../src/github/status-comments.js";
 import type { RunRequest } from "../../src/run-request.js";
@@ -7,6 +8,7 @@ import { StoreAdmission } from "../../src/runs/admission.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { PendingStatusComment, RunRecord } from "../../src/runs/store.js";
 import { createRedactor } from "../../src/session/redact.js";
+import { API, nockInstallationToken, testProbot, useNock } from "../support/github.js";
 
 const limits = { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 100, hourlyRunsPerInstallation: 100 };
 const KEY = "acme/app#7:review";
@@ -200,5 +202,41 @@ describe("status comments", () => {
     expect(await store.recordStatusComment({ ...first, body: "stale" }, 1)).toBe(false);
     expect(await store.recordStatusComment({ ...first, body: "stale" }, 0)).toBe(false);
     expect((await store.statusComment(KEY))!).toMatchObject({ version: 2, body: "other" });
+  });
+});
+
+describe("status comments on GitHub", () => {
+  useNock(() => nockInstallationToken(1));
+  const pending = (commentId?: number): PendingStatusComment => ({
+    key: KEY,
+    installationId: 1,
+    repository: { owner: "acme", repo: "app" },
+    issueNumber: 7,
+    state: "{}",
+    body: `status\n${statusMarker(KEY)}`,
+    version: 1,
+    attempts: 0,
+    ...(commentId === undefined ? {} : { commentId }),
+  });
+
+  it("are found only among the app's own comments, then edited in place", async () => {
+    const probot = testProbot();
+    const api = statusCommentsApi((id) => probot.auth(id), async () => "routines[bot]");
+    nock(API)
+      .get("/repos/acme/app/issues/7/comments")
+      .query(true)
+      .reply(200, [
+        { id: 1, body: `copied ${statusMarker(KEY)}`, user: { login: "mallory" } },
+        { id: 2, body: "unrelated", user: { login: "routines[bot]" } },
+        { id: 3, body: `old\n${statusMarker(KEY)}`, user: { login: "routines[bot]" } },
+      ]);
+    expect(await api.find(pending(), statusMarker(KEY))).toBe(3);
+    const edited = new Promise<unknown>((resolve) => {
+      nock(API).patch("/repos/acme/app/issues/comments/3", (body: unknown) => (resolve(body), true)).reply(200, { id: 3 });
+    });
+    await api.update(pending(3), 3);
+    expect(await edited).toEqual({ body: `status\n${statusMarker(KEY)}` });
+    nock(API).post("/repos/acme/app/issues/7/comments").reply(201, { id: 4 });
+    expect(await api.create(pending())).toBe(4);
   });
 });
