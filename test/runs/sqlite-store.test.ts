@@ -88,9 +88,10 @@ describe("StoreAdmission", () => {
     };
     const old = await admit("d-old");
     await store.close();
-    // A database from before version 9: no cost column.
+    // A database from before version 9: no cost column (nor what later versions add).
     const db = new Database(file);
     db.exec("ALTER TABLE runs DROP COLUMN cost_usd");
+    db.exec("DROP TABLE status_comments");
     db.pragma("user_version = 8");
     db.close();
     store = new SqliteStore(file);

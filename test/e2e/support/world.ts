@@ -60,6 +60,9 @@ export async function startWorld(options: Partial<FakeGitHubOptions> & { model?:
 /** A routines.yml from an object, as YAML's JSON subset. */
 export const routinesYml = (routines: Record<string, unknown>, extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, ...extra, routines }, null, 2);
 
+/** Whether a comment is a routine's status comment (its hidden marker), as opposed to what a run posted. */
+export const isStatusComment = (comment: { body: string }) => comment.body.includes("<!-- routines:status:");
+
 /** A model turn that calls one tool. */
 export const call = (name: string, input: unknown) => ({ content: [{ type: "tool_use" as const, name, input }] });
 export const outcome = (summary = "Done.", result: "succeeded" | "failed" = "succeeded") => call("report_outcome", { outcome: result, summary });
