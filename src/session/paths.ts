@@ -89,6 +89,7 @@ export class TreeEntry {
 
 /** What a path is opened for: to read it (file or directory), a file to read, a directory, a file to rewrite, a file to create or rewrite. */
 export type OpenMode = "any" | "file" | "directory" | "update" | "create";
+const WRITES: ReadonlySet<OpenMode> = new Set(["update", "create"]);
 
 const FINAL_FLAGS: Record<OpenMode, number> = {
   any: O_RDONLY,
@@ -156,6 +157,9 @@ export async function openInside(root: string, path: string, mode: OpenMode): Pr
     for (let i = 0; i < todo.length; ) {
       const name = todo[i]!;
       const last = i === todo.length - 1;
+      // The file tools run in the server, outside the sandbox that keeps .git's config and hooks
+      // read-only for commands: a repository's history and settings change through git, not here.
+      if (WRITES.has(mode) && name.toLowerCase() === ".git") throw new ToolError(`${path} is inside a .git directory: the tools do not write there; use git commands in the shell`);
       const step = await openStep(dir, name, last ? FINAL_FLAGS[mode] : O_RDONLY | O_DIRECTORY);
       if ("link" in step) {
         // Walk the target in the link's place, from the root again.

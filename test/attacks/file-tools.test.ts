@@ -158,6 +158,33 @@ describe("the file tools, attacked through links a command plants", () => {
     for (const name of ["session-secret", "routines.db", "app.private-key.pem"]) expect(JSON.stringify(results.slice(1))).not.toContain(`${name}\\n`);
   });
 
+  it("write nothing into a repository's .git: not its config, not a hook, not through a link to it", async () => {
+    const marker = "[case-git-dir]";
+    const planted = `attacker-${randomBytes(6).toString("hex")}`;
+    const attempts = [
+      call("shell", { command: "ln -s .git gitdir && mkdir -p nested && ln -s ../.git/hooks nested/hooks && echo planted" }),
+      call("edit_file", { path: ".git/config", old_text: "[core]", new_text: `[core]\n\thooksPath = /tmp/${planted}\n[http]\n\tcorsProxy = http://127.0.0.1:9/${planted}` }),
+      call("create_file", { path: ".git/hooks/pre-push", content: `#!/bin/sh\necho ${planted}\n` }),
+      call("create_file", { path: "gitdir/info/alternates", content: `/tmp/${planted}\n` }),
+      call("insert_lines", { path: "gitdir/config", after_line: 1, text: `# ${planted}` }),
+      call("create_file", { path: "nested/hooks/post-checkout", content: `#!/bin/sh\necho ${planted}\n` }),
+      call("create_file", { path: "sub/.GIT/config", content: `# ${planted}\n` }),
+      call("shell", { command: "cat .git/config; ls .git/hooks .git/info 2>&1; cat .git/info/alternates 2>&1; true" }),
+    ];
+    world.model.session(marker, (turn) => (turn < attempts.length ? attempts[turn]! : outcome("Tried.")));
+    const { head } = await pullRequest(REPO, marker);
+    await eventually(() => world.github.checkRuns.find((check) => check.head_sha === head && check.status === "completed"), { what: "the run's check" });
+
+    const results = toolResults(world.model.sessionRequests(marker).at(-1)!.body.messages) as Array<{ content: string; is_error?: boolean }>;
+    expect(results).toHaveLength(attempts.length);
+    expect(results[0]!.content).toContain("planted");
+    // Each write into .git, however its path is spelled, was refused and said why.
+    for (const refused of results.slice(1, 7)) expect(refused).toMatchObject({ is_error: true, content: expect.stringMatching(/\.git/) });
+    // What the shell sees afterwards holds nothing the tools tried to write.
+    expect(results.at(-1)!.content).not.toContain(planted);
+    expect(results.at(-1)!.content).toContain("[core]");
+  });
+
   it("a link to / neither keeps a run past its timeout nor slows the server", async () => {
     const marker = "[case-root]";
     world.model.session(marker, (turn) =>

@@ -168,8 +168,9 @@ describe("the run's token and native git", () => {
       await eventually(() => model.sessionRequests("E2E-TOKEN-PROXY").length >= 5 || undefined, { what: "the session's end", timeoutMs: 90_000 });
       const tokens = [...github.tokens.keys()].filter((token) => !tokensBefore.has(token));
       expect(tokens.length).toBeGreaterThan(0);
-      // The file tools wrote the settings (the shell could not).
-      expect(JSON.stringify(model.sessionRequests("E2E-TOKEN-PROXY")[2]!.body.messages.at(-1))).toContain("Edited .git/config");
+      // Neither the shell (its sandbox keeps .git/config read-only) nor the file tools (they do not
+      // write into .git) could set them; pushes would not read them anyway (corsProxy is off).
+      expect(JSON.stringify(model.sessionRequests("E2E-TOKEN-PROXY")[2]!.body.messages.at(-1))).toContain(".git/config is inside a .git directory");
       const leaked = received.filter(({ url, authorization }) => tokens.some((token) => forms(token).some((form) => `${url} ${authorization ?? ""}`.includes(form))));
       expect(leaked).toEqual([]);
       expect(received).toEqual([]);
