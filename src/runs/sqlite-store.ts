@@ -262,6 +262,9 @@ export class SqliteStore implements RunStore {
     return statement;
   }
 
+  /** The last admission of each installation, which the next one waits for. */
+  readonly #admissions = new Map<number, Promise<unknown>>();
+
   /** Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". */
   constructor(file: string) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -283,6 +286,18 @@ export class SqliteStore implements RunStore {
         this.#db.pragma(`user_version = ${next + 1}`);
       })();
     }
+  }
+
+  async admitting<T>(installationId: number, admit: (store: RunStore) => Promise<T>): Promise<T> {
+    // One process owns the file, so admissions need only wait for each other here.
+    const before = this.#admissions.get(installationId) ?? Promise.resolve();
+    const result = before.catch(() => undefined).then(() => admit(this));
+    const settled = result.catch(() => undefined);
+    this.#admissions.set(installationId, settled);
+    void settled.then(() => {
+      if (this.#admissions.get(installationId) === settled) this.#admissions.delete(installationId);
+    });
+    return result;
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {

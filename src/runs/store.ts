@@ -188,6 +188,12 @@ export interface PendingReply extends ReplyEntry {
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
+  /**
+   * Runs `admit` while no other admission of the installation runs, in this process or another
+   * sharing the store, so that what it counts and checks is still true when it records its run.
+   * `admit` must use the store it is given; on PostgreSQL its writes land together or not at all.
+   */
+  admitting<T>(installationId: number, admit: (store: RunStore) => Promise<T>): Promise<T>;
   /** Records a run. With a dedupe key already recorded, records nothing and names the earlier run. */
   insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult>;
   /**
