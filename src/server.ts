@@ -29,9 +29,10 @@ import { CheckRunPublisher } from "./github/run-checks.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
 import type { RunObserver } from "./runs/run-observer.js";
-import type { RunRecord } from "./runs/store.js";
+import type { RunRecord, RunStore } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
-import { SqliteStore } from "./runs/sqlite-store.js";
+import { openStore } from "./runs/open-store.js";
+import { DatabaseUnavailableError, SchemaTooNewError } from "./runs/pg-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
 import { createServerLog, logFormatOf, type LogFormat } from "./server-log.js";
 import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
@@ -98,7 +99,14 @@ function scrubSecrets(): void {
 }
 for (const warning of connectors.warnings) log.warn(warning);
 const serverConnectors = connectors.specs;
-const store = new SqliteStore(join(settings.dataDir, "routines.db"));
+let store: RunStore;
+try {
+  store = await openStore(settings, { onError: (error) => log.warn({ err: error }, "a database connection failed; the next query opens another") });
+} catch (error) {
+  if (!(error instanceof DatabaseUnavailableError || error instanceof SchemaTooNewError)) throw error;
+  log.error(error.message);
+  process.exit(1);
+}
 let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
 // Check-run states go to the store's outbox from the start; they are published once the app's

@@ -4,6 +4,7 @@ import { parseDuration } from "./config/duration.js";
 import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
 import { DEFAULT_MAX_GITHUB_WRITES_CEILING, DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 import type { OperatorBudget } from "./session/budget.js";
+import { isPostgresUrl, redactDatabaseUrl } from "./runs/database-url.js";
 import { PriceFileError, readPriceFile, type PriceTable } from "./session/pricing.js";
 
 export interface Settings {
@@ -11,8 +12,10 @@ export interface Settings {
   minScheduleInterval: number;
   /** The most GitHub writes per run a routine may ask for with max_github_writes (ROUTINES_MAX_GITHUB_WRITES). */
   maxGithubWrites: number;
-  /** Where the embedded store keeps its files (DATA_DIR). */
+  /** Where the embedded store keeps its files, and the server its git caches (DATA_DIR). */
   dataDir: string;
+  /** The PostgreSQL database that holds the store instead of SQLite under DATA_DIR (DATABASE_URL). */
+  databaseUrl?: string;
   /** Runs allowed per installation per day, one-off schedules aside (ROUTINES_DAILY_RUNS_PER_INSTALLATION). */
   dailyRunsPerInstallation: number;
   /** Webhook-started runs allowed per routine and repository per hour (ROUTINES_HOURLY_RUNS_PER_ROUTINE). */
@@ -73,6 +76,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     minScheduleInterval: durationSetting(env, "ROUTINES_MIN_SCHEDULE_INTERVAL", DEFAULT_MIN_SCHEDULE_INTERVAL),
     maxGithubWrites: countSetting(env, "ROUTINES_MAX_GITHUB_WRITES", DEFAULT_MAX_GITHUB_WRITES_CEILING),
     dataDir: resolve(env.DATA_DIR?.trim() || "data"),
+    ...databaseUrlSetting(env),
     dailyRunsPerInstallation: countSetting(env, "ROUTINES_DAILY_RUNS_PER_INSTALLATION", 500),
     hourlyRunsPerRoutine: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_ROUTINE", 30),
     hourlyRunsPerInstallation: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_INSTALLATION", 100),
@@ -229,6 +233,16 @@ function repositoryListSetting(env: NodeJS.ProcessEnv, name: string): string[] {
     throw new SettingsError(`${name} has ${JSON.stringify(wrong)}, which is not a repository; list owner/name, owner/* or * separated by commas, e.g. "acme/app,acme-labs/*"`);
   }
   return entries;
+}
+
+function databaseUrlSetting(env: NodeJS.ProcessEnv): Pick<Settings, "databaseUrl"> {
+  const text = env.DATABASE_URL?.trim();
+  if (!text) return {};
+  if (!isPostgresUrl(text)) {
+    // The value is shown without its password, or not at all when it cannot be read as a URL.
+    throw new SettingsError(`DATABASE_URL is not a PostgreSQL URL: ${redactDatabaseUrl(text)}; use postgres://user:password@host:5432/database`);
+  }
+  return { databaseUrl: text };
 }
 
 function urlSetting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {

@@ -37,6 +37,7 @@ describe("readSettings", () => {
         ROUTINES_MIN_SCHEDULE_INTERVAL: "15m",
         ROUTINES_MAX_GITHUB_WRITES: "250",
         DATA_DIR: "/var/lib/routines",
+        DATABASE_URL: " postgres://routines:s3cret@db.internal:5432/routines ",
         ROUTINES_DAILY_RUNS_PER_INSTALLATION: "200",
         ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
         ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
@@ -67,6 +68,7 @@ describe("readSettings", () => {
       minScheduleInterval: 900_000,
       maxGithubWrites: 250,
       dataDir: "/var/lib/routines",
+      databaseUrl: "postgres://routines:s3cret@db.internal:5432/routines",
       dailyRunsPerInstallation: 200,
       hourlyRunsPerRoutine: 5,
       hourlyRunsPerInstallation: 50,
@@ -97,6 +99,8 @@ describe("readSettings", () => {
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
     expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
+    expect(readSettings({ DATABASE_URL: "postgresql://db/routines?sslmode=require" }).databaseUrl).toBe("postgresql://db/routines?sslmode=require");
+    expect(readSettings({ DATABASE_URL: " " }).databaseUrl).toBeUndefined();
   });
 
   it.each([
@@ -123,6 +127,8 @@ describe("readSettings", () => {
     [{ ROUTINES_BUDGET_MAX_DAILY_USD: "0" }, 'ROUTINES_BUDGET_MAX_DAILY_USD="0" is not an amount of dollars'],
     [{ ROUTINES_BUDGET_RUN_USD: "20", ROUTINES_BUDGET_MAX_RUN_USD: "10" }, "ROUTINES_BUDGET_RUN_USD=20 is above ROUTINES_BUDGET_MAX_RUN_USD=10; a default cannot be above the ceiling"],
     [{ ROUTINES_BUDGET_DAILY_USD: "200", ROUTINES_BUDGET_MAX_DAILY_USD: "100" }, "ROUTINES_BUDGET_DAILY_USD=200 is above ROUTINES_BUDGET_MAX_DAILY_USD=100"],
+    [{ DATABASE_URL: "mysql://routines:s3cret@db/routines" }, "DATABASE_URL is not a PostgreSQL URL: mysql://routines:***@db/routines; use postgres://user:password@host:5432/database"],
+    [{ DATABASE_URL: "routines:s3cret@db/routines" }, "DATABASE_URL is not a PostgreSQL URL: (not shown: it is not a URL); use postgres://"],
     [{ ROUTINES_PRICES_FILE: "/no/such/prices.json" }, "ROUTINES_PRICES_FILE: cannot read /no/such/prices.json as JSON"],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);

@@ -5,6 +5,7 @@
 // installation are held one at a time by a transaction-scoped advisory lock.
 import pg from "pg";
 import type { ApiToken } from "./api-tokens.js";
+import { redactDatabaseUrl } from "./database-url.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
   concurrencyKey,
@@ -187,17 +188,6 @@ export class DatabaseUnavailableError extends Error {
 /** The database holds a schema this server does not know. */
 export class SchemaTooNewError extends Error {
   override name = "SchemaTooNewError";
-}
-
-/** The URL without its password, for messages. */
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(a URL that cannot be read)";
-  }
 }
 
 // bigint columns (ids from GitHub, counts) as numbers: none comes near 2^53.
