@@ -241,7 +241,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
   if (stopping) return;
-  pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, redact, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  pool = new WorkerPool(store, executor, { concurrency: settings.workers, soleProcess: !settings.databaseUrl, leaseMs: settings.runLease, observer, redact, onError: (error) => log.error({ err: error }, "the worker pool failed") });
   pool.onEvent(metrics.transcriptEvent);
   pool.onEvent((runId, event) => events.event(runId, event));
   pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));

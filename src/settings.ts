@@ -28,6 +28,8 @@ export interface Settings {
   apiFiresPerMinute: number;
   /** Runs executed at once (ROUTINES_WORKERS). */
   workers: number;
+  /** How long a run's claim holds without renewal before another process may take the run over, in milliseconds (ROUTINES_RUN_LEASE). */
+  runLease: number;
   /** The operator's MCP connectors, in the .mcp.json format (ROUTINES_CONNECTORS_FILE). */
   connectorsFile?: string;
   /** Run commands without a sandbox on a host that cannot sandbox (ROUTINES_ALLOW_UNSANDBOXED=true). */
@@ -83,6 +85,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     oneOffGrace: durationSetting(env, "ROUTINES_ONE_OFF_GRACE", 60 * 60 * 1000),
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
     workers: countSetting(env, "ROUTINES_WORKERS", 2),
+    runLease: leaseSetting(env),
     allowUnsandboxed: booleanSetting(env, "ROUTINES_ALLOW_UNSANDBOXED"),
     fullNetworkRepositories: repositoryListSetting(env, "ROUTINES_FULL_NETWORK_REPOSITORIES"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
@@ -233,6 +236,13 @@ function repositoryListSetting(env: NodeJS.ProcessEnv, name: string): string[] {
     throw new SettingsError(`${name} has ${JSON.stringify(wrong)}, which is not a repository; list owner/name, owner/* or * separated by commas, e.g. "acme/app,acme-labs/*"`);
   }
   return entries;
+}
+
+/** A lease is renewed three times per period: shorter than 3 s, renewals would be under a second apart. */
+function leaseSetting(env: NodeJS.ProcessEnv): number {
+  const ms = durationSetting(env, "ROUTINES_RUN_LEASE", 60_000);
+  if (ms < 3_000) throw new SettingsError(`ROUTINES_RUN_LEASE=${JSON.stringify(env.ROUTINES_RUN_LEASE?.trim())} is too short; use at least "3s"`);
+  return ms;
 }
 
 function databaseUrlSetting(env: NodeJS.ProcessEnv): Pick<Settings, "databaseUrl"> {

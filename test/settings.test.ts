@@ -17,6 +17,7 @@ describe("readSettings", () => {
       oneOffGrace: 3_600_000,
       apiFiresPerMinute: 10,
       workers: 2,
+      runLease: 60_000,
       allowUnsandboxed: false,
       fullNetworkRepositories: [],
       model: "claude-sonnet-5-5",
@@ -43,6 +44,7 @@ describe("readSettings", () => {
         ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
         ROUTINES_API_FIRES_PER_MINUTE: "3",
         ROUTINES_ONE_OFF_GRACE: "15m",
+        ROUTINES_RUN_LEASE: "30s",
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
         ROUTINES_MODEL: "claude-opus-4-1",
         ROUTINES_MAX_OUTPUT_TOKENS: "16000",
@@ -75,6 +77,7 @@ describe("readSettings", () => {
       oneOffGrace: 900_000,
       apiFiresPerMinute: 3,
       workers: 2,
+      runLease: 30_000,
       allowUnsandboxed: false,
       fullNetworkRepositories: ["acme/app", "acme-labs/*"],
       model: "claude-opus-4-1",
@@ -129,6 +132,8 @@ describe("readSettings", () => {
     [{ ROUTINES_BUDGET_DAILY_USD: "200", ROUTINES_BUDGET_MAX_DAILY_USD: "100" }, "ROUTINES_BUDGET_DAILY_USD=200 is above ROUTINES_BUDGET_MAX_DAILY_USD=100"],
     [{ DATABASE_URL: "mysql://routines:s3cret@db/routines" }, "DATABASE_URL is not a PostgreSQL URL: mysql://routines:***@db/routines; use postgres://user:password@host:5432/database"],
     [{ DATABASE_URL: "routines:s3cret@db/routines" }, "DATABASE_URL is not a PostgreSQL URL: (not shown: it is not a URL); use postgres://"],
+    [{ ROUTINES_RUN_LEASE: "2s" }, 'ROUTINES_RUN_LEASE="2s" is too short; use at least "3s"'],
+    [{ ROUTINES_RUN_LEASE: "soon" }, 'ROUTINES_RUN_LEASE="soon" is not a duration'],
     [{ ROUTINES_PRICES_FILE: "/no/such/prices.json" }, "ROUTINES_PRICES_FILE: cannot read /no/such/prices.json as JSON"],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);

@@ -22,6 +22,7 @@ import {
   type ReplyEntry,
   type ReplyWrite,
   type RoutineCostQuery,
+  type RunLease,
   type RunListQuery,
   type RunOutcome,
   type RunPatch,
@@ -35,7 +36,7 @@ import {
 
 /**
  * Schema versions, applied in order and recorded in schema_migrations. Version 1 is what the
- * SQLite store reached in its nine; later changes come as new entries, never edits.
+ * SQLite store reached in its first nine; later changes come as new entries, never edits.
  */
 const MIGRATIONS = [
   `CREATE TABLE runs (
@@ -175,6 +176,9 @@ const MIGRATIONS = [
    );
    CREATE INDEX reply_outbox_pending ON reply_outbox (owner, repo, issue_number, seq) WHERE state = 'pending';
    CREATE INDEX reply_outbox_done ON reply_outbox (done_at);`,
+  // 2: who runs a running run, and until when unless renewed (see RunLease).
+  `ALTER TABLE runs ADD COLUMN lease_owner text, ADD COLUMN lease_expires_at timestamptz;
+   CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';`,
 ];
 
 /** The store's PostgreSQL schema version: what this server migrates a database to. */
@@ -485,7 +489,7 @@ export class PgStore implements RunStore {
    * one another. Two claims of runs of one concurrency key at once collide on runs_one_running;
    * the loser looks again and now sees that key running.
    */
-  async claimNextRun(now: Date): Promise<RunRecord | undefined> {
+  async claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
         const [row] = await this.#rows<RunRow>(
@@ -498,9 +502,9 @@ export class PgStore implements RunStore {
                       q.created_at, q.seq
              LIMIT 1
              FOR UPDATE OF q SKIP LOCKED)
-           UPDATE runs SET status = 'running', started_at = $1 FROM next WHERE runs.id = next.id AND runs.status = 'queued'
+           UPDATE runs SET status = 'running', started_at = $1, lease_owner = $2, lease_expires_at = $3 FROM next WHERE runs.id = next.id AND runs.status = 'queued'
            RETURNING ${runColumns("runs")}`,
-          [now],
+          [now, lease.owner, lease.expiresAt],
         );
         return row && toRecord(row);
       } catch (error) {
@@ -509,14 +513,39 @@ export class PgStore implements RunStore {
     }
   }
 
-  async transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean> {
+  async renewLeases(owner: string, expiresAt: Date): Promise<string[]> {
+    const rows = await this.#rows<{ id: string }>("UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' RETURNING id", [expiresAt, owner]);
+    return rows.map((row) => row.id);
+  }
+
+  async expiredRuns(now: Date): Promise<RunRecord[]> {
+    const rows = await this.#rows<RunRow>(
+      `SELECT ${runColumns()} FROM runs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= $1) ORDER BY created_at, seq`,
+      [now],
+    );
+    return rows.map(toRecord);
+  }
+
+  async takeExpiredLease(id: string, now: Date, lease: RunLease): Promise<boolean> {
+    // The row's lock makes one of several processes reaping at once the one that takes it.
+    const taken = await this.#count(
+      "UPDATE runs SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3 AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= $4)",
+      [lease.owner, lease.expiresAt, id, now],
+    );
+    return taken === 1;
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: RunPatch, owner?: string): Promise<boolean> {
     const columns: Record<keyof RunPatch, string> = {
       status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at", stopReason: "stop_reason",
     };
     const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
     const values = entries.map(([key, value]) => (key === "usage" ? JSON.stringify(value) : value));
     const set = entries.map(([key], index) => `${columns[key]} = $${index + 1}`).join(", ");
-    const changed = await this.#count(`UPDATE runs SET ${set} WHERE id = $${entries.length + 1} AND status = ANY($${entries.length + 2})`, [...values, id, [...from]]);
+    const held = owner === undefined ? "" : ` AND lease_owner = $${entries.length + 3}`;
+    const changed = await this.#count(`UPDATE runs SET ${set} WHERE id = $${entries.length + 1} AND status = ANY($${entries.length + 2})${held}`, [
+      ...values, id, [...from], ...(owner === undefined ? [] : [owner]),
+    ]);
     return changed === 1;
   }
 
@@ -537,8 +566,13 @@ export class PgStore implements RunStore {
     return (await this.#rows<RunRow>(`SELECT ${runColumns()} FROM runs WHERE status = 'running' ORDER BY created_at, seq`)).map(toRecord);
   }
 
-  async requeue(id: string, attempt: number): Promise<boolean> {
-    return (await this.#count("UPDATE runs SET status = 'queued', started_at = NULL, attempt = $1 WHERE id = $2 AND status = 'running'", [attempt, id])) === 1;
+  async requeue(id: string, attempt: number, owner?: string): Promise<boolean> {
+    const held = owner === undefined ? "" : " AND lease_owner = $3";
+    const changed = await this.#count(
+      `UPDATE runs SET status = 'queued', started_at = NULL, attempt = $1, lease_owner = NULL, lease_expires_at = NULL WHERE id = $2 AND status = 'running'${held}`,
+      [attempt, id, ...(owner === undefined ? [] : [owner])],
+    );
+    return changed === 1;
   }
 
   async recordRunToken({ token, runId, expiresAt }: RunToken): Promise<void> {

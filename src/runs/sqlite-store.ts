@@ -19,6 +19,7 @@ import {
   type ReplyWrite,
   type RecentRunsQuery,
   type RoutineCostQuery,
+  type RunLease,
   type RunListQuery,
   type RunPatch,
   type RunOutcome,
@@ -167,6 +168,9 @@ const MIGRATIONS = [
    CREATE INDEX reply_outbox_done ON reply_outbox (done_at);`,
   // 9: what each run's model calls cost, in dollars, added to as they are made; NULL when the model's price is unknown.
   `ALTER TABLE runs ADD COLUMN cost_usd REAL;`,
+  // 10: who runs a running run, and until when unless renewed (see RunLease).
+  `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+   ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;`,
 ];
 
 interface RunRow {
@@ -411,7 +415,7 @@ export class SqliteStore implements RunStore {
     return rows.map((row) => row.id);
   }
 
-  readonly #claim = (now: Date): RunRecord | undefined => {
+  readonly #claim = (now: Date, lease: RunLease): RunRecord | undefined => {
     const row = this.#sql(
         `SELECT ${RUN_COLUMNS} FROM runs q
          WHERE q.status = 'queued'
@@ -423,23 +427,39 @@ export class SqliteStore implements RunStore {
       )
       .get() as RunRow | undefined;
     if (!row) return undefined;
-    this.#sql("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?").run(now.getTime(), row.id);
+    this.#sql("UPDATE runs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ?").run(now.getTime(), lease.owner, lease.expiresAt.getTime(), row.id);
     return { ...toRecord(row), status: "running", startedAt: now };
   };
 
-  async claimNextRun(now: Date): Promise<RunRecord | undefined> {
-    return this.#db.transaction(this.#claim).immediate(now);
+  async claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined> {
+    return this.#db.transaction(this.#claim).immediate(now, lease);
   }
 
-  async transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean> {
+  async renewLeases(owner: string, expiresAt: Date): Promise<string[]> {
+    const rows = this.#sql("UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' RETURNING id").all(expiresAt.getTime(), owner) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
+  }
+
+  async expiredRuns(now: Date): Promise<RunRecord[]> {
+    const rows = this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?) ORDER BY created_at`).all(now.getTime()) as RunRow[];
+    return rows.map(toRecord);
+  }
+
+  async takeExpiredLease(id: string, now: Date, lease: RunLease): Promise<boolean> {
+    return this.#sql("UPDATE runs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)")
+      .run(lease.owner, lease.expiresAt.getTime(), id, now.getTime()).changes === 1;
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: RunPatch, owner?: string): Promise<boolean> {
     const columns: Record<keyof RunPatch, string> = {
       status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at", stopReason: "stop_reason",
     };
     const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
     const values = entries.map(([key, value]) => (value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : value));
     const set = entries.map(([key]) => `${columns[key]} = ?`).join(", ");
-    const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})`)
-      .run(...(values as Array<string | number>), id, ...from);
+    const held = owner === undefined ? "" : " AND lease_owner = ?";
+    const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})${held}`)
+      .run(...(values as Array<string | number>), id, ...from, ...(owner === undefined ? [] : [owner]));
     return result.changes === 1;
   }
 
@@ -460,8 +480,10 @@ export class SqliteStore implements RunStore {
     return (this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at`).all() as RunRow[]).map(toRecord);
   }
 
-  async requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#sql("UPDATE runs SET status = 'queued', started_at = NULL, attempt = ? WHERE id = ? AND status = 'running'").run(attempt, id).changes === 1;
+  async requeue(id: string, attempt: number, owner?: string): Promise<boolean> {
+    const held = owner === undefined ? "" : " AND lease_owner = ?";
+    return this.#sql(`UPDATE runs SET status = 'queued', started_at = NULL, attempt = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'${held}`)
+      .run(attempt, id, ...(owner === undefined ? [] : [owner])).changes === 1;
   }
 
   async recordRunToken({ token, runId, expiresAt }: RunToken): Promise<void> {

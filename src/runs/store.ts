@@ -36,6 +36,15 @@ export interface RunRecord extends RunRequest {
   checkRunId?: number;
 }
 
+/**
+ * A claim on a running run: the process that runs it (`owner`) renews it while the run goes; once
+ * it has expired, any process may take the run over and settle it.
+ */
+export interface RunLease {
+  owner: string;
+  expiresAt: Date;
+}
+
 /** The fields a status change may set. */
 export type RunPatch = Partial<Pick<RunRecord, "status" | "reason" | "outcome" | "summary" | "usage" | "startedAt" | "finishedAt" | "stopReason">>;
 
@@ -223,12 +232,21 @@ export interface RunStore {
   /** Queued runs that share the concurrency key (a routine on one pull request). */
   queuedRunIds(concurrencyKey: string): Promise<string[]>;
   /**
-   * Starts the next queued run: from the installation with the fewest running runs, the oldest,
-   * skipping runs whose concurrency key already has a running run.
+   * Starts the next queued run under `lease`: from the installation with the fewest running runs,
+   * the oldest, skipping runs whose concurrency key already has a running run.
    */
-  claimNextRun(now: Date): Promise<RunRecord | undefined>;
-  /** Changes a run that is in one of the `from` statuses; false when it is not. */
-  transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
+  claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined>;
+  /** Extends the leases `owner` holds on running runs to `expiresAt`; returns the ids of the runs it still holds. */
+  renewLeases(owner: string, expiresAt: Date): Promise<string[]>;
+  /** Running runs whose lease expired by `now`, or that carry none (started before leases were kept). */
+  expiredRuns(now: Date): Promise<RunRecord[]>;
+  /** Takes over a running run whose lease expired by `now`; false when it has not expired, or the run is no longer running. */
+  takeExpiredLease(id: string, now: Date, lease: RunLease): Promise<boolean>;
+  /**
+   * Changes a run that is in one of the `from` statuses, and, with `owner`, only while `owner`
+   * holds its lease; false when it is not.
+   */
+  transition(id: string, from: readonly RunStatus[], patch: RunPatch, owner?: string): Promise<boolean>;
   /** Adds the cost of a model call to the run's. */
   addRunCost(id: string, costUsd: number): Promise<void>;
   /**
@@ -238,8 +256,8 @@ export interface RunStore {
   routineSpend(query: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }>;
   /** Runs recorded as running: at the start of a process, those the last one left behind. */
   runningRuns(): Promise<RunRecord[]>;
-  /** Queues a running run again for its next attempt; false when it is not running. */
-  requeue(id: string, attempt: number): Promise<boolean>;
+  /** Queues a running run again for its next attempt (with `owner`, only while `owner` holds its lease); false when it is not running. */
+  requeue(id: string, attempt: number, owner?: string): Promise<boolean>;
   recordRunToken(token: RunToken): Promise<void>;
   forgetRunToken(token: string): Promise<void>;
   /** Tokens of runs that were never revoked and have not expired at `now`. */

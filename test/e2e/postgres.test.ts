@@ -52,7 +52,8 @@ describe.skipIf(!hasPostgres)("the server on PostgreSQL", () => {
         review: { prompt: "Review this pull request.", triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] },
       }),
     });
-    server = await world.startServer({ extra: { DATABASE_URL: databaseUrl } });
+    // A short lease, so that a killed server's run is taken over within seconds.
+    server = await world.startServer({ extra: { DATABASE_URL: databaseUrl, ROUTINES_RUN_LEASE: "3s" } });
   });
 
   keepDiagnostics(() => ({ world, servers: [server] }));
@@ -107,6 +108,34 @@ describe.skipIf(!hasPostgres)("the server on PostgreSQL", () => {
     expect(sent).toContain("done");
     for (const [where, text] of [["process environments", environs.join("\n")], ["the model's requests", sent], ["the server's log", server.output()]] as const) {
       expect(text.includes(password), `the password in ${where}`).toBe(false);
+    }
+  });
+
+  it("after kill -9, the restarted server takes the dead run over once its lease expires and runs it again, since it published nothing", async () => {
+    const { github, model } = world;
+    await github.commit(REPO, "feature/crash", { "src/app.js": "export const value = 3;\n" });
+    const pull = await github.openPullRequest(REPO, { head: "feature/crash", title: "Change [case-pg-crash]", user: "alice" });
+    model.session("[case-pg-crash]", (turn, attempt) => (attempt === 1 && turn === 0 ? call("shell", { command: "sleep 7347", timeout_seconds: 600 }) : outcome("Reviewed after the crash.")));
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"));
+    const head = await github.sha(REPO, "refs/heads/feature/crash");
+    const running = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "in_progress"), { what: "the run to start" });
+    await eventually(() => model.sessionRequests("[case-pg-crash]").length >= 1, { what: "the session's first model call" });
+    await server.crash();
+
+    await server.restart();
+    const check = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the run to complete after the restart" });
+    expect(check).toMatchObject({ id: running.id, conclusion: "success" });
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const [row] = (await client.query("SELECT status, attempt FROM runs WHERE id = $1", [check.external_id])).rows;
+      expect(row).toMatchObject({ status: "completed", attempt: 2 });
+      const requeued = (await client.query("SELECT data FROM events WHERE run_id = $1 AND kind = 'requeued'", [check.external_id])).rows;
+      expect(requeued.map((event) => JSON.parse(event.data as string))).toEqual([
+        { why: "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", attempt: 2 },
+      ]);
+    } finally {
+      await client.end();
     }
   });
 

@@ -9,6 +9,7 @@ import type { RunRequest } from "../../src/run-request.js";
 import { PgStore } from "../../src/runs/pg-store.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { CheckEntry, RunRecord, RunStore } from "../../src/runs/store.js";
+import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
 import { hasPostgres, startPostgres, type TestPostgres } from "../support/postgres.js";
 
 /** A new, empty place for a store; each call of the function it returns opens a store on it. */
@@ -30,7 +31,61 @@ const onPullRequest = (deliveryId: string, number: number, routine = "review", i
 
 const run = (id: string, createdAt: Date, from: RunRequest = request(`d-${id}`)): RunRecord => ({ ...from, id, status: "queued", createdAt });
 
+/** A lease that outlasts every test. */
+const HELD = { owner: "worker-1", expiresAt: new Date("2100-01-01T00:00:00Z") };
+
 const LIMITS = { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 100, hourlyRunsPerInstallation: 100 };
+
+/** An executor whose runs go until the test finishes them, or until their signal aborts them. */
+class HeldExecutor implements RunExecutor {
+  readonly started: string[] = [];
+  readonly aborted: string[] = [];
+  readonly #finish = new Map<string, (result: RunResult) => void>();
+
+  execute(run: RunRecord, context: ExecutionContext): Promise<RunResult> {
+    this.started.push(run.id);
+    return new Promise<RunResult>((resolve, reject) => {
+      this.#finish.set(run.id, resolve);
+      context.signal.addEventListener("abort", () => {
+        this.aborted.push(run.id);
+        reject(new Error("aborted"));
+      });
+      void context.record("started", { attempt: run.attempt ?? 1 });
+    });
+  }
+
+  finish(runId: string): void {
+    this.#finish.get(runId)?.({ outcome: "succeeded" });
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The store as a process that hangs sees it: while hung, its lease renewals do not reach the store. */
+function hangable(store: RunStore): { store: RunStore; hang(): void; resume(): void } {
+  let hung = false;
+  const view = new Proxy(store, {
+    get(target, property) {
+      if (property === "renewLeases") {
+        return async (owner: string, expiresAt: Date) => {
+          while (hung) await sleep(10);
+          return target.renewLeases(owner, expiresAt);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { store: view, hang: () => (hung = true), resume: () => (hung = false) };
+}
 
 function contract(freshPlace: FreshPlace): void {
   const opened: RunStore[] = [];
@@ -85,21 +140,21 @@ function contract(freshPlace: FreshPlace): void {
     it("claims the oldest queued run of the installation with the fewest running, never a second of one routine on one pull request", async () => {
       const store = await fresh();
       const t = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute));
-      expect(await store.claimNextRun(t(0))).toBeUndefined();
+      expect(await store.claimNextRun(t(0), HELD)).toBeUndefined();
       await store.insertRun(run("run_1", t(1), onPullRequest("d1", 1)));
       await store.insertRun(run("run_2", t(2), onPullRequest("d2", 1)));
       await store.insertRun(run("run_3", t(3), onPullRequest("d3", 2)));
       await store.insertRun(run("run_4", t(4), request("d4", "review", 8)));
-      const first = await store.claimNextRun(t(10));
+      const first = await store.claimNextRun(t(10), HELD);
       expect(first).toMatchObject({ id: "run_1", status: "running", startedAt: t(10) });
       expect(await store.getRun("run_1")).toMatchObject({ status: "running", startedAt: t(10) });
       // Installation 8 has nothing running: its run goes before installation 7's older ones.
-      expect((await store.claimNextRun(t(11)))?.id).toBe("run_4");
+      expect((await store.claimNextRun(t(11), HELD))?.id).toBe("run_4");
       // Pull request 1 has a running review: its next waits, pull request 2's goes.
-      expect((await store.claimNextRun(t(12)))?.id).toBe("run_3");
-      expect(await store.claimNextRun(t(13))).toBeUndefined();
+      expect((await store.claimNextRun(t(12), HELD))?.id).toBe("run_3");
+      expect(await store.claimNextRun(t(13), HELD)).toBeUndefined();
       await store.transition("run_1", ["running"], { status: "completed", finishedAt: t(14) });
-      expect((await store.claimNextRun(t(15)))?.id).toBe("run_2");
+      expect((await store.claimNextRun(t(15), HELD))?.id).toBe("run_2");
       expect((await store.runningRuns()).map((r) => r.id)).toEqual(["run_2", "run_3", "run_4"]);
     });
 
@@ -110,7 +165,7 @@ function contract(freshPlace: FreshPlace): void {
       await store.insertRun(run("run_2", new Date(at.getTime() + 1), onPullRequest("d2", 5)));
       expect(await store.queuedRunIds("acme/app#5:review")).toEqual(["run_1", "run_2"]);
       expect(await store.requeue("run_1", 2)).toBe(false);
-      await store.claimNextRun(at);
+      await store.claimNextRun(at, HELD);
       expect(await store.queuedRunIds("acme/app#5:review")).toEqual(["run_2"]);
       expect(await store.requeue("run_1", 2)).toBe(true);
       expect(await store.getRun("run_1")).toMatchObject({ status: "queued", attempt: 2 });
@@ -189,6 +244,89 @@ function contract(freshPlace: FreshPlace): void {
       expect(events[0]).toMatchObject({ at, kind: "text", data: { text: "nul \u0000 and ünïcode" } });
       expect((await store.listEvents("run_a", 3)).map((event) => event.seq)).toEqual([4, 5]);
       expect(await store.listEvents("run_b")).toMatchObject([{ seq: 1, kind: "tool", data: [1, "two"] }]);
+    });
+  });
+
+  describe("leases", () => {
+    it("keeps a claimed run's lease while its owner renews it, and lets one other process take it over once it expires", async () => {
+      const store = await fresh();
+      const t = (seconds: number) => new Date(Date.UTC(2026, 10, 24, 10, 0, seconds));
+      await store.insertRun(run("run_1", t(0)));
+      await store.insertRun(run("run_2", t(0)));
+      await store.claimNextRun(t(1), { owner: "a", expiresAt: t(30) });
+      expect(await store.renewLeases("a", t(40))).toEqual(["run_1"]);
+      expect(await store.renewLeases("b", t(40))).toEqual([]);
+      expect(await store.expiredRuns(t(39))).toEqual([]);
+      expect((await store.expiredRuns(t(40))).map((r) => r.id)).toEqual(["run_1"]);
+      expect(await store.takeExpiredLease("run_1", t(39), { owner: "b", expiresAt: t(99) })).toBe(false);
+      expect(await store.takeExpiredLease("run_2", t(40), { owner: "b", expiresAt: t(99) })).toBe(false);
+      expect(await store.takeExpiredLease("run_1", t(40), { owner: "b", expiresAt: t(70) })).toBe(true);
+      // Taken: no longer expired, so a third process reaping at the same moment gets nothing.
+      expect(await store.takeExpiredLease("run_1", t(40), { owner: "c", expiresAt: t(70) })).toBe(false);
+      expect(await store.expiredRuns(t(40))).toEqual([]);
+      // The first owner, back, finds it lost and can change nothing.
+      expect(await store.renewLeases("a", t(80))).toEqual([]);
+      expect(await store.transition("run_1", ["running"], { status: "completed" }, "a")).toBe(false);
+      expect(await store.requeue("run_1", 2, "a")).toBe(false);
+      expect(await store.requeue("run_1", 2, "b")).toBe(true);
+      expect(await store.getRun("run_1")).toMatchObject({ status: "queued", attempt: 2 });
+      expect(await store.renewLeases("b", t(80))).toEqual([]);
+      await store.claimNextRun(t(50), { owner: "c", expiresAt: t(80) });
+      await store.claimNextRun(t(50), { owner: "c", expiresAt: t(80) });
+      expect(await store.transition("run_1", ["running"], { status: "completed" }, "c")).toBe(true);
+      expect(await store.transition("run_2", ["running"], { status: "completed" })).toBe(true);
+    });
+
+    it("counts a running run without a lease (started before leases were kept) as expired", async () => {
+      const store = await fresh();
+      await store.insertRun({ ...run("run_old", new Date("2026-11-24T10:00:00Z")), status: "running" });
+      expect((await store.expiredRuns(new Date("2026-11-24T10:00:01Z"))).map((r) => r.id)).toEqual(["run_old"]);
+      expect(await store.takeExpiredLease("run_old", new Date("2026-11-24T10:00:01Z"), HELD)).toBe(true);
+    });
+
+    it("leaves a live process's runs alone when another starts, and takes them over once it stops renewing: retried if they published nothing, else interrupted", async () => {
+      const open = await freshPlace();
+      const stores = [await open(), await open()];
+      opened.push(...stores);
+      const first = hangable(stores[0]!);
+      const executors = [new HeldExecutor(), new HeldExecutor()];
+      const options = { concurrency: 2, pollInterval: 50, leaseMs: 300 };
+      const pools = [new WorkerPool(first.store, executors[0]!, { ...options, owner: "first" }), new WorkerPool(stores[1]!, executors[1]!, { ...options, owner: "second" })];
+      await pools[0]!.start();
+      const admission = new StoreAdmission(stores[0]!, LIMITS, { onQueued: () => pools[0]!.wake() });
+      const admitted = async (from: RunRequest) => {
+        const result = await admission.admit(from);
+        if (result.status !== "queued") throw new Error(result.status);
+        return result.run.id;
+      };
+      const quiet = await admitted(request("d-quiet"));
+      const posted = await admitted(request("d-posted", "lint"));
+      await until(() => executors[0]!.started.length === 2, "the first process to start both runs");
+      await stores[0]!.appendEvent(posted, "tool_call", { id: "t1", name: "create_review", input: {} });
+
+      // A second process starts while the first is alive: it takes nothing over.
+      expect(await pools[1]!.start()).toEqual({ requeued: [], interrupted: [] });
+      await sleep(900);
+      expect(executors[1]!.started).toEqual([]);
+      expect((await stores[1]!.runningRuns()).map((r) => r.id).sort()).toEqual([quiet, posted].sort());
+
+      // The first process hangs: its leases expire, and the second settles its runs.
+      first.hang();
+      await until(() => executors[1]!.started.includes(quiet), "the second process to run the quiet run again");
+      expect(await stores[1]!.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+      expect(await stores[1]!.getRun(posted)).toMatchObject({
+        status: "interrupted",
+        reason: "interrupted: the process running it stopped renewing its lease (it stopped, crashed or lost the database); it had already published to GitHub, so it was not run again",
+      });
+
+      // Back, the first process finds its leases gone and stops its sessions without touching the runs.
+      first.resume();
+      await until(() => executors[0]!.aborted.length === 2, "the first process to stop the sessions it lost");
+      expect(await stores[0]!.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+      executors[1]!.finish(quiet);
+      await until(async () => (await stores[0]!.getRun(quiet))?.status === "completed", "the second process to complete the run");
+      expect((await stores[0]!.listEvents(quiet)).map((event) => event.kind)).toEqual(["started", "requeued", "started"]);
+      await Promise.all(pools.map((pool) => pool.stop()));
     });
   });
 

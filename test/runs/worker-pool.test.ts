@@ -61,7 +61,7 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
 
 function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2, redact?: Redactor) {
   const executor = new ControlledExecutor();
-  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, ...(redact ? { redact } : {}) });
+  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, soleProcess: true, ...(redact ? { redact } : {}) });
   const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
   const admit = async (options?: Parameters<typeof request>[0]) => {
     const result = await admission.admit(request(options));
