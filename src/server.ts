@@ -17,7 +17,7 @@ import { applyEnvFile } from "./env-file.js";
 import { WEBHOOK_PATH, withServerAddresses } from "./github/app-manifest.js";
 import { botAuthorOf } from "./github/bot-author.js";
 import { inspectOffThread } from "./github/config-check.js";
-import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
+import { revokeLeftoverTokens, revokeRunTokens } from "./github/leftover-tokens.js";
 import { redactRequests } from "./github/redact-requests.js";
 import { InboxProcessor } from "./github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
@@ -241,7 +241,18 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
   if (stopping) return;
-  pool = new WorkerPool(store, executor, { concurrency: settings.workers, soleProcess: !settings.databaseUrl, leaseMs: settings.runLease, observer, redact, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  pool = new WorkerPool(store, executor, {
+    concurrency: settings.workers,
+    // SQLite: this process owns the database, so runs found running are a stopped process's.
+    soleProcess: !settings.databaseUrl,
+    leaseMs: settings.runLease,
+    onTakenOver: async (run) => {
+      await revokeRunTokens(store, run.id, octokitForToken, (error) => log.warn({ err: error, run: run.id }, "a run token left by a stopped process could not be revoked"));
+    },
+    observer,
+    redact,
+    onError: (error) => log.error({ err: error }, "the worker pool failed"),
+  });
   pool.onEvent(metrics.transcriptEvent);
   pool.onEvent((runId, event) => events.event(runId, event));
   pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));

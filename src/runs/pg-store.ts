@@ -589,7 +589,14 @@ export class PgStore implements RunStore {
   async liveRunTokens(now: Date): Promise<RunToken[]> {
     // Expired ones need no revoking: they go now.
     await this.#count("DELETE FROM run_tokens WHERE expires_at <= $1", [now]);
-    const rows = await this.#rows<{ token: string; run_id: string; expires_at: Date }>("SELECT token, run_id, expires_at FROM run_tokens");
+    const rows = await this.#rows<{ token: string; run_id: string; expires_at: Date }>(
+      "SELECT token, run_id, expires_at FROM run_tokens t WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.run_id AND r.status = 'running')",
+    );
+    return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: row.expires_at }));
+  }
+
+  async runTokens(runId: string): Promise<RunToken[]> {
+    const rows = await this.#rows<{ token: string; run_id: string; expires_at: Date }>("SELECT token, run_id, expires_at FROM run_tokens WHERE run_id = $1", [runId]);
     return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: row.expires_at }));
   }
 

@@ -497,7 +497,15 @@ export class SqliteStore implements RunStore {
   async liveRunTokens(now: Date): Promise<RunToken[]> {
     // Expired ones need no revoking: they go now.
     this.#sql("DELETE FROM run_tokens WHERE expires_at <= ?").run(now.getTime());
-    const rows = this.#sql("SELECT token, run_id, expires_at FROM run_tokens").all() as Array<{ token: string; run_id: string; expires_at: number }>;
+    const rows = this.#sql(
+        "SELECT token, run_id, expires_at FROM run_tokens t WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.run_id AND r.status = 'running')",
+      )
+      .all() as Array<{ token: string; run_id: string; expires_at: number }>;
+    return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: new Date(row.expires_at) }));
+  }
+
+  async runTokens(runId: string): Promise<RunToken[]> {
+    const rows = this.#sql("SELECT token, run_id, expires_at FROM run_tokens WHERE run_id = ?").all(runId) as Array<{ token: string; run_id: string; expires_at: number }>;
     return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: new Date(row.expires_at) }));
   }
 

@@ -260,8 +260,13 @@ export interface RunStore {
   requeue(id: string, attempt: number, owner?: string): Promise<boolean>;
   recordRunToken(token: RunToken): Promise<void>;
   forgetRunToken(token: string): Promise<void>;
-  /** Tokens of runs that were never revoked and have not expired at `now`. */
+  /**
+   * Tokens that were never revoked and have not expired at `now`, of runs that are not running: a
+   * running run's tokens are its process's, and are revoked when another process takes it over.
+   */
   liveRunTokens(now: Date): Promise<RunToken[]>;
+  /** The tokens kept for one run. */
+  runTokens(runId: string): Promise<RunToken[]>;
   /** What became of a one-off schedule: fired, missed, or nothing yet (undefined). */
   oneOffState(key: string): Promise<"fired" | "missed" | undefined>;
   /** Records a one-off's fate once; false when it was already recorded. */

@@ -34,6 +34,8 @@ export interface WorkerPoolOptions {
   soleProcess?: boolean;
   /** Names this pool in the leases it holds; a new name per pool by default. */
   owner?: string;
+  /** Told of a run taken over from a stopped or hung process, before it is settled (to revoke the tokens it left). */
+  onTakenOver?: (run: RunRecord) => Promise<void>;
   clock?: () => Date;
   onError?: (error: unknown) => void;
   /**
@@ -101,6 +103,7 @@ export class WorkerPool {
     const recovered: Recovered = { requeued: [], interrupted: [] };
     if (this.options.soleProcess) {
       for (const run of await this.store.runningRuns()) {
+        await this.#takenOver(run);
         settledAs(recovered, await this.#settleInterrupted(run, "the server stopped unexpectedly while the run was going"), run.id);
       }
     } else {
@@ -141,12 +144,21 @@ export class WorkerPool {
     }
   }
 
+  async #takenOver(run: RunRecord): Promise<void> {
+    try {
+      await this.options.onTakenOver?.(run);
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+
   /** Takes over runs whose lease expired (their process died or hung) and settles them. */
   async #reap(recovered?: Recovered): Promise<void> {
     const now = this.#now();
     for (const run of await this.store.expiredRuns(now)) {
       if (this.#running.has(run.id)) continue;
       if (!(await this.store.takeExpiredLease(run.id, now, this.#lease()))) continue;
+      await this.#takenOver(run);
       const outcome = await this.#settleInterrupted(run, "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", this.#owner);
       if (recovered) settledAs(recovered, outcome, run.id);
     }

@@ -120,11 +120,15 @@ describe.skipIf(!hasPostgres)("the server on PostgreSQL", () => {
     const head = await github.sha(REPO, "refs/heads/feature/crash");
     const running = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "in_progress"), { what: "the run to start" });
     await eventually(() => model.sessionRequests("[case-pg-crash]").length >= 1, { what: "the session's first model call" });
+    const alive = new Set([...github.tokens.entries()].filter(([, t]) => t.repositories && !t.revoked).map(([token]) => token));
+    expect(alive.size).toBeGreaterThan(0);
     await server.crash();
 
     await server.restart();
     const check = await eventually(() => github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the run to complete after the restart" });
     expect(check).toMatchObject({ id: running.id, conclusion: "success" });
+    // The dead attempt's token was revoked by the process that took the run over.
+    for (const token of alive) expect(github.tokens.get(token)!.revoked).toBe(true);
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {

@@ -291,7 +291,11 @@ function contract(freshPlace: FreshPlace): void {
       const first = hangable(stores[0]!);
       const executors = [new HeldExecutor(), new HeldExecutor()];
       const options = { concurrency: 2, pollInterval: 50, leaseMs: 300 };
-      const pools = [new WorkerPool(first.store, executors[0]!, { ...options, owner: "first" }), new WorkerPool(stores[1]!, executors[1]!, { ...options, owner: "second" })];
+      const takenOver: string[] = [];
+      const pools = [
+        new WorkerPool(first.store, executors[0]!, { ...options, owner: "first" }),
+        new WorkerPool(stores[1]!, executors[1]!, { ...options, owner: "second", onTakenOver: async (run) => void takenOver.push(run.id) }),
+      ];
       await pools[0]!.start();
       const admission = new StoreAdmission(stores[0]!, LIMITS, { onQueued: () => pools[0]!.wake() });
       const admitted = async (from: RunRequest) => {
@@ -308,12 +312,14 @@ function contract(freshPlace: FreshPlace): void {
       expect(await pools[1]!.start()).toEqual({ requeued: [], interrupted: [] });
       await sleep(900);
       expect(executors[1]!.started).toEqual([]);
+      expect(takenOver).toEqual([]);
       expect((await stores[1]!.runningRuns()).map((r) => r.id).sort()).toEqual([quiet, posted].sort());
 
       // The first process hangs: its leases expire, and the second settles its runs.
       first.hang();
       await until(() => executors[1]!.started.includes(quiet), "the second process to run the quiet run again");
       expect(await stores[1]!.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+      expect(takenOver.sort()).toEqual([quiet, posted].sort());
       expect(await stores[1]!.getRun(posted)).toMatchObject({
         status: "interrupted",
         reason: "interrupted: the process running it stopped renewing its lease (it stopped, crashed or lost the database); it had already published to GitHub, so it was not run again",
@@ -397,15 +403,24 @@ function contract(freshPlace: FreshPlace): void {
   });
 
   describe("tokens, schedules, sessions", () => {
-    it("keeps run tokens until they are forgotten or expire", async () => {
+    it("keeps run tokens until they are forgotten or expire, and leaves running runs' tokens out of the leftovers", async () => {
       const store = await fresh();
       const now = new Date("2026-11-24T10:00:00Z");
       const later = new Date(now.getTime() + 3_600_000);
+      await store.insertRun(run("run_1", now));
+      await store.insertRun(run("run_4", now));
+      await store.claimNextRun(now, HELD);
       await store.recordRunToken({ token: "ghs_a", runId: "run_1", expiresAt: later });
       await store.recordRunToken({ token: "ghs_b", runId: "run_2", expiresAt: now });
       await store.recordRunToken({ token: "ghs_c", runId: "run_3", expiresAt: later });
+      await store.recordRunToken({ token: "ghs_d", runId: "run_4", expiresAt: later });
       await store.forgetRunToken("ghs_c");
-      expect(await store.liveRunTokens(now)).toEqual([{ token: "ghs_a", runId: "run_1", expiresAt: later }]);
+      // run_1 is running: its token is its process's. run_4 waits, and run_3 is unknown: theirs are leftovers.
+      expect(await store.liveRunTokens(now)).toEqual([{ token: "ghs_d", runId: "run_4", expiresAt: later }]);
+      expect(await store.runTokens("run_1")).toEqual([{ token: "ghs_a", runId: "run_1", expiresAt: later }]);
+      expect(await store.runTokens("run_2")).toEqual([]);
+      await store.transition("run_1", ["running"], { status: "completed" });
+      expect((await store.liveRunTokens(now)).map((t) => t.token).sort()).toEqual(["ghs_a", "ghs_d"]);
     });
 
     it("records a one-off's fate once", async () => {
