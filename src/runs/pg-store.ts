@@ -9,6 +9,7 @@ import { redactDatabaseUrl } from "./database-url.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
   concurrencyKey,
+  storableText,
   type CheckEntry,
   type CheckState,
   type InboxDelivery,
@@ -284,6 +285,8 @@ const toToken = (row: TokenRow): ApiToken => ({
   ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
 });
 
+const storable = (value: unknown) => (typeof value === "string" ? storableText(value) : value);
+
 /** The pool, or the one connection of a transaction. */
 type Connection = pg.Pool | pg.PoolClient;
 
@@ -327,12 +330,13 @@ export class PgStore implements RunStore {
     return new PgStore(pool, pool);
   }
 
+  // Every text goes through storableText: a NUL character would fail the statement.
   async #rows<Row extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<Row[]> {
-    return (await this.#db.query<Row>(text, values)).rows;
+    return (await this.#db.query<Row>(text, values.map(storable))).rows;
   }
 
   async #count(text: string, values: unknown[] = []): Promise<number> {
-    return (await this.#db.query(text, values)).rowCount ?? 0;
+    return (await this.#db.query(text, values.map(storable))).rowCount ?? 0;
   }
 
   /** Runs `work` in one transaction (or in the one this store is already in). */

@@ -6,6 +6,7 @@ import type { ApiToken } from "./api-tokens.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
   concurrencyKey,
+  storableText,
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
@@ -455,7 +456,9 @@ export class SqliteStore implements RunStore {
       status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at", stopReason: "stop_reason",
     };
     const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
-    const values = entries.map(([key, value]) => (value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : value));
+    const values = entries.map(([key, value]) =>
+      value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : typeof value === "string" ? storableText(value) : value,
+    );
     const set = entries.map(([key]) => `${columns[key]} = ?`).join(", ");
     const held = owner === undefined ? "" : " AND lease_owner = ?";
     const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})${held}`)

@@ -45,6 +45,12 @@ export interface RunLease {
   expiresAt: Date;
 }
 
+/**
+ * Text as the stores keep it: PostgreSQL's text cannot hold a NUL character, so both stores keep
+ * U+FFFD in its place (a session's summary or an error's message may quote binary output).
+ */
+export const storableText = (text: string): string => (text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text);
+
 /** The fields a status change may set. */
 export type RunPatch = Partial<Pick<RunRecord, "status" | "reason" | "outcome" | "summary" | "usage" | "startedAt" | "finishedAt" | "stopReason">>;
 

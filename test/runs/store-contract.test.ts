@@ -133,6 +133,9 @@ function contract(freshPlace: FreshPlace): void {
       ).toBe(true);
       expect(await store.getRun("run_a")).toMatchObject({ status: "completed", outcome: "succeeded", summary: "Fine.", usage, finishedAt, stopReason: "outcome_reported", reason: "why" });
       expect(await store.transition("run_missing", ["queued"], { status: "cancelled" })).toBe(false);
+      // A NUL character (binary output quoted in a summary) is kept as U+FFFD, on every store.
+      expect(await store.transition("run_a", ["completed"], { summary: "printed \u0000 then more", reason: "\u0000" })).toBe(true);
+      expect(await store.getRun("run_a")).toMatchObject({ summary: "printed \uFFFD then more", reason: "\uFFFD" });
       await store.setCheckRunId("run_a", 12_345_678_901);
       expect((await store.getRun("run_a"))!.checkRunId).toBe(12_345_678_901);
     });
