@@ -517,8 +517,12 @@ export class PgStore implements RunStore {
     }
   }
 
-  async renewLeases(owner: string, expiresAt: Date): Promise<string[]> {
-    const rows = await this.#rows<{ id: string }>("UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' RETURNING id", [expiresAt, owner]);
+  async renewLeases(owner: string, runIds: readonly string[], expiresAt: Date): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const rows = await this.#rows<{ id: string }>(
+      "UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' AND id = ANY($3) RETURNING id",
+      [expiresAt, owner, [...runIds]],
+    );
     return rows.map((row) => row.id);
   }
 

@@ -436,8 +436,12 @@ export class SqliteStore implements RunStore {
     return this.#db.transaction(this.#claim).immediate(now, lease);
   }
 
-  async renewLeases(owner: string, expiresAt: Date): Promise<string[]> {
-    const rows = this.#sql("UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' RETURNING id").all(expiresAt.getTime(), owner) as Array<{ id: string }>;
+  async renewLeases(owner: string, runIds: readonly string[], expiresAt: Date): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const rows = this.#sql(
+        `UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' AND id IN (SELECT value FROM json_each(?)) RETURNING id`,
+      )
+      .all(expiresAt.getTime(), owner, JSON.stringify(runIds)) as Array<{ id: string }>;
     return rows.map((row) => row.id);
   }
 

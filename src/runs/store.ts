@@ -242,8 +242,11 @@ export interface RunStore {
    * the oldest, skipping runs whose concurrency key already has a running run.
    */
   claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined>;
-  /** Extends the leases `owner` holds on running runs to `expiresAt`; returns the ids of the runs it still holds. */
-  renewLeases(owner: string, expiresAt: Date): Promise<string[]>;
+  /**
+   * Extends the leases `owner` holds on these running runs to `expiresAt`; returns the ids of those
+   * it still holds. Runs of `owner` not named are left to expire (the process lost track of them).
+   */
+  renewLeases(owner: string, runIds: readonly string[], expiresAt: Date): Promise<string[]>;
   /** Running runs whose lease expired by `now`, or that carry none (started before leases were kept). */
   expiredRuns(now: Date): Promise<RunRecord[]>;
   /** Takes over a running run whose lease expired by `now`; false when it has not expired, or the run is no longer running. */

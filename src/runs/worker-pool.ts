@@ -137,7 +137,7 @@ export class WorkerPool {
   /** Extends the leases of the runs going here; a run whose lease another process took is stopped here. */
   async #renew(): Promise<void> {
     const before = this.#claims;
-    const held = new Set(await this.store.renewLeases(this.#owner, this.#lease().expiresAt));
+    const held = new Set(await this.store.renewLeases(this.#owner, [...this.#running.keys()], this.#lease().expiresAt));
     for (const [runId, { controller, claimed }] of this.#running) {
       // A run claimed while the renewal was on its way is held, whatever the renewal saw.
       if (claimed <= before && !held.has(runId) && !controller.signal.aborted) controller.abort(new LeaseLost("another process took the run over after its lease expired"));

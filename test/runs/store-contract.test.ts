@@ -75,9 +75,9 @@ function hangable(store: RunStore): { store: RunStore; hang(): void; resume(): v
   const view = new Proxy(store, {
     get(target, property) {
       if (property === "renewLeases") {
-        return async (owner: string, expiresAt: Date) => {
+        return async (...args: Parameters<RunStore["renewLeases"]>) => {
           while (hung) await sleep(10);
-          return target.renewLeases(owner, expiresAt);
+          return target.renewLeases(...args);
         };
       }
       const value: unknown = Reflect.get(target, property);
@@ -257,8 +257,10 @@ function contract(freshPlace: FreshPlace): void {
       await store.insertRun(run("run_1", t(0)));
       await store.insertRun(run("run_2", t(0)));
       await store.claimNextRun(t(1), { owner: "a", expiresAt: t(30) });
-      expect(await store.renewLeases("a", t(40))).toEqual(["run_1"]);
-      expect(await store.renewLeases("b", t(40))).toEqual([]);
+      expect(await store.renewLeases("a", ["run_1", "run_2", "run_x"], t(40))).toEqual(["run_1"]);
+      expect(await store.renewLeases("b", ["run_1"], t(40))).toEqual([]);
+      // Runs an owner does not name (it lost track of them) are not renewed.
+      expect(await store.renewLeases("a", [], t(99))).toEqual([]);
       expect(await store.expiredRuns(t(39))).toEqual([]);
       expect((await store.expiredRuns(t(40))).map((r) => r.id)).toEqual(["run_1"]);
       expect(await store.takeExpiredLease("run_1", t(39), { owner: "b", expiresAt: t(99) })).toBe(false);
@@ -268,12 +270,12 @@ function contract(freshPlace: FreshPlace): void {
       expect(await store.takeExpiredLease("run_1", t(40), { owner: "c", expiresAt: t(70) })).toBe(false);
       expect(await store.expiredRuns(t(40))).toEqual([]);
       // The first owner, back, finds it lost and can change nothing.
-      expect(await store.renewLeases("a", t(80))).toEqual([]);
+      expect(await store.renewLeases("a", ["run_1"], t(80))).toEqual([]);
       expect(await store.transition("run_1", ["running"], { status: "completed" }, "a")).toBe(false);
       expect(await store.requeue("run_1", 2, "a")).toBe(false);
       expect(await store.requeue("run_1", 2, "b")).toBe(true);
       expect(await store.getRun("run_1")).toMatchObject({ status: "queued", attempt: 2 });
-      expect(await store.renewLeases("b", t(80))).toEqual([]);
+      expect(await store.renewLeases("b", ["run_1"], t(80))).toEqual([]);
       await store.claimNextRun(t(50), { owner: "c", expiresAt: t(80) });
       await store.claimNextRun(t(50), { owner: "c", expiresAt: t(80) });
       expect(await store.transition("run_1", ["running"], { status: "completed" }, "c")).toBe(true);
