@@ -1,19 +1,11 @@
 // One suite, run against every store: SQLite (embedded) and PostgreSQL (a throwaway cluster the
 // suite starts), so that the two keep the same contract.
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
-import { PgStore } from "../../src/runs/pg-store.js";
-import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { CheckEntry, RunRecord, RunStore } from "../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
-import { hasPostgres, startPostgres, type TestPostgres } from "../support/postgres.js";
-
-/** A new, empty place for a store; each call of the function it returns opens a store on it. */
-type FreshPlace = () => Promise<() => Promise<RunStore>>;
+import { describeEachStore } from "../support/stores.js";
 
 const request = (deliveryId: string, routine = "review", installationId = 7): RunRequest => ({
   routine,
@@ -87,16 +79,7 @@ function hangable(store: RunStore): { store: RunStore; hang(): void; resume(): v
   return { store: view, hang: () => (hung = true), resume: () => (hung = false) };
 }
 
-function contract(freshPlace: FreshPlace): void {
-  const opened: RunStore[] = [];
-  const fresh = async () => {
-    const store = await (await freshPlace())();
-    opened.push(store);
-    return store;
-  };
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((store) => store.close()));
-  });
+describeEachStore("the store contract", ({ fresh, freshPlace }) => {
 
   describe("runs", () => {
     it("keeps runs that a second store on the same place reads back whole", async () => {
@@ -105,7 +88,6 @@ function contract(freshPlace: FreshPlace): void {
       const result = await new StoreAdmission(first, LIMITS).admit(request("d-1"));
       await first.close();
       const second = await open();
-      opened.push(second);
       if (result.status !== "queued") throw new Error(result.status);
       expect(await second.getRun(result.run.id)).toEqual(result.run);
       expect(await second.getRun("run_missing")).toBeUndefined();
@@ -292,7 +274,6 @@ function contract(freshPlace: FreshPlace): void {
     it("leaves a live process's runs alone when another starts, and takes them over once it stops renewing: retried if they published nothing, else interrupted", async () => {
       const open = await freshPlace();
       const stores = [await open(), await open()];
-      opened.push(...stores);
       const first = hangable(stores[0]!);
       const executors = [new HeldExecutor(), new HeldExecutor()];
       const options = { concurrency: 2, pollInterval: 50, leaseMs: 300 };
@@ -650,26 +631,5 @@ function contract(freshPlace: FreshPlace): void {
       expect(await store.pruneReplies(new Date(now.getTime() + 10_000))).toBe(1);
       expect(await store.recordReply(reply("d1:eyes", 1), now)).toBe(true);
     });
-  });
-}
-
-describe("SQLite store", () => {
-  contract(async () => {
-    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
-    return async () => new SqliteStore(file);
-  });
-});
-
-describe.skipIf(!hasPostgres)("PostgreSQL store", () => {
-  let postgres: TestPostgres | undefined;
-  beforeAll(async () => {
-    postgres = await startPostgres();
-  });
-  afterAll(async () => {
-    await postgres?.stop();
-  });
-  contract(async () => {
-    const url = await postgres!.createDatabase();
-    return () => PgStore.open(url);
   });
 });
