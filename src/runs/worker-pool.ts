@@ -309,7 +309,8 @@ export class WorkerPool {
       // its own is recorded as it ended, also when a stop came during its cleanup (revoking its
       // token): running it again would do its work twice.
       if (result.stopReason === "cancelled") controller.signal.throwIfAborted();
-      await this.#complete(run, result);
+      // Not recorded: another process took the run over (this one's lease expired), and settles it.
+      if (!(await this.#complete(run, result))) settled = true;
     } catch (error) {
       const cause = controller.signal.aborted ? controller.signal.reason : error;
       if (cause instanceof LeaseLost) {
@@ -320,9 +321,10 @@ export class WorkerPool {
         await this.#settleInterrupted(run, cause.message, this.#owner).catch((storeError: unknown) => this.options.onError?.(storeError));
       } else {
         const reason = this.#redact(cause instanceof Error ? cause.message : String(cause));
-        await this.store
+        const recorded = await this.store
           .transition(run.id, ["running"], { status: cause instanceof Cancelled ? "cancelled" : "errored", reason, finishedAt: this.#now() }, this.#owner)
-          .catch((storeError: unknown) => this.options.onError?.(storeError));
+          .catch((storeError: unknown) => void this.options.onError?.(storeError));
+        if (recorded === false) settled = true;
       }
     } finally {
       this.#running.delete(run.id);
@@ -331,8 +333,8 @@ export class WorkerPool {
     }
   }
 
-  /** A session that ended: completed with its outcome, or errored when the model API failed. */
-  async #complete(run: RunRecord, result: RunResult): Promise<void> {
+  /** A session that ended: completed with its outcome, or errored when the model API failed; false when this process no longer holds the run. */
+  async #complete(run: RunRecord, result: RunResult): Promise<boolean> {
     const common = {
       finishedAt: this.#now(),
       ...(result.stopReason === undefined ? {} : { stopReason: result.stopReason }),
@@ -340,11 +342,10 @@ export class WorkerPool {
       ...(result.usage === undefined ? {} : { usage: result.usage }),
     };
     if (result.stopReason === "model_error") {
-      await this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: this.#redact(`the model API failed: ${result.detail ?? "unknown error"}`) }, this.#owner);
-      return;
+      return this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: this.#redact(`the model API failed: ${result.detail ?? "unknown error"}`) }, this.#owner);
     }
     const stoppedShort = result.stopReason !== undefined && result.stopReason !== "outcome_reported" && result.detail !== undefined;
-    await this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: this.#redact(result.detail!) } : {}) }, this.#owner);
+    return this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: this.#redact(result.detail!) } : {}) }, this.#owner);
   }
 
   #redact(text: string): string {

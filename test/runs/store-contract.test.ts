@@ -278,8 +278,10 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       const executors = [new HeldExecutor(), new HeldExecutor()];
       const options = { concurrency: 2, pollInterval: 50, leaseMs: 300 };
       const takenOver: string[] = [];
+      // What the first process tells of its runs' ends: nothing, once it has lost them.
+      const told: string[] = [];
       const pools = [
-        new WorkerPool(first.store, executors[0]!, { ...options, owner: "first" }),
+        new WorkerPool(first.store, executors[0]!, { ...options, owner: "first", observer: { finished: async (run) => void told.push(run.id) } }),
         new WorkerPool(stores[1]!, executors[1]!, { ...options, owner: "second", onTakenOver: async (run) => void takenOver.push(run.id) }),
       ];
       await pools[0]!.start();
@@ -311,10 +313,17 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
         reason: "interrupted: the process running it stopped renewing its lease (it stopped, crashed or lost the database); it had already published to GitHub, so it was not run again",
       });
 
-      // Back, the first process finds its leases gone and stops its sessions without touching the runs.
-      first.resume();
-      await until(() => executors[0]!.aborted.length === 2, "the first process to stop the sessions it lost");
+      // Still hung, the first process ends its session of the quiet run: it no longer holds the run, so nothing is recorded.
+      executors[0]!.finish(quiet);
+      await sleep(200);
       expect(await stores[0]!.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+      expect(told).toEqual([]);
+      // Back, it finds its other lease gone and stops that session without touching the run.
+      first.resume();
+      await until(() => executors[0]!.aborted.includes(posted), "the first process to stop the session it lost");
+      expect(executors[0]!.aborted).toEqual([posted]);
+      expect(await stores[0]!.getRun(posted)).toMatchObject({ status: "interrupted" });
+      expect(told).toEqual([]);
       executors[1]!.finish(quiet);
       await until(async () => (await stores[0]!.getRun(quiet))?.status === "completed", "the second process to complete the run");
       expect((await stores[0]!.listEvents(quiet)).map((event) => event.kind)).toEqual(["started", "requeued", "started"]);
