@@ -62,12 +62,13 @@ describeEachStore("InboxProcessor", ({ fresh }) => {
       log: quiet,
     });
     processor.start();
-    await expect.poll(() => started).toEqual(["a1", "b", "c"]);
+    // The first three start together (on PostgreSQL their handlers may begin in any order).
+    await expect.poll(() => [...started].sort()).toEqual(["a1", "b", "c"]);
     gates.get("a1")!.release();
     // a2 waited for a1, though it arrived before d.
-    await expect.poll(() => started).toEqual(["a1", "b", "c", "a2"]);
+    await expect.poll(() => started.slice(3)).toEqual(["a2"]);
     gates.get("b")!.release();
-    await expect.poll(() => started).toEqual(["a1", "b", "c", "a2", "d"]);
+    await expect.poll(() => started.slice(3)).toEqual(["a2", "d"]);
     for (const id of ["c", "a2", "d"]) gates.get(id)!.release();
     await processor.idle();
     expect((await store.pendingDeliveries(10)).length).toBe(0);
