@@ -124,6 +124,32 @@ describeEachStore("the reply outbox", ({ fresh, freshPlace }) => {
     expect(await store.pendingReplies(new Date(Date.now() + 60_000), 10)).toEqual([]);
   });
 
+  it("sends a reply once when the store's answers take a while, as a database's over a network do", async () => {
+    const store = await fresh();
+    // What pendingReplies read comes back 50 ms later: the reply may have been sent since.
+    const slow = new Proxy(store, {
+      get(target, property) {
+        if (property === "pendingReplies") {
+          return async (...args: Parameters<RunStore["pendingReplies"]>) => {
+            const rows = await target.pendingReplies(...args);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return rows;
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const api = new FakeReplies();
+    const outbox = start(slow, api);
+    const texts = Array.from({ length: 8 }, (_, i) => `one ${i + 1}`);
+    for (const [i, text] of texts.entries()) await store.recordReply(reply(`d${i + 1}:reply`, text), new Date());
+    outbox.wake();
+    await eventually(async () => (await store.pendingReplies(new Date(Date.now() + 60_000), 10)).length === 0, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(api.comments.map((comment) => textOf(comment.body))).toEqual(texts);
+  });
+
   it("keeps the order on an issue while another issue goes ahead", async () => {
     const store = await fresh();
     const api = new FakeReplies();
