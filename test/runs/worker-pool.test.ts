@@ -187,6 +187,8 @@ describeEachStore("WorkerPool", ({ fresh, freshPlace }) => {
     });
     await until(() => after.executor.started.includes(quiet));
     expect(await after.store.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+    // The executor records "started" without waiting for the store.
+    await until(async () => (await after.store.listEvents(quiet)).length === 3);
     expect((await after.store.listEvents(quiet)).map((event) => event.kind)).toEqual(["started", "requeued", "started"]);
     after.executor.finish(quiet);
     await until(() => after.executor.started.includes(queued));
