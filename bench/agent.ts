@@ -1,14 +1,23 @@
 // The harness's own cost per turn, and how much of the input the prompt cache serves, over a
-// 20-turn scripted session against the fake Messages API on loopback. Baseline in the same run:
-// the same 20 requests sent with the SDK alone, without tools, transcript or loop.
+// 20-turn scripted session against the fake Messages API on loopback, its transcript redacted and
+// written to the SQLite store as a server does. Baseline in the same run: the same 20 requests
+// sent with the SDK alone, without tools, transcript or loop.
+//
+// Both are measured as a running server would run them: one request is sent with the SDK before
+// either is timed (the process's first request loads and compiles the HTTP stack, ~50-150 ms
+// once), and the search workers a server keeps between runs are started first (~20-40 ms each,
+// once per process).
 import { mkdir, mkdtemp, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Anthropic from "@anthropic-ai/sdk";
+import { SqliteStore } from "../src/runs/sqlite-store.js";
 import { runAgentLoop } from "../src/session/agent-loop.js";
 import { commandEnvironment } from "../src/session/command-env.js";
+import { createRedactor } from "../src/session/redact.js";
 import { WORKSPACE_TOOLS } from "../src/session/run-session.js";
+import { prepareMatchers } from "../src/session/tools/matcher.js";
 import { startFakeModel, type ScriptedTurn } from "../test/support/fake-model.js";
 
 const TURNS = 20;
@@ -30,6 +39,19 @@ const step = (i: number): ScriptedTurn => {
 
 const model = await startFakeModel((index) => step(index));
 const client = new Anthropic({ apiKey: "test-model-key", baseURL: model.url, maxRetries: 0 });
+const warm = await startFakeModel(() => step(TURNS - 1));
+await new Anthropic({ apiKey: "test-model-key", baseURL: warm.url, maxRetries: 0 }).messages.create({ model: "claude-bench", max_tokens: 16, messages: [{ role: "user", content: "Hello." }] });
+await warm.close();
+prepareMatchers();
+await new Promise((resolve) => setTimeout(resolve, 500));
+
+const store = new SqliteStore(join(root, "routines.db"));
+const runId = "run_00000000000000000000";
+await store.insertRun({
+  id: runId, routine: "bench", repository: { owner: "acme", repo: "bench" }, installationId: 1, configSha: "sha",
+  trigger: { kind: "manual", user: "bench" }, context: { withoutSecrets: false }, status: "queued", createdAt: new Date(),
+});
+const redact = createRedactor(["bench-secret-value-0123456789", "another-secret-value-9876543210"]);
 let started = performance.now();
 const result = await runAgentLoop({
   client,
@@ -41,7 +63,7 @@ const result = await runAgentLoop({
   timeoutMs: 60_000,
   maxOutputTokens: 4096,
   toolContext: { root, env: commandEnvironment({ home: root, secrets: {} }) },
-  record: async () => undefined,
+  record: async (kind, data) => void (await store.appendEvent(runId, kind, redact(data))),
 });
 const harnessMs = performance.now() - started;
 
@@ -54,6 +76,7 @@ for (const body of sent) await bare.messages.create(body);
 const bareMs = performance.now() - started;
 await model.close();
 await replay.close();
+await store.close();
 
 const { usage } = result;
 const input = usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;

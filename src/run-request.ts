@@ -98,8 +98,14 @@ export interface RunRequest {
     requiredSecrets?: string[];
     /** The routine's own daily dollar budget (budget.daily_usd), checked at admission. */
     dailyBudgetUsd?: number;
+    /** False when the routine turned its status comment off (status_comment: false). */
+    statusComment?: boolean;
   };
 }
+
+/** Whether the run keeps its routine's status comment on its pull request: runs on one do, unless the routine said no. */
+export const keepsStatusComment = (request: Pick<RunRequest, "context">): boolean =>
+  request.context.pullRequest !== undefined && request.context.statusComment !== false;
 
 /**
  * Whether the run works on a pull request from a fork: code and text from someone who may have no

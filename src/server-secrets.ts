@@ -1,14 +1,28 @@
 // What the server holds that nothing it runs may see or show: the app's private key, the webhook
-// secret, the OAuth client secret, the model key, the dashboard's session secret and the
-// operator's secret values. They are collected once for the redactor, and then removed from the
+// secret, the OAuth client secret, the model route's credentials (the Claude API key, AWS secret
+// keys and session tokens, Google access tokens and service account keys), the dashboard's
+// session secret and the operator's secret values. They are collected once for the redactor, and then removed from the
 // process's environment, so that no child process inherits them and /proc/<pid>/environ does not
 // show them; the code that needs them has its own copy by then (Probot, settings, the model client).
 import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SECRET_PREFIX } from "./config/secret-grants.js";
 
-/** Variables whose values are the server's own secrets (DATABASE_URL holds the database's password). */
-const SECRET_VARIABLES = new Set(["PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_SECRET", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ROUTINES_SESSION_SECRET", "GITHUB_TOKEN", "DATABASE_URL"]);
+/** Variables whose values are the server's own secrets; the model routes' among them (session/model-client.ts), and DATABASE_URL, which holds the database's password. */
+const SECRET_VARIABLES = new Set([
+  "PRIVATE_KEY",
+  "WEBHOOK_SECRET",
+  "GITHUB_CLIENT_SECRET",
+  "ANTHROPIC_API_KEY",
+  "ANTHROPIC_AUTH_TOKEN",
+  "ROUTINES_SESSION_SECRET",
+  "GITHUB_TOKEN",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_BEARER_TOKEN_BEDROCK",
+  "GOOGLE_OAUTH_ACCESS_TOKEN",
+  "DATABASE_URL",
+]);
 
 export const isSecretVariable = (name: string) => SECRET_VARIABLES.has(name) || name.startsWith(SECRET_PREFIX);
 
@@ -67,13 +81,30 @@ const safeRead = (file: string) => {
   }
 };
 
+/** The secret fields of a Google credentials file (GOOGLE_APPLICATION_CREDENTIALS): a service account's key, a user's refresh token and client secret. */
+function googleCredentialForms(env: NodeJS.ProcessEnv, cwd: string): string[] {
+  const file = env.GOOGLE_APPLICATION_CREDENTIALS?.trim();
+  const text = file ? safeRead(resolve(cwd, file)) : undefined;
+  if (!text) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!parsed || typeof parsed !== "object") return [];
+  const fields = parsed as Record<string, unknown>;
+  const value = (name: string) => (typeof fields[name] === "string" && fields[name] ? [fields[name] as string] : []);
+  return [...value("private_key").flatMap(pemParts), ...value("private_key_id"), ...value("client_secret"), ...value("refresh_token")];
+}
+
 /** The variables a connectors file reads with `${NAME}`: the operator's credentials for them. */
 export const referencedVariables = (text: string) => [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((match) => match[1]!))];
 
 /** Every secret value the server holds, for the redactor; `also` names more variables that hold secrets. */
 export function heldSecrets(env: NodeJS.ProcessEnv, { sessionSecret, cwd = process.cwd(), also = [] }: { sessionSecret?: string; cwd?: string; also?: readonly string[] } = {}): string[] {
   const values = Object.entries(env).flatMap(([name, value]) => (value && (isSecretVariable(name) || also.includes(name)) && !name.endsWith("_REPOSITORIES") ? [value] : []));
-  return [...new Set([...values, ...(sessionSecret ? [sessionSecret] : []), ...privateKeyForms(env, cwd), ...databasePassword(env)])];
+  return [...new Set([...values, ...(sessionSecret ? [sessionSecret] : []), ...privateKeyForms(env, cwd), ...googleCredentialForms(env, cwd), ...databasePassword(env)])];
 }
 
 /**

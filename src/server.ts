@@ -6,7 +6,6 @@
 // closed.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import Anthropic from "@anthropic-ai/sdk";
 import type { Logger } from "pino";
 import { Probot, ProbotOctokit, run } from "probot";
 import { createApp } from "./app.js";
@@ -26,6 +25,8 @@ import { CheckOutbox, checkRunsApi } from "./github/check-outbox.js";
 import { installationClientInLane } from "./github/installation-client.js";
 import { ReplyOutbox, repliesApi } from "./github/reply-outbox.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
+import { StatusCommentOutbox, statusCommentsApi } from "./github/status-comment-outbox.js";
+import { StatusCommentPublisher } from "./github/status-comments.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
 import type { RunObserver } from "./runs/run-observer.js";
@@ -38,6 +39,7 @@ import { createServerLog, logFormatOf, type LogFormat } from "./server-log.js";
 import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
 import { parseConnectors, type ConnectorSpec } from "./session/connectors.js";
 import { SessionExecutor } from "./session/executor.js";
+import { createModelClient, credentialFiles, credentialsProblem, describeRoute, routeCredentials } from "./session/model-client.js";
 import { createRedactor, MIN_SECRET_LENGTH } from "./session/redact.js";
 import { openCgroups } from "./session/run-cgroup.js";
 import { sweepRunDirectories } from "./session/run-directory.js";
@@ -69,8 +71,13 @@ const connectors = await readServerConnectors(settings);
 // redactor for every text that leaves the server, to GitHub, the store, the log or the model.
 const held = heldSecrets(process.env, { sessionSecret: settings.sessionSecret, also: connectors.variables });
 const redact = createRedactor(held);
-// The model client is made later, from these, since the environment no longer has them then.
-const modelCredentials = { apiKey: process.env.ANTHROPIC_API_KEY ?? null, authToken: process.env.ANTHROPIC_AUTH_TOKEN ?? null };
+// The model client is made now, from the route's credentials, before the environment is scrubbed;
+// and before the server has started anything, so that the platform's SDK loads as the rest did.
+const modelCredentials = routeCredentials(settings.modelRoute.provider, process.env);
+const missingCredentials = credentialsProblem(settings.modelRoute.provider, modelCredentials);
+const modelClient = missingCredentials?.blocking ? undefined : await createModelClient(settings.modelRoute, modelCredentials);
+// Files of cloud credentials (a Google key file, AWS credentials files) are the server's, whichever route it takes.
+const cloudCredentialFiles = credentialFiles(process.env);
 // Deliveries are verified with it long after the environment was scrubbed.
 const webhookSecret = process.env.WEBHOOK_SECRET;
 let logFormat: LogFormat;
@@ -113,6 +120,9 @@ const metrics = new Metrics(store);
 // credentials exist (when it has loaded), and whatever a stopped server left is published then.
 let outbox: CheckOutbox | undefined;
 const checks = new CheckRunPublisher(store, (runId) => runUrl(settings.publicUrl, runId), () => outbox?.wake());
+// Status comments on pull requests likewise: their texts wait in the store until the app is loaded.
+let statusOutbox: StatusCommentOutbox | undefined;
+const statusComments = new StatusCommentPublisher(store, { runUrl: (runId) => runUrl(settings.publicUrl, runId), redact, onRecorded: () => statusOutbox?.wake() });
 // Slash commands' reactions and replies likewise wait in the store until the app is loaded.
 let replies: ReplyOutbox | undefined;
 // Every log line of a run names the run, its repository and its routine.
@@ -120,33 +130,39 @@ const runLogs = new Map<string, Logger>();
 const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
 // What the dashboard shows live: transcript events from the workers, status changes from here.
 const events = new RunEvents();
+/** Tells each publisher of a run's state: one that fails never keeps another from hearing, and every failure is reported. */
+async function tellAll(...told: Array<Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(told)).flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new AggregateError(failed, "the check run's and the status comment's states could not be recorded");
+}
 const observer: RunObserver = {
   admitted: async (run) => {
     events.status(run);
-    await checks.admitted(run);
+    await tellAll(checks.admitted(run), statusComments.admitted(run));
   },
   started: async (run) => {
     events.status(run);
     const logger = runLog(run);
     runLogs.set(run.id, logger);
     logger.info({ trigger: run.trigger.kind, attempt: run.attempt ?? 1 }, "run started");
-    await checks.started(run);
+    await tellAll(checks.started(run), statusComments.started(run));
   },
   finished: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).info({ status: run.status, outcome: run.outcome, stopReason: run.stopReason, reason: run.reason }, "run finished");
     runLogs.delete(run.id);
     events.status(run);
     await metrics.observer.finished?.(run);
-    await checks.finished(run);
+    await tellAll(checks.finished(run), statusComments.finished(run));
   },
   requeued: async (run) => {
     (runLogs.get(run.id) ?? runLog(run)).warn({ attempt: run.attempt }, "run interrupted before it published anything: queued again");
     runLogs.delete(run.id);
     events.status(run);
-    await checks.requeued(run);
+    await tellAll(checks.requeued(run), statusComments.requeued(run));
   },
 };
-const onObserverError = (error: unknown) => log.error({ err: error }, "a check run's state could not be recorded");
+const onObserverError = (error: unknown) => log.error({ err: error }, "a check run's or status comment's state could not be recorded");
 const admission = new StoreAdmission(store, settings, {
   onQueued: () => pool?.wake(),
   secrets: settings.secrets,
@@ -189,16 +205,23 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
       log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),
   });
   if (!stopping) replies.start();
+  // Status comments too: a run's steps never hold up a command's answer or a session's writes.
+  statusOutbox = new StatusCommentOutbox(store, statusCommentsApi((id) => installationClientInLane(app, id, "status-comments"), appLoginOf(app)), {
+    onError: (error, { comment, retrying }) =>
+      log.warn({ err: error, statusComment: comment?.key, attempts: (comment?.attempts ?? 0) + 1 }, retrying ? "a status comment could not be written; trying again" : "a status comment could not be written; giving up on this text"),
+  });
+  if (!stopping) statusOutbox.start();
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
   if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");
   // Working trees (private code), HOMEs and temporary files of runs a crash cut short go too.
   const swept = await sweepRunDirectories();
   if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
-  if (!modelCredentials.apiKey && !modelCredentials.authToken) {
-    log.warn("ANTHROPIC_API_KEY is not set: runs are recorded and wait in the queue until it is");
-    return;
-  }
+  // Each route needs its own credentials; without them runs wait in the queue (or, where the
+  // platform may find credentials by itself, the operator is warned).
+  if (missingCredentials) log.warn(missingCredentials.message);
+  if (!modelClient) return;
+  if (settings.modelRoute.provider !== "anthropic") log.info(`model calls go to ${describeRoute(settings.modelRoute)}`);
   const support = await sandboxSupport();
   if (!support.ok) {
     log.warn(
@@ -213,6 +236,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     dataDir: settings.dataDir,
     ...(process.env.PRIVATE_KEY_PATH ? { privateKeyPath: process.env.PRIVATE_KEY_PATH } : {}),
     ...(settings.connectorsFile ? { connectorsFile: settings.connectorsFile } : {}),
+    credentialFiles: cloudCredentialFiles,
   });
   // Each run's processes and memory are counted in a control group of its own where the host delegates one.
   const cgroups = await openCgroups();
@@ -228,11 +252,12 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     routines,
     workspaces: new Workspaces(join(settings.dataDir, "git")),
     // The agent loop retries overloads and rate limits itself, for about a minute.
-    client: new Anthropic({ maxRetries: 0, ...modelCredentials }),
+    client: modelClient,
     model: settings.model,
     maxOutputTokens: settings.maxOutputTokens,
     prices: settings.prices,
     operatorBudget: settings.budget,
+    context: settings.context,
     serverConnectors,
     secrets: settings.secrets,
     heldSecrets: held,
@@ -255,6 +280,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   });
   pool.onEvent(metrics.transcriptEvent);
   pool.onEvent((runId, event) => events.event(runId, event));
+  pool.onEvent((runId, event) => void statusComments.event(runId, event).catch(onObserverError));
   pool.onEvent((runId, event) => runLogs.get(runId)?.debug({ event: event.kind, seq: event.seq }, "transcript event"));
   const { requeued, interrupted } = await pool.start();
   if (requeued.length > 0) log.warn({ runs: requeued }, "runs interrupted by the last stop had published nothing: queued again");
@@ -304,7 +330,7 @@ function stop(signal: NodeJS.Signals): void {
     await pool?.stop(`the server was stopped (${signal})`);
     // The interrupted runs' checks go out now if GitHub answers in time; what is left waits in
     // the outbox for the next start.
-    await Promise.all([outbox?.drain(5_000), replies?.drain(5_000)]);
+    await Promise.all([outbox?.drain(5_000), replies?.drain(5_000), statusOutbox?.drain(5_000)]);
     await store.close();
     log.info("stopped");
     process.exit(0);

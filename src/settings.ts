@@ -1,11 +1,13 @@
 // Operator settings read from the environment, checked once at start with a message naming the variable.
 import { resolve } from "node:path";
 import { parseDuration } from "./config/duration.js";
+import { INFERENCE_PROFILES, MODEL_PROVIDERS, ModelNameError, modelIdFor, type InferenceProfile, type ModelProvider } from "./config/model-names.js";
 import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
 import { DEFAULT_MAX_GITHUB_WRITES_CEILING, DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 import type { OperatorBudget } from "./session/budget.js";
 import { isPostgresUrl, redactDatabaseUrl } from "./runs/database-url.js";
 import { PriceFileError, readPriceFile, type PriceTable } from "./session/pricing.js";
+import { DEFAULT_CONTEXT, type ContextMode, type ContextSetting } from "./session/context-clearing.js";
 
 export interface Settings {
   /** Shortest allowed gap between two runs of a schedule, in milliseconds (ROUTINES_MIN_SCHEDULE_INTERVAL). */
@@ -42,8 +44,12 @@ export interface Settings {
   prices: PriceTable;
   /** Dollar budgets for routines that set none, and the most a routine may set (ROUTINES_BUDGET_*). */
   budget: OperatorBudget;
+  /** Where model calls go, and the Bedrock inference profile if any (ROUTINES_MODEL_PROVIDER, ROUTINES_BEDROCK_INFERENCE_PROFILE). */
+  modelRoute: { provider: ModelProvider; inferenceProfile?: InferenceProfile };
   /** Most output tokens per model turn (ROUTINES_MAX_OUTPUT_TOKENS). */
   maxOutputTokens: number;
+  /** How long sessions stay inside the context window (ROUTINES_CONTEXT_MANAGEMENT, ROUTINES_CONTEXT_CLEAR_AT_TOKENS). */
+  context: ContextSetting;
   /** The server's address as users reach it, for links to runs (ROUTINES_PUBLIC_URL). */
   publicUrl: string;
   /** GitHub's web and API addresses: github.com, or GitHub Enterprise Server (GHE_HOST, GHE_PROTOCOL). */
@@ -89,10 +95,14 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     allowUnsandboxed: booleanSetting(env, "ROUTINES_ALLOW_UNSANDBOXED"),
     fullNetworkRepositories: repositoryListSetting(env, "ROUTINES_FULL_NETWORK_REPOSITORIES"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
-    model: env.ROUTINES_MODEL?.trim() || "claude-sonnet-5-5",
     prices: pricesSetting(env),
     budget: budgetSettings(env),
+    ...modelSettings(env),
     maxOutputTokens: countInRange(env, "ROUTINES_MAX_OUTPUT_TOKENS", 8192, 1, 128_000),
+    context: {
+      mode: contextMode(env),
+      clearAtTokens: countInRange(env, "ROUTINES_CONTEXT_CLEAR_AT_TOKENS", DEFAULT_CONTEXT.clearAtTokens, 5_000, 1_000_000),
+    },
     publicUrl: urlSetting(env, "ROUTINES_PUBLIC_URL", `http://localhost:${env.PORT?.trim() || "3000"}`),
     ...(env.ROUTINES_METRICS_TOKEN?.trim() ? { metricsToken: env.ROUTINES_METRICS_TOKEN.trim() } : {}),
     ...githubSettings(env),
@@ -142,6 +152,31 @@ function dollarSetting(env: NodeJS.ProcessEnv, name: string): number | undefined
   if (!text) return undefined;
   if (!/^\d+(?:\.\d+)?$/.test(text) || Number(text) <= 0) throw new SettingsError(`${name}=${JSON.stringify(env[name]?.trim())} is not an amount of dollars; use a number above 0, such as "5" or "0.50"`);
   return Number(text);
+}
+
+const DEFAULT_MODEL = "claude-sonnet-5-5";
+
+/** The route and the default model, checked against each other: a model the route cannot place fails at start, not at the first run. */
+function modelSettings(env: NodeJS.ProcessEnv): Pick<Settings, "model" | "modelRoute"> {
+  const provider = choiceSetting(env, "ROUTINES_MODEL_PROVIDER", MODEL_PROVIDERS, "anthropic");
+  const profileText = env.ROUTINES_BEDROCK_INFERENCE_PROFILE?.trim();
+  if (profileText && provider !== "bedrock") throw new SettingsError(`ROUTINES_BEDROCK_INFERENCE_PROFILE is set, but ROUTINES_MODEL_PROVIDER is ${provider}: inference profiles are Amazon Bedrock's; set ROUTINES_MODEL_PROVIDER=bedrock or remove it`);
+  const inferenceProfile = profileText ? choiceSetting(env, "ROUTINES_BEDROCK_INFERENCE_PROFILE", INFERENCE_PROFILES, "us") : undefined;
+  const model = env.ROUTINES_MODEL?.trim() || DEFAULT_MODEL;
+  try {
+    modelIdFor(provider, model, inferenceProfile ? { inferenceProfile } : {});
+  } catch (error) {
+    if (!(error instanceof ModelNameError)) throw error;
+    throw new SettingsError(`${env.ROUTINES_MODEL?.trim() ? "ROUTINES_MODEL" : `ROUTINES_MODEL (unset, so ${DEFAULT_MODEL})`}: ${error.message}`);
+  }
+  return { model, modelRoute: { provider, ...(inferenceProfile ? { inferenceProfile } : {}) } };
+}
+
+function choiceSetting<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[], fallback: T): T {
+  const text = env[name]?.trim().toLowerCase();
+  if (!text) return fallback;
+  if (!(choices as readonly string[]).includes(text)) throw new SettingsError(`${name}=${JSON.stringify(env[name]?.trim())} is not one of ${choices.join(", ")}`);
+  return text as T;
 }
 
 function secretsSetting(env: NodeJS.ProcessEnv): SecretGrants {
@@ -219,6 +254,16 @@ function sizeSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   const bytes = Math.floor(Number(match[1]) * unit);
   if (bytes < min) throw new SettingsError(`${name}=${JSON.stringify(text)} is too small; use at least ${min / 1024 ** 2} MB`);
   return bytes;
+}
+
+const CONTEXT_MODES: readonly ContextMode[] = ["harness", "api", "off"];
+
+function contextMode(env: NodeJS.ProcessEnv): ContextMode {
+  const text = env.ROUTINES_CONTEXT_MANAGEMENT?.trim().toLowerCase();
+  if (!text) return DEFAULT_CONTEXT.mode;
+  const mode = CONTEXT_MODES.find((one) => one === text);
+  if (!mode) throw new SettingsError(`ROUTINES_CONTEXT_MANAGEMENT=${JSON.stringify(env.ROUTINES_CONTEXT_MANAGEMENT)} is not harness, api or off`);
+  return mode;
 }
 
 function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {

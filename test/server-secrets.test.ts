@@ -49,7 +49,19 @@ describe("the server's secrets", () => {
 
   it("are named by their variables", () => {
     expect(["PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_SECRET", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ROUTINES_SESSION_SECRET", "ROUTINES_SECRET_X"].every(isSecretVariable)).toBe(true);
-    expect(["APP_ID", "PRIVATE_KEY_PATH", "ANTHROPIC_BASE_URL", "PATH"].some(isSecretVariable)).toBe(false);
+    expect(["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "GOOGLE_OAUTH_ACCESS_TOKEN"].every(isSecretVariable)).toBe(true);
+    expect(["APP_ID", "PRIVATE_KEY_PATH", "ANTHROPIC_BASE_URL", "PATH", "AWS_ACCESS_KEY_ID", "AWS_REGION", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUD_ML_REGION"].some(isSecretVariable)).toBe(false);
+  });
+
+  it("include the secret fields of the Google credentials file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "routines-adc-"));
+    await writeFile(join(dir, "service-account.json"), JSON.stringify({ type: "service_account", private_key_id: "key-id-0123456789", private_key: pem, client_email: "a@b.iam.gserviceaccount.com" }));
+    await writeFile(join(dir, "user.json"), JSON.stringify({ type: "authorized_user", client_id: "client-id", client_secret: "user-client-secret", refresh_token: "user-refresh-token" }));
+    const serviceAccount = heldSecrets({ GOOGLE_APPLICATION_CREDENTIALS: "service-account.json" }, { cwd: dir });
+    expect(serviceAccount).toEqual(expect.arrayContaining([pem, ...bodyLines, "key-id-0123456789"]));
+    expect(serviceAccount).not.toContain("a@b.iam.gserviceaccount.com");
+    expect(heldSecrets({ GOOGLE_APPLICATION_CREDENTIALS: join(dir, "user.json") })).toEqual(expect.arrayContaining(["user-client-secret", "user-refresh-token"]));
+    expect(heldSecrets({ GOOGLE_APPLICATION_CREDENTIALS: join(dir, "missing.json") })).toEqual([]);
   });
 
   it("leave an environment when scrubbed, with the variables the operator's connectors read", () => {

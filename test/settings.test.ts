@@ -23,7 +23,9 @@ describe("readSettings", () => {
       model: "claude-sonnet-5-5",
       prices: {},
       budget: {},
+      modelRoute: { provider: "anthropic" },
       maxOutputTokens: 8192,
+      context: { mode: "harness", clearAtTokens: 100_000 },
       publicUrl: "http://localhost:3000",
       githubUrl: "https://github.com",
       githubApiUrl: "https://api.github.com",
@@ -48,6 +50,8 @@ describe("readSettings", () => {
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
         ROUTINES_MODEL: "claude-opus-4-1",
         ROUTINES_MAX_OUTPUT_TOKENS: "16000",
+        ROUTINES_CONTEXT_MANAGEMENT: " API ",
+        ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "150000",
         GHE_HOST: "github.acme.example",
         GITHUB_CLIENT_ID: "Iv1.abc",
         GITHUB_CLIENT_SECRET: "client-secret",
@@ -83,7 +87,9 @@ describe("readSettings", () => {
       model: "claude-opus-4-1",
       prices: {},
       budget: { runUsd: 2.5, dailyUsd: 20, maxRunUsd: 10, maxDailyUsd: 100 },
+      modelRoute: { provider: "anthropic" },
       maxOutputTokens: 16000,
+      context: { mode: "api", clearAtTokens: 150_000 },
       publicUrl: "https://routines.example.com",
       githubUrl: "https://github.acme.example",
       githubApiUrl: "https://github.acme.example/api/v3",
@@ -100,10 +106,23 @@ describe("readSettings", () => {
     expect(readSettings({ PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "128000" }).maxOutputTokens).toBe(128_000);
     expect(readSettings({ ROUTINES_MAX_OUTPUT_TOKENS: "1" }).maxOutputTokens).toBe(1);
+    expect(readSettings({ ROUTINES_CONTEXT_MANAGEMENT: "off", ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "5000" }).context).toEqual({ mode: "off", clearAtTokens: 5000 });
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
     expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
     expect(readSettings({ DATABASE_URL: "postgresql://db/routines?sslmode=require" }).databaseUrl).toBe("postgresql://db/routines?sslmode=require");
     expect(readSettings({ DATABASE_URL: " " }).databaseUrl).toBeUndefined();
+  });
+
+  it("reads the model route, and checks the default model against it", () => {
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "Bedrock", ROUTINES_MODEL: "claude-sonnet-4-5", ROUTINES_BEDROCK_INFERENCE_PROFILE: "eu" })).toMatchObject({
+      model: "claude-sonnet-4-5",
+      modelRoute: { provider: "bedrock", inferenceProfile: "eu" },
+    });
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "vertex", ROUTINES_MODEL: "claude-haiku-4-5@20251001" }).modelRoute).toEqual({ provider: "vertex" });
+    // The default model is undated and new: each route can place it.
+    expect(readSettings({ ROUTINES_MODEL_PROVIDER: "bedrock" }).model).toBe("claude-sonnet-5-5");
+    // The Claude API and compatible servers take any name.
+    expect(readSettings({ ROUTINES_MODEL: "my-proxy-model" }).model).toBe("my-proxy-model");
   });
 
   it.each([
@@ -114,6 +133,9 @@ describe("readSettings", () => {
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "0" }, 'ROUTINES_MAX_OUTPUT_TOKENS="0" is out of range; use a whole number from 1 to 128000'],
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "10000000" }, 'ROUTINES_MAX_OUTPUT_TOKENS="10000000" is out of range; use a whole number from 1 to 128000'],
     [{ ROUTINES_MAX_OUTPUT_TOKENS: "8k" }, 'ROUTINES_MAX_OUTPUT_TOKENS="8k" is not a whole number'],
+    [{ ROUTINES_CONTEXT_MANAGEMENT: "compact" }, 'ROUTINES_CONTEXT_MANAGEMENT="compact" is not harness, api or off'],
+    [{ ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "100k" }, 'ROUTINES_CONTEXT_CLEAR_AT_TOKENS="100k" is not a whole number'],
+    [{ ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "1000" }, 'ROUTINES_CONTEXT_CLEAR_AT_TOKENS="1000" is out of range; use a whole number from 5000 to 1000000'],
     [{ ROUTINES_PUBLIC_URL: "routines.example.com" }, 'ROUTINES_PUBLIC_URL="routines.example.com" is not an http(s) URL'],
     [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET is not set: dashboard sign-in needs both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"],
     [{ ROUTINES_SESSION_SECRET: "short" }, "ROUTINES_SESSION_SECRET is shorter than 32 characters"],
@@ -135,6 +157,11 @@ describe("readSettings", () => {
     [{ ROUTINES_RUN_LEASE: "2s" }, 'ROUTINES_RUN_LEASE="2s" is too short; use at least "3s"'],
     [{ ROUTINES_RUN_LEASE: "soon" }, 'ROUTINES_RUN_LEASE="soon" is not a duration'],
     [{ ROUTINES_PRICES_FILE: "/no/such/prices.json" }, "ROUTINES_PRICES_FILE: cannot read /no/such/prices.json as JSON"],
+    [{ ROUTINES_MODEL_PROVIDER: "azure" }, 'ROUTINES_MODEL_PROVIDER="azure" is not one of anthropic, bedrock, vertex'],
+    [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_BEDROCK_INFERENCE_PROFILE: "mars" }, 'ROUTINES_BEDROCK_INFERENCE_PROFILE="mars" is not one of global, us, eu, jp, apac, au'],
+    [{ ROUTINES_BEDROCK_INFERENCE_PROFILE: "us" }, "ROUTINES_BEDROCK_INFERENCE_PROFILE is set, but ROUTINES_MODEL_PROVIDER is anthropic"],
+    [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_MODEL: "sonnet" }, 'ROUTINES_MODEL: the model "sonnet" is not known on Amazon Bedrock; known: claude-opus-4-7,'],
+    [{ ROUTINES_MODEL_PROVIDER: "vertex", ROUTINES_MODEL: "claude-3-opus" }, 'ROUTINES_MODEL: the model "claude-3-opus" is not known on Google Vertex AI'],
   ])("names a bad value: %j", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

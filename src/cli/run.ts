@@ -4,7 +4,6 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { realpath } from "node:fs/promises";
 import { join } from "node:path";
-import Anthropic from "@anthropic-ai/sdk";
 import git from "isomorphic-git";
 import { ProbotOctokit } from "probot";
 import { environmentOf } from "../config/environment-of.js";
@@ -14,6 +13,7 @@ import type { Tool } from "../session/define-tool.js";
 import type { GitHubRun } from "../session/github-run.js";
 import { githubTools } from "../session/github-tools.js";
 import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "../session/github-writes.js";
+import { createModelClient, credentialsProblem, routeCredentials } from "../session/model-client.js";
 import { createRedactor } from "../session/redact.js";
 import { MissingSecretsError, resolveSecrets } from "../session/command-env.js";
 import { formatUsd } from "../session/pricing.js";
@@ -21,6 +21,7 @@ import type { PromptInput } from "../session/prompt.js";
 import { runSession } from "../session/run-session.js";
 import { sandboxSupport } from "../session/sandbox.js";
 import { SetupError } from "../session/setup-script.js";
+import { isSecretVariable } from "../server-secrets.js";
 import { readSettings } from "../settings.js";
 import { eventFacts, PayloadError } from "../triggers/event-facts.js";
 import { CliError, readInput, type Io } from "./io.js";
@@ -92,15 +93,13 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     if (error instanceof MissingSecretsError) throw new CliError(error.message, 2);
     throw error;
   }
-  if (!io.env.ANTHROPIC_API_KEY && !io.env.ANTHROPIC_AUTH_TOKEN) throw new CliError("set ANTHROPIC_API_KEY to the model key", 2);
-
   const settings = readSettings(io.env);
-  const client = new Anthropic({
-    apiKey: io.env.ANTHROPIC_API_KEY ?? null,
-    authToken: io.env.ANTHROPIC_AUTH_TOKEN ?? null,
-    ...(io.env.ANTHROPIC_BASE_URL ? { baseURL: io.env.ANTHROPIC_BASE_URL } : {}),
-    maxRetries: 0, // the agent loop retries overloads and rate limits itself
-  });
+  const credentials = routeCredentials(settings.modelRoute.provider, io.env);
+  const missing = credentialsProblem(settings.modelRoute.provider, credentials);
+  if (missing?.blocking) throw new CliError(missing.missing, 2);
+  if (missing) io.out(`warning: ${missing.message}\n`);
+  // The agent loop retries overloads and rate limits itself.
+  const client = await createModelClient(settings.modelRoute, credentials);
   const progress = async (kind: string, data: unknown) => {
     const event = data as Record<string, any>; // transcript events are plain JSON records
     if (kind === "session_start") {
@@ -130,7 +129,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     root,
     trigger,
     secrets,
-    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? ""],
+    alsoRedact: [io.env.ANTHROPIC_API_KEY ?? "", io.env.ANTHROPIC_AUTH_TOKEN ?? "", io.env.GITHUB_TOKEN ?? "", ...Object.entries(credentials).flatMap(([name, value]) => (value && isSecretVariable(name) ? [value] : []))],
     extraTools,
     // A local run is the operator's own: network: full is theirs to use.
     sandbox: { available: support.ok, ...(support.ok ? {} : { reason: support.reason }), allowUnsandboxed: true, hidden: [], fullNetworkRepositories: ["*"] },
@@ -139,6 +138,7 @@ export async function run(args: RunArgs, io: Io): Promise<number> {
     maxOutputTokens: settings.maxOutputTokens,
     prices: settings.prices,
     operatorBudget: settings.budget,
+    context: settings.context,
     record: progress,
   }).catch((error: unknown) => {
     if (error instanceof SetupError) throw new CliError(error.message, 1);

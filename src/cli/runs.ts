@@ -1,6 +1,6 @@
 // `routines runs` and `routines runs show <id>`: recent runs, and one run with its transcript.
 import { RUN_STATUSES as STATUSES, type RunRecord, type RunStatus } from "../runs/store.js";
-import { formatUsd } from "../session/pricing.js";
+import { costWords } from "../session/pricing.js";
 import { CliError, type Io } from "./io.js";
 import { age, table, withStore } from "./store.js";
 
@@ -45,7 +45,7 @@ export async function runs(args: string[], options: RunsOptions, io: Io): Promis
         `  created   ${run.createdAt.toISOString()}`,
         ...(run.startedAt ? [`  started   ${run.startedAt.toISOString()}`] : []),
         ...(run.finishedAt ? [`  finished  ${run.finishedAt.toISOString()}`] : []),
-        ...(run.costUsd !== undefined ? [`  cost      ${formatUsd(run.costUsd)}`] : run.usage ? ["  cost      unknown (the model has no known price)"] : []),
+        ...(run.usage || run.costUsd !== undefined ? [`  cost      ${costWords(run)}`] : []),
         ...(run.usage ? [`  tokens    input ${run.usage.inputTokens}, cache read ${run.usage.cacheReadTokens}, cache write ${run.usage.cacheWriteTokens}, output ${run.usage.outputTokens}`] : []),
         ...(run.summary ? ["", run.summary] : []),
         "",
@@ -75,7 +75,7 @@ export async function runs(args: string[], options: RunsOptions, io: Io): Promis
       io.out("No runs yet.\n");
       return 0;
     }
-    const cost = (run: RunRecord) => (run.costUsd !== undefined ? formatUsd(run.costUsd) : run.usage ? "unknown" : "-");
+    const cost = (run: RunRecord) => (run.usage || run.costUsd !== undefined ? costWords(run, { short: true }) : "-");
     const rows = list.map((run) => [run.id, run.routine, `${run.repository.owner}/${run.repository.repo}`, triggerText(run), run.status, run.outcome ?? "-", cost(run), age(run.createdAt)]);
     io.out(table([["RUN", "ROUTINE", "REPOSITORY", "TRIGGER", "STATUS", "OUTCOME", "COST", "AGE"], ...rows]));
     return 0;

@@ -18,3 +18,8 @@ export function dailyBudgetOf(routine: Routine | undefined): { dailyBudgetUsd?: 
   const daily = routine?.budget?.daily_usd;
   return daily === undefined ? {} : { dailyBudgetUsd: daily };
 }
+
+/** The routine's word on its status comment, for the run request to carry: only a "no" is worth carrying. */
+export function statusCommentOf(routine: Routine | undefined): { statusComment?: false } {
+  return routine?.status_comment === false ? { statusComment: false } : {};
+}

@@ -354,6 +354,10 @@ export const Routine = strict({
     .describe("What the routine may spend on the model. At most what the server allows (ROUTINES_BUDGET_MAX_RUN_USD, ROUTINES_BUDGET_MAX_DAILY_USD)."),
   timeout: Duration.optional().describe('Wall-clock limit of one run. Default: "30m".'),
   allow_unrestricted_branch_pushes: z.boolean().optional().describe("Allow pushes to branches outside claude/. Default: false."),
+  status_comment: z
+    .boolean()
+    .optional()
+    .describe("Keep one status comment per pull request that the routine's runs edit as they go (queued, running, finished with outcome, summary, cost and a link). Default: true; runs not on a pull request have none."),
   triggers: z.array(Trigger).optional().describe("What starts the routine. Without triggers it runs only on demand."),
 }).superRefine(onMap((routine, ctx) => {
   const has = (key: string) => routine[key] !== undefined;

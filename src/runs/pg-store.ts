@@ -31,6 +31,9 @@ import {
   type RunStatus,
   type RunStore,
   type RunToken,
+  type PendingStatusComment,
+  type StatusCommentEntry,
+  type StatusCommentRecord,
   type StoredSession,
   type TranscriptEvent,
 } from "./store.js";
@@ -180,6 +183,23 @@ const MIGRATIONS = [
   // 2: who runs a running run, and until when unless renewed (see RunLease).
   `ALTER TABLE runs ADD COLUMN lease_owner text, ADD COLUMN lease_expires_at timestamptz;
    CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';`,
+  // 3: each routine's live status comment on each pull request (see github/status-comments.ts).
+  `CREATE TABLE status_comments (
+     seq bigint GENERATED ALWAYS AS IDENTITY,
+     key text PRIMARY KEY,
+     installation_id bigint NOT NULL,
+     owner text NOT NULL,
+     repo text NOT NULL,
+     issue_number integer NOT NULL,
+     state text NOT NULL,
+     body text NOT NULL,
+     version integer NOT NULL,
+     published_version integer NOT NULL DEFAULT 0,
+     comment_id bigint,
+     attempts integer NOT NULL DEFAULT 0,
+     next_attempt_at timestamptz NOT NULL DEFAULT 'epoch'
+   );
+   CREATE INDEX status_comments_pending ON status_comments (next_attempt_at) WHERE version > published_version;`,
 ];
 
 /** The store's PostgreSQL schema version: what this server migrates a database to. */
@@ -241,6 +261,31 @@ function toRecord(row: RunRow): RunRecord {
     ...(row.cost_usd === null ? {} : { costUsd: row.cost_usd }),
   };
 }
+
+interface StatusCommentRow {
+  key: string;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  state: string;
+  body: string;
+  version: number;
+  comment_id: number | null;
+  attempts: number;
+}
+
+const STATUS_COMMENT_COLUMNS = "key, installation_id, owner, repo, issue_number, state, body, version, comment_id, attempts";
+
+const toStatusComment = (row: StatusCommentRow): StatusCommentRecord => ({
+  key: row.key,
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  issueNumber: row.issue_number,
+  state: row.state,
+  body: row.body,
+  version: row.version,
+});
 
 interface InboxRow {
   delivery_id: string;
@@ -366,9 +411,14 @@ export class PgStore implements RunStore {
    */
   async admitting<T>(installationId: number, admit: (store: RunStore) => Promise<T>): Promise<T> {
     return this.#transaction(async (store) => {
-      await store.#rows(`SELECT pg_advisory_xact_lock(${lockKey("'admission:' || $1")})`, [String(installationId)]);
+      await store.#holdAdmissions(installationId);
       return admit(store);
     });
+  }
+
+  /** Until the transaction ends, no other admission of the installation goes on. */
+  async #holdAdmissions(installationId: number): Promise<void> {
+    await this.#rows(`SELECT pg_advisory_xact_lock(${lockKey("'admission:' || $1")})`, [String(installationId)]);
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
@@ -719,6 +769,45 @@ export class PgStore implements RunStore {
     return this.#count("DELETE FROM reply_outbox WHERE state <> 'pending' AND done_at < $1", [doneBefore]);
   }
 
+  async statusComment(key: string): Promise<StatusCommentRecord | undefined> {
+    const [row] = await this.#rows<StatusCommentRow>(`SELECT ${STATUS_COMMENT_COLUMNS} FROM status_comments WHERE key = $1`, [key]);
+    return row && toStatusComment(row);
+  }
+
+  async recordStatusComment({ key, installationId, repository, issueNumber, state, body }: StatusCommentEntry, expected: number): Promise<boolean> {
+    if (expected === 0) {
+      const inserted = await this.#count(
+        `INSERT INTO status_comments (key, installation_id, owner, repo, issue_number, state, body, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
+         ON CONFLICT (key) DO NOTHING`,
+        [key, installationId, repository.owner, repository.repo, issueNumber, state, body],
+      );
+      return inserted === 1;
+    }
+    // The row's lock makes this a compare-and-set across processes: of two at one version, one wins.
+    const changed = await this.#count("UPDATE status_comments SET state = $1, body = $2, version = version + 1 WHERE key = $3 AND version = $4", [state, body, key, expected]);
+    return changed === 1;
+  }
+
+  async pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]> {
+    const rows = await this.#rows<StatusCommentRow>(
+      `SELECT ${STATUS_COMMENT_COLUMNS} FROM status_comments WHERE version > published_version AND next_attempt_at <= $1 ORDER BY next_attempt_at, seq LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((row) => ({ ...toStatusComment(row), ...(row.comment_id === null ? {} : { commentId: row.comment_id }), attempts: row.attempts }));
+  }
+
+  async markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void> {
+    await this.#count(
+      `UPDATE status_comments SET published_version = greatest(published_version, $1), comment_id = coalesce($2, comment_id), attempts = 0, next_attempt_at = 'epoch'
+       WHERE key = $3`,
+      [version, commentId ?? null, key],
+    );
+  }
+
+  async markStatusCommentFailed(key: string, retryAt: Date): Promise<void> {
+    await this.#count("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+  }
+
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {
     const [row] = await this.#rows<{ state: "fired" | "missed" }>("SELECT state FROM one_offs WHERE key = $1", [key]);
     return row?.state;
@@ -735,8 +824,9 @@ export class PgStore implements RunStore {
     }
     // Under the installation's admission lock: an admission that read the switch as off has
     // recorded its run before the switch is on, so cancelling queued runs afterwards finds it.
-    await this.admitting(installationId, async (store) => {
-      await (store as PgStore).#count("INSERT INTO disabled_installations (installation_id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING", [installationId, new Date()]);
+    await this.#transaction(async (store) => {
+      await store.#holdAdmissions(installationId);
+      await store.#count("INSERT INTO disabled_installations (installation_id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING", [installationId, new Date()]);
     });
   }
 

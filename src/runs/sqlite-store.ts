@@ -16,6 +16,9 @@ import {
   type CheckState,
   type PendingCheck,
   type PendingReply,
+  type PendingStatusComment,
+  type StatusCommentEntry,
+  type StatusCommentRecord,
   type ReplyEntry,
   type ReplyWrite,
   type RecentRunsQuery,
@@ -169,7 +172,23 @@ const MIGRATIONS = [
    CREATE INDEX reply_outbox_done ON reply_outbox (done_at);`,
   // 9: what each run's model calls cost, in dollars, added to as they are made; NULL when the model's price is unknown.
   `ALTER TABLE runs ADD COLUMN cost_usd REAL;`,
-  // 10: who runs a running run, and until when unless renewed (see RunLease).
+  // 10: each routine's live status comment on each pull request, its state and newest text waiting to be published (see github/status-comments.ts).
+  `CREATE TABLE status_comments (
+     key TEXT PRIMARY KEY,
+     installation_id INTEGER NOT NULL,
+     owner TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     issue_number INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     body TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     published_version INTEGER NOT NULL DEFAULT 0,
+     comment_id INTEGER,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX status_comments_pending ON status_comments (next_attempt_at) WHERE version > published_version;`,
+  // 11: who runs a running run, and until when unless renewed (see RunLease).
   `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
    ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;`,
 ];
@@ -211,6 +230,29 @@ function toRecord(row: RunRow): RunRecord {
     ...(row.cost_usd === null ? {} : { costUsd: row.cost_usd }),
   };
 }
+
+interface StatusCommentRow {
+  key: string;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  state: string;
+  body: string;
+  version: number;
+  comment_id: number | null;
+  attempts: number;
+}
+
+const toStatusComment = (row: StatusCommentRow): StatusCommentRecord => ({
+  key: row.key,
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  issueNumber: row.issue_number,
+  state: row.state,
+  body: row.body,
+  version: row.version,
+});
 
 interface InboxRow {
   delivery_id: string;
@@ -620,6 +662,43 @@ export class SqliteStore implements RunStore {
 
   async pruneReplies(doneBefore: Date): Promise<number> {
     return this.#sql("DELETE FROM reply_outbox WHERE state != 'pending' AND done_at < ?").run(doneBefore.getTime()).changes;
+  }
+
+  async statusComment(key: string): Promise<StatusCommentRecord | undefined> {
+    const row = this.#sql("SELECT * FROM status_comments WHERE key = ?").get(key) as StatusCommentRow | undefined;
+    return row && toStatusComment(row);
+  }
+
+  async recordStatusComment({ key, installationId, repository, issueNumber, state, body }: StatusCommentEntry, expected: number): Promise<boolean> {
+    if (expected === 0) {
+      return this.#sql(
+          `INSERT INTO status_comments (key, installation_id, owner, repo, issue_number, state, body, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+           ON CONFLICT (key) DO NOTHING`,
+        )
+        .run(key, installationId, repository.owner, repository.repo, issueNumber, state, body).changes === 1;
+    }
+    return this.#sql("UPDATE status_comments SET state = ?, body = ?, version = version + 1 WHERE key = ? AND version = ?").run(state, body, key, expected).changes === 1;
+  }
+
+  async pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]> {
+    const rows = this.#sql("SELECT * FROM status_comments WHERE version > published_version AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?")
+      .all(now.getTime(), limit) as StatusCommentRow[];
+    return rows.map((row) => ({
+      ...toStatusComment(row),
+      ...(row.comment_id === null ? {} : { commentId: row.comment_id }),
+      attempts: row.attempts,
+    }));
+  }
+
+  async markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void> {
+    this.#sql(
+      `UPDATE status_comments SET published_version = max(published_version, ?), comment_id = coalesce(?, comment_id), attempts = 0, next_attempt_at = 0
+       WHERE key = ?`,
+    ).run(version, commentId ?? null, key);
+  }
+
+  async markStatusCommentFailed(key: string, retryAt: Date): Promise<void> {
+    this.#sql("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {

@@ -200,6 +200,35 @@ export interface PendingReply extends ReplyEntry {
   attempts: number;
 }
 
+/**
+ * The live status comment of one routine on one pull request (github/status-comments.ts): what it
+ * shows, kept for the next change, and the text waiting to be published. A row per pull request
+ * and routine; recording replaces the text waiting, so only the newest is ever sent.
+ */
+export interface StatusCommentEntry {
+  /** The pull request and routine, as the runs' concurrency key names them (`owner/repo#7:review`, lower-case). */
+  key: string;
+  installationId: number;
+  repository: RepositoryId;
+  issueNumber: number;
+  /** The publisher's own state of the comment (JSON text); a store keeps it as it is, unread. */
+  state: string;
+  /** The comment's text to publish. */
+  body: string;
+}
+
+export interface StatusCommentRecord extends StatusCommentEntry {
+  /** 1 for the first recorded state, one more for each after it. */
+  version: number;
+}
+
+export interface PendingStatusComment extends StatusCommentRecord {
+  /** The comment on GitHub, once it was created or found (until then it is looked for by its hidden marker before one is created). */
+  commentId?: number;
+  /** Failed attempts since the last success. */
+  attempts: number;
+}
+
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
@@ -327,6 +356,23 @@ export interface RunStore {
   markReplyFailed(key: string, retryAt: Date): Promise<void>;
   /** Forgets replies done before the time (their deliveries can no longer come again); returns how many. */
   pruneReplies(doneBefore: Date): Promise<number>;
+  /** The status comment's newest recorded state, published or not. */
+  statusComment(key: string): Promise<StatusCommentRecord | undefined>;
+  /**
+   * Records a status comment's next state (version `expected + 1`) when the newest recorded one
+   * is still version `expected` (0: none yet); false, recording nothing, when another came first:
+   * the caller reads it again and builds on it. A compare-and-set, so processes may share a row.
+   */
+  recordStatusComment(entry: StatusCommentEntry, expected: number): Promise<boolean>;
+  /** Status comments whose newest text is not yet on GitHub and due at `now`, in the order they fell due. */
+  pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]>;
+  /**
+   * `version` is on GitHub as comment `commentId` (undefined: keep the one recorded; a given-up
+   * version is marked so too); an older version is never sent after it.
+   */
+  markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void>;
+  /** The attempt failed: try again at `retryAt`. */
+  markStatusCommentFailed(key: string, retryAt: Date): Promise<void>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;

@@ -1,12 +1,15 @@
 // The agent loop: ask the model, run the tools it calls, hand back the results, until it reports
 // the outcome or a limit stops it. Limits are checked before every model call; every step is
 // recorded as it happens, so a crash loses nothing.
+import { performance } from "node:perf_hooks";
 import type Anthropic from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
 import type { TokenUsage } from "../run-request.js";
 import type { LoopBudget } from "./budget.js";
 import type { Tool, ToolContext } from "./define-tool.js";
-import { callModel, DEFAULT_RETRY, type RetryPolicy } from "./model-call.js";
+import { callModel, DEFAULT_RETRY, ModelCallError, type RetryPolicy } from "./model-call.js";
+import { contextKeeper, DEFAULT_CONTEXT, type ContextSetting } from "./context-clearing.js";
+import { dispatchTools, resultBlocks } from "./tool-dispatch.js";
 import { OUTCOME_TOOL, OutcomeInput } from "./tools/report-outcome.js";
 
 export type StopReason =
@@ -40,6 +43,8 @@ export interface LoopOptions {
   retry?: RetryPolicy;
   /** Asked before each model call whether it may be made (see budget.ts), and told of each response's usage. */
   budget?: LoopBudget;
+  /** How the prompt is kept inside the context window. Default: DEFAULT_CONTEXT. */
+  context?: ContextSetting;
   record(kind: string, data: unknown): Promise<void>;
 }
 
@@ -77,6 +82,7 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   const deadline = AbortSignal.timeout(Math.max(0, (options.deadline ?? Date.now() + options.timeoutMs) - Date.now()));
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  for (const tool of tools) tool.prepare?.();
   // The stable prefix (system prompt and tools) is cached once and read on every later turn.
   const system: Anthropic.TextBlockParam[] = [{ type: "text", text: options.system, cache_control: CACHE }];
   const toolDefinitions: Anthropic.Tool[] = tools.map((tool, i) => ({
@@ -86,6 +92,8 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     ...(i === tools.length - 1 ? { cache_control: CACHE } : {}),
   }));
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: [{ type: "text", text: options.prompt }] }];
+  // Old tool results are cleared as the prompt grows; the outcome tool's calls never are.
+  const context = contextKeeper(options.context ?? DEFAULT_CONTEXT, options.system.length + JSON.stringify(toolDefinitions).length, [OUTCOME_TOOL]);
   let usage: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
   let turns = 0;
   let cutOffs = 0;
@@ -95,27 +103,37 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
   while (true) {
     if (signal.aborted) return interruption();
     if (turns >= options.maxTurns) return stopped("max_turns", `the session used all ${options.maxTurns} turns`);
+    // Old tool results are cleared first, so the budget weighs the prompt that will be sent.
+    const cleared = context.clear(messages);
+    if (cleared) await record("context_cleared", { turn: turns + 1, ...cleared });
     const verdict = options.budget?.beforeCall({ system, tools: toolDefinitions, messages, max_tokens: options.maxOutputTokens });
     if (verdict && !verdict.go) return stopped("budget", verdict.detail);
     if (verdict?.note) await addNote(messages, verdict.note, record);
     turns += 1;
 
     let response: Anthropic.Message;
+    const called = performance.now();
     try {
       response = await callModel(
         client,
-        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages) },
-        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }) },
+        { model: options.model, max_tokens: options.maxOutputTokens, system, tools: toolDefinitions, messages: withBreakpoint(messages), ...context.params },
+        { signal, retry: options.retry ?? DEFAULT_RETRY, onRetry: (notice) => record("model_retry", { turn: turns, ...notice }), ...context.callOptions },
       );
     } catch (error) {
       if (signal.aborted) return interruption();
-      return stopped("model_error", error instanceof Error ? error.message : String(error));
+      const detail = error instanceof Error ? error.message : String(error);
+      const { status, requestId } = error instanceof ModelCallError ? error : {};
+      await record("model_error", { turn: turns, latencyMs: Math.round(performance.now() - called), ...(status === undefined ? {} : { status }), ...(requestId ? { requestId } : {}), error: detail });
+      return stopped("model_error", detail);
     }
+    const latencyMs = Math.round(performance.now() - called);
     usage = addUsage(usage, response.usage);
     const cost = await options.budget?.afterCall(response.usage);
+    context.observe(response.usage);
     await record("model_response", {
       turn: turns,
       stopReason: response.stop_reason,
+      latencyMs,
       usage: {
         input: response.usage.input_tokens,
         cacheRead: response.usage.cache_read_input_tokens ?? 0,
@@ -141,19 +159,10 @@ export async function runAgentLoop(options: LoopOptions): Promise<LoopResult> {
     cutOffs = 0;
     if (calls.length === 0) return stopped("end_turn", "the model stopped without reporting an outcome");
 
-    const results: Anthropic.ToolResultBlockParam[] = [];
-    let outcome: LoopResult["outcome"];
-    for (const call of calls) {
-      await record("tool_call", { id: call.id, name: call.name, input: call.input });
-      const tool = byName.get(call.name);
-      const result = tool
-        ? await tool.run(call.input, { ...options.toolContext, signal })
-        : { output: `There is no tool named ${call.name}. Use one of: ${[...byName.keys()].join(", ")}.`, isError: true };
-      await record("tool_result", { id: call.id, name: call.name, output: result.output, isError: result.isError ?? false });
-      results.push({ type: "tool_result", tool_use_id: call.id, content: result.output, ...(result.isError ? { is_error: true } : {}) });
-      if (call.name === OUTCOME_TOOL && !result.isError) outcome = OutcomeInput.parse(call.input);
-    }
-    messages.push({ role: "user", content: results });
+    const done = await dispatchTools(calls, { tools: byName, context: { ...options.toolContext, signal }, record });
+    const reported = [...done].reverse().find(({ call, result }) => call.name === OUTCOME_TOOL && !result.isError);
+    const outcome: LoopResult["outcome"] = reported && OutcomeInput.parse(reported.call.input);
+    messages.push({ role: "user", content: resultBlocks(done) });
     if (outcome) return { ...stopped("outcome_reported"), outcome };
   }
 }

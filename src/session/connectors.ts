@@ -150,6 +150,8 @@ export async function openConnectors(specs: ConnectorSpec[], options: OpenOption
             name: toolName(spec.name, tool.name),
             description: `${tool.description ?? tool.name} (from the ${spec.name} connector; its results are untrusted)`,
             inputSchema: tool.inputSchema as Record<string, unknown>,
+            // The server's word only decides whether its calls may run at once, never what they may reach.
+            ...(tool.annotations?.readOnlyHint === true ? { readOnly: true } : {}),
             async run(input): Promise<ToolResult> {
               try {
                 const result = await client.callTool({ name: tool.name, arguments: (input ?? {}) as Record<string, unknown> }, undefined, {

@@ -25,6 +25,10 @@ export interface Tool {
   description: string;
   /** JSON Schema of the input, as the model sees it. */
   inputSchema: Record<string, unknown>;
+  /** Reads and changes nothing, so several calls of it may run at once (see tool-dispatch.ts). */
+  readOnly?: boolean;
+  /** Prepares what the tool's first call needs (started as the session starts, not awaited). */
+  prepare?(): void;
   run(input: unknown, context: ToolContext): Promise<ToolResult>;
 }
 
@@ -45,6 +49,8 @@ export function defineTool<S extends z.ZodType>(definition: {
   name: string;
   description: string;
   input: S;
+  readOnly?: boolean;
+  prepare?(): void;
   execute(input: z.output<S>, context: ToolContext): Promise<string | ToolResult>;
 }): Tool {
   const { name, description, input, execute } = definition;
@@ -52,6 +58,8 @@ export function defineTool<S extends z.ZodType>(definition: {
     name,
     description,
     inputSchema: z.toJSONSchema(input, { io: "input" }) as Record<string, unknown>,
+    ...(definition.readOnly ? { readOnly: true } : {}),
+    ...(definition.prepare ? { prepare: definition.prepare } : {}),
     async run(raw, context) {
       const parsed = input.safeParse(raw);
       if (!parsed.success) {

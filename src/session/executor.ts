@@ -26,6 +26,7 @@ import { createRunDirectory } from "./run-directory.js";
 import { RunTokens, type RunToken, type RunTokenOptions } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
 import type { Workspaces } from "./workspace.js";
+import type { ContextSetting } from "./context-clearing.js";
 
 export interface ExecutorDeps {
   /** The app's own client (JWT), which mints installation tokens. */
@@ -47,6 +48,8 @@ export interface ExecutorDeps {
   prices?: PriceTable;
   /** The operator's default budgets and ceilings. */
   operatorBudget?: OperatorBudget;
+  /** How long sessions stay inside the context window; default DEFAULT_CONTEXT. */
+  context?: ContextSetting;
   /** The secret values the operator grants, and to which repositories; default none. */
   secrets?: SecretGrants;
   /** Every secret the server holds (its keys, every granted value): no run's text shows them. */
@@ -267,6 +270,7 @@ export class SessionExecutor implements RunExecutor {
         ...(spendCap ? { spendCap } : {}),
         ...(spent ? { onSpent: spent } : {}),
         maxOutputTokens: deps.maxOutputTokens,
+        ...(deps.context ? { context: deps.context } : {}),
         extraTools: fork ? reviewTools(github) : githubTools(github),
         readRepositoryFile,
         // The operator's connectors carry the operator's credentials: fork runs get only those marked for forks.

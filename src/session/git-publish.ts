@@ -1,6 +1,11 @@
 // Committing the agent's changes and pushing them, for the tools that publish work. The branch
 // policy lives here, in code: pushes go to claude/ branches unless the routine allows more, they
 // never force, and a branch that already has commits gets the run's changes on top of them.
+//
+// Through isomorphic-git, not native git (which makes the workspaces): by now the run's commands
+// have had the working tree's .git in their hands, and native git would obey what they wrote
+// there (hooks, core.fsmonitor, filter drivers, url rewrites that send the token elsewhere),
+// outside the sandbox. isomorphic-git runs none of it and is given the URL itself.
 import * as fs from "node:fs";
 import { join, normalize } from "node:path";
 import git, { type PromiseFsClient } from "isomorphic-git";
@@ -77,6 +82,12 @@ export async function pushHead(run: GitHubRun, branch: string, message: string):
 
 const descends = (dir: string, oid: string, ancestor: string) => git.isDescendent({ fs, dir, oid, ancestor, depth: -1 });
 const onAuth = (run: GitHubRun) => () => ({ username: "x-access-token", password: run.token });
+/**
+ * Given, so isomorphic-git does not take `http.corsProxy` from the working tree's .git/config,
+ * which the run's file tools can write: it would send the request, and the token with it, to
+ * whatever URL is written there.
+ */
+const NO_PROXY = "";
 
 /** The branch's tip on the remote, fetched into the working tree as origin/<branch>; undefined when there is no such branch. */
 async function fetchBranch(run: GitHubRun, branch: string, start: string | undefined): Promise<string | undefined> {
@@ -94,6 +105,7 @@ async function fetchBranch(run: GitHubRun, branch: string, start: string | undef
       singleBranch: true,
       tags: false,
       onAuth: onAuth(run),
+      corsProxy: NO_PROXY,
     });
     return fetchHead ?? undefined;
   } catch (error) {
@@ -182,6 +194,7 @@ async function send(run: GitHubRun, branch: string, commit: string, start: strin
       ref: commit,
       remoteRef: `refs/heads/${branch}`,
       onAuth: onAuth(run),
+      corsProxy: NO_PROXY,
     });
   } catch (error) {
     // isomorphic-git's own texts suggest forcing, which is never the way here.

@@ -4,6 +4,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import Anthropic, { AnthropicError, APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
 import { formatDuration } from "../config/duration.js";
+import { ModelNameError } from "../config/model-names.js";
+import { ROUTE_WORDS, routeOf, type RouteWords } from "./model-route.js";
 
 export interface RetryPolicy {
   /** How long one call may keep retrying, counted from its first failure, in milliseconds; 0 never retries. */
@@ -19,6 +21,8 @@ export interface RetryNotice {
   attempt: number;
   /** The HTTP status, when the API answered. */
   status?: number;
+  /** The API's id of the failed request (its request-id header), to quote to the provider. */
+  requestId?: string;
   error: string;
   waitMs: number;
 }
@@ -27,6 +31,8 @@ export interface ModelCallOptions {
   signal: AbortSignal;
   retry: RetryPolicy;
   onRetry(notice: RetryNotice): Promise<void>;
+  /** Headers besides the client's own (a beta the request uses). */
+  headers?: Record<string, string>;
 }
 
 /** A model call that failed for good; the message says what to check. */
@@ -35,6 +41,8 @@ export class ModelCallError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The API's id of the failed request, when it answered with one. */
+    readonly requestId?: string,
   ) {
     super(message);
   }
@@ -48,19 +56,20 @@ export async function callModel(client: Anthropic, params: ModelParams, options:
   for (let attempt = 1; ; attempt += 1) {
     try {
       // maxRetries 0: whatever the client was built with, this loop is the only one retrying.
-      return await client.messages.stream(params, { signal, maxRetries: 0 }).finalMessage();
+      return await client.messages.stream(params, { signal, maxRetries: 0, ...(options.headers ? { headers: options.headers } : {}) }).finalMessage();
     } catch (error) {
       if (signal.aborted || error instanceof APIUserAbortError) throw error;
       const status = error instanceof APIError ? error.status : undefined;
-      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model), status);
+      const requestId = (error instanceof APIError && error.requestID) || undefined;
+      if (!retryable(error)) throw new ModelCallError(refusedDetail(error, params.model, ROUTE_WORDS[routeOf(client)]), status, requestId);
       giveUpAt ??= Date.now() + retry.budgetMs;
       const remaining = giveUpAt - Date.now();
       if (remaining <= 0) {
         const retried = retry.budgetMs > 0 ? ` after ${formatDuration(retry.budgetMs)} of retries` : "";
-        throw new ModelCallError(`the model API was still failing${retried}: ${describe(error)}`, status);
+        throw new ModelCallError(`the model API was still failing${retried}: ${describe(error)}`, status, requestId);
       }
       const waitMs = Math.round(Math.min(remaining, retryAfter(error) ?? backoff(retry.baseDelayMs, attempt)));
-      await options.onRetry({ attempt, ...(status === undefined ? {} : { status }), error: describe(error), waitMs });
+      await options.onRetry({ attempt, ...(status === undefined ? {} : { status }), ...(requestId ? { requestId } : {}), error: describe(error), waitMs });
       await sleep(waitMs, undefined, { signal });
     }
   }
@@ -84,20 +93,24 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Why the API refused the request as it is, and what to check. */
-function refusedDetail(error: unknown, model: string): string {
+/** Why the API refused the request as it is, and what to check: the settings of the route the client takes. */
+function refusedDetail(error: unknown, model: string, route: RouteWords): string {
+  // The route could not place the model's name: nothing was sent, and the message says what to use.
+  // (The stream wraps what the client threw in an AnthropicError, as its cause.)
+  const unplaced = error instanceof ModelNameError ? error : error instanceof AnthropicError && error.cause instanceof ModelNameError ? error.cause : undefined;
+  if (unplaced) return `${unplaced.message} (the routine's model, or ROUTINES_MODEL)`;
   const said = describe(error);
   switch (error instanceof APIError ? error.status : undefined) {
     case 401:
-      return `the model API refused the key (${said}): check ANTHROPIC_API_KEY`;
+      return `${route.api} refused ${route.refused} (${said}): check ${route.check}`;
     case 403:
-      return `the model API denied access (${said}): check that the key may use the model ${model}`;
+      return `${route.api} denied access (${said}): check that ${route.holder} may use the model ${model}`;
     case 404:
-      return `the model API does not know the model ${model} (${said}): check the routine's model or ROUTINES_MODEL, and ANTHROPIC_BASE_URL`;
+      return `${route.api} does not know the model ${model} (${said}): check the routine's model or ROUTINES_MODEL, and ${route.endpoint}`;
     case undefined:
       return `the model call failed: ${said}`;
     default:
-      return `the model API rejected the request (${said})`;
+      return `${route.api} rejected the request (${said})`;
   }
 }
 

@@ -195,10 +195,13 @@ export async function openInside(root: string, path: string, mode: OpenMode): Pr
   }
 }
 
-/** Reads at most `max` bytes from the start of a file; `whole` tells whether that was all of it. */
-export async function readHead(handle: FileHandle, max: number): Promise<{ bytes: Buffer; whole: boolean }> {
+/**
+ * Reads at most `max` bytes from the start of a regular file; `whole` tells whether that was all
+ * of it. `size` is the file's length when the caller has just read it (saves a stat).
+ */
+export async function readHead(handle: FileHandle, max: number, size?: number): Promise<{ bytes: Buffer; whole: boolean }> {
   // Sized by the file's length, and grown if the file grows meanwhile; one byte more tells the end.
-  let buffer = Buffer.allocUnsafe(Math.min(max, (await handle.stat()).size) + 1);
+  let buffer = Buffer.allocUnsafe(Math.min(max, size ?? (await handle.stat()).size) + 1);
   let length = 0;
   for (;;) {
     if (length === buffer.length) {
@@ -207,9 +210,11 @@ export async function readHead(handle: FileHandle, max: number): Promise<{ bytes
       buffer.copy(bigger, 0, 0, length);
       buffer = bigger;
     }
-    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-    if (bytesRead === 0) break;
+    const asked = buffer.length - length;
+    const { bytesRead } = await handle.read(buffer, length, asked, length);
     length += bytesRead;
+    // A regular file reads short only at its end: no second read to find it.
+    if (bytesRead < asked) break;
   }
   return length > max ? { bytes: buffer.subarray(0, max), whole: false } : { bytes: buffer.subarray(0, length), whole: true };
 }

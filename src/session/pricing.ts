@@ -132,3 +132,14 @@ export function readPriceFile(path: string): PriceTable {
     ]),
   );
 }
+
+/**
+ * A run's cost in words: its dollars, none for a run whose model answered nothing (failed calls are
+ * not billed), or unknown when the model has no price.
+ */
+export function costWords(run: { costUsd?: number; usage?: TokenUsage }, { short = false } = {}): string {
+  if (run.costUsd !== undefined) return formatUsd(run.costUsd);
+  const usage = run.usage;
+  if (!usage || usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens + usage.outputTokens === 0) return formatUsd(0);
+  return short ? "unknown" : "unknown (the model has no known price)";
+}

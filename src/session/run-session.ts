@@ -30,6 +30,7 @@ import { reportOutcome } from "./tools/report-outcome.js";
 import { shell } from "./tools/shell.js";
 import { view } from "./tools/view.js";
 import type { Tool } from "./define-tool.js";
+import type { ContextSetting } from "./context-clearing.js";
 
 export const DEFAULT_MAX_TURNS = 100;
 export const DEFAULT_TIMEOUT_MS = 30 * 60_000;
@@ -51,6 +52,8 @@ export interface SessionOptions {
   client: Anthropic;
   defaultModel: string;
   maxOutputTokens: number;
+  /** How the session stays inside the context window; default DEFAULT_CONTEXT. */
+  context?: ContextSetting;
   /** Tools besides the workspace ones (GitHub and connector tools). */
   extraTools?: Tool[];
   /**
@@ -219,6 +222,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       timeoutMs,
       deadline,
       maxOutputTokens: options.maxOutputTokens,
+      ...(options.context ? { context: options.context } : {}),
       toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
       ...(signal ? { signal } : {}),
       budget,

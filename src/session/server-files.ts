@@ -14,6 +14,8 @@ export interface ServerFileOptions {
   /** PRIVATE_KEY_PATH as given, relative to `cwd` or absolute. */
   privateKeyPath?: string;
   connectorsFile?: string;
+  /** Files that hold the model route's credentials (GOOGLE_APPLICATION_CREDENTIALS, AWS_SHARED_CREDENTIALS_FILE, …). */
+  credentialFiles?: string[];
   /** The server user's HOME; default: both the HOME variable's and the account's. */
   homes?: string[];
 }
@@ -38,6 +40,7 @@ export async function serverFiles(options: ServerFileOptions): Promise<string[]>
     resolve(cwd, options.dataDir),
     ...(options.privateKeyPath ? [isAbsolute(options.privateKeyPath) ? options.privateKeyPath : resolve(cwd, options.privateKeyPath)] : []),
     ...(options.connectorsFile ? [resolve(cwd, options.connectorsFile)] : []),
+    ...(options.credentialFiles ?? []).map((file) => resolve(cwd, file)),
     ...homes.filter((home): home is string => Boolean(home) && home !== "/").map((home) => resolve(home)),
   ];
   const targets = await Promise.all(paths.map((path) => realpath(path).catch(() => path)));

@@ -1,14 +1,15 @@
 // `/routine` comments → replies, and RunRequests for `/routine run <name>` from people who may
-// write to the repository. Reactions and replies are recorded in the store under a key of the
+// write to the repository. A run started on a pull request is answered by its routine's status
+// comment (github/status-comments.ts) rather than a reply of its own. Reactions and replies are recorded in the store under a key of the
 // delivery's, so a delivery handled again records nothing new; the reply outbox sends them.
 import type { Context } from "probot";
-import { dailyBudgetOf, requiredSecrets } from "../config/environment-of.js";
+import { dailyBudgetOf, requiredSecrets, statusCommentOf } from "../config/environment-of.js";
 import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
 import type { AdmissionResult } from "../runs/admission.js";
 import type { ReplyEntry } from "../runs/store.js";
-import type { RunRequest } from "../run-request.js";
+import { keepsStatusComment, type RunRequest } from "../run-request.js";
 import { sentByApp } from "./app-identity.js";
 import { installationOf, type TriggerDeps } from "./github-events.js";
 import { commandTriggers, parseSlashCommand, type CommandTriggerRef } from "./slash-command.js";
@@ -98,6 +99,7 @@ export async function handleComment(context: Context<"issue_comment.created">, d
     const pullRequest = pullRequestContextOf(data);
     request.context.pullRequest = pullRequest;
     request.context.withoutSecrets = pullRequest.fork !== undefined;
+    Object.assign(request.context, statusCommentOf(config.routines[target.routine]));
   }
   request.context.requiredSecrets = requiredSecrets(config.routines[target.routine], config.environments, request.context.withoutSecrets);
   Object.assign(request.context, dailyBudgetOf(config.routines[target.routine]));
@@ -105,7 +107,8 @@ export async function handleComment(context: Context<"issue_comment.created">, d
   context.log.info({ routine: target.routine, status: result.status }, "run requested by command");
   // A duplicate is this delivery's own run, handled again: its reply may not have been recorded yet.
   const started = result.status === "queued" ? result.run.id : result.status === "duplicate" ? result.runId : undefined;
-  if (started) await reply(`Started \`${target.routine}\` as [${started}](${deps.runUrl(started)}).`);
+  // On a pull request the routine's status comment says it, and goes on saying how the run goes.
+  if (started && !keepsStatusComment(request)) await reply(`Started \`${target.routine}\` as [${started}](${deps.runUrl(started)}).`);
   if (result.status === "rejected") await reply(`\`${target.routine}\` was not started: ${result.reason}.`);
   return result;
 }

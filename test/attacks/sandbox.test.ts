@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { privateKey } from "../support/github.js";
 import { pullRequestEvent } from "../e2e/support/payloads.js";
 import { eventually, sleep, type ServerProcess } from "../e2e/support/server-process.js";
-import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "../e2e/support/world.js";
+import { call, isStatusComment, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "../e2e/support/world.js";
 
 const random = () => randomBytes(12).toString("hex");
 const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
@@ -173,7 +173,7 @@ async function runAttack(source: KeySource, repository: string, fork?: string) {
   await secrets.server.deliver("pull_request", await pullRequestEvent(world.github, repository, pull.number, "opened"));
   const head = await world.github.sha(repository, `refs/heads/${branch}`);
   const check = await eventually(() => world.github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: `the run on ${repository}` });
-  const comment = world.github.comments.find((c) => c.repository === repository && c.issue === pull.number);
+  const comment = world.github.comments.find((c) => c.repository === repository && c.issue === pull.number && !isStatusComment(c));
   return { secrets, marker, repository, pull: pull.number, head, check, comment, background };
 }
 

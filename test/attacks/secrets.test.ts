@@ -13,7 +13,7 @@ import { MODEL_KEY } from "../support/fake-model.js";
 import { pullRequestEvent } from "../e2e/support/payloads.js";
 import { git } from "../e2e/support/git.js";
 import { eventually, type ServerProcess } from "../e2e/support/server-process.js";
-import { call, keepDiagnostics, outcome, routinesYml, WEBHOOK_SECRET, startWorld, type World } from "../e2e/support/world.js";
+import { call, isStatusComment, keepDiagnostics, outcome, routinesYml, WEBHOOK_SECRET, startWorld, type World } from "../e2e/support/world.js";
 
 const ACME = "acme/app";
 const GLOBEX = "globex/app";
@@ -214,7 +214,7 @@ describe("secrets, attacked through the built server", () => {
     // Each installation gets only what was granted to it: globex/app nothing (its run does not start), globex/other its own value.
     const globexCheck = await completedCheck(GLOBEX, "leak", globex.number);
     const hashes = (text: string) => ({ acme: text.includes(sha256(acmeVault)), globex: text.includes(sha256(globexVault)) });
-    const commentOn = (repository: string, number: number) => github.comments.find((comment) => comment.repository === repository && comment.issue === number)?.body ?? "";
+    const commentOn = (repository: string, number: number) => github.comments.find((comment) => comment.repository === repository && comment.issue === number && !isStatusComment(comment))?.body ?? "";
     findings.secretsGiven = { [ACME]: hashes(commentOn(ACME, acme.number)), [GLOBEX]: hashes(commentOn(GLOBEX, globex.number)), [GLOBEX_OTHER]: hashes(commentOn(GLOBEX_OTHER, other.number)) };
     findings.globexCheck = { conclusion: globexCheck.conclusion, title: globexCheck.output?.title };
     const setupCheck = await completedCheck(ACME, "setup", acme.number);

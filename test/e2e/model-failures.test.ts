@@ -58,7 +58,7 @@ describe.concurrent("the model API misbehaving", () => {
     expect(world.model.sessionRequests("[overloaded-long]").length).toBeGreaterThan(5);
     const run = await shown(check);
     expect(run).toMatch(/^  status {4}errored \(the model API failed: the model API was still failing after 1m of retries: 529 overloaded_error/m);
-    expect(run).toMatch(/ model_retry \{"turn":\d+,"attempt":1,"status":529,"error":"529 overloaded_error: Overloaded","waitMs":1000\}/);
+    expect(run).toMatch(/ model_retry \{"turn":\d+,"attempt":1,"status":529,"requestId":"req_fake_\d+","error":"529 overloaded_error: Overloaded","waitMs":1000\}/);
   }, 150_000);
 
   it("401: the key is refused at once, with what to check, and never retried", async () => {

@@ -89,6 +89,10 @@ describe.skipIf(!hasPostgres)("the server on PostgreSQL", () => {
         expect((await client.query("SELECT status, outcome FROM runs WHERE id = $1", [runId])).rows).toEqual([{ status: "completed", outcome: "succeeded" }]);
         expect((await client.query("SELECT count(*)::int AS count FROM events WHERE run_id = $1", [runId])).rows[0].count).toBeGreaterThan(2);
         expect((await client.query("SELECT state FROM inbox")).rows).toEqual([{ state: "done" }]);
+        // The pull request's status comment is kept there too, and published in the end.
+        const statusComments = async () => (await client.query("SELECT key, version = published_version AS published FROM status_comments")).rows;
+        await eventually(async () => (await statusComments())[0]?.published === true, { what: "the status comment's last text published" });
+        expect(await statusComments()).toEqual([{ key: `${REPO}#${pull.number}:review`, published: true }]);
       } finally {
         await client.end();
       }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultRunsRoot } from "../../src/session/run-directory.js";
 import { checkRunRerequestedEvent, commentEvent, pullRequestEvent } from "./support/payloads.js";
 import { eventually, sleep, type ServerProcess } from "./support/server-process.js";
-import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
+import { call, isStatusComment, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/shop";
 const BROKEN = "acme/half-broken";
@@ -145,9 +145,10 @@ describe("a pull request, as deployed", () => {
     const [first] = await eventually(() => sessionsOf("[case-command]").length === 1 && sessionsOf("[case-command]"), { what: "the command's session" });
     // The delivery is handled from the inbox: the reaction and the reply may come after the session started.
     await eventually(() => github.reactions.some((reaction) => reaction.commentId === 501 && reaction.content === "eyes"), { what: "the 👀 reaction" });
-    const reply = await eventually(() => github.comments.find((comment) => comment.issue === pull.number && comment.body.startsWith("Started `review`")), { what: "the reply" });
-    // The reply carries a hidden marker, by which a creation whose answer was lost is found again.
-    expect(reply?.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.\n\n<!-- routines:reply:[0-9a-f]+ -->$/);
+    // The routine's status comment answers, naming the run; it carries a hidden marker, by which the next run finds it.
+    const status = await eventually(() => github.comments.find((comment) => comment.issue === pull.number && isStatusComment(comment) && comment.body.includes("/routine run` from @writer")), { what: "the status comment" });
+    expect(status.body).toMatch(/\[run `run_[0-9a-f]+`\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)/);
+    expect(status.body).toMatch(/<!-- routines:status:[0-9a-f]+ -->$/);
     const prompt = JSON.stringify(first!.body.messages[0]);
     expect(prompt).toContain("focus on the auth changes");
     expect(prompt).toMatch(/untrusted/i);
@@ -233,7 +234,7 @@ describe("a pull request, as deployed", () => {
     };
     await eventually(written, { what: "the first run to write its files" });
     await server.deliver("pull_request", await pullRequestEvent(github, REPO, second.number, "opened"));
-    const found = await eventually(() => github.comments.find((comment) => comment.issue === second.number), { what: "the second run's comment" });
+    const found = await eventually(() => github.comments.find((comment) => comment.issue === second.number && !isStatusComment(comment)), { what: "the second run's comment" });
     expect(found.body).toContain("searched");
     expect(found.body).not.toContain(secret);
     // Run A was still going when B looked (it ends when the server stops, after this file).

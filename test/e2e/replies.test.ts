@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commentEvent } from "./support/payloads.js";
 import { eventually, sleep, type ServerProcess } from "./support/server-process.js";
-import { keepDiagnostics, routinesYml, startWorld, type World } from "./support/world.js";
+import { isStatusComment, keepDiagnostics, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/answers";
 
@@ -61,7 +61,7 @@ function pendingReplies(): number {
 }
 
 describe("a slash command's answers, as deployed", () => {
-  it("gets one 👀 and one reply when its delivery is handled again after a kill -9", async () => {
+  it("gets one 👀 and one status comment when its delivery is handled again after a kill -9", async () => {
     const pull = await pullRequest();
     // The handler waits on the pull request when the server is killed: the 👀 is out, the reply not yet.
     world.github.routeDelays.set("GET /pulls/:number", 20_000);
@@ -73,13 +73,14 @@ describe("a slash command's answers, as deployed", () => {
 
     await server.restart();
     // The delivery is handled again from the inbox, and its run requested.
-    const reply = await eventually(() => commentsOn(pull.number).find((comment) => comment.body.startsWith("Started `review`")), { what: "the reply after the restart" });
+    // On a pull request the routine's status comment is the answer: the run waits in the queue (no model key).
+    const reply = await eventually(() => commentsOn(pull.number).find((comment) => isStatusComment(comment)), { what: "the status comment after the restart" });
     await eventually(() => inboxState("command-crash") === "done", { what: "the delivery to be handled" });
     await sleep(1_500);
     expect(reactionRequests(701)).toHaveLength(1);
     expect(reactionsTo(701)).toHaveLength(1);
     expect(commentsOn(pull.number)).toHaveLength(1);
-    expect(reply.body).toMatch(/^Started `review` as \[run_[0-9a-f]+\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\)\.\n\n<!-- routines:reply:[0-9a-f]+ -->$/);
+    expect(reply.body).toMatch(/^⏳ \*\*`review`\*\* is queued on `[0-9a-f]{7}`\.\n\n<sub>\[run `run_[0-9a-f]+`\]\(http:\/\/localhost:\d+\/dashboard\/runs\/run_[0-9a-f]+\) · started by `\/routine run` from @writer<\/sub>\n<!-- routines:status:[0-9a-f]+ -->$/);
   });
 
   it("posts a reply once when GitHub fails its first write, whether or not GitHub made the comment", async () => {

@@ -612,6 +612,28 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.pendingChecks(new Date(now.getTime() + 60_000), 10)).toMatchObject([{ key: "summary:abc", attempts: 1 }]);
     });
 
+    it("keeps each status comment's newest state, recorded by compare-and-set, until it is published", async () => {
+      const store = await fresh();
+      const entry = (state: string, body: string) => ({ key: "acme/app#7:review", installationId: 7, repository: { owner: "acme", repo: "app" }, issueNumber: 7, state, body });
+      expect(await store.statusComment("acme/app#7:review")).toBeUndefined();
+      expect(await store.recordStatusComment(entry("{\"s\":1}", "queued"), 0)).toBe(true);
+      // Another writer at the same version loses, and reads again.
+      expect(await store.recordStatusComment(entry("{\"s\":1}", "queued too"), 0)).toBe(false);
+      expect(await store.recordStatusComment(entry("{\"s\":2}", "running"), 1)).toBe(true);
+      expect(await store.recordStatusComment(entry("{\"s\":2}", "running too"), 1)).toBe(false);
+      expect(await store.statusComment("acme/app#7:review")).toEqual({ ...entry("{\"s\":2}", "running"), version: 2 });
+      expect(await store.pendingStatusComments(now, 10)).toEqual([{ ...entry("{\"s\":2}", "running"), version: 2, attempts: 0 }]);
+      await store.markStatusCommentFailed("acme/app#7:review", new Date(now.getTime() + 1_000));
+      expect(await store.pendingStatusComments(now, 10)).toEqual([]);
+      expect(await store.pendingStatusComments(new Date(now.getTime() + 1_000), 10)).toMatchObject([{ attempts: 1 }]);
+      await store.markStatusCommentPublished("acme/app#7:review", 2, 55_000_000_001);
+      expect(await store.pendingStatusComments(new Date(now.getTime() + 1_000), 10)).toEqual([]);
+      expect(await store.recordStatusComment(entry("{\"s\":3}", "done"), 2)).toBe(true);
+      // An older version published late does not hide the newer one.
+      await store.markStatusCommentPublished("acme/app#7:review", 1, undefined);
+      expect(await store.pendingStatusComments(now, 10)).toEqual([{ ...entry("{\"s\":3}", "done"), version: 3, commentId: 55_000_000_001, attempts: 0 }]);
+    });
+
     it("sends replies once per key, one at a time per issue, oldest first", async () => {
       const store = await fresh();
       const reply = (key: string, issueNumber: number) => ({

@@ -152,9 +152,9 @@ describe("runAgentLoop", () => {
     expect(requests).toHaveLength(4);
     const retries = events.filter(([kind]) => kind === "model_retry").map(([, data]) => data as { waitMs: number });
     expect(retries).toEqual([
-      { turn: 1, attempt: 1, status: 529, error: "529 overloaded_error: Overloaded", waitMs: 10 },
-      { turn: 1, attempt: 2, status: 429, error: "429 rate_limit_error: slow down", waitMs: 50 },
-      { turn: 1, attempt: 3, status: 500, error: "500 api_error: Internal error", waitMs: expect.any(Number) },
+      { turn: 1, attempt: 1, status: 529, requestId: "req_fake_1", error: "529 overloaded_error: Overloaded", waitMs: 10 },
+      { turn: 1, attempt: 2, status: 429, requestId: "req_fake_2", error: "429 rate_limit_error: slow down", waitMs: 50 },
+      { turn: 1, attempt: 3, status: 500, requestId: "req_fake_3", error: "500 api_error: Internal error", waitMs: expect.any(Number) },
     ]);
     // Thirty seconds asked, capped at what is left of the 300 ms budget.
     expect(retries[2]!.waitMs).toBeGreaterThan(100);
@@ -197,10 +197,60 @@ describe("runAgentLoop", () => {
   it.each([
     ["a bad key", { key: "wrong-key" }, [] as ScriptedTurn[], "the model API refused the key (401 authentication_error: invalid x-api-key): check ANTHROPIC_API_KEY"],
     ["a bad request", {}, [{ error: { status: 400, type: "invalid_request_error", message: "prompt is too long" } }], "the model API rejected the request (400 invalid_request_error: prompt is too long)"],
-  ])("does not retry %s, and says what to check", async (_, options, script, detail) => {
-    const { result, requests } = await loop(script, options);
+  ])("does not retry %s, says what to check, and records the status and the request's id", async (_, options, script, detail) => {
+    const { result, requests, events } = await loop(script, options);
     expect(result).toMatchObject({ stopReason: "model_error", detail });
     expect(requests).toHaveLength(1);
+    expect(events).toEqual([["model_error", { turn: 1, latencyMs: expect.any(Number), status: detail.includes("401") ? 401 : 400, requestId: "req_fake_1", error: detail }]]);
+  });
+
+  it("records each turn's latency and tokens", async () => {
+    const { events } = await loop([{ content: [tool("view", { path: "index.js" })], delayMs: 150 }, done]);
+    const responses = events.filter(([kind]) => kind === "model_response").map(([, data]) => data as { latencyMs: number; usage: Record<string, number> });
+    expect(responses[0]!.latencyMs).toBeGreaterThanOrEqual(140);
+    expect(responses[1]!.latencyMs).toBeLessThan(responses[0]!.latencyMs);
+    for (const response of responses) expect(response.usage).toEqual({ input: 0, cacheRead: expect.any(Number), cacheWrite: expect.any(Number), output: expect.any(Number) });
+  });
+
+  it("clears old tool results once the prompt passes the threshold, records it, and keeps the task and the latest results", async () => {
+    const root = await workTree();
+    await writeFile(join(root, "big.txt"), `${"a line of a large file\n".repeat(150)}`);
+    const script = (index: number): ScriptedTurn => (index < 20 ? { content: [tool("view", { path: "big.txt" })] } : done);
+    const { result, events, requests } = await loop(script, { maxTurns: 30, context: { mode: "harness", clearAtTokens: 8_000 }, toolContext: { root, env: {} } });
+    expect(result.stopReason).toBe("outcome_reported");
+    const clearings = events.filter(([kind]) => kind === "context_cleared").map(([, data]) => data as { turn: number; results: number; characters: number; tokens: number; promptTokens: number; threshold: number });
+    expect(clearings.length).toBeGreaterThan(0);
+    // In chunks: several results at once, brought down to about half the threshold (or as far as the latest three results allow).
+    for (const clearing of clearings) {
+      expect(clearing.results).toBeGreaterThan(1);
+      expect(clearing.promptTokens).toBeGreaterThan(8_000);
+      expect(clearing.promptTokens - clearing.tokens).toBeLessThanOrEqual(5_000);
+      expect(clearing.threshold).toBe(8_000);
+    }
+    const after = requests[clearings[0]!.turn - 1]!.body;
+    expect(after.messages[0].content[0].text).toBe(requests[0]!.body.messages[0].content[0].text);
+    const shown = after.messages.flatMap((message: { content: Array<{ type: string; content?: string }> }) => message.content.filter((block) => block.type === "tool_result").map((block) => block.content));
+    expect(shown[0]).toMatch(/^\[cleared to save context: \d+ characters of view output; run it again if needed\]$/);
+    expect(shown.slice(-3).every((text: string) => text.includes("a line of a large file"))).toBe(true);
+    // Every request stays under the threshold plus one turn's growth.
+    const sizes = requests.map((request) => (request.usage?.cacheRead ?? 0) + (request.usage?.cacheWrite ?? 0));
+    expect(Math.max(...sizes)).toBeLessThan(8_000 + 1_500);
+  });
+
+  it("leaves clearing to the API when asked, sending its beta and edit", async () => {
+    const { requests } = await loop([done], { context: { mode: "api", clearAtTokens: 80_000 } });
+    expect(requests[0]!.headers["anthropic-beta"]).toBe("context-management-2025-06-27");
+    expect(requests[0]!.body.context_management).toMatchObject({ edits: [{ type: "clear_tool_uses_20250919", trigger: { type: "input_tokens", value: 80_000 } }] });
+  });
+
+  it("sends no context management when it is off or the harness's own", async () => {
+    for (const mode of ["off", "harness"] as const) {
+      const { requests } = await loop([done], { context: { mode, clearAtTokens: 80_000 } });
+      expect(requests[0]!.headers["anthropic-beta"]).toBeUndefined();
+      expect(requests[0]!.body.context_management).toBeUndefined();
+      await model?.close();
+      model = undefined;
+    }
   });
 
   it("stops waiting to retry as soon as the run is cancelled", async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, realpath } from "node:fs/promises";
+import { mkdtemp, readFile, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectorFetch } from "../../src/session/connector-fetch.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "../../src/session/connectors.js";
+import { SLOW_MCP_SERVER } from "../support/tiny-mcp-server.js";
 
 const EVERYTHING = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
 const stdio = (name: string, env: Record<string, string> = {}): ConnectorSpec => ({ name, command: process.execPath, args: [EVERYTHING, "stdio"], env });
@@ -56,6 +57,20 @@ describe("selectConnectors", () => {
 describe("openConnectors", () => {
   let httpServer: ChildProcess | undefined;
   afterAll(() => httpServer?.kill());
+
+  it("marks a tool read-only only when its server says readOnlyHint: true", async () => {
+    const dir = await realpath(await mkdtemp(join(tmpdir(), "routines-slow-mcp-")));
+    await writeFile(join(dir, "slow.mjs"), SLOW_MCP_SERVER);
+    const set = await openConnectors([{ name: "slow", command: process.execPath, args: [join(dir, "slow.mjs")] }], { env });
+    try {
+      expect(set.tools.map((tool) => [tool.name, tool.readOnly ?? false])).toEqual([
+        ["mcp__slow__wait", true],
+        ["mcp__slow__wait_and_write", false],
+      ]);
+    } finally {
+      await set.close();
+    }
+  });
 
   it("starts real MCP servers over stdio and exposes their tools, with untrusted results and an allowlisted environment", async () => {
     process.env.SERVER_SECRET_FOR_TEST = "never-seen";

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { costOf, formatUsd, priceOf, readPriceFile, SHIPPED_PRICES } from "../../src/session/pricing.js";
+import { costOf, costWords, formatUsd, priceOf, readPriceFile, SHIPPED_PRICES } from "../../src/session/pricing.js";
 
 const usage = (input: number, cacheWrite: number, cacheRead: number, output: number) => ({ inputTokens: input, cacheWriteTokens: cacheWrite, cacheReadTokens: cacheRead, outputTokens: output });
 
@@ -58,6 +58,17 @@ describe("formatUsd", () => {
     expect(formatUsd(0)).toBe("$0.00");
     expect(formatUsd(0.5)).toBe("$0.50");
     expect(formatUsd(0.14)).toBe("$0.14");
+  });
+});
+
+describe("costWords", () => {
+  const none = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
+  it("says the dollars, nothing spent when the model answered nothing, and unknown only when tokens went to a model without a price", () => {
+    expect(costWords({ costUsd: 0.5, usage: { ...none, inputTokens: 10 } })).toBe(formatUsd(0.5));
+    expect(costWords({ usage: none })).toBe(formatUsd(0));
+    expect(costWords({})).toBe(formatUsd(0));
+    expect(costWords({ usage: { ...none, outputTokens: 3 } })).toBe("unknown (the model has no known price)");
+    expect(costWords({ usage: { ...none, outputTokens: 3 } }, { short: true })).toBe("unknown");
   });
 });
 

@@ -116,6 +116,27 @@ describe("routines run", () => {
     });
     expect(await cli(["run", "docs", "--repo", root], { ROUTINES_SECRET_DEPLOY_TOKEN: "x" })).toMatchObject({ status: 2, stderr: "routines: set ANTHROPIC_API_KEY to the model key\n" });
     expect(await cli(["run", "nope", "--repo", root], {})).toMatchObject({ status: 2, stderr: 'routines: no valid routine "nope"; routines: docs\n' });
+    expect(await cli(["run", "docs", "--repo", root], { ROUTINES_SECRET_DEPLOY_TOKEN: "x", ROUTINES_MODEL_PROVIDER: "vertex", GOOGLE_OAUTH_ACCESS_TOKEN: "ya29.t" })).toMatchObject({
+      status: 2,
+      stderr: "routines: CLOUD_ML_REGION is not set: Google Vertex AI needs the region of its endpoint (e.g. us-east5, or global)\n",
+    });
+  });
+
+  it("takes the operator's model route: Amazon Bedrock with AWS keys", async () => {
+    const root = await checkout("version: 1\nroutines:\n  triage:\n    prompt: Triage.\n    model: claude-haiku-4-5\n");
+    const aws = { accessKeyId: "AKIACLIROUTETEST0001", secretAccessKey: "cli-route-secret-key-0123456789", region: "us-east-2" };
+    model = await startFakeModel([{ content: [{ type: "tool_use", name: "report_outcome", input: { outcome: "succeeded", summary: "Triaged." } }] }], { wire: { kind: "bedrock", ...aws } });
+    const result = await cli(["run", "triage", "--repo", root], {
+      ROUTINES_MODEL_PROVIDER: "bedrock",
+      AWS_ACCESS_KEY_ID: aws.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+      AWS_REGION: aws.region,
+      ANTHROPIC_BEDROCK_BASE_URL: model.url,
+    });
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(result.stdout).toContain("\nOutcome: succeeded\nTriaged.\n");
+    expect(model.requests[0]!.refused).toBeUndefined();
+    expect(decodeURIComponent(model.requests[0]!.url!)).toBe("/model/anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream");
   });
 });
 

@@ -33,4 +33,14 @@ describe("the server's own files", () => {
     const cwd = await realpath(await mkdtemp(join(tmpdir(), "routines-server-cwd-")));
     expect(await serverFiles({ cwd, dataDir: "/var/lib/routines", privateKeyPath: "/etc/routines/key.pem", homes: [] })).toEqual([cwd, "/var/lib/routines", "/etc/routines/key.pem"]);
   });
+
+  it("include the files of the model route's credentials", async () => {
+    const cwd = await realpath(await mkdtemp(join(tmpdir(), "routines-server-cwd-")));
+    expect(await serverFiles({ cwd, dataDir: "/var/lib/routines", credentialFiles: ["/etc/gcp/service-account.json", "aws/credentials"], homes: [] })).toEqual([
+      cwd,
+      "/var/lib/routines",
+      "/etc/gcp/service-account.json",
+      join(cwd, "aws", "credentials"),
+    ]);
+  });
 });

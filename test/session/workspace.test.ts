@@ -1,12 +1,17 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, realpath, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { refNameProblem, Workspaces } from "../../src/session/workspace.js";
 import { createServedRepository, run, startGitServer, type GitServer } from "../support/git-server.js";
 
 const TOKEN = "ghs_workspace_token_123";
+/** The built module, for a second process. */
+const WORKSPACE_MODULE = fileURLToPath(new URL("../../dist/session/workspace.js", import.meta.url));
 let server: GitServer;
 let work: string;
 
@@ -38,6 +43,15 @@ describe("Workspaces", () => {
     expect(await readFile(join(workspace.dir, ".git/config"), "utf8")).not.toContain(TOKEN);
     await workspace.remove();
     expect(existsSync(workspace.dir)).toBe(false);
+  });
+
+  it("removes the cache an earlier version kept for the repository when it makes its own", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    await mkdir(join(cacheDir, "acme", "app.git", "objects"), { recursive: true });
+    const workspace = await new Workspaces(cacheDir).checkout({ repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" }, TOKEN);
+    expect(existsSync(join(cacheDir, "acme", "app.git"))).toBe(false);
+    expect(existsSync(join(cacheDir, "acme", "app.tree", ".git", "HEAD"))).toBe(true);
+    await workspace.remove();
   });
 
   it("checks out at a given directory, made there, and refuses one that exists", async () => {
@@ -89,6 +103,117 @@ describe("Workspaces", () => {
     await expect(workspaces.checkout({ ...spec, defaultBranch: "trunk" }, TOKEN)).rejects.toThrow();
     await expect(workspaces.checkout({ ...spec, defaultBranch: "--upload-pack=evil" }, TOKEN)).rejects.toThrow('refusing the branch name "--upload-pack=evil"');
     await expect(workspaces.checkout({ ...spec, pullRequest: { number: 1, headSha: "0".repeat(40), baseRef: "main" } }, TOKEN)).rejects.toThrow(/pull request #1 moved on/);
+  });
+});
+
+describe("runs of one repository at once", () => {
+  it("each get a working tree of their own commit, checked out at the same time", async () => {
+    const workspaces = new Workspaces(await mkdtemp(join(tmpdir(), "routines-cache-")));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const headSha = await run(work, "rev-parse", "feature");
+    const [onMain, onPull, again] = await Promise.all([
+      workspaces.checkout(spec, TOKEN),
+      workspaces.checkout({ ...spec, pullRequest: { number: 1, headSha, baseRef: "main" } }, TOKEN),
+      workspaces.checkout(spec, TOKEN),
+    ]);
+    expect(await readFile(join(onMain.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    expect(await readFile(join(onPull.dir, "src/app.ts"), "utf8")).toBe("export const a = 2;\n");
+    expect(await readFile(join(again.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    expect(new Set([onMain.dir, onPull.dir, again.dir]).size).toBe(3);
+    for (const workspace of [onMain, onPull, again]) expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+    await Promise.all([onMain, onPull, again].map((workspace) => workspace.remove()));
+  });
+
+  it("take turns on the cache when they are in two processes (two workers sharing a data directory)", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const headSha = await run(work, "rev-parse", "feature");
+    // The other process checks out the pull request's head, again and again, from the same cache.
+    const script = `
+      import { readFile } from "node:fs/promises";
+      import { Workspaces } from ${JSON.stringify(WORKSPACE_MODULE)};
+      const workspaces = new Workspaces(${JSON.stringify(cacheDir)});
+      for (let i = 0; i < 4; i++) {
+        const workspace = await workspaces.checkout({ ...${JSON.stringify(spec)}, pullRequest: { number: 1, headSha: ${JSON.stringify(headSha)}, baseRef: "main" } }, ${JSON.stringify(TOKEN)});
+        process.stdout.write(await readFile(workspace.dir + "/src/app.ts", "utf8"));
+        await workspace.remove();
+      }
+      await workspaces.idle();
+    `;
+    const other = promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    const workspaces = new Workspaces(cacheDir);
+    const mine: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const workspace = await workspaces.checkout(spec, TOKEN);
+      mine.push(await readFile(join(workspace.dir, "src/app.ts"), "utf8"));
+      expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+      await workspace.remove();
+    }
+    await workspaces.idle();
+    expect(mine).toEqual(Array(4).fill("export const a = 1;\n"));
+    expect((await other).stdout).toBe("export const a = 2;\n".repeat(4));
+  });
+
+  it("share no file: a run that rewrites its repository's objects changes nothing for the next run", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    const workspaces = new Workspaces(cacheDir);
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const first = await workspaces.checkout(spec, TOKEN);
+    // What a run's commands can do to the files they were given, git's read-only packs included.
+    const packs = join(first.dir, ".git", "objects", "pack");
+    for (const name of await readdir(packs)) {
+      await chmod(join(packs, name), 0o644);
+      await writeFile(join(packs, name), "overwritten by a run\n");
+    }
+    await writeFile(join(first.dir, "src/app.ts"), "export const a = 666;\n");
+    // Nothing of it reached the cache (the spare made meanwhile included).
+    await workspaces.idle();
+    const cached = (await readdir(cacheDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    const touched = [];
+    for (const entry of cached) if ((await readFile(join(entry.parentPath, entry.name), "latin1")).includes("overwritten by a run")) touched.push(entry.name);
+    expect(touched).toEqual([]);
+    const second = await workspaces.checkout(spec, TOKEN);
+    expect(await readFile(join(second.dir, "src/app.ts"), "utf8")).toBe("export const a = 1;\n");
+    expect(await run(second.dir, "log", "-1", "--format=%s")).toBe("Initial commit");
+    await run(second.dir, "fsck", "--no-dangling", "--no-progress");
+    await Promise.all([first.remove(), second.remove()]);
+  });
+});
+
+describe("a re-run's workspace", () => {
+  it("is the spare made after the last checkout, brought to its commit with what was fetched since", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "routines-cache-"));
+    const workspaces = new Workspaces(cacheDir);
+    const spec = { repository: { owner: "acme", repo: "app" }, url: `${server.url}/acme/app.git`, defaultBranch: "main" };
+    const spare = join(cacheDir, "acme", "app.tree.spare");
+    await (await workspaces.checkout(spec, TOKEN)).remove();
+    await workspaces.idle();
+    expect(existsSync(join(spare, ".git", "HEAD"))).toBe(true);
+    const spareReadme = (await stat(join(spare, "README.md"))).ino;
+
+    // The repository moves on after the spare was made: a new commit on a new branch, published as a pull request.
+    const bare = join(server.root, "acme", "app.git");
+    await run(work, "checkout", "-q", "-b", "spare-test", "main");
+    await writeFile(join(work, "SPARE.md"), "after the spare\n");
+    await run(work, "add", "SPARE.md");
+    await run(work, "commit", "-q", "-m", "After the spare");
+    const headSha = await run(work, "rev-parse", "HEAD");
+    await run(work, "push", "-q", bare, "HEAD:refs/pull/7/head");
+
+    const parent = await mkdtemp(join(tmpdir(), "routines-at-"));
+    const workspace = await workspaces.checkout({ ...spec, at: join(parent, "app"), pullRequest: { number: 7, headSha, baseRef: "main" } }, TOKEN);
+    // Taken over, not copied: the spare's files are the run's now (a new spare is made for the next run).
+    expect((await stat(join(workspace.dir, "README.md"))).ino).toBe(spareReadme);
+    expect(workspace.dir).toBe(join(await realpath(parent), "app"));
+    expect(await readFile(join(workspace.dir, "SPARE.md"), "utf8")).toBe("after the spare\n");
+    expect(await run(workspace.dir, "rev-parse", "HEAD")).toBe(headSha);
+    expect(await run(workspace.dir, "status", "--porcelain")).toBe("");
+    expect(await run(workspace.dir, "diff", "--stat", "origin/main...HEAD")).toContain("SPARE.md");
+    expect(await run(workspace.dir, "for-each-ref", "--format=%(refname)")).toBe("refs/remotes/origin/HEAD\nrefs/remotes/origin/main");
+    await run(workspace.dir, "fsck", "--no-dangling", "--no-progress");
+    await workspaces.idle();
+    expect(existsSync(join(spare, ".git", "HEAD"))).toBe(true);
+    await workspace.remove();
   });
 });
 
@@ -176,6 +301,7 @@ describe("a workflow or deployment run's workspace", () => {
       new RegExp(`^commit ${forkHead} is not on main of acme/app \\(its tip is [0-9a-f]{40}\\): only the repository's own history is checked out$`),
     );
     await expect(workspaces.checkout({ ...spec(), commit: { sha: forkHead } }, TOKEN)).rejects.toThrow(`commit ${forkHead} is not on the default branch main of acme/app`);
+    await expect(workspaces.checkout({ ...spec(), commit: { sha: "1".repeat(40), ref: "main" } }, TOKEN)).rejects.toThrow(`commit ${"1".repeat(40)} is not on main of acme/app`);
     await expect(workspaces.checkout({ ...spec(), commit: { sha: first, ref: "gone" } }, TOKEN)).rejects.toThrow("acme/app has no branch or tag gone");
     await expect(workspaces.checkout({ ...spec(), commit: { sha: first, ref: "--upload-pack=evil" } }, TOKEN)).rejects.toThrow('refusing the ref name "--upload-pack=evil"');
     await expect(workspaces.checkout({ ...spec(), commit: { sha: "HEAD", ref: "main" } }, TOKEN)).rejects.toThrow('refusing "HEAD": not a commit\'s full sha');

@@ -30,3 +30,28 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   }
 });
 `;
+
+// A connector whose tools take their time: `wait` (marked read-only) and `wait_and_write` (not
+// marked) each wait `ms` milliseconds and answer with when they started and ended (epoch ms), so a
+// test can tell whether two calls ran at once.
+export const SLOW_MCP_SERVER = `
+import { createInterface } from "node:readline";
+const answer = (id, result) => process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id, result }) + "\\n");
+const schema = { type: "object", properties: { ms: { type: "number" }, tag: { type: "string" } } };
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const { id, method, params } = JSON.parse(line);
+  if (method === "initialize") answer(id, { protocolVersion: params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "slow", version: "1" } });
+  if (method === "tools/list") {
+    answer(id, {
+      tools: [
+        { name: "wait", description: "waits, reading nothing", inputSchema: schema, annotations: { readOnlyHint: true } },
+        { name: "wait_and_write", description: "waits, then writes", inputSchema: schema },
+      ],
+    });
+  }
+  if (method === "tools/call") {
+    const started = Date.now();
+    setTimeout(() => answer(id, { content: [{ type: "text", text: JSON.stringify({ tag: params.arguments.tag, started, ended: Date.now() }) }] }), params.arguments.ms);
+  }
+});
+`;

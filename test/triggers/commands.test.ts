@@ -28,7 +28,7 @@ const comment = (body: string, { onPullRequest = true, action = "created" } = {}
 
 const permission = (role: string, login = "Codertocat") =>
   nock(API).get(`${REPO}/collaborators/${login}/permission`).reply(200, { permission: role === "maintain" ? "write" : role, role_name: role });
-const defaultBranch = () => nock(API).get(CONTENTS_PATH).once().reply(200, contentsReply(ROUTINES, "config-sha"));
+const defaultBranch = (yml = ROUTINES) => nock(API).get(CONTENTS_PATH).once().reply(200, contentsReply(yml, "config-sha"));
 
 type TestStore = ReturnType<typeof testApp>["store"];
 
@@ -80,6 +80,21 @@ describe("/routine commands", () => {
         },
       },
     });
+    // On a pull request the routine's status comment answers: no reply of its own.
+    expect(await recorded(store)).toEqual([EYES]);
+    expect(result?.status === "queued" && result.run.context.statusComment).toBeUndefined();
+  });
+
+  it("replies with the run's link on a pull request when the routine has no status comment", async () => {
+    const { probot, admission, store } = testApp();
+    permission("write");
+    defaultBranch(ROUTINES.replace("    prompt: Review.\n", "    prompt: Review.\n    status_comment: false\n"));
+    nock(API)
+      .get(`${REPO}/pulls/1`)
+      .reply(200, { number: 1, title: "t", user: { login: "octocat" }, head: { sha: "abc123", ref: "x", repo: { full_name: "Codertocat/Hello-World" } }, base: { ref: "main", repo: { full_name: "Codertocat/Hello-World" } } });
+    await receive(probot, "issue_comment", comment("/routine run review"));
+    const [result] = admission.results;
+    expect(result).toMatchObject({ status: "queued", run: { context: { statusComment: false } } });
     const runId = result?.status === "queued" ? result.run.id : "";
     expect(await recorded(store)).toEqual([EYES, text(`Started \`review\` as [${runId}](https://routines.example.test/dashboard/runs/${runId}).`)]);
   });
@@ -166,7 +181,7 @@ describe("/routine commands", () => {
     expect(admission.results).toEqual([]);
   });
 
-  it("starts one run, with one reply, from a redelivered comment", async () => {
+  it("starts one run, with one reaction, from a redelivered comment", async () => {
     const { probot, admission, store } = testApp();
     permission("write");
     defaultBranch();
@@ -175,9 +190,8 @@ describe("/routine commands", () => {
     await receive(probot, "issue_comment", comment("/routine run review"), "redelivered");
     await receive(probot, "issue_comment", comment("/routine run review"), "redelivered");
     expect(admission.results.map((result) => result.status)).toEqual(["queued", "duplicate"]);
-    // Handled twice, recorded once: one 👀 and one reply, naming the one run.
-    const runId = admission.results[0]?.status === "queued" ? admission.results[0].run.id : "";
-    expect(await recorded(store)).toEqual([EYES, text(`Started \`review\` as [${runId}](https://routines.example.test/dashboard/runs/${runId}).`)]);
+    // Handled twice, recorded once: one 👀 (the status comment names the run).
+    expect(await recorded(store)).toEqual([EYES]);
     // A pull request from a fork: the run gets no secrets.
     expect(admission.results[0]).toMatchObject({ run: { context: { withoutSecrets: true, pullRequest: { fork: "someone/Hello-World" } } } });
   });

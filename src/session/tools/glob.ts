@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
 import { MissingPathError, openInside } from "../paths.js";
-import { Matcher, MatchStopped } from "./matcher.js";
+import { Matcher, MatchStopped, prepareMatchers } from "./matcher.js";
 import { SEARCH_LIMITS, SearchBudget, under, walkTree, type SearchLimits } from "./walk-tree.js";
 
 const MAX_RESULTS = 500;
@@ -28,6 +28,8 @@ export function globScope(pattern: string): { pattern: string; prefix: string[];
 export function globTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
   return defineTool({
     name: "glob",
+    readOnly: true,
+    prepare: () => prepareMatchers(),
     description: [
       `Find files by glob pattern, e.g. "src/**/*.ts" (at most ${MAX_RESULTS} paths, sorted). .git and node_modules are skipped, and symbolic links are not followed.`,
       `One search looks at up to ${limits.maxEntries} files and directories for up to ${limits.timeMs / 1000}s, and says when it stopped early.`,

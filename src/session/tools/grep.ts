@@ -1,9 +1,9 @@
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
-import { MissingPathError, openInside, readHead, type TreeEntry } from "../paths.js";
+import { MissingPathError, openInside, type TreeEntry } from "../paths.js";
 import { globScope } from "./glob.js";
-import { Matcher, MatchStopped } from "./matcher.js";
+import { Matcher, MatchStopped, prepareMatchers } from "./matcher.js";
 import { SEARCH_LIMITS, SearchBudget, size, under, walkTree, type SearchLimits } from "./walk-tree.js";
 
 const MAX_MATCHES = 300;
@@ -14,6 +14,8 @@ const LINE_WIDTH = 300;
 export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
   return defineTool({
     name: "grep",
+    readOnly: true,
+    prepare: () => prepareMatchers(),
     description: [
       `Search file contents with a regular expression (JavaScript syntax). Returns path:line: text for each matching line, at most ${MAX_MATCHES}.`,
       "Binary files, files over 2 MB, .git and node_modules are skipped, and symbolic links are not followed.",
@@ -35,56 +37,65 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
       const scope = include === undefined ? undefined : globScope(include);
       const target = await openInside(root, path, "any");
       const budget = new SearchBudget(limits, signal);
-      const lines = new Matcher({ regex }, budget.signal);
-      const files = scope && new Matcher({ glob: scope.pattern }, budget.signal);
+      // One worker chooses the files by the include glob and searches them.
+      const lines = new Matcher(scope ? { regex, glob: scope.pattern } : { regex }, budget.signal);
       const matches: string[] = [];
       let more = 0;
 
-      const search = async (file: TreeEntry) => {
-        if (file.stats.size > MAX_FILE_BYTES || !budget.read(file.stats.size)) return;
-        const { bytes, whole } = await readHead(file.handle, MAX_FILE_BYTES);
-        if (!whole || bytes.subarray(0, 8000).includes(0)) return;
-        budget.matching = file.path;
-        const { found, count } = await lines.lines(bytes.toString("utf8"), MAX_MATCHES - matches.length, LINE_WIDTH);
+      /**
+       * Searches the files `names` of `dir`, in this order, in one exchange with the matcher's
+       * worker; with `globPaths`, only those whose glob path the include glob matches.
+       */
+      const searchIn = async (dir: TreeEntry, names: string[], globPaths?: string[]) => {
+        if (names.length === 0 || budget.stopped) return;
+        const shown = names.map((name) => join(dir.path, name));
+        budget.matching = globPaths ? "the include glob" : shown[0];
+        const result = await lines
+          .searchFiles(
+            names.map((name) => dir.inside(name)),
+            { ...(globPaths ? { globPaths } : {}), maxFileBytes: MAX_FILE_BYTES, bytesLeft: limits.maxBytes - budget.bytes, limit: MAX_MATCHES - matches.length, width: LINE_WIDTH },
+          )
+          .catch((error: unknown) => {
+            if (error instanceof MatchStopped) budget.matching = lines.matching < 0 ? "the include glob" : shown[lines.matching];
+            throw error;
+          });
         budget.matching = undefined;
-        for (const [line, text] of found) matches.push(`${file.path}:${line}: ${text}`);
-        more += count - found.length;
+        budget.bytes += result.bytes;
+        if (result.cut) budget.cut ??= "bytes";
+        for (const { index, found, count } of result.files) {
+          for (const [line, text] of found) matches.push(`${shown[index]}:${line}: ${text}`);
+          more += count - found.length;
+        }
       };
 
       const searchDirectory = async (base: TreeEntry) => {
         const start = scope?.prefix.length ? await openInside(root, join(base.path, ...scope.prefix), "directory").catch(missing) : base;
         if (!start) return;
         try {
-          await walkTree(start, budget, scope?.depth ?? limits.maxDepth, async (dir, names) => {
-            let selected = names.map(() => true);
-            if (files && scope) {
-              budget.matching = "the include glob";
-              selected = await files.select(names.map((name) => under(start.path, dir, name, scope.prefix)));
-              budget.matching = undefined;
-            }
-            for (const [i, name] of names.entries()) {
-              if (!selected[i] || budget.stopped) continue;
-              const file = await dir.child(name, false);
-              if (!file) continue; // a link swapped in meanwhile, or gone
-              try {
-                if (file.stats.isFile()) await search(file);
-              } finally {
-                await file.close();
-              }
-            }
-          });
+          await walkTree(start, budget, scope?.depth ?? limits.maxDepth, (dir, names) =>
+            searchIn(dir, names, scope && names.map((name) => under(start.path, dir, name, scope.prefix))),
+          );
         } finally {
           if (start !== base) await start.close();
         }
       };
 
+      /** A file named by path, searched through its directory like any other (whatever include says). */
+      const searchFile = async (file: TreeEntry) => {
+        const parent = await openInside(root, dirname(file.path) || ".", "directory");
+        try {
+          await searchIn(parent, [basename(file.path)]);
+        } finally {
+          await parent.close();
+        }
+      };
+
       try {
-        // A file named by path is searched whatever include says.
-        await (target.isDirectory ? searchDirectory(target) : search(target));
+        await (target.isDirectory ? searchDirectory(target) : searchFile(target));
       } catch (error) {
         if (!(error instanceof MatchStopped)) throw error;
       } finally {
-        await Promise.all([lines.close(), files?.close(), target.close()]);
+        await Promise.all([lines.close(), target.close()]);
       }
       const note = budget.note("Narrow it with path or include.");
       if (matches.length === 0) return `No matches for /${pattern}/.${note}`;

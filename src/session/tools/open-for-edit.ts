@@ -19,7 +19,7 @@ export async function openForEdit(root: string, path: string): Promise<EditableF
     throw error instanceof MissingPathError ? new ToolError(`${path} does not exist; use create_file for new files`) : error;
   });
   try {
-    const { bytes, whole } = await readHead(entry.handle, MAX_EDIT_BYTES);
+    const { bytes, whole } = await readHead(entry.handle, MAX_EDIT_BYTES, entry.stats.size);
     if (!whole) throw new ToolError(`${path} is larger than ${MAX_EDIT_BYTES / 1024 / 1024} MB; change it with the shell`);
     return { content: bytes.toString("utf8"), shown: entry.shown, write: (content) => rewrite(entry.handle, content), close: () => entry.close() };
   } catch (error) {

@@ -12,6 +12,7 @@ const MAX_COMMENTS = 100;
 export function readIssueTool(run: GitHubRun): Tool {
   return defineTool({
     name: "read_issue",
+    readOnly: true,
     description: "Read an issue or pull request of one of this run's repositories: its title, state, labels, assignees, author, description and comments.",
     input: z.object({
       number: z.number().int().min(1).describe("The issue or pull request number."),

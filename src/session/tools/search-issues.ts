@@ -26,6 +26,7 @@ export function queryProblem(query: string): string | undefined {
 export function searchIssuesTool(run: GitHubRun): Tool {
   return defineTool({
     name: "search_issues",
+    readOnly: true,
     description: [
       "Search or list the issues (and, with type, pull requests) of one of this run's repositories, most recently updated first.",
       "query takes GitHub's search words and qualifiers (label:bug, author:octocat, no:assignee, no:label, created:>2026-01-01, in:title); the repository, type, state and labels are set by the other inputs.",

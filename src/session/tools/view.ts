@@ -10,6 +10,7 @@ const MAX_ENTRIES = Math.ceil(MAX_OUTPUT / 4);
 
 export const view = defineTool({
   name: "view",
+  readOnly: true,
   description: `Show a file with line numbers (at most ${MAX_LINES} lines at a time; use start_line and end_line for more), or list a directory.`,
   input: z.object({
     path: z.string().describe("A path relative to the repository root."),
@@ -26,7 +27,7 @@ export const view = defineTool({
         const names = entries.filter((item) => item.name !== ".git").map((item) => `${item.name}${item.isDirectory() ? "/" : ""}`);
         return `${entry.shown}/\n${names.sort().join("\n")}${more ? `\n[more than ${MAX_ENTRIES} entries; only these are shown]` : ""}`;
       }
-      const { bytes, whole } = await readHead(entry.handle, MAX_BYTES);
+      const { bytes, whole } = await readHead(entry.handle, MAX_BYTES, entry.stats.size);
       if (bytes.subarray(0, 8000).includes(0)) throw new ToolError(`${path} is a binary file`);
       const lines = bytes.toString("utf8").split("\n");
       // A cut file's last line may be cut too: it is left out.

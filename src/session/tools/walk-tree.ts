@@ -49,16 +49,6 @@ export class SearchBudget {
     return this.cut !== undefined;
   }
 
-  /** Counts `bytes` more to read; false (and the search stops) when that would pass the cap. */
-  read(bytes: number): boolean {
-    if (this.bytes + bytes > this.limits.maxBytes) {
-      this.cut ??= "bytes";
-      return false;
-    }
-    this.bytes += bytes;
-    return true;
-  }
-
   /** The line that ends a search's result when it did not look at everything; "" otherwise. */
   note(narrow: string): string {
     if (!this.stopped && !this.tooDeep) return "";

@@ -134,6 +134,8 @@ export class FakeGitHub {
    */
   readonly routeDelays = new Map<string, number>();
   readonly comments: Array<{ id: number; repository: string; issue: number; body: string; user: string }> = [];
+  /** Every edit of an issue comment (PATCH), in order: the comment's id and the text it was given. */
+  readonly commentEdits: Array<{ id: number; repository: string; body: string }> = [];
   readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[] }> = [];
   readonly reactions: Array<{ repository: string; commentId: number; content: string; user?: string }> = [];
   readonly tokens = new Map<string, Token>();
@@ -723,6 +725,18 @@ export class FakeGitHub {
       this.comments.push({ id, repository: fullName.toLowerCase(), issue: Number(params.number), body: body?.body ?? "", user: this.botLogin });
       if (fails) return { status: 502, body: { message: "Server Error" } };
       return { status: 201, body: { id, body: body?.body, html_url: `${this.url}/${fullName}/issues/${params.number}#issuecomment-${id}` } };
+    }
+    if ((params = route("PATCH /issues/comments/:id"))) {
+      const comment = this.comments.find((c) => c.repository === fullName.toLowerCase() && c.id === Number(params!.id));
+      if (!comment) return { status: 404, body: { message: "Not Found" } };
+      const onPull = this.pullRequests.has(`${fullName.toLowerCase()}#${comment.issue}`);
+      const denied = needs("issues", "write");
+      if (denied && (!onPull || needs("pull_requests", "write"))) return denied;
+      // GitHub lets an app edit only its own comments.
+      if (comment.user !== this.botLogin) return { status: 403, body: { message: "Resource not accessible by integration" } };
+      comment.body = body?.body ?? comment.body;
+      this.commentEdits.push({ id: comment.id, repository: comment.repository, body: comment.body });
+      return ok({ id: comment.id, body: comment.body, html_url: `${this.url}/${fullName}/issues/${comment.issue}#issuecomment-${comment.id}` });
     }
     if ((params = route("GET /issues/:number/comments"))) {
       const number = Number(params.number);

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach } from "vitest";
 import { privateKey } from "../../support/github.js";
-import { MODEL_KEY, startFakeModel, type FakeModel } from "../../support/fake-model.js";
+import { MODEL_KEY, startFakeModel, type FakeModel, type FakeModelOptions } from "../../support/fake-model.js";
 import { FakeGitHub, type FakeGitHubOptions } from "./fake-github.js";
 import { ROOT, ServerProcess, type ServerOptions } from "./server-process.js";
 
@@ -20,9 +20,10 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: Partial<FakeGitHubOptions> = {}): Promise<World> {
-  const github = await new FakeGitHub({ appId: APP_ID, privateKey, ...options }).start();
-  const model = await startFakeModel();
+export async function startWorld(options: Partial<FakeGitHubOptions> & { model?: FakeModelOptions } = {}): Promise<World> {
+  const { model: modelOptions, ...githubOptions } = options;
+  const github = await new FakeGitHub({ appId: APP_ID, privateKey, ...githubOptions }).start();
+  const model = await startFakeModel([], modelOptions);
   const servers: ServerProcess[] = [];
   const dotenv = (extra: Record<string, string> = {}) => ({
     APP_ID: String(APP_ID),
@@ -58,6 +59,9 @@ export async function startWorld(options: Partial<FakeGitHubOptions> = {}): Prom
 
 /** A routines.yml from an object, as YAML's JSON subset. */
 export const routinesYml = (routines: Record<string, unknown>, extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, ...extra, routines }, null, 2);
+
+/** Whether a comment is a routine's status comment (its hidden marker), as opposed to what a run posted. */
+export const isStatusComment = (comment: { body: string }) => comment.body.includes("<!-- routines:status:");
 
 /** A model turn that calls one tool. */
 export const call = (name: string, input: unknown) => ({ content: [{ type: "tool_use" as const, name, input }] });

@@ -1,7 +1,7 @@
 // One run: trigger, infrastructure status and outcome side by side, timing, tokens, links, and
 // the transcript, which grows live while the run goes (see ../live.ts and the page script).
 import type { RunRecord, TranscriptEvent } from "../../../runs/store.js";
-import { formatUsd } from "../../../session/pricing.js";
+import { costWords } from "../../../session/pricing.js";
 import { html, type Html } from "../../html.js";
 import type { DashboardSession } from "../sessions.js";
 import { csrfField, formatDuration, formatTime, page, repoPath } from "./layout.js";
@@ -52,7 +52,7 @@ export function runState({ run, session, canWrite, githubUrl }: RunView, events:
     <div><dl>
       <dt>Tokens</dt>
       <dd>${usage ? html`${usage.inputTokens} input · ${usage.cacheReadTokens} cache read · ${usage.cacheWriteTokens} cache write · ${usage.outputTokens} output` : "—"}</dd>
-      <dt>Cost</dt><dd>${costWords(run)}</dd>
+      <dt>Cost</dt><dd>${runCostWords(run)}</dd>
       ${links.length > 0 ? html`<dt>Posted</dt>${links.map((link) => html`<dd><a href="${link}">${link.replace(/^https?:\/\/[^/]+\//, "")}</a></dd>`)}` : ""}
     </dl></div>
   </div>
@@ -65,11 +65,8 @@ export function runState({ run, session, canWrite, githubUrl }: RunView, events:
 </section>`;
 }
 
-/** The run's cost, or why there is none. */
-export function costWords(run: RunRecord): string {
-  if (run.costUsd !== undefined) return formatUsd(run.costUsd);
-  return run.usage ? "unknown (the model has no known price)" : "—";
-}
+/** The run's cost, or why there is none; a dash before the run has called the model. */
+export const runCostWords = (run: RunRecord): string => (run.usage || run.costUsd !== undefined ? costWords(run) : "—");
 
 export function runPage(view: RunView, events: TranscriptEvent[]): Html {
   const { run } = view;

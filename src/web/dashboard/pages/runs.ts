@@ -1,11 +1,10 @@
 // Runs the user can see, newest first, filtered by repository, routine, trigger kind, status and
 // outcome, a page at a time.
 import { RUN_STATUSES as STATUSES, type RunRecord } from "../../../runs/store.js";
-import { formatUsd } from "../../../session/pricing.js";
+import { costWords } from "../../../session/pricing.js";
 import { html, type Html } from "../../html.js";
 import type { DashboardSession } from "../sessions.js";
 import { formatDuration, formatTime, page } from "./layout.js";
-import { costWords } from "./run.js";
 import { outcomeBadge, statusBadge, triggerWords } from "./run-words.js";
 
 export const TRIGGER_KINDS = ["github", "command", "schedule", "api", "manual"] as const;
@@ -70,7 +69,7 @@ ${
     <td>${outcomeBadge(run)}</td>
     <td class="hide-narrow">${formatTime(run.createdAt)}</td>
     <td class="hide-narrow">${run.startedAt && run.finishedAt ? formatDuration(run.finishedAt.getTime() - run.startedAt.getTime()) : "—"}</td>
-    <td class="hide-narrow">${run.costUsd === undefined ? (run.usage ? "unknown" : "—") : formatUsd(run.costUsd)}</td>
+    <td class="hide-narrow">${run.usage || run.costUsd !== undefined ? costWords(run, { short: true }) : "—"}</td>
   </tr>`,
   )}</tbody></table></div>`
 }
