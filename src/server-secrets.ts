@@ -8,7 +8,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync } f
 import { join, resolve } from "node:path";
 import { SECRET_PREFIX } from "./config/secret-grants.js";
 
-/** Variables whose values are the server's own secrets; the model routes' among them (session/model-client.ts). */
+/** Variables whose values are the server's own secrets; the model routes' among them (session/model-client.ts), and DATABASE_URL, which holds the database's password. */
 const SECRET_VARIABLES = new Set([
   "PRIVATE_KEY",
   "WEBHOOK_SECRET",
@@ -21,6 +21,7 @@ const SECRET_VARIABLES = new Set([
   "AWS_SESSION_TOKEN",
   "AWS_BEARER_TOKEN_BEDROCK",
   "GOOGLE_OAUTH_ACCESS_TOKEN",
+  "DATABASE_URL",
 ]);
 
 export const isSecretVariable = (name: string) => SECRET_VARIABLES.has(name) || name.startsWith(SECRET_PREFIX);
@@ -50,6 +51,19 @@ function privateKeyForms(env: NodeJS.ProcessEnv, cwd: string): string[] {
     if (text) forms.push(...pemParts(text));
   }
   return forms;
+}
+
+/** DATABASE_URL's password as written and decoded, so that it is redacted where it shows alone. */
+function databasePassword(env: NodeJS.ProcessEnv): string[] {
+  const url = env.DATABASE_URL;
+  if (!url || !URL.canParse(url)) return [];
+  const { password } = new URL(url);
+  if (!password) return [];
+  try {
+    return [password, decodeURIComponent(password)];
+  } catch {
+    return [password];
+  }
 }
 
 const safeList = (dir: string) => {
@@ -90,7 +104,7 @@ export const referencedVariables = (text: string) => [...new Set([...text.matchA
 /** Every secret value the server holds, for the redactor; `also` names more variables that hold secrets. */
 export function heldSecrets(env: NodeJS.ProcessEnv, { sessionSecret, cwd = process.cwd(), also = [] }: { sessionSecret?: string; cwd?: string; also?: readonly string[] } = {}): string[] {
   const values = Object.entries(env).flatMap(([name, value]) => (value && (isSecretVariable(name) || also.includes(name)) && !name.endsWith("_REPOSITORIES") ? [value] : []));
-  return [...new Set([...values, ...(sessionSecret ? [sessionSecret] : []), ...privateKeyForms(env, cwd), ...googleCredentialForms(env, cwd)])];
+  return [...new Set([...values, ...(sessionSecret ? [sessionSecret] : []), ...privateKeyForms(env, cwd), ...googleCredentialForms(env, cwd), ...databasePassword(env)])];
 }
 
 /**

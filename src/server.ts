@@ -16,7 +16,7 @@ import { applyEnvFile } from "./env-file.js";
 import { WEBHOOK_PATH, withServerAddresses } from "./github/app-manifest.js";
 import { botAuthorOf } from "./github/bot-author.js";
 import { inspectOffThread } from "./github/config-check.js";
-import { revokeLeftoverTokens } from "./github/leftover-tokens.js";
+import { revokeLeftoverTokens, revokeRunTokens } from "./github/leftover-tokens.js";
 import { redactRequests } from "./github/redact-requests.js";
 import { InboxProcessor } from "./github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "./github/receive-webhooks.js";
@@ -30,9 +30,10 @@ import { StatusCommentPublisher } from "./github/status-comments.js";
 import { StoreAdmission } from "./runs/admission.js";
 import { RunEvents } from "./runs/run-events.js";
 import type { RunObserver } from "./runs/run-observer.js";
-import type { RunRecord } from "./runs/store.js";
+import type { RunRecord, RunStore } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
-import { SqliteStore } from "./runs/sqlite-store.js";
+import { openStore } from "./runs/open-store.js";
+import { DatabaseUnavailableError, SchemaTooNewError } from "./runs/pg-store.js";
 import { WorkerPool } from "./runs/worker-pool.js";
 import { createServerLog, logFormatOf, type LogFormat } from "./server-log.js";
 import { heldSecrets, referencedVariables, scrubEnvironment } from "./server-secrets.js";
@@ -105,7 +106,14 @@ function scrubSecrets(): void {
 }
 for (const warning of connectors.warnings) log.warn(warning);
 const serverConnectors = connectors.specs;
-const store = new SqliteStore(join(settings.dataDir, "routines.db"));
+let store: RunStore;
+try {
+  store = await openStore(settings, { onError: (error) => log.warn({ err: error }, "a database connection failed; the next query opens another") });
+} catch (error) {
+  if (!(error instanceof DatabaseUnavailableError || error instanceof SchemaTooNewError)) throw error;
+  log.error(error.message);
+  process.exit(1);
+}
 let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
 // Check-run states go to the store's outbox from the start; they are published once the app's
@@ -258,7 +266,18 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     onTokenRefreshError: (error, runId) => log.warn({ err: error, run: runId }, "the run's token could not be refreshed; trying again"),
   });
   if (stopping) return;
-  pool = new WorkerPool(store, executor, { concurrency: settings.workers, observer, redact, onError: (error) => log.error({ err: error }, "the worker pool failed") });
+  pool = new WorkerPool(store, executor, {
+    concurrency: settings.workers,
+    // SQLite: this process owns the database, so runs found running are a stopped process's.
+    soleProcess: !settings.databaseUrl,
+    leaseMs: settings.runLease,
+    onTakenOver: async (run) => {
+      await revokeRunTokens(store, run.id, octokitForToken, (error) => log.warn({ err: error, run: run.id }, "a run token left by a stopped process could not be revoked"));
+    },
+    observer,
+    redact,
+    onError: (error) => log.error({ err: error }, "the worker pool failed"),
+  });
   pool.onEvent(metrics.transcriptEvent);
   pool.onEvent((runId, event) => events.event(runId, event));
   pool.onEvent((runId, event) => void statusComments.event(runId, event).catch(onObserverError));

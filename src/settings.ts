@@ -5,6 +5,7 @@ import { INFERENCE_PROFILES, MODEL_PROVIDERS, ModelNameError, modelIdFor, type I
 import { readSecretGrants, SecretGrantError, type SecretGrants } from "./config/secret-grants.js";
 import { DEFAULT_MAX_GITHUB_WRITES_CEILING, DEFAULT_MIN_SCHEDULE_INTERVAL } from "./config/validate.js";
 import type { OperatorBudget } from "./session/budget.js";
+import { isPostgresUrl, redactDatabaseUrl } from "./runs/database-url.js";
 import { PriceFileError, readPriceFile, type PriceTable } from "./session/pricing.js";
 import { DEFAULT_CONTEXT, type ContextMode, type ContextSetting } from "./session/context-clearing.js";
 
@@ -13,8 +14,10 @@ export interface Settings {
   minScheduleInterval: number;
   /** The most GitHub writes per run a routine may ask for with max_github_writes (ROUTINES_MAX_GITHUB_WRITES). */
   maxGithubWrites: number;
-  /** Where the embedded store keeps its files (DATA_DIR). */
+  /** Where the embedded store keeps its files, and the server its git caches (DATA_DIR). */
   dataDir: string;
+  /** The PostgreSQL database that holds the store instead of SQLite under DATA_DIR (DATABASE_URL). */
+  databaseUrl?: string;
   /** Runs allowed per installation per day, one-off schedules aside (ROUTINES_DAILY_RUNS_PER_INSTALLATION). */
   dailyRunsPerInstallation: number;
   /** Webhook-started runs allowed per routine and repository per hour (ROUTINES_HOURLY_RUNS_PER_ROUTINE). */
@@ -27,6 +30,8 @@ export interface Settings {
   apiFiresPerMinute: number;
   /** Runs executed at once (ROUTINES_WORKERS). */
   workers: number;
+  /** How long a run's claim holds without renewal before another process may take the run over, in milliseconds (ROUTINES_RUN_LEASE). */
+  runLease: number;
   /** The operator's MCP connectors, in the .mcp.json format (ROUTINES_CONNECTORS_FILE). */
   connectorsFile?: string;
   /** Run commands without a sandbox on a host that cannot sandbox (ROUTINES_ALLOW_UNSANDBOXED=true). */
@@ -79,12 +84,14 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     minScheduleInterval: durationSetting(env, "ROUTINES_MIN_SCHEDULE_INTERVAL", DEFAULT_MIN_SCHEDULE_INTERVAL),
     maxGithubWrites: countSetting(env, "ROUTINES_MAX_GITHUB_WRITES", DEFAULT_MAX_GITHUB_WRITES_CEILING),
     dataDir: resolve(env.DATA_DIR?.trim() || "data"),
+    ...databaseUrlSetting(env),
     dailyRunsPerInstallation: countSetting(env, "ROUTINES_DAILY_RUNS_PER_INSTALLATION", 500),
     hourlyRunsPerRoutine: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_ROUTINE", 30),
     hourlyRunsPerInstallation: countSetting(env, "ROUTINES_HOURLY_RUNS_PER_INSTALLATION", 100),
     oneOffGrace: durationSetting(env, "ROUTINES_ONE_OFF_GRACE", 60 * 60 * 1000),
     apiFiresPerMinute: countSetting(env, "ROUTINES_API_FIRES_PER_MINUTE", 10),
     workers: countSetting(env, "ROUTINES_WORKERS", 2),
+    runLease: leaseSetting(env),
     allowUnsandboxed: booleanSetting(env, "ROUTINES_ALLOW_UNSANDBOXED"),
     fullNetworkRepositories: repositoryListSetting(env, "ROUTINES_FULL_NETWORK_REPOSITORIES"),
     ...(env.ROUTINES_CONNECTORS_FILE?.trim() ? { connectorsFile: resolve(env.ROUTINES_CONNECTORS_FILE.trim()) } : {}),
@@ -274,6 +281,23 @@ function repositoryListSetting(env: NodeJS.ProcessEnv, name: string): string[] {
     throw new SettingsError(`${name} has ${JSON.stringify(wrong)}, which is not a repository; list owner/name, owner/* or * separated by commas, e.g. "acme/app,acme-labs/*"`);
   }
   return entries;
+}
+
+/** A lease is renewed three times per period: shorter than 3 s, renewals would be under a second apart. */
+function leaseSetting(env: NodeJS.ProcessEnv): number {
+  const ms = durationSetting(env, "ROUTINES_RUN_LEASE", 60_000);
+  if (ms < 3_000) throw new SettingsError(`ROUTINES_RUN_LEASE=${JSON.stringify(env.ROUTINES_RUN_LEASE?.trim())} is too short; use at least "3s"`);
+  return ms;
+}
+
+function databaseUrlSetting(env: NodeJS.ProcessEnv): Pick<Settings, "databaseUrl"> {
+  const text = env.DATABASE_URL?.trim();
+  if (!text) return {};
+  if (!isPostgresUrl(text)) {
+    // The value is shown without its password, or not at all when it cannot be read as a URL.
+    throw new SettingsError(`DATABASE_URL is not a PostgreSQL URL: ${redactDatabaseUrl(text)}; use postgres://user:password@host:5432/database`);
+  }
+  return { databaseUrl: text };
 }
 
 function urlSetting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {

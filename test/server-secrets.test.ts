@@ -30,6 +30,15 @@ describe("the server's secrets", () => {
     expect(held).not.toContain("42");
   });
 
+  it("include DATABASE_URL and its password (decoded), which leave the environment with the rest", () => {
+    const url = "postgres://routines:p%40ss-w0rd-4a1b@db.internal:5432/routines";
+    const env: NodeJS.ProcessEnv = { DATABASE_URL: url, PATH: "/usr/bin" };
+    expect(heldSecrets(env)).toEqual(expect.arrayContaining([url, "p@ss-w0rd-4a1b", "p%40ss-w0rd-4a1b"]));
+    expect(heldSecrets({ DATABASE_URL: "postgres://db.internal/routines" })).toEqual(["postgres://db.internal/routines"]);
+    expect(scrubEnvironment(env)).toEqual(["DATABASE_URL"]);
+    expect(env).toEqual({ PATH: "/usr/bin" });
+  });
+
   it("include the private key given in base64, or in its file", async () => {
     expect(heldSecrets({ PRIVATE_KEY: Buffer.from(pem).toString("base64") })).toEqual(expect.arrayContaining([pem, ...bodyLines]));
     const dir = await mkdtemp(join(tmpdir(), "routines-key-"));

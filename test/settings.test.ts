@@ -17,6 +17,7 @@ describe("readSettings", () => {
       oneOffGrace: 3_600_000,
       apiFiresPerMinute: 10,
       workers: 2,
+      runLease: 60_000,
       allowUnsandboxed: false,
       fullNetworkRepositories: [],
       model: "claude-sonnet-5-5",
@@ -39,11 +40,13 @@ describe("readSettings", () => {
         ROUTINES_MIN_SCHEDULE_INTERVAL: "15m",
         ROUTINES_MAX_GITHUB_WRITES: "250",
         DATA_DIR: "/var/lib/routines",
+        DATABASE_URL: " postgres://routines:s3cret@db.internal:5432/routines ",
         ROUTINES_DAILY_RUNS_PER_INSTALLATION: "200",
         ROUTINES_HOURLY_RUNS_PER_ROUTINE: "5",
         ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "50",
         ROUTINES_API_FIRES_PER_MINUTE: "3",
         ROUTINES_ONE_OFF_GRACE: "15m",
+        ROUTINES_RUN_LEASE: "30s",
         ROUTINES_PUBLIC_URL: "https://routines.example.com/",
         ROUTINES_MODEL: "claude-opus-4-1",
         ROUTINES_MAX_OUTPUT_TOKENS: "16000",
@@ -71,12 +74,14 @@ describe("readSettings", () => {
       minScheduleInterval: 900_000,
       maxGithubWrites: 250,
       dataDir: "/var/lib/routines",
+      databaseUrl: "postgres://routines:s3cret@db.internal:5432/routines",
       dailyRunsPerInstallation: 200,
       hourlyRunsPerRoutine: 5,
       hourlyRunsPerInstallation: 50,
       oneOffGrace: 900_000,
       apiFiresPerMinute: 3,
       workers: 2,
+      runLease: 30_000,
       allowUnsandboxed: false,
       fullNetworkRepositories: ["acme/app", "acme-labs/*"],
       model: "claude-opus-4-1",
@@ -104,6 +109,8 @@ describe("readSettings", () => {
     expect(readSettings({ ROUTINES_CONTEXT_MANAGEMENT: "off", ROUTINES_CONTEXT_CLEAR_AT_TOKENS: "5000" }).context).toEqual({ mode: "off", clearAtTokens: 5000 });
     expect(readSettings({ ROUTINES_CONNECTORS_FILE: "/etc/routines/connectors.json" }).connectorsFile).toBe("/etc/routines/connectors.json");
     expect(readSettings({ ROUTINES_FULL_NETWORK_REPOSITORIES: "*" }).fullNetworkRepositories).toEqual(["*"]);
+    expect(readSettings({ DATABASE_URL: "postgresql://db/routines?sslmode=require" }).databaseUrl).toBe("postgresql://db/routines?sslmode=require");
+    expect(readSettings({ DATABASE_URL: " " }).databaseUrl).toBeUndefined();
   });
 
   it("reads the model route, and checks the default model against it", () => {
@@ -145,6 +152,10 @@ describe("readSettings", () => {
     [{ ROUTINES_BUDGET_MAX_DAILY_USD: "0" }, 'ROUTINES_BUDGET_MAX_DAILY_USD="0" is not an amount of dollars'],
     [{ ROUTINES_BUDGET_RUN_USD: "20", ROUTINES_BUDGET_MAX_RUN_USD: "10" }, "ROUTINES_BUDGET_RUN_USD=20 is above ROUTINES_BUDGET_MAX_RUN_USD=10; a default cannot be above the ceiling"],
     [{ ROUTINES_BUDGET_DAILY_USD: "200", ROUTINES_BUDGET_MAX_DAILY_USD: "100" }, "ROUTINES_BUDGET_DAILY_USD=200 is above ROUTINES_BUDGET_MAX_DAILY_USD=100"],
+    [{ DATABASE_URL: "mysql://routines:s3cret@db/routines" }, "DATABASE_URL is not a PostgreSQL URL: mysql://routines:***@db/routines; use postgres://user:password@host:5432/database"],
+    [{ DATABASE_URL: "routines:s3cret@db/routines" }, "DATABASE_URL is not a PostgreSQL URL: (not shown: it is not a URL); use postgres://"],
+    [{ ROUTINES_RUN_LEASE: "2s" }, 'ROUTINES_RUN_LEASE="2s" is too short; use at least "3s"'],
+    [{ ROUTINES_RUN_LEASE: "soon" }, 'ROUTINES_RUN_LEASE="soon" is not a duration'],
     [{ ROUTINES_PRICES_FILE: "/no/such/prices.json" }, "ROUTINES_PRICES_FILE: cannot read /no/such/prices.json as JSON"],
     [{ ROUTINES_MODEL_PROVIDER: "azure" }, 'ROUTINES_MODEL_PROVIDER="azure" is not one of anthropic, bedrock, vertex'],
     [{ ROUTINES_MODEL_PROVIDER: "bedrock", ROUTINES_BEDROCK_INFERENCE_PROFILE: "mars" }, 'ROUTINES_BEDROCK_INFERENCE_PROFILE="mars" is not one of global, us, eu, jp, apac, au'],

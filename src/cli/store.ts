@@ -1,12 +1,15 @@
-// The store as the CLI opens it: the server's database under DATA_DIR.
-import { join } from "node:path";
-import { SqliteStore } from "../runs/sqlite-store.js";
+// The store as the CLI opens it: the server's, from the same settings (DATABASE_URL, else DATA_DIR).
+import { openStore } from "../runs/open-store.js";
+import { DatabaseUnavailableError } from "../runs/pg-store.js";
+import type { RunStore } from "../runs/store.js";
 import { readSettings, type Settings } from "../settings.js";
-import type { Io } from "./io.js";
+import { CliError, type Io } from "./io.js";
 
-export async function withStore<T>(io: Io, use: (store: SqliteStore, settings: Settings) => Promise<T>): Promise<T> {
+export async function withStore<T>(io: Io, use: (store: RunStore, settings: Settings) => Promise<T>): Promise<T> {
   const settings = readSettings(io.env);
-  const store = new SqliteStore(join(settings.dataDir, "routines.db"));
+  const store = await openStore(settings).catch((error: unknown) => {
+    throw error instanceof DatabaseUnavailableError ? new CliError(error.message, 1) : error;
+  });
   try {
     return await use(store, settings);
   } finally {

@@ -14,6 +14,9 @@ export interface OutboxOptions {
 export abstract class Outbox<Item> {
   /** Sends under way, by lane. */
   readonly #sending = new Map<string, Promise<void>>();
+  /** When each lane's last send ended, counted in sends ended; see #pump. */
+  readonly #ended = new Map<string, number>();
+  #sendsEnded = 0;
   #timer: NodeJS.Timeout | undefined;
   #pumping: Promise<void> | undefined;
   #again = false;
@@ -91,14 +94,20 @@ export abstract class Outbox<Item> {
   async #pump(): Promise<void> {
     const concurrency = this.loop.concurrency ?? 4;
     if (this.#sending.size >= concurrency) return;
+    // What the store answers is as of when it was asked: a send that ended while the answer was on
+    // its way (a database over a network) may be in it as still due. Its lane is left to the look
+    // that send's end asked for.
+    const asOf = this.#sendsEnded;
     // Enough items that those being sent do not hide the ones behind them.
     const due = await this.due(this.now(), concurrency * 2);
+    for (const [lane, ended] of this.#ended) if (ended <= asOf) this.#ended.delete(lane);
     for (const item of due) {
       if (this.#sending.size >= concurrency || this.#stopped) return;
       const lane = this.laneOf(item);
-      if (this.#sending.has(lane)) continue;
+      if (this.#sending.has(lane) || this.#ended.has(lane)) continue;
       const sent = this.send(item).finally(() => {
         this.#sending.delete(lane);
+        this.#ended.set(lane, ++this.#sendsEnded);
         // The next write of this lane may be waiting.
         this.wake();
       });

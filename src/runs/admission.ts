@@ -73,50 +73,59 @@ export class StoreAdmission implements Admission {
 
   async admit(request: RunRequest): Promise<AdmissionResult> {
     const now = this.options.clock?.() ?? new Date();
-    const reason = await this.#rejection(request, now);
+    // The checks and the writes happen under the installation's admission lock; observers and
+    // workers hear of the result once it is recorded.
+    const { result, changed } = await this.store.admitting(request.installationId, (store) => this.#record(store, request, now));
+    for (const run of changed) await this.#tell(run);
+    if (result.status === "queued") this.options.onQueued?.();
+    return result;
+  }
+
+  async #record(store: RunStore, request: RunRequest, now: Date): Promise<{ result: AdmissionResult; changed: RunRecord[] }> {
+    const reason = await this.#rejection(store, request, now);
     const run: RunRecord = { ...request, id: newRunId(), status: reason ? "rejected" : "queued", ...(reason ? { reason } : {}), createdAt: now };
     if (reason) run.finishedAt = now;
     // Runs waiting for the same routine on the same pull request, to replace once this one is in.
     const key = concurrencyKey(request);
-    const waiting = key && !reason ? await this.store.queuedRunIds(key) : [];
-    const inserted = await this.store.insertRun(run, dedupeKey(request));
-    if (!inserted.inserted) return { status: "duplicate", runId: inserted.existingId };
-    await this.#tell(run);
-    if (reason) return { status: "rejected", run, reason };
+    const waiting = key && !reason ? await store.queuedRunIds(key) : [];
+    const inserted = await store.insertRun(run, dedupeKey(request));
+    if (!inserted.inserted) return { result: { status: "duplicate", runId: inserted.existingId }, changed: [] };
+    if (reason) return { result: { status: "rejected", run, reason }, changed: [run] };
 
     const superseded: string[] = [];
+    const changed = [run];
     for (const id of waiting) {
-      if (await this.store.transition(id, ["queued"], { status: "cancelled", reason: `superseded by ${run.id}`, finishedAt: now })) {
+      if (await store.transition(id, ["queued"], { status: "cancelled", reason: `superseded by ${run.id}`, finishedAt: now })) {
         superseded.push(id);
-        await this.#tell(await this.store.getRun(id));
+        const cancelled = await store.getRun(id);
+        if (cancelled) changed.push(cancelled);
       }
     }
-    this.options.onQueued?.();
-    return { status: "queued", run, superseded };
+    return { result: { status: "queued", run, superseded }, changed };
   }
 
-  async #rejection(request: RunRequest, now: Date): Promise<string | undefined> {
+  async #rejection(store: RunStore, request: RunRequest, now: Date): Promise<string | undefined> {
     const { installationId, repository, routine, trigger } = request;
-    if (await this.store.isInstallationDisabled(installationId)) return "routines are disabled for this installation (kill switch)";
+    if (await store.isInstallationDisabled(installationId)) return "routines are disabled for this installation (kill switch)";
     const secrets = (this.options.secrets ?? NO_SECRETS).problem(request.context.requiredSecrets ?? [], repository);
     if (secrets) return secrets;
     const { dailyRunsPerInstallation, hourlyRunsPerRoutine, hourlyRunsPerInstallation } = this.limits;
     const oneOff = trigger.kind === "schedule" && trigger.oneOff;
     if (!oneOff) {
-      const today = await this.store.countRecentRuns({ since: new Date(now.getTime() - 24 * HOUR), installationId, withoutOneOff: true });
+      const today = await store.countRecentRuns({ since: new Date(now.getTime() - 24 * HOUR), installationId, withoutOneOff: true });
       if (today >= dailyRunsPerInstallation) {
         return `daily cap reached: ${today} runs in this installation in the last 24 hours (limit ${dailyRunsPerInstallation}, ROUTINES_DAILY_RUNS_PER_INSTALLATION)`;
       }
     }
-    const budget = await this.#dailyBudgetSpent(request, now);
+    const budget = await this.#dailyBudgetSpent(store, request, now);
     if (budget) return budget;
     if (!(WEBHOOK_KINDS as readonly string[]).includes(trigger.kind)) return undefined;
     const hour = { since: new Date(now.getTime() - HOUR), installationId, triggerKinds: WEBHOOK_KINDS };
-    const forRoutine = await this.store.countRecentRuns({ ...hour, routine: { repository, name: routine } });
+    const forRoutine = await store.countRecentRuns({ ...hour, routine: { repository, name: routine } });
     if (forRoutine >= hourlyRunsPerRoutine) {
       return `hourly cap reached: ${forRoutine} webhook-started runs of ${routine} in ${repository.owner}/${repository.repo} in the last hour (limit ${hourlyRunsPerRoutine}, ROUTINES_HOURLY_RUNS_PER_ROUTINE)`;
     }
-    const forInstallation = await this.store.countRecentRuns(hour);
+    const forInstallation = await store.countRecentRuns(hour);
     if (forInstallation >= hourlyRunsPerInstallation) {
       return `hourly cap reached: ${forInstallation} webhook-started runs in this installation in the last hour (limit ${hourlyRunsPerInstallation}, ROUTINES_HOURLY_RUNS_PER_INSTALLATION)`;
     }
@@ -124,10 +133,10 @@ export class StoreAdmission implements Admission {
   }
 
   /** A routine whose runs in the repository have spent its daily budget in the last 24 hours starts no more until older runs leave the window. */
-  async #dailyBudgetSpent({ repository, routine, context }: RunRequest, now: Date): Promise<string | undefined> {
+  async #dailyBudgetSpent(store: RunStore, { repository, routine, context }: RunRequest, now: Date): Promise<string | undefined> {
     const daily = context.dailyBudgetUsd ?? this.limits.budget?.dailyUsd ?? this.limits.budget?.maxDailyUsd;
     if (daily === undefined) return undefined;
-    const spent = await this.store.routineSpend({ repository, routine, since: new Date(now.getTime() - DAILY_WINDOW_MS) });
+    const spent = await store.routineSpend({ repository, routine, since: new Date(now.getTime() - DAILY_WINDOW_MS) });
     // Spent: all of it, or so nearly that a run was stopped for want of what was left.
     if (spent.costUsd < daily && !spent.exhausted) return undefined;
     const source = context.dailyBudgetUsd !== undefined ? "budget.daily_usd" : this.limits.budget?.dailyUsd !== undefined ? "ROUTINES_BUDGET_DAILY_USD" : "ROUTINES_BUDGET_MAX_DAILY_USD";

@@ -6,6 +6,7 @@ import type { ApiToken } from "./api-tokens.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
   concurrencyKey,
+  storableText,
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
@@ -22,6 +23,7 @@ import {
   type ReplyWrite,
   type RecentRunsQuery,
   type RoutineCostQuery,
+  type RunLease,
   type RunListQuery,
   type RunPatch,
   type RunOutcome,
@@ -186,6 +188,9 @@ const MIGRATIONS = [
      next_attempt_at INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX status_comments_pending ON status_comments (next_attempt_at) WHERE version > published_version;`,
+  // 11: who runs a running run, and until when unless renewed (see RunLease).
+  `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+   ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;`,
 ];
 
 interface RunRow {
@@ -304,6 +309,9 @@ export class SqliteStore implements RunStore {
     return statement;
   }
 
+  /** The last admission of each installation, which the next one waits for. */
+  readonly #admissions = new Map<number, Promise<unknown>>();
+
   /** Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". */
   constructor(file: string) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -325,6 +333,18 @@ export class SqliteStore implements RunStore {
         this.#db.pragma(`user_version = ${next + 1}`);
       })();
     }
+  }
+
+  async admitting<T>(installationId: number, admit: (store: RunStore) => Promise<T>): Promise<T> {
+    // One process owns the file, so admissions need only wait for each other here.
+    const before = this.#admissions.get(installationId) ?? Promise.resolve();
+    const result = before.catch(() => undefined).then(() => admit(this));
+    const settled = result.catch(() => undefined);
+    this.#admissions.set(installationId, settled);
+    void settled.then(() => {
+      if (this.#admissions.get(installationId) === settled) this.#admissions.delete(installationId);
+    });
+    return result;
   }
 
   async insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult> {
@@ -438,7 +458,7 @@ export class SqliteStore implements RunStore {
     return rows.map((row) => row.id);
   }
 
-  readonly #claim = (now: Date): RunRecord | undefined => {
+  readonly #claim = (now: Date, lease: RunLease): RunRecord | undefined => {
     const row = this.#sql(
         `SELECT ${RUN_COLUMNS} FROM runs q
          WHERE q.status = 'queued'
@@ -450,23 +470,45 @@ export class SqliteStore implements RunStore {
       )
       .get() as RunRow | undefined;
     if (!row) return undefined;
-    this.#sql("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?").run(now.getTime(), row.id);
+    this.#sql("UPDATE runs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ?").run(now.getTime(), lease.owner, lease.expiresAt.getTime(), row.id);
     return { ...toRecord(row), status: "running", startedAt: now };
   };
 
-  async claimNextRun(now: Date): Promise<RunRecord | undefined> {
-    return this.#db.transaction(this.#claim).immediate(now);
+  async claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined> {
+    return this.#db.transaction(this.#claim).immediate(now, lease);
   }
 
-  async transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean> {
+  async renewLeases(owner: string, runIds: readonly string[], expiresAt: Date): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const rows = this.#sql(
+        `UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' AND id IN (SELECT value FROM json_each(?)) RETURNING id`,
+      )
+      .all(expiresAt.getTime(), owner, JSON.stringify(runIds)) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
+  }
+
+  async expiredRuns(now: Date): Promise<RunRecord[]> {
+    const rows = this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?) ORDER BY created_at`).all(now.getTime()) as RunRow[];
+    return rows.map(toRecord);
+  }
+
+  async takeExpiredLease(id: string, now: Date, lease: RunLease): Promise<boolean> {
+    return this.#sql("UPDATE runs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)")
+      .run(lease.owner, lease.expiresAt.getTime(), id, now.getTime()).changes === 1;
+  }
+
+  async transition(id: string, from: readonly RunStatus[], patch: RunPatch, owner?: string): Promise<boolean> {
     const columns: Record<keyof RunPatch, string> = {
       status: "status", reason: "reason", outcome: "outcome", summary: "summary", usage: "usage", startedAt: "started_at", finishedAt: "finished_at", stopReason: "stop_reason",
     };
     const entries = Object.entries(patch).filter(([, value]) => value !== undefined) as Array<[keyof RunPatch, unknown]>;
-    const values = entries.map(([key, value]) => (value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : value));
+    const values = entries.map(([key, value]) =>
+      value instanceof Date ? value.getTime() : key === "usage" ? JSON.stringify(value) : typeof value === "string" ? storableText(value) : value,
+    );
     const set = entries.map(([key]) => `${columns[key]} = ?`).join(", ");
-    const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})`)
-      .run(...(values as Array<string | number>), id, ...from);
+    const held = owner === undefined ? "" : " AND lease_owner = ?";
+    const result = this.#sql(`UPDATE runs SET ${set} WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})${held}`)
+      .run(...(values as Array<string | number>), id, ...from, ...(owner === undefined ? [] : [owner]));
     return result.changes === 1;
   }
 
@@ -487,8 +529,10 @@ export class SqliteStore implements RunStore {
     return (this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at`).all() as RunRow[]).map(toRecord);
   }
 
-  async requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#sql("UPDATE runs SET status = 'queued', started_at = NULL, attempt = ? WHERE id = ? AND status = 'running'").run(attempt, id).changes === 1;
+  async requeue(id: string, attempt: number, owner?: string): Promise<boolean> {
+    const held = owner === undefined ? "" : " AND lease_owner = ?";
+    return this.#sql(`UPDATE runs SET status = 'queued', started_at = NULL, attempt = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'${held}`)
+      .run(attempt, id, ...(owner === undefined ? [] : [owner])).changes === 1;
   }
 
   async recordRunToken({ token, runId, expiresAt }: RunToken): Promise<void> {
@@ -502,7 +546,15 @@ export class SqliteStore implements RunStore {
   async liveRunTokens(now: Date): Promise<RunToken[]> {
     // Expired ones need no revoking: they go now.
     this.#sql("DELETE FROM run_tokens WHERE expires_at <= ?").run(now.getTime());
-    const rows = this.#sql("SELECT token, run_id, expires_at FROM run_tokens").all() as Array<{ token: string; run_id: string; expires_at: number }>;
+    const rows = this.#sql(
+        "SELECT token, run_id, expires_at FROM run_tokens t WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.run_id AND r.status = 'running')",
+      )
+      .all() as Array<{ token: string; run_id: string; expires_at: number }>;
+    return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: new Date(row.expires_at) }));
+  }
+
+  async runTokens(runId: string): Promise<RunToken[]> {
+    const rows = this.#sql("SELECT token, run_id, expires_at FROM run_tokens WHERE run_id = ?").all(runId) as Array<{ token: string; run_id: string; expires_at: number }>;
     return rows.map((row) => ({ token: row.token, runId: row.run_id, expiresAt: new Date(row.expires_at) }));
   }
 

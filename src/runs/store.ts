@@ -36,6 +36,21 @@ export interface RunRecord extends RunRequest {
   checkRunId?: number;
 }
 
+/**
+ * A claim on a running run: the process that runs it (`owner`) renews it while the run goes; once
+ * it has expired, any process may take the run over and settle it.
+ */
+export interface RunLease {
+  owner: string;
+  expiresAt: Date;
+}
+
+/**
+ * Text as the stores keep it: PostgreSQL's text cannot hold a NUL character, so both stores keep
+ * U+FFFD in its place (a session's summary or an error's message may quote binary output).
+ */
+export const storableText = (text: string): string => (text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text);
+
 /** The fields a status change may set. */
 export type RunPatch = Partial<Pick<RunRecord, "status" | "reason" | "outcome" | "summary" | "usage" | "startedAt" | "finishedAt" | "stopReason">>;
 
@@ -217,6 +232,12 @@ export interface PendingStatusComment extends StatusCommentRecord {
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
+  /**
+   * Runs `admit` while no other admission of the installation runs, in this process or another
+   * sharing the store, so that what it counts and checks is still true when it records its run.
+   * `admit` must use the store it is given; on PostgreSQL its writes land together or not at all.
+   */
+  admitting<T>(installationId: number, admit: (store: RunStore) => Promise<T>): Promise<T>;
   /** Records a run. With a dedupe key already recorded, records nothing and names the earlier run. */
   insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult>;
   /**
@@ -246,12 +267,24 @@ export interface RunStore {
   /** Queued runs that share the concurrency key (a routine on one pull request). */
   queuedRunIds(concurrencyKey: string): Promise<string[]>;
   /**
-   * Starts the next queued run: from the installation with the fewest running runs, the oldest,
-   * skipping runs whose concurrency key already has a running run.
+   * Starts the next queued run under `lease`: from the installation with the fewest running runs,
+   * the oldest, skipping runs whose concurrency key already has a running run.
    */
-  claimNextRun(now: Date): Promise<RunRecord | undefined>;
-  /** Changes a run that is in one of the `from` statuses; false when it is not. */
-  transition(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<boolean>;
+  claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined>;
+  /**
+   * Extends the leases `owner` holds on these running runs to `expiresAt`; returns the ids of those
+   * it still holds. Runs of `owner` not named are left to expire (the process lost track of them).
+   */
+  renewLeases(owner: string, runIds: readonly string[], expiresAt: Date): Promise<string[]>;
+  /** Running runs whose lease expired by `now`, or that carry none (started before leases were kept). */
+  expiredRuns(now: Date): Promise<RunRecord[]>;
+  /** Takes over a running run whose lease expired by `now`; false when it has not expired, or the run is no longer running. */
+  takeExpiredLease(id: string, now: Date, lease: RunLease): Promise<boolean>;
+  /**
+   * Changes a run that is in one of the `from` statuses, and, with `owner`, only while `owner`
+   * holds its lease; false when it is not.
+   */
+  transition(id: string, from: readonly RunStatus[], patch: RunPatch, owner?: string): Promise<boolean>;
   /** Adds the cost of a model call to the run's. */
   addRunCost(id: string, costUsd: number): Promise<void>;
   /**
@@ -261,12 +294,17 @@ export interface RunStore {
   routineSpend(query: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }>;
   /** Runs recorded as running: at the start of a process, those the last one left behind. */
   runningRuns(): Promise<RunRecord[]>;
-  /** Queues a running run again for its next attempt; false when it is not running. */
-  requeue(id: string, attempt: number): Promise<boolean>;
+  /** Queues a running run again for its next attempt (with `owner`, only while `owner` holds its lease); false when it is not running. */
+  requeue(id: string, attempt: number, owner?: string): Promise<boolean>;
   recordRunToken(token: RunToken): Promise<void>;
   forgetRunToken(token: string): Promise<void>;
-  /** Tokens of runs that were never revoked and have not expired at `now`. */
+  /**
+   * Tokens that were never revoked and have not expired at `now`, of runs that are not running: a
+   * running run's tokens are its process's, and are revoked when another process takes it over.
+   */
   liveRunTokens(now: Date): Promise<RunToken[]>;
+  /** The tokens kept for one run. */
+  runTokens(runId: string): Promise<RunToken[]>;
   /** What became of a one-off schedule: fired, missed, or nothing yet (undefined). */
   oneOffState(key: string): Promise<"fired" | "missed" | undefined>;
   /** Records a one-off's fate once; false when it was already recorded. */

@@ -3,11 +3,16 @@
 // stopped), errored (with the reason; a failing model API is an error), or cancelled. A run that a
 // stop or a crash of the server interrupts is queued again once if it had published nothing yet;
 // otherwise it is recorded as interrupted, since running it again could post everything twice.
+// Each run is claimed under a lease that the pool renews while it runs: when a process dies or
+// hangs, its lease expires and any pool sharing the store takes the run over and settles it the
+// same way; a pool that starts leaves alone the runs that live processes hold.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { publishes } from "../session/github-tools.js";
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
 import type { Redactor } from "../session/redact.js";
 import type { RunObserver } from "./run-observer.js";
-import type { RunRecord, RunStore, TranscriptEvent } from "./store.js";
+import type { RunLease, RunRecord, RunStore, TranscriptEvent } from "./store.js";
 
 export type { ExecutionContext, RunExecutor, RunResult };
 
@@ -16,6 +21,21 @@ export interface WorkerPoolOptions {
   observer?: RunObserver;
   /** How often to look for queued runs besides being woken up, in milliseconds. */
   pollInterval?: number;
+  /**
+   * How long a claim holds without renewal, in milliseconds (default 60 s). The pool renews its
+   * leases, and looks for runs whose lease expired, three times per lease.
+   */
+  leaseMs?: number;
+  /**
+   * The pool is the only one using the store (SQLite: one process owns the file), so the runs
+   * found running at start are a stopped process's and are settled at once, not when their lease
+   * expires.
+   */
+  soleProcess?: boolean;
+  /** Names this pool in the leases it holds; a new name per pool by default. */
+  owner?: string;
+  /** Told of a run taken over from a stopped or hung process, before it is settled (to revoke the tokens it left). */
+  onTakenOver?: (run: RunRecord) => Promise<void>;
   clock?: () => Date;
   onError?: (error: unknown) => void;
   /**
@@ -32,6 +52,9 @@ class Cancelled extends Error {}
 const KILL_SWITCH = "routines were disabled for this installation (kill switch)";
 /** The server is stopping: running runs are interrupted, not failed. */
 class Stopping extends Error {}
+/** Another process took the run over when this one's lease on it expired: that process settles it. */
+class LeaseLost extends Error {}
+const DEFAULT_LEASE_MS = 60_000;
 
 export interface Recovered {
   /** Runs left running by the last process, queued again. */
@@ -40,8 +63,15 @@ export interface Recovered {
   interrupted: string[];
 }
 
+const settledAs = (recovered: Recovered, outcome: "requeued" | "interrupted", runId: string) => recovered[outcome].push(runId);
+
 export class WorkerPool {
-  readonly #running = new Map<string, { controller: AbortController; installationId: number }>();
+  /** Runs going here; `claimed` orders claims against lease renewals. */
+  readonly #running = new Map<string, { controller: AbortController; installationId: number; claimed: number }>();
+  #claims = 0;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #tending: Promise<void> | undefined;
+  readonly #owner: string;
   readonly #listeners = new Set<(runId: string, event: TranscriptEvent) => void>();
   readonly #finished = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -53,20 +83,85 @@ export class WorkerPool {
     private readonly store: RunStore,
     private readonly executor: RunExecutor,
     private readonly options: WorkerPoolOptions,
-  ) {}
+  ) {
+    this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  }
 
-  /** Settles the runs a previous process left running, then starts taking runs. */
+  get #leaseMs(): number {
+    return this.options.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  #lease(): RunLease {
+    return { owner: this.#owner, expiresAt: new Date(this.#now().getTime() + this.#leaseMs) };
+  }
+
+  /**
+   * Settles the runs a stopped process left running (as the sole process, all of them; else those
+   * whose lease expired), then starts taking runs.
+   */
   async start(): Promise<Recovered> {
     const recovered: Recovered = { requeued: [], interrupted: [] };
-    for (const run of await this.store.runningRuns()) {
-      const settled = await this.#settleInterrupted(run, "the server stopped unexpectedly while the run was going");
-      recovered[settled].push(run.id);
+    if (this.options.soleProcess) {
+      for (const run of await this.store.runningRuns()) {
+        await this.#takenOver(run);
+        settledAs(recovered, await this.#settleInterrupted(run, "the server stopped unexpectedly while the run was going"), run.id);
+      }
+    } else {
+      await this.#reap(recovered);
     }
     this.#stopped = false;
     this.#timer = setInterval(() => this.wake(), this.options.pollInterval ?? 5_000);
     this.#timer.unref();
+    this.#leaseTimer = setInterval(() => void this.#tend(), this.#leaseMs / 3);
+    this.#leaseTimer.unref();
     this.wake();
     return recovered;
+  }
+
+  /** Renews this pool's leases and settles runs whose lease expired; one at a time. */
+  async #tend(): Promise<void> {
+    if (this.#tending || this.#stopped) return;
+    this.#tending = (async () => {
+      try {
+        await this.#renew();
+        await this.#reap();
+      } catch (error) {
+        this.options.onError?.(error);
+      } finally {
+        this.#tending = undefined;
+      }
+    })();
+    await this.#tending;
+  }
+
+  /** Extends the leases of the runs going here; a run whose lease another process took is stopped here. */
+  async #renew(): Promise<void> {
+    const before = this.#claims;
+    const held = new Set(await this.store.renewLeases(this.#owner, [...this.#running.keys()], this.#lease().expiresAt));
+    for (const [runId, { controller, claimed }] of this.#running) {
+      // A run claimed while the renewal was on its way is held, whatever the renewal saw.
+      if (claimed <= before && !held.has(runId) && !controller.signal.aborted) controller.abort(new LeaseLost("another process took the run over after its lease expired"));
+    }
+  }
+
+  async #takenOver(run: RunRecord): Promise<void> {
+    try {
+      await this.options.onTakenOver?.(run);
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+
+  /** Takes over runs whose lease expired (their process died or hung) and settles them. */
+  async #reap(recovered?: Recovered): Promise<void> {
+    const now = this.#now();
+    for (const run of await this.store.expiredRuns(now)) {
+      if (this.#running.has(run.id)) continue;
+      if (!(await this.store.takeExpiredLease(run.id, now, this.#lease()))) continue;
+      await this.#takenOver(run);
+      const outcome = await this.#settleInterrupted(run, "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", this.#owner);
+      if (recovered) settledAs(recovered, outcome, run.id);
+    }
   }
 
   /** Looks for queued runs now (again, if a look is under way: a run may have been queued since). */
@@ -112,7 +207,9 @@ export class WorkerPool {
   async stop(why = "the server was stopped"): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearInterval(this.#leaseTimer);
     await this.#filling;
+    await this.#tending;
     for (const { controller } of this.#running.values()) controller.abort(new Stopping(why));
     await Promise.all(this.#finished);
   }
@@ -121,7 +218,7 @@ export class WorkerPool {
     try {
       await this.#enforceKillSwitches();
       while (!this.#stopped && this.#running.size < this.options.concurrency) {
-        const run = await this.store.claimNextRun(this.#now());
+        const run = await this.store.claimNextRun(this.#now(), this.#lease());
         if (!run) return;
         const finished = this.#execute(run);
         this.#finished.add(finished);
@@ -177,23 +274,23 @@ export class WorkerPool {
   }
 
   /** A run that was going when the server stopped: queued again once if it published nothing, else interrupted. */
-  async #settleInterrupted(run: RunRecord, why: string): Promise<"requeued" | "interrupted"> {
+  async #settleInterrupted(run: RunRecord, why: string, owner?: string): Promise<"requeued" | "interrupted"> {
     const attempt = run.attempt ?? 1;
     const published = await this.#published(run.id);
-    if (!published && attempt < MAX_ATTEMPTS && (await this.store.requeue(run.id, attempt + 1))) {
+    if (!published && attempt < MAX_ATTEMPTS && (await this.store.requeue(run.id, attempt + 1, owner))) {
       await this.#record(run.id, "requeued", { why, attempt: attempt + 1 });
       await this.#tell("requeued", run.id);
       return "requeued";
     }
     const reason = `interrupted: ${why}; ${published ? "it had already published to GitHub, so it was not run again" : `it was not run again (attempt ${attempt} of ${MAX_ATTEMPTS})`}`;
-    await this.store.transition(run.id, ["running"], { status: "interrupted", reason, finishedAt: this.#now() });
+    await this.store.transition(run.id, ["running"], { status: "interrupted", reason, finishedAt: this.#now() }, owner);
     await this.#tell("finished", run.id);
     return "interrupted";
   }
 
   async #execute(run: RunRecord): Promise<void> {
     const controller = new AbortController();
-    this.#running.set(run.id, { controller, installationId: run.installationId });
+    this.#running.set(run.id, { controller, installationId: run.installationId, claimed: ++this.#claims });
     await this.#tell("started", run.id);
     const context: ExecutionContext = {
       signal: controller.signal,
@@ -212,17 +309,22 @@ export class WorkerPool {
       // its own is recorded as it ended, also when a stop came during its cleanup (revoking its
       // token): running it again would do its work twice.
       if (result.stopReason === "cancelled") controller.signal.throwIfAborted();
-      await this.#complete(run, result);
+      // Not recorded: another process took the run over (this one's lease expired), and settles it.
+      if (!(await this.#complete(run, result))) settled = true;
     } catch (error) {
       const cause = controller.signal.aborted ? controller.signal.reason : error;
-      if (cause instanceof Stopping) {
+      if (cause instanceof LeaseLost) {
+        // The process that took the run over settles it and tells of it.
         settled = true;
-        await this.#settleInterrupted(run, cause.message).catch((storeError: unknown) => this.options.onError?.(storeError));
+      } else if (cause instanceof Stopping) {
+        settled = true;
+        await this.#settleInterrupted(run, cause.message, this.#owner).catch((storeError: unknown) => this.options.onError?.(storeError));
       } else {
         const reason = this.#redact(cause instanceof Error ? cause.message : String(cause));
-        await this.store
-          .transition(run.id, ["running"], { status: cause instanceof Cancelled ? "cancelled" : "errored", reason, finishedAt: this.#now() })
-          .catch((storeError: unknown) => this.options.onError?.(storeError));
+        const recorded = await this.store
+          .transition(run.id, ["running"], { status: cause instanceof Cancelled ? "cancelled" : "errored", reason, finishedAt: this.#now() }, this.#owner)
+          .catch((storeError: unknown) => void this.options.onError?.(storeError));
+        if (recorded === false) settled = true;
       }
     } finally {
       this.#running.delete(run.id);
@@ -231,8 +333,8 @@ export class WorkerPool {
     }
   }
 
-  /** A session that ended: completed with its outcome, or errored when the model API failed. */
-  async #complete(run: RunRecord, result: RunResult): Promise<void> {
+  /** A session that ended: completed with its outcome, or errored when the model API failed; false when this process no longer holds the run. */
+  async #complete(run: RunRecord, result: RunResult): Promise<boolean> {
     const common = {
       finishedAt: this.#now(),
       ...(result.stopReason === undefined ? {} : { stopReason: result.stopReason }),
@@ -240,11 +342,10 @@ export class WorkerPool {
       ...(result.usage === undefined ? {} : { usage: result.usage }),
     };
     if (result.stopReason === "model_error") {
-      await this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: this.#redact(`the model API failed: ${result.detail ?? "unknown error"}`) });
-      return;
+      return this.store.transition(run.id, ["running"], { ...common, status: "errored", reason: this.#redact(`the model API failed: ${result.detail ?? "unknown error"}`) }, this.#owner);
     }
     const stoppedShort = result.stopReason !== undefined && result.stopReason !== "outcome_reported" && result.detail !== undefined;
-    await this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: this.#redact(result.detail!) } : {}) });
+    return this.store.transition(run.id, ["running"], { ...common, status: "completed", outcome: result.outcome, ...(stoppedShort ? { reason: this.#redact(result.detail!) } : {}) }, this.#owner);
   }
 
   #redact(text: string): string {

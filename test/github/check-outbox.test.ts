@@ -1,10 +1,7 @@
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { CheckOutbox, isTransient, type CheckRunsApi } from "../../src/github/check-outbox.js";
-import { SqliteStore } from "../../src/runs/sqlite-store.js";
-import type { CheckEntry, CheckState, PendingCheck } from "../../src/runs/store.js";
+import type { CheckEntry, CheckState, PendingCheck, RunStore } from "../../src/runs/store.js";
+import { describeEachStore } from "../support/stores.js";
 
 const state = (status: CheckState["status"], title = status): CheckState => ({ status, external_id: "run_1", output: { title, summary: "" } });
 const entry = (fields: Partial<CheckEntry> = {}): CheckEntry => ({
@@ -60,7 +57,7 @@ afterEach(async () => {
   await Promise.all(outboxes.splice(0).map((outbox) => outbox.stop()));
 });
 
-function start(store: SqliteStore, api: CheckRunsApi, errors: unknown[] = []) {
+function start(store: RunStore, api: CheckRunsApi, errors: unknown[] = []) {
   const outbox = new CheckOutbox(store, api, { pollMs: 20, backoffMs: () => 30, onError: (error) => errors.push(error) });
   outboxes.push(outbox);
   outbox.start();
@@ -69,9 +66,9 @@ function start(store: SqliteStore, api: CheckRunsApi, errors: unknown[] = []) {
 
 const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
 
-describe("the check-run outbox in the store", () => {
+describeEachStore("the check-run outbox in the store", ({ fresh, freshPlace }) => {
   it("keeps only the newest state of a check, and refuses an older or equal version", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     expect(await store.recordCheck(entry({ version: 2, state: state("in_progress") }))).toBe(true);
     expect(await store.recordCheck(entry({ version: 1, state: state("queued") }))).toBe(false);
     expect(await store.recordCheck(entry({ version: 2, state: state("queued") }))).toBe(false);
@@ -81,7 +78,7 @@ describe("the check-run outbox in the store", () => {
   });
 
   it("counts up a check whose version is 'next', and holds nothing published as pending", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const summary = entry({ key: "not-started:x", runId: undefined, priority: 1, version: "next", state: state("completed") });
     await store.recordCheck(summary);
     await store.recordCheck(summary);
@@ -93,7 +90,7 @@ describe("the check-run outbox in the store", () => {
   });
 
   it("puts runs' own checks before summaries, and holds a failed one back until its retry is due", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     await store.recordCheck(entry({ key: "not-started:x", priority: 1 }));
     await store.recordCheck(entry({ key: "run:a" }));
     await store.recordCheck(entry({ key: "run:b" }));
@@ -104,7 +101,7 @@ describe("the check-run outbox in the store", () => {
   });
 
   it("records the check run's id on the run", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     await store.insertRun({ id: "run_1", routine: "review", repository: { owner: "acme", repo: "app" }, installationId: 1, configSha: "s", trigger: { kind: "api", triggerId: "t" }, context: { withoutSecrets: false }, status: "queued", createdAt: new Date() } as never);
     await store.recordCheck(entry());
     await store.markCheckPublished("run:run_1", 1, 42);
@@ -112,9 +109,9 @@ describe("the check-run outbox in the store", () => {
   });
 });
 
-describe("the check-run publisher", () => {
+describeEachStore("the check-run publisher", ({ fresh, freshPlace }) => {
   it("creates a check, then updates it, in the order of its states", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeChecks();
     const outbox = start(store, api);
     await store.recordCheck(entry());
@@ -130,7 +127,7 @@ describe("the check-run publisher", () => {
   });
 
   it("sends only the newest of the states recorded while a write was under way, and never an older one after it", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeChecks();
     let release!: () => void;
     api.hold = new Promise((resolve) => (release = resolve));
@@ -150,7 +147,7 @@ describe("the check-run publisher", () => {
   });
 
   it("creates a check in its newest state when its first state was never sent", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     await store.recordCheck(entry());
     await store.recordCheck(entry({ version: 9, state: state("completed") }));
     const api = new FakeChecks();
@@ -159,7 +156,7 @@ describe("the check-run publisher", () => {
   });
 
   it("tries again after a 502, a rate limit or a network failure, and gives up on a refusal", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeChecks();
     const errors: unknown[] = [];
     const rateLimited = Object.assign(httpError(403), { message: "API rate limit exceeded", response: { headers: { "x-ratelimit-remaining": "0" } } });
@@ -193,9 +190,9 @@ describe("the check-run publisher", () => {
   });
 
   it("publishes after a restart what the last process left, without creating a check a second time", async () => {
-    const file = join(await mkdtemp(join(tmpdir(), "outbox-")), "routines.db");
+    const open = await freshPlace();
     const api = new FakeChecks();
-    let store = new SqliteStore(file);
+    let store = await open();
     // The last process sent a creation and died before recording its answer.
     await store.recordCheck(entry());
     await store.markCheckCreating("run:run_1");
@@ -204,7 +201,7 @@ describe("the check-run publisher", () => {
     await store.recordCheck(entry({ version: 9, state: state("completed") }));
     await store.close();
 
-    store = new SqliteStore(file);
+    store = await open();
     await start(store, api).idle();
     const writesOf = (key: string) => api.writes.filter((write) => write.key === key).map((write) => [write.kind, write.status]);
     expect(writesOf("run:run_1")).toEqual([["create", "queued"], ["update", "completed"]]);

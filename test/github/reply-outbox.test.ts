@@ -1,10 +1,7 @@
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { replyMarker, ReplyOutbox, type RepliesApi } from "../../src/github/reply-outbox.js";
-import { SqliteStore } from "../../src/runs/sqlite-store.js";
-import type { PendingReply, ReplyEntry } from "../../src/runs/store.js";
+import type { PendingReply, ReplyEntry, RunStore } from "../../src/runs/store.js";
+import { describeEachStore } from "../support/stores.js";
 
 const reply = (key: string, body: string, issueNumber = 1): ReplyEntry => ({
   key,
@@ -59,7 +56,7 @@ afterEach(async () => {
   await Promise.all(outboxes.splice(0).map((outbox) => outbox.stop()));
 });
 
-function start(store: SqliteStore, api: RepliesApi, errors: unknown[] = []) {
+function start(store: RunStore, api: RepliesApi, errors: unknown[] = []) {
   const outbox = new ReplyOutbox(store, api, { pollMs: 20, backoffMs: () => 30, onError: (error) => errors.push(error) });
   outboxes.push(outbox);
   outbox.start();
@@ -69,9 +66,9 @@ function start(store: SqliteStore, api: RepliesApi, errors: unknown[] = []) {
 const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
 const textOf = (body: string) => body.split("\n\n<!--")[0];
 
-describe("the reply outbox in the store", () => {
+describeEachStore("the reply outbox in the store", ({ fresh, freshPlace }) => {
   it("records a key once, however often it is recorded", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     expect(await store.recordReply(reply("d1:reply", "first"), new Date())).toBe(true);
     expect(await store.recordReply(reply("d1:reply", "second"), new Date())).toBe(false);
     const pending = await store.pendingReplies(new Date(), 10);
@@ -79,7 +76,7 @@ describe("the reply outbox in the store", () => {
   });
 
   it("hands out one reply per issue, the oldest, and holds the ones behind a failed one until its retry is due", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     await store.recordReply(eyes("d1:reaction", 11), new Date());
     await store.recordReply(reply("d1:reply", "on one"), new Date());
     await store.recordReply(reply("d2:reply", "on two", 2), new Date());
@@ -101,7 +98,7 @@ describe("the reply outbox in the store", () => {
   });
 
   it("forgets replies done before a time, never pending ones", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     await store.recordReply(reply("old:reply", "old"), new Date(0));
     await store.recordReply(reply("new:reply", "new", 2), new Date(0));
     await store.markReplyDone("old:reply", new Date(1_000), "sent");
@@ -111,9 +108,9 @@ describe("the reply outbox in the store", () => {
   });
 });
 
-describe("the reply outbox", () => {
+describeEachStore("the reply outbox", ({ fresh, freshPlace }) => {
   it("sends the reaction, then the reply, each once, the reply with its hidden marker", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeReplies();
     const outbox = start(store, api);
     await store.recordReply(eyes("d1:reaction", 11), new Date());
@@ -127,8 +124,34 @@ describe("the reply outbox", () => {
     expect(await store.pendingReplies(new Date(Date.now() + 60_000), 10)).toEqual([]);
   });
 
+  it("sends a reply once when the store's answers take a while, as a database's over a network do", async () => {
+    const store = await fresh();
+    // What pendingReplies read comes back 50 ms later: the reply may have been sent since.
+    const slow = new Proxy(store, {
+      get(target, property) {
+        if (property === "pendingReplies") {
+          return async (...args: Parameters<RunStore["pendingReplies"]>) => {
+            const rows = await target.pendingReplies(...args);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return rows;
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const api = new FakeReplies();
+    const outbox = start(slow, api);
+    const texts = Array.from({ length: 8 }, (_, i) => `one ${i + 1}`);
+    for (const [i, text] of texts.entries()) await store.recordReply(reply(`d${i + 1}:reply`, text), new Date());
+    outbox.wake();
+    await eventually(async () => (await store.pendingReplies(new Date(Date.now() + 60_000), 10)).length === 0, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(api.comments.map((comment) => textOf(comment.body))).toEqual(texts);
+  });
+
   it("keeps the order on an issue while another issue goes ahead", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeReplies();
     let release!: () => void;
     api.holds.set(1, new Promise((resolve) => (release = resolve)));
@@ -144,7 +167,7 @@ describe("the reply outbox", () => {
   });
 
   it("tries again after a 502, a rate limit or a network failure, and gives up on a refusal without holding up the next", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeReplies();
     const errors: unknown[] = [];
     api.failures.push({ error: httpError(502) }, { error: httpError(429) }, { error: new TypeError("fetch failed") });
@@ -167,7 +190,7 @@ describe("the reply outbox", () => {
   });
 
   it("does not post a reaction or reply again when GitHub made it but answered 502", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const api = new FakeReplies();
     api.failures.push({ error: httpError(502), applied: true }, { error: httpError(502), applied: true });
     const outbox = start(store, api);
@@ -181,9 +204,9 @@ describe("the reply outbox", () => {
   });
 
   it("sends after a restart what the last process left, without posting a reply a second time", async () => {
-    const file = join(await mkdtemp(join(tmpdir(), "replies-")), "routines.db");
+    const open = await freshPlace();
     const api = new FakeReplies();
-    let store = new SqliteStore(file);
+    let store = await open();
     // The last process sent a creation and died before recording its answer.
     await store.recordReply(reply("d1:reply", "Started."), new Date());
     await store.markReplyCreating("d1:reply");
@@ -192,7 +215,7 @@ describe("the reply outbox", () => {
     await store.recordReply(reply("d2:reply", "Not started.", 2), new Date());
     await store.close();
 
-    store = new SqliteStore(file);
+    store = await open();
     // The same deliveries handled again after the restart record nothing new.
     expect(await store.recordReply(reply("d2:reply", "Not started.", 2), new Date())).toBe(false);
     await start(store, api).idle();

@@ -72,9 +72,12 @@ function engine(options: { now?: () => Date; redact?: (text: string) => string }
   return { store, api, outbox, publisher, admission, errors };
 }
 
+/** A worker's claim that outlasts the tests. */
+const LEASE = { owner: "worker", expiresAt: new Date("2100-01-01T00:00:00Z") };
+
 /** Starts the oldest queued run as the worker pool would, and tells the publisher. */
 async function start(store: SqliteStore, publisher: StatusCommentPublisher): Promise<RunRecord> {
-  const run = (await store.claimNextRun(new Date()))!;
+  const run = (await store.claimNextRun(new Date(), LEASE))!;
   await publisher.started(run);
   return run;
 }
@@ -172,7 +175,7 @@ describe("status comments", () => {
     const { store, publisher, admission } = engine();
     await admission.admit(request({ statusComment: false }));
     await admission.admit({ ...request({ pullRequest: undefined }), routine: "nightly" });
-    for (let run = await store.claimNextRun(new Date()); run; run = await store.claimNextRun(new Date())) {
+    for (let run = await store.claimNextRun(new Date(), LEASE); run; run = await store.claimNextRun(new Date(), LEASE)) {
       await publisher.started(run);
       await finish(store, publisher, run, { outcome: "succeeded" });
     }

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
-import { SqliteStore } from "../../src/runs/sqlite-store.js";
+import { describeEachStore } from "../support/stores.js";
 
 const limits = { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 100, hourlyRunsPerInstallation: 100 };
 const request = (n: number, dailyBudgetUsd?: number, routine = "triage"): RunRequest => ({
@@ -13,9 +13,9 @@ const request = (n: number, dailyBudgetUsd?: number, routine = "triage"): RunReq
   context: { withoutSecrets: false, ...(dailyBudgetUsd === undefined ? {} : { dailyBudgetUsd }) },
 });
 
-describe("StoreAdmission and daily budgets", () => {
+describeEachStore("StoreAdmission and daily budgets", ({ fresh }) => {
   it("rejects a routine's new runs once its runs of the last 24 hours cost its daily budget, until they leave the window", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const clock = { now: new Date("2026-11-24T10:00:00Z") };
     const admission = new StoreAdmission(store, limits, { clock: () => clock.now });
     const first = await admission.admit(request(1, 2));
@@ -41,7 +41,7 @@ describe("StoreAdmission and daily budgets", () => {
   });
 
   it("takes the operator's default for routines without one, else the ceiling", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const seed = await new StoreAdmission(store, limits).admit(request(1));
     if (seed.status !== "queued") throw new Error(seed.status);
     await store.addRunCost(seed.run.id, 5);
@@ -54,7 +54,7 @@ describe("StoreAdmission and daily budgets", () => {
   });
 
   it("counts the budget spent once a run was stopped for want of what was left of it", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     const admission = new StoreAdmission(store, limits);
     const first = await admission.admit(request(1, 1));
     if (first.status !== "queued") throw new Error(first.status);

@@ -1,11 +1,9 @@
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readSecretGrants } from "../../src/config/secret-grants.js";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
+import { describeEachStore } from "../support/stores.js";
 import type { RunRecord, RunStore } from "../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
 import { createRedactor, type Redactor } from "../../src/session/redact.js";
@@ -52,16 +50,16 @@ class ControlledExecutor implements RunExecutor {
 }
 
 const until = async (condition: () => boolean | Promise<boolean>) => {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 2000; i++) {
     if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error("timed out waiting");
 };
 
-function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2, redact?: Redactor) {
+function engine(store: RunStore, concurrency = 2, redact?: Redactor) {
   const executor = new ControlledExecutor();
-  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, ...(redact ? { redact } : {}) });
+  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, soleProcess: true, ...(redact ? { redact } : {}) });
   const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
   const admit = async (options?: Parameters<typeof request>[0]) => {
     const result = await admission.admit(request(options));
@@ -71,9 +69,9 @@ function engine(store: RunStore = new SqliteStore(":memory:"), concurrency = 2, 
   return { store, executor, pool, admission, admit };
 }
 
-describe("WorkerPool", () => {
+describeEachStore("WorkerPool", ({ fresh, freshPlace }) => {
   it("runs queued runs to completed, with the agent's outcome, summary, usage and transcript", async () => {
-    const { store, executor, pool, admit } = engine();
+    const { store, executor, pool, admit } = engine(await fresh());
     const followed: Array<[string, string]> = [];
     const stopFollowing = pool.onEvent((runId, event) => followed.push([runId, event.kind]));
     await pool.start();
@@ -92,7 +90,7 @@ describe("WorkerPool", () => {
   });
 
   it("records a run whose execution fails as errored, and never retries it", async () => {
-    const { store, executor, pool, admit } = engine();
+    const { store, executor, pool, admit } = engine(await fresh());
     await pool.start();
     const id = await admit();
     await until(() => executor.started.includes(id));
@@ -106,7 +104,7 @@ describe("WorkerPool", () => {
   });
 
   it("keeps secrets out of the reason and summary a run ends with", async () => {
-    const { store, executor, pool, admit } = engine(undefined, 2, createRedactor(["setup-secret-value"]));
+    const { store, executor, pool, admit } = engine(await fresh(), 2, createRedactor(["setup-secret-value"]));
     await pool.start();
     const failed = await admit({ routine: "setup" });
     const summarised = await admit({ routine: "summary" });
@@ -120,7 +118,7 @@ describe("WorkerPool", () => {
   });
 
   it("runs at most `concurrency` at once, and takes turns across installations", async () => {
-    const { executor, pool, admit } = engine();
+    const { executor, pool, admit } = engine(await fresh());
     const a = [await admit({ installationId: 1 }), await admit({ installationId: 1 }), await admit({ installationId: 1 })];
     const b = await admit({ installationId: 2 });
     await pool.start();
@@ -136,7 +134,7 @@ describe("WorkerPool", () => {
   });
 
   it("cancels queued and running runs", async () => {
-    const { store, executor, pool, admit } = engine(undefined, 1);
+    const { store, executor, pool, admit } = engine(await fresh(), 1);
     await pool.start();
     const running = await admit({ installationId: 1 });
     const queued = await admit({ installationId: 1 });
@@ -152,7 +150,7 @@ describe("WorkerPool", () => {
   });
 
   it("keeps one run waiting per routine and pull request: a newer one replaces it", async () => {
-    const { store, executor, pool, admission, admit } = engine();
+    const { store, executor, pool, admission, admit } = engine(await fresh());
     await pool.start();
     const first = await admit({ pr: 7 });
     await until(() => executor.started.includes(first));
@@ -171,8 +169,8 @@ describe("WorkerPool", () => {
   });
 
   it("survives a crash: queued runs stay queued; a running one that published nothing runs again once, one that published is interrupted", async () => {
-    const file = join(await mkdtemp(join(tmpdir(), "routines-restart-")), "routines.db");
-    const before = engine(new SqliteStore(file), 2);
+    const open = await freshPlace();
+    const before = engine(await open(), 2);
     await before.pool.start();
     const quiet = await before.admit({ installationId: 1 });
     const posted = await before.admit({ installationId: 2 });
@@ -181,7 +179,7 @@ describe("WorkerPool", () => {
     await before.store.appendEvent(posted, "tool_call", { id: "t1", name: "create_review", input: {} });
     // The process dies here: nothing is finished, the database file stays.
 
-    const after = engine(new SqliteStore(file), 1);
+    const after = engine(await open(), 1);
     expect(await after.pool.start()).toEqual({ requeued: [quiet], interrupted: [posted] });
     expect(await after.store.getRun(posted)).toMatchObject({
       status: "interrupted",
@@ -189,6 +187,8 @@ describe("WorkerPool", () => {
     });
     await until(() => after.executor.started.includes(quiet));
     expect(await after.store.getRun(quiet)).toMatchObject({ status: "running", attempt: 2 });
+    // The executor records "started" without waiting for the store.
+    await until(async () => (await after.store.listEvents(quiet)).length === 3);
     expect((await after.store.listEvents(quiet)).map((event) => event.kind)).toEqual(["started", "requeued", "started"]);
     after.executor.finish(quiet);
     await until(() => after.executor.started.includes(queued));
@@ -199,15 +199,15 @@ describe("WorkerPool", () => {
   });
 
   it("on a stop of the server, queues a running run again once, and records it as interrupted the second time", async () => {
-    const file = join(await mkdtemp(join(tmpdir(), "routines-stop-")), "routines.db");
-    const first = engine(new SqliteStore(file), 1);
+    const open = await freshPlace();
+    const first = engine(await open(), 1);
     await first.pool.start();
     const id = await first.admit();
     await until(() => first.executor.started.includes(id));
     await first.pool.stop("the server was stopped (SIGTERM)");
     expect(await first.store.getRun(id)).toMatchObject({ status: "queued", attempt: 2 });
 
-    const second = engine(new SqliteStore(file), 1);
+    const second = engine(await open(), 1);
     await second.pool.start();
     await until(() => second.executor.started.includes(id));
     await second.pool.stop("the server was stopped (SIGTERM)");
@@ -219,7 +219,7 @@ describe("WorkerPool", () => {
   });
 
   it("records a session that ended on its own as it ended, when the stop came during its cleanup", async () => {
-    const store = new SqliteStore(":memory:");
+    const store = await fresh();
     let cleanedUp!: () => void;
     const executor: RunExecutor = {
       // The session has reached its outcome; what is left is cleanup (revoking the token), during which the stop arrives.
@@ -241,7 +241,7 @@ describe("WorkerPool", () => {
   });
 
   it("stops an installation's runs when its kill switch is thrown, also from another process: running ones aborted, queued ones cancelled", async () => {
-    const { store, executor, pool, admit } = engine(new SqliteStore(":memory:"), 1);
+    const { store, executor, pool, admit } = engine(await fresh(), 1);
     await pool.start();
     const running = await admit({ installationId: 1 });
     await until(() => executor.started.includes(running));
@@ -261,7 +261,7 @@ describe("WorkerPool", () => {
   });
 
   it("records how a session stopped, and a failing model API as an error", async () => {
-    const { store, executor, pool, admit } = engine();
+    const { store, executor, pool, admit } = engine(await fresh());
     await pool.start();
     const limited = await admit();
     const broken = await admit();

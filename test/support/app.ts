@@ -20,6 +20,7 @@ export const testSettings: Settings = {
   oneOffGrace: 3_600_000,
   apiFiresPerMinute: 10,
   workers: 1,
+  runLease: 60_000,
   allowUnsandboxed: false,
   fullNetworkRepositories: [],
   model: "claude-test",
