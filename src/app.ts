@@ -5,6 +5,7 @@ import { ProbotOctokit, type ApplicationFunction, type ApplicationFunctionOption
 import { RoutinesCache } from "./config/routines-cache.js";
 import { GITHUB_EVENTS } from "./config/schema.js";
 import { validateInThread, type ValidateConfig } from "./config/validate.js";
+import { SIGN_IN_CALLBACK_PATH } from "./github/app-manifest.js";
 import { checkConfigAt, type InspectConfig } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
 import { installationFor } from "./github/installation-client.js";
@@ -94,7 +95,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
         ...(settings.oauth
           ? {
               signIn: new GitHubSignIn(settings.oauth, {
-                redirectUrl: `${settings.publicUrl}/dashboard/auth/callback`,
+                redirectUrl: `${settings.publicUrl}${SIGN_IN_CALLBACK_PATH}`,
                 octokitForToken,
                 request: request.defaults({ baseUrl: settings.githubApiUrl }),
               }),

@@ -386,7 +386,7 @@ const server = await run(createApp({ settings, store, admission, scheduler, metr
 });
 // Only a registered app receives webhooks: in setup mode there is nothing to forward to.
 const webhookProxy = webhookProxyUrl && appLoaded
-  ? connectWebhookProxy({ url: webhookProxyUrl, target: `http://localhost:${server.port}${WEBHOOK_PATH}`, log: log.child({ name: "webhook-proxy" }) })
+  ? connectWebhookProxy({ url: webhookProxyUrl, target: `http://${server.host}:${server.port}${WEBHOOK_PATH}`, log: log.child({ name: "webhook-proxy" }) })
   : undefined;
 scrubSecrets();
 // Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.

@@ -4,6 +4,7 @@
 // process, callers queue on a promise first, so the file is only contended between processes.
 import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processAlive } from "./process-alive.js";
 
 const queues = new Map<string, Promise<unknown>>();
 
@@ -49,7 +50,7 @@ async function acquire(path: string): Promise<void> {
 async function takeOverAbandoned(path: string): Promise<boolean> {
   const owner = await ownerOf(path);
   // A file without a pid is being written, unless it has been so for long (its writer ended first).
-  if (owner === undefined ? !(await olderThan(path, 10_000)) : running(owner)) return false;
+  if (owner === undefined ? !(await olderThan(path, 10_000)) : processAlive(owner)) return false;
   const aside = `${path}.${process.pid}.${Date.now()}`;
   try {
     await rename(path, aside);
@@ -57,7 +58,7 @@ async function takeOverAbandoned(path: string): Promise<boolean> {
     return false;
   }
   const moved = await ownerOf(aside);
-  if (moved !== undefined && running(moved)) await link(aside, path).catch(() => undefined);
+  if (moved !== undefined && processAlive(moved)) await link(aside, path).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
   return true;
 }
@@ -71,13 +72,4 @@ async function ownerOf(path: string): Promise<number | undefined> {
 async function olderThan(path: string, ms: number): Promise<boolean> {
   const stats = await stat(path).catch(() => undefined);
   return stats !== undefined && Date.now() - stats.mtimeMs > ms;
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -7,6 +7,7 @@
 import { chmod, mkdir, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processAlive } from "./process-alive.js";
 
 const PREFIX = "routines-run-";
 const SOCKETS_PREFIX = "routines-srt-";
@@ -76,17 +77,7 @@ async function sweep(root: string, prefix: string): Promise<string[]> {
  */
 export function leftByGoneServer(name: string, prefix: string): boolean {
   const owner = new RegExp(`^${prefix}(\\d+)-`).exec(name)?.[1];
-  return owner !== undefined && (Number(owner) === process.pid || !isRunning(Number(owner)));
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, as another user's.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return owner !== undefined && (Number(owner) === process.pid || !processAlive(Number(owner)));
 }
 
 /** Removes a tree, also one with read-only directories (Go's module cache makes them). */
