@@ -1,5 +1,6 @@
 // The environment a routine runs in: the one it names, else the one named default, else none
 // (network: trusted, no variables).
+import type { RunRequest } from "../run-request.js";
 import type { Environment, Routine } from "./schema.js";
 
 export function environmentOf(routine: Routine, environments: Record<string, Environment>): Environment | undefined {
@@ -13,13 +14,21 @@ export function requiredSecrets(routine: Routine | undefined, environments: Reco
   return environmentOf(routine, environments)?.secrets ?? [];
 }
 
-/** The routine's own daily dollar budget, for admission to check (the operator's default applies when it has none). */
-export function dailyBudgetOf(routine: Routine | undefined): { dailyBudgetUsd?: number } {
+/**
+ * What a run request carries of its routine, for admission and for those who publish the run's
+ * state: the secrets its environment needs (none without secrets), its own daily dollar budget (the
+ * operator's default applies when it has none), and its word on the status comment (only a "no" is
+ * worth carrying).
+ */
+export function routineFacts(
+  routine: Routine | undefined,
+  environments: Record<string, Environment>,
+  withoutSecrets: boolean,
+): Pick<RunRequest["context"], "requiredSecrets" | "dailyBudgetUsd" | "statusComment"> {
   const daily = routine?.budget?.daily_usd;
-  return daily === undefined ? {} : { dailyBudgetUsd: daily };
-}
-
-/** The routine's word on its status comment, for the run request to carry: only a "no" is worth carrying. */
-export function statusCommentOf(routine: Routine | undefined): { statusComment?: false } {
-  return routine?.status_comment === false ? { statusComment: false } : {};
+  return {
+    requiredSecrets: requiredSecrets(routine, environments, withoutSecrets),
+    ...(daily === undefined ? {} : { dailyBudgetUsd: daily }),
+    ...(routine?.status_comment === false ? { statusComment: false } : {}),
+  };
 }

@@ -3,7 +3,7 @@
 // comment (github/status-comments.ts) rather than a reply of its own. Reactions and replies are recorded in the store under a key of the
 // delivery's, so a delivery handled again records nothing new; the reply outbox sends them.
 import type { Context } from "probot";
-import { dailyBudgetOf, requiredSecrets, statusCommentOf } from "../config/environment-of.js";
+import { routineFacts } from "../config/environment-of.js";
 import { isError } from "../config/problem.js";
 import type { Routine } from "../config/schema.js";
 import type { WritePermissions } from "../github/permissions.js";
@@ -99,10 +99,8 @@ export async function handleComment(context: Context<"issue_comment.created">, d
     const pullRequest = pullRequestContextOf(data);
     request.context.pullRequest = pullRequest;
     request.context.withoutSecrets = pullRequest.fork !== undefined;
-    Object.assign(request.context, statusCommentOf(config.routines[target.routine]));
   }
-  request.context.requiredSecrets = requiredSecrets(config.routines[target.routine], config.environments, request.context.withoutSecrets);
-  Object.assign(request.context, dailyBudgetOf(config.routines[target.routine]));
+  Object.assign(request.context, routineFacts(config.routines[target.routine], config.environments, request.context.withoutSecrets));
   const result = await deps.admission.admit(request);
   context.log.info({ routine: target.routine, status: result.status }, "run requested by command");
   // A duplicate is this delivery's own run, handled again: its reply may not have been recorded yet.

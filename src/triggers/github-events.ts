@@ -1,7 +1,7 @@
 // Repository events (pull_request, release, issues, workflow_run, deployment_status) → RunRequests
 // for the routines they fire.
 import type { Context } from "probot";
-import { dailyBudgetOf, requiredSecrets, statusCommentOf } from "../config/environment-of.js";
+import { routineFacts } from "../config/environment-of.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { Admission, AdmissionResult } from "../runs/admission.js";
 import type { RunRequest } from "../run-request.js";
@@ -51,9 +51,7 @@ export async function handleRepositoryEvent(context: Context<EventName>, deps: T
         ...(facts.workflowRun ? { workflowRun: facts.workflowRun } : {}),
         ...(facts.deployment ? { deployment: facts.deployment } : {}),
         withoutSecrets: facts.pullRequest?.fork !== undefined,
-        requiredSecrets: requiredSecrets(config.routines[routine], config.environments, facts.pullRequest?.fork !== undefined),
-        ...dailyBudgetOf(config.routines[routine]),
-        ...(facts.pullRequest ? statusCommentOf(config.routines[routine]) : {}),
+        ...routineFacts(config.routines[routine], config.environments, facts.pullRequest?.fork !== undefined),
       },
     };
     const result = await deps.admission.admit(request);

@@ -6,7 +6,7 @@
 // fires it again; one missed while the server was down fires at start when it is less than the
 // grace period late, and is otherwise recorded as missed.
 import { scheduleCron, scheduleInstant, timezoneOf } from "../config/schedule.js";
-import { dailyBudgetOf, requiredSecrets } from "../config/environment-of.js";
+import { routineFacts } from "../config/environment-of.js";
 import type { Environment, Routine } from "../config/schema.js";
 import type { Admission } from "../runs/admission.js";
 import type { RepositoryId, RunRequest } from "../run-request.js";
@@ -161,7 +161,7 @@ export class Scheduler {
         installationId: target.installationId,
         configSha: target.configSha,
         trigger: { kind: "schedule", index, scheduledFor, oneOff },
-        context: { withoutSecrets: false, requiredSecrets: requiredSecrets(target.routines[routine], target.environments ?? {}, false), ...dailyBudgetOf(target.routines[routine]) },
+        context: { withoutSecrets: false, ...routineFacts(target.routines[routine], target.environments ?? {}, false) },
       };
       await this.options.admission.admit(request);
     } catch (error) {

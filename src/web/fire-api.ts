@@ -5,7 +5,7 @@
 // With an Idempotency-Key header, a retry answers what the fire that started the run answered;
 // 422 when the key came with another body, 409 while that fire is still being processed.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { dailyBudgetOf, requiredSecrets } from "../config/environment-of.js";
+import { routineFacts } from "../config/environment-of.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
 import type { InstallationFor } from "../github/installation-client.js";
 import type { Admission } from "../runs/admission.js";
@@ -153,8 +153,7 @@ export function fireApiHandler(deps: FireApiDeps) {
       context: {
         ...(text === undefined ? {} : { extraInstructions: text }),
         withoutSecrets: false,
-        requiredSecrets: requiredSecrets(config.routines[routine], config.environments, false),
-        ...dailyBudgetOf(config.routines[routine]),
+        ...routineFacts(config.routines[routine], config.environments, false),
       },
     });
     if (result.status === "rejected") {

@@ -2,7 +2,7 @@
 // access to the repository (as GitHub said at sign-in); every change needs a session, the form's
 // CSRF token, and write permission on the repository, asked from GitHub again at that moment.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { dailyBudgetOf, requiredSecrets } from "../../config/environment-of.js";
+import { routineFacts } from "../../config/environment-of.js";
 import type { Octokit } from "../../config/read-config-file.js";
 import type { RoutinesCache } from "../../config/routines-cache.js";
 import type { WritePermissions } from "../../github/permissions.js";
@@ -162,8 +162,7 @@ export function dashboardHandler(deps: DashboardDeps) {
           context: {
             ...(text ? { extraInstructions: text } : {}),
             withoutSecrets: false,
-            requiredSecrets: requiredSecrets(routine, config.environments, false),
-            ...dailyBudgetOf(routine),
+            ...routineFacts(routine, config.environments, false),
           },
         });
         const runId = result.status === "duplicate" ? result.runId : result.run.id;
