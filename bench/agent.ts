@@ -1,7 +1,8 @@
 // The harness's own cost per turn, and how much of the input the prompt cache serves, over a
 // 20-turn scripted session against the fake Messages API on loopback, its transcript redacted and
 // written to the SQLite store as a server does. Baseline in the same run: the same 20 requests
-// sent with the SDK alone, without tools, transcript or loop.
+// streamed with the SDK alone (as the loop streams them: the SDK refuses a non-streaming call whose
+// max_tokens could outlast ten minutes), without tools, transcript or loop.
 //
 // Both are measured as a running server would run them: one request is sent with the SDK before
 // either is timed (the process's first request loads and compiles the HTTP stack, ~50-150 ms
@@ -67,12 +68,12 @@ const result = await runAgentLoop({
 });
 const harnessMs = performance.now() - started;
 
-// Baseline: replay the very requests the loop sent, with the SDK alone.
+// Baseline: replay the very requests the loop sent, with the SDK alone, read to their last event.
 const sent = model.requests.map((request) => request.body);
 const replay = await startFakeModel((index) => step(index));
 const bare = new Anthropic({ apiKey: "test-model-key", baseURL: replay.url, maxRetries: 0 });
 started = performance.now();
-for (const body of sent) await bare.messages.create(body);
+for (const { stream: _streamed, ...body } of sent) await bare.messages.stream(body).finalMessage();
 const bareMs = performance.now() - started;
 await model.close();
 await replay.close();
