@@ -36,6 +36,8 @@ import {
   type StatusCommentRecord,
   type StoredSession,
   type TranscriptEvent,
+  REVIEWED_LOOKBACK,
+  reviewedCommitOf,
 } from "./store.js";
 
 /**
@@ -618,6 +620,15 @@ export class PgStore implements RunStore {
       [repository.owner, repository.repo, routine, since],
     );
     return { costUsd: row!.cost, exhausted: row!.exhausted };
+  }
+
+  async lastReviewedCommit(concurrencyKey: string, exceptRunId: string): Promise<string | undefined> {
+    const rows = await this.#rows<{ request: string }>(
+      `SELECT request FROM runs WHERE concurrency_key = $1 AND status = 'completed' AND outcome = 'succeeded' AND id <> $2
+       ORDER BY finished_at DESC NULLS LAST, created_at DESC, seq DESC LIMIT $3`,
+      [concurrencyKey, exceptRunId, REVIEWED_LOOKBACK],
+    );
+    return rows.map((row) => reviewedCommitOf(row.request)).find((sha) => sha !== undefined);
   }
 
   async runningRuns(): Promise<RunRecord[]> {

@@ -33,6 +33,8 @@ import {
   type RunToken,
   type StoredSession,
   type TranscriptEvent,
+  REVIEWED_LOOKBACK,
+  reviewedCommitOf,
 } from "./store.js";
 
 /** Schema versions, applied in order; the database remembers the last one in user_version. */
@@ -523,6 +525,15 @@ export class SqliteStore implements RunStore {
       )
       .get(repository.owner, repository.repo, routine, since.getTime()) as { cost: number; exhausted: number };
     return { costUsd: row.cost, exhausted: row.exhausted === 1 };
+  }
+
+  async lastReviewedCommit(concurrencyKey: string, exceptRunId: string): Promise<string | undefined> {
+    const rows = this.#sql(
+        `SELECT request FROM runs WHERE concurrency_key = ? AND status = 'completed' AND outcome = 'succeeded' AND id <> ?
+         ORDER BY finished_at DESC, created_at DESC LIMIT ?`,
+      )
+      .all(concurrencyKey, exceptRunId, REVIEWED_LOOKBACK) as Array<{ request: string }>;
+    return rows.map((row) => reviewedCommitOf(row.request)).find((sha) => sha !== undefined);
   }
 
   async runningRuns(): Promise<RunRecord[]> {

@@ -292,6 +292,11 @@ export interface RunStore {
    * whether one of them was stopped because too little of the daily budget was left (daily_budget).
    */
   routineSpend(query: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }>;
+  /**
+   * The head commit of the newest run of `concurrencyKey` (one routine on one pull request) that
+   * completed and succeeded, `exceptRunId` left out: the commit the routine last reviewed there.
+   */
+  lastReviewedCommit(concurrencyKey: string, exceptRunId: string): Promise<string | undefined>;
   /** Runs recorded as running: at the start of a process, those the last one left behind. */
   runningRuns(): Promise<RunRecord[]>;
   /** Queues a running run again for its next attempt (with `owner`, only while `owner` holds its lease); false when it is not running. */
@@ -385,6 +390,12 @@ export interface RunStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How many of a key's newest finished runs lastReviewedCommit looks through for one on a pull request (an issue shares the key's number space). */
+export const REVIEWED_LOOKBACK = 20;
+
+/** The pull request head a stored request was for. */
+export const reviewedCommitOf = (requestJson: string): string | undefined => (JSON.parse(requestJson) as RunRequest).context.pullRequest?.headSha;
 
 /** Runs of one routine on one pull request or issue share a key: one may run, one may wait. */
 export function concurrencyKey(request: RunRequest): string | undefined {

@@ -12,7 +12,7 @@ import { publishes } from "../session/github-tools.js";
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
 import type { Redactor } from "../session/redact.js";
 import type { RunObserver } from "./run-observer.js";
-import type { RunLease, RunRecord, RunStore, TranscriptEvent } from "./store.js";
+import { concurrencyKey, type RunLease, type RunRecord, type RunStore, type TranscriptEvent } from "./store.js";
 
 export type { ExecutionContext, RunExecutor, RunResult };
 
@@ -297,6 +297,10 @@ export class WorkerPool {
       record: (kind, data) => this.#record(run.id, kind, data),
       spent: (costUsd) => this.store.addRunCost(run.id, costUsd),
       routineCost: async (since) => (await this.store.routineSpend({ repository: run.repository, routine: run.routine, since })).costUsd,
+      lastReviewedCommit: async () => {
+        const key = concurrencyKey(run);
+        return key === undefined ? undefined : this.store.lastReviewedCommit(key, run.id);
+      },
       tokens: {
         issued: (token, expiresAt) => this.store.recordRunToken({ token, runId: run.id, expiresAt }),
         revoked: (token) => this.store.forgetRunToken(token),

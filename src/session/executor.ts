@@ -22,6 +22,7 @@ import { otherRepositories, prepareCheckouts, RepositoryAccessError, type OtherR
 import { formatUsd, type PriceTable } from "./pricing.js";
 import type { ChangedFile, PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
+import { changesSinceReview } from "./review-since.js";
 import { createRunDirectory } from "./run-directory.js";
 import { RunTokens, type RunToken, type RunTokenOptions } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
@@ -112,7 +113,7 @@ const UNTRUSTED_SOURCE: Partial<Record<RunRequest["trigger"]["kind"], string>> =
 export class SessionExecutor implements RunExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
 
-  async execute(run: RunRequest & { id: string }, { signal, record, tokens, spent, routineCost }: ExecutionContext): Promise<SessionResult> {
+  async execute(run: RunRequest & { id: string }, { signal, record, tokens, spent, routineCost, lastReviewedCommit }: ExecutionContext): Promise<SessionResult> {
     const { deps } = this;
     // The routine's timeout counts from here: minting, checkout and setup take part of it.
     const startedAt = Date.now();
@@ -216,6 +217,9 @@ export class SessionExecutor implements RunExecutor {
         promptInput.changedFiles = files.map(
           (file): ChangedFile => ({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions, ...(file.patch ? { patch: file.patch } : {}) }),
         );
+        // A re-review looks at what came after the commit the routine last reviewed.
+        const reviewed = await lastReviewedCommit?.();
+        if (reviewed) promptInput.sinceReview = await changesSinceReview(octokit, run.repository, reviewed, pr.headSha);
       }
       if (run.context.release) promptInput.release = run.context.release;
       if (issue) promptInput.issue = issue;

@@ -42,6 +42,15 @@ export interface ChangedFile {
   patch?: string;
 }
 
+/** What changed on the pull request since the routine last reviewed it (see review-since.ts). */
+export type SinceReview =
+  /** The head descends from the reviewed commit: `files` changed after it, in `commits` commits. */
+  | { kind: "since"; commit: string; commits: number; files: ChangedFile[] }
+  /** The head is the reviewed commit. */
+  | { kind: "unchanged"; commit: string }
+  /** The reviewed commit is not in the head's history, or the changes since could not be read: `why`. */
+  | { kind: "whole"; commit: string; why: string };
+
 export interface PromptInput {
   routine: string;
   /** The routine's prompt, from `prompt` or `prompt_file`. */
@@ -49,6 +58,8 @@ export interface PromptInput {
   trigger: string;
   pullRequest?: PullRequestContext & { body?: string };
   changedFiles?: ChangedFile[];
+  /** Set when the routine reviewed the pull request before. */
+  sinceReview?: SinceReview;
   release?: ReleaseContext;
   issue?: IssueContext;
   workflowRun?: WorkflowRunContext;
@@ -79,6 +90,18 @@ function otherRepositories(repositories: NonNullable<PromptInput["repositories"]
   return `The routine's other repositories, checked out on their default branches inside the working tree (this repository's git status leaves them out):\n${lines.join("\n")}`;
 }
 
+/** What the prompt says of the routine's earlier review of the pull request, and of its threads. */
+function earlierReview(since: SinceReview, fork: boolean): string {
+  const what =
+    since.kind === "since"
+      ? `This routine reviewed this pull request before, at commit ${since.commit}; ${since.commits} commit${since.commits === 1 ? "" : "s"} came after it. Review what changed since then: the files and the diff below are those changes only.`
+      : since.kind === "unchanged"
+        ? `This routine already reviewed this pull request at its head commit ${since.commit}: nothing changed since.`
+        : defuseFrames(`This routine reviewed this pull request before, at commit ${since.commit}, but ${since.why}: review the whole pull request again.`);
+  const settle = fork ? "" : ", settle with settle_review_thread those whose finding the new commits addressed (resolve them, or answer that they were addressed)";
+  return `${what} Your findings from then are review threads on the pull request: call review_threads to see them with the code as it is now${settle}, and do not post again a finding that is still there (create_review leaves such repeats out).`;
+}
+
 export function buildPrompt(input: PromptInput): string {
   const parts = [`<routine name="${input.routine}">\n${input.task.trim()}\n</routine>`];
   const context = [`Trigger: ${input.trigger}.`];
@@ -89,13 +112,24 @@ export function buildPrompt(input: PromptInput): string {
       "Its title and description, written by its author:",
       untrusted("pull request", `${pr.title}${pr.body ? `\n\n${pr.body}` : ""}`),
     );
-    if (input.changedFiles?.length) {
-      const files = [...input.changedFiles].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
+    const since = input.sinceReview;
+    if (since) context.push(earlierReview(since, pr.fork !== undefined));
+    // After an earlier review, only what came since; else (or after a rewrite) the whole pull request.
+    const incremental = since?.kind === "since";
+    const changed = incremental ? since.files : input.changedFiles;
+    if (changed?.length) {
+      const files = [...changed].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
       const listed = files.slice(0, MAX_CHANGED_FILES).map((file) => defuseFrames(`- ${file.path} (${file.status}, +${file.additions} -${file.deletions})`));
       if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files`);
-      context.push(`Changed files, largest changes first (read the whole diff with git, e.g. \`git diff origin/${pr.baseRef}...HEAD\`):\n${listed.join("\n")}`);
+      const whole = `\`git diff origin/${pr.baseRef}...HEAD\``;
+      context.push(
+        incremental
+          ? `Files changed since ${since.commit}, largest changes first (the whole pull request's diff: ${whole}):\n${listed.join("\n")}`
+          : `Changed files, largest changes first (read the whole diff with git, e.g. ${whole}):\n${listed.join("\n")}`,
+      );
       const { text, left } = biggestHunks(files);
-      if (text) context.push(`The largest parts of the diff that fit${left > 0 ? ` (${left} hunk${left === 1 ? "" : "s"} left out)` : ""}:`, untrusted("diff", text));
+      const what = incremental ? "the diff since then" : "the diff";
+      if (text) context.push(`The largest parts of ${what} that fit${left > 0 ? ` (${left} hunk${left === 1 ? "" : "s"} left out)` : ""}:`, untrusted("diff", text));
     }
   }
   const release = input.release;

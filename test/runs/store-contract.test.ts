@@ -216,6 +216,35 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.routineSpend({ repository, routine: "lint", since: new Date(0) })).toEqual({ costUsd: 9, exhausted: false });
     });
 
+    it("names the head commit of the newest succeeded run of a routine on a pull request, leaving out the run asking", async () => {
+      const store = await fresh();
+      const at = (sha: string, number = 5, routine = "review"): RunRequest => {
+        const from = onPullRequest(`d-${sha}`, number, routine);
+        return { ...from, context: { ...from.context, pullRequest: { ...from.context.pullRequest!, headSha: sha } } };
+      };
+      const finish = async (id: string, sha: string, minute: number, outcome: "succeeded" | "failed" = "succeeded", number = 5, routine = "review") => {
+        await store.insertRun(run(id, new Date(`2026-11-25T10:${String(minute).padStart(2, "0")}:00Z`), at(sha, number, routine)));
+        await store.transition(id, ["queued"], { status: "completed", outcome, finishedAt: new Date(`2026-11-25T10:${String(minute).padStart(2, "0")}:30Z`) });
+      };
+      const key = "acme/app#5:review";
+      expect(await store.lastReviewedCommit(key, "r-now")).toBeUndefined();
+      await finish("r-1", "sha-1", 1);
+      await finish("r-2", "sha-2", 2);
+      await finish("r-3", "sha-3", 3, "failed");
+      await finish("r-other-pull", "sha-9", 4, "succeeded", 6);
+      await finish("r-other-routine", "sha-8", 5, "succeeded", 5, "lint");
+      await store.insertRun(run("r-errored", new Date("2026-11-25T10:06:00Z"), at("sha-7")));
+      await store.transition("r-errored", ["queued"], { status: "errored", finishedAt: new Date("2026-11-25T10:06:30Z") });
+      // An issue of the same number shares the key but was about no commit.
+      const issue = request("d-issue");
+      await store.insertRun(run("r-issue", new Date("2026-11-25T10:07:00Z"), { ...issue, context: { ...issue.context, issue: { number: 5, title: "A bug", body: "", author: "octocat", labels: [], url: "https://example.com/5" } } }));
+      await store.transition("r-issue", ["queued"], { status: "completed", outcome: "succeeded", finishedAt: new Date("2026-11-25T10:07:30Z") });
+      expect(await store.lastReviewedCommit(key, "r-now")).toBe("sha-2");
+      expect(await store.lastReviewedCommit(key, "r-2")).toBe("sha-1");
+      expect(await store.lastReviewedCommit("acme/app#6:review", "r-now")).toBe("sha-9");
+      expect(await store.lastReviewedCommit("acme/app#7:review", "r-now")).toBeUndefined();
+    });
+
     it("keeps each run's transcript in order", async () => {
       const store = await fresh();
       await store.insertRun(run("run_a", new Date()));

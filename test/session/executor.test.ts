@@ -136,8 +136,8 @@ describe("a run from event to review", () => {
     expect(review).toEqual({
       commit_id: headSha,
       event: "COMMENT",
-      body: expect.stringMatching(/^Two notes\.\n\n\*\*`README\.md` line 1\*\* \(outside the diff\):\n\nThe title is outdated\. \[REDACTED\]\n\n<!-- routines:[0-9a-f]{16} -->\n\n<!-- routines:[0-9a-f]{16} -->$/),
-      comments: [{ path: "src/app.ts", line: 2, side: "RIGHT", body: expect.stringMatching(/^Swapping the operands changes nothing for numbers\.\n\n<!-- routines:[0-9a-f]{16} -->$/) }],
+      body: expect.stringMatching(/^Two notes\.\n\n\*\*`README\.md` line 1\*\* \(outside the diff\):\n\nThe title is outdated\. \[REDACTED\]\n\n<!-- routines:[0-9a-f]{16} routine:review at:README\.md:RIGHT:1-1 -->\n\n<!-- routines:[0-9a-f]{16} -->$/),
+      comments: [{ path: "src/app.ts", line: 2, side: "RIGHT", body: expect.stringMatching(/^Swapping the operands changes nothing for numbers\.\n\n<!-- routines:[0-9a-f]{16} routine:review at:src%2Fapp\.ts:RIGHT:2-2 -->$/) }],
     });
     expect(revoked.isDone()).toBe(true);
     // What the model read came from the pull request's head; its instructions from the default branch.

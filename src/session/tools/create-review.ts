@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
 import { commentableLines, diffLineKey } from "../diff-lines.js";
-import { FINGERPRINT, fingerprintMark, type GitHubRun } from "../github-run.js";
+import { repeatedFinding, type PostedFinding } from "../findings.js";
+import { findingMark, fingerprintMark, type GitHubRun } from "../github-run.js";
+import { OUTSIDE_THE_DIFF, postedFindings } from "../posted-findings.js";
 
 const Comment = z.object({
   path: z.string().min(1).describe("File path as in the diff."),
@@ -34,7 +36,9 @@ export function createReviewTool(run: GitHubRun): Tool {
       "Post one review on the pull request: a summary and inline comments on lines of its diff.",
       "A comment on a line outside the diff is put into the summary with its location instead.",
       "A range (start_line to line) must lie within one hunk of the diff; a range across hunks is put on its last line.",
-      "Comments already posted by an earlier run, identical in place and text, are not posted again.",
+      "A comment equal in substance to a finding already posted on the pull request (open or resolved) is not posted again:",
+      "same file and side, overlapping lines, and the same wording once case, punctuation, Markdown, numbers and code in backticks are set aside.",
+      "The result names what was left out and why. See your earlier findings with review_threads before reviewing again.",
     ].join(" "),
     input: z.object({
       body: z.string().min(1).describe("The review's summary."),
@@ -47,17 +51,16 @@ export function createReviewTool(run: GitHubRun): Tool {
       const target = { ...run.repository, pull_number: pr.number };
       const files = await run.octokit.paginate(run.octokit.rest.pulls.listFiles, { ...target, per_page: 100 });
       const inDiff = commentableLines(files);
-      const posted = new Set<string>();
-      for (const text of [
-        ...(await run.octokit.paginate(run.octokit.rest.pulls.listReviewComments, { ...target, per_page: 100 })).map((comment) => comment.body),
-        ...(await run.octokit.paginate(run.octokit.rest.pulls.listReviews, { ...target, per_page: 100 })).map((review) => review.body ?? ""),
-      ]) {
-        for (const match of text.matchAll(new RegExp(FINGERPRINT, "g"))) posted.add(match[1]!);
-      }
+      const { fingerprints: posted, findings } = postedFindings(
+        await run.octokit.paginate(run.octokit.rest.pulls.listReviewComments, { ...target, per_page: 100 }),
+        await run.octokit.paginate(run.octokit.rest.pulls.listReviews, { ...target, per_page: 100 }),
+        run.author.name,
+      );
 
       const inline: Array<{ path: string; line: number; side: "RIGHT" | "LEFT"; start_line?: number; start_side?: "RIGHT" | "LEFT"; body: string }> = [];
       const outside: string[] = [];
       let repeated = 0;
+      const dropped: Array<{ where: string; earlier: PostedFinding }> = [];
       let acrossHunks = 0;
       for (const comment of comments) {
         const side = comment.side ?? "RIGHT";
@@ -68,32 +71,43 @@ export function createReviewTool(run: GitHubRun): Tool {
           continue;
         }
         const range = comment.start_line !== undefined && comment.start_line < comment.line;
+        // The path goes into hidden marks and summaries: through the redactor like every text.
+        const place = { path: run.redact(comment.path), side, start: range ? comment.start_line! : comment.line, end: comment.line };
+        const earlier = repeatedFinding({ ...place, body: text }, findings);
+        if (earlier) {
+          dropped.push({ where: `${comment.path} ${range ? `lines ${place.start}-${place.end}` : `line ${place.end}`}`, earlier });
+          continue;
+        }
+        const marked = (body: string) => run.redact(`${body}\n\n${findingMark(mark, run.routine, place)}`);
         const hunk = inDiff.get(diffLineKey(comment.path, side, comment.line));
         const startHunk = range ? inDiff.get(diffLineKey(comment.path, side, comment.start_line!)) : hunk;
         if (hunk !== undefined && startHunk === hunk) {
-          inline.push({ path: comment.path, line: comment.line, side, ...(range ? { start_line: comment.start_line!, start_side: side } : {}), body: `${text}\n\n${fingerprintMark(mark)}` });
+          inline.push({ path: comment.path, line: comment.line, side, ...(range ? { start_line: comment.start_line!, start_side: side } : {}), body: marked(text) });
         } else if (hunk !== undefined && startHunk !== undefined) {
           acrossHunks += 1;
-          inline.push({ path: comment.path, line: comment.line, side, body: `${run.redact(onLastLine(comment))}\n\n${fingerprintMark(mark)}` });
+          inline.push({ path: comment.path, line: comment.line, side, body: marked(run.redact(onLastLine(comment))) });
         } else {
           const where = range ? `lines ${comment.start_line}-${comment.line}` : `line ${comment.line}`;
-          outside.push(`**\`${comment.path}\` ${where}** (outside the diff):\n\n${text}\n\n${fingerprintMark(mark)}`);
+          outside.push(marked(`**\`${comment.path}\` ${where}** ${OUTSIDE_THE_DIFF}\n\n${text}`));
         }
       }
       const summary = run.redact(body);
       const summaryMark = fingerprint("review", summary);
-      if (inline.length === 0 && outside.length === 0 && posted.has(summaryMark)) return "Nothing new to post: this review was already posted.";
+      const left = dropped.length === 0 ? "" : `\nNot posted, equal in substance to a finding already on the pull request (same lines, same wording):\n${dropped.map(({ where, earlier }) => `- ${where}: as ${earlier.url ?? "an earlier finding"}`).join("\n")}`;
+      if (inline.length === 0 && outside.length === 0 && (posted.has(summaryMark) || dropped.length > 0)) {
+        return `Nothing new to post: ${dropped.length > 0 ? "every comment repeats an earlier finding (say in your outcome what is still open)." : "this review was already posted."}${left}`;
+      }
       const reviewBody = [summary, ...outside, fingerprintMark(summaryMark)].join("\n\n");
       const narrowed = acrossHunks === 0 ? "" : ` (${acrossHunks} range${acrossHunks === 1 ? "" : "s"} across hunks put on ${acrossHunks === 1 ? "its" : "their"} last line)`;
-      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}${narrowed}, ${outside.length} moved into the summary (outside the diff), ${repeated} already posted`;
+      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}${narrowed}, ${outside.length} moved into the summary (outside the diff), ${repeated + dropped.length} already posted`;
       run.writes.take(`the review on #${pr.number}`);
       if (run.dryRun) {
         run.dryRun.print(`[dry run] ${event} review on #${pr.number} (${counts}):\n${reviewBody}\n${inline.map((c) => `  ${c.path}:${c.line} ${c.body}`).join("\n")}`);
-        return `Dry run: the review was printed, not posted (${counts}).`;
+        return `Dry run: the review was printed, not posted (${counts}).${left}`;
       }
       // All inline comments go out in one request, on the commit the run looked at.
       const { data } = await run.octokit.rest.pulls.createReview({ ...target, commit_id: pr.headSha, event, body: reviewBody, comments: inline });
-      return `Posted ${data.html_url} with ${counts}.`;
+      return `Posted ${data.html_url} with ${counts}.${left}`;
     },
   });
 }
