@@ -126,12 +126,12 @@ describeEachStore("the reply outbox", ({ fresh, freshPlace }) => {
 
   it("sends a reply once when the store's answers take a while, as a database's over a network do", async () => {
     const store = await fresh();
-    // What pendingReplies read comes back 50 ms later: the reply may have been sent since.
+    // What claimReplies read comes back 50 ms later: the reply may have been sent since.
     const slow = new Proxy(store, {
       get(target, property) {
-        if (property === "pendingReplies") {
-          return async (...args: Parameters<RunStore["pendingReplies"]>) => {
-            const rows = await target.pendingReplies(...args);
+        if (property === "claimReplies") {
+          return async (...args: Parameters<RunStore["claimReplies"]>) => {
+            const rows = await target.claimReplies(...args);
             await new Promise((resolve) => setTimeout(resolve, 50));
             return rows;
           };
