@@ -362,6 +362,22 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.countRecentRuns({ since, installationId: 7, routine: { repository: { owner: "acme", repo: "app" }, name: "lint" } })).toBe(0);
     });
 
+    it("runs a schedule's minute once when several processes fire it together, a one-off's too", async () => {
+      const open = await freshPlace();
+      const admissions = await Promise.all([1, 2, 3].map(async () => new StoreAdmission(await open(), LIMITS)));
+      const scheduled = (routine: string, scheduledFor: string, oneOff = false): RunRequest => ({ ...request("x", routine), trigger: { kind: "schedule", index: 0, scheduledFor, oneOff } });
+      const slots = ["2026-11-24T10:00:00.000Z", "2026-11-24T10:01:00.000Z", "2026-11-24T10:02:00.000Z"];
+      const results = await Promise.all(
+        slots.flatMap((slot) => admissions.flatMap((admission) => [admission.admit(scheduled("poll", slot)), admission.admit(scheduled("sweep", slot)), admission.admit(scheduled("once", slot, true))])),
+      );
+      expect(results.filter((result) => result.status === "queued")).toHaveLength(slots.length * 3);
+      expect(results.filter((result) => result.status === "duplicate")).toHaveLength(slots.length * 3 * 2);
+      const runs = await (await open()).listRuns({ limit: 100 });
+      const fired = runs.map((run) => `${run.routine}@${run.trigger.kind === "schedule" ? run.trigger.scheduledFor : "?"}`);
+      expect(new Set(fired).size).toBe(slots.length * 3);
+      expect(fired).toHaveLength(slots.length * 3);
+    });
+
     it("holds admissions of one installation one at a time, so a cap is exact when they come together", async () => {
       const store = await fresh();
       const admission = new StoreAdmission(store, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 3, hourlyRunsPerInstallation: 100 });
@@ -425,6 +441,14 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.recordOneOff("k", "missed", at)).toBe(true);
       expect(await store.recordOneOff("k", "fired", at)).toBe(false);
       expect(await store.oneOffState("k")).toBe("missed");
+    });
+
+    it("records a one-off's fate for one of several processes that record it together", async () => {
+      const open = await freshPlace();
+      const stores = await Promise.all([1, 2, 3, 4].map(() => open()));
+      const at = new Date("2026-11-24T10:00:00Z");
+      const recorded = await Promise.all(stores.map((store, i) => store.recordOneOff("once:acme/app:migrate:2026-11-24T10:00:00.000Z", i === 0 ? "missed" : "fired", at)));
+      expect(recorded.filter(Boolean)).toHaveLength(1);
     });
 
     it("keeps API tokens and revokes them once", async () => {
