@@ -360,9 +360,9 @@ export interface RunStore {
   claimChecks(now: Date, limit: number, claim: ItemClaim): Promise<PendingCheck[]>;
   /** A creation is on its way to GitHub. */
   markCheckCreating(key: string): Promise<void>;
-  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. */
+  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. Its claim ends. */
   markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markCheckFailed(key: string, retryAt: Date): Promise<void>;
   /** Records a reply for sending, once per key at `at`; false when its key is already recorded. */
   recordReply(entry: ReplyEntry, at: Date): Promise<boolean>;
@@ -375,9 +375,9 @@ export interface RunStore {
   claimReplies(now: Date, limit: number, claim: ItemClaim): Promise<PendingReply[]>;
   /** A creation is on its way to GitHub. */
   markReplyCreating(key: string): Promise<void>;
-  /** The reply is on GitHub, or was given up: it is never sent again. */
+  /** The reply is on GitHub, or was given up: it is never sent again. Its claim ends. */
   markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markReplyFailed(key: string, retryAt: Date): Promise<void>;
   /** Forgets replies done before the time (their deliveries can no longer come again); returns how many. */
   pruneReplies(doneBefore: Date): Promise<number>;
@@ -395,10 +395,10 @@ export interface RunStore {
   claimStatusComments(now: Date, limit: number, claim: ItemClaim): Promise<PendingStatusComment[]>;
   /**
    * `version` is on GitHub as comment `commentId` (undefined: keep the one recorded; a given-up
-   * version is marked so too); an older version is never sent after it.
+   * version is marked so too); an older version is never sent after it. Its claim ends.
    */
   markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markStatusCommentFailed(key: string, retryAt: Date): Promise<void>;
   /**
    * Extends `owner`'s claims on these items (delivery ids, outbox keys) to `expiresAt`; returns the
