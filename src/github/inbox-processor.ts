@@ -12,7 +12,7 @@
 // process that died are taken by another once they expire (the poll looks for them).
 import type { ReceivedWebhook } from "./receive-webhooks.js";
 import type { InboxDelivery, ItemClaim, RunStore } from "../runs/store.js";
-import { processOwner } from "./outbox.js";
+import { processOwner } from "../runs/process-owner.js";
 
 export type InboxStore = Pick<RunStore, "pendingDeliveries" | "startDelivery" | "finishDelivery" | "pruneDeliveries" | "renewClaims" | "releaseClaims">;
 

@@ -7,8 +7,7 @@
 // only one process sends it. The claim is renewed while the send goes on; a process that dies
 // leaves its claims to expire, and another process sends those items then (an item whose
 // creation was on its way is looked up on GitHub before it is created again).
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { processOwner } from "../runs/process-owner.js";
 import type { ClaimQueue, ItemClaim, RunStore } from "../runs/store.js";
 
 export interface OutboxOptions {
@@ -29,9 +28,6 @@ export interface OutboxOptions {
 }
 
 const DEFAULT_CLAIM_MS = 60_000;
-
-/** A name for this process in the claims it makes. */
-export const processOwner = (): string => `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
 
 export abstract class Outbox<Item> {
   /** Sends under way (or waiting for the one before them on their lane), by lane. */
