@@ -32,7 +32,7 @@ const DEFAULT_CLAIM_MS = 60_000;
 export abstract class Outbox<Item> {
   /** Sends under way (or waiting for the one before them on their lane), by lane. */
   readonly #sending = new Map<string, Promise<void>>();
-  /** The keys of the items claimed and not yet sent: their claims are renewed. */
+  /** The keys of the items claimed here whose send has not ended: their claims are renewed. */
   readonly #held = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
@@ -136,8 +136,9 @@ export abstract class Outbox<Item> {
 
   /** Keeps the claims on the items being sent; a send outlives a claim only when this process stalls past it. */
   async #renew(): Promise<void> {
+    // Also while stopping: the sends under way go on until they end.
     const keys = [...this.#held];
-    if (keys.length === 0 || this.#stopped) return;
+    if (keys.length === 0) return;
     try {
       const { expiresAt } = this.#claimUntil();
       await this.claims.store.renewClaims(this.claims.queue, this.#owner, keys, expiresAt);
