@@ -12,10 +12,12 @@ import {
   storableText,
   type CheckEntry,
   type CheckState,
+  type ClaimQueue,
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
   type InsertResult,
+  type ItemClaim,
   type PendingCheck,
   type PendingDelivery,
   type PendingReply,
@@ -202,6 +204,15 @@ const MIGRATIONS = [
      next_attempt_at timestamptz NOT NULL DEFAULT 'epoch'
    );
    CREATE INDEX status_comments_pending ON status_comments (next_attempt_at) WHERE version > published_version;`,
+  // 4: reserved.
+  `SELECT 1;`,
+  // 5: who works on an item of the inbox or an outbox, and until when unless renewed (see ItemClaim);
+  // an index to find the pending deliveries ahead of one with the same ordering key.
+  `ALTER TABLE inbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+   CREATE INDEX inbox_ordering ON inbox (ordering_key, seq) WHERE state = 'pending';
+   ALTER TABLE check_outbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+   ALTER TABLE reply_outbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+   ALTER TABLE status_comments ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;`,
 ];
 
 /** The store's PostgreSQL schema version: what this server migrates a database to. */
@@ -289,6 +300,80 @@ const toStatusComment = (row: StatusCommentRow): StatusCommentRecord => ({
   version: row.version,
 });
 
+interface CheckRow {
+  key: string;
+  run_id: string | null;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  head_sha: string;
+  name: string;
+  priority: number;
+  version: number;
+  state: string;
+  check_run_id: number | null;
+  creating: boolean;
+  attempts: number;
+  next_attempt_at: Date;
+  seq: number;
+}
+
+const CHECK_COLUMNS = "key, run_id, installation_id, owner, repo, head_sha, name, priority, version, state, check_run_id, creating, attempts, next_attempt_at, seq";
+/** A state newer than the one published, whose retry (if any) is due by the time in $1. */
+const CHECK_DUE = "version > published_version AND next_attempt_at <= $1";
+const CHECK_ORDER = "priority, next_attempt_at, seq";
+
+const toPendingCheck = (row: CheckRow): PendingCheck => ({
+  key: row.key,
+  ...(row.run_id === null ? {} : { runId: row.run_id }),
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  headSha: row.head_sha,
+  name: row.name,
+  priority: row.priority,
+  version: row.version,
+  state: JSON.parse(row.state) as CheckState,
+  ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
+  creating: row.creating,
+  attempts: row.attempts,
+});
+
+interface ReplyRow {
+  key: string;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  write: string;
+  creating: boolean;
+  attempts: number;
+  seq: number;
+}
+
+const REPLY_COLUMNS = "key, installation_id, owner, repo, issue_number, write, creating, attempts, seq";
+/** Due by the time in $1, and the first pending reply on its issue: a later one waits for those before it. */
+const REPLY_DUE = `state = 'pending' AND next_attempt_at <= $1
+  AND seq = (SELECT min(seq) FROM reply_outbox AS earlier WHERE earlier.state = 'pending' AND earlier.owner = reply.owner AND earlier.repo = reply.repo AND earlier.issue_number = reply.issue_number)`;
+
+const toPendingReply = (row: ReplyRow): PendingReply => ({
+  key: row.key,
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  issueNumber: row.issue_number,
+  write: JSON.parse(row.write) as ReplyWrite,
+  creating: row.creating,
+  attempts: row.attempts,
+});
+
+/** Newer text than the one published, whose retry (if any) is due by the time in $1. */
+const STATUS_COMMENT_DUE = "version > published_version AND next_attempt_at <= $1";
+
+const toPendingStatusComment = (row: StatusCommentRow): PendingStatusComment => ({
+  ...toStatusComment(row),
+  ...(row.comment_id === null ? {} : { commentId: row.comment_id }),
+  attempts: row.attempts,
+});
+
 interface InboxRow {
   delivery_id: string;
   event: string;
@@ -301,6 +386,21 @@ interface InboxRow {
 }
 
 const INBOX_COLUMNS = "delivery_id, event, body, ordering_key, received_at, attempts, state, error";
+
+/** No earlier delivery of its ordering key is still pending: those of one key go one at a time, in order of arrival. */
+const FIRST_OF_ITS_KEY = `(delivery.ordering_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM inbox AS earlier WHERE earlier.state = 'pending' AND earlier.ordering_key = delivery.ordering_key AND earlier.seq < delivery.seq))`;
+
+/** Each queue's table and the column that names its items. */
+const CLAIM_TABLES: Record<ClaimQueue, { table: string; key: string }> = {
+  inbox: { table: "inbox", key: "delivery_id" },
+  checks: { table: "check_outbox", key: "key" },
+  replies: { table: "reply_outbox", key: "key" },
+  status_comments: { table: "status_comments", key: "key" },
+};
+
+/** Not claimed, or the claim expired by the time in $1. */
+const UNCLAIMED = "(claimed_until IS NULL OR claimed_until <= $1)";
 
 const toDelivery = (row: InboxRow): InboxDelivery => ({
   id: row.delivery_id,
@@ -461,10 +561,12 @@ export class PgStore implements RunStore {
     return inserted === 1;
   }
 
-  async pendingDeliveries(limit: number): Promise<PendingDelivery[]> {
+  async pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]> {
     const rows = await this.#rows<{ delivery_id: string; ordering_key: string | null; attempts: number }>(
-      "SELECT delivery_id, ordering_key, attempts FROM inbox WHERE state = 'pending' ORDER BY seq LIMIT $1",
-      [limit],
+      `SELECT delivery_id, ordering_key, attempts FROM inbox AS delivery
+       WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $1) AND ${FIRST_OF_ITS_KEY}
+       ORDER BY seq LIMIT $2`,
+      [now, limit],
     );
     return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
   }
@@ -473,13 +575,20 @@ export class PgStore implements RunStore {
     return this.#rows("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state");
   }
 
-  async startDelivery(id: string): Promise<InboxDelivery | undefined> {
-    const [row] = await this.#rows<InboxRow>(`UPDATE inbox SET attempts = attempts + 1 WHERE delivery_id = $1 AND state = 'pending' RETURNING ${INBOX_COLUMNS}`, [id]);
+  async startDelivery(id: string, { owner, expiresAt }: ItemClaim, now: Date): Promise<InboxDelivery | undefined> {
+    // Two processes starting one delivery: the second waits for the first's row lock, then finds
+    // the row claimed and leaves it.
+    const [row] = await this.#rows<InboxRow>(
+      `UPDATE inbox AS delivery SET attempts = attempts + 1, claimed_by = $2, claimed_until = $3
+       WHERE delivery_id = $1 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $2) AND ${FIRST_OF_ITS_KEY}
+       RETURNING ${INBOX_COLUMNS}`,
+      [id, owner, expiresAt, now],
+    );
     return row && toDelivery(row);
   }
 
   async finishDelivery(id: string, at: Date, error?: string): Promise<void> {
-    await this.#count("UPDATE inbox SET state = $1, error = $2, finished_at = $3 WHERE delivery_id = $4 AND state = 'pending'", [
+    await this.#count("UPDATE inbox SET state = $1, error = $2, finished_at = $3, claimed_by = NULL, claimed_until = NULL WHERE delivery_id = $4 AND state = 'pending'", [
       error === undefined ? "done" : "failed", error ?? null, at, id,
     ]);
   }
@@ -690,29 +799,24 @@ export class PgStore implements RunStore {
   }
 
   async pendingChecks(now: Date, limit: number): Promise<PendingCheck[]> {
-    const rows = await this.#rows<{
-      key: string; run_id: string | null; installation_id: number; owner: string; repo: string; head_sha: string; name: string; priority: number;
-      version: number; state: string; check_run_id: number | null; creating: boolean; attempts: number;
-    }>(
-      `SELECT key, run_id, installation_id, owner, repo, head_sha, name, priority, version, state, check_run_id, creating, attempts
-       FROM check_outbox WHERE version > published_version AND next_attempt_at <= $1
-       ORDER BY priority, next_attempt_at, seq LIMIT $2`,
+    const rows = await this.#rows<CheckRow>(
+      `SELECT ${CHECK_COLUMNS} FROM check_outbox WHERE ${CHECK_DUE} ORDER BY ${CHECK_ORDER} LIMIT $2`,
       [now, limit],
     );
-    return rows.map((row) => ({
-      key: row.key,
-      ...(row.run_id === null ? {} : { runId: row.run_id }),
-      installationId: row.installation_id,
-      repository: { owner: row.owner, repo: row.repo },
-      headSha: row.head_sha,
-      name: row.name,
-      priority: row.priority,
-      version: row.version,
-      state: JSON.parse(row.state) as CheckState,
-      ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
-      creating: row.creating,
-      attempts: row.attempts,
-    }));
+    return rows.map(toPendingCheck);
+  }
+
+  async claimChecks(now: Date, limit: number, { owner, expiresAt }: ItemClaim): Promise<PendingCheck[]> {
+    // Rows another process is claiming this moment are skipped, not waited for.
+    const rows = await this.#rows<CheckRow>(
+      `WITH claimed AS (
+         UPDATE check_outbox SET claimed_by = $3, claimed_until = $4
+         WHERE key IN (SELECT key FROM check_outbox WHERE ${CHECK_DUE} AND ${UNCLAIMED} ORDER BY ${CHECK_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${CHECK_COLUMNS})
+       SELECT ${CHECK_COLUMNS} FROM claimed ORDER BY ${CHECK_ORDER}`,
+      [now, limit, owner, expiresAt],
+    );
+    return rows.map(toPendingCheck);
   }
 
   async markCheckCreating(key: string): Promise<void> {
@@ -724,7 +828,7 @@ export class PgStore implements RunStore {
     await this.#count(
       `WITH published AS (
          UPDATE check_outbox SET published_version = greatest(published_version, $1), check_run_id = coalesce($2, check_run_id),
-           creating = false, attempts = 0, next_attempt_at = 'epoch'
+           creating = false, attempts = 0, next_attempt_at = 'epoch', claimed_by = NULL, claimed_until = NULL
          WHERE key = $3 RETURNING run_id, check_run_id)
        UPDATE runs SET check_run_id = published.check_run_id FROM published
        WHERE runs.id = published.run_id AND published.check_run_id IS NOT NULL`,
@@ -733,7 +837,7 @@ export class PgStore implements RunStore {
   }
 
   async markCheckFailed(key: string, retryAt: Date): Promise<void> {
-    await this.#count("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+    await this.#count("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE key = $2", [retryAt, key]);
   }
 
   async recordReply({ key, installationId, repository, issueNumber, write }: ReplyEntry, at: Date): Promise<boolean> {
@@ -746,22 +850,20 @@ export class PgStore implements RunStore {
   }
 
   async pendingReplies(now: Date, limit: number): Promise<PendingReply[]> {
-    const rows = await this.#rows<{ key: string; installation_id: number; owner: string; repo: string; issue_number: number; write: string; creating: boolean; attempts: number }>(
-      `SELECT key, installation_id, owner, repo, issue_number, write, creating, attempts FROM reply_outbox AS reply
-       WHERE state = 'pending' AND next_attempt_at <= $1
-         AND seq = (SELECT min(seq) FROM reply_outbox WHERE state = 'pending' AND owner = reply.owner AND repo = reply.repo AND issue_number = reply.issue_number)
-       ORDER BY seq LIMIT $2`,
-      [now, limit],
+    const rows = await this.#rows<ReplyRow>(`SELECT ${REPLY_COLUMNS} FROM reply_outbox AS reply WHERE ${REPLY_DUE} ORDER BY seq LIMIT $2`, [now, limit]);
+    return rows.map(toPendingReply);
+  }
+
+  async claimReplies(now: Date, limit: number, { owner, expiresAt }: ItemClaim): Promise<PendingReply[]> {
+    const rows = await this.#rows<ReplyRow>(
+      `WITH claimed AS (
+         UPDATE reply_outbox SET claimed_by = $3, claimed_until = $4
+         WHERE key IN (SELECT key FROM reply_outbox AS reply WHERE ${REPLY_DUE} AND ${UNCLAIMED} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${REPLY_COLUMNS})
+       SELECT ${REPLY_COLUMNS} FROM claimed ORDER BY seq`,
+      [now, limit, owner, expiresAt],
     );
-    return rows.map((row) => ({
-      key: row.key,
-      installationId: row.installation_id,
-      repository: { owner: row.owner, repo: row.repo },
-      issueNumber: row.issue_number,
-      write: JSON.parse(row.write) as ReplyWrite,
-      creating: row.creating,
-      attempts: row.attempts,
-    }));
+    return rows.map(toPendingReply);
   }
 
   async markReplyCreating(key: string): Promise<void> {
@@ -769,11 +871,11 @@ export class PgStore implements RunStore {
   }
 
   async markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void> {
-    await this.#count("UPDATE reply_outbox SET state = $1, creating = false, done_at = $2 WHERE key = $3", [outcome, at, key]);
+    await this.#count("UPDATE reply_outbox SET state = $1, creating = false, done_at = $2, claimed_by = NULL, claimed_until = NULL WHERE key = $3", [outcome, at, key]);
   }
 
   async markReplyFailed(key: string, retryAt: Date): Promise<void> {
-    await this.#count("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+    await this.#count("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE key = $2", [retryAt, key]);
   }
 
   async pruneReplies(doneBefore: Date): Promise<number> {
@@ -801,22 +903,50 @@ export class PgStore implements RunStore {
 
   async pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]> {
     const rows = await this.#rows<StatusCommentRow>(
-      `SELECT ${STATUS_COMMENT_COLUMNS} FROM status_comments WHERE version > published_version AND next_attempt_at <= $1 ORDER BY next_attempt_at, seq LIMIT $2`,
+      `SELECT ${STATUS_COMMENT_COLUMNS} FROM status_comments WHERE ${STATUS_COMMENT_DUE} ORDER BY next_attempt_at, seq LIMIT $2`,
       [now, limit],
     );
-    return rows.map((row) => ({ ...toStatusComment(row), ...(row.comment_id === null ? {} : { commentId: row.comment_id }), attempts: row.attempts }));
+    return rows.map(toPendingStatusComment);
+  }
+
+  async claimStatusComments(now: Date, limit: number, { owner, expiresAt }: ItemClaim): Promise<PendingStatusComment[]> {
+    const rows = await this.#rows<StatusCommentRow & { next_attempt_at: Date; seq: number }>(
+      `WITH claimed AS (
+         UPDATE status_comments SET claimed_by = $3, claimed_until = $4
+         WHERE key IN (SELECT key FROM status_comments WHERE ${STATUS_COMMENT_DUE} AND ${UNCLAIMED} ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${STATUS_COMMENT_COLUMNS}, next_attempt_at, seq)
+       SELECT * FROM claimed ORDER BY next_attempt_at, seq`,
+      [now, limit, owner, expiresAt],
+    );
+    return rows.map(toPendingStatusComment);
   }
 
   async markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void> {
     await this.#count(
-      `UPDATE status_comments SET published_version = greatest(published_version, $1), comment_id = coalesce($2, comment_id), attempts = 0, next_attempt_at = 'epoch'
+      `UPDATE status_comments SET published_version = greatest(published_version, $1), comment_id = coalesce($2, comment_id), attempts = 0, next_attempt_at = 'epoch',
+         claimed_by = NULL, claimed_until = NULL
        WHERE key = $3`,
       [version, commentId ?? null, key],
     );
   }
 
   async markStatusCommentFailed(key: string, retryAt: Date): Promise<void> {
-    await this.#count("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+    await this.#count("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE key = $2", [retryAt, key]);
+  }
+
+  async renewClaims(queue: ClaimQueue, owner: string, keys: readonly string[], expiresAt: Date): Promise<string[]> {
+    if (keys.length === 0) return [];
+    const { table, key } = CLAIM_TABLES[queue];
+    const rows = await this.#rows<{ key: string }>(
+      `UPDATE ${table} SET claimed_until = $1 WHERE ${key} = ANY($2) AND claimed_by = $3 AND claimed_until IS NOT NULL RETURNING ${key} AS key`,
+      [expiresAt, keys, owner],
+    );
+    return rows.map((row) => row.key);
+  }
+
+  async releaseClaims(queue: ClaimQueue): Promise<number> {
+    const { table } = CLAIM_TABLES[queue];
+    return this.#count(`UPDATE ${table} SET claimed_by = NULL, claimed_until = NULL WHERE claimed_until IS NOT NULL`);
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {

@@ -135,6 +135,20 @@ export interface InboxDelivery extends InboxEntry {
 
 export type PendingDelivery = Pick<InboxDelivery, "id" | "orderingKey" | "attempts">;
 
+/** The queues whose items a process claims before it works on one: the webhook inbox and the GitHub-write outboxes. */
+export const CLAIM_QUEUES = ["inbox", "checks", "replies", "status_comments"] as const;
+export type ClaimQueue = (typeof CLAIM_QUEUES)[number];
+
+/**
+ * A process's claim on an item of the inbox or an outbox. No other process takes the item before
+ * `expiresAt`, which the owner pushes on while it works (renewClaims); the items of a process that
+ * died are taken again once it passes. Recording the item's outcome ends the claim.
+ */
+export interface ItemClaim {
+  owner: string;
+  expiresAt: Date;
+}
+
 /** What a check run should show; the fields GitHub's check-run API takes. */
 export interface CheckState {
   status: "queued" | "in_progress" | "completed";
@@ -248,13 +262,20 @@ export interface RunStore {
   recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined>;
   /** Writes a delivery to the inbox; false, writing nothing, when its id is already there. */
   enqueueDelivery(delivery: InboxEntry): Promise<boolean>;
-  /** Pending deliveries in order of arrival, without their bodies. */
-  pendingDeliveries(limit: number): Promise<PendingDelivery[]>;
+  /**
+   * Pending deliveries that may start at `now`, in order of arrival, without their bodies: none
+   * that a process holds a claim on, nor one behind an earlier pending delivery of its ordering key.
+   */
+  pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]>;
   /** Deliveries by state: pending ones wait for their handlers, failed ones gave up. */
   countDeliveries(): Promise<Array<{ state: InboxState; count: number }>>;
-  /** Counts an attempt at a pending delivery and returns it; undefined when it is not pending. */
-  startDelivery(id: string): Promise<InboxDelivery | undefined>;
-  /** Records a pending delivery as done, or as failed with the error. */
+  /**
+   * Claims a pending delivery for `claim.owner` (again, when it holds it already), counts an
+   * attempt and returns it; undefined when it is not pending, another process's claim on it has
+   * not expired at `now`, or an earlier pending delivery of its ordering key waits.
+   */
+  startDelivery(id: string, claim: ItemClaim, now: Date): Promise<InboxDelivery | undefined>;
+  /** Records a pending delivery as done, or as failed with the error; its claim ends. */
   finishDelivery(id: string, at: Date, error?: string): Promise<void>;
   getDelivery(id: string): Promise<InboxDelivery | undefined>;
   /** Forgets deliveries done or failed before the time; returns how many. */
@@ -340,11 +361,13 @@ export interface RunStore {
   recordCheck(entry: CheckEntry): Promise<boolean>;
   /** Check states newer than the published ones and due at `now`: runs' own first, then in the order they fell due. */
   pendingChecks(now: Date, limit: number): Promise<PendingCheck[]>;
+  /** Claims check states as pendingChecks lists them, leaving out those under another claim that has not expired. */
+  claimChecks(now: Date, limit: number, claim: ItemClaim): Promise<PendingCheck[]>;
   /** A creation is on its way to GitHub. */
   markCheckCreating(key: string): Promise<void>;
-  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. */
+  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. Its claim ends. */
   markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markCheckFailed(key: string, retryAt: Date): Promise<void>;
   /** Records a reply for sending, once per key at `at`; false when its key is already recorded. */
   recordReply(entry: ReplyEntry, at: Date): Promise<boolean>;
@@ -353,11 +376,13 @@ export interface RunStore {
    * waits for those before it), oldest first.
    */
   pendingReplies(now: Date, limit: number): Promise<PendingReply[]>;
+  /** Claims replies as pendingReplies lists them, leaving out those under another claim that has not expired. */
+  claimReplies(now: Date, limit: number, claim: ItemClaim): Promise<PendingReply[]>;
   /** A creation is on its way to GitHub. */
   markReplyCreating(key: string): Promise<void>;
-  /** The reply is on GitHub, or was given up: it is never sent again. */
+  /** The reply is on GitHub, or was given up: it is never sent again. Its claim ends. */
   markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markReplyFailed(key: string, retryAt: Date): Promise<void>;
   /** Forgets replies done before the time (their deliveries can no longer come again); returns how many. */
   pruneReplies(doneBefore: Date): Promise<number>;
@@ -371,13 +396,25 @@ export interface RunStore {
   recordStatusComment(entry: StatusCommentEntry, expected: number): Promise<boolean>;
   /** Status comments whose newest text is not yet on GitHub and due at `now`, in the order they fell due. */
   pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]>;
+  /** Claims status comments as pendingStatusComments lists them, leaving out those under another claim that has not expired. */
+  claimStatusComments(now: Date, limit: number, claim: ItemClaim): Promise<PendingStatusComment[]>;
   /**
    * `version` is on GitHub as comment `commentId` (undefined: keep the one recorded; a given-up
-   * version is marked so too); an older version is never sent after it.
+   * version is marked so too); an older version is never sent after it. Its claim ends.
    */
   markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markStatusCommentFailed(key: string, retryAt: Date): Promise<void>;
+  /**
+   * Extends `owner`'s claims on these items (delivery ids, outbox keys) to `expiresAt`; returns the
+   * keys of those it still holds.
+   */
+  renewClaims(queue: ClaimQueue, owner: string, keys: readonly string[], expiresAt: Date): Promise<string[]>;
+  /**
+   * Ends every claim on the queue's items, whoever holds it: for a process that is the store's
+   * only one (SQLite), whose claims a stopped process left. Returns how many.
+   */
+  releaseClaims(queue: ClaimQueue): Promise<number>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;
