@@ -1047,10 +1047,10 @@ export class PgStore implements RunStore {
     return rows.map(toFinding);
   }
 
-  async findingStats(repositories: readonly RepositoryId[], since?: Date): Promise<RoutineFindingStats[]> {
+  async findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]> {
     if (repositories.length === 0) return [];
     const addressed = "(resolved OR lines_changed)";
-    const values: unknown[] = [since ?? new Date(0)];
+    const values: unknown[] = [];
     const p = (value: unknown) => {
       values.push(value);
       return `$${values.length}`;
@@ -1064,7 +1064,7 @@ export class PgStore implements RunStore {
          count(DISTINCT pull_number) AS pull_requests,
          coalesce(sum(thumbs_up), 0) AS thumbs_up, coalesce(sum(thumbs_down), 0) AS thumbs_down
        FROM findings
-       WHERE merged_at IS NOT NULL AND merged_at >= $1 AND (${repositories.map((r) => `(owner = ${p(r.owner)} AND repo = ${p(r.repo)})`).join(" OR ")})
+       WHERE merged_at IS NOT NULL AND (${repositories.map((r) => `(owner = ${p(r.owner)} AND repo = ${p(r.repo)})`).join(" OR ")})
        GROUP BY owner, repo, routine ORDER BY owner COLLATE "C", repo COLLATE "C", routine COLLATE "C"`,
       values,
     );

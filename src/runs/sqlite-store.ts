@@ -921,7 +921,7 @@ export class SqliteStore implements RunStore {
     return rows.map(toFinding);
   }
 
-  async findingStats(repositories: readonly RepositoryId[], since?: Date): Promise<RoutineFindingStats[]> {
+  async findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]> {
     if (repositories.length === 0) return [];
     const addressed = "(resolved = 1 OR lines_changed = 1)";
     const rows = this.#sql(
@@ -931,9 +931,9 @@ export class SqliteStore implements RunStore {
          count(DISTINCT pull_number) AS pull_requests,
          coalesce(sum(thumbs_up), 0) AS thumbs_up, coalesce(sum(thumbs_down), 0) AS thumbs_down
        FROM findings
-       WHERE merged_at IS NOT NULL AND merged_at >= ? AND (${repositories.map(() => "(owner = ? AND repo = ?)").join(" OR ")})
+       WHERE merged_at IS NOT NULL AND (${repositories.map(() => "(owner = ? AND repo = ?)").join(" OR ")})
        GROUP BY owner, repo, routine ORDER BY owner, repo, routine`,
-    ).all(since?.getTime() ?? 0, ...repositories.flatMap((r) => [r.owner, r.repo])) as Array<{
+    ).all(...repositories.flatMap((r) => [r.owner, r.repo])) as Array<{
       owner: string; repo: string; routine: string; findings: number; addressed: number; unknown: number; pull_requests: number; thumbs_up: number; thumbs_down: number;
     }>;
     return rows.map((row) => ({

@@ -441,8 +441,8 @@ export interface RunStore {
   markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void>;
   /** The findings recorded on one pull request, oldest first. */
   pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]>;
-  /** Per routine of these repositories (an empty list matches none), its findings on merged pull requests, merged since `since` when given. */
-  findingStats(repositories: readonly RepositoryId[], since?: Date): Promise<RoutineFindingStats[]>;
+  /** Per routine of these repositories (an empty list matches none), its findings on merged pull requests. */
+  findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;
