@@ -12,7 +12,7 @@
 import type { Octokit } from "../config/read-config-file.js";
 import type { RepositoryId } from "../run-request.js";
 import { FINDING } from "../session/github-run.js";
-import type { FindingSignals as Signals, RunStore, StoredFinding } from "../runs/store.js";
+import type { RunStore, StoredFinding } from "../runs/store.js";
 import { linesChanged, type ChangedFileData } from "./finding-lines.js";
 import { listFindingThreads, type FindingThread } from "./finding-threads.js";
 
@@ -24,7 +24,7 @@ export interface FindingSignalsOptions {
   clientFor(installationId: number): Promise<Octokit>;
   /** The app's bot login, as REST names it (`<slug>[bot]`). */
   appLogin(): Promise<string>;
-  log: { info(details: object, message: string): void; warn(details: object, message: string): void };
+  log: { warn(details: object, message: string): void };
 }
 
 /** The fields of a pull_request event read here. */
@@ -139,7 +139,7 @@ export class FindingSignals {
       for (const finding of posted) {
         // A finding on removed lines (the diff's left side) is about the base: only its thread tells.
         const changed = finding.side === "LEFT" ? false : files && linesChanged(files, finding.path, finding.startLine, finding.endLine);
-        if (changed !== undefined) await this.#options.store.updateFindingSignals(repository, finding.commentId, { linesChanged: changed } satisfies Signals);
+        if (changed !== undefined) await this.#options.store.updateFindingSignals(repository, finding.commentId, { linesChanged: changed });
       }
     }
   }

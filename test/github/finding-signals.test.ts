@@ -59,7 +59,7 @@ describe("FindingSignals", () => {
       store,
       clientFor: async () => new TestOctokit({ auth: { token: "ghs_x" } }),
       appLogin: async () => BOT,
-      log: { info: () => undefined, warn: (_details, message) => warnings.push(message) },
+      log: { warn: (_details, message) => warnings.push(message) },
     });
     return { store, signals, warnings };
   };
