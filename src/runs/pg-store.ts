@@ -4,6 +4,7 @@
 // key runs (a unique index, not a check a second process could race past), and admissions of one
 // installation are held one at a time by a transaction-scoped advisory lock.
 import pg from "pg";
+import type { RepositoryId } from "../run-request.js";
 import type { ApiToken } from "./api-tokens.js";
 import { redactDatabaseUrl } from "./database-url.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
@@ -16,8 +17,12 @@ import {
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
+  type FindingRecord,
+  type FindingSignals,
   type InsertResult,
   type ItemClaim,
+  type RoutineFindingStats,
+  type StoredFinding,
   type PendingCheck,
   type PendingDelivery,
   type PendingReply,
@@ -213,7 +218,72 @@ const MIGRATIONS = [
    ALTER TABLE check_outbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
    ALTER TABLE reply_outbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
    ALTER TABLE status_comments ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;`,
+  // 6: the findings routines posted on pull requests and what became of them (see github/finding-signals.ts);
+  // a signal is NULL while it is not known. The runs' concurrency keys in byte order, for the prefix
+  // of one pull request's runs (ranOnPullRequest) whatever the server's locale.
+  `CREATE TABLE findings (
+     owner text NOT NULL,
+     repo text NOT NULL,
+     comment_id bigint NOT NULL,
+     pull_number integer NOT NULL,
+     installation_id bigint NOT NULL,
+     routine text NOT NULL,
+     path text NOT NULL,
+     side text NOT NULL,
+     start_line integer NOT NULL,
+     end_line integer NOT NULL,
+     head_sha text NOT NULL,
+     posted_at timestamptz NOT NULL,
+     resolved boolean,
+     lines_changed boolean,
+     thumbs_up integer,
+     thumbs_down integer,
+     merged_at timestamptz,
+     PRIMARY KEY (owner, repo, comment_id)
+   );
+   CREATE INDEX findings_pull ON findings (owner, repo, pull_number);
+   CREATE INDEX findings_routine ON findings (owner, repo, routine, merged_at);
+   CREATE INDEX runs_concurrency_bytes ON runs ((concurrency_key COLLATE "C"));`,
 ];
+
+interface FindingRow {
+  owner: string;
+  repo: string;
+  comment_id: number;
+  pull_number: number;
+  installation_id: number;
+  routine: string;
+  path: string;
+  side: "LEFT" | "RIGHT";
+  start_line: number;
+  end_line: number;
+  head_sha: string;
+  posted_at: Date;
+  resolved: boolean | null;
+  lines_changed: boolean | null;
+  thumbs_up: number | null;
+  thumbs_down: number | null;
+  merged_at: Date | null;
+}
+
+const toFinding = (row: FindingRow): StoredFinding => ({
+  repository: { owner: row.owner, repo: row.repo },
+  installationId: row.installation_id,
+  pullNumber: row.pull_number,
+  routine: row.routine,
+  commentId: row.comment_id,
+  path: row.path,
+  side: row.side,
+  startLine: row.start_line,
+  endLine: row.end_line,
+  headSha: row.head_sha,
+  postedAt: row.posted_at,
+  ...(row.resolved === null ? {} : { resolved: row.resolved }),
+  ...(row.lines_changed === null ? {} : { linesChanged: row.lines_changed }),
+  ...(row.thumbs_up === null ? {} : { thumbsUp: row.thumbs_up }),
+  ...(row.thumbs_down === null ? {} : { thumbsDown: row.thumbs_down }),
+  ...(row.merged_at === null ? {} : { mergedAt: row.merged_at }),
+});
 
 /** The store's PostgreSQL schema version: what this server migrates a database to. */
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -1069,6 +1139,75 @@ export class PgStore implements RunStore {
       [runId, afterSeq],
     );
     return rows.map((row) => ({ seq: row.seq, at: row.at, kind: row.kind, data: JSON.parse(row.data) }));
+  }
+
+  async ranOnPullRequest(repository: RepositoryId, number: number): Promise<boolean> {
+    // Keys of runs on the pull request start with this prefix (see concurrencyKey): a range in byte order.
+    const prefix = `${repository.owner}/${repository.repo}#${number}:`.toLowerCase();
+    const rows = await this.#rows(`SELECT 1 FROM runs WHERE concurrency_key COLLATE "C" >= $1 AND concurrency_key COLLATE "C" < $2 LIMIT 1`, [prefix, `${prefix.slice(0, -1)};`]);
+    return rows.length > 0;
+  }
+
+  async recordFinding(finding: FindingRecord): Promise<boolean> {
+    const { repository, installationId, pullNumber, routine, commentId, path, side, startLine, endLine, headSha, postedAt } = finding;
+    const inserted = await this.#count(
+      `INSERT INTO findings (owner, repo, comment_id, pull_number, installation_id, routine, path, side, start_line, end_line, head_sha, posted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+      [repository.owner, repository.repo, commentId, pullNumber, installationId, routine, path, side, startLine, endLine, headSha, postedAt],
+    );
+    return inserted === 1;
+  }
+
+  async updateFindingSignals(repository: RepositoryId, commentId: number, signals: FindingSignals): Promise<boolean> {
+    const updated = await this.#count(
+      `UPDATE findings SET resolved = coalesce($1, resolved), lines_changed = coalesce($2, lines_changed),
+         thumbs_up = coalesce($3, thumbs_up), thumbs_down = coalesce($4, thumbs_down)
+       WHERE owner = $5 AND repo = $6 AND comment_id = $7`,
+      [signals.resolved ?? null, signals.linesChanged ?? null, signals.thumbsUp ?? null, signals.thumbsDown ?? null, repository.owner, repository.repo, commentId],
+    );
+    return updated === 1;
+  }
+
+  async markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void> {
+    await this.#count("UPDATE findings SET merged_at = $1 WHERE owner = $2 AND repo = $3 AND pull_number = $4", [at, repository.owner, repository.repo, pullNumber]);
+  }
+
+  async pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]> {
+    const rows = await this.#rows<FindingRow>("SELECT * FROM findings WHERE owner = $1 AND repo = $2 AND pull_number = $3 ORDER BY posted_at, comment_id", [repository.owner, repository.repo, pullNumber]);
+    return rows.map(toFinding);
+  }
+
+  async findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]> {
+    if (repositories.length === 0) return [];
+    const addressed = "(resolved OR lines_changed)";
+    const values: unknown[] = [];
+    const p = (value: unknown) => {
+      values.push(value);
+      return `$${values.length}`;
+    };
+    const rows = await this.#rows<{
+      owner: string; repo: string; routine: string; findings: number; addressed: number; unknown: number; pull_requests: number; thumbs_up: number; thumbs_down: number;
+    }>(
+      `SELECT owner, repo, routine, count(*) AS findings,
+         count(*) FILTER (WHERE ${addressed} IS TRUE) AS addressed,
+         count(*) FILTER (WHERE ${addressed} IS NOT TRUE AND (resolved IS NULL OR lines_changed IS NULL)) AS unknown,
+         count(DISTINCT pull_number) AS pull_requests,
+         coalesce(sum(thumbs_up), 0) AS thumbs_up, coalesce(sum(thumbs_down), 0) AS thumbs_down
+       FROM findings
+       WHERE merged_at IS NOT NULL AND (${repositories.map((r) => `(owner = ${p(r.owner)} AND repo = ${p(r.repo)})`).join(" OR ")})
+       GROUP BY owner, repo, routine ORDER BY owner COLLATE "C", repo COLLATE "C", routine COLLATE "C"`,
+      values,
+    );
+    return rows.map((row) => ({
+      repository: { owner: row.owner, repo: row.repo },
+      routine: row.routine,
+      findings: row.findings,
+      addressed: row.addressed,
+      unknown: row.unknown,
+      pullRequests: row.pull_requests,
+      thumbsUp: row.thumbs_up,
+      thumbsDown: row.thumbs_down,
+    }));
   }
 
   async ping(): Promise<void> {

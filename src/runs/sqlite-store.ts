@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { RepositoryId } from "../run-request.js";
 import type { ApiToken } from "./api-tokens.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
@@ -10,7 +11,11 @@ import {
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
+  type FindingRecord,
+  type FindingSignals,
   type InsertResult,
+  type RoutineFindingStats,
+  type StoredFinding,
   type PendingDelivery,
   type CheckEntry,
   type CheckState,
@@ -208,7 +213,70 @@ const MIGRATIONS = [
    ALTER TABLE reply_outbox ADD COLUMN claimed_until INTEGER;
    ALTER TABLE status_comments ADD COLUMN claimed_by TEXT;
    ALTER TABLE status_comments ADD COLUMN claimed_until INTEGER;`,
+  // 14: the findings routines posted on pull requests and what became of them (see github/finding-signals.ts);
+  // a signal is NULL while it is not known.
+  `CREATE TABLE findings (
+     owner TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     comment_id INTEGER NOT NULL,
+     pull_number INTEGER NOT NULL,
+     installation_id INTEGER NOT NULL,
+     routine TEXT NOT NULL,
+     path TEXT NOT NULL,
+     side TEXT NOT NULL,
+     start_line INTEGER NOT NULL,
+     end_line INTEGER NOT NULL,
+     head_sha TEXT NOT NULL,
+     posted_at INTEGER NOT NULL,
+     resolved INTEGER,
+     lines_changed INTEGER,
+     thumbs_up INTEGER,
+     thumbs_down INTEGER,
+     merged_at INTEGER,
+     PRIMARY KEY (owner, repo, comment_id)
+   );
+   CREATE INDEX findings_pull ON findings (owner, repo, pull_number);
+   CREATE INDEX findings_routine ON findings (owner, repo, routine, merged_at);`,
 ];
+
+interface FindingRow {
+  owner: string;
+  repo: string;
+  comment_id: number;
+  pull_number: number;
+  installation_id: number;
+  routine: string;
+  path: string;
+  side: "LEFT" | "RIGHT";
+  start_line: number;
+  end_line: number;
+  head_sha: string;
+  posted_at: number;
+  resolved: number | null;
+  lines_changed: number | null;
+  thumbs_up: number | null;
+  thumbs_down: number | null;
+  merged_at: number | null;
+}
+
+const toFinding = (row: FindingRow): StoredFinding => ({
+  repository: { owner: row.owner, repo: row.repo },
+  installationId: row.installation_id,
+  pullNumber: row.pull_number,
+  routine: row.routine,
+  commentId: row.comment_id,
+  path: row.path,
+  side: row.side,
+  startLine: row.start_line,
+  endLine: row.end_line,
+  headSha: row.head_sha,
+  postedAt: new Date(row.posted_at),
+  ...(row.resolved === null ? {} : { resolved: row.resolved === 1 }),
+  ...(row.lines_changed === null ? {} : { linesChanged: row.lines_changed === 1 }),
+  ...(row.thumbs_up === null ? {} : { thumbsUp: row.thumbs_up }),
+  ...(row.thumbs_down === null ? {} : { thumbsDown: row.thumbs_down }),
+  ...(row.merged_at === null ? {} : { mergedAt: new Date(row.merged_at) }),
+});
 
 interface RunRow {
   id: string;
@@ -930,6 +998,69 @@ export class SqliteStore implements RunStore {
       data: string;
     }>;
     return rows.map((row) => ({ seq: row.seq, at: new Date(row.at), kind: row.kind, data: JSON.parse(row.data) }));
+  }
+
+  async ranOnPullRequest(repository: RepositoryId, number: number): Promise<boolean> {
+    // Keys of runs on the pull request start with this prefix (see concurrencyKey): a range of the key's index.
+    const prefix = `${repository.owner}/${repository.repo}#${number}:`.toLowerCase();
+    return this.#sql("SELECT 1 FROM runs WHERE concurrency_key >= ? AND concurrency_key < ? LIMIT 1").get(prefix, `${prefix.slice(0, -1)};`) !== undefined;
+  }
+
+  async recordFinding(finding: FindingRecord): Promise<boolean> {
+    const { repository, installationId, pullNumber, routine, commentId, path, side, startLine, endLine, headSha, postedAt } = finding;
+    return (
+      this.#sql(
+        `INSERT INTO findings (owner, repo, comment_id, pull_number, installation_id, routine, path, side, start_line, end_line, head_sha, posted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ).run(repository.owner, repository.repo, commentId, pullNumber, installationId, routine, path, side, startLine, endLine, headSha, postedAt.getTime()).changes === 1
+    );
+  }
+
+  async updateFindingSignals(repository: RepositoryId, commentId: number, signals: FindingSignals): Promise<boolean> {
+    const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
+    return (
+      this.#sql(
+        `UPDATE findings SET resolved = coalesce(?, resolved), lines_changed = coalesce(?, lines_changed),
+           thumbs_up = coalesce(?, thumbs_up), thumbs_down = coalesce(?, thumbs_down)
+         WHERE owner = ? AND repo = ? AND comment_id = ?`,
+      ).run(flag(signals.resolved), flag(signals.linesChanged), signals.thumbsUp ?? null, signals.thumbsDown ?? null, repository.owner, repository.repo, commentId).changes === 1
+    );
+  }
+
+  async markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void> {
+    this.#sql("UPDATE findings SET merged_at = ? WHERE owner = ? AND repo = ? AND pull_number = ?").run(at.getTime(), repository.owner, repository.repo, pullNumber);
+  }
+
+  async pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]> {
+    const rows = this.#sql("SELECT * FROM findings WHERE owner = ? AND repo = ? AND pull_number = ? ORDER BY posted_at, comment_id").all(repository.owner, repository.repo, pullNumber) as FindingRow[];
+    return rows.map(toFinding);
+  }
+
+  async findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]> {
+    if (repositories.length === 0) return [];
+    const addressed = "(resolved = 1 OR lines_changed = 1)";
+    const rows = this.#sql(
+      `SELECT owner, repo, routine, count(*) AS findings,
+         sum(CASE WHEN ${addressed} THEN 1 ELSE 0 END) AS addressed,
+         sum(CASE WHEN ${addressed} THEN 0 WHEN resolved IS NULL OR lines_changed IS NULL THEN 1 ELSE 0 END) AS unknown,
+         count(DISTINCT pull_number) AS pull_requests,
+         coalesce(sum(thumbs_up), 0) AS thumbs_up, coalesce(sum(thumbs_down), 0) AS thumbs_down
+       FROM findings
+       WHERE merged_at IS NOT NULL AND (${repositories.map(() => "(owner = ? AND repo = ?)").join(" OR ")})
+       GROUP BY owner, repo, routine ORDER BY owner, repo, routine`,
+    ).all(...repositories.flatMap((r) => [r.owner, r.repo])) as Array<{
+      owner: string; repo: string; routine: string; findings: number; addressed: number; unknown: number; pull_requests: number; thumbs_up: number; thumbs_down: number;
+    }>;
+    return rows.map((row) => ({
+      repository: { owner: row.owner, repo: row.repo },
+      routine: row.routine,
+      findings: row.findings,
+      addressed: row.addressed,
+      unknown: row.unknown,
+      pullRequests: row.pull_requests,
+      thumbsUp: row.thumbs_up,
+      thumbsDown: row.thumbs_down,
+    }));
   }
 
   async ping(): Promise<void> {

@@ -243,6 +243,59 @@ export interface PendingStatusComment extends StatusCommentRecord {
   attempts: number;
 }
 
+/**
+ * A finding a routine posted as an inline review comment on a pull request (the first comment of
+ * its thread), as github/finding-signals.ts reads it back from GitHub.
+ */
+export interface FindingRecord {
+  repository: RepositoryId;
+  installationId: number;
+  pullNumber: number;
+  routine: string;
+  /** The review comment that carries it: GitHub's id, unique on the instance. */
+  commentId: number;
+  path: string;
+  side: "LEFT" | "RIGHT";
+  /** First and last line (equal for a one-line finding), on the commit it was posted on. */
+  startLine: number;
+  endLine: number;
+  /** The pull request's head when it was posted. */
+  headSha: string;
+  postedAt: Date;
+}
+
+/** What became of a finding; a signal left out is not known (never read, or GitHub did not answer). */
+export interface FindingSignals {
+  /** Its review thread is resolved. */
+  resolved?: boolean;
+  /** A commit of the pull request after it was posted changed its lines. */
+  linesChanged?: boolean;
+  /** 👍 and 👎 reactions on it, the app's own left out. */
+  thumbsUp?: number;
+  thumbsDown?: number;
+}
+
+export interface StoredFinding extends FindingRecord, FindingSignals {
+  /** When its pull request was merged; absent while it is not (or not known to be). */
+  mergedAt?: Date;
+}
+
+/** One routine's findings on merged pull requests, with their signals (see findingStats). */
+export interface RoutineFindingStats {
+  repository: RepositoryId;
+  routine: string;
+  /** Findings on merged pull requests. */
+  findings: number;
+  /** Those whose thread was resolved or whose lines changed before the merge. */
+  addressed: number;
+  /** Those not addressed as far as is known, with a signal that could not be read: left out of the share. */
+  unknown: number;
+  /** Merged pull requests they were on. */
+  pullRequests: number;
+  thumbsUp: number;
+  thumbsDown: number;
+}
+
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
@@ -415,6 +468,18 @@ export interface RunStore {
    * only one (SQLite), whose claims a stopped process left. Returns how many.
    */
   releaseClaims(queue: ClaimQueue): Promise<number>;
+  /** Whether any run of any routine was recorded on the pull request (or issue) of that number. */
+  ranOnPullRequest(repository: RepositoryId, number: number): Promise<boolean>;
+  /** Records a posted finding once (by repository and comment id); false when it was already recorded. */
+  recordFinding(finding: FindingRecord): Promise<boolean>;
+  /** Sets the signals given (those left out keep their value); false when there is no such finding. */
+  updateFindingSignals(repository: RepositoryId, commentId: number, signals: FindingSignals): Promise<boolean>;
+  /** Records that the pull request was merged at the time, for every finding on it. */
+  markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void>;
+  /** The findings recorded on one pull request, oldest first. */
+  pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]>;
+  /** Per routine of these repositories (an empty list matches none), its findings on merged pull requests. */
+  findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;

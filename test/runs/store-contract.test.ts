@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
-import type { CheckEntry, RunRecord, RunStore } from "../../src/runs/store.js";
+import type { CheckEntry, FindingRecord, RunRecord, RunStore } from "../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
 import { describeEachStore } from "../support/stores.js";
 
@@ -832,6 +832,78 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.claimReplies(now, 10, second)).toEqual([]);
       await store.markReplyDone("d1:reply", now, "sent");
       expect((await store.claimReplies(now, 10, second)).map((r) => r.key)).toEqual(["d2:reply"]);
+    });
+  });
+
+  describe("findings", () => {
+    const repository = { owner: "acme", repo: "app" };
+    const finding = (commentId: number, pullNumber: number, routine = "review", where = repository): FindingRecord => ({
+      repository: where,
+      installationId: 7,
+      pullNumber,
+      routine,
+      commentId,
+      path: "src/a.ts",
+      side: "RIGHT",
+      startLine: 3,
+      endLine: 5,
+      headSha: "abc",
+      postedAt: new Date(`2026-11-20T10:00:${String(commentId % 60).padStart(2, "0")}Z`),
+    });
+
+    it("tells whether any routine ran on a pull request, by its runs' concurrency keys", async () => {
+      const store = await fresh();
+      await store.insertRun(run("run_1", new Date("2026-11-20T10:00:00Z"), onPullRequest("d1", 12)));
+      await store.insertRun(run("run_2", new Date("2026-11-20T10:00:00Z"), onPullRequest("d2", 123, "triage")));
+      expect(await store.ranOnPullRequest({ owner: "Acme", repo: "App" }, 12)).toBe(true);
+      expect(await store.ranOnPullRequest(repository, 123)).toBe(true);
+      expect(await store.ranOnPullRequest(repository, 1)).toBe(false);
+      expect(await store.ranOnPullRequest(repository, 1234)).toBe(false);
+      expect(await store.ranOnPullRequest({ owner: "acme", repo: "ap" }, 12)).toBe(false);
+    });
+
+    it("records a finding once, with its signals unknown until they are set", async () => {
+      const store = await fresh();
+      expect(await store.recordFinding(finding(98_765_432_101, 12))).toBe(true);
+      expect(await store.recordFinding({ ...finding(98_765_432_101, 12), routine: "other" })).toBe(false);
+      expect(await store.pullRequestFindings(repository, 12)).toEqual([finding(98_765_432_101, 12)]);
+      expect(await store.updateFindingSignals(repository, 98_765_432_101, { resolved: false, thumbsUp: 2 })).toBe(true);
+      expect(await store.updateFindingSignals(repository, 98_765_432_101, { linesChanged: true, thumbsDown: 0 })).toBe(true);
+      // What is left out keeps its value.
+      expect(await store.updateFindingSignals(repository, 98_765_432_101, {})).toBe(true);
+      expect(await store.updateFindingSignals(repository, 5, { resolved: true })).toBe(false);
+      expect(await store.updateFindingSignals({ owner: "acme", repo: "other" }, 98_765_432_101, { resolved: true })).toBe(false);
+      const [stored] = await store.pullRequestFindings(repository, 12);
+      expect(stored).toEqual({ ...finding(98_765_432_101, 12), resolved: false, linesChanged: true, thumbsUp: 2, thumbsDown: 0 });
+      expect(await store.pullRequestFindings(repository, 13)).toEqual([]);
+    });
+
+    it("counts per routine the findings on merged pull requests addressed before the merge, the unknown apart", async () => {
+      const store = await fresh();
+      const merged = new Date("2026-11-21T10:00:00Z");
+      // Pull request 1, merged: resolved; lines changed; neither; not known.
+      for (const id of [1, 2, 3, 4]) await store.recordFinding(finding(id, 1));
+      await store.updateFindingSignals(repository, 1, { resolved: true, thumbsUp: 1 });
+      await store.updateFindingSignals(repository, 2, { resolved: false, linesChanged: true, thumbsUp: 1, thumbsDown: 1 });
+      await store.updateFindingSignals(repository, 3, { resolved: false, linesChanged: false, thumbsDown: 2 });
+      await store.updateFindingSignals(repository, 4, { resolved: false });
+      await store.markFindingsMerged(repository, 1, merged);
+      // Pull request 2, merged, another routine; pull request 3, open: not counted.
+      await store.recordFinding(finding(5, 2, "security"));
+      await store.markFindingsMerged(repository, 2, new Date("2026-11-22T10:00:00Z"));
+      await store.recordFinding(finding(6, 3));
+      await store.updateFindingSignals(repository, 6, { resolved: true });
+      // Another repository's findings.
+      await store.recordFinding(finding(7, 1, "review", { owner: "acme", repo: "other" }));
+      await store.markFindingsMerged({ owner: "acme", repo: "other" }, 1, merged);
+      expect((await store.pullRequestFindings(repository, 1))[0]!.mergedAt).toEqual(merged);
+
+      expect(await store.findingStats([repository])).toEqual([
+        { repository, routine: "review", findings: 4, addressed: 2, unknown: 1, pullRequests: 1, thumbsUp: 2, thumbsDown: 3 },
+        { repository, routine: "security", findings: 1, addressed: 0, unknown: 1, pullRequests: 1, thumbsUp: 0, thumbsDown: 0 },
+      ]);
+      expect((await store.findingStats([repository, { owner: "acme", repo: "other" }])).map((row) => `${row.repository.repo}:${row.routine}`)).toEqual(["app:review", "app:security", "other:review"]);
+      expect(await store.findingStats([])).toEqual([]);
     });
   });
 });
