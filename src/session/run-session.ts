@@ -18,7 +18,7 @@ import { createRunDirectory, type RunDirectory } from "./run-directory.js";
 import { unsandboxed, type Launcher } from "./launch.js";
 import { confineRun, type Confinement, type LimitSetting } from "./run-limits.js";
 import { processRunner } from "./run-command.js";
-import { allowedDomains, APPLY_SECCOMP, blockedHint, grantNetwork, sandboxLauncher } from "./sandbox.js";
+import { allowedDomains, blockedHint, commandPrograms, grantNetwork, sandboxLauncher } from "./sandbox.js";
 import { sandboxShell, type SandboxShell } from "./sandbox-shell.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
@@ -186,7 +186,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     const launch = limits ? limits.launcher(launcher.launch ?? unsandboxed, launcher.sandboxed) : launcher.launch;
     // Sandboxed, the run's commands share one sandbox, started now and ready by the first; connectors keep one each.
     if (launcher.sandboxed && launch) {
-      shell = sandboxShell({ launch, cwd: root, env, applySeccomp: APPLY_SECCOMP });
+      shell = sandboxShell({ launch, cwd: root, env, programs: commandPrograms() });
       shell.prepare();
     }
     const commands = shell ?? (launch ? processRunner(env, launch) : undefined);

@@ -1,26 +1,36 @@
 // The program that stays in a run's sandbox and runs the run's commands: `node --input-type=module
-// --eval "$(sandboxDispatcher(<seccomp helper>))"`, started once per run inside the sandbox (see
+// --eval "$(sandboxDispatcher(programs))"`, started once per run inside the sandbox (see
 // sandbox-shell.ts). It reads requests, one JSON line each, on stdin, and writes what happens, one
 // JSON line each, on stdout:
 //
 //   in:  {"id":1,"command":"npm test","cwd":"/work/tree"}   {"id":1,"stop":true}
 //   out: {"ready":true}   {"id":1,"data":"<base64 of stdout and stderr as they come>"}   {"id":1,"code":0}
 //
-// Each command runs under srt's seccomp helper, which gives it a user, PID and mount namespace of its
-// own below this program's, with a non-dumpable init: when the command's shell ends, the kernel ends
-// every process it left behind, and nothing a command starts can see, signal, trace or read the
-// memory and descriptors of this program (a process cannot ptrace one of a parent user namespace;
-// its PID namespace does not hold this program). Commands get this program's environment (the
-// sandbox's) and no descriptor but stdin (/dev/null), stdout and stderr: node opens everything else
-// close-on-exec, and stdin and stdout here are sockets, which cannot be opened again through /proc.
-// Stopping a command kills its process group, the helper and the namespace's init with it. When
+// Each command gets namespaces of its own below this program's. A user namespace (unshare): a
+// process cannot read the memory, environment or descriptors of one in a parent user namespace,
+// nor trace it, so no command can take this program over or forge its requests. Then srt's seccomp
+// helper: a PID namespace with a non-dumpable init, so that when the command's shell ends the
+// kernel ends every process it left behind, and no command can signal this program (it is not in
+// the command's PID namespace). Commands get this program's environment (the sandbox's) and no
+// descriptor but stdin (/dev/null), stdout and stderr: node opens everything else close-on-exec,
+// and stdin and stdout here are sockets, which cannot be opened again through /proc. The programs
+// are named by absolute path: PATH is the routine's to set, and may name the working tree.
+// Stopping a command kills its process group: unshare, the helper and the namespace's init. When
 // stdin ends (the server closed the run, or died), every command is killed and the program exits.
 // Kept as text, like sandbox-runner.ts, so that it works the same from the built server and the sources.
-export const sandboxDispatcher = (applySeccomp: string) => `
+
+/** The programs the dispatcher runs each command with, by absolute path. */
+export interface CommandPrograms {
+  unshare: string;
+  applySeccomp: string;
+  bash: string;
+}
+
+export const sandboxDispatcher = ({ unshare, applySeccomp, bash }: CommandPrograms) => `
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { constants } from "node:os";
-const HELPER = ${JSON.stringify(applySeccomp)};
+const PREFIX = [${JSON.stringify(unshare)}, "--user", "--map-root-user", "--", ${JSON.stringify(applySeccomp)}, ${JSON.stringify(bash)}, "-c"];
 const running = new Map();
 let paused = [];
 const send = (message) => {
@@ -51,7 +61,7 @@ const kill = (child) => {
 const start = ({ id, command, cwd }) => {
   let child;
   try {
-    child = spawn(HELPER, ["bash", "-c", command], { cwd, env: process.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(PREFIX[0], [...PREFIX.slice(1), command], { cwd, env: process.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   } catch (error) {
     send({ id, error: error.message });
     return;

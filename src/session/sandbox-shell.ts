@@ -13,7 +13,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { tieToServer, type Launcher } from "./launch.js";
 import { outputCollector, signalProcess, STOP_GRACE_MS, type CommandRequest, type CommandResult, type CommandRunner } from "./run-command.js";
-import { sandboxDispatcher } from "./sandbox-dispatcher.js";
+import { sandboxDispatcher, type CommandPrograms } from "./sandbox-dispatcher.js";
 
 export class SandboxStartError extends Error {
   override name = "SandboxStartError";
@@ -45,8 +45,8 @@ class Sandbox {
   #stderr = "";
   #ended = false;
 
-  constructor(launch: Launcher, cwd: string, env: Record<string, string>, applySeccomp: string) {
-    const { file, args } = tieToServer(launch(`exec ${quote(process.execPath)} --input-type=module --eval ${quote(sandboxDispatcher(applySeccomp))}`));
+  constructor(launch: Launcher, cwd: string, env: Record<string, string>, programs: CommandPrograms) {
+    const { file, args } = tieToServer(launch(`exec ${quote(process.execPath)} --input-type=module --eval ${quote(sandboxDispatcher(programs))}`));
     // A session and process group of its own, like any command: the guard stops all of it.
     this.#child = spawn(file, args, { cwd, env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdin.on("error", () => undefined);
@@ -130,15 +130,15 @@ class Sandbox {
 
 /**
  * The run's commands, all in one sandbox started by `launch` (a sandbox launcher, inside the run's
- * limits) in `env`; `cwd` is where srt is started, each command gets its own. `applySeccomp` is srt's
- * seccomp helper, which gives each command its namespaces.
+ * limits) in `env`; `cwd` is where srt is started, each command gets its own. `programs` give each
+ * command its namespaces (see commandPrograms in sandbox.ts).
  */
-export function sandboxShell(options: { launch: Launcher; cwd: string; env: Record<string, string>; applySeccomp: string }): SandboxShell {
+export function sandboxShell(options: { launch: Launcher; cwd: string; env: Record<string, string>; programs: CommandPrograms }): SandboxShell {
   let current: Sandbox | undefined;
   let closed = false;
   let nextId = 0;
   const sandbox = () => {
-    if (!current || current.ended) current = new Sandbox(options.launch, options.cwd, options.env, options.applySeccomp);
+    if (!current || current.ended) current = new Sandbox(options.launch, options.cwd, options.env, options.programs);
     return current;
   };
 

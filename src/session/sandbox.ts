@@ -18,6 +18,7 @@ import type { Environment } from "../config/schema.js";
 import type { Launcher } from "./launch.js";
 import { MAX_SOCKET_DIR } from "./run-directory.js";
 import { sandboxRunner } from "./sandbox-runner.js";
+import type { CommandPrograms } from "./sandbox-dispatcher.js";
 import { sandboxShell } from "./sandbox-shell.js";
 
 /** Hosts of `network: trusted`: package registries and common development hosts. */
@@ -110,12 +111,29 @@ function systemSecrets(): string[] {
   return ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssl/private", "/etc/security/opasswd", "/etc/credstore", "/etc/credstore.encrypted", ...sshHostKeys];
 }
 
-/** srt's seccomp helper for this machine (x64 or arm64), as the sandbox binds it: it gives each command of a run's sandbox its namespaces. */
 const SECCOMP_DIR = join(dirname(dirname(SRT)), "vendor", "seccomp");
-export const APPLY_SECCOMP = (() => {
-  const helper = join(SECCOMP_DIR, process.arch === "arm64" ? "arm64" : "x64", "apply-seccomp");
-  return existsSync(helper) ? realpathSync(helper) : helper;
-})();
+
+export class SandboxProgramError extends Error {
+  override name = "SandboxProgramError";
+}
+
+/**
+ * What gives each command of a run's sandbox its namespaces (see sandbox-dispatcher.ts), by
+ * absolute path inside the system directories the sandbox reads: util-linux's unshare, srt's
+ * seccomp helper for this machine (x64 or arm64), bash.
+ */
+export function commandPrograms(): CommandPrograms {
+  const find = (name: string, places: string[]) => {
+    const found = places.find((place) => existsSync(place));
+    if (!found) throw new SandboxProgramError(`the sandbox needs ${name}, found in none of ${places.join(", ")}`);
+    return realpathSync(found);
+  };
+  return {
+    unshare: find("util-linux's unshare", ["/usr/bin/unshare", "/bin/unshare"]),
+    applySeccomp: find("sandbox-runtime's seccomp helper", [join(SECCOMP_DIR, process.arch === "arm64" ? "arm64" : "x64", "apply-seccomp")]),
+    bash: find("bash", ["/usr/bin/bash", "/bin/bash"]),
+  };
+}
 
 /** The system paths to read back, as they exist here: /etc/resolv.conf's target too (systemd-resolved keeps it in /run). */
 function systemPaths(): string[] {
@@ -223,7 +241,13 @@ export async function sandboxSupport(): Promise<{ ok: true } | { ok: false; reas
   const dir = await realpath(await mkdtemp(join(tmpdir(), "routines-sandbox-probe-")));
   const launch = await sandboxLauncher({ network: "none" }, { writable: [dir], hidden: [], tmp: dir, state: dir, sockets: join(dir, "srt") }).catch((error: Error) => error);
   if (launch instanceof Error) return { ok: false, reason: launch.message };
-  const shell = sandboxShell({ launch, cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, applySeccomp: APPLY_SECCOMP });
+  let programs: CommandPrograms;
+  try {
+    programs = commandPrograms();
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  }
+  const shell = sandboxShell({ launch, cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, programs });
   try {
     const { code, output } = await shell.run({ command: "echo sandboxed", cwd: dir, timeoutMs: 30_000, timeoutReason: "the sandbox probe timed out after 30s" });
     if (code === 0 && output.includes("sandboxed")) return { ok: true };

@@ -13,7 +13,7 @@ import { runCommand } from "../../src/session/run-command.js";
 import { runSession, SandboxUnavailableError } from "../../src/session/run-session.js";
 import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "../../src/session/launch.js";
 import { createRunDirectory, type RunDirectory } from "../../src/session/run-directory.js";
-import { allowedDomains, APPLY_SECCOMP, blockedHint, grantNetwork, NetworkNotGrantedError, sandboxLauncher, sandboxSettings, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
+import { allowedDomains, blockedHint, commandPrograms, grantNetwork, NetworkNotGrantedError, sandboxLauncher, sandboxSettings, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
 import { sandboxShell, type SandboxShell } from "../../src/session/sandbox-shell.js";
 import { runSetup } from "../../src/session/setup-script.js";
 import { shell } from "../../src/session/tools/shell.js";
@@ -44,7 +44,7 @@ afterAll(async () => {
 
 /** A run's sandbox in `root`, closed after the tests. */
 function openShell(launch: Launcher, root: string, commandEnv: Record<string, string>): SandboxShell {
-  const opened = sandboxShell({ launch, cwd: root, env: commandEnv, applySeccomp: APPLY_SECCOMP });
+  const opened = sandboxShell({ launch, cwd: root, env: commandEnv, programs: commandPrograms() });
   shells.push(opened);
   return opened;
 }
