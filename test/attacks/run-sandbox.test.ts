@@ -8,7 +8,8 @@
 // process it can see, and the last shows whether the forged command ran. What the commands printed
 // goes to the model (the tool results): the test asserts that the spy found nothing and is gone,
 // that the forgeries did nothing, that the sandbox outlived the attempt to kill it, and that a
-// command after a stopped one runs.
+// command after a stopped one runs. Last, a server killed mid-command must take the run's sandbox,
+// its proxies and the command with it.
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +24,8 @@ let world: World;
 let server: ServerProcess;
 /** The spy's sleep, by its number: it must not outlive the run either. */
 const spySleep = String(600_000 + Math.floor(Math.random() * 90_000));
+/** What a failed test may leave running: killed at the end. */
+const leftovers = [spySleep];
 
 beforeAll(async () => {
   world = await startWorld();
@@ -41,7 +44,7 @@ keepDiagnostics(() => ({ world, servers: [server] }));
 
 afterAll(async () => {
   await world?.close();
-  for (const pid of await processesMentioning(spySleep)) process.kill(pid, "SIGKILL");
+  for (const text of leftovers) for (const pid of await processesMentioning(text)) process.kill(pid, "SIGKILL");
 });
 
 async function processesMentioning(text: string): Promise<number[]> {
@@ -178,5 +181,25 @@ describe("a run's shared sandbox", () => {
       forgedCommandRan: false,
       forgedOutput: false,
     });
+  });
+
+  it("ends with the server: a server killed mid-command leaves no sandbox, proxy or command behind", async () => {
+    const doomed = await world.startServer();
+    const marker = `[doomed-${random()}]`;
+    const sleeper = String(500_000 + Math.floor(Math.random() * 90_000));
+    leftovers.push(sleeper);
+    const branch = "attack/doomed";
+    await world.github.commit(REPOSITORY, branch, { "src/app.js": "export const answer = 0;\n" });
+    const pull = await world.github.openPullRequest(REPOSITORY, { head: branch, title: `Tidy ${marker}`, user: "mallory" });
+    world.model.session(marker, (turn) => (turn === 0 ? call("shell", { command: `(setsid nohup sleep ${sleeper}1 > /dev/null 2>&1 &); sleep ${sleeper}` }) : outcome("Tidied.")));
+    await doomed.deliver("pull_request", await pullRequestEvent(world.github, REPOSITORY, pull.number, "opened"));
+    await eventually(async () => ((await processesMentioning(sleeper)).length >= 2 ? true : undefined), { what: "the command" });
+    // The run's directory is named for the server's process: srt's runner and bubblewrap name it on their command lines.
+    const runDirectory = `routines-run-${doomed.pid}-`;
+    expect((await processesMentioning(runDirectory)).length).toBeGreaterThan(0);
+    process.kill(doomed.pid!, "SIGKILL");
+    const left = async () => [...(await processesMentioning(sleeper)), ...(await processesMentioning(runDirectory))];
+    await eventually(async () => ((await left()).length === 0 ? true : undefined), { what: "the sandbox to end with the server" });
+    expect(await left()).toEqual([]);
   });
 });
