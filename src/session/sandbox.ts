@@ -19,7 +19,7 @@ import type { Launcher } from "./launch.js";
 import { MAX_SOCKET_DIR } from "./run-directory.js";
 import { sandboxRunner } from "./sandbox-runner.js";
 import type { CommandPrograms } from "./sandbox-dispatcher.js";
-import { sandboxShell } from "./sandbox-shell.js";
+import { sandboxShell, type SandboxShell } from "./sandbox-shell.js";
 
 /** Hosts of `network: trusted`: package registries and common development hosts. */
 export const TRUSTED_DOMAINS = [
@@ -211,6 +211,14 @@ export async function sandboxLauncher(environment: Environment | undefined, path
   // apart from the command's own: the run's, removed with the run.
   const { sockets } = paths;
   if (sockets.length > MAX_SOCKET_DIR) throw new Error(`the sandbox's socket directory ${sockets} is longer than ${MAX_SOCKET_DIR} characters, too long for a socket's path`);
+  // The run's dispatcher runs the server's node inside the sandbox (see sandbox-shell.ts).
+  const node = realpathSync(process.execPath);
+  const hiding = paths.hidden.find((path) => node === path || node.startsWith(`${path}/`));
+  if (hiding) {
+    throw new SandboxProgramError(
+      `the server's node (${node}) is inside ${hiding}, which commands may not see, and the run's sandbox runs it: install Node.js outside the server's HOME, working and data directories (e.g. under /usr/local)`,
+    );
+  }
   await mkdir(sockets, { recursive: true, mode: 0o700 });
   const settings = join(paths.state, "settings.json");
   await writeFile(settings, JSON.stringify(sandboxSettings(environment, paths)));
@@ -239,23 +247,17 @@ export function blockedHint(output: string, environment: Environment | undefined
 /** Whether this host can run the sandbox as commands get it (a run's sandbox, one command in it), and why not. */
 export async function sandboxSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
   const dir = await realpath(await mkdtemp(join(tmpdir(), "routines-sandbox-probe-")));
-  const launch = await sandboxLauncher({ network: "none" }, { writable: [dir], hidden: [], tmp: dir, state: dir, sockets: join(dir, "srt") }).catch((error: Error) => error);
-  if (launch instanceof Error) return { ok: false, reason: launch.message };
-  let programs: CommandPrograms;
+  let shell: SandboxShell | undefined;
   try {
-    programs = commandPrograms();
-  } catch (error) {
-    return { ok: false, reason: (error as Error).message };
-  }
-  const shell = sandboxShell({ launch, cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, programs });
-  try {
+    const launch = await sandboxLauncher({ network: "none" }, { writable: [dir], hidden: [], tmp: dir, state: dir, sockets: join(dir, "srt") });
+    shell = sandboxShell({ launch, cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, programs: commandPrograms() });
     const { code, output } = await shell.run({ command: "echo sandboxed", cwd: dir, timeoutMs: 30_000, timeoutReason: "the sandbox probe timed out after 30s" });
     if (code === 0 && output.includes("sandboxed")) return { ok: true };
     return { ok: false, reason: lastLines(output) || "the sandbox probe printed nothing" };
   } catch (error) {
     return { ok: false, reason: lastLines((error as Error).message) };
   } finally {
-    await shell.close();
+    await shell?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,12 @@
+import { realpathSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Environment } from "../../src/config/schema.js";
 import { createRunDirectory, type RunDirectory } from "../../src/session/run-directory.js";
 import type { CommandRequest } from "../../src/session/run-command.js";
-import { commandPrograms, sandboxLauncher } from "../../src/session/sandbox.js";
+import { commandPrograms, sandboxLauncher, SandboxProgramError } from "../../src/session/sandbox.js";
 import { sandboxShell, SandboxStartError, type SandboxShell } from "../../src/session/sandbox-shell.js";
 
 const env = { PATH: "/usr/bin:/bin", ROUTINE_VAR: "visible" };
@@ -144,5 +145,12 @@ describe("a run's sandbox", () => {
     await waitFor(async () => (await mentioning(marker)).length === 0 && (await mentioning(dir.sandbox)).length === 0, 5_000);
     expect([...(await mentioning(marker)), ...(await mentioning(dir.sandbox))]).toEqual([]);
     await expect(run("true")).rejects.toThrow(SandboxStartError);
+  });
+
+  it("is refused, saying why, when the server's node is among the files commands may not see", async () => {
+    const dir = await createRunDirectory();
+    cleanups.push(() => dir.remove());
+    const hidden = [dirname(realpathSync(process.execPath))];
+    await expect(sandboxLauncher(Environment.parse({ network: "none" }), { writable: [dir.work], hidden, tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets })).rejects.toThrow(SandboxProgramError);
   });
 });
