@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Environment } from "../../src/config/schema.js";
 import { createRunDirectory, type RunDirectory } from "../../src/session/run-directory.js";
+import { confineRun } from "../../src/session/run-limits.js";
 import type { CommandRequest } from "../../src/session/run-command.js";
 import { commandPrograms, sandboxLauncher, SandboxProgramError } from "../../src/session/sandbox.js";
 import { sandboxShell, SandboxStartError, type SandboxShell } from "../../src/session/sandbox-shell.js";
@@ -152,5 +153,24 @@ describe("a run's sandbox", () => {
     cleanups.push(() => dir.remove());
     const hidden = [dirname(realpathSync(process.execPath))];
     await expect(sandboxLauncher(Environment.parse({ network: "none" }), { writable: [dir.work], hidden, tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets })).rejects.toThrow(SandboxProgramError);
+  });
+
+  // As for a command's own sandbox (see run-limits.test.ts): the kernel counts the processes of a
+  // user namespace and those below it, but does not enforce the cap for root.
+  it("takes the run's process cap without a control group: in the sandbox's user namespace, for all its commands", async () => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), "routines-shell-")));
+    const dir = await createRunDirectory();
+    const confinement = await confineRun({ maxProcesses: 40, maxMemory: 1024 ** 3, maxDisk: 1024 ** 3 }, dir.path);
+    const launch = await sandboxLauncher(Environment.parse({ network: "none" }), { writable: [root, dir.home], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
+    const shell = sandboxShell({ launch: confinement.launcher(launch, true), cwd: root, env: { ...env, HOME: dir.home }, programs: commandPrograms() });
+    cleanups.push(async () => {
+      await shell.close();
+      await confinement.close();
+      await dir.remove();
+      await rm(root, { recursive: true, force: true });
+    });
+    const run = (command: string) => shell.run({ command, cwd: root, timeoutMs: 60_000, timeoutReason: "timed out" });
+    expect(await run("ulimit -Hu; ulimit -Su")).toEqual({ code: 0, output: "40\n40\n" });
+    expect(await run("ulimit -HSu 100 2>/dev/null || echo refused; ulimit -Hu")).toEqual({ code: 0, output: "refused\n40\n" });
   });
 });
