@@ -3,7 +3,7 @@
 // sandbox-shell.ts). It reads requests, one JSON line each, on stdin, and writes what happens, one
 // JSON line each, on stdout:
 //
-//   in:  {"id":1,"command":"npm test","cwd":"/work/tree"}   {"id":1,"stop":true}
+//   in:  {"env":{…},"base":{…}} first, then {"id":1,"command":"npm test","cwd":"/work/tree"}   {"id":1,"stop":true}
 //   out: {"ready":true}   {"id":1,"data":"<base64 of stdout and stderr as they come>"}   {"id":1,"code":0}
 //
 // Each command gets namespaces of its own below this program's. A user namespace (unshare): a
@@ -11,8 +11,11 @@
 // nor trace it, so no command can take this program over or forge its requests. Then srt's seccomp
 // helper: a PID namespace with a non-dumpable init, so that when the command's shell ends the
 // kernel ends every process it left behind, and no command can signal this program (it is not in
-// the command's PID namespace). Commands get this program's environment (the sandbox's) and no
-// descriptor but stdin (/dev/null), stdout and stderr: node opens everything else close-on-exec,
+// the command's PID namespace). Commands get the run's environment, which comes first on stdin:
+// nothing outside the sandbox runs with it (the guard, the limits, srt's runner, bubblewrap and this
+// program run with the server's PATH alone, `base`), so that BASH_ENV, LD_PRELOAD or NODE_OPTIONS
+// in it act only inside; what the sandbox adds to this program's own (srt's proxies, TMPDIR) is
+// added to it. Commands get no descriptor but stdin (/dev/null), stdout and stderr: node opens everything else close-on-exec,
 // and stdin and stdout here are sockets, which cannot be opened again through /proc. The programs
 // are named by absolute path: PATH is the routine's to set, and may name the working tree.
 // Stopping a command kills its process group: unshare, the helper and the namespace's init. When
@@ -32,6 +35,13 @@ import { createInterface } from "node:readline";
 import { constants } from "node:os";
 const PREFIX = [${JSON.stringify(unshare)}, "--user", "--map-root-user", "--", ${JSON.stringify(applySeccomp)}, ${JSON.stringify(bash)}, "-c"];
 const running = new Map();
+// The sandbox's own variables: what differs from the environment this program was started with.
+const SHELL_OWN = new Set(["PWD", "OLDPWD", "SHLVL", "_"]);
+let commandEnv;
+const environment = ({ env, base }) => {
+  const added = Object.entries(process.env).filter(([name, value]) => base[name] !== value && !SHELL_OWN.has(name));
+  commandEnv = { ...env, ...Object.fromEntries(added) };
+};
 let paused = [];
 const send = (message) => {
   if (process.stdout.write(JSON.stringify(message) + "\\n")) return true;
@@ -61,7 +71,8 @@ const kill = (child) => {
 const start = ({ id, command, cwd }) => {
   let child;
   try {
-    child = spawn(PREFIX[0], [...PREFIX.slice(1), command], { cwd, env: process.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    if (!commandEnv) throw new Error("the run's environment has not arrived");
+    child = spawn(PREFIX[0], [...PREFIX.slice(1), command], { cwd, env: commandEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   } catch (error) {
     send({ id, error: error.message });
     return;
@@ -88,7 +99,9 @@ lines.on("line", (line) => {
   } catch {
     return;
   }
-  if (request.stop) {
+  if (request.env && request.base && !commandEnv) {
+    environment(request);
+  } else if (request.stop) {
     const child = running.get(request.id);
     if (child) kill(child);
   } else if (typeof request.command === "string" && !running.has(request.id)) {

@@ -47,9 +47,15 @@ class Sandbox {
 
   constructor(launch: Launcher, cwd: string, env: Record<string, string>, programs: CommandPrograms) {
     const { file, args } = tieToServer(launch(`exec ${quote(process.execPath)} --input-type=module --eval ${quote(sandboxDispatcher(programs))}`));
-    // A session and process group of its own, like any command: the guard stops all of it.
-    this.#child = spawn(file, args, { cwd, env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+    // A session and process group of its own, like any command: the guard stops all of it. The
+    // run's environment goes only to the dispatcher, for its commands (see sandbox-dispatcher.ts).
+    // What starts the sandbox gets the server's PATH, and of the run's environment what srt reads:
+    // HOME, and JAVA_TOOL_OPTIONS, which it extends with its proxy's settings.
+    const base: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+    for (const name of ["HOME", "JAVA_TOOL_OPTIONS"]) if (env[name] !== undefined) base[name] = env[name];
+    this.#child = spawn(file, args, { cwd, env: base, detached: true, stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdin.on("error", () => undefined);
+    this.#child.stdin.write(`${JSON.stringify({ env, base })}\n`);
     this.#child.stderr.on("data", (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString("utf8")).slice(-STDERR_KEEP);
     });

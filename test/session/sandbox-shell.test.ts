@@ -173,4 +173,30 @@ describe("a run's sandbox", () => {
     expect(await run("ulimit -Hu; ulimit -Su")).toEqual({ code: 0, output: "40\n40\n" });
     expect(await run("ulimit -HSu 100 2>/dev/null || echo refused; ulimit -Hu")).toEqual({ code: 0, output: "refused\n40\n" });
   });
+
+  it("gives the run's environment to its commands only: BASH_ENV, NODE_OPTIONS and LD_PRELOAD act on nothing outside the sandbox", async () => {
+    // Programs in the host's /tmp, which the sandbox does not show: each would leave a file there if it ran.
+    const host = await mkdtemp(join(tmpdir(), "routines-outside-"));
+    cleanups.push(() => rm(host, { recursive: true, force: true }));
+    await writeFile(join(host, "env.sh"), `echo "bash $$" > ${host}/ran-bash-$$\n`);
+    await writeFile(join(host, "options.cjs"), `require("fs").writeFileSync(${JSON.stringify(host)} + "/ran-node-" + process.pid, process.argv.join(" "));\n`);
+    const root = await realpath(await mkdtemp(join(tmpdir(), "routines-shell-")));
+    const dir = await createRunDirectory();
+    const launch = await sandboxLauncher(Environment.parse({ network: "trusted" }), { writable: [root, dir.home], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
+    const commandEnv = { ...env, HOME: dir.home, TMPDIR: dir.tmp, BASH_ENV: join(host, "env.sh"), NODE_OPTIONS: `--require ${join(host, "options.cjs")}`, LD_PRELOAD: join(host, "missing.so"), JAVA_TOOL_OPTIONS: "-Dmine=1" };
+    const shell = sandboxShell({ launch, cwd: root, env: commandEnv, programs: commandPrograms() });
+    cleanups.push(async () => {
+      await shell.close();
+      await dir.remove();
+      await rm(root, { recursive: true, force: true });
+    });
+    const result = await shell.run({ command: 'echo "$BASH_ENV|$NODE_OPTIONS|$ROUTINE_VAR|$TMPDIR|${HTTP_PROXY:+proxied}"; echo "$JAVA_TOOL_OPTIONS"', cwd: root, timeoutMs: 30_000, timeoutReason: "timed out" });
+    const [seen = "", java = ""] = result.output.split("\n").filter((line) => !line.includes("LD_PRELOAD"));
+    // The commands have all of it, and the sandbox's own variables besides.
+    expect(seen).toBe(`${commandEnv.BASH_ENV}|${commandEnv.NODE_OPTIONS}|visible|${dir.tmp}|proxied`);
+    expect(java).toContain("-Dmine=1");
+    expect(java).toContain("-javaagent:");
+    // Nothing ran outside.
+    expect((await readdir(host)).sort()).toEqual(["env.sh", "options.cjs"]);
+  });
 });
