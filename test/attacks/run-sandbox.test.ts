@@ -8,10 +8,15 @@
 // process it can see, and the last shows whether the forged command ran. What the commands printed
 // goes to the model (the tool results): the test asserts that the spy found nothing and is gone,
 // that the forgeries did nothing, that the sandbox outlived the attempt to kill it, and that a
-// command after a stopped one runs. Last, a server killed mid-command must take the run's sandbox,
-// its proxies and the command with it.
+// command after a stopped one runs. A server killed mid-command must take the run's sandbox, its
+// proxies and the command with it. Last, a routine's environment names the repository's own files
+// in BASH_ENV and NODE_OPTIONS: they must act only on commands, never on what starts the sandbox
+// outside it.
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pullRequestEvent } from "../e2e/support/payloads.js";
 import { eventually, type ServerProcess } from "../e2e/support/server-process.js";
@@ -19,6 +24,10 @@ import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } f
 
 const random = () => randomBytes(12).toString("hex");
 const REPOSITORY = "acme/shared-sandbox";
+/** A repository whose environment names its own files in BASH_ENV and NODE_OPTIONS. */
+const HOOKED = "acme/hooked-environment";
+/** Where those files write when they run outside the sandbox: the host's /tmp, which the sandbox does not show. */
+const outsideMarker = join(tmpdir(), `routines-attack-outside-${random()}`);
 
 let world: World;
 let server: ServerProcess;
@@ -37,6 +46,14 @@ beforeAll(async () => {
       { environments: { work: { network: "trusted" } } },
     ),
   });
+  await world.github.addRepository(HOOKED, 7, {
+    "hooks/env.sh": `echo "bash $$ $(tr '\\0' ' ' < /proc/$$/cmdline | head -c 80)" >> ${outsideMarker}\n`,
+    "hooks/options.cjs": `require("fs").appendFileSync(${JSON.stringify(outsideMarker)}, "node " + process.argv.join(" ").slice(0, 80) + "\\n");\n`,
+    ".claude/routines.yml": routinesYml(
+      { review: { prompt: "Review this pull request.", environment: "work", triggers: [{ github: { event: "pull_request", actions: ["opened"] } }] } },
+      { environments: { work: { network: "trusted", env: { BASH_ENV: "hooks/env.sh", NODE_OPTIONS: "--require ./hooks/options.cjs" } } } },
+    ),
+  });
   server = await world.startServer();
 });
 
@@ -45,6 +62,7 @@ keepDiagnostics(() => ({ world, servers: [server] }));
 afterAll(async () => {
   await world?.close();
   for (const text of leftovers) for (const pid of await processesMentioning(text)) process.kill(pid, "SIGKILL");
+  await rm(outsideMarker, { force: true });
 });
 
 async function processesMentioning(text: string): Promise<number[]> {
@@ -110,18 +128,18 @@ function toolResults(marker: string): string[] {
 
 let pulls = 0;
 /** A run whose agent runs `commands` in turn (a number: that command's time limit in seconds); the text of each tool result. */
-async function runCommands(commands: (string | [string, number])[]): Promise<string[]> {
+async function runCommands(commands: (string | [string, number])[], repository = REPOSITORY): Promise<string[]> {
   const marker = `[shared-${++pulls}-${random()}]`;
   const branch = `attack/shared-${pulls}`;
-  await world.github.commit(REPOSITORY, branch, { "src/app.js": `export const answer = ${pulls};\n` });
-  const pull = await world.github.openPullRequest(REPOSITORY, { head: branch, title: `Tidy ${marker}`, user: "mallory" });
+  await world.github.commit(repository, branch, { "src/app.js": `export const answer = ${pulls};\n` });
+  const pull = await world.github.openPullRequest(repository, { head: branch, title: `Tidy ${marker}`, user: "mallory" });
   world.model.session(marker, (turn) => {
     const command = commands[turn];
     if (command === undefined) return outcome("Tidied.");
     return call("shell", typeof command === "string" ? { command } : { command: command[0], timeout_seconds: command[1] });
   });
-  await server.deliver("pull_request", await pullRequestEvent(world.github, REPOSITORY, pull.number, "opened"));
-  const head = await world.github.sha(REPOSITORY, `refs/heads/${branch}`);
+  await server.deliver("pull_request", await pullRequestEvent(world.github, repository, pull.number, "opened"));
+  const head = await world.github.sha(repository, `refs/heads/${branch}`);
   await eventually(() => world.github.checkRuns.find((c) => c.head_sha === head && c.status === "completed"), { what: "the run" });
   return toolResults(marker);
 }
@@ -201,5 +219,14 @@ describe("a run's shared sandbox", () => {
     const left = async () => [...(await processesMentioning(sleeper)), ...(await processesMentioning(runDirectory))];
     await eventually(async () => ((await left()).length === 0 ? true : undefined), { what: "the sandbox to end with the server" });
     expect(await left()).toEqual([]);
+  });
+
+  it("gives the environment's variables to commands only: BASH_ENV and NODE_OPTIONS naming the repository's files run nothing outside the sandbox", async () => {
+    const [result = ""] = await runCommands(['echo "$BASH_ENV|$NODE_OPTIONS"; node -e "console.log(\'node ran\')"'], HOOKED);
+    // The commands have them (and their own node loads the file, inside).
+    expect(result).toContain("hooks/env.sh|--require ./hooks/options.cjs");
+    expect(result).toContain("node ran");
+    // Nothing of them ran on the host: the guard, the limits and srt's runner are outside the sandbox.
+    expect(existsSync(outsideMarker) ? await readFile(outsideMarker, "utf8") : "").toBe("");
   });
 });
