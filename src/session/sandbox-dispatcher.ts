@@ -43,10 +43,8 @@ const environment = ({ env, base }) => {
   commandEnv = { ...env, ...Object.fromEntries(added) };
 };
 let paused = [];
-const send = (message) => {
-  if (process.stdout.write(JSON.stringify(message) + "\\n")) return true;
-  return false;
-};
+/** Writes one message; false when the server has yet to read what came before. */
+const send = (message) => process.stdout.write(JSON.stringify(message) + "\\n");
 // Output waits while the server has not read what came before: memory stays bounded.
 const forward = (id, child) => (chunk) => {
   if (send({ id, data: chunk.toString("base64") })) return;
@@ -84,10 +82,9 @@ const start = ({ id, command, cwd }) => {
     running.delete(id);
     send({ id, error: error.message });
   });
+  // When the command's shell has ended, its namespace's init has too, and the kernel has ended the rest.
   child.on("close", (code, signal) => {
     running.delete(id);
-    // The namespace is gone with its init; the group may hold nothing more, but make sure.
-    kill(child);
     send({ id, code: code ?? 128 + (constants.signals[signal] ?? 0) });
   });
 };

@@ -1,8 +1,9 @@
 // One sandbox per run: the sandbox, its filtering proxies and a dispatcher inside it (see
 // sandbox-dispatcher.ts) start once, and every command of the run is fed to it, instead of a new
 // sandbox-runtime process, proxies and bubblewrap per command. What a command gets is what it got
-// alone: the same filesystem and network policy (the sandbox is the same), the run's environment,
-// its control group and limits (the sandbox starts inside them), a time limit, output kept to its
+// alone: the same filesystem and network policy (the sandbox is the same), the run's environment
+// (given to the dispatcher only, so that nothing outside the sandbox runs with it), its control
+// group and limits (the sandbox starts inside them), a time limit, output kept to its
 // first and last parts, and nothing it starts outlives it: each command has a PID namespace of its
 // own, which the kernel empties when its shell ends or is killed, so background processes do not
 // carry over to the next command (unlike an interactive shell's jobs). The sandbox is tied to the
