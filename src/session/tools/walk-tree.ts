@@ -1,4 +1,4 @@
-// The search tools' walk over a directory of the working tree, and what bounds one search. Links
+// The glob tool's walk over a directory of the working tree, and what bounds one search. Links
 // are never followed (no search lists or reads through one, wherever it points), .git and
 // node_modules are skipped, and a search stops at its caps (entries looked at, bytes read, time),
 // or when the run stops; its result then says it was cut short, so the model narrows it.
