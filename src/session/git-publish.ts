@@ -2,16 +2,19 @@
 // policy lives here, in code: pushes go to claude/ branches unless the routine allows more, they
 // never force, and a branch that already has commits gets the run's changes on top of them.
 //
-// Through isomorphic-git, not native git (which makes the workspaces): by now the run's commands
-// have had the working tree's .git in their hands, and native git would obey what they wrote
-// there (hooks, core.fsmonitor, filter drivers, url rewrites that send the token elsewhere),
-// outside the sandbox. isomorphic-git runs none of it and is given the URL itself.
+// One path per operation. Commits: native git in a git directory of the server's own (see
+// native-commit.ts), because isomorphic-git hashed the whole tree in the server's thread to find
+// what changed (2–4 s on thousands of files). Fetching, merging and pushing: isomorphic-git, which
+// is given the URL itself and runs nothing the run's commands wrote into .git (hooks,
+// core.fsmonitor, filter drivers, url rewrites that would send the token elsewhere), and follows
+// no alternates; they move only the run's few new objects.
 import * as fs from "node:fs";
 import { join, normalize } from "node:path";
 import git, { type PromiseFsClient } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { ToolError } from "./define-tool.js";
 import type { GitHubRun } from "./github-run.js";
+import { commitWorkingTree } from "./native-commit.js";
 import { refNameProblem } from "./workspace.js";
 
 export const CLAUDE_BRANCH_PREFIX = "claude/";
@@ -27,16 +30,8 @@ export function branchProblem(branch: string, allowUnrestricted: boolean): strin
 }
 
 /** Commits every change in the working tree (ignored files aside); undefined when nothing changed. */
-export async function commitChanges(run: GitHubRun, message: string): Promise<string | undefined> {
-  const dir = run.dir;
-  const matrix = await git.statusMatrix({ fs, dir });
-  const changed = matrix.filter(([, head, workdir, stage]) => head !== workdir || workdir !== stage);
-  if (changed.length === 0) return undefined;
-  for (const [filepath, , workdir] of changed) {
-    if (workdir === 0) await git.remove({ fs, dir, filepath });
-    else await git.add({ fs, dir, filepath });
-  }
-  return git.commit({ fs, dir, message: run.redact(message), author: run.author });
+export function commitChanges(run: GitHubRun, message: string): Promise<string | undefined> {
+  return commitWorkingTree(run.dir, run.author, run.redact(message));
 }
 
 /** Where the run's own commits begin: the commit the workspace started from (for a local checkout, the default branch). */
