@@ -12,6 +12,7 @@ export class GitCommandError extends Error {
     readonly args: readonly string[],
     readonly exitCode: number | undefined,
     readonly stderr: string,
+    readonly stdout = "",
   ) {
     super(`git ${args[0] ?? ""} failed${exitCode === undefined ? "" : ` (exit ${exitCode})`}: ${stderr.trim().split("\n").at(-1) ?? ""}`);
   }
@@ -57,6 +58,9 @@ export function gitEnvironment(auth?: GitOptions["auth"], isolated?: GitOptions[
       GIT_ATTR_NOSYSTEM: "1",
       GIT_NO_REPLACE_OBJECTS: "1",
       GIT_OPTIONAL_LOCKS: "0",
+      // git's own words, in English, for the server to read.
+      LANG: "C",
+      LC_ALL: "C",
       ...(isolated.identity
         ? { GIT_AUTHOR_NAME: isolated.identity.name, GIT_AUTHOR_EMAIL: isolated.identity.email, GIT_COMMITTER_NAME: isolated.identity.name, GIT_COMMITTER_EMAIL: isolated.identity.email }
         : {}),
@@ -84,7 +88,7 @@ export function git(args: readonly string[], { cwd, auth, input, isolated }: Git
     const child = execFile("git", args, { cwd, env: gitEnvironment(auth, isolated), maxBuffer: 64 * 1024 * 1024, encoding: "utf8" }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const code = typeof error.code === "number" ? error.code : undefined;
-      reject(new GitCommandError(args, code, stderr || error.message));
+      reject(new GitCommandError(args, code, stderr || error.message, stdout));
     });
     if (input !== undefined) child.stdin?.end(input);
   });
