@@ -185,14 +185,15 @@ async function prepareGitDir(own: string, gitEntry: TreeEntry, commit: string): 
 
 /**
  * Makes `to` the file at `from` (a name looked up without following a link in its last part):
- * hard-linked, or copied across file systems. A link (or anything but a regular file) never ends
+ * hard-linked, or copied where it cannot be linked. A link (or anything but a regular file) never ends
  * up in the server's directory.
  */
 async function linkRegular(from: string, to: string): Promise<void> {
   try {
     await link(from, to);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EXDEV") await copyNoFollow(from, to, Number.POSITIVE_INFINITY).catch(() => undefined);
+    // Across file systems, or where the kernel refuses links to files of another owner: a copy.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") await copyNoFollow(from, to, Number.POSITIVE_INFINITY).catch(() => undefined);
     return;
   }
   // Checked on the server's side: link(2) links a symbolic link itself, which git would follow.
