@@ -6,7 +6,8 @@
 // core.hooksPath says, core.fsmonitor, a required filter driver for every file, a signing program,
 // an ssh command, a credential helper, an askpass program, and alternates into another
 // repository's objects; each program leaves a mark (with its environment) when it runs. The push
-// must go through and run none of them.
+// must go through and run none of them. Then a link planted as a loose object offers another
+// repository's object on the machine as the run's own: the push must not send it.
 import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { chmod, mkdtemp, readdir, readFile, symlink } from "node:fs/promises";
@@ -44,7 +45,10 @@ beforeAll(async () => {
   world.github.addInstallation(43, "acme");
   await world.github.addRepository(REPO, 43, {
     "src/app.js": "export const a = 1;\n",
-    ".claude/routines.yml": routinesYml({ fix: { prompt: "E2E-GIT-CONFIG: change the code as asked.", triggers: [{ command: { issues: true } }] } }),
+    ".claude/routines.yml": routinesYml({
+      fix: { prompt: "E2E-GIT-CONFIG: change the code as asked.", triggers: [{ command: { issues: true } }] },
+      borrow: { prompt: "E2E-GIT-BORROW: change the code as asked.", triggers: [{ command: { issues: true } }] },
+    }),
   });
   world.github.permissions.set(`${REPO}:octocat`, "write");
   // Where the planted programs leave their marks: outside the tree, writable by all.
@@ -122,6 +126,43 @@ describe("the server's git, given a working tree whose .git a command wrote", ()
       () => false,
     );
     expect(present).toBe(false);
+  });
+
+  it("pushes no object a link in .git offers from another repository on the machine", async () => {
+    const { github, model } = world;
+    const [head, tail] = [other.blob.slice(0, 2), other.blob.slice(2)];
+    const plant = [
+      // The other repository's object, offered as the run's own by a link; the command's git commits it.
+      `mkdir -p .git/objects/${head} && ln -s ${join(other.objects, head, tail)} .git/objects/${head}/${tail}`,
+      `git update-index --add --cacheinfo 100644,${other.blob},borrowed.txt`,
+      "git -c user.name=Run -c user.email=run@example.com commit -qm Borrow",
+      "echo planted",
+    ].join(" && ");
+    model.session("E2E-GIT-BORROW", [
+      call("shell", { command: plant }),
+      call("edit_file", { path: "src/app.js", old_text: "a = 1;", new_text: "a = 4;" }),
+      call("push_branch", { branch: "claude/borrowed", commit_message: "Raise a" }),
+      outcome("Pushed."),
+    ]);
+    expect((await server.deliver("issue_comment", commentEvent(github, REPO, 2, "/routine run borrow", { onPullRequest: false }))).status).toBeLessThan(300);
+    await eventually(() => model.sessionRequests("E2E-GIT-BORROW").length >= 4 || undefined, { what: "the session's end", timeoutMs: 90_000 });
+
+    const requests = model.sessionRequests("E2E-GIT-BORROW");
+    const results = requests
+      .at(-1)!
+      .body.messages.flatMap((message: { content: unknown }) => (Array.isArray(message.content) ? message.content : []))
+      .filter((block: { type: string }) => block.type === "tool_result") as Array<{ content: string; is_error?: boolean }>;
+    expect(results[0]!.content).toContain("planted");
+    // The other repository's object is not on GitHub, nor its text anywhere the model saw.
+    const present = await promisify(execFile)("git", ["cat-file", "-e", other.blob], { cwd: github.repository(REPO).bare }).then(
+      () => true,
+      () => false,
+    );
+    expect(present).toBe(false);
+    expect(JSON.stringify(requests.map((request) => request.body.messages))).not.toContain(other.secret);
+    // The push was refused for the object it could not have: nothing of the branch went out.
+    expect(results[2]).toMatchObject({ is_error: true });
+    expect(await github.file(REPO, "claude/borrowed", "src/app.js")).toBeUndefined();
   });
 });
 
