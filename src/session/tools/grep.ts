@@ -8,7 +8,7 @@ import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
 import { openInside } from "../paths.js";
 import { globScope } from "./glob.js";
-import { runRipgrep } from "./ripgrep.js";
+import { prepareRipgrep, runRipgrep } from "./ripgrep.js";
 import { SEARCH_LIMITS, SearchBudget, type SearchLimits } from "./walk-tree.js";
 
 const MAX_MATCHES = 300;
@@ -30,6 +30,7 @@ export function grepTool(limits: SearchLimits = SEARCH_LIMITS): Tool {
   return defineTool({
     name: "grep",
     readOnly: true,
+    prepare: prepareRipgrep,
     description: [
       `Search file contents with a regular expression (ripgrep's syntax, close to JavaScript's; lookarounds and backreferences work too). Returns path:line: text for each matching line, at most ${MAX_MATCHES}.`,
       "Files .gitignore names, binary files, files over 2 MB, .git and node_modules are skipped, and symbolic links are not followed.",

@@ -70,6 +70,11 @@ function canConfine(): Promise<boolean> {
   return confined;
 }
 
+/** Tries bubblewrap (and finds ripgrep) ahead of the first search: called as a session starts. */
+export function prepareRipgrep(): void {
+  canConfine().catch(() => undefined);
+}
+
 const environment = (): NodeJS.ProcessEnv => ({ PATH: "/usr/local/bin:/usr/bin:/bin" });
 
 /** bubblewrap's command line for ripgrep in `root`'s namespace, running in `cwd` (relative to the root). */
