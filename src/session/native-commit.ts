@@ -80,7 +80,7 @@ export async function commitWorkingTree(dir: string, author: CommitIdentity, mes
     }
     try {
       // Porcelain, for one process less: the server's config gives it no hook, template or signing.
-      await run(["commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", "-"], message, author);
+      await run(["commit", "--quiet", "--no-verify", "--cleanup=verbatim", "--allow-empty-message", "-F", "-"], message, author);
     } catch (error) {
       // git's own "nothing to commit" (exit 1 also means some failures: told apart by git's words).
       if (error instanceof GitCommandError && error.exitCode === 1 && /^(nothing (added )?to commit|no changes added to commit)/m.test(error.stdout)) return undefined;

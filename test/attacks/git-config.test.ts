@@ -70,7 +70,7 @@ afterAll(async () => {
 });
 
 describe("the server's git, given a working tree whose .git a command wrote", () => {
-  it("commits and pushes the run's work running nothing planted there and reading no other repository's objects", async () => {
+  it("commits and pushes the run's work running nothing planted there, whatever its alternates name", async () => {
     const { github, model } = world;
     const evil = `#!/bin/sh\necho "ran: $0 $*" >> ${marks}/ran\nenv >> ${marks}/ran\n[ -n "$1" ] || cat\n`;
     const hooks = ["pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-index-change", "reference-transaction", "pre-push", "pre-auto-gc", "post-checkout", "post-merge", "post-rewrite"];
