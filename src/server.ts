@@ -87,6 +87,7 @@ if (role === "worker" && settings.workers === 0) {
 }
 
 // Dashboard cookies are signed with it; a worker serves no dashboard.
+const sessionSecretSet = settings.sessionSecret !== undefined;
 if (role === "server") settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
 const connectors = await readServerConnectors(settings);
 // Every secret the server holds, read before the environment is scrubbed (see scrubSecrets): one
@@ -110,6 +111,9 @@ try {
   process.exit(1);
 }
 const log = createServerLog(redact, { level: process.env.LOG_LEVEL ?? "info", format: logFormat });
+if (role === "server" && settings.databaseUrl && !sessionSecretSet) {
+  log.warn("dashboard sign-ins are signed with a key kept under DATA_DIR: when several server processes share DATABASE_URL behind one address, give each the same ROUTINES_SESSION_SECRET, or a sign-in on one is refused by the others");
+}
 for (const grant of settings.secrets.ungranted()) {
   log.warn(`${grant.variable} is granted to no repository: runs that need ${grant.name} are rejected until ${grant.variable}_REPOSITORIES lists theirs`);
 }
@@ -222,26 +226,29 @@ let appLoaded = false;
 async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   appLoaded = true;
   scrubSecrets();
+  // A worker only runs sessions: web processes publish what the outboxes hold, the check runs and
+  // status comments of the workers' runs too (within the outboxes' poll of a second).
+  const publishing = role === "server";
   // Check runs are cosmetic: their writes take a lane of their own, so the writes a running
   // session makes (reviews, comments, pull requests) never queue behind them.
   outbox = new CheckOutbox(store, checkRunsApi((id) => installationClientInLane(app, id, "check-runs")), {
     onError: (error, { check, retrying }) =>
       log.warn({ err: error, check: check?.key, attempts: (check?.attempts ?? 0) + 1 }, retrying ? "a check run could not be written; trying again" : "a check run could not be written; giving up on this state"),
   });
-  if (!stopping) outbox.start();
+  if (!stopping && publishing) outbox.start();
   // Replies take a lane of their own too: a burst of check runs does not hold up a command's answer.
   replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies"), appLoginOf(app)), {
     keepMs: LIMITS.replayWindowMs,
     onError: (error, { reply, retrying }) =>
       log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),
   });
-  if (!stopping) replies.start();
+  if (!stopping && publishing) replies.start();
   // Status comments too: a run's steps never hold up a command's answer or a session's writes.
   statusOutbox = new StatusCommentOutbox(store, statusCommentsApi((id) => installationClientInLane(app, id, "status-comments"), appLoginOf(app)), {
     onError: (error, { comment, retrying }) =>
       log.warn({ err: error, statusComment: comment?.key, attempts: (comment?.attempts ?? 0) + 1 }, retrying ? "a status comment could not be written; trying again" : "a status comment could not be written; giving up on this text"),
   });
-  if (!stopping) statusOutbox.start();
+  if (!stopping && publishing) statusOutbox.start();
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
   if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");

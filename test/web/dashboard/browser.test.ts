@@ -181,7 +181,9 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     await page.reload();
     await page.getByRole("button", { name: "Cancel run" }).click();
     await page.locator("#run-state").getByText("cancelled", { exact: true }).waitFor();
-    expect(await page.getByText("cancelled by alice in the dashboard").count()).toBe(1);
+    expect(await page.locator("#run-state").getByText("cancelled by alice in the dashboard").count()).toBe(1);
+    // The request is in the transcript too.
+    expect(await page.getByText("Cancel requested: cancelled by alice in the dashboard").count()).toBe(1);
 
     await page.getByRole("link", { name: "Runs", exact: true }).click();
     await page.getByLabel("Status").selectOption("cancelled");
