@@ -80,7 +80,9 @@ export class WorkerPool {
   #unsubscribe: (() => void) | undefined;
   #claims = 0;
   #leaseTimer: NodeJS.Timeout | undefined;
-  #tending: Promise<void> | undefined;
+  /** The renewal of this pool's leases under way, and the reaping of others' expired ones: apart, so that a slow reaping never delays a renewal. */
+  #renewing: Promise<void> | undefined;
+  #reaping: Promise<void> | undefined;
   readonly #owner: string;
   readonly #listeners = new Set<(runId: string, event: TranscriptEvent) => void>();
   readonly #finished = new Set<Promise<void>>();
@@ -127,27 +129,26 @@ export class WorkerPool {
     });
     this.#timer = setInterval(() => this.wake(), this.options.pollInterval ?? 5_000);
     this.#timer.unref();
-    this.#leaseTimer = setInterval(() => void this.#tend(), this.#leaseMs / 3);
+    this.#leaseTimer = setInterval(() => {
+      this.#renewing ??= this.#chore(async () => {
+        await this.#renew();
+        await this.#heedCancels();
+      }).finally(() => (this.#renewing = undefined));
+      this.#reaping ??= this.#chore(() => this.#reap()).finally(() => (this.#reaping = undefined));
+    }, this.#leaseMs / 3);
     this.#leaseTimer.unref();
     this.wake();
     return recovered;
   }
 
-  /** Renews this pool's leases and settles runs whose lease expired; one at a time. */
-  async #tend(): Promise<void> {
-    if (this.#tending || this.#stopped) return;
-    this.#tending = (async () => {
-      try {
-        await this.#renew();
-        await this.#heedCancels();
-        await this.#reap();
-      } catch (error) {
-        this.options.onError?.(error);
-      } finally {
-        this.#tending = undefined;
-      }
-    })();
-    await this.#tending;
+  /** One of the lease timer's chores, unless the pool stopped; a failure is reported, and the next tick tries again. */
+  async #chore(work: () => Promise<void>): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await work();
+    } catch (error) {
+      this.options.onError?.(error);
+    }
   }
 
   /** Extends the leases of the runs going here; a run whose lease another process took is stopped here. */
@@ -234,7 +235,7 @@ export class WorkerPool {
     clearInterval(this.#timer);
     clearInterval(this.#leaseTimer);
     await this.#filling;
-    await this.#tending;
+    await Promise.all([this.#renewing, this.#reaping]);
     for (const { controller } of this.#running.values()) controller.abort(new Stopping(why));
     await Promise.all(this.#finished);
   }

@@ -175,6 +175,8 @@ export interface DashboardServer {
   base: string;
   store: SqliteStore;
   events: RunEvents;
+  /** What the app hears from other processes (and this one): publish here as another process would. */
+  signals: Signals;
   routines: RoutinesCache;
   settings: Settings;
   close(): Promise<void>;
@@ -207,6 +209,7 @@ export async function startDashboard(
     base,
     store,
     events,
+    signals,
     routines,
     settings,
     close: () =>
