@@ -255,8 +255,6 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   // Working trees (private code), HOMEs and temporary files of runs a crash cut short go too.
   const swept = await sweepRunDirectories();
   if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
-  // Each route needs its own credentials; without them runs wait in the queue (or, where the
-  // platform may find credentials by itself, the operator is warned).
   if (settings.workers === 0) {
     log.info(
       settings.databaseUrl
@@ -265,6 +263,8 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
     );
     return;
   }
+  // Each route needs its own credentials; without them runs wait in the queue (or, where the
+  // platform may find credentials by itself, the operator is warned).
   if (missingCredentials) log.warn(missingCredentials.message);
   if (!modelClient) return;
   if (settings.modelRoute.provider !== "anthropic") log.info(`model calls go to ${describeRoute(settings.modelRoute)}`);

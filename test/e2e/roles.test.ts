@@ -172,6 +172,12 @@ describe.skipIf(!hasPostgres)("a server process and a worker process on one data
     expect(model.sessionRequests("[roles-push-old]")).toHaveLength(1);
   });
 
+  it("both stop cleanly on SIGTERM", async () => {
+    expect(await worker.stop()).toBe(0);
+    expect(worker.output()).toContain('"msg":"stopped"');
+    expect(await web.stop()).toBe(0);
+  });
+
   it("a worker on SQLite (no DATABASE_URL) refuses to start, saying why", async () => {
     const failed = await ServerProcess.start({ args: [CLI, "worker"], dotenv: world.dotenv() }).then(
       () => undefined,
