@@ -102,7 +102,7 @@ export class PgSignals implements Signals {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true, connectionTimeoutMillis: 15_000, query_timeout: 15_000, application_name: LISTENER_NAME });
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 15_000, query_timeout: 15_000, application_name: LISTENER_NAME });
     client.on("notification", (message) => {
       if (message.channel === CHANNEL) this.#received(message.payload);
     });
