@@ -367,10 +367,11 @@ async function startWorker(): Promise<() => Promise<void>> {
         if (!res.headersSent) res.writeHead(500).end();
       });
   });
+  // PORT and HOST as the server reads them (Probot's defaults: 3000 on localhost).
   const port = Number(process.env.PORT?.trim() || 3000);
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
-    listener.listen(port, process.env.HOST?.trim() || undefined, () => resolve());
+    listener.listen(port, process.env.HOST?.trim() || "localhost", () => resolve());
   });
   log.info({ port, workers: settings.workers }, "worker started: it runs sessions, and serves only /healthz and /metrics");
   return () => new Promise<void>((resolve) => listener.close(() => resolve()));
