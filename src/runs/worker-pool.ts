@@ -192,13 +192,17 @@ export class WorkerPool {
   /** Takes over runs whose lease expired (their process died or hung) and settles them. */
   async #reap(recovered?: Recovered): Promise<void> {
     const now = this.#now();
-    for (const run of await this.store.expiredRuns(now)) {
-      if (this.#running.has(run.id)) continue;
-      if (!(await this.store.takeExpiredLease(run.id, now, this.#lease()))) continue;
-      await this.#takenOver(run);
-      const outcome = await this.#settleInterrupted(run, "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", this.#owner);
-      if (recovered) settledAs(recovered, outcome, run.id);
-    }
+    const expired = (await this.store.expiredRuns(now)).filter((run) => !this.#running.has(run.id));
+    // All at once: each run's tokens are revoked on GitHub, and a dead process's runs wait for none of the others'.
+    const settled = await Promise.allSettled(
+      expired.map(async (run) => {
+        if (!(await this.store.takeExpiredLease(run.id, now, this.#lease()))) return;
+        await this.#takenOver(run);
+        const outcome = await this.#settleInterrupted(run, "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", this.#owner);
+        if (recovered) settledAs(recovered, outcome, run.id);
+      }),
+    );
+    for (const result of settled) if (result.status === "rejected") this.options.onError?.(result.reason);
   }
 
   /** Looks for queued runs now (again, if a look is under way: a run may have been queued since). */
