@@ -13,7 +13,10 @@ import { installationClientInLane, installationFor } from "./github/installation
 import { WritePermissions } from "./github/permissions.js";
 import type { Octokit } from "./config/read-config-file.js";
 import type { Admission } from "./runs/admission.js";
+import { cancelRun } from "./runs/cancel-run.js";
 import { RunEvents } from "./runs/run-events.js";
+import { followRoutineChanges } from "./runs/signal-routines.js";
+import { LocalSignals, type Signals } from "./runs/signals.js";
 import { runUrl } from "./runs/run-url.js";
 import type { ReplyEntry, RunStore } from "./runs/store.js";
 import { budgetCeilings, type Settings } from "./settings.js";
@@ -45,8 +48,13 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Runs' transcript events and status changes, for the dashboard's live view; fed by the server. */
   events?: RunEvents;
-  /** Cancels a queued or running run; without workers, queued runs only. */
+  /** Cancels a queued run, or asks the process running a run to stop it (runs/cancel-run.ts by default). */
   cancelRun?: (runId: string, reason: string) => Promise<boolean>;
+  /**
+   * What this process tells the others sharing its store, and hears from them: a push that changes
+   * routines reaches every process's cache through it. Within this process when not given.
+   */
+  signals?: Signals;
   /** A client acting as a signed-in user, for reading what they can access at sign-in. */
   octokitForToken?: (token: string) => Octokit;
   /** Told of every reaction or reply a slash command recorded, so the reply outbox sends it without waiting for its next look. */
@@ -55,12 +63,17 @@ export interface AppOptions {
   onLoaded?: (app: Probot, routines: RoutinesCache) => void | Promise<void>;
 }
 
+/** What routines files are validated against: the operator's limits. */
+export const validateOptionsOf = (settings: Settings) => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites, budgetCeilings: budgetCeilings(settings) });
+
 export function createApp(options: AppOptions): ApplicationFunction {
   return (app: Probot, { addHandler }: Pick<ApplicationFunctionOptions, "addHandler">) => {
     const { settings, store, admission } = options;
-    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites, budgetCeilings: budgetCeilings(settings) });
+    const validateOptions = () => validateOptionsOf(settings);
     const validate = options.validate ?? validateInThread;
     const routines = options.routines ?? new RoutinesCache(validateOptions, validate);
+    const signals = options.signals ?? new LocalSignals((error) => app.log.error({ err: error }, "a signal's listener failed"));
+    followRoutineChanges(signals, routines);
     const deps = {
       routines,
       admission,
@@ -86,6 +99,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }),
     );
 
+    const events = options.events ?? new RunEvents(signals, store);
     const octokitForToken = options.octokitForToken ?? ((token: string) => new ProbotOctokit({ auth: { token }, baseUrl: settings.githubApiUrl }));
     addHandler(
       dashboardHandler({
@@ -102,8 +116,8 @@ export function createApp(options: AppOptions): ApplicationFunction {
               }),
             }
           : {}),
-        events: options.events ?? new RunEvents(),
-        cancelRun: options.cancelRun ?? (async (runId, reason) => store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: new Date() })),
+        events,
+        cancelRun: options.cancelRun ?? ((runId, reason) => cancelRun({ store, events }, runId, reason)),
         installationOctokit: (installationId) => app.auth(installationId),
         permissions: deps.permissions,
         publicUrl: settings.publicUrl,
@@ -147,7 +161,8 @@ export function createApp(options: AppOptions): ApplicationFunction {
       if (!isDefaultBranchPush(push)) return;
       const repository = context.repo();
       if (pushTouchesClaudeFolder(push)) {
-        routines.invalidate(repository);
+        // Every process's cache, this one's at once.
+        signals.publish({ type: "routines", repository });
         const installationId = context.payload.installation?.id;
         if (scheduling && installationId !== undefined) await scheduleRepository(context.octokit, installationId, repository, scheduling);
       }

@@ -405,4 +405,38 @@ describe("dashboard", () => {
     expect(received).toContain("All green.");
     expect((await reader.read()).done).toBe(true);
   });
+
+  it("streams what another process's signals point at: an event left out of its signal, or out of order, is read from the store and sent once", async () => {
+    nockSignIn(alice);
+    await browser.signIn();
+    const running = run({ status: "running", startedAt: new Date() });
+    await server.store.insertRun(running);
+    await server.store.appendEvent(running.id, "assistant", { text: "First." });
+    const reader = (await browser.fetch(`/dashboard/runs/${running.id}/events?after=0`)).body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = "";
+    const until = async (text: string) => {
+      while (!received.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${text}: ${received}`);
+        received += value;
+      }
+    };
+    await until("First.");
+
+    // Another process recorded two events; its signal for the second came first, without the event (too large to send).
+    const second = await server.store.appendEvent(running.id, "assistant", { text: "Second." });
+    const third = await server.store.appendEvent(running.id, "assistant", { text: "Third." });
+    server.signals.publish({ type: "transcript", runId: running.id, seq: third, kind: "assistant" });
+    await until("Third.");
+    // The late signal of the second, with its event, sends nothing again.
+    server.signals.publish({ type: "transcript", runId: running.id, seq: second, kind: "assistant", event: { seq: second, at: new Date(), kind: "assistant", data: { text: "Second." } } });
+    // Signals may have been missed: the stream looks at the store, and at the run's status, which ended meanwhile.
+    await server.store.appendEvent(running.id, "assistant", { text: "Fourth." });
+    await server.store.transition(running.id, ["running"], { status: "completed", outcome: "succeeded", summary: "Done elsewhere.", finishedAt: new Date() });
+    server.signals.publish({ type: "status", runId: running.id });
+    await until("event: end");
+    expect([...received.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]))).toEqual([1, 2, 3, 4]);
+    expect(received.indexOf("Second.")).toBeLessThan(received.indexOf("Third."));
+    expect(received).toContain("Done elsewhere.");
+  });
 });
