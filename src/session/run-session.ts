@@ -83,6 +83,10 @@ export interface SessionOptions {
   onSpent?: (costUsd: number) => Promise<void>;
   /** When the run started (epoch ms): the routine's timeout counts from here, setup included. Default: now. */
   startedAt?: number;
+  /** Told of the session's budget and transcript once it has them (calls besides the agent's, such as a finding's verification, count in it). */
+  onSession?: (session: { budget: RunBudget; record(kind: string, data: unknown): Promise<void>; signal?: AbortSignal }) => void;
+  /** Told of each tool call that ended without an error (a review's coverage counts the changed files viewed). */
+  onToolResult?: (name: string, input: unknown) => void;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -198,6 +202,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       });
       await record("setup_end", setup);
     }
+    options.onSession?.({ budget, record, ...(signal ? { signal } : {}) });
     connectors = await startConnectors(options, environment, readRepositoryFile, env, launch);
     const unpriced = budget.costUsd === undefined ? `the model ${model} has no known price, so this run's cost is unknown (the operator can add it with ROUTINES_PRICES_FILE)` : undefined;
     for (const note of [warning, granted.warning, unpriced]) if (note) connectors.warnings.unshift(note);
@@ -212,6 +217,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         ...tool,
         run: async (input, context) => {
           const result = await tool.run(input, context);
+          if (!result.isError) options.onToolResult?.(tool.name, input);
           // A command that crossed a limit stops the run before the model goes on.
           await limits?.check();
           return { ...result, output: redact(result.output) };
