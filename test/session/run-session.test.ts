@@ -208,7 +208,7 @@ describe("prompt", () => {
     expect(prompt).toContain("The diff is too large to show here (74 kB): read it with pull_request_diff");
     expect(prompt).not.toContain('<untrusted source="diff">');
     expect(prompt).not.toContain("--- small.ts");
-    expect(prompt).toContain("- huge.ts (modified, +1 -1)\n- big.ts (modified, +2 -2)\n- small.ts (modified, +1 -1)");
+    expect(prompt).toContain("- big.ts (modified, +2 -2)\n- small.ts (modified, +1 -1)\n- huge.ts (modified, +1 -1)");
   });
 });
 
