@@ -2,7 +2,9 @@
 // them, the files this run reviews (all, or those changed since its last review) with the
 // coverage of them, and the verifier of findings when the routine asks for one. The diff tools,
 // create_review and the session share it.
-import type { ReviewCoverage, ReviewFile } from "./review-coverage.js";
+import type { GitHubRun } from "./github-run.js";
+import { ReviewCoverage, type ReviewFile } from "./review-coverage.js";
+import { skipReason } from "./skipped-files.js";
 import type { FindingVerifier } from "./verify-findings.js";
 
 export interface ReviewScope {
@@ -14,6 +16,21 @@ export interface ReviewScope {
   since?: string;
   /** Checks each inline finding before it is posted (review.verify). */
   verifier?: FindingVerifier;
+}
+
+/**
+ * The run's review scope; a run that has none yet but is about a pull request (`routines run` on
+ * a checkout) lists the pull request's files once and keeps them, skipping the default list.
+ */
+export async function reviewScopeOf(run: GitHubRun): Promise<ReviewScope | undefined> {
+  if (run.review || !run.pullRequest) return run.review;
+  const listed = await run.octokit.paginate(run.octokit.rest.pulls.listFiles, { ...run.repository, pull_number: run.pullRequest.number, per_page: 100 });
+  const files = listed.map((file): ReviewFile => {
+    const skipped = skipReason(file.filename, {});
+    return { path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions, ...(file.patch ? { patch: file.patch } : {}), ...(skipped ? { skipped } : {}) };
+  });
+  run.review ??= { files, coverage: new ReviewCoverage(files) };
+  return run.review;
 }
 
 /** Most characters of diff one page or part shows: under a tool result's limit, with room for the headers. */

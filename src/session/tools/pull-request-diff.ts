@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
 import type { GitHubRun } from "../github-run.js";
 import type { ReviewFile } from "../review-coverage.js";
-import { diffPages, patchParts, type ReviewScope } from "../review-scope.js";
+import { diffPages, patchParts, reviewScopeOf, type ReviewScope } from "../review-scope.js";
 import { defuseFrames, untrustedFrame } from "../untrusted.js";
 
 const header = (file: ReviewFile, part?: { part: number; of: number }) =>
@@ -38,7 +38,7 @@ export function pullRequestDiffTool(run: GitHubRun): Tool {
       whole: z.boolean().optional().describe("After an earlier review: the whole pull request's diff instead of the diff since."),
     }),
     async execute({ path, part = 1, page = 1, whole = false }) {
-      const scope = run.review;
+      const scope = await reviewScopeOf(run);
       const pr = run.pullRequest;
       if (!scope || !pr) throw new ToolError("this run is not about a pull request, so there is no diff to read");
       const files = whole ? scope.files : scope.coverage.files;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineTool, ToolError, type Tool } from "../define-tool.js";
 import type { GitHubRun } from "../github-run.js";
 import type { ReviewFile } from "../review-coverage.js";
-import { diffPages, formatSize, type PagedFile } from "../review-scope.js";
+import { diffPages, formatSize, reviewScopeOf, type PagedFile } from "../review-scope.js";
 import { defuseFrames } from "../untrusted.js";
 
 /** Files listed in one result: a page as GitHub's own listing has it. */
@@ -34,7 +34,7 @@ export function pullRequestFilesTool(run: GitHubRun): Tool {
       whole: z.boolean().optional().describe("After an earlier review: list the whole pull request's files instead of those changed since."),
     }),
     async execute({ page = 1, whole = false }) {
-      const scope = run.review;
+      const scope = await reviewScopeOf(run);
       if (!scope) throw new ToolError("this run is not about a pull request, so there are no changed files to list");
       const files: readonly ReviewFile[] = whole ? scope.files : scope.coverage.files;
       const { pages, paged } = diffPages(files);
