@@ -8,7 +8,7 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { environmentOf } from "../config/environment-of.js";
 import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
-import { fromFork, type RepositoryId, type RunRequest } from "../run-request.js";
+import { fromFork, type RepositoryId, type RunRequest, type TokenUsage } from "../run-request.js";
 import { SecretGrantError, SecretGrants } from "../config/secret-grants.js";
 import { fullName } from "../config/share-with.js";
 import { DAILY_WINDOW_MS, dailyLimitOf, type OperatorBudget } from "./budget.js";
@@ -319,7 +319,9 @@ export class SessionExecutor implements RunExecutor {
       });
       // What the review read, for the transcript and the status comment ("no problems found in N files").
       if (review) await record("review_coverage", redact({ ...review.coverage.summary(), line: review.coverage.line() }));
-      return result;
+      // The checks' tokens count in the run's, as their cost does.
+      const checked = review?.verifier?.usage;
+      return checked ? { ...result, usage: addTokens(result.usage, checked) } : result;
     } finally {
       await directory.remove();
       // The tokens die with the run.
@@ -365,6 +367,13 @@ async function withGitattributes(octokit: Octokit, repository: RepositoryRef): P
   const text = await readFromDefaultBranch(octokit, repository, ".gitattributes").catch(() => undefined);
   return text === undefined ? {} : { gitattributes: text };
 }
+
+const addTokens = (a: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 }, b: TokenUsage): TokenUsage => ({
+  inputTokens: a.inputTokens + b.inputTokens,
+  cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+  cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+});
 
 /** A view of a changed file counts as reading it. */
 function countsAsRead(review: ReviewScope, name: string, input: unknown): void {

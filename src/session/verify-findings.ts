@@ -4,7 +4,8 @@
 // reason. The call goes through the run's client and route, and its cost counts in the run's budget.
 import type Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
-import { BudgetPriceError, type RunBudget } from "./budget.js";
+import type { TokenUsage } from "../run-request.js";
+import { BudgetPriceError, usageOf, type RunBudget } from "./budget.js";
 import type { Finding } from "./findings.js";
 import { callModel, DEFAULT_RETRY, type RetryPolicy } from "./model-call.js";
 import { formatUsd, type ModelPrice } from "./pricing.js";
@@ -52,11 +53,17 @@ export interface VerifierOptions {
 
 export class FindingVerifier {
   #session: VerifierSession | undefined;
+  #usage: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
 
   constructor(private readonly options: VerifierOptions) {}
 
   get model(): string {
     return this.options.model;
+  }
+
+  /** The tokens the checks used, for the run's totals. */
+  get usage(): TokenUsage {
+    return { ...this.#usage };
   }
 
   /** Binds the verifier to the session's budget and transcript; refuses a model without a price when the run has a dollar budget. */
@@ -120,6 +127,13 @@ export class FindingVerifier {
       return result;
     }
     const cost = await session.budget.afterSideCall(response.usage, this.options.price);
+    const used = usageOf(response.usage);
+    this.#usage = {
+      inputTokens: this.#usage.inputTokens + used.inputTokens,
+      cacheReadTokens: this.#usage.cacheReadTokens + used.cacheReadTokens,
+      cacheWriteTokens: this.#usage.cacheWriteTokens + used.cacheWriteTokens,
+      outputTokens: this.#usage.outputTokens + used.outputTokens,
+    };
     const usage = {
       input: response.usage.input_tokens,
       cacheRead: response.usage.cache_read_input_tokens ?? 0,

@@ -40,6 +40,8 @@ describe("a finding's verification", () => {
     expect(data.costUsd).toBeGreaterThan(0);
     expect(budget.costUsd).toBeCloseTo(data.costUsd, 12);
     expect(budget.tokens).toBeGreaterThan(0);
+    const used = verifier.usage;
+    expect(used.cacheReadTokens + used.cacheWriteTokens + used.inputTokens + used.outputTokens).toBe(budget.tokens);
   });
 
   it("makes no call the run's budget could not pay, and posts the finding unchecked", async () => {
