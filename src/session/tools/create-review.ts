@@ -34,6 +34,33 @@ function onLastLine(comment: z.output<typeof Comment>): string {
 const where = (path: string | undefined, place: Pick<Finding, "start" | "end">) =>
   `${path === undefined ? "" : `${path} `}${place.start === place.end ? `line ${place.end}` : `lines ${place.start}-${place.end}`}`;
 
+type Checked = { where: string; reason: string };
+
+/** The findings that survive the routine's verifier (all of them without one), and those it rejected or could not check. */
+async function secondLook<T extends { comment: { path: string }; place: Finding }>(
+  run: GitHubRun,
+  candidates: T[],
+  files: ReadonlyArray<{ filename: string; patch?: string | undefined }>,
+): Promise<{ kept: T[]; rejected: Checked[]; unchecked: Checked[] }> {
+  const verifier = run.review?.verifier;
+  if (!verifier) return { kept: candidates, rejected: [], unchecked: [] };
+  const kept: T[] = [];
+  const rejected: Checked[] = [];
+  const unchecked: Checked[] = [];
+  // One at a time: each call is weighed against what the run has left after the one before.
+  for (const candidate of candidates) {
+    const verdict = await verifier.check(candidate.place, await codeAround(run, candidate.place, files));
+    const at = where(candidate.comment.path, candidate.place);
+    if (verdict.verdict === "reject") {
+      rejected.push({ where: at, reason: verdict.reason });
+      continue;
+    }
+    if (verdict.verdict === "unchecked") unchecked.push({ where: at, reason: verdict.reason });
+    kept.push(candidate);
+  }
+  return { kept, rejected, unchecked };
+}
+
 export function createReviewTool(run: GitHubRun): Tool {
   return defineTool({
     name: "create_review",
@@ -92,23 +119,7 @@ export function createReviewTool(run: GitHubRun): Tool {
       }
 
       // With review.verify, each new finding gets a second look before anything is posted.
-      const rejected: Array<{ where: string; reason: string }> = [];
-      const unchecked: Array<{ where: string; reason: string }> = [];
-      const verifier = run.review?.verifier;
-      const kept = [];
-      for (const candidate of candidates) {
-        if (!verifier) {
-          kept.push(candidate);
-          continue;
-        }
-        const verdict = await verifier.check(candidate.place, await codeAround(run, candidate.place, files));
-        const at = where(candidate.comment.path, candidate.place);
-        if (verdict.verdict === "reject") rejected.push({ where: at, reason: verdict.reason });
-        else {
-          if (verdict.verdict === "unchecked") unchecked.push({ where: at, reason: verdict.reason });
-          kept.push(candidate);
-        }
-      }
+      const { kept, rejected, unchecked } = await secondLook(run, candidates, files);
 
       const inline: Array<{ path: string; line: number; side: "RIGHT" | "LEFT"; start_line?: number; start_side?: "RIGHT" | "LEFT"; body: string }> = [];
       const outside: string[] = [];
@@ -146,7 +157,7 @@ export function createReviewTool(run: GitHubRun): Tool {
       const coverage = run.review?.coverage.line();
       const reviewBody = [summary, ...outside, ...(coverage ? [`<sub>${coverage}</sub>`] : []), fingerprintMark(summaryMark)].join("\n\n");
       const narrowed = acrossHunks === 0 ? "" : ` (${acrossHunks} range${acrossHunks === 1 ? "" : "s"} across hunks put on ${acrossHunks === 1 ? "its" : "their"} last line)`;
-      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}${narrowed}, ${outside.length} moved into the summary (outside the diff), ${repeated + dropped.length} already posted${verifier ? `, ${rejected.length} rejected when checked` : ""}`;
+      const counts = `${inline.length} inline comment${inline.length === 1 ? "" : "s"}${narrowed}, ${outside.length} moved into the summary (outside the diff), ${repeated + dropped.length} already posted${run.review?.verifier ? `, ${rejected.length} rejected when checked` : ""}`;
       const covered = coverage ? `\nThe review ends with its coverage: ${coverage}` : "";
       run.writes.take(`the review on #${pr.number}`);
       if (run.dryRun) {
