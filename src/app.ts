@@ -8,7 +8,8 @@ import { validateInThread, type ValidateConfig } from "./config/validate.js";
 import { SIGN_IN_CALLBACK_PATH } from "./github/app-manifest.js";
 import { checkConfigAt, type InspectConfig } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
-import { installationFor } from "./github/installation-client.js";
+import { FindingSignals } from "./github/finding-signals.js";
+import { installationClientInLane, installationFor } from "./github/installation-client.js";
 import { WritePermissions } from "./github/permissions.js";
 import type { Octokit } from "./config/read-config-file.js";
 import type { Admission } from "./runs/admission.js";
@@ -118,6 +119,10 @@ export function createApp(options: AppOptions): ApplicationFunction {
       if (await handleComment(context, deps)) metrics.webhookMatched(context.name);
     });
     app.on("check_run.rerequested", (context) => handleRerequestedCheck(context, { store, admission }));
+
+    const findingSignals = new FindingSignals({ store, clientFor: (id) => installationClientInLane(app, id, "finding-signals"), appLogin: deps.appLogin, log: app.log });
+    app.on(["pull_request.synchronize", "pull_request.closed"], (context) => findingSignals.onPullRequest(context.payload));
+    app.on(["pull_request_review_thread.resolved", "pull_request_review_thread.unresolved"], (context) => findingSignals.onReviewThread(context.payload));
 
     // A pull request's own routines.yml is validated here, never executed: routines run from the default branch.
     app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {

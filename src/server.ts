@@ -194,12 +194,14 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   // Check runs are cosmetic: their writes take a lane of their own, so the writes a running
   // session makes (reviews, comments, pull requests) never queue behind them.
   outbox = new CheckOutbox(store, checkRunsApi((id) => installationClientInLane(app, id, "check-runs")), {
+    soleProcess: !settings.databaseUrl,
     onError: (error, { check, retrying }) =>
       log.warn({ err: error, check: check?.key, attempts: (check?.attempts ?? 0) + 1 }, retrying ? "a check run could not be written; trying again" : "a check run could not be written; giving up on this state"),
   });
   if (!stopping) outbox.start();
   // Replies take a lane of their own too: a burst of check runs does not hold up a command's answer.
   replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies"), appLoginOf(app)), {
+    soleProcess: !settings.databaseUrl,
     keepMs: LIMITS.replayWindowMs,
     onError: (error, { reply, retrying }) =>
       log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),
@@ -207,6 +209,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   if (!stopping) replies.start();
   // Status comments too: a run's steps never hold up a command's answer or a session's writes.
   statusOutbox = new StatusCommentOutbox(store, statusCommentsApi((id) => installationClientInLane(app, id, "status-comments"), appLoginOf(app)), {
+    soleProcess: !settings.databaseUrl,
     onError: (error, { comment, retrying }) =>
       log.warn({ err: error, statusComment: comment?.key, attempts: (comment?.attempts ?? 0) + 1 }, retrying ? "a status comment could not be written; trying again" : "a status comment could not be written; giving up on this text"),
   });
@@ -350,6 +353,8 @@ Probot.prototype.getNodeMiddleware = async function (this: Probot) {
     handle: (event: ReceivedWebhook) => this.receive(event as Parameters<Probot["receive"]>[0]),
     keepMs: LIMITS.replayWindowMs,
     log: webhooksLog,
+    // SQLite: this process owns the database, so claims found in the inbox are a stopped process's.
+    soleProcess: !settings.databaseUrl,
   });
   if (!stopping) inbox.start();
   return webhookReceiver({

@@ -111,6 +111,9 @@ export interface FakeGitHubOptions {
   tokenLifetimeMs?: (request: { repositories?: string[] }) => number;
 }
 
+/** GraphQL's ReactionContent names of REST's reaction contents. */
+const GRAPHQL_REACTIONS: Record<string, string> = { "+1": "THUMBS_UP", "-1": "THUMBS_DOWN", laugh: "LAUGH", confused: "CONFUSED", heart: "HEART", hooray: "HOORAY", rocket: "ROCKET", eyes: "EYES" };
+
 const APP_PERMISSIONS = { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read", members: "read" };
 
 export class FakeGitHub {
@@ -407,7 +410,22 @@ export class FakeGitHub {
           originalLine: comment.line,
           originalStartLine: comment.start_line ?? null,
           diffSide: comment.side ?? "RIGHT",
-          comments: { nodes: [comment, ...replies].map((c) => ({ databaseId: c.id, body: c.body, url: `${this.url}/${fullName}/pull/${pull.number}#discussion_r${c.id}`, author: author(c.user?.login ?? this.botLogin) })) },
+          comments: {
+            nodes: [comment, ...replies].map((c) => ({
+              databaseId: c.id,
+              body: c.body,
+              url: `${this.url}/${fullName}/pull/${pull.number}#discussion_r${c.id}`,
+              author: author(c.user?.login ?? this.botLogin),
+              createdAt: "2026-01-01T00:00:00Z",
+              originalCommit: { oid: this.reviews.find((r) => r.comments.includes(c))?.commit_id ?? review.commit_id },
+              // Reactions on review comments, as `reactions` holds them (REST's contents, GraphQL's names).
+              reactions: {
+                nodes: this.reactions
+                  .filter((r) => r.repository === fullName.toLowerCase() && r.commentId === c.id)
+                  .map((r) => ({ content: GRAPHQL_REACTIONS[r.content] ?? r.content, user: author(r.user ?? this.botLogin) })),
+              },
+            })),
+          },
         });
       }
       // One page: the tests' pull requests have far fewer threads than a page holds.

@@ -158,6 +158,31 @@ describe("dashboard", () => {
       expect(page).not.toContain('id="routine-broken"');
     });
 
+    it("shows each routine's findings addressed before merge, with the definition, only for repositories the user can see", async () => {
+      const finding = (commentId: number, repository = { owner: "acme", repo: "app" }, routine = "review") => ({
+        repository, installationId: 42, pullNumber: 3, routine, commentId, path: "a.ts", side: "RIGHT" as const, startLine: 1, endLine: 2, headSha: "abc", postedAt: new Date(),
+      });
+      for (const id of [1, 2, 3]) await server.store.recordFinding(finding(id));
+      await server.store.updateFindingSignals({ owner: "acme", repo: "app" }, 1, { resolved: true, thumbsUp: 2 });
+      await server.store.updateFindingSignals({ owner: "acme", repo: "app" }, 2, { resolved: false, linesChanged: false, thumbsDown: 1 });
+      await server.store.updateFindingSignals({ owner: "acme", repo: "app" }, 3, { resolved: false });
+      await server.store.markFindingsMerged({ owner: "acme", repo: "app" }, 3, new Date());
+      await server.store.recordFinding(finding(4, { owner: "other", repo: "secret" }, "hidden-routine"));
+      await server.store.markFindingsMerged({ owner: "other", repo: "secret" }, 3, new Date());
+
+      const page = await (await browser.fetch("/dashboard/findings")).text();
+      expect(page).toContain("<td>1 of 2 addressed (50 %)</td>");
+      expect(page).toContain('href="/dashboard/repos/acme/app#routine-review"');
+      expect(page).toContain("How “addressed before merge” is counted");
+      expect(page).not.toContain("hidden-routine");
+
+      nockRoutines(42, ROUTINES);
+      const repository = await (await browser.fetch("/dashboard/repos/acme/app")).text();
+      expect(repository).toContain("<strong>1 of 2 addressed (50 %)</strong>, 1 unknown · <span aria-label=\"2 thumbs up\">2 👍</span> · <span aria-label=\"1 thumbs down\">1 👎</span> · on 1 merged pull request");
+      expect(repository).toContain('href="/dashboard/findings#definition"');
+      expect(repository.match(/no findings on merged pull requests yet/g)?.length).toBeGreaterThan(0);
+    });
+
     it("hides repositories and runs GitHub did not list for the user", async () => {
       const hidden = run({ repository: { owner: "other", repo: "secret" }, installationId: 99 });
       await server.store.insertRun(hidden);
