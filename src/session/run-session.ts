@@ -160,6 +160,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const model = routine.model ?? options.defaultModel;
   // Before anything is checked out or run: a dollar budget on a model without a price is an error at once.
   const budget = budgetFor(options, model);
+  // Calls besides the agent's count in the same budget; a model among them without a price is refused here too.
+  options.onSession?.({ budget, record, ...(options.signal ? { signal: options.signal } : {}) });
   const readRepositoryFile = options.readRepositoryFile ?? ((path: string) => readOptional(root, path));
   let task = routine.prompt;
   if (task === undefined && routine.prompt_file) {
@@ -211,7 +213,6 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       });
       await record("setup_end", setup);
     }
-    options.onSession?.({ budget, record, ...(signal ? { signal } : {}) });
     connectors = await startConnectors(options, environment, readRepositoryFile, env, launch);
     const unpriced = budget.costUsd === undefined ? `the model ${model} has no known price, so this run's cost is unknown (the operator can add it with ROUTINES_PRICES_FILE)` : undefined;
     for (const note of [warning, granted.warning, unpriced]) if (note) connectors.warnings.unshift(note);
