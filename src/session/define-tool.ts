@@ -19,6 +19,8 @@ export interface ToolContext {
 export interface ToolResult {
   output: string;
   isError?: boolean;
+  /** A publishing tool's call that went through but left nothing on GitHub (a review whose findings were all dropped): false. */
+  published?: boolean;
 }
 
 export interface Tool {
@@ -69,8 +71,8 @@ export function defineTool<S extends z.ZodType>(definition: {
       }
       try {
         const result = await execute(parsed.data, context);
-        const { output, isError } = typeof result === "string" ? { output: result, isError: false } : result;
-        return { output: truncate(output), ...(isError ? { isError } : {}) };
+        const { output, isError, published } = typeof result === "string" ? { output: result, isError: false, published: undefined } : result;
+        return { output: truncate(output), ...(isError ? { isError } : {}), ...(published === undefined ? {} : { published }) };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         return { output: `${name} failed: ${message}`, isError: true };

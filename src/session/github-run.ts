@@ -7,6 +7,7 @@ import type { PullRequestContext, RepositoryId } from "../run-request.js";
 import { ToolError } from "./define-tool.js";
 import type { GitHubWrites } from "./github-writes.js";
 import type { Redactor } from "./redact.js";
+import type { ReviewScope } from "./review-scope.js";
 
 export interface GitHubRun {
   octokit: Octokit;
@@ -23,6 +24,8 @@ export interface GitHubRun {
    */
   startCommit?: string;
   pullRequest?: PullRequestContext;
+  /** A pull request run's diff, the coverage of it, and the verifier of findings (see review-scope.ts). */
+  review?: ReviewScope;
   /** The issue a slash command came from, when not a pull request. */
   issueNumber?: number;
   routine: string;

@@ -7,6 +7,8 @@ import { commentTool } from "./tools/comment.js";
 import { createIssueTool } from "./tools/create-issue.js";
 import { createReviewTool } from "./tools/create-review.js";
 import { addLabelsTool, removeLabelTool } from "./tools/labels.js";
+import { pullRequestDiffTool } from "./tools/pull-request-diff.js";
+import { pullRequestFilesTool } from "./tools/pull-request-files.js";
 import { openPullRequestTool } from "./tools/open-pull-request.js";
 import { pushBranchTool } from "./tools/push-branch.js";
 import { readIssueTool } from "./tools/read-issue.js";
@@ -19,10 +21,18 @@ import { searchIssuesTool } from "./tools/search-issues.js";
  * its earlier review threads, nothing else (no other issue, no code). It settles no thread: the
  * fork's own text steers it, and must not be able to make earlier findings look dealt with.
  */
-export const reviewTools = (run: GitHubRun): Tool[] => [commentTool(run, { ownOnly: true }), createReviewTool(run), reviewThreadsTool(run)];
+export const reviewTools = (run: GitHubRun): Tool[] => [
+  commentTool(run, { ownOnly: true }),
+  pullRequestFilesTool(run),
+  pullRequestDiffTool(run),
+  createReviewTool(run),
+  reviewThreadsTool(run),
+];
 
 export const githubTools = (run: GitHubRun): Tool[] => [
   commentTool(run),
+  pullRequestFilesTool(run),
+  pullRequestDiffTool(run),
   createReviewTool(run),
   reviewThreadsTool(run),
   settleReviewThreadTool(run),

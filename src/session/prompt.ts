@@ -1,6 +1,7 @@
 // What the model is told: a fixed system prompt, and a first message with the routine's prompt,
 // what triggered the run, the repository's CLAUDE.md, and any outside text, marked as untrusted.
 import type { DeploymentContext, IssueContext, PullRequestContext, ReleaseContext, WorkflowRunContext } from "../run-request.js";
+import type { SkipReason } from "./skipped-files.js";
 import { OUTCOME_TOOL } from "./tools/report-outcome.js";
 import { defuseFrames, untrustedFrame } from "./untrusted.js";
 
@@ -16,21 +17,20 @@ When the task is finished, or cannot be finished, call ${OUTCOME_TOOL} exactly o
 const MAX_CLAUDE_MD = 20_000;
 const MAX_UNTRUSTED = 20_000;
 const MAX_CHANGED_FILES = 100;
-/** Under MAX_UNTRUSTED, so the diff is never cut in the middle of a hunk. */
-const DIFF_BUDGET = 16_000;
+/**
+ * The most diff put into the first message, in characters (about 5,000 tokens). A diff that fits is
+ * there whole: the agent starts reviewing at once, and the prompt is cached with it. A larger one
+ * is not there at all: the agent reads it with pull_request_diff, page by page or file by file,
+ * and the review's coverage line says what it read. Part of a diff in the prompt would look like
+ * all of it. Under MAX_UNTRUSTED, so the diff is never cut.
+ */
+export const DIFF_BUDGET = 16_000;
 
-/** The largest hunks of the diff that fit the budget, largest first, each under its file's name. */
-function biggestHunks(files: ChangedFile[]): { text: string; left: number } {
-  const hunks = files.flatMap((file) => (file.patch ?? "").split(/\n(?=@@ )/).filter(Boolean).map((hunk) => ({ path: file.path, hunk })));
-  hunks.sort((a, b) => b.hunk.length - a.hunk.length);
-  const shown: string[] = [];
-  let used = 0;
-  for (const { path, hunk } of hunks) {
-    if (used + hunk.length > DIFF_BUDGET) continue;
-    shown.push(`--- ${path}\n${hunk}`);
-    used += hunk.length;
-  }
-  return { text: shown.join("\n"), left: hunks.length - shown.length };
+/** The whole diff of the files a review reads (skipped files and those without a patch left out), when it fits DIFF_BUDGET. */
+export function inlineDiff(files: readonly ChangedFile[]): { text: string; files: ChangedFile[] } | undefined {
+  const shown = files.filter((file) => file.patch && !file.skipped);
+  const text = shown.map((file) => `--- ${file.path}\n${file.patch}`).join("\n");
+  return text.length <= DIFF_BUDGET ? { text, files: shown } : undefined;
 }
 
 export interface ChangedFile {
@@ -40,6 +40,8 @@ export interface ChangedFile {
   deletions: number;
   /** The file's diff, as GitHub gives it (absent for binary and very large files). */
   patch?: string;
+  /** Why a review skips it by default (see skipped-files.ts). */
+  skipped?: SkipReason;
 }
 
 /** What changed on the pull request since the routine last reviewed it (see review-since.ts). */
@@ -119,17 +121,29 @@ export function buildPrompt(input: PromptInput): string {
     const changed = incremental ? since.files : input.changedFiles;
     if (changed?.length) {
       const files = [...changed].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
-      const listed = files.slice(0, MAX_CHANGED_FILES).map((file) => defuseFrames(`- ${file.path} (${file.status}, +${file.additions} -${file.deletions})`));
-      if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files`);
+      const listed = files
+        .slice(0, MAX_CHANGED_FILES)
+        .map((file) => defuseFrames(`- ${file.path} (${file.status}, +${file.additions} -${file.deletions}${file.skipped ? `; skipped: ${file.skipped}` : ""})`));
+      if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files (pull_request_files lists them all)`);
       const whole = `\`git diff origin/${pr.baseRef}...HEAD\``;
       context.push(
         incremental
           ? `Files changed since ${since.commit}, largest changes first (the whole pull request's diff: ${whole}):\n${listed.join("\n")}`
           : `Changed files, largest changes first (read the whole diff with git, e.g. ${whole}):\n${listed.join("\n")}`,
       );
-      const { text, left } = biggestHunks(files);
       const what = incremental ? "the diff since then" : "the diff";
-      if (text) context.push(`The largest parts of ${what} that fit${left > 0 ? ` (${left} hunk${left === 1 ? "" : "s"} left out)` : ""}:`, untrusted("diff", text));
+      const skipped = files.filter((file) => file.skipped).length;
+      const skippedWords = skipped > 0 ? ` ${skipped} file${skipped === 1 ? " is" : "s are"} skipped by default (lock files, generated or vendored): read one with pull_request_diff path only if it matters.` : "";
+      const inline = inlineDiff(files);
+      if (inline && inline.text) {
+        context.push(`The whole of ${what}, but for skipped files and files GitHub shows no diff for:${skippedWords}`, untrusted("diff", inline.text));
+      } else if (!inline) {
+        const size = files.reduce((sum, file) => sum + (file.skipped ? 0 : (file.patch?.length ?? 0)), 0);
+        context.push(
+          `${what[0]!.toUpperCase()}${what.slice(1)} is too large to show here (${Math.round(size / 1000)} kB): read it with pull_request_diff, a page of files at a time or one file by path; pull_request_files lists the files with the size of each diff.${skippedWords} ` +
+            "The review's summary ends with a line naming the files you did not read (through pull_request_diff or view) or comment on.",
+        );
+      }
     }
   }
   const release = input.release;

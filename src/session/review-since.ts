@@ -5,13 +5,21 @@ import type { Octokit } from "../config/read-config-file.js";
 import type { RepositoryId } from "../run-request.js";
 import type { ChangedFile, SinceReview } from "./prompt.js";
 
+/** Commits of one page of GitHub's compare, and the most files it lists. */
+const COMPARE_PAGE = 100;
+const COMPARE_FILES = 300;
+
 export async function changesSinceReview(octokit: Octokit, repository: RepositoryId, commit: string, head: string): Promise<SinceReview> {
   if (commit === head) return { kind: "unchanged", commit };
   try {
     // GitHub's compare: "ahead" when `commit` is an ancestor of the head; its files are then the diff since.
-    const { data } = await octokit.rest.repos.compareCommitsWithBasehead({ ...repository, basehead: `${commit}...${head}`, per_page: 100 });
+    const { data } = await octokit.rest.repos.compareCommitsWithBasehead({ ...repository, basehead: `${commit}...${head}`, per_page: COMPARE_PAGE });
     if (data.status === "identical") return { kind: "unchanged", commit };
     if (data.status !== "ahead") return { kind: "whole", commit, why: "it is no longer part of the branch's history (a force-push or a rebase)" };
+    // With per_page, GitHub lists the files of the first page's commits only, and at most 300 files: past that the list is not all of it.
+    if (data.ahead_by > COMPARE_PAGE || (data.files?.length ?? 0) >= COMPARE_FILES) {
+      return { kind: "whole", commit, why: `more changed since it than GitHub's compare lists whole (${data.ahead_by} commits, ${data.files?.length ?? 0} files listed)` };
+    }
     const files = (data.files ?? []).map(
       (file): ChangedFile => ({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions, ...(file.patch ? { patch: file.patch } : {}) }),
     );

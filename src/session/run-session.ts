@@ -85,6 +85,10 @@ export interface SessionOptions {
   onSpent?: (costUsd: number) => Promise<void>;
   /** When the run started (epoch ms): the routine's timeout counts from here, setup included. Default: now. */
   startedAt?: number;
+  /** Told of the session's budget and transcript once it has them (calls besides the agent's, such as a finding's verification, count in it). */
+  onSession?: (session: { budget: RunBudget; record(kind: string, data: unknown): Promise<void>; signal?: AbortSignal }) => void;
+  /** Told of each tool call that ended without an error (a review's coverage counts the changed files viewed). */
+  onToolResult?: (name: string, input: unknown) => void;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -156,6 +160,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const model = routine.model ?? options.defaultModel;
   // Before anything is checked out or run: a dollar budget on a model without a price is an error at once.
   const budget = budgetFor(options, model);
+  // Calls besides the agent's count in the same budget; a model among them without a price is refused here too.
+  options.onSession?.({ budget, record, ...(options.signal ? { signal: options.signal } : {}) });
   const readRepositoryFile = options.readRepositoryFile ?? ((path: string) => readOptional(root, path));
   let task = routine.prompt;
   if (task === undefined && routine.prompt_file) {
@@ -221,6 +227,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         ...tool,
         run: async (input, context) => {
           const result = await tool.run(input, context);
+          if (!result.isError) options.onToolResult?.(tool.name, input);
           // A command that crossed a limit stops the run before the model goes on.
           await limits?.check();
           return { ...result, output: redact(result.output) };

@@ -459,15 +459,15 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
 
 describe("the GitHub tools", () => {
   it("all but the reading ones count as publishing, so a run that called one is never executed twice after an interruption", () => {
-    const reads = ["search_issues", "read_issue", "review_threads"];
+    const reads = ["search_issues", "read_issue", "review_threads", "pull_request_files", "pull_request_diff"];
     for (const tool of githubTools(githubRun())) expect(publishes(tool.name), tool.name).toBe(!reads.includes(tool.name));
     expect(publishes("mcp__tracker__create_ticket")).toBe(true);
     expect(publishes("shell")).toBe(false);
   });
 
-  it("give a fork's run only a comment on its own pull request, a review and a look at its earlier threads", () => {
+  it("give a fork's run only a comment on its own pull request, its diff, a review and a look at its earlier threads", () => {
     const tools = reviewTools(githubRun());
-    expect(tools.map((tool) => tool.name)).toEqual(["comment", "create_review", "review_threads"]);
+    expect(tools.map((tool) => tool.name)).toEqual(["comment", "pull_request_files", "pull_request_diff", "create_review", "review_threads"]);
     expect(Object.keys((tools[0]!.inputSchema as { properties: object }).properties)).toEqual(["body"]);
   });
 });

@@ -32,6 +32,14 @@ describe("changesSinceReview", () => {
     expect(await changesSinceReview(octokit(), REPOSITORY, OLD, HEAD)).toEqual({ kind: "whole", commit: OLD, why: "the changes since it could not be read (GitHub answered 502)" });
   });
 
+  it("reviews the whole pull request when more changed since than GitHub's compare lists whole", async () => {
+    compare().reply(200, { status: "ahead", ahead_by: 101, files: [] });
+    expect(await changesSinceReview(octokit(), REPOSITORY, OLD, HEAD)).toEqual({ kind: "whole", commit: OLD, why: "more changed since it than GitHub's compare lists whole (101 commits, 0 files listed)" });
+    const files = Array.from({ length: 300 }, (_, i) => ({ filename: `f${i}`, status: "added", additions: 1, deletions: 0 }));
+    compare().reply(200, { status: "ahead", ahead_by: 3, files });
+    expect(await changesSinceReview(octokit(), REPOSITORY, OLD, HEAD)).toMatchObject({ kind: "whole", why: "more changed since it than GitHub's compare lists whole (3 commits, 300 files listed)" });
+  });
+
   it("says nothing changed for the same commit, without asking GitHub", async () => {
     expect(await changesSinceReview(octokit(), REPOSITORY, HEAD, HEAD)).toEqual({ kind: "unchanged", commit: HEAD });
   });

@@ -141,6 +141,14 @@ export class FakeGitHub {
   readonly commentEdits: Array<{ id: number; repository: string; body: string }> = [];
   /** Reviews and their inline comments; `user` is the author's login (the app's bot when absent). A reply is a review of its own, as on GitHub. */
   readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[]; user?: string }> = [];
+  /**
+   * How a pull request's files are listed. By default all at once, with every patch. With
+   * `paginate`, as GitHub does: `per_page` (30 by default, at most 100) a page, a Link header to the
+   * next and last pages, and at most 3000 files. Patches longer than `patchLimit` characters are
+   * left out, as GitHub leaves out the patch of a file whose diff is too large to show.
+   */
+  readonly pullFileListing: { paginate: boolean; patchLimit?: number } = { paginate: false };
+  readonly #pullFilesCache = new Map<string, Promise<Array<Partial<Schemas["diff-entry"]>>>>();
   /** Review threads resolved (GraphQL resolveReviewThread), by the id of their first comment. */
   readonly resolvedThreads = new Set<number>();
   readonly reactions: Array<{ repository: string; commentId: number; content: string; user?: string }> = [];
@@ -631,6 +639,22 @@ export class FakeGitHub {
     return this.#diffFiles(this.repository(pull.repository).bare, `refs/heads/${pull.base}...refs/heads/${pull.head}`);
   }
 
+  /** One page of a pull request's files as GitHub lists them (see pullFileListing). */
+  async #pullFilesPage(pull: PullRequest, entry: LoggedRequest): Promise<Answer> {
+    const { bare } = this.repository(pull.repository);
+    const key = `${bare}:${await revParse(bare, `refs/heads/${pull.base}`)}:${await revParse(bare, `refs/heads/${pull.head}`)}`;
+    if (!this.#pullFilesCache.has(key)) this.#pullFilesCache.set(key, this.#pullFiles(pull));
+    const limit = this.pullFileListing.patchLimit;
+    const all = (await this.#pullFilesCache.get(key)!).slice(0, 3000).map(({ patch, ...file }) => (patch !== undefined && (limit === undefined || patch.length <= limit) ? { ...file, patch } : file));
+    if (!this.pullFileListing.paginate) return ok(all);
+    const perPage = Math.min(100, Number(entry.query.get("per_page") ?? 30));
+    const page = Math.max(1, Number(entry.query.get("page") ?? 1));
+    const last = Math.max(1, Math.ceil(all.length / perPage));
+    const link = (n: number, rel: string) => `<${this.url}/api/v3${entry.path}?per_page=${perPage}&page=${n}>; rel="${rel}"`;
+    const links = page < last ? [link(page + 1, "next"), link(last, "last")] : [];
+    return ok(all.slice((page - 1) * perPage, page * perPage), links.length > 0 ? { link: links.join(", ") } : {});
+  }
+
   /** The files a range (`a...b`) changes, with GitHub's patches. */
   async #diffFiles(bare: string, range: string): Promise<Array<Partial<Schemas["diff-entry"]>>> {
     const statuses = (await git(bare, "diff", "--no-renames", "--name-status", range)).trim().split("\n").filter(Boolean);
@@ -842,7 +866,9 @@ export class FakeGitHub {
     }
     if ((params = route("GET /pulls/:number/files"))) {
       const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
-      return pull ? ok(await this.#pullFiles(pull)) : notFound();
+      if (!pull) return notFound();
+      if (!this.pullFileListing.paginate && this.pullFileListing.patchLimit === undefined) return ok(await this.#pullFiles(pull));
+      return this.#pullFilesPage(pull, entry);
     }
     if ((params = route("GET /pulls/:number/comments"))) {
       const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
