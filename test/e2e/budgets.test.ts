@@ -135,9 +135,9 @@ describe("budgets", () => {
     const third = await runFor(DAILY, "[day-3]");
     expect(third.conclusion).toBe("action_required");
     // The title keeps GitHub's 200 characters; the summary has the whole reason.
-    expect(third.output?.title).toMatch(/^Not started: daily budget of \$0\.14 spent \(budget\.daily_usd\): runs of daily in acme\/daily cost \$0\.0\d+ in the last 24 hours, /);
+    expect(third.output?.title).toMatch(/^Not started: daily budget of \$0\.14 spent \(budget\.daily_usd\): runs of daily in acme\/daily cost \$0\.\d+ in the last 24 hours, /);
     expect(third.output?.summary).toMatch(
-      /^daily budget of \$0\.14 spent \(budget\.daily_usd\): runs of daily in acme\/daily cost \$0\.0\d+ in the last 24 hours, too little left for a model call; new runs start when those runs are 24 hours old\n/,
+      /^daily budget of \$0\.14 spent \(budget\.daily_usd\): runs of daily in acme\/daily cost \$0\.\d+ in the last 24 hours, too little left for a model call; new runs start when those runs are 24 hours old\n/,
     );
     expect(world.model.sessionRequests("[day-3]")).toHaveLength(0);
     const listed = await routines("runs", "--repo", DAILY, "--status", "rejected");
