@@ -191,6 +191,8 @@ const MIGRATIONS = [
   // 11: who runs a running run, and until when unless renewed (see RunLease).
   `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
    ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;`,
+  // 12: claims walk the queue installation by installation, oldest first, and count what each runs (see #claim).
+  `CREATE INDEX runs_claim ON runs (status, installation_id, created_at);`,
 ];
 
 interface RunRow {
@@ -458,14 +460,31 @@ export class SqliteStore implements RunStore {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * The queue's head, read through runs_claim without visiting the whole queue: the installations
+   * with queued runs, one index step each; for each, its oldest run whose concurrency key is not
+   * running (the runs it steps over are only those waiting behind a running run of their key) and
+   * how many it runs; then the head of the installation running fewest, the oldest on a tie.
+   */
   readonly #claim = (now: Date, lease: RunLease): RunRecord | undefined => {
     const row = this.#sql(
-        `SELECT ${RUN_COLUMNS} FROM runs q
-         WHERE q.status = 'queued'
-           AND (q.concurrency_key IS NULL OR NOT EXISTS (
-             SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
-         ORDER BY (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = q.installation_id),
-                  q.created_at, q.rowid
+        `WITH RECURSIVE installations (id) AS (
+           SELECT (SELECT min(installation_id) FROM runs WHERE status = 'queued')
+           UNION ALL
+           SELECT (SELECT min(installation_id) FROM runs WHERE status = 'queued' AND installation_id > installations.id)
+           FROM installations WHERE installations.id IS NOT NULL
+         ),
+         heads (running, head) AS (
+           SELECT (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = i.id),
+                  (SELECT q.rowid FROM runs q
+                   WHERE q.status = 'queued' AND q.installation_id = i.id
+                     AND (q.concurrency_key IS NULL OR NOT EXISTS (
+                       SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
+                   ORDER BY q.created_at, q.rowid LIMIT 1)
+           FROM installations i WHERE i.id IS NOT NULL
+         )
+         SELECT ${RUN_COLUMNS} FROM heads JOIN runs ON runs.rowid = heads.head
+         ORDER BY heads.running, runs.created_at, runs.rowid
          LIMIT 1`,
       )
       .get() as RunRow | undefined;

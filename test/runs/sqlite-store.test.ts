@@ -42,7 +42,8 @@ describe("SqliteStore", () => {
   it("opens a database of the first schema version and adds what later versions keep", async () => {
     const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
     const db = new Database(file);
-    db.exec("CREATE TABLE runs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)");
+    // The columns of the first version that later versions index.
+    db.exec("CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT NOT NULL, installation_id INTEGER NOT NULL, created_at INTEGER NOT NULL)");
     db.pragma("user_version = 1");
     db.close();
     const store = new SqliteStore(file);
@@ -67,7 +68,7 @@ describe("SqliteStore", () => {
     // A database from before version 9: no cost column (nor what later versions add).
     const db = new Database(file);
     db.exec("ALTER TABLE runs DROP COLUMN cost_usd; ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires_at");
-    db.exec("DROP TABLE status_comments");
+    db.exec("DROP TABLE status_comments; DROP INDEX runs_claim");
     db.pragma("user_version = 8");
     db.close();
     store = new SqliteStore(file);
