@@ -34,6 +34,18 @@ import {
   type StoredSession,
   type TranscriptEvent,
 } from "./store.js";
+import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.js";
+
+export interface SqliteStoreOptions {
+  /** Copy the write-ahead log back into the database from a thread of its own, not in the writes. */
+  checkpointOffThread?: boolean;
+  /** Told when that thread fails; the writes checkpoint again then. */
+  onError?: (error: Error) => void;
+}
+
+/** SQLite's own: a write that takes the log past this many pages checkpoints it. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
+const CHECKPOINT_INTERVAL_MS = 200;
 
 /** Schema versions, applied in order; the database remembers the last one in user_version. */
 const MIGRATIONS = [
@@ -313,15 +325,28 @@ export class SqliteStore implements RunStore {
 
   /** The last admission of each installation, which the next one waits for. */
   readonly #admissions = new Map<number, Promise<unknown>>();
+  readonly #checkpointer: Checkpointer | undefined;
 
-  /** Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". */
-  constructor(file: string) {
+  /**
+   * Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". A
+   * server's store checkpoints off the event loop (see wal-checkpointer.ts).
+   */
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     this.#db = new Database(file);
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("busy_timeout = 5000");
     this.#db.pragma("foreign_keys = ON");
     this.#migrate();
+    if (options.checkpointOffThread && file !== ":memory:") {
+      this.#checkpointer = startCheckpointer(file, CHECKPOINT_INTERVAL_MS, (error) => {
+        // Checkpoints come back to the writes themselves, as SQLite does by default.
+        if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        options.onError?.(error);
+      });
+      // A backstop for a log that grows faster than the thread copies it back: the writer checkpoints past 40 MB.
+      this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES * 10}`);
+    }
   }
 
   #migrate(): void {
@@ -830,6 +855,7 @@ export class SqliteStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointer?.stop();
     this.#db.close();
   }
 }

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,6 +77,18 @@ describe("SqliteStore", () => {
     await store.addRunCost(old, 0.25);
     await store.addRunCost(old, 0.5);
     expect((await store.getRun(old))!.costUsd).toBe(0.75);
+    await store.close();
+  });
+
+  it("copies the write-ahead log back into the database from a thread of its own, not in the writes", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const store = new SqliteStore(file, { checkpointOffThread: true });
+    const empty = statSync(file).size;
+    // About 2 MB of deliveries: under the writes' own checkpoint mark, so only the thread copies them.
+    for (let i = 0; i < 100; i++) await store.enqueueDelivery({ id: `d-${i}`, name: "push", body: "x".repeat(20_000), receivedAt: new Date() });
+    const deadline = Date.now() + 20_000;
+    while (statSync(file).size < empty + 1_000_000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statSync(file).size).toBeGreaterThan(empty + 1_000_000);
     await store.close();
   });
 });
