@@ -17,6 +17,7 @@ import { pino } from "pino";
 import { createNodeMiddleware, Probot, ProbotOctokit, type ApplicationFunction } from "probot";
 import { createApp } from "../src/app.js";
 import { LIMITS } from "../src/config/limits.js";
+import { validateOffThread } from "../src/config/validate-off-thread.js";
 import { InboxProcessor } from "../src/github/inbox-processor.js";
 import { webhookReceiver, type ReceivedWebhook } from "../src/github/receive-webhooks.js";
 import { StoreAdmission } from "../src/runs/admission.js";
@@ -25,7 +26,7 @@ import { readSettings } from "../src/settings.js";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const WARMUP = 200;
-const ROUNDS = 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECRET = "bench-secret";
 const PATH = "/api/github/webhooks";
 /** Routines per repository at most (LIMITS.routinesPerFile). */
@@ -133,14 +134,15 @@ function probot(githubUrl: string): Probot {
 
 interface WebhookPath {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Resolves once every acknowledged delivery has been handled. */
-  handled(): Promise<void>;
+  /** Stops handling what is acknowledged (it waits in the inbox), or starts again and resolves once all of it is handled. */
+  pause(): Promise<void>;
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
 async function bareProbot(githubUrl: string): Promise<WebhookPath> {
   const middleware = await createNodeMiddleware((app) => app.onAny(async () => undefined), { probot: probot(githubUrl) });
-  return { handler: (req, res) => void middleware(req, res), handled: async () => undefined, close: async () => undefined };
+  return { handler: (req, res) => void middleware(req, res), pause: async () => undefined, drain: async () => undefined, close: async () => undefined };
 }
 
 /** The server's path, wired as src/server.ts wires it: receiver → inbox → the app's handlers. */
@@ -148,45 +150,62 @@ async function routinesServer(githubUrl: string): Promise<WebhookPath> {
   const settings = { ...readSettings({}), hourlyRunsPerRoutine: 1_000_000, hourlyRunsPerInstallation: 1_000_000, dailyRunsPerInstallation: 1_000_000 };
   const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "routines-bench-ingest-")), "routines.db"), { checkpointOffThread: true });
   const app = probot(githubUrl);
-  const appFn: ApplicationFunction = createApp({ settings, store, admission: new StoreAdmission(store, settings) });
+  // Routines files are validated off the event loop, as the server does.
+  const appFn: ApplicationFunction = createApp({ settings, store, admission: new StoreAdmission(store, settings), validate: validateOffThread });
   await app.load(appFn, { cwd: process.cwd(), addHandler: () => undefined });
-  const inbox = new InboxProcessor(store, { handle: (event: ReceivedWebhook) => app.receive(event as Parameters<Probot["receive"]>[0]), keepMs: LIMITS.replayWindowMs, log: silent });
-  inbox.start();
+  const startInbox = () => {
+    const processor = new InboxProcessor(store, { handle: (event: ReceivedWebhook) => app.receive(event as Parameters<Probot["receive"]>[0]), keepMs: LIMITS.replayWindowMs, log: silent });
+    processor.start();
+    return processor;
+  };
+  let inbox: InboxProcessor | undefined = startInbox();
   const receiver = webhookReceiver({
     path: PATH,
     secret: SECRET,
     replayOf: (bodyHash, deliveryId) => store.recordDelivery(bodyHash, deliveryId, new Date(), LIMITS.replayWindowMs),
     enqueue: async (delivery) => {
       const queued = await store.enqueueDelivery(delivery);
-      if (queued) inbox.wake();
+      if (queued) inbox?.wake();
       return queued;
     },
     log: silent,
   });
   return {
     handler: (req, res) => void receiver(req, res).then((mine) => mine || res.writeHead(404).end()),
-    handled: async () => {
+    pause: async () => {
+      await inbox?.idle();
+      await inbox?.stop();
+      inbox = undefined;
+    },
+    drain: async () => {
+      inbox ??= startInbox();
       await inbox.idle();
-      const failed = (await store.countDeliveries()).find(({ state }) => state !== "done");
-      if (failed) throw new Error(`${failed.count} deliveries are ${failed.state}`);
+      const left = (await store.countDeliveries()).find(({ state }) => state !== "done");
+      if (left) throw new Error(`${left.count} deliveries are ${left.state}`);
     },
     close: async () => {
-      await inbox.stop();
+      await inbox?.stop();
       await store.close();
     },
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// One measured round: every delivery through the path, one at a time, as GitHub sends them.
+// One measured round: every delivery through the path, one at a time, as GitHub sends them; first
+// with the handlers paused (the acknowledgement alone), then handling what waits (the handlers
+// alone), then again with both at once in the one process, as a server under steady load runs.
 
-interface Measurement {
-  /** Deliveries acknowledged per second. */
-  eventsPerSecond: number;
-  /** Deliveries handled per second, from the first sent to the last handled. */
-  handledPerSecond: number;
+interface Acknowledged {
+  perSecond: number;
   p50: number;
   p99: number;
+}
+
+interface Measurement {
+  alone: Acknowledged;
+  /** Deliveries handled per second, from the inbox, with nothing else to do. */
+  handledPerSecond: number;
+  alongside: Acknowledged;
   failures: number;
 }
 
@@ -194,7 +213,7 @@ let sent = 0;
 async function measure(open: (githubUrl: string) => Promise<WebhookPath>, githubUrl: string, repositories: number): Promise<Measurement> {
   const path = await open(githubUrl);
   const server = await listen(path.handler);
-  const batch = deliveries(WARMUP + EVENTS, repositories, sent);
+  const batch = deliveries(WARMUP + 2 * EVENTS, repositories, sent);
   let failures = 0;
   const send = async ({ name, body, signature }: Delivery) => {
     sent += 1;
@@ -206,55 +225,68 @@ async function measure(open: (githubUrl: string) => Promise<WebhookPath>, github
     await response.arrayBuffer();
     if (response.status >= 300) failures += 1;
   };
+  const burst = async (list: Delivery[]): Promise<Acknowledged> => {
+    const times: number[] = [];
+    const started = performance.now();
+    for (const delivery of list) {
+      const before = performance.now();
+      await send(delivery);
+      times.push(performance.now() - before);
+    }
+    const elapsed = performance.now() - started;
+    times.sort((a, b) => a - b);
+    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+    return { perSecond: (list.length / elapsed) * 1000, p50: at(0.5), p99: at(0.99) };
+  };
   for (const delivery of batch.slice(0, WARMUP)) await send(delivery);
-  await path.handled();
+  await path.drain();
   failures = 0;
-  const times: number[] = [];
-  const started = performance.now();
-  for (const delivery of batch.slice(WARMUP)) {
-    const before = performance.now();
-    await send(delivery);
-    times.push(performance.now() - before);
-  }
-  const acknowledged = performance.now() - started;
-  await path.handled();
-  const handled = performance.now() - started;
+  await path.pause();
+  const alone = await burst(batch.slice(WARMUP, WARMUP + EVENTS));
+  let started = performance.now();
+  await path.drain();
+  const handledPerSecond = (EVENTS / (performance.now() - started)) * 1000;
+  started = performance.now();
+  const alongside = await burst(batch.slice(WARMUP + EVENTS));
+  await path.drain();
   await server.close();
   await path.close();
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { eventsPerSecond: (EVENTS / acknowledged) * 1000, handledPerSecond: (EVENTS / handled) * 1000, p50: at(0.5), p99: at(0.99), failures };
+  return { alone, handledPerSecond, alongside, failures };
 }
 
 // ---------------------------------------------------------------------------------------------
 
 const github = await listen(fakeGithub);
 const fmt = (n: number) => n.toFixed(2);
-const best = (list: Measurement[]) => list.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
-console.log(`bench/ingest: ${EVENTS} signed deliveries (${examples.length} real payloads: pull_request, issues, release, issue_comment, push), one at a time`);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+console.log(`bench/ingest: ${EVENTS} signed deliveries (${examples.length} real payloads: pull_request, issues, release, issue_comment, push), one at a time; median of ${ROUNDS} rounds`);
 let exitCode = 0;
 for (const routines of (process.env.BENCH_ROUTINES ?? "10,1000").split(",").map(Number)) {
   const repositories = Math.ceil(routines / PER_FILE);
   routinesFile = routinesYml(Math.min(routines, PER_FILE));
   githubCalls.clear();
-  // Alternate the two, and keep each one's better round, so neither pays for warming the process.
-  const results: Record<"bare" | "routines", Measurement[]> = { bare: [], routines: [] };
+  // The two in turn, round after round, each round's ratio against the bare app's round next to it.
+  const bare: Measurement[] = [];
+  const ours: Measurement[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    if (process.env.BENCH_ONLY !== "routines") results.bare.push(await measure(bareProbot, github.url, repositories));
-    results.routines.push(await measure(routinesServer, github.url, repositories));
+    bare.push(await measure(bareProbot, github.url, repositories));
+    ours.push(await measure(routinesServer, github.url, repositories));
   }
-  if (results.bare.length === 0) results.bare = results.routines;
-  const [b, r] = [best(results.bare), best(results.routines)];
+  const ratio = (pick: (m: Measurement) => number) => median(ours.map((m, i) => pick(m) / pick(bare[i]!)));
+  const of = (list: Measurement[], pick: (m: Measurement) => number) => median(list.map(pick));
   const perDelivery = [...githubCalls]
     .filter(([route]) => !route.includes("access_tokens") && !route.includes("/contents/"))
-    .map(([route, count]) => `${route} ${(count / (ROUNDS * (EVENTS + WARMUP))).toFixed(2)}`);
+    .map(([route, count]) => `${route} ${(count / (ROUNDS * (WARMUP + 2 * EVENTS))).toFixed(2)}`);
   console.log(`  ${routines} routines in ${repositories} ${repositories === 1 ? "repository" : "repositories"}:`);
-  console.log(`    bare Probot app : ${b.eventsPerSecond.toFixed(0)} events/s acknowledged, p50 ${fmt(b.p50)} ms, p99 ${fmt(b.p99)} ms`);
-  console.log(`    routines server : ${r.eventsPerSecond.toFixed(0)} events/s acknowledged, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms; ${r.handledPerSecond.toFixed(0)} events/s handled`);
-  console.log(`    ratio (routines / bare): throughput ${fmt(r.eventsPerSecond / b.eventsPerSecond)}x, p50 ${fmt(r.p50 / b.p50)}x, p99 ${fmt(r.p99 / b.p99)}x`);
-  console.log(`    GitHub calls per delivery, after the answer: ${perDelivery.join(", ") || "none"}`);
-  if (b.failures + r.failures > 0) {
-    console.error(`    ${b.failures + r.failures} deliveries were not acknowledged with a 2xx`);
+  console.log(`    bare Probot app          : ${of(bare, (m) => m.alone.perSecond).toFixed(0)} events/s acknowledged (its no-op handler included), p50 ${fmt(of(bare, (m) => m.alone.p50))} ms, p99 ${fmt(of(bare, (m) => m.alone.p99))} ms`);
+  console.log(`    routines, acknowledging  : ${of(ours, (m) => m.alone.perSecond).toFixed(0)} events/s, p50 ${fmt(of(ours, (m) => m.alone.p50))} ms, p99 ${fmt(of(ours, (m) => m.alone.p99))} ms (handlers paused)`);
+  console.log(`    routines, handling       : ${of(ours, (m) => m.handledPerSecond).toFixed(0)} events/s from the inbox (config, matching, admission)`);
+  console.log(`    routines, both at once   : ${of(ours, (m) => m.alongside.perSecond).toFixed(0)} events/s acknowledged, p50 ${fmt(of(ours, (m) => m.alongside.p50))} ms, p99 ${fmt(of(ours, (m) => m.alongside.p99))} ms`);
+  console.log(`    ratio (routines / bare)  : acknowledging ${fmt(ratio((m) => m.alone.perSecond))}x (p99 ${fmt(ratio((m) => m.alone.p99))}x), both at once ${fmt(ratio((m) => m.alongside.perSecond))}x`);
+  console.log(`    GitHub calls per delivery, all after the answer: ${perDelivery.join(", ") || "none"}`);
+  const failures = [...bare, ...ours].reduce((sum, m) => sum + m.failures, 0);
+  if (failures > 0) {
+    console.error(`    ${failures} deliveries were not acknowledged with a 2xx`);
     exitCode = 1;
   }
 }
