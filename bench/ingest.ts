@@ -5,7 +5,7 @@
 // repository and with 1 000 routines over ten repositories (100 each, the most a file may hold).
 // GitHub is a small fake on loopback that answers the calls the app makes (installation token,
 // routines.yml, a pull request's files); the calls are counted per delivery.
-import { createHmac, generateKeyPairSync } from "node:crypto";
+import { createHash, createHmac, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
@@ -97,6 +97,10 @@ const fakeGithub: RequestListener = (req: IncomingMessage, res: ServerResponse) 
   const json = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   if (route === "POST /app/installations/1/access_tokens") return json(201, { token: "ghs_bench", expires_at: new Date(Date.now() + 3_600_000).toISOString() });
   if (route.includes("/contents/.claude")) {
+    // As GitHub does: a read with the ETag of the file as it is gets 304 (the example pushes to the default branch make the app look again).
+    const etag = `"${createHash("sha1").update(routinesFile).digest("hex")}"`;
+    if (req.headers["if-none-match"] === etag) return res.writeHead(304, { etag }).end();
+    res.setHeader("etag", etag);
     return json(200, { type: "file", encoding: "base64", size: routinesFile.length, sha: "bench-sha", content: Buffer.from(routinesFile).toString("base64") });
   }
   if (route.endsWith("/files")) return json(200, [{ filename: "src/index.ts", status: "modified" }]);
