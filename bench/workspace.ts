@@ -7,11 +7,13 @@
 // longest the event loop was held during a checkout (everything else the server does waits that
 // long), and the bytes, time and held loop of a push of a one-line change to a new branch.
 import { execFile, spawn } from "node:child_process";
+import * as fs from "node:fs";
 import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { promisify } from "node:util";
+import isogit from "isomorphic-git";
 import { ProbotOctokit } from "probot";
 import { commitChanges, pushHead } from "../src/session/git-publish.js";
 import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "../src/session/github-writes.js";
@@ -108,6 +110,30 @@ const committed = await measure(() => commitChanges(github, "One line"));
 const stored = await packBytes();
 const pushed = await measure(() => pushHead(github, "claude/bench-one-line", "One line"));
 const pushedBytes = (await packBytes()) - stored;
+
+// Commits of a one-line change on the large tree: the server's (native git in its own git
+// directory) against native git committing every change in the tree itself (`git add --all` and
+// `git commit`, as the server must: new files count too; `git commit -a` alone beside it), each
+// the median of three, in turn on the same tree; then isomorphic-git once, as commits were made
+// before (last: its index leaves git to rehash every file).
+const commitTimes: number[] = [];
+const nativeCommitTimes: number[] = [];
+const commitAllTimes: number[] = [];
+const commitHeld: number[] = [];
+const gitIn = (dir: string, ...args: string[]) => promisify(execFile)("git", ["-c", "user.name=bench", "-c", "user.email=bench@example.com", ...args], { cwd: dir });
+const touch = (round: number, line: string) => appendFile(join(workspace.dir, `src/pkg-${round + 1}/mod-0/file-${round + 1}.ts`), `// ${line}\n`);
+for (let round = 0; round < ROUNDS; round++) {
+  await touch(round, "the server's line");
+  const server = await measure(() => commitChanges(github, `Server's commit ${round}`));
+  commitTimes.push(server.ms);
+  commitHeld.push(server.held);
+  await touch(round, "git's line");
+  nativeCommitTimes.push((await measure(async () => (await gitIn(workspace.dir, "add", "--all"), await gitIn(workspace.dir, "commit", "-qm", `git's commit ${round}`)))).ms);
+  await touch(round, "git commit -a's line");
+  commitAllTimes.push((await measure(() => gitIn(workspace.dir, "commit", "-qam", `git commit -a ${round}`))).ms);
+}
+await touch(0, "isomorphic-git's line");
+const isomorphicCommitTime = (await measure(() => isomorphicCommit(workspace.dir, "isomorphic-git's commit"))).ms;
 await workspace.remove();
 await server.close();
 
@@ -121,6 +147,20 @@ console.log(`  (waited for the spare a re-run takes over, made in the background
 console.log(`  event loop held during a checkout: ${ms(Math.max(...held))} at most (${ms(Math.max(...heldBaseline))} during the native clones, the machine's own)`);
 console.log(`  commit of a one-line change: ${ms(committed.ms)}, event loop held ${ms(committed.held)} at most`);
 console.log(`  push of it to a new claude/ branch: ${pushedBytes} bytes in ${ms(pushed.ms)}, event loop held ${ms(pushed.held)} at most`);
+console.log(
+  `  commit of a one-line change, median of ${ROUNDS}: ${ms(median(commitTimes))} (event loop held ${ms(Math.max(...commitHeld))} at most); native git add --all + commit ${ms(median(nativeCommitTimes))}, ratio ${(median(commitTimes) / median(nativeCommitTimes)).toFixed(2)}x (git commit -a alone ${ms(median(commitAllTimes))}); isomorphic-git as before ${ms(isomorphicCommitTime)}`,
+);
+
+/** A commit of every change as isomorphic-git made them: statusMatrix, add or remove, commit. */
+async function isomorphicCommit(dir: string, message: string): Promise<void> {
+  const matrix = await isogit.statusMatrix({ fs, dir });
+  for (const [filepath, head, workdir, stage] of matrix) {
+    if (head === workdir && workdir === stage) continue;
+    if (workdir === 0) await isogit.remove({ fs, dir, filepath });
+    else await isogit.add({ fs, dir, filepath });
+  }
+  await isogit.commit({ fs, dir, message, author: { name: "bench", email: "bench@example.com" } });
+}
 
 /**
  * A bare repository at `bare` with `files` files of generated source on `main` and `commits`

@@ -8,11 +8,15 @@ import { validateInThread, type ValidateConfig } from "./config/validate.js";
 import { SIGN_IN_CALLBACK_PATH } from "./github/app-manifest.js";
 import { checkConfigAt, type InspectConfig } from "./github/config-check.js";
 import { configChangeInPullRequest, configChangeInPush, isDefaultBranchPush, pushTouchesClaudeFolder } from "./github/config-changes.js";
-import { installationFor } from "./github/installation-client.js";
+import { FindingSignals } from "./github/finding-signals.js";
+import { installationClientInLane, installationFor } from "./github/installation-client.js";
 import { WritePermissions } from "./github/permissions.js";
 import type { Octokit } from "./config/read-config-file.js";
 import type { Admission } from "./runs/admission.js";
+import { cancelRun } from "./runs/cancel-run.js";
 import { RunEvents } from "./runs/run-events.js";
+import { followRoutineChanges } from "./runs/signal-routines.js";
+import { LocalSignals, type Signals } from "./runs/signals.js";
 import { runUrl } from "./runs/run-url.js";
 import type { ReplyEntry, RunStore } from "./runs/store.js";
 import { budgetCeilings, type Settings } from "./settings.js";
@@ -44,8 +48,13 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Runs' transcript events and status changes, for the dashboard's live view; fed by the server. */
   events?: RunEvents;
-  /** Cancels a queued or running run; without workers, queued runs only. */
+  /** Cancels a queued run, or asks the process running a run to stop it (runs/cancel-run.ts by default). */
   cancelRun?: (runId: string, reason: string) => Promise<boolean>;
+  /**
+   * What this process tells the others sharing its store, and hears from them: a push that changes
+   * routines reaches every process's cache through it. Within this process when not given.
+   */
+  signals?: Signals;
   /** A client acting as a signed-in user, for reading what they can access at sign-in. */
   octokitForToken?: (token: string) => Octokit;
   /** Told of every reaction or reply a slash command recorded, so the reply outbox sends it without waiting for its next look. */
@@ -54,12 +63,17 @@ export interface AppOptions {
   onLoaded?: (app: Probot, routines: RoutinesCache) => void | Promise<void>;
 }
 
+/** What routines files are validated against: the operator's limits. */
+export const validateOptionsOf = (settings: Settings) => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites, budgetCeilings: budgetCeilings(settings) });
+
 export function createApp(options: AppOptions): ApplicationFunction {
   return (app: Probot, { addHandler }: Pick<ApplicationFunctionOptions, "addHandler">) => {
     const { settings, store, admission } = options;
-    const validateOptions = () => ({ minScheduleInterval: settings.minScheduleInterval, maxGithubWrites: settings.maxGithubWrites, budgetCeilings: budgetCeilings(settings) });
+    const validateOptions = () => validateOptionsOf(settings);
     const validate = options.validate ?? validateInThread;
     const routines = options.routines ?? new RoutinesCache(validateOptions, validate);
+    const signals = options.signals ?? new LocalSignals((error) => app.log.error({ err: error }, "a signal's listener failed"));
+    followRoutineChanges(signals, routines);
     const deps = {
       routines,
       admission,
@@ -85,6 +99,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }),
     );
 
+    const events = options.events ?? new RunEvents(signals, store);
     const octokitForToken = options.octokitForToken ?? ((token: string) => new ProbotOctokit({ auth: { token }, baseUrl: settings.githubApiUrl }));
     addHandler(
       dashboardHandler({
@@ -101,8 +116,8 @@ export function createApp(options: AppOptions): ApplicationFunction {
               }),
             }
           : {}),
-        events: options.events ?? new RunEvents(),
-        cancelRun: options.cancelRun ?? (async (runId, reason) => store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: new Date() })),
+        events,
+        cancelRun: options.cancelRun ?? ((runId, reason) => cancelRun({ store, events }, runId, reason)),
         installationOctokit: (installationId) => app.auth(installationId),
         permissions: deps.permissions,
         publicUrl: settings.publicUrl,
@@ -118,6 +133,10 @@ export function createApp(options: AppOptions): ApplicationFunction {
       if (await handleComment(context, deps)) metrics.webhookMatched(context.name);
     });
     app.on("check_run.rerequested", (context) => handleRerequestedCheck(context, { store, admission }));
+
+    const findingSignals = new FindingSignals({ store, clientFor: (id) => installationClientInLane(app, id, "finding-signals"), appLogin: deps.appLogin, log: app.log });
+    app.on(["pull_request.synchronize", "pull_request.closed"], (context) => findingSignals.onPullRequest(context.payload));
+    app.on(["pull_request_review_thread.resolved", "pull_request_review_thread.unresolved"], (context) => findingSignals.onReviewThread(context.payload));
 
     // A pull request's own routines.yml is validated here, never executed: routines run from the default branch.
     app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {
@@ -142,7 +161,8 @@ export function createApp(options: AppOptions): ApplicationFunction {
       if (!isDefaultBranchPush(push)) return;
       const repository = context.repo();
       if (pushTouchesClaudeFolder(push)) {
-        routines.invalidate(repository);
+        // Every process's cache, this one's at once.
+        signals.publish({ type: "routines", repository });
         const installationId = context.payload.installation?.id;
         if (scheduling && installationId !== undefined) await scheduleRepository(context.octokit, installationId, repository, scheduling);
       }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `routines` command: write a routines file from templates, validate one, dry-run trigger
-// matching, print the JSON Schema, manage API tokens and look at runs. Each command's module is
+// The `routines` command: start a server or worker process, write a routines file from templates,
+// validate one, dry-run trigger matching, print the JSON Schema, manage API tokens and look at runs. Each command's module is
 // imported only when that command runs, so `routines validate` starts without loading Probot, the
 // model SDK, git or SQLite.
 import { realpathSync } from "node:fs";
@@ -23,7 +23,30 @@ interface Command {
 
 const text = (values: Values, name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
 
+/** Starts the server in a role; the process runs until SIGTERM or SIGINT (see server.ts). */
+async function startProcess(role: "server" | "worker"): Promise<number> {
+  const { chooseRole } = await import("./process-role.js");
+  chooseRole(role);
+  await import("./server.js");
+  // The server keeps the process alive and exits by itself when stopped.
+  return new Promise<number>(() => undefined);
+}
+
 const COMMANDS: Record<string, Command> = {
+  server: {
+    usage: `server            Receive webhooks and serve the API and the dashboard, running sessions
+                    too unless ROUTINES_WORKERS=0 (what npm start does). Any number of server
+                    processes may share one DATABASE_URL (PostgreSQL) behind a load balancer.`,
+    options: {},
+    run: () => startProcess("server"),
+  },
+  worker: {
+    usage: `worker            Only run sessions (ROUTINES_WORKERS at once), taking queued runs from
+                    the database that server processes fill; serves /healthz and /metrics on PORT.
+                    Needs DATABASE_URL (PostgreSQL) and the app's credentials (APP_ID, PRIVATE_KEY).`,
+    options: {},
+    run: () => startProcess("worker"),
+  },
   init: {
     usage: `init [--use <uses>] [--force]
                     Write ${CONFIG_PATH} (and its prompts under .claude/prompts/) in this

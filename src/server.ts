@@ -1,16 +1,20 @@
-// `npm start`: the Probot server, the store, the scheduler and the workers. Without GitHub App
-// credentials it serves Probot's setup page, which registers the app from app.yml and writes the
-// credentials to .env. Settings come from the environment and `.env`, applied before anything
-// reads them. SIGTERM and SIGINT stop it cleanly: no new work, running sessions interrupted (their
-// commands stopped, their tokens revoked, each queued again or recorded as interrupted), the store
-// closed.
+// `npm start` and `routines server`: the Probot server, the store, the scheduler and the workers
+// (none with ROUTINES_WORKERS=0). Without GitHub App credentials it serves Probot's setup page,
+// which registers the app from app.yml and writes the credentials to .env. `routines worker` loads
+// this module in the worker role (process-role.ts): the store and the workers, with no webhooks,
+// API or dashboard, and only /healthz and /metrics on PORT; several processes share PostgreSQL
+// (DATABASE_URL) and tell each other what happens through its signals (runs/signals.ts).
+// Settings come from the environment and `.env`, applied before anything reads them. SIGTERM and
+// SIGINT stop it cleanly: no new work, running sessions interrupted (their commands stopped, their
+// tokens revoked, each queued again or recorded as interrupted), the store closed.
 import { readFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { Probot, ProbotOctokit, run } from "probot";
-import { createApp } from "./app.js";
+import { createProbot, Probot, ProbotOctokit, run } from "probot";
+import { createApp, validateOptionsOf } from "./app.js";
 import { LIMITS } from "./config/limits.js";
-import type { RoutinesCache } from "./config/routines-cache.js";
+import { RoutinesCache } from "./config/routines-cache.js";
 import { validateOffThread } from "./config/validate-off-thread.js";
 import { applyEnvFile } from "./env-file.js";
 import { WEBHOOK_PATH, withServerAddresses } from "./github/app-manifest.js";
@@ -27,8 +31,13 @@ import { ReplyOutbox, repliesApi } from "./github/reply-outbox.js";
 import { CheckRunPublisher } from "./github/run-checks.js";
 import { StatusCommentOutbox, statusCommentsApi } from "./github/status-comment-outbox.js";
 import { StatusCommentPublisher } from "./github/status-comments.js";
+import { processRole } from "./process-role.js";
 import { StoreAdmission } from "./runs/admission.js";
+import { cancelRun } from "./runs/cancel-run.js";
+import { openSignals } from "./runs/open-signals.js";
 import { RunEvents } from "./runs/run-events.js";
+import { followRoutineChanges } from "./runs/signal-routines.js";
+import type { Signals } from "./runs/signals.js";
 import type { RunObserver } from "./runs/run-observer.js";
 import type { RunRecord, RunStore } from "./runs/store.js";
 import { runUrl } from "./runs/run-url.js";
@@ -52,20 +61,34 @@ import { readSettings, requireWebhookSecret, SettingsError, type Settings } from
 import { appLoginOf } from "./triggers/app-identity.js";
 import { Scheduler } from "./triggers/scheduler.js";
 import { sessionSecretIn } from "./web/dashboard/session-secret.js";
-import { Metrics } from "./web/metrics.js";
+import { Metrics, metricsHandler } from "./web/metrics.js";
 
+const role = processRole();
 applyEnvFile();
 let settings: Settings;
 try {
   settings = readSettings();
-  requireWebhookSecret();
+  // A worker receives no webhooks.
+  if (role === "server") requireWebhookSecret();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(`routines: ${error.message}`);
   process.exit(1);
 }
+if (role === "worker" && !settings.databaseUrl) {
+  // SQLite belongs to the one process that opened it: a second one would settle the first's runs
+  // as interrupted at start, and neither would hear the other's cancels or config changes.
+  console.error("routines: `routines worker` needs DATABASE_URL (PostgreSQL), which several processes can share; on SQLite, `routines server` (or `npm start`) runs sessions itself");
+  process.exit(1);
+}
+if (role === "worker" && settings.workers === 0) {
+  console.error("routines: ROUTINES_WORKERS=0 leaves a worker nothing to do; set it to how many sessions this process runs at once");
+  process.exit(1);
+}
 
-settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
+// Dashboard cookies are signed with it; a worker serves no dashboard.
+const sessionSecretSet = settings.sessionSecret !== undefined;
+if (role === "server") settings.sessionSecret ??= await sessionSecretIn(settings.dataDir);
 const connectors = await readServerConnectors(settings);
 // Every secret the server holds, read before the environment is scrubbed (see scrubSecrets): one
 // redactor for every text that leaves the server, to GitHub, the store, the log or the model.
@@ -88,6 +111,9 @@ try {
   process.exit(1);
 }
 const log = createServerLog(redact, { level: process.env.LOG_LEVEL ?? "info", format: logFormat });
+if (role === "server" && settings.databaseUrl && !sessionSecretSet) {
+  log.warn("dashboard sign-ins are signed with a key kept under DATA_DIR: when several server processes share DATABASE_URL behind one address, give each the same ROUTINES_SESSION_SECRET, or a sign-in on one is refused by the others");
+}
 for (const grant of settings.secrets.ungranted()) {
   log.warn(`${grant.variable} is granted to no repository: runs that need ${grant.name} are rejected until ${grant.variable}_REPOSITORIES lists theirs`);
 }
@@ -114,6 +140,14 @@ try {
   log.error(error.message);
   process.exit(1);
 }
+const onSignalError = (error: unknown) => log.warn({ err: error }, "a signal between processes failed");
+let signals: Signals;
+try {
+  signals = await openSignals(settings, onSignalError);
+} catch (error) {
+  log.error({ err: error }, "cannot listen for other processes' signals on the database (DATABASE_URL)");
+  process.exit(1);
+}
 let pool: WorkerPool | undefined;
 const metrics = new Metrics(store);
 // Check-run states go to the store's outbox from the start; they are published once the app's
@@ -128,8 +162,8 @@ let replies: ReplyOutbox | undefined;
 // Every log line of a run names the run, its repository and its routine.
 const runLogs = new Map<string, Logger>();
 const runLog = (run: RunRecord): Logger => log.child({ run: run.id, repository: `${run.repository.owner}/${run.repository.repo}`, routine: run.routine });
-// What the dashboard shows live: transcript events from the workers, status changes from here.
-const events = new RunEvents();
+// What the dashboard shows live, in every process: transcript events from the workers, status changes from whoever makes them.
+const events = new RunEvents(signals, store, (error) => log.warn({ err: error }, "a run's live view could not be updated"));
 /** Tells each publisher of a run's state: one that fails never keeps another from hearing, and every failure is reported. */
 async function tellAll(...told: Array<Promise<void>>): Promise<void> {
   const failed = (await Promise.allSettled(told)).flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
@@ -164,7 +198,8 @@ const observer: RunObserver = {
 };
 const onObserverError = (error: unknown) => log.error({ err: error }, "a check run's or status comment's state could not be recorded");
 const admission = new StoreAdmission(store, settings, {
-  onQueued: () => pool?.wake(),
+  // The workers of every process look at once.
+  onQueued: () => signals.publish({ type: "queued" }),
   secrets: settings.secrets,
   observer,
   onError: onObserverError,
@@ -191,32 +226,46 @@ let appLoaded = false;
 async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   appLoaded = true;
   scrubSecrets();
+  // A worker only runs sessions: web processes publish what the outboxes hold, the check runs and
+  // status comments of the workers' runs too (within the outboxes' poll of a second).
+  const publishing = role === "server";
   // Check runs are cosmetic: their writes take a lane of their own, so the writes a running
   // session makes (reviews, comments, pull requests) never queue behind them.
   outbox = new CheckOutbox(store, checkRunsApi((id) => installationClientInLane(app, id, "check-runs")), {
+    soleProcess: !settings.databaseUrl,
     onError: (error, { check, retrying }) =>
       log.warn({ err: error, check: check?.key, attempts: (check?.attempts ?? 0) + 1 }, retrying ? "a check run could not be written; trying again" : "a check run could not be written; giving up on this state"),
   });
-  if (!stopping) outbox.start();
+  if (!stopping && publishing) outbox.start();
   // Replies take a lane of their own too: a burst of check runs does not hold up a command's answer.
   replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies"), appLoginOf(app)), {
+    soleProcess: !settings.databaseUrl,
     keepMs: LIMITS.replayWindowMs,
     onError: (error, { reply, retrying }) =>
       log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),
   });
-  if (!stopping) replies.start();
+  if (!stopping && publishing) replies.start();
   // Status comments too: a run's steps never hold up a command's answer or a session's writes.
   statusOutbox = new StatusCommentOutbox(store, statusCommentsApi((id) => installationClientInLane(app, id, "status-comments"), appLoginOf(app)), {
+    soleProcess: !settings.databaseUrl,
     onError: (error, { comment, retrying }) =>
       log.warn({ err: error, statusComment: comment?.key, attempts: (comment?.attempts ?? 0) + 1 }, retrying ? "a status comment could not be written; trying again" : "a status comment could not be written; giving up on this text"),
   });
-  if (!stopping) statusOutbox.start();
+  if (!stopping && publishing) statusOutbox.start();
   // Tokens of runs that a crash left alive die now, whether or not this server runs sessions.
   const revoked = await revokeLeftoverTokens(store, octokitForToken, (error) => log.warn({ err: error }, "a leftover run token could not be revoked"));
   if (revoked > 0) log.warn({ tokens: revoked }, "revoked run tokens that the last stop left alive");
   // Working trees (private code), HOMEs and temporary files of runs a crash cut short go too.
   const swept = await sweepRunDirectories();
   if (swept.length > 0) log.warn({ directories: swept.length }, "removed the directories of runs that the last stop left behind");
+  if (settings.workers === 0) {
+    log.info(
+      settings.databaseUrl
+        ? "ROUTINES_WORKERS=0: this process runs no sessions; worker processes (`routines worker`) on the same DATABASE_URL run them"
+        : "ROUTINES_WORKERS=0 on SQLite: runs are queued but no process runs them (worker processes need DATABASE_URL)",
+    );
+    return;
+  }
   // Each route needs its own credentials; without them runs wait in the queue (or, where the
   // platform may find credentials by itself, the operator is warned).
   if (missingCredentials) log.warn(missingCredentials.message);
@@ -275,6 +324,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
       await revokeRunTokens(store, run.id, octokitForToken, (error) => log.warn({ err: error, run: run.id }, "a run token left by a stopped process could not be revoked"));
     },
     observer,
+    signals,
     redact,
     onError: (error) => log.error({ err: error }, "the worker pool failed"),
   });
@@ -296,14 +346,42 @@ const Octokit = ProbotOctokit.plugin(redactRequests(redact), (octokit) => {
   });
 });
 
-/** Through the workers when they run; before that, only queued runs can be cancelled. */
-async function cancelRun(runId: string, reason: string): Promise<boolean> {
-  if (pool) return pool.cancel(runId, reason);
-  if (!(await store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: new Date() }))) return false;
-  const run = await store.getRun(runId);
-  if (run) await observer.finished?.(run).catch(onObserverError);
-  return true;
+/**
+ * The worker role: the app's credentials for GitHub (no webhooks), a routines cache of its own that
+ * signals keep current, the workers, and /healthz and /metrics on PORT for whoever watches it.
+ */
+async function startWorker(): Promise<() => Promise<void>> {
+  if (!/^\d+$/.test(process.env.APP_ID?.trim() ?? "") || !(process.env.PRIVATE_KEY?.trim() || process.env.PRIVATE_KEY_PATH?.trim())) {
+    log.error("a worker needs the GitHub App's credentials to act on repositories: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) as the server's .env has them");
+    process.exit(1);
+  }
+  const app = createProbot({ overrides: { Octokit, log: log.child({ name: "probot" }) } });
+  const routines = new RoutinesCache(() => validateOptionsOf(settings), validateOffThread);
+  followRoutineChanges(signals, routines);
+  await onLoaded(app, routines);
+  const health = metricsHandler(metrics, store, settings.metricsToken);
+  const listener = createHttpServer((req, res) => {
+    health(req, res)
+      .then((handled) => {
+        if (!handled) res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("A worker serves only /healthz and /metrics.\n");
+      })
+      .catch((error: unknown) => {
+        log.warn({ err: error }, "/healthz or /metrics failed");
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+  });
+  // PORT and HOST as the server reads them (Probot's defaults: 3000 on localhost).
+  const port = Number(process.env.PORT?.trim() || 3000);
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, process.env.HOST?.trim() || "localhost", () => resolve());
+  });
+  log.info({ port, workers: settings.workers }, "worker started: it runs sessions, and serves only /healthz and /metrics");
+  return () => new Promise<void>((resolve) => listener.close(() => resolve()));
 }
+
+/** A queued run here; a running one by the process that runs it, wherever it is. */
+const cancel = (runId: string, reason: string) => cancelRun({ store, events, observer, onError: onObserverError }, runId, reason);
 
 /** A client with a fixed token, or with whatever token `token()` returns at each request (a run's refreshed token). */
 function octokitForToken(token: string | (() => string)) {
@@ -322,7 +400,7 @@ function stop(signal: NodeJS.Signals): void {
       log.error("the server did not stop within 25 s; exiting anyway");
       process.exit(1);
     }, 25_000).unref();
-    void server.stop().catch(() => undefined);
+    void stopListening().catch(() => undefined);
     void webhookProxy?.stop();
     scheduler.stop();
     // Deliveries being handled get a moment to finish; what is left stays in the inbox for the next start.
@@ -331,6 +409,7 @@ function stop(signal: NodeJS.Signals): void {
     // The interrupted runs' checks go out now if GitHub answers in time; what is left waits in
     // the outbox for the next start.
     await Promise.all([outbox?.drain(5_000), replies?.drain(5_000), statusOutbox?.drain(5_000)]);
+    await signals.close();
     await store.close();
     log.info("stopped");
     process.exit(0);
@@ -350,6 +429,8 @@ Probot.prototype.getNodeMiddleware = async function (this: Probot) {
     handle: (event: ReceivedWebhook) => this.receive(event as Parameters<Probot["receive"]>[0]),
     keepMs: LIMITS.replayWindowMs,
     log: webhooksLog,
+    // SQLite: this process owns the database, so claims found in the inbox are a stopped process's.
+    soleProcess: !settings.databaseUrl,
   });
   if (!stopping) inbox.start();
   return webhookReceiver({
@@ -379,15 +460,25 @@ ManifestCreation.prototype.getManifest = function (options: unknown) {
 // Probot would connect to WEBHOOK_PROXY_URL itself and end the process when the channel cannot be
 // reached: it is not told of the channel, and the server connects to it once it listens.
 const webhookProxyUrl = process.env.WEBHOOK_PROXY_URL;
-const server = await run(createApp({ settings, store, admission, scheduler, metrics, events, cancelRun, octokitForToken, onLoaded, onReplyRecorded: () => replies?.wake(), validate: validateOffThread, inspectConfig: inspectOffThread }), {
-  Octokit,
-  log: log.child({ name: "probot" }),
-  env: { ...process.env, WEBHOOK_PROXY_URL: undefined },
-});
-// Only a registered app receives webhooks: in setup mode there is nothing to forward to.
-const webhookProxy = webhookProxyUrl && appLoaded
-  ? connectWebhookProxy({ url: webhookProxyUrl, target: `http://${server.host}:${server.port}${WEBHOOK_PATH}`, log: log.child({ name: "webhook-proxy" }) })
-  : undefined;
+let stopListening: () => Promise<void>;
+let webhookProxy: ReturnType<typeof connectWebhookProxy> | undefined;
+if (role === "server") {
+  const server = await run(
+    createApp({ settings, store, admission, scheduler, metrics, events, signals, cancelRun: cancel, octokitForToken, onLoaded, onReplyRecorded: () => replies?.wake(), validate: validateOffThread, inspectConfig: inspectOffThread }),
+    {
+      Octokit,
+      log: log.child({ name: "probot" }),
+      env: { ...process.env, WEBHOOK_PROXY_URL: undefined },
+    },
+  );
+  stopListening = () => server.stop();
+  // Only a registered app receives webhooks: in setup mode there is nothing to forward to.
+  webhookProxy = webhookProxyUrl && appLoaded
+    ? connectWebhookProxy({ url: webhookProxyUrl, target: `http://${server.host}:${server.port}${WEBHOOK_PATH}`, log: log.child({ name: "webhook-proxy" }) })
+    : undefined;
+} else {
+  stopListening = await startWorker();
+}
 scrubSecrets();
 // Probot's own SIGINT handler exits at once, without stopping the workers: ours replaces it.
 process.removeAllListeners("SIGINT");

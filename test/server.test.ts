@@ -60,7 +60,7 @@ describe("npm start", () => {
       // The webhook path the server listens on, not Probot's default of the bare address, on this server's port.
       hook_attributes: { url: `http://localhost:${port}/api/github/webhooks` },
       callback_urls: [`http://localhost:${port}/dashboard/auth/callback`],
-      default_events: ["pull_request", "release", "issues", "workflow_run", "deployment_status", "issue_comment", "push", "check_run"],
+      default_events: ["pull_request", "release", "issues", "workflow_run", "deployment_status", "issue_comment", "push", "check_run", "pull_request_review_thread"],
       default_permissions: { contents: "write", pull_requests: "write", issues: "write", checks: "write", actions: "read", deployments: "read", metadata: "read" },
     });
   });

@@ -44,6 +44,11 @@ export class RoutinesCache {
     if (entry) entry.stale = true;
   }
 
+  /** The next load of every repository asks GitHub again (with its ETag, so unchanged files cost no rate limit). */
+  invalidateAll(): void {
+    for (const entry of this.#entries.values()) entry.stale = true;
+  }
+
   async #read(octokit: Octokit, repository: RepositoryRef, entry: Entry, previous?: Entry): Promise<RepositoryRoutines> {
     const file = await readConfigFile(octokit, repository, { etag: previous?.etag });
     if (!file.found) return file;

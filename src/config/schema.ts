@@ -322,6 +322,36 @@ const REPOSITORY = /^(self|[A-Za-z0-9][A-Za-z0-9-]*\/(?!\.\.?$)[A-Za-z0-9._-]+)$
 
 const Dollars = z.number().positive({ error: "must be an amount of dollars above 0, e.g. 5 or 0.5" });
 
+/** Path globs of changed files, as the `paths` filter writes them; `!` before a glob reviews what matches it after all. */
+const SkipGlob = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .refine(
+    (glob) => {
+      try {
+        return expandBraces(glob.replace(/^!/, "")).length > 0;
+      } catch {
+        return false;
+      }
+    },
+    { error: "must be a path glob such as \"docs/**\" or \"**/*.snap\", with {…} alternatives expanding to at most 64 globs" },
+  );
+
+const Review = strict({
+  skip: z
+    .array(SkipGlob)
+    .max(100, { error: "at most 100 globs" })
+    .optional()
+    .describe(
+      'Path globs of changed files the review skips, on top of the default list (lock files, minified and source-map files, files .gitattributes marks linguist-generated or linguist-vendored, vendor/ and node_modules/ directories). A glob starting with "!" reviews what it matches after all, e.g. "!vendor/our-fork/**". The review\'s coverage line names every file skipped.',
+    ),
+  verify: z
+    .boolean()
+    .optional()
+    .describe("Before the review is posted, each inline finding goes through a second, cheap model call that sees the finding and the code around it and confirms or rejects it; rejected findings are not posted (the transcript keeps them, with the reason). Its cost counts in the run's budget. Default: false."),
+  verify_model: z.string().min(1).optional().describe("The model that checks findings with verify: true. Default: claude-haiku-4-5."),
+});
+
 export const Routine = strict({
   description: z.string().optional(),
   prompt: z.string().trim().min(1, { error: "must not be empty" }).optional().describe("What the agent should do."),
@@ -358,6 +388,7 @@ export const Routine = strict({
     .boolean()
     .optional()
     .describe("Keep one status comment per pull request that the routine's runs edit as they go (queued, running, finished with outcome, summary, cost and a link). Default: true; runs not on a pull request have none."),
+  review: Review.optional().describe("How the routine reviews pull requests: which changed files it skips, and whether each inline finding is checked before it is posted."),
   triggers: z.array(Trigger).optional().describe("What starts the routine. Without triggers it runs only on demand."),
 }).superRefine(onMap((routine, ctx) => {
   const has = (key: string) => routine[key] !== undefined;
@@ -402,5 +433,6 @@ export type ScheduleTrigger = z.output<typeof ScheduleTrigger>;
 export type CommandTrigger = z.output<typeof CommandTrigger>;
 export type Trigger = z.output<typeof Trigger>;
 export type Routine = z.output<typeof Routine>;
+export type ReviewSettings = z.output<typeof Review>;
 export type RoutinesFile = z.output<typeof RoutinesFile>;
 export type Share = z.output<typeof Share>;

@@ -2,7 +2,7 @@
 // newest state (an older one is never sent after a newer one), retried with backoff when GitHub or
 // the network fails, and resumed after a restart from whatever the store still holds.
 import type { Octokit } from "../config/read-config-file.js";
-import type { PendingCheck, RunStore } from "../runs/store.js";
+import type { ItemClaim, PendingCheck, RunStore } from "../runs/store.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
 import { retryAt, type RetryPolicy } from "./write-retry.js";
 
@@ -54,11 +54,19 @@ export class CheckOutbox extends Outbox<PendingCheck> {
     private readonly api: CheckRunsApi,
     private readonly options: CheckOutboxOptions = {},
   ) {
-    super(options);
+    super(options, { store, queue: "checks" });
   }
 
   protected due(now: Date, limit: number): Promise<PendingCheck[]> {
     return this.store.pendingChecks(now, limit);
+  }
+
+  protected claim(now: Date, limit: number, claim: ItemClaim): Promise<PendingCheck[]> {
+    return this.store.claimChecks(now, limit, claim);
+  }
+
+  protected keyOf(item: PendingCheck): string {
+    return item.key;
   }
 
   /** Never two writes to the same check run at once. */

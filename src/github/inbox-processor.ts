@@ -5,10 +5,16 @@
 // start, and one that keeps failing, or keeps killing the server, is given up after a few attempts
 // and recorded as failed with its error. Handlers are idempotent per delivery id (admission
 // deduplicates runs by it), so handling a delivery again starts nothing twice.
+//
+// Several processes may share the inbox: a delivery is claimed in the store when it is started,
+// so one process at a time handles it, and a later one of its ordering key waits until it is
+// finished, whichever process holds it. The claim is renewed while the handlers run; those of a
+// process that died are taken by another once they expire (the poll looks for them).
 import type { ReceivedWebhook } from "./receive-webhooks.js";
-import type { InboxDelivery, RunStore } from "../runs/store.js";
+import type { InboxDelivery, ItemClaim, RunStore } from "../runs/store.js";
+import { processOwner } from "../runs/process-owner.js";
 
-export type InboxStore = Pick<RunStore, "pendingDeliveries" | "startDelivery" | "finishDelivery" | "pruneDeliveries">;
+export type InboxStore = Pick<RunStore, "pendingDeliveries" | "startDelivery" | "finishDelivery" | "pruneDeliveries" | "renewClaims" | "releaseClaims">;
 
 export interface InboxProcessorOptions {
   /** Runs the app's handlers for one delivery (Probot's `receive`). */
@@ -23,6 +29,14 @@ export interface InboxProcessorOptions {
   /** Done and failed deliveries are forgotten after this long (with the replay window). */
   keepMs: number;
   clock?: () => Date;
+  /** Names this process in its claims; one of its own by default. */
+  owner?: string;
+  /** How long a claim on a delivery holds unless renewed; renewed every third of it. Default one minute. */
+  claimMs?: number;
+  /** How often to look for deliveries whose claim expired (their process died). Default 5 s. */
+  pollMs?: number;
+  /** This process is the store's only one (SQLite): claims found at start were left by a stopped process and end at once. */
+  soleProcess?: boolean;
 }
 
 const HOUR = 3_600_000;
@@ -48,6 +62,10 @@ export class InboxProcessor {
   #looking = false;
   #lookAgain = false;
   #pruneTimer: NodeJS.Timeout | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #ready: Promise<void> = Promise.resolve();
+  readonly #owner: string;
   #idle: Array<() => void> = [];
 
   constructor(store: InboxStore, options: InboxProcessorOptions) {
@@ -55,6 +73,11 @@ export class InboxProcessor {
     this.#options = options;
     this.#concurrency = options.concurrency ?? 8;
     this.#maxAttempts = options.maxAttempts ?? 3;
+    this.#owner = options.owner ?? processOwner();
+  }
+
+  #claim(): ItemClaim {
+    return { owner: this.#owner, expiresAt: new Date(this.#now().getTime() + (this.#options.claimMs ?? 60_000)) };
   }
 
   #now(): Date {
@@ -67,7 +90,25 @@ export class InboxProcessor {
     this.#started = true;
     void this.#prune();
     this.#pruneTimer = setInterval(() => void this.#prune(), HOUR).unref();
+    if (this.#options.soleProcess) {
+      this.#ready = this.#store.releaseClaims("inbox").then(
+        () => undefined,
+        (error: unknown) => this.#options.log.error({ err: error }, "claims a stopped server left in the inbox could not be ended; they expire"),
+      );
+    }
+    this.#pollTimer = setInterval(() => this.wake(), this.#options.pollMs ?? 5_000).unref();
+    this.#renewTimer = setInterval(() => void this.#renew(), (this.#options.claimMs ?? 60_000) / 3).unref();
     this.wake();
+  }
+
+  /** Keeps the claims on the deliveries being handled. */
+  async #renew(): Promise<void> {
+    if (this.#running.size === 0) return;
+    try {
+      await this.#store.renewClaims("inbox", this.#owner, [...this.#running.keys()], this.#claim().expiresAt);
+    } catch (error) {
+      this.#options.log.warn({ err: error }, "claims on deliveries being handled could not be renewed; trying again");
+    }
   }
 
   /** Tells the processor a delivery arrived. */
@@ -99,12 +140,15 @@ export class InboxProcessor {
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#pollTimer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.#running.values()]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
+    clearInterval(this.#renewTimer);
   }
 
   async #look(): Promise<void> {
+    await this.#ready;
     // A short look first: the oldest few pending are what starts, unless their keys are busy. The
     // long look (LOOK_AHEAD) only then, so a long inbox does not cost a long read per delivery.
     const short = this.#running.size + 2 * (this.#concurrency - this.#running.size);
@@ -112,7 +156,7 @@ export class InboxProcessor {
       if (this.#stopped || this.#running.size >= this.#concurrency) return;
       let pending;
       try {
-        pending = await this.#store.pendingDeliveries(limit);
+        pending = await this.#store.pendingDeliveries(limit, this.#now());
       } catch (error) {
         this.#options.log.error({ err: error }, "the inbox could not be read; trying again in a second");
         setTimeout(() => this.wake(), 1_000).unref();
@@ -141,7 +185,7 @@ export class InboxProcessor {
     for (;;) {
       let delivery: InboxDelivery | undefined;
       try {
-        delivery = await this.#store.startDelivery(id);
+        delivery = await this.#store.startDelivery(id, this.#claim(), this.#now());
       } catch (error) {
         log.error({ err: error, delivery: id }, "a delivery in the inbox could not be started; it stays pending");
         return;

@@ -1,43 +1,80 @@
-// What the check-run and reply outboxes share: a loop that sends what the store holds, at most
-// `concurrency` writes at once and one at a time per lane (a check run, an issue), looking again
-// whenever a write ends, something new is recorded (wake) or a retry falls due (the poll).
-// What is left when the server stops waits in the store for the next start.
+// What the check-run, reply and status-comment outboxes share: a loop that sends what the store
+// holds, at most `concurrency` writes at once and one at a time per lane (a check run, an issue),
+// looking again whenever a write ends, something new is recorded (wake) or a retry falls due (the
+// poll). What is left when the server stops waits in the store for the next start.
+//
+// Several processes may share the store: each item is claimed in the store before it is sent, so
+// only one process sends it. The claim is renewed while the send goes on; a process that dies
+// leaves its claims to expire, and another process sends those items then (an item whose
+// creation was on its way is looked up on GitHub before it is created again).
+import { processOwner } from "../runs/process-owner.js";
+import type { ClaimQueue, ItemClaim, RunStore } from "../runs/store.js";
 
 export interface OutboxOptions {
   /** Lanes sent to at once. */
   concurrency?: number;
-  /** How often to look for writes whose retry is due. */
+  /** How often to look for writes whose retry is due (and claims that expired). */
   pollMs?: number;
   clock?: () => Date;
+  /** Names this process in its claims; one of its own by default. */
+  owner?: string;
+  /** How long a claim holds unless renewed; renewed every third of it while the send goes on. Default one minute. */
+  claimMs?: number;
+  /**
+   * This process is the store's only one (SQLite): claims found at start were left by a process
+   * that stopped, and are ended at once rather than left to expire.
+   */
+  soleProcess?: boolean;
 }
 
+const DEFAULT_CLAIM_MS = 60_000;
+
 export abstract class Outbox<Item> {
-  /** Sends under way, by lane. */
+  /** Sends under way (or waiting for the one before them on their lane), by lane. */
   readonly #sending = new Map<string, Promise<void>>();
-  /** When each lane's last send ended, counted in sends ended; see #pump. */
-  readonly #ended = new Map<string, number>();
-  #sendsEnded = 0;
+  /** The keys of the items claimed here whose send has not ended: their claims are renewed. */
+  readonly #held = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
   #pumping: Promise<void> | undefined;
+  #ready: Promise<void> = Promise.resolve();
   #again = false;
   #stopped = true;
+  readonly #owner: string;
 
-  constructor(private readonly loop: OutboxOptions) {}
+  constructor(
+    private readonly loop: OutboxOptions,
+    private readonly claims: { store: Pick<RunStore, "renewClaims" | "releaseClaims">; queue: ClaimQueue },
+  ) {
+    this.#owner = loop.owner ?? processOwner();
+  }
 
-  /** Up to `limit` items due at `now`, in the order they are to be sent. */
+  /** Up to `limit` items due at `now`, in the order they are to be sent, whoever holds them. */
   protected abstract due(now: Date, limit: number): Promise<Item[]>;
+  /** Claims up to `limit` items due at `now` that no other process holds, in the order they are to be sent. */
+  protected abstract claim(now: Date, limit: number, claim: ItemClaim): Promise<Item[]>;
+  /** The item's key in the store. */
+  protected abstract keyOf(item: Item): string;
   /** The lane of an item: two items of one lane are never sent at once. */
   protected abstract laneOf(item: Item): string;
-  /** Sends one item and records the outcome in the store; never throws. */
+  /** Sends one item and records the outcome in the store (which ends its claim); never throws. */
   protected abstract send(item: Item): Promise<void>;
   /** The store could not be read; the next look tries again. */
   protected abstract lookFailed(error: unknown): void;
 
+  get #claimMs(): number {
+    return this.loop.claimMs ?? DEFAULT_CLAIM_MS;
+  }
+
   /** Sends what the store holds (what a stopped server left too), and from now on what is recorded. */
   start(): void {
     this.#stopped = false;
+    const { store, queue } = this.claims;
+    if (this.loop.soleProcess) this.#ready = store.releaseClaims(queue).then(() => undefined, (error: unknown) => this.lookFailed(error));
     this.#timer = setInterval(() => this.wake(), this.loop.pollMs ?? 1_000);
     this.#timer.unref();
+    this.#renewTimer = setInterval(() => void this.#renew(), this.#claimMs / 3);
+    this.#renewTimer.unref();
     this.wake();
   }
 
@@ -47,6 +84,7 @@ export abstract class Outbox<Item> {
     this.#again = true;
     this.#pumping ??= (async () => {
       try {
+        await this.#ready;
         while (this.#again && !this.#stopped) {
           this.#again = false;
           await this.#pump();
@@ -65,6 +103,7 @@ export abstract class Outbox<Item> {
     clearInterval(this.#timer);
     await this.#pumping;
     await Promise.all(this.#sending.values());
+    clearInterval(this.#renewTimer);
   }
 
   /** Sends what is due for up to `ms` (a stopping server's last writes), then stops. */
@@ -91,26 +130,42 @@ export abstract class Outbox<Item> {
     return this.loop.clock?.() ?? new Date();
   }
 
+  #claimUntil(): ItemClaim {
+    return { owner: this.#owner, expiresAt: new Date(this.now().getTime() + this.#claimMs) };
+  }
+
+  /** Keeps the claims on the items being sent; a send outlives a claim only when this process stalls past it. */
+  async #renew(): Promise<void> {
+    // Also while stopping: the sends under way go on until they end.
+    const keys = [...this.#held];
+    if (keys.length === 0) return;
+    try {
+      const { expiresAt } = this.#claimUntil();
+      await this.claims.store.renewClaims(this.claims.queue, this.#owner, keys, expiresAt);
+    } catch (error) {
+      this.lookFailed(error);
+    }
+  }
+
   async #pump(): Promise<void> {
-    const concurrency = this.loop.concurrency ?? 4;
-    if (this.#sending.size >= concurrency) return;
-    // What the store answers is as of when it was asked: a send that ended while the answer was on
-    // its way (a database over a network) may be in it as still due. Its lane is left to the look
-    // that send's end asked for.
-    const asOf = this.#sendsEnded;
-    // Enough items that those being sent do not hide the ones behind them.
-    const due = await this.due(this.now(), concurrency * 2);
-    for (const [lane, ended] of this.#ended) if (ended <= asOf) this.#ended.delete(lane);
-    for (const item of due) {
-      if (this.#sending.size >= concurrency || this.#stopped) return;
+    const free = (this.loop.concurrency ?? 4) - this.#sending.size;
+    if (free <= 0) return;
+    // Items being sent are claimed, by this process or another, so none comes back here while
+    // its send goes on. The next item of a lane may, once the one before it is recorded as sent
+    // and before that send has quite ended here: it goes after it.
+    const claimed = await this.claim(this.now(), free, this.#claimUntil());
+    for (const item of claimed) {
       const lane = this.laneOf(item);
-      if (this.#sending.has(lane) || this.#ended.has(lane)) continue;
-      const sent = this.send(item).finally(() => {
-        this.#sending.delete(lane);
-        this.#ended.set(lane, ++this.#sendsEnded);
-        // The next write of this lane may be waiting.
-        this.wake();
-      });
+      const key = this.keyOf(item);
+      this.#held.add(key);
+      const sent: Promise<void> = (this.#sending.get(lane) ?? Promise.resolve())
+        .then(() => this.send(item))
+        .finally(() => {
+          this.#held.delete(key);
+          if (this.#sending.get(lane) === sent) this.#sending.delete(lane);
+          // The next write of this lane may be waiting.
+          this.wake();
+        });
       this.#sending.set(lane, sent);
     }
   }

@@ -4,7 +4,7 @@
 // after a restart from whatever the store still holds.
 import { createHash } from "node:crypto";
 import type { Octokit } from "../config/read-config-file.js";
-import type { PendingReply, RunStore } from "../runs/store.js";
+import type { ItemClaim, PendingReply, RunStore } from "../runs/store.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
 import { retryAt, type RetryPolicy } from "./write-retry.js";
 
@@ -79,7 +79,7 @@ export class ReplyOutbox extends Outbox<PendingReply> {
     private readonly api: RepliesApi,
     private readonly options: ReplyOutboxOptions = {},
   ) {
-    super(options);
+    super(options, { store, queue: "replies" });
   }
 
   /** Sends what the store holds and from now on what is recorded; sent replies are pruned after keepMs. */
@@ -98,6 +98,14 @@ export class ReplyOutbox extends Outbox<PendingReply> {
 
   protected due(now: Date, limit: number): Promise<PendingReply[]> {
     return this.store.pendingReplies(now, limit);
+  }
+
+  protected claim(now: Date, limit: number, claim: ItemClaim): Promise<PendingReply[]> {
+    return this.store.claimReplies(now, limit, claim);
+  }
+
+  protected keyOf(item: PendingReply): string {
+    return item.key;
   }
 
   /** One reply at a time on an issue, so they arrive in order. */

@@ -4,7 +4,7 @@
 // does not know yet (the first run, a creation whose answer was lost, a store started afresh) is
 // looked for by its hidden marker among the app's own comments before one is created.
 import type { Octokit } from "../config/read-config-file.js";
-import type { PendingStatusComment, RunStore } from "../runs/store.js";
+import type { ItemClaim, PendingStatusComment, RunStore } from "../runs/store.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
 import { statusMarker } from "./status-comment-text.js";
 import { retryAt, type RetryPolicy } from "./write-retry.js";
@@ -61,11 +61,19 @@ export class StatusCommentOutbox extends Outbox<PendingStatusComment> {
     private readonly api: StatusCommentsApi,
     private readonly options: StatusCommentOutboxOptions = {},
   ) {
-    super(options);
+    super(options, { store, queue: "status_comments" });
   }
 
   protected due(now: Date, limit: number): Promise<PendingStatusComment[]> {
     return this.store.pendingStatusComments(now, limit);
+  }
+
+  protected claim(now: Date, limit: number, claim: ItemClaim): Promise<PendingStatusComment[]> {
+    return this.store.claimStatusComments(now, limit, claim);
+  }
+
+  protected keyOf(item: PendingStatusComment): string {
+    return item.key;
   }
 
   /** Never two writes to the same comment at once. */

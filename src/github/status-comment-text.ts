@@ -32,6 +32,8 @@ export interface RunView {
   summary?: string;
   /** Finished runs: whether the run posted anything (a review, a comment, …). */
   posted?: boolean;
+  /** Finished runs on a pull request: how many of its changed files the run read, of how many. */
+  files?: { reviewed: number; total: number };
   /** Finished runs that completed: the routine reported success. */
   succeeded?: boolean;
   /** Finished runs whose session ended by itself (completed), as opposed to errors, cancels, interruptions. */
@@ -69,7 +71,7 @@ function startedByOf(run: RunRecord): string {
 }
 
 /** The run as the comment shows it now; `posted` is asked for finished runs only. */
-export function viewOf(run: RunRecord, url: string, more: { step?: number; posted?: boolean } = {}): RunView {
+export function viewOf(run: RunRecord, url: string, more: { step?: number; posted?: boolean; files?: { reviewed: number; total: number } } = {}): RunView {
   const common = {
     runId: run.id,
     routine: run.routine,
@@ -92,6 +94,7 @@ export function viewOf(run: RunRecord, url: string, more: { step?: number; poste
     title,
     ...(summary ? { summary } : {}),
     posted: more.posted ?? false,
+    ...(more.files ? { files: more.files } : {}),
     succeeded: run.status === "completed" && run.outcome === "succeeded",
     completed: run.status === "completed",
     cost: costWords(run, { short: true }),
@@ -134,10 +137,17 @@ function headline(view: RunView): string {
   return `${ICONS[view.conclusion ?? ""] ?? "⚪"} ${name}: ${view.title}${on}.`;
 }
 
+/** " in 14 files", or " in 14 of 16 files" when the run did not read them all. */
+function filesWords(files: RunView["files"]): string {
+  if (!files) return "";
+  const of = files.reviewed < files.total ? ` of ${files.total}` : "";
+  return ` in ${files.reviewed}${of} file${(of ? files.total : files.reviewed) === 1 ? "" : "s"}`;
+}
+
 /** What a finished run left: its summary, and in words when it posted nothing. */
 function resultLine(view: RunView): string {
   if (view.posted) return view.summary ?? "Posted its results on this pull request.";
-  if (view.succeeded) return `No problems found: the run posted no review or comment.${view.summary ? ` ${view.summary}` : ""}`;
+  if (view.succeeded) return `No problems found${filesWords(view.files)}: the run posted no review or comment.${view.summary ? ` ${view.summary}` : ""}`;
   if (view.completed) return `Finished without posting anything: ${view.summary ?? "the run gave no summary"}`;
   return [view.summary, "Nothing was posted."].filter(Boolean).join(" ");
 }

@@ -27,9 +27,17 @@ const MAX_TRIES = 10;
 /** Whether a run's transcript shows a publishing call that went through (a review, a comment, a push, …). */
 export function postedAnything(events: TranscriptEvent[]): boolean {
   return events.some((event) => {
-    const result = event.data as { name?: unknown; isError?: unknown };
-    return event.kind === "tool_result" && result.isError !== true && publishes(String(result.name));
+    const result = event.data as { name?: unknown; isError?: unknown; published?: unknown };
+    // A review whose findings were all left out (repeats, rejected on verification) posted nothing.
+    return event.kind === "tool_result" && result.isError !== true && result.published !== false && publishes(String(result.name));
   });
+}
+
+/** How many of a pull request's changed files the run read, from its last coverage record. */
+export function reviewedFiles(events: TranscriptEvent[]): { reviewed: number; total: number } | undefined {
+  const last = [...events].reverse().find((event) => event.kind === "review_coverage");
+  const data = last?.data as { reviewed?: unknown; total?: unknown } | undefined;
+  return data && typeof data.reviewed === "number" && typeof data.total === "number" ? { reviewed: data.reviewed, total: data.total } : undefined;
 }
 
 export class StatusCommentPublisher implements RunObserver {
@@ -63,8 +71,9 @@ export class StatusCommentPublisher implements RunObserver {
   async finished(run: RunRecord): Promise<void> {
     this.#running.delete(run.id);
     if (!keepsStatusComment(run)) return;
-    const posted = run.startedAt !== undefined && postedAnything(await this.store.listEvents(run.id));
-    await this.#record(run, viewOf(run, this.options.runUrl(run.id), { posted }));
+    const events = run.startedAt !== undefined ? await this.store.listEvents(run.id) : [];
+    const files = reviewedFiles(events);
+    await this.#record(run, viewOf(run, this.options.runUrl(run.id), { posted: postedAnything(events), ...(files ? { files } : {}) }));
   }
 
   /** A transcript event of a running run: each model turn is a step, shown at most once per interval. */

@@ -4,6 +4,7 @@
 // key runs (a unique index, not a check a second process could race past), and admissions of one
 // installation are held one at a time by a transaction-scoped advisory lock.
 import pg from "pg";
+import type { RepositoryId } from "../run-request.js";
 import type { ApiToken } from "./api-tokens.js";
 import { redactDatabaseUrl } from "./database-url.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
@@ -12,10 +13,16 @@ import {
   storableText,
   type CheckEntry,
   type CheckState,
+  type ClaimQueue,
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
+  type FindingRecord,
+  type FindingSignals,
   type InsertResult,
+  type ItemClaim,
+  type RoutineFindingStats,
+  type StoredFinding,
   type PendingCheck,
   type PendingDelivery,
   type PendingReply,
@@ -36,6 +43,8 @@ import {
   type StatusCommentRecord,
   type StoredSession,
   type TranscriptEvent,
+  REVIEWED_LOOKBACK,
+  reviewedCommitOf,
 } from "./store.js";
 
 /**
@@ -202,7 +211,79 @@ const MIGRATIONS = [
    CREATE INDEX status_comments_pending ON status_comments (next_attempt_at) WHERE version > published_version;`,
   // 4: claims walk the queue installation by installation, oldest first, and count what each runs (see claimNextRun).
   `CREATE INDEX runs_claim ON runs (status, installation_id, created_at, seq);`,
+  // 5: who works on an item of the inbox or an outbox, and until when unless renewed (see ItemClaim);
+  // an index to find the pending deliveries ahead of one with the same ordering key.
+  `ALTER TABLE inbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+   CREATE INDEX inbox_ordering ON inbox (ordering_key, seq) WHERE state = 'pending';
+   ALTER TABLE check_outbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+   ALTER TABLE reply_outbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+   ALTER TABLE status_comments ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;`,
+  // 6: the findings routines posted on pull requests and what became of them (see github/finding-signals.ts);
+  // a signal is NULL while it is not known. The runs' concurrency keys in byte order, for the prefix
+  // of one pull request's runs (ranOnPullRequest) whatever the server's locale.
+  `CREATE TABLE findings (
+     owner text NOT NULL,
+     repo text NOT NULL,
+     comment_id bigint NOT NULL,
+     pull_number integer NOT NULL,
+     installation_id bigint NOT NULL,
+     routine text NOT NULL,
+     path text NOT NULL,
+     side text NOT NULL,
+     start_line integer NOT NULL,
+     end_line integer NOT NULL,
+     head_sha text NOT NULL,
+     posted_at timestamptz NOT NULL,
+     resolved boolean,
+     lines_changed boolean,
+     thumbs_up integer,
+     thumbs_down integer,
+     merged_at timestamptz,
+     PRIMARY KEY (owner, repo, comment_id)
+   );
+   CREATE INDEX findings_pull ON findings (owner, repo, pull_number);
+   CREATE INDEX findings_routine ON findings (owner, repo, routine, merged_at);
+   CREATE INDEX runs_concurrency_bytes ON runs ((concurrency_key COLLATE "C"));`,
 ];
+
+interface FindingRow {
+  owner: string;
+  repo: string;
+  comment_id: number;
+  pull_number: number;
+  installation_id: number;
+  routine: string;
+  path: string;
+  side: "LEFT" | "RIGHT";
+  start_line: number;
+  end_line: number;
+  head_sha: string;
+  posted_at: Date;
+  resolved: boolean | null;
+  lines_changed: boolean | null;
+  thumbs_up: number | null;
+  thumbs_down: number | null;
+  merged_at: Date | null;
+}
+
+const toFinding = (row: FindingRow): StoredFinding => ({
+  repository: { owner: row.owner, repo: row.repo },
+  installationId: row.installation_id,
+  pullNumber: row.pull_number,
+  routine: row.routine,
+  commentId: row.comment_id,
+  path: row.path,
+  side: row.side,
+  startLine: row.start_line,
+  endLine: row.end_line,
+  headSha: row.head_sha,
+  postedAt: row.posted_at,
+  ...(row.resolved === null ? {} : { resolved: row.resolved }),
+  ...(row.lines_changed === null ? {} : { linesChanged: row.lines_changed }),
+  ...(row.thumbs_up === null ? {} : { thumbsUp: row.thumbs_up }),
+  ...(row.thumbs_down === null ? {} : { thumbsDown: row.thumbs_down }),
+  ...(row.merged_at === null ? {} : { mergedAt: row.merged_at }),
+});
 
 /** The store's PostgreSQL schema version: what this server migrates a database to. */
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -289,6 +370,80 @@ const toStatusComment = (row: StatusCommentRow): StatusCommentRecord => ({
   version: row.version,
 });
 
+interface CheckRow {
+  key: string;
+  run_id: string | null;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  head_sha: string;
+  name: string;
+  priority: number;
+  version: number;
+  state: string;
+  check_run_id: number | null;
+  creating: boolean;
+  attempts: number;
+  next_attempt_at: Date;
+  seq: number;
+}
+
+const CHECK_COLUMNS = "key, run_id, installation_id, owner, repo, head_sha, name, priority, version, state, check_run_id, creating, attempts, next_attempt_at, seq";
+/** A state newer than the one published, whose retry (if any) is due by the time in $1. */
+const CHECK_DUE = "version > published_version AND next_attempt_at <= $1";
+const CHECK_ORDER = "priority, next_attempt_at, seq";
+
+const toPendingCheck = (row: CheckRow): PendingCheck => ({
+  key: row.key,
+  ...(row.run_id === null ? {} : { runId: row.run_id }),
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  headSha: row.head_sha,
+  name: row.name,
+  priority: row.priority,
+  version: row.version,
+  state: JSON.parse(row.state) as CheckState,
+  ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
+  creating: row.creating,
+  attempts: row.attempts,
+});
+
+interface ReplyRow {
+  key: string;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  write: string;
+  creating: boolean;
+  attempts: number;
+  seq: number;
+}
+
+const REPLY_COLUMNS = "key, installation_id, owner, repo, issue_number, write, creating, attempts, seq";
+/** Due by the time in $1, and the first pending reply on its issue: a later one waits for those before it. */
+const REPLY_DUE = `state = 'pending' AND next_attempt_at <= $1
+  AND seq = (SELECT min(seq) FROM reply_outbox AS earlier WHERE earlier.state = 'pending' AND earlier.owner = reply.owner AND earlier.repo = reply.repo AND earlier.issue_number = reply.issue_number)`;
+
+const toPendingReply = (row: ReplyRow): PendingReply => ({
+  key: row.key,
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  issueNumber: row.issue_number,
+  write: JSON.parse(row.write) as ReplyWrite,
+  creating: row.creating,
+  attempts: row.attempts,
+});
+
+/** Newer text than the one published, whose retry (if any) is due by the time in $1. */
+const STATUS_COMMENT_DUE = "version > published_version AND next_attempt_at <= $1";
+
+const toPendingStatusComment = (row: StatusCommentRow): PendingStatusComment => ({
+  ...toStatusComment(row),
+  ...(row.comment_id === null ? {} : { commentId: row.comment_id }),
+  attempts: row.attempts,
+});
+
 interface InboxRow {
   delivery_id: string;
   event: string;
@@ -301,6 +456,21 @@ interface InboxRow {
 }
 
 const INBOX_COLUMNS = "delivery_id, event, body, ordering_key, received_at, attempts, state, error";
+
+/** No earlier delivery of its ordering key is still pending: those of one key go one at a time, in order of arrival. */
+const FIRST_OF_ITS_KEY = `(delivery.ordering_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM inbox AS earlier WHERE earlier.state = 'pending' AND earlier.ordering_key = delivery.ordering_key AND earlier.seq < delivery.seq))`;
+
+/** Each queue's table and the column that names its items. */
+const CLAIM_TABLES: Record<ClaimQueue, { table: string; key: string }> = {
+  inbox: { table: "inbox", key: "delivery_id" },
+  checks: { table: "check_outbox", key: "key" },
+  replies: { table: "reply_outbox", key: "key" },
+  status_comments: { table: "status_comments", key: "key" },
+};
+
+/** Not claimed, or the claim expired by the time in $1. */
+const UNCLAIMED = "(claimed_until IS NULL OR claimed_until <= $1)";
 
 const toDelivery = (row: InboxRow): InboxDelivery => ({
   id: row.delivery_id,
@@ -461,10 +631,12 @@ export class PgStore implements RunStore {
     return inserted === 1;
   }
 
-  async pendingDeliveries(limit: number): Promise<PendingDelivery[]> {
+  async pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]> {
     const rows = await this.#rows<{ delivery_id: string; ordering_key: string | null; attempts: number }>(
-      "SELECT delivery_id, ordering_key, attempts FROM inbox WHERE state = 'pending' ORDER BY seq LIMIT $1",
-      [limit],
+      `SELECT delivery_id, ordering_key, attempts FROM inbox AS delivery
+       WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $1) AND ${FIRST_OF_ITS_KEY}
+       ORDER BY seq LIMIT $2`,
+      [now, limit],
     );
     return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
   }
@@ -473,13 +645,20 @@ export class PgStore implements RunStore {
     return this.#rows("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state");
   }
 
-  async startDelivery(id: string): Promise<InboxDelivery | undefined> {
-    const [row] = await this.#rows<InboxRow>(`UPDATE inbox SET attempts = attempts + 1 WHERE delivery_id = $1 AND state = 'pending' RETURNING ${INBOX_COLUMNS}`, [id]);
+  async startDelivery(id: string, { owner, expiresAt }: ItemClaim, now: Date): Promise<InboxDelivery | undefined> {
+    // Two processes starting one delivery: the second waits for the first's row lock, then finds
+    // the row claimed and leaves it.
+    const [row] = await this.#rows<InboxRow>(
+      `UPDATE inbox AS delivery SET attempts = attempts + 1, claimed_by = $2, claimed_until = $3
+       WHERE delivery_id = $1 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $2) AND ${FIRST_OF_ITS_KEY}
+       RETURNING ${INBOX_COLUMNS}`,
+      [id, owner, expiresAt, now],
+    );
     return row && toDelivery(row);
   }
 
   async finishDelivery(id: string, at: Date, error?: string): Promise<void> {
-    await this.#count("UPDATE inbox SET state = $1, error = $2, finished_at = $3 WHERE delivery_id = $4 AND state = 'pending'", [
+    await this.#count("UPDATE inbox SET state = $1, error = $2, finished_at = $3, claimed_by = NULL, claimed_until = NULL WHERE delivery_id = $4 AND state = 'pending'", [
       error === undefined ? "done" : "failed", error ?? null, at, id,
     ]);
   }
@@ -643,6 +822,15 @@ export class PgStore implements RunStore {
     return { costUsd: row!.cost, exhausted: row!.exhausted };
   }
 
+  async lastReviewedCommit(concurrencyKey: string, exceptRunId: string): Promise<string | undefined> {
+    const rows = await this.#rows<{ request: string }>(
+      `SELECT request FROM runs WHERE concurrency_key = $1 AND status = 'completed' AND outcome = 'succeeded' AND id <> $2
+       ORDER BY finished_at DESC NULLS LAST, created_at DESC, seq DESC LIMIT $3`,
+      [concurrencyKey, exceptRunId, REVIEWED_LOOKBACK],
+    );
+    return rows.map((row) => reviewedCommitOf(row.request)).find((sha) => sha !== undefined);
+  }
+
   async runningRuns(): Promise<RunRecord[]> {
     return (await this.#rows<RunRow>(`SELECT ${runColumns()} FROM runs WHERE status = 'running' ORDER BY created_at, seq`)).map(toRecord);
   }
@@ -702,29 +890,24 @@ export class PgStore implements RunStore {
   }
 
   async pendingChecks(now: Date, limit: number): Promise<PendingCheck[]> {
-    const rows = await this.#rows<{
-      key: string; run_id: string | null; installation_id: number; owner: string; repo: string; head_sha: string; name: string; priority: number;
-      version: number; state: string; check_run_id: number | null; creating: boolean; attempts: number;
-    }>(
-      `SELECT key, run_id, installation_id, owner, repo, head_sha, name, priority, version, state, check_run_id, creating, attempts
-       FROM check_outbox WHERE version > published_version AND next_attempt_at <= $1
-       ORDER BY priority, next_attempt_at, seq LIMIT $2`,
+    const rows = await this.#rows<CheckRow>(
+      `SELECT ${CHECK_COLUMNS} FROM check_outbox WHERE ${CHECK_DUE} ORDER BY ${CHECK_ORDER} LIMIT $2`,
       [now, limit],
     );
-    return rows.map((row) => ({
-      key: row.key,
-      ...(row.run_id === null ? {} : { runId: row.run_id }),
-      installationId: row.installation_id,
-      repository: { owner: row.owner, repo: row.repo },
-      headSha: row.head_sha,
-      name: row.name,
-      priority: row.priority,
-      version: row.version,
-      state: JSON.parse(row.state) as CheckState,
-      ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
-      creating: row.creating,
-      attempts: row.attempts,
-    }));
+    return rows.map(toPendingCheck);
+  }
+
+  async claimChecks(now: Date, limit: number, { owner, expiresAt }: ItemClaim): Promise<PendingCheck[]> {
+    // Rows another process is claiming this moment are skipped, not waited for.
+    const rows = await this.#rows<CheckRow>(
+      `WITH claimed AS (
+         UPDATE check_outbox SET claimed_by = $3, claimed_until = $4
+         WHERE key IN (SELECT key FROM check_outbox WHERE ${CHECK_DUE} AND ${UNCLAIMED} ORDER BY ${CHECK_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${CHECK_COLUMNS})
+       SELECT ${CHECK_COLUMNS} FROM claimed ORDER BY ${CHECK_ORDER}`,
+      [now, limit, owner, expiresAt],
+    );
+    return rows.map(toPendingCheck);
   }
 
   async markCheckCreating(key: string): Promise<void> {
@@ -736,7 +919,7 @@ export class PgStore implements RunStore {
     await this.#count(
       `WITH published AS (
          UPDATE check_outbox SET published_version = greatest(published_version, $1), check_run_id = coalesce($2, check_run_id),
-           creating = false, attempts = 0, next_attempt_at = 'epoch'
+           creating = false, attempts = 0, next_attempt_at = 'epoch', claimed_by = NULL, claimed_until = NULL
          WHERE key = $3 RETURNING run_id, check_run_id)
        UPDATE runs SET check_run_id = published.check_run_id FROM published
        WHERE runs.id = published.run_id AND published.check_run_id IS NOT NULL`,
@@ -745,7 +928,7 @@ export class PgStore implements RunStore {
   }
 
   async markCheckFailed(key: string, retryAt: Date): Promise<void> {
-    await this.#count("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+    await this.#count("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE key = $2", [retryAt, key]);
   }
 
   async recordReply({ key, installationId, repository, issueNumber, write }: ReplyEntry, at: Date): Promise<boolean> {
@@ -758,22 +941,20 @@ export class PgStore implements RunStore {
   }
 
   async pendingReplies(now: Date, limit: number): Promise<PendingReply[]> {
-    const rows = await this.#rows<{ key: string; installation_id: number; owner: string; repo: string; issue_number: number; write: string; creating: boolean; attempts: number }>(
-      `SELECT key, installation_id, owner, repo, issue_number, write, creating, attempts FROM reply_outbox AS reply
-       WHERE state = 'pending' AND next_attempt_at <= $1
-         AND seq = (SELECT min(seq) FROM reply_outbox WHERE state = 'pending' AND owner = reply.owner AND repo = reply.repo AND issue_number = reply.issue_number)
-       ORDER BY seq LIMIT $2`,
-      [now, limit],
+    const rows = await this.#rows<ReplyRow>(`SELECT ${REPLY_COLUMNS} FROM reply_outbox AS reply WHERE ${REPLY_DUE} ORDER BY seq LIMIT $2`, [now, limit]);
+    return rows.map(toPendingReply);
+  }
+
+  async claimReplies(now: Date, limit: number, { owner, expiresAt }: ItemClaim): Promise<PendingReply[]> {
+    const rows = await this.#rows<ReplyRow>(
+      `WITH claimed AS (
+         UPDATE reply_outbox SET claimed_by = $3, claimed_until = $4
+         WHERE key IN (SELECT key FROM reply_outbox AS reply WHERE ${REPLY_DUE} AND ${UNCLAIMED} ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${REPLY_COLUMNS})
+       SELECT ${REPLY_COLUMNS} FROM claimed ORDER BY seq`,
+      [now, limit, owner, expiresAt],
     );
-    return rows.map((row) => ({
-      key: row.key,
-      installationId: row.installation_id,
-      repository: { owner: row.owner, repo: row.repo },
-      issueNumber: row.issue_number,
-      write: JSON.parse(row.write) as ReplyWrite,
-      creating: row.creating,
-      attempts: row.attempts,
-    }));
+    return rows.map(toPendingReply);
   }
 
   async markReplyCreating(key: string): Promise<void> {
@@ -781,11 +962,11 @@ export class PgStore implements RunStore {
   }
 
   async markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void> {
-    await this.#count("UPDATE reply_outbox SET state = $1, creating = false, done_at = $2 WHERE key = $3", [outcome, at, key]);
+    await this.#count("UPDATE reply_outbox SET state = $1, creating = false, done_at = $2, claimed_by = NULL, claimed_until = NULL WHERE key = $3", [outcome, at, key]);
   }
 
   async markReplyFailed(key: string, retryAt: Date): Promise<void> {
-    await this.#count("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+    await this.#count("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE key = $2", [retryAt, key]);
   }
 
   async pruneReplies(doneBefore: Date): Promise<number> {
@@ -813,22 +994,50 @@ export class PgStore implements RunStore {
 
   async pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]> {
     const rows = await this.#rows<StatusCommentRow>(
-      `SELECT ${STATUS_COMMENT_COLUMNS} FROM status_comments WHERE version > published_version AND next_attempt_at <= $1 ORDER BY next_attempt_at, seq LIMIT $2`,
+      `SELECT ${STATUS_COMMENT_COLUMNS} FROM status_comments WHERE ${STATUS_COMMENT_DUE} ORDER BY next_attempt_at, seq LIMIT $2`,
       [now, limit],
     );
-    return rows.map((row) => ({ ...toStatusComment(row), ...(row.comment_id === null ? {} : { commentId: row.comment_id }), attempts: row.attempts }));
+    return rows.map(toPendingStatusComment);
+  }
+
+  async claimStatusComments(now: Date, limit: number, { owner, expiresAt }: ItemClaim): Promise<PendingStatusComment[]> {
+    const rows = await this.#rows<StatusCommentRow & { next_attempt_at: Date; seq: number }>(
+      `WITH claimed AS (
+         UPDATE status_comments SET claimed_by = $3, claimed_until = $4
+         WHERE key IN (SELECT key FROM status_comments WHERE ${STATUS_COMMENT_DUE} AND ${UNCLAIMED} ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${STATUS_COMMENT_COLUMNS}, next_attempt_at, seq)
+       SELECT * FROM claimed ORDER BY next_attempt_at, seq`,
+      [now, limit, owner, expiresAt],
+    );
+    return rows.map(toPendingStatusComment);
   }
 
   async markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void> {
     await this.#count(
-      `UPDATE status_comments SET published_version = greatest(published_version, $1), comment_id = coalesce($2, comment_id), attempts = 0, next_attempt_at = 'epoch'
+      `UPDATE status_comments SET published_version = greatest(published_version, $1), comment_id = coalesce($2, comment_id), attempts = 0, next_attempt_at = 'epoch',
+         claimed_by = NULL, claimed_until = NULL
        WHERE key = $3`,
       [version, commentId ?? null, key],
     );
   }
 
   async markStatusCommentFailed(key: string, retryAt: Date): Promise<void> {
-    await this.#count("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = $1 WHERE key = $2", [retryAt, key]);
+    await this.#count("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL WHERE key = $2", [retryAt, key]);
+  }
+
+  async renewClaims(queue: ClaimQueue, owner: string, keys: readonly string[], expiresAt: Date): Promise<string[]> {
+    if (keys.length === 0) return [];
+    const { table, key } = CLAIM_TABLES[queue];
+    const rows = await this.#rows<{ key: string }>(
+      `UPDATE ${table} SET claimed_until = $1 WHERE ${key} = ANY($2) AND claimed_by = $3 AND claimed_until IS NOT NULL RETURNING ${key} AS key`,
+      [expiresAt, keys, owner],
+    );
+    return rows.map((row) => row.key);
+  }
+
+  async releaseClaims(queue: ClaimQueue): Promise<number> {
+    const { table } = CLAIM_TABLES[queue];
+    return this.#count(`UPDATE ${table} SET claimed_by = NULL, claimed_until = NULL WHERE claimed_until IS NOT NULL`);
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {
@@ -951,6 +1160,75 @@ export class PgStore implements RunStore {
       [runId, afterSeq],
     );
     return rows.map((row) => ({ seq: row.seq, at: row.at, kind: row.kind, data: JSON.parse(row.data) }));
+  }
+
+  async ranOnPullRequest(repository: RepositoryId, number: number): Promise<boolean> {
+    // Keys of runs on the pull request start with this prefix (see concurrencyKey): a range in byte order.
+    const prefix = `${repository.owner}/${repository.repo}#${number}:`.toLowerCase();
+    const rows = await this.#rows(`SELECT 1 FROM runs WHERE concurrency_key COLLATE "C" >= $1 AND concurrency_key COLLATE "C" < $2 LIMIT 1`, [prefix, `${prefix.slice(0, -1)};`]);
+    return rows.length > 0;
+  }
+
+  async recordFinding(finding: FindingRecord): Promise<boolean> {
+    const { repository, installationId, pullNumber, routine, commentId, path, side, startLine, endLine, headSha, postedAt } = finding;
+    const inserted = await this.#count(
+      `INSERT INTO findings (owner, repo, comment_id, pull_number, installation_id, routine, path, side, start_line, end_line, head_sha, posted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+      [repository.owner, repository.repo, commentId, pullNumber, installationId, routine, path, side, startLine, endLine, headSha, postedAt],
+    );
+    return inserted === 1;
+  }
+
+  async updateFindingSignals(repository: RepositoryId, commentId: number, signals: FindingSignals): Promise<boolean> {
+    const updated = await this.#count(
+      `UPDATE findings SET resolved = coalesce($1, resolved), lines_changed = coalesce($2, lines_changed),
+         thumbs_up = coalesce($3, thumbs_up), thumbs_down = coalesce($4, thumbs_down)
+       WHERE owner = $5 AND repo = $6 AND comment_id = $7`,
+      [signals.resolved ?? null, signals.linesChanged ?? null, signals.thumbsUp ?? null, signals.thumbsDown ?? null, repository.owner, repository.repo, commentId],
+    );
+    return updated === 1;
+  }
+
+  async markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void> {
+    await this.#count("UPDATE findings SET merged_at = $1 WHERE owner = $2 AND repo = $3 AND pull_number = $4", [at, repository.owner, repository.repo, pullNumber]);
+  }
+
+  async pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]> {
+    const rows = await this.#rows<FindingRow>("SELECT * FROM findings WHERE owner = $1 AND repo = $2 AND pull_number = $3 ORDER BY posted_at, comment_id", [repository.owner, repository.repo, pullNumber]);
+    return rows.map(toFinding);
+  }
+
+  async findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]> {
+    if (repositories.length === 0) return [];
+    const addressed = "(resolved OR lines_changed)";
+    const values: unknown[] = [];
+    const p = (value: unknown) => {
+      values.push(value);
+      return `$${values.length}`;
+    };
+    const rows = await this.#rows<{
+      owner: string; repo: string; routine: string; findings: number; addressed: number; unknown: number; pull_requests: number; thumbs_up: number; thumbs_down: number;
+    }>(
+      `SELECT owner, repo, routine, count(*) AS findings,
+         count(*) FILTER (WHERE ${addressed} IS TRUE) AS addressed,
+         count(*) FILTER (WHERE ${addressed} IS NOT TRUE AND (resolved IS NULL OR lines_changed IS NULL)) AS unknown,
+         count(DISTINCT pull_number) AS pull_requests,
+         coalesce(sum(thumbs_up), 0) AS thumbs_up, coalesce(sum(thumbs_down), 0) AS thumbs_down
+       FROM findings
+       WHERE merged_at IS NOT NULL AND (${repositories.map((r) => `(owner = ${p(r.owner)} AND repo = ${p(r.repo)})`).join(" OR ")})
+       GROUP BY owner, repo, routine ORDER BY owner COLLATE "C", repo COLLATE "C", routine COLLATE "C"`,
+      values,
+    );
+    return rows.map((row) => ({
+      repository: { owner: row.owner, repo: row.repo },
+      routine: row.routine,
+      findings: row.findings,
+      addressed: row.addressed,
+      unknown: row.unknown,
+      pullRequests: row.pull_requests,
+      thumbsUp: row.thumbs_up,
+      thumbsDown: row.thumbs_down,
+    }));
   }
 
   async ping(): Promise<void> {

@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { RepositoryId } from "../run-request.js";
 import type { ApiToken } from "./api-tokens.js";
 import { ABANDONED_CLAIM_MS, IDEMPOTENCY_WINDOW_MS, type IdempotencyRecord, type IdempotentAnswer } from "./idempotency-keys.js";
 import {
@@ -10,10 +11,16 @@ import {
   type InboxDelivery,
   type InboxEntry,
   type InboxState,
+  type FindingRecord,
+  type FindingSignals,
   type InsertResult,
+  type RoutineFindingStats,
+  type StoredFinding,
   type PendingDelivery,
   type CheckEntry,
   type CheckState,
+  type ClaimQueue,
+  type ItemClaim,
   type PendingCheck,
   type PendingReply,
   type PendingStatusComment,
@@ -33,6 +40,8 @@ import {
   type RunToken,
   type StoredSession,
   type TranscriptEvent,
+  REVIEWED_LOOKBACK,
+  reviewedCommitOf,
 } from "./store.js";
 import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.js";
 
@@ -203,11 +212,86 @@ const MIGRATIONS = [
   // 11: who runs a running run, and until when unless renewed (see RunLease).
   `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
    ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;`,
-  // 12: claims walk the queue installation by installation, oldest first, and count what each runs (see #claim);
-  // the inbox's look at pending deliveries reads the index alone, not the rows, whose columns after the body are reached through all of its pages.
-  `CREATE INDEX runs_claim ON runs (status, installation_id, created_at);
-   CREATE INDEX inbox_pending ON inbox (state, seq, delivery_id, ordering_key, attempts);`,
+  // 12: claims walk the queue installation by installation, oldest first, and count what each runs (see #claim).
+  `CREATE INDEX runs_claim ON runs (status, installation_id, created_at);`,
+  // 13: who works on an item of the inbox or an outbox, and until when unless renewed (see ItemClaim);
+  // an index to find the pending deliveries ahead of one with the same ordering key; the inbox's look
+  // at pending deliveries reads an index alone, not the rows, whose columns after the body are
+  // reached through all of its pages.
+  `ALTER TABLE inbox ADD COLUMN claimed_by TEXT;
+   ALTER TABLE inbox ADD COLUMN claimed_until INTEGER;
+   CREATE INDEX inbox_ordering ON inbox (ordering_key, seq) WHERE state = 'pending';
+   CREATE INDEX inbox_pending ON inbox (state, seq, delivery_id, ordering_key, attempts, claimed_until);
+   ALTER TABLE check_outbox ADD COLUMN claimed_by TEXT;
+   ALTER TABLE check_outbox ADD COLUMN claimed_until INTEGER;
+   ALTER TABLE reply_outbox ADD COLUMN claimed_by TEXT;
+   ALTER TABLE reply_outbox ADD COLUMN claimed_until INTEGER;
+   ALTER TABLE status_comments ADD COLUMN claimed_by TEXT;
+   ALTER TABLE status_comments ADD COLUMN claimed_until INTEGER;`,
+  // 14: the findings routines posted on pull requests and what became of them (see github/finding-signals.ts);
+  // a signal is NULL while it is not known.
+  `CREATE TABLE findings (
+     owner TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     comment_id INTEGER NOT NULL,
+     pull_number INTEGER NOT NULL,
+     installation_id INTEGER NOT NULL,
+     routine TEXT NOT NULL,
+     path TEXT NOT NULL,
+     side TEXT NOT NULL,
+     start_line INTEGER NOT NULL,
+     end_line INTEGER NOT NULL,
+     head_sha TEXT NOT NULL,
+     posted_at INTEGER NOT NULL,
+     resolved INTEGER,
+     lines_changed INTEGER,
+     thumbs_up INTEGER,
+     thumbs_down INTEGER,
+     merged_at INTEGER,
+     PRIMARY KEY (owner, repo, comment_id)
+   );
+   CREATE INDEX findings_pull ON findings (owner, repo, pull_number);
+   CREATE INDEX findings_routine ON findings (owner, repo, routine, merged_at);`,
 ];
+
+interface FindingRow {
+  owner: string;
+  repo: string;
+  comment_id: number;
+  pull_number: number;
+  installation_id: number;
+  routine: string;
+  path: string;
+  side: "LEFT" | "RIGHT";
+  start_line: number;
+  end_line: number;
+  head_sha: string;
+  posted_at: number;
+  resolved: number | null;
+  lines_changed: number | null;
+  thumbs_up: number | null;
+  thumbs_down: number | null;
+  merged_at: number | null;
+}
+
+const toFinding = (row: FindingRow): StoredFinding => ({
+  repository: { owner: row.owner, repo: row.repo },
+  installationId: row.installation_id,
+  pullNumber: row.pull_number,
+  routine: row.routine,
+  commentId: row.comment_id,
+  path: row.path,
+  side: row.side,
+  startLine: row.start_line,
+  endLine: row.end_line,
+  headSha: row.head_sha,
+  postedAt: new Date(row.posted_at),
+  ...(row.resolved === null ? {} : { resolved: row.resolved === 1 }),
+  ...(row.lines_changed === null ? {} : { linesChanged: row.lines_changed === 1 }),
+  ...(row.thumbs_up === null ? {} : { thumbsUp: row.thumbs_up }),
+  ...(row.thumbs_down === null ? {} : { thumbsDown: row.thumbs_down }),
+  ...(row.merged_at === null ? {} : { mergedAt: new Date(row.merged_at) }),
+});
 
 interface RunRow {
   id: string;
@@ -290,6 +374,90 @@ const toDelivery = (row: InboxRow): InboxDelivery => ({
   attempts: row.attempts,
   state: row.state,
   ...(row.error === null ? {} : { error: row.error }),
+});
+
+/** No earlier delivery of its ordering key is still pending: those of one key go one at a time, in order of arrival. */
+const FIRST_OF_ITS_KEY = `(delivery.ordering_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM inbox AS earlier WHERE earlier.state = 'pending' AND earlier.ordering_key = delivery.ordering_key AND earlier.seq < delivery.seq))`;
+
+/** Each queue's table and the column that names its items. */
+const CLAIM_TABLES: Record<ClaimQueue, { table: string; key: string }> = {
+  inbox: { table: "inbox", key: "delivery_id" },
+  checks: { table: "check_outbox", key: "key" },
+  replies: { table: "reply_outbox", key: "key" },
+  status_comments: { table: "status_comments", key: "key" },
+};
+
+/** Not claimed, or the claim expired by the time in @now. */
+const UNCLAIMED = "(claimed_until IS NULL OR claimed_until <= @now)";
+
+interface CheckRow {
+  key: string;
+  run_id: string | null;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  head_sha: string;
+  name: string;
+  priority: number;
+  version: number;
+  state: string;
+  check_run_id: number | null;
+  creating: number;
+  attempts: number;
+}
+
+/** A state newer than the one published, whose retry (if any) is due by @now. */
+const CHECK_DUE = "version > published_version AND next_attempt_at <= @now";
+const CHECK_ORDER = "priority, next_attempt_at, rowid";
+
+const toPendingCheck = (row: CheckRow): PendingCheck => ({
+  key: row.key,
+  ...(row.run_id === null ? {} : { runId: row.run_id }),
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  headSha: row.head_sha,
+  name: row.name,
+  priority: row.priority,
+  version: row.version,
+  state: JSON.parse(row.state) as CheckState,
+  ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
+  creating: row.creating === 1,
+  attempts: row.attempts,
+});
+
+interface ReplyRow {
+  key: string;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  write: string;
+  creating: number;
+  attempts: number;
+}
+
+/** Due by @now, and the first pending reply on its issue: a later one waits for those before it. */
+const REPLY_DUE = `state = 'pending' AND next_attempt_at <= @now
+  AND seq = (SELECT min(seq) FROM reply_outbox AS earlier WHERE earlier.state = 'pending' AND earlier.owner = reply.owner AND earlier.repo = reply.repo AND earlier.issue_number = reply.issue_number)`;
+
+const toPendingReply = (row: ReplyRow): PendingReply => ({
+  key: row.key,
+  installationId: row.installation_id,
+  repository: { owner: row.owner, repo: row.repo },
+  issueNumber: row.issue_number,
+  write: JSON.parse(row.write) as ReplyWrite,
+  creating: row.creating === 1,
+  attempts: row.attempts,
+});
+
+/** Newer text than the one published, whose retry (if any) is due by @now. */
+const STATUS_COMMENT_DUE = "version > published_version AND next_attempt_at <= @now";
+
+const toPendingStatusComment = (row: StatusCommentRow): PendingStatusComment => ({
+  ...toStatusComment(row),
+  ...(row.comment_id === null ? {} : { commentId: row.comment_id }),
+  attempts: row.attempts,
 });
 
 interface TokenRow {
@@ -410,8 +578,11 @@ export class SqliteStore implements RunStore {
     return inserted.changes === 1;
   }
 
-  async pendingDeliveries(limit: number): Promise<PendingDelivery[]> {
-    const rows = this.#sql("SELECT delivery_id, ordering_key, attempts FROM inbox WHERE state = 'pending' ORDER BY seq LIMIT ?").all(limit) as Array<{ delivery_id: string; ordering_key: string | null; attempts: number }>;
+  async pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]> {
+    const rows = this.#sql(
+        `SELECT delivery_id, ordering_key, attempts FROM inbox AS delivery WHERE state = 'pending' AND ${UNCLAIMED} AND ${FIRST_OF_ITS_KEY} ORDER BY seq LIMIT @limit`,
+      )
+      .all({ now: now.getTime(), limit }) as Array<{ delivery_id: string; ordering_key: string | null; attempts: number }>;
     return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
   }
 
@@ -419,14 +590,18 @@ export class SqliteStore implements RunStore {
     return this.#sql("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state").all() as Array<{ state: InboxState; count: number }>;
   }
 
-  async startDelivery(id: string): Promise<InboxDelivery | undefined> {
-    const row = this.#sql("UPDATE inbox SET attempts = attempts + 1 WHERE delivery_id = ? AND state = 'pending' RETURNING delivery_id, event, body, ordering_key, received_at, attempts, state, error")
-      .get(id) as InboxRow | undefined;
+  async startDelivery(id: string, { owner, expiresAt }: ItemClaim, now: Date): Promise<InboxDelivery | undefined> {
+    const row = this.#sql(
+        `UPDATE inbox AS delivery SET attempts = attempts + 1, claimed_by = @owner, claimed_until = @until
+         WHERE delivery_id = @id AND state = 'pending' AND (${UNCLAIMED} OR claimed_by = @owner) AND ${FIRST_OF_ITS_KEY}
+         RETURNING delivery_id, event, body, ordering_key, received_at, attempts, state, error`,
+      )
+      .get({ id, owner, until: expiresAt.getTime(), now: now.getTime() }) as InboxRow | undefined;
     return row && toDelivery(row);
   }
 
   async finishDelivery(id: string, at: Date, error?: string): Promise<void> {
-    this.#sql("UPDATE inbox SET state = ?, error = ?, finished_at = ? WHERE delivery_id = ? AND state = 'pending'").run(error === undefined ? "done" : "failed", error ?? null, at.getTime(), id);
+    this.#sql("UPDATE inbox SET state = ?, error = ?, finished_at = ?, claimed_by = NULL, claimed_until = NULL WHERE delivery_id = ? AND state = 'pending'").run(error === undefined ? "done" : "failed", error ?? null, at.getTime(), id);
   }
 
   async getDelivery(id: string): Promise<InboxDelivery | undefined> {
@@ -571,6 +746,15 @@ export class SqliteStore implements RunStore {
     return { costUsd: row.cost, exhausted: row.exhausted === 1 };
   }
 
+  async lastReviewedCommit(concurrencyKey: string, exceptRunId: string): Promise<string | undefined> {
+    const rows = this.#sql(
+        `SELECT request FROM runs WHERE concurrency_key = ? AND status = 'completed' AND outcome = 'succeeded' AND id <> ?
+         ORDER BY finished_at DESC, created_at DESC LIMIT ?`,
+      )
+      .all(concurrencyKey, exceptRunId, REVIEWED_LOOKBACK) as Array<{ request: string }>;
+    return rows.map((row) => reviewedCommitOf(row.request)).find((sha) => sha !== undefined);
+  }
+
   async runningRuns(): Promise<RunRecord[]> {
     return (this.#sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY created_at`).all() as RunRow[]).map(toRecord);
   }
@@ -625,28 +809,14 @@ export class SqliteStore implements RunStore {
   }
 
   async pendingChecks(now: Date, limit: number): Promise<PendingCheck[]> {
-    const rows = this.#sql(
-        `SELECT * FROM check_outbox WHERE version > published_version AND next_attempt_at <= ?
-         ORDER BY priority, next_attempt_at, rowid LIMIT ?`,
-      )
-      .all(now.getTime(), limit) as Array<{
-      key: string; run_id: string | null; installation_id: number; owner: string; repo: string; head_sha: string; name: string; priority: number;
-      version: number; state: string; check_run_id: number | null; creating: number; attempts: number;
-    }>;
-    return rows.map((row) => ({
-      key: row.key,
-      ...(row.run_id === null ? {} : { runId: row.run_id }),
-      installationId: row.installation_id,
-      repository: { owner: row.owner, repo: row.repo },
-      headSha: row.head_sha,
-      name: row.name,
-      priority: row.priority,
-      version: row.version,
-      state: JSON.parse(row.state) as CheckState,
-      ...(row.check_run_id === null ? {} : { checkRunId: row.check_run_id }),
-      creating: row.creating === 1,
-      attempts: row.attempts,
-    }));
+    const rows = this.#sql(`SELECT * FROM check_outbox WHERE ${CHECK_DUE} ORDER BY ${CHECK_ORDER} LIMIT @limit`).all({ now: now.getTime(), limit }) as CheckRow[];
+    return rows.map(toPendingCheck);
+  }
+
+  async claimChecks(now: Date, limit: number, claim: ItemClaim): Promise<PendingCheck[]> {
+    return this.#claimItems("checks", `SELECT key FROM check_outbox WHERE ${CHECK_DUE} AND ${UNCLAIMED} ORDER BY ${CHECK_ORDER} LIMIT @limit`, now, limit, claim)
+      .map((key) => this.#sql("SELECT * FROM check_outbox WHERE key = ?").get(key) as CheckRow)
+      .map(toPendingCheck);
   }
 
   async markCheckCreating(key: string): Promise<void> {
@@ -656,7 +826,8 @@ export class SqliteStore implements RunStore {
   async markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void> {
     this.#db.transaction(() => {
       const row = this.#sql(
-          `UPDATE check_outbox SET published_version = max(published_version, ?), check_run_id = coalesce(?, check_run_id), creating = 0, attempts = 0, next_attempt_at = 0
+          `UPDATE check_outbox SET published_version = max(published_version, ?), check_run_id = coalesce(?, check_run_id), creating = 0, attempts = 0, next_attempt_at = 0,
+             claimed_by = NULL, claimed_until = NULL
            WHERE key = ? RETURNING run_id, check_run_id`,
         )
         .get(version, checkRunId ?? null, key) as { run_id: string | null; check_run_id: number | null } | undefined;
@@ -665,7 +836,7 @@ export class SqliteStore implements RunStore {
   }
 
   async markCheckFailed(key: string, retryAt: Date): Promise<void> {
-    this.#sql("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
+    this.#sql("UPDATE check_outbox SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL WHERE key = ?").run(retryAt.getTime(), key);
   }
 
   async recordReply({ key, installationId, repository, issueNumber, write }: ReplyEntry, at: Date): Promise<boolean> {
@@ -677,21 +848,14 @@ export class SqliteStore implements RunStore {
   }
 
   async pendingReplies(now: Date, limit: number): Promise<PendingReply[]> {
-    const rows = this.#sql(
-        `SELECT * FROM reply_outbox AS reply WHERE state = 'pending' AND next_attempt_at <= ?
-           AND seq = (SELECT min(seq) FROM reply_outbox WHERE state = 'pending' AND owner = reply.owner AND repo = reply.repo AND issue_number = reply.issue_number)
-         ORDER BY seq LIMIT ?`,
-      )
-      .all(now.getTime(), limit) as Array<{ key: string; installation_id: number; owner: string; repo: string; issue_number: number; write: string; creating: number; attempts: number }>;
-    return rows.map((row) => ({
-      key: row.key,
-      installationId: row.installation_id,
-      repository: { owner: row.owner, repo: row.repo },
-      issueNumber: row.issue_number,
-      write: JSON.parse(row.write) as ReplyWrite,
-      creating: row.creating === 1,
-      attempts: row.attempts,
-    }));
+    const rows = this.#sql(`SELECT * FROM reply_outbox AS reply WHERE ${REPLY_DUE} ORDER BY seq LIMIT @limit`).all({ now: now.getTime(), limit }) as ReplyRow[];
+    return rows.map(toPendingReply);
+  }
+
+  async claimReplies(now: Date, limit: number, claim: ItemClaim): Promise<PendingReply[]> {
+    return this.#claimItems("replies", `SELECT key FROM reply_outbox AS reply WHERE ${REPLY_DUE} AND ${UNCLAIMED} ORDER BY seq LIMIT @limit`, now, limit, claim)
+      .map((key) => this.#sql("SELECT * FROM reply_outbox WHERE key = ?").get(key) as ReplyRow)
+      .map(toPendingReply);
   }
 
   async markReplyCreating(key: string): Promise<void> {
@@ -699,11 +863,11 @@ export class SqliteStore implements RunStore {
   }
 
   async markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void> {
-    this.#sql("UPDATE reply_outbox SET state = ?, creating = 0, done_at = ? WHERE key = ?").run(outcome, at.getTime(), key);
+    this.#sql("UPDATE reply_outbox SET state = ?, creating = 0, done_at = ?, claimed_by = NULL, claimed_until = NULL WHERE key = ?").run(outcome, at.getTime(), key);
   }
 
   async markReplyFailed(key: string, retryAt: Date): Promise<void> {
-    this.#sql("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
+    this.#sql("UPDATE reply_outbox SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL WHERE key = ?").run(retryAt.getTime(), key);
   }
 
   async pruneReplies(doneBefore: Date): Promise<number> {
@@ -727,24 +891,53 @@ export class SqliteStore implements RunStore {
   }
 
   async pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]> {
-    const rows = this.#sql("SELECT * FROM status_comments WHERE version > published_version AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?")
-      .all(now.getTime(), limit) as StatusCommentRow[];
-    return rows.map((row) => ({
-      ...toStatusComment(row),
-      ...(row.comment_id === null ? {} : { commentId: row.comment_id }),
-      attempts: row.attempts,
-    }));
+    const rows = this.#sql(`SELECT * FROM status_comments WHERE ${STATUS_COMMENT_DUE} ORDER BY next_attempt_at, rowid LIMIT @limit`).all({ now: now.getTime(), limit }) as StatusCommentRow[];
+    return rows.map(toPendingStatusComment);
+  }
+
+  async claimStatusComments(now: Date, limit: number, claim: ItemClaim): Promise<PendingStatusComment[]> {
+    return this.#claimItems("status_comments", `SELECT key FROM status_comments WHERE ${STATUS_COMMENT_DUE} AND ${UNCLAIMED} ORDER BY next_attempt_at, rowid LIMIT @limit`, now, limit, claim)
+      .map((key) => this.#sql("SELECT * FROM status_comments WHERE key = ?").get(key) as StatusCommentRow)
+      .map(toPendingStatusComment);
+  }
+
+  /**
+   * Claims the items `select` names (in its order) in one write transaction, taken before it
+   * reads: a second process on the file waits for it, then finds them claimed.
+   */
+  #claimItems(queue: ClaimQueue, select: string, now: Date, limit: number, { owner, expiresAt }: ItemClaim): string[] {
+    const { table, key } = CLAIM_TABLES[queue];
+    return this.#db
+      .transaction(() => {
+        const keys = (this.#sql(select).all({ now: now.getTime(), limit }) as Array<{ key: string }>).map((row) => row.key);
+        const claim = this.#sql(`UPDATE ${table} SET claimed_by = ?, claimed_until = ? WHERE ${key} = ?`);
+        for (const item of keys) claim.run(owner, expiresAt.getTime(), item);
+        return keys;
+      })
+      .immediate();
   }
 
   async markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void> {
     this.#sql(
-      `UPDATE status_comments SET published_version = max(published_version, ?), comment_id = coalesce(?, comment_id), attempts = 0, next_attempt_at = 0
+      `UPDATE status_comments SET published_version = max(published_version, ?), comment_id = coalesce(?, comment_id), attempts = 0, next_attempt_at = 0,
+       claimed_by = NULL, claimed_until = NULL
        WHERE key = ?`,
     ).run(version, commentId ?? null, key);
   }
 
   async markStatusCommentFailed(key: string, retryAt: Date): Promise<void> {
-    this.#sql("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = ? WHERE key = ?").run(retryAt.getTime(), key);
+    this.#sql("UPDATE status_comments SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL WHERE key = ?").run(retryAt.getTime(), key);
+  }
+
+  async renewClaims(queue: ClaimQueue, owner: string, keys: readonly string[], expiresAt: Date): Promise<string[]> {
+    const { table, key } = CLAIM_TABLES[queue];
+    const renew = this.#sql(`UPDATE ${table} SET claimed_until = ? WHERE ${key} = ? AND claimed_by = ? AND claimed_until IS NOT NULL`);
+    return this.#db.transaction(() => keys.filter((item) => renew.run(expiresAt.getTime(), item, owner).changes === 1))();
+  }
+
+  async releaseClaims(queue: ClaimQueue): Promise<number> {
+    const { table } = CLAIM_TABLES[queue];
+    return this.#sql(`UPDATE ${table} SET claimed_by = NULL, claimed_until = NULL WHERE claimed_until IS NOT NULL`).run().changes;
   }
 
   async oneOffState(key: string): Promise<"fired" | "missed" | undefined> {
@@ -850,6 +1043,69 @@ export class SqliteStore implements RunStore {
       data: string;
     }>;
     return rows.map((row) => ({ seq: row.seq, at: new Date(row.at), kind: row.kind, data: JSON.parse(row.data) }));
+  }
+
+  async ranOnPullRequest(repository: RepositoryId, number: number): Promise<boolean> {
+    // Keys of runs on the pull request start with this prefix (see concurrencyKey): a range of the key's index.
+    const prefix = `${repository.owner}/${repository.repo}#${number}:`.toLowerCase();
+    return this.#sql("SELECT 1 FROM runs WHERE concurrency_key >= ? AND concurrency_key < ? LIMIT 1").get(prefix, `${prefix.slice(0, -1)};`) !== undefined;
+  }
+
+  async recordFinding(finding: FindingRecord): Promise<boolean> {
+    const { repository, installationId, pullNumber, routine, commentId, path, side, startLine, endLine, headSha, postedAt } = finding;
+    return (
+      this.#sql(
+        `INSERT INTO findings (owner, repo, comment_id, pull_number, installation_id, routine, path, side, start_line, end_line, head_sha, posted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ).run(repository.owner, repository.repo, commentId, pullNumber, installationId, routine, path, side, startLine, endLine, headSha, postedAt.getTime()).changes === 1
+    );
+  }
+
+  async updateFindingSignals(repository: RepositoryId, commentId: number, signals: FindingSignals): Promise<boolean> {
+    const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
+    return (
+      this.#sql(
+        `UPDATE findings SET resolved = coalesce(?, resolved), lines_changed = coalesce(?, lines_changed),
+           thumbs_up = coalesce(?, thumbs_up), thumbs_down = coalesce(?, thumbs_down)
+         WHERE owner = ? AND repo = ? AND comment_id = ?`,
+      ).run(flag(signals.resolved), flag(signals.linesChanged), signals.thumbsUp ?? null, signals.thumbsDown ?? null, repository.owner, repository.repo, commentId).changes === 1
+    );
+  }
+
+  async markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void> {
+    this.#sql("UPDATE findings SET merged_at = ? WHERE owner = ? AND repo = ? AND pull_number = ?").run(at.getTime(), repository.owner, repository.repo, pullNumber);
+  }
+
+  async pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]> {
+    const rows = this.#sql("SELECT * FROM findings WHERE owner = ? AND repo = ? AND pull_number = ? ORDER BY posted_at, comment_id").all(repository.owner, repository.repo, pullNumber) as FindingRow[];
+    return rows.map(toFinding);
+  }
+
+  async findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]> {
+    if (repositories.length === 0) return [];
+    const addressed = "(resolved = 1 OR lines_changed = 1)";
+    const rows = this.#sql(
+      `SELECT owner, repo, routine, count(*) AS findings,
+         sum(CASE WHEN ${addressed} THEN 1 ELSE 0 END) AS addressed,
+         sum(CASE WHEN ${addressed} THEN 0 WHEN resolved IS NULL OR lines_changed IS NULL THEN 1 ELSE 0 END) AS unknown,
+         count(DISTINCT pull_number) AS pull_requests,
+         coalesce(sum(thumbs_up), 0) AS thumbs_up, coalesce(sum(thumbs_down), 0) AS thumbs_down
+       FROM findings
+       WHERE merged_at IS NOT NULL AND (${repositories.map(() => "(owner = ? AND repo = ?)").join(" OR ")})
+       GROUP BY owner, repo, routine ORDER BY owner, repo, routine`,
+    ).all(...repositories.flatMap((r) => [r.owner, r.repo])) as Array<{
+      owner: string; repo: string; routine: string; findings: number; addressed: number; unknown: number; pull_requests: number; thumbs_up: number; thumbs_down: number;
+    }>;
+    return rows.map((row) => ({
+      repository: { owner: row.owner, repo: row.repo },
+      routine: row.routine,
+      findings: row.findings,
+      addressed: row.addressed,
+      unknown: row.unknown,
+      pullRequests: row.pull_requests,
+      thumbsUp: row.thumbs_up,
+      thumbsDown: row.thumbs_down,
+    }));
   }
 
   async ping(): Promise<void> {

@@ -135,6 +135,20 @@ export interface InboxDelivery extends InboxEntry {
 
 export type PendingDelivery = Pick<InboxDelivery, "id" | "orderingKey" | "attempts">;
 
+/** The queues whose items a process claims before it works on one: the webhook inbox and the GitHub-write outboxes. */
+export const CLAIM_QUEUES = ["inbox", "checks", "replies", "status_comments"] as const;
+export type ClaimQueue = (typeof CLAIM_QUEUES)[number];
+
+/**
+ * A process's claim on an item of the inbox or an outbox. No other process takes the item before
+ * `expiresAt`, which the owner pushes on while it works (renewClaims); the items of a process that
+ * died are taken again once it passes. Recording the item's outcome ends the claim.
+ */
+export interface ItemClaim {
+  owner: string;
+  expiresAt: Date;
+}
+
 /** What a check run should show; the fields GitHub's check-run API takes. */
 export interface CheckState {
   status: "queued" | "in_progress" | "completed";
@@ -229,6 +243,59 @@ export interface PendingStatusComment extends StatusCommentRecord {
   attempts: number;
 }
 
+/**
+ * A finding a routine posted as an inline review comment on a pull request (the first comment of
+ * its thread), as github/finding-signals.ts reads it back from GitHub.
+ */
+export interface FindingRecord {
+  repository: RepositoryId;
+  installationId: number;
+  pullNumber: number;
+  routine: string;
+  /** The review comment that carries it: GitHub's id, unique on the instance. */
+  commentId: number;
+  path: string;
+  side: "LEFT" | "RIGHT";
+  /** First and last line (equal for a one-line finding), on the commit it was posted on. */
+  startLine: number;
+  endLine: number;
+  /** The pull request's head when it was posted. */
+  headSha: string;
+  postedAt: Date;
+}
+
+/** What became of a finding; a signal left out is not known (never read, or GitHub did not answer). */
+export interface FindingSignals {
+  /** Its review thread is resolved. */
+  resolved?: boolean;
+  /** A commit of the pull request after it was posted changed its lines. */
+  linesChanged?: boolean;
+  /** 👍 and 👎 reactions on it, the app's own left out. */
+  thumbsUp?: number;
+  thumbsDown?: number;
+}
+
+export interface StoredFinding extends FindingRecord, FindingSignals {
+  /** When its pull request was merged; absent while it is not (or not known to be). */
+  mergedAt?: Date;
+}
+
+/** One routine's findings on merged pull requests, with their signals (see findingStats). */
+export interface RoutineFindingStats {
+  repository: RepositoryId;
+  routine: string;
+  /** Findings on merged pull requests. */
+  findings: number;
+  /** Those whose thread was resolved or whose lines changed before the merge. */
+  addressed: number;
+  /** Those not addressed as far as is known, with a signal that could not be read: left out of the share. */
+  unknown: number;
+  /** Merged pull requests they were on. */
+  pullRequests: number;
+  thumbsUp: number;
+  thumbsDown: number;
+}
+
 export type InsertResult = { inserted: true } | { inserted: false; existingId: string };
 
 export interface RunStore {
@@ -248,13 +315,20 @@ export interface RunStore {
   recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined>;
   /** Writes a delivery to the inbox; false, writing nothing, when its id is already there. */
   enqueueDelivery(delivery: InboxEntry): Promise<boolean>;
-  /** Pending deliveries in order of arrival, without their bodies. */
-  pendingDeliveries(limit: number): Promise<PendingDelivery[]>;
+  /**
+   * Pending deliveries that may start at `now`, in order of arrival, without their bodies: none
+   * that a process holds a claim on, nor one behind an earlier pending delivery of its ordering key.
+   */
+  pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]>;
   /** Deliveries by state: pending ones wait for their handlers, failed ones gave up. */
   countDeliveries(): Promise<Array<{ state: InboxState; count: number }>>;
-  /** Counts an attempt at a pending delivery and returns it; undefined when it is not pending. */
-  startDelivery(id: string): Promise<InboxDelivery | undefined>;
-  /** Records a pending delivery as done, or as failed with the error. */
+  /**
+   * Claims a pending delivery for `claim.owner` (again, when it holds it already), counts an
+   * attempt and returns it; undefined when it is not pending, another process's claim on it has
+   * not expired at `now`, or an earlier pending delivery of its ordering key waits.
+   */
+  startDelivery(id: string, claim: ItemClaim, now: Date): Promise<InboxDelivery | undefined>;
+  /** Records a pending delivery as done, or as failed with the error; its claim ends. */
   finishDelivery(id: string, at: Date, error?: string): Promise<void>;
   getDelivery(id: string): Promise<InboxDelivery | undefined>;
   /** Forgets deliveries done or failed before the time; returns how many. */
@@ -292,6 +366,11 @@ export interface RunStore {
    * whether one of them was stopped because too little of the daily budget was left (daily_budget).
    */
   routineSpend(query: RoutineCostQuery): Promise<{ costUsd: number; exhausted: boolean }>;
+  /**
+   * The head commit of the newest run of `concurrencyKey` (one routine on one pull request) that
+   * completed and succeeded, `exceptRunId` left out: the commit the routine last reviewed there.
+   */
+  lastReviewedCommit(concurrencyKey: string, exceptRunId: string): Promise<string | undefined>;
   /** Runs recorded as running: at the start of a process, those the last one left behind. */
   runningRuns(): Promise<RunRecord[]>;
   /** Queues a running run again for its next attempt (with `owner`, only while `owner` holds its lease); false when it is not running. */
@@ -335,11 +414,13 @@ export interface RunStore {
   recordCheck(entry: CheckEntry): Promise<boolean>;
   /** Check states newer than the published ones and due at `now`: runs' own first, then in the order they fell due. */
   pendingChecks(now: Date, limit: number): Promise<PendingCheck[]>;
+  /** Claims check states as pendingChecks lists them, leaving out those under another claim that has not expired. */
+  claimChecks(now: Date, limit: number, claim: ItemClaim): Promise<PendingCheck[]>;
   /** A creation is on its way to GitHub. */
   markCheckCreating(key: string): Promise<void>;
-  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. */
+  /** `version` is on GitHub as check run `checkRunId`; an older version is never sent after it. Its claim ends. */
   markCheckPublished(key: string, version: number, checkRunId: number | undefined): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markCheckFailed(key: string, retryAt: Date): Promise<void>;
   /** Records a reply for sending, once per key at `at`; false when its key is already recorded. */
   recordReply(entry: ReplyEntry, at: Date): Promise<boolean>;
@@ -348,11 +429,13 @@ export interface RunStore {
    * waits for those before it), oldest first.
    */
   pendingReplies(now: Date, limit: number): Promise<PendingReply[]>;
+  /** Claims replies as pendingReplies lists them, leaving out those under another claim that has not expired. */
+  claimReplies(now: Date, limit: number, claim: ItemClaim): Promise<PendingReply[]>;
   /** A creation is on its way to GitHub. */
   markReplyCreating(key: string): Promise<void>;
-  /** The reply is on GitHub, or was given up: it is never sent again. */
+  /** The reply is on GitHub, or was given up: it is never sent again. Its claim ends. */
   markReplyDone(key: string, at: Date, outcome: "sent" | "abandoned"): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markReplyFailed(key: string, retryAt: Date): Promise<void>;
   /** Forgets replies done before the time (their deliveries can no longer come again); returns how many. */
   pruneReplies(doneBefore: Date): Promise<number>;
@@ -366,13 +449,37 @@ export interface RunStore {
   recordStatusComment(entry: StatusCommentEntry, expected: number): Promise<boolean>;
   /** Status comments whose newest text is not yet on GitHub and due at `now`, in the order they fell due. */
   pendingStatusComments(now: Date, limit: number): Promise<PendingStatusComment[]>;
+  /** Claims status comments as pendingStatusComments lists them, leaving out those under another claim that has not expired. */
+  claimStatusComments(now: Date, limit: number, claim: ItemClaim): Promise<PendingStatusComment[]>;
   /**
    * `version` is on GitHub as comment `commentId` (undefined: keep the one recorded; a given-up
-   * version is marked so too); an older version is never sent after it.
+   * version is marked so too); an older version is never sent after it. Its claim ends.
    */
   markStatusCommentPublished(key: string, version: number, commentId: number | undefined): Promise<void>;
-  /** The attempt failed: try again at `retryAt`. */
+  /** The attempt failed: try again at `retryAt`. Its claim ends. */
   markStatusCommentFailed(key: string, retryAt: Date): Promise<void>;
+  /**
+   * Extends `owner`'s claims on these items (delivery ids, outbox keys) to `expiresAt`; returns the
+   * keys of those it still holds.
+   */
+  renewClaims(queue: ClaimQueue, owner: string, keys: readonly string[], expiresAt: Date): Promise<string[]>;
+  /**
+   * Ends every claim on the queue's items, whoever holds it: for a process that is the store's
+   * only one (SQLite), whose claims a stopped process left. Returns how many.
+   */
+  releaseClaims(queue: ClaimQueue): Promise<number>;
+  /** Whether any run of any routine was recorded on the pull request (or issue) of that number. */
+  ranOnPullRequest(repository: RepositoryId, number: number): Promise<boolean>;
+  /** Records a posted finding once (by repository and comment id); false when it was already recorded. */
+  recordFinding(finding: FindingRecord): Promise<boolean>;
+  /** Sets the signals given (those left out keep their value); false when there is no such finding. */
+  updateFindingSignals(repository: RepositoryId, commentId: number, signals: FindingSignals): Promise<boolean>;
+  /** Records that the pull request was merged at the time, for every finding on it. */
+  markFindingsMerged(repository: RepositoryId, pullNumber: number, at: Date): Promise<void>;
+  /** The findings recorded on one pull request, oldest first. */
+  pullRequestFindings(repository: RepositoryId, pullNumber: number): Promise<StoredFinding[]>;
+  /** Per routine of these repositories (an empty list matches none), its findings on merged pull requests. */
+  findingStats(repositories: readonly RepositoryId[]): Promise<RoutineFindingStats[]>;
   /** How many runs there are of each status and outcome. */
   countByState(): Promise<Array<{ status: RunStatus; outcome: RunOutcome | null; count: number }>>;
   createSession(session: StoredSession): Promise<void>;
@@ -385,6 +492,12 @@ export interface RunStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How many of a key's newest finished runs lastReviewedCommit looks through for one on a pull request (an issue shares the key's number space). */
+export const REVIEWED_LOOKBACK = 20;
+
+/** The pull request head a stored request was for. */
+export const reviewedCommitOf = (requestJson: string): string | undefined => (JSON.parse(requestJson) as RunRequest).context.pullRequest?.headSha;
 
 /** Runs of one routine on one pull request or issue share a key: one may run, one may wait. */
 export function concurrencyKey(request: RunRequest): string | undefined {

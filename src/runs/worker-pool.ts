@@ -5,14 +5,18 @@
 // otherwise it is recorded as interrupted, since running it again could post everything twice.
 // Each run is claimed under a lease that the pool renews while it runs: when a process dies or
 // hangs, its lease expires and any pool sharing the store takes the run over and settles it the
-// same way; a pool that starts leaves alone the runs that live processes hold.
+// same way; a pool that starts leaves alone the runs that live processes hold. A cancel asked for
+// in any process reaches the pool as a transcript signal, or at its next lease renewal, which also
+// reads the transcripts of the runs it holds for cancel requests a lost signal did not bring.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { publishes } from "../session/github-tools.js";
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
 import type { Redactor } from "../session/redact.js";
+import { cancelReason, CANCEL_REQUESTED } from "./cancel-run.js";
 import type { RunObserver } from "./run-observer.js";
-import type { RunLease, RunRecord, RunStore, TranscriptEvent } from "./store.js";
+import type { Signals } from "./signals.js";
+import { concurrencyKey, type RunLease, type RunRecord, type RunStore, type TranscriptEvent } from "./store.js";
 
 export type { ExecutionContext, RunExecutor, RunResult };
 
@@ -36,6 +40,8 @@ export interface WorkerPoolOptions {
   owner?: string;
   /** Told of a run taken over from a stopped or hung process, before it is settled (to revoke the tokens it left). */
   onTakenOver?: (run: RunRecord) => Promise<void>;
+  /** Where cancel requests and newly queued runs are heard of, from this process and the others sharing the store. */
+  signals?: Signals;
   clock?: () => Date;
   onError?: (error: unknown) => void;
   /**
@@ -66,11 +72,17 @@ export interface Recovered {
 const settledAs = (recovered: Recovered, outcome: "requeued" | "interrupted", runId: string) => recovered[outcome].push(runId);
 
 export class WorkerPool {
-  /** Runs going here; `claimed` orders claims against lease renewals. */
-  readonly #running = new Map<string, { controller: AbortController; installationId: number; claimed: number }>();
+  /**
+   * Runs going here; `claimed` orders claims against lease renewals; `seen` is the transcript
+   * position up to which every event has been looked at for a cancel request.
+   */
+  readonly #running = new Map<string, { controller: AbortController; installationId: number; claimed: number; seen: number }>();
+  #unsubscribe: (() => void) | undefined;
   #claims = 0;
   #leaseTimer: NodeJS.Timeout | undefined;
-  #tending: Promise<void> | undefined;
+  /** The renewal of this pool's leases under way, and the reaping of others' expired ones: apart, so that a slow reaping never delays a renewal. */
+  #renewing: Promise<void> | undefined;
+  #reaping: Promise<void> | undefined;
   readonly #owner: string;
   readonly #listeners = new Set<(runId: string, event: TranscriptEvent) => void>();
   readonly #finished = new Set<Promise<void>>();
@@ -110,28 +122,33 @@ export class WorkerPool {
       await this.#reap(recovered);
     }
     this.#stopped = false;
+    this.#unsubscribe = this.options.signals?.subscribe((signal) => {
+      if (signal.type === "queued") this.wake();
+      else if (signal.type === "transcript" && signal.kind === CANCEL_REQUESTED && this.#running.has(signal.runId)) void this.#heedCancels([signal.runId]);
+      else if (signal.type === "resync") void this.#heedCancels();
+    });
     this.#timer = setInterval(() => this.wake(), this.options.pollInterval ?? 5_000);
     this.#timer.unref();
-    this.#leaseTimer = setInterval(() => void this.#tend(), this.#leaseMs / 3);
+    this.#leaseTimer = setInterval(() => {
+      this.#renewing ??= this.#chore(async () => {
+        await this.#renew();
+        await this.#heedCancels();
+      }).finally(() => (this.#renewing = undefined));
+      this.#reaping ??= this.#chore(() => this.#reap()).finally(() => (this.#reaping = undefined));
+    }, this.#leaseMs / 3);
     this.#leaseTimer.unref();
     this.wake();
     return recovered;
   }
 
-  /** Renews this pool's leases and settles runs whose lease expired; one at a time. */
-  async #tend(): Promise<void> {
-    if (this.#tending || this.#stopped) return;
-    this.#tending = (async () => {
-      try {
-        await this.#renew();
-        await this.#reap();
-      } catch (error) {
-        this.options.onError?.(error);
-      } finally {
-        this.#tending = undefined;
-      }
-    })();
-    await this.#tending;
+  /** One of the lease timer's chores, unless the pool stopped; a failure is reported, and the next tick tries again. */
+  async #chore(work: () => Promise<void>): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await work();
+    } catch (error) {
+      this.options.onError?.(error);
+    }
   }
 
   /** Extends the leases of the runs going here; a run whose lease another process took is stopped here. */
@@ -141,6 +158,26 @@ export class WorkerPool {
     for (const [runId, { controller, claimed }] of this.#running) {
       // A run claimed while the renewal was on its way is held, whatever the renewal saw.
       if (claimed <= before && !held.has(runId) && !controller.signal.aborted) controller.abort(new LeaseLost("another process took the run over after its lease expired"));
+    }
+  }
+
+  /**
+   * Stops the sessions of runs whose transcript holds a cancel request (cancel-run.ts) recorded
+   * since last looked at; all the runs going here, or those named.
+   */
+  async #heedCancels(runIds: readonly string[] = [...this.#running.keys()]): Promise<void> {
+    try {
+      for (const runId of runIds) {
+        const going = this.#running.get(runId);
+        if (!going || going.controller.signal.aborted) continue;
+        for (const event of await this.store.listEvents(runId, going.seen)) {
+          going.seen = Math.max(going.seen, event.seq);
+          const reason = cancelReason(event.kind, event.data);
+          if (reason !== undefined && !going.controller.signal.aborted) going.controller.abort(new Cancelled(reason));
+        }
+      }
+    } catch (error) {
+      this.options.onError?.(error);
     }
   }
 
@@ -155,13 +192,17 @@ export class WorkerPool {
   /** Takes over runs whose lease expired (their process died or hung) and settles them. */
   async #reap(recovered?: Recovered): Promise<void> {
     const now = this.#now();
-    for (const run of await this.store.expiredRuns(now)) {
-      if (this.#running.has(run.id)) continue;
-      if (!(await this.store.takeExpiredLease(run.id, now, this.#lease()))) continue;
-      await this.#takenOver(run);
-      const outcome = await this.#settleInterrupted(run, "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", this.#owner);
-      if (recovered) settledAs(recovered, outcome, run.id);
-    }
+    const expired = (await this.store.expiredRuns(now)).filter((run) => !this.#running.has(run.id));
+    // All at once: each run's tokens are revoked on GitHub, and a dead process's runs wait for none of the others'.
+    const settled = await Promise.allSettled(
+      expired.map(async (run) => {
+        if (!(await this.store.takeExpiredLease(run.id, now, this.#lease()))) return;
+        await this.#takenOver(run);
+        const outcome = await this.#settleInterrupted(run, "the process running it stopped renewing its lease (it stopped, crashed or lost the database)", this.#owner);
+        if (recovered) settledAs(recovered, outcome, run.id);
+      }),
+    );
+    for (const result of settled) if (result.status === "rejected") this.options.onError?.(result.reason);
   }
 
   /** Looks for queued runs now (again, if a look is under way: a run may have been queued since). */
@@ -188,28 +229,17 @@ export class WorkerPool {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Cancels a queued run, or aborts a running one; false when the run is neither. */
-  async cancel(runId: string, reason = "cancelled by a user"): Promise<boolean> {
-    if (await this.store.transition(runId, ["queued"], { status: "cancelled", reason, finishedAt: this.#now() })) {
-      await this.#tell("finished", runId);
-      return true;
-    }
-    const controller = this.#running.get(runId)?.controller;
-    if (!controller) return false;
-    controller.abort(new Cancelled(reason));
-    return true;
-  }
-
   /**
    * Stops taking runs and interrupts the running ones: their commands are stopped and their
    * tokens revoked by the executor, and each is queued again or recorded as interrupted.
    */
   async stop(why = "the server was stopped"): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe?.();
     clearInterval(this.#timer);
     clearInterval(this.#leaseTimer);
     await this.#filling;
-    await this.#tending;
+    await Promise.all([this.#renewing, this.#reaping]);
     for (const { controller } of this.#running.values()) controller.abort(new Stopping(why));
     await Promise.all(this.#finished);
   }
@@ -260,6 +290,9 @@ export class WorkerPool {
   async #record(runId: string, kind: string, data: unknown): Promise<void> {
     const at = this.#now();
     const seq = await this.store.appendEvent(runId, kind, data, at);
+    // This pool's own event, right after the last one looked at: nothing to look at for a cancel.
+    const going = this.#running.get(runId);
+    if (going && going.seen === seq - 1) going.seen = seq;
     for (const listener of this.#listeners) listener(runId, { seq, at, kind, data });
   }
 
@@ -280,6 +313,7 @@ export class WorkerPool {
     if (!published && attempt < MAX_ATTEMPTS && (await this.store.requeue(run.id, attempt + 1, owner))) {
       await this.#record(run.id, "requeued", { why, attempt: attempt + 1 });
       await this.#tell("requeued", run.id);
+      this.options.signals?.publish({ type: "queued" });
       return "requeued";
     }
     const reason = `interrupted: ${why}; ${published ? "it had already published to GitHub, so it was not run again" : `it was not run again (attempt ${attempt} of ${MAX_ATTEMPTS})`}`;
@@ -290,13 +324,17 @@ export class WorkerPool {
 
   async #execute(run: RunRecord): Promise<void> {
     const controller = new AbortController();
-    this.#running.set(run.id, { controller, installationId: run.installationId, claimed: ++this.#claims });
+    this.#running.set(run.id, { controller, installationId: run.installationId, claimed: ++this.#claims, seen: 0 });
     await this.#tell("started", run.id);
     const context: ExecutionContext = {
       signal: controller.signal,
       record: (kind, data) => this.#record(run.id, kind, data),
       spent: (costUsd) => this.store.addRunCost(run.id, costUsd),
       routineCost: async (since) => (await this.store.routineSpend({ repository: run.repository, routine: run.routine, since })).costUsd,
+      lastReviewedCommit: async () => {
+        const key = concurrencyKey(run);
+        return key === undefined ? undefined : this.store.lastReviewedCommit(key, run.id);
+      },
       tokens: {
         issued: (token, expiresAt) => this.store.recordRunToken({ token, runId: run.id, expiresAt }),
         revoked: (token) => this.store.forgetRunToken(token),

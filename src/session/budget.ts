@@ -161,6 +161,30 @@ export class RunBudget implements LoopBudget {
     return { costUsd: cost, totalCostUsd: this.#spentUsd };
   }
 
+  /**
+   * Whether a call besides the agent's own (a finding's verification, on its own model) may be
+   * made: weighed the same way, worst case against what is left. It does not wrap up the agent.
+   */
+  beforeSideCall(price: ModelPrice | undefined, promptTokens: number, maxOutput: number): BudgetVerdict {
+    const { runUsd, runTokens } = this.limits;
+    const worstTokens = promptTokens + maxOutput;
+    if (runTokens !== undefined && this.#tokens + worstTokens > runTokens) return { go: false, detail: `the run's budget of ${runTokens} tokens has too little left (${this.#tokens} used)` };
+    const worstUsd = price ? this.#worstCost(price, promptTokens, maxOutput) : 0;
+    if (runUsd !== undefined && this.#spentUsd + worstUsd > runUsd) return { go: false, detail: `the run's budget of ${formatUsd(runUsd)} has too little left (${formatUsd(this.#spentUsd)} spent)` };
+    return { go: true };
+  }
+
+  /** Counts a side call's usage at its own model's price, into the run's totals. */
+  async afterSideCall(response: Anthropic.Usage, price: ModelPrice | undefined): Promise<{ costUsd?: number; totalCostUsd?: number }> {
+    const usage = usageOf(response);
+    this.#tokens += usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens + usage.outputTokens;
+    if (!price || !this.price) return {};
+    const cost = costOf(usage, price);
+    this.#spentUsd += cost;
+    await this.onSpent?.(cost);
+    return { costUsd: cost, totalCostUsd: this.#spentUsd };
+  }
+
   /** The most the next call can cost: its whole prompt written to the cache (or uncached, if dearer), and every output token. */
   #worstCost(price: ModelPrice, prompt: number, maxOutput: number): number {
     const r = ratesFor(price, prompt);

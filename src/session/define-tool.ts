@@ -2,6 +2,7 @@
 // needs: check the input and tell the model how to fix it, turn a thrown error into a tool error
 // the model can read, and cut long output to its first and last parts.
 import { z } from "zod";
+import type { CommandRunner } from "./run-command.js";
 
 export interface ToolContext {
   /** The working tree; file tools stay inside it. */
@@ -9,8 +10,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** The environment commands get: built from an allowlist, never the server's own. */
   env: Record<string, string>;
-  /** How commands start: in the sandbox of the environment's network policy, or plain bash. */
-  launch?: (command: string) => { file: string; args: string[] };
+  /** Where commands run: in the run's sandbox, or each its own process; without it, plain bash in `env`. */
+  commands?: CommandRunner;
   /** Explains output that shows the network policy blocked a connection made by `command`. */
   networkHint?: (output: string, command: string) => string | undefined;
 }
@@ -18,6 +19,8 @@ export interface ToolContext {
 export interface ToolResult {
   output: string;
   isError?: boolean;
+  /** A publishing tool's call that went through but left nothing on GitHub (a review whose findings were all dropped): false. */
+  published?: boolean;
 }
 
 export interface Tool {
@@ -68,8 +71,8 @@ export function defineTool<S extends z.ZodType>(definition: {
       }
       try {
         const result = await execute(parsed.data, context);
-        const { output, isError } = typeof result === "string" ? { output: result, isError: false } : result;
-        return { output: truncate(output), ...(isError ? { isError } : {}) };
+        const { output, isError, published } = typeof result === "string" ? { output: result, isError: false, published: undefined } : result;
+        return { output: truncate(output), ...(isError ? { isError } : {}), ...(published === undefined ? {} : { published }) };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         return { output: `${name} failed: ${message}`, isError: true };

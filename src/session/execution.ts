@@ -24,6 +24,8 @@ export interface ExecutionContext {
   spent?(costUsd: number): Promise<void>;
   /** What the routine's runs in the run's repository created since the time have cost, in dollars (this run's so far included). */
   routineCost?(since: Date): Promise<number>;
+  /** The pull request head that the routine's last successful run on the run's pull request looked at. */
+  lastReviewedCommit?(): Promise<string | undefined>;
   /** Told of every credential minted for the run and of its revocation, so a crash cannot leave one alive. */
   tokens?: {
     issued(token: string, expiresAt: Date): Promise<void>;

@@ -8,7 +8,7 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { environmentOf } from "../config/environment-of.js";
 import type { Octokit, RepositoryRef } from "../config/read-config-file.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
-import { fromFork, type RepositoryId, type RunRequest } from "../run-request.js";
+import { fromFork, type RepositoryId, type RunRequest, type TokenUsage } from "../run-request.js";
 import { SecretGrantError, SecretGrants } from "../config/secret-grants.js";
 import { fullName } from "../config/share-with.js";
 import { DAILY_WINDOW_MS, dailyLimitOf, type OperatorBudget } from "./budget.js";
@@ -19,9 +19,14 @@ import type { GitHubRun } from "./github-run.js";
 import { githubTools, reviewTools } from "./github-tools.js";
 import { DEFAULT_MAX_GITHUB_WRITES, GitHubWrites } from "./github-writes.js";
 import { otherRepositories, prepareCheckouts, RepositoryAccessError, type OtherRepository } from "./other-repositories.js";
-import { formatUsd, type PriceTable } from "./pricing.js";
-import type { ChangedFile, PromptInput } from "./prompt.js";
+import { formatUsd, priceOf, type PriceTable } from "./pricing.js";
+import { inlineDiff, type ChangedFile, type PromptInput } from "./prompt.js";
+import { ReviewCoverage } from "./review-coverage.js";
+import type { ReviewScope } from "./review-scope.js";
+import { skipReason } from "./skipped-files.js";
+import { DEFAULT_VERIFY_MODEL, FindingVerifier, type VerifierSession } from "./verify-findings.js";
 import { createRedactor } from "./redact.js";
+import { changesSinceReview } from "./review-since.js";
 import { createRunDirectory } from "./run-directory.js";
 import { RunTokens, type RunToken, type RunTokenOptions } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
@@ -112,7 +117,7 @@ const UNTRUSTED_SOURCE: Partial<Record<RunRequest["trigger"]["kind"], string>> =
 export class SessionExecutor implements RunExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
 
-  async execute(run: RunRequest & { id: string }, { signal, record, tokens, spent, routineCost }: ExecutionContext): Promise<SessionResult> {
+  async execute(run: RunRequest & { id: string }, { signal, record, tokens, spent, routineCost, lastReviewedCommit }: ExecutionContext): Promise<SessionResult> {
     const { deps } = this;
     // The routine's timeout counts from here: minting, checkout and setup take part of it.
     const startedAt = Date.now();
@@ -209,13 +214,37 @@ export class SessionExecutor implements RunExecutor {
       const trigger: PromptInput["trigger"] = describeTrigger(run);
       const promptInput: Omit<PromptInput, "routine" | "task" | "claudeMd"> = { trigger };
       if (others.length > 0) promptInput.repositories = others.map(({ repository, path, access }) => ({ name: fullName(repository), path, access }));
+      let review: ReviewScope | undefined;
       if (pr) {
         const { data: pull } = await octokit.rest.pulls.get({ ...run.repository, pull_number: pr.number });
+        // GitHub lists at most 3000 files, 100 a page, and leaves out the patch of very large files.
         const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...run.repository, pull_number: pr.number, per_page: 100 });
         promptInput.pullRequest = { ...pr, body: pull.body ?? "" };
-        promptInput.changedFiles = files.map(
-          (file): ChangedFile => ({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions, ...(file.patch ? { patch: file.patch } : {}) }),
+        // Which files are skipped: the routine's globs and the default branch's .gitattributes, never the pull request's.
+        const skipping = { ...(routine.review?.skip ? { skip: routine.review.skip } : {}), ...(await withGitattributes(octokit, run.repository)) };
+        const marked = (file: ChangedFile): ChangedFile => {
+          const reason = skipReason(file.path, skipping);
+          return reason ? { ...file, skipped: reason } : file;
+        };
+        promptInput.changedFiles = files.map((file) =>
+          marked({ path: file.filename, status: file.status, additions: file.additions, deletions: file.deletions, ...(file.patch ? { patch: file.patch } : {}) }),
         );
+        // A re-review looks at what came after the commit the routine last reviewed.
+        const reviewed = await lastReviewedCommit?.();
+        let since = reviewed ? await changesSinceReview(octokit, run.repository, reviewed, pr.headSha) : undefined;
+        if (since?.kind === "since") since = { ...since, files: since.files.map(marked) };
+        if (since) promptInput.sinceReview = since;
+        const scope = since?.kind === "since" ? since.files : promptInput.changedFiles;
+        const coverage = new ReviewCoverage(scope, since?.kind === "since" ? 0 : Math.max(0, (pull.changed_files ?? files.length) - files.length));
+        // A diff small enough is in the prompt whole: its files count as seen.
+        for (const file of inlineDiff(scope)?.files ?? []) coverage.saw(file.path);
+        const verifyModel = routine.review?.verify_model ?? DEFAULT_VERIFY_MODEL;
+        review = {
+          files: promptInput.changedFiles,
+          coverage,
+          ...(since?.kind === "since" ? { since: since.commit } : {}),
+          ...(routine.review?.verify ? { verifier: new FindingVerifier({ client: deps.client, model: verifyModel, price: priceOf(verifyModel, deps.prices) }) } : {}),
+        };
       }
       if (run.context.release) promptInput.release = run.context.release;
       if (issue) promptInput.issue = issue;
@@ -238,6 +267,7 @@ export class SessionExecutor implements RunExecutor {
         defaultBranch: main.defaultBranch,
         startCommit: main.head,
         ...(pr ? { pullRequest: pr } : {}),
+        ...(review ? { review } : {}),
         ...(run.trigger.kind === "command" && !pr ? { issueNumber: run.trigger.issueNumber } : {}),
         // An issues trigger's run is about its issue: comment without a number comments there.
         ...(issue ? { issueNumber: issue.number } : {}),
@@ -255,7 +285,7 @@ export class SessionExecutor implements RunExecutor {
       });
       // The routine's own files come from the default branch, never from a pull request's head.
       const readRepositoryFile = (path: string) => readFromDefaultBranch(octokit, run.repository, path);
-      return await runSession({
+      const result = await runSession({
         routineName: run.routine,
         routine,
         ...(environment ? { environment } : {}),
@@ -280,9 +310,18 @@ export class SessionExecutor implements RunExecutor {
         origin: { repository: `${run.repository.owner}/${run.repository.repo}`, fork },
         runDirectory: directory,
         startedAt,
+        // The verifier's calls count in the session's budget and show in its transcript.
+        ...(review?.verifier ? { onSession: (session: VerifierSession) => review.verifier!.attach(session) } : {}),
+        // Viewing a changed file is reading it, for the review's coverage.
+        ...(review ? { onToolResult: (name: string, input: unknown) => countsAsRead(review, name, input) } : {}),
         record,
         signal,
       });
+      // What the review read, for the transcript and the status comment ("no problems found in N files").
+      if (review) await record("review_coverage", redact({ ...review.coverage.summary(), line: review.coverage.line() }));
+      // The checks' tokens count in the run's, as their cost does.
+      const checked = review?.verifier?.usage;
+      return checked ? { ...result, usage: addTokens(result.usage, checked) } : result;
     } finally {
       await directory.remove();
       // The tokens die with the run.
@@ -321,6 +360,26 @@ function sharedRun(own: GitHubRun, checkout: OtherCheckout, octokit: Octokit): G
 export function setupCacheScope(root: string, installationId: number, repository: RepositoryId, fork: boolean): string {
   const scope = createHash("sha256").update(JSON.stringify([installationId, repository.owner.toLowerCase(), repository.repo.toLowerCase()])).digest("hex").slice(0, 24);
   return join(root, scope, fork ? "fork" : "trusted");
+}
+
+/** The default branch's .gitattributes, for the files it marks linguist-generated or linguist-vendored. */
+async function withGitattributes(octokit: Octokit, repository: RepositoryRef): Promise<{ gitattributes?: string }> {
+  const text = await readFromDefaultBranch(octokit, repository, ".gitattributes").catch(() => undefined);
+  return text === undefined ? {} : { gitattributes: text };
+}
+
+const addTokens = (a: TokenUsage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0 }, b: TokenUsage): TokenUsage => ({
+  inputTokens: a.inputTokens + b.inputTokens,
+  cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+  cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+});
+
+/** A view of a changed file counts as reading it. */
+function countsAsRead(review: ReviewScope, name: string, input: unknown): void {
+  const path = (input as { path?: unknown } | null)?.path;
+  // A view of part of a file (start_line) still counts: the agent chose what to read of it.
+  if (name === "view" && typeof path === "string") review.coverage.saw(path);
 }
 
 async function readFromDefaultBranch(octokit: Octokit, repository: RepositoryRef, path: string): Promise<string | undefined> {

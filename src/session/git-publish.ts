@@ -2,16 +2,21 @@
 // policy lives here, in code: pushes go to claude/ branches unless the routine allows more, they
 // never force, and a branch that already has commits gets the run's changes on top of them.
 //
-// Through isomorphic-git, not native git (which makes the workspaces): by now the run's commands
-// have had the working tree's .git in their hands, and native git would obey what they wrote
-// there (hooks, core.fsmonitor, filter drivers, url rewrites that send the token elsewhere),
-// outside the sandbox. isomorphic-git runs none of it and is given the URL itself.
+// One path per operation. Commits: native git in a git directory of the server's own (see
+// native-commit.ts), because isomorphic-git hashed the whole tree in the server's thread to find
+// what changed (2–4 s on thousands of files). Fetching, merging and pushing: isomorphic-git, which
+// is given the URL itself and runs nothing the run's commands wrote into .git (hooks,
+// core.fsmonitor, filter drivers, url rewrites that would send the token elsewhere), follows no
+// alternates, and reads and writes only paths that resolve inside the tree (tree-file-system.ts:
+// a link planted in .git or the tree leads nowhere else); they move only the run's few new objects.
 import * as fs from "node:fs";
 import { join, normalize } from "node:path";
 import git, { type PromiseFsClient } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { ToolError } from "./define-tool.js";
 import type { GitHubRun } from "./github-run.js";
+import { commitWorkingTree } from "./native-commit.js";
+import { treeFileSystem } from "./tree-file-system.js";
 import { refNameProblem } from "./workspace.js";
 
 export const CLAUDE_BRANCH_PREFIX = "claude/";
@@ -27,27 +32,19 @@ export function branchProblem(branch: string, allowUnrestricted: boolean): strin
 }
 
 /** Commits every change in the working tree (ignored files aside); undefined when nothing changed. */
-export async function commitChanges(run: GitHubRun, message: string): Promise<string | undefined> {
-  const dir = run.dir;
-  const matrix = await git.statusMatrix({ fs, dir });
-  const changed = matrix.filter(([, head, workdir, stage]) => head !== workdir || workdir !== stage);
-  if (changed.length === 0) return undefined;
-  for (const [filepath, , workdir] of changed) {
-    if (workdir === 0) await git.remove({ fs, dir, filepath });
-    else await git.add({ fs, dir, filepath });
-  }
-  return git.commit({ fs, dir, message: run.redact(message), author: run.author });
+export function commitChanges(run: GitHubRun, message: string): Promise<string | undefined> {
+  return commitWorkingTree(run.dir, run.author, run.redact(message));
 }
 
 /** Where the run's own commits begin: the commit the workspace started from (for a local checkout, the default branch). */
 async function startOf(run: GitHubRun): Promise<string | undefined> {
   if (run.startCommit) return run.startCommit;
-  return git.resolveRef({ fs, dir: run.dir, ref: `refs/remotes/origin/${run.defaultBranch}` }).catch(() => undefined);
+  return git.resolveRef({ fs: treeFileSystem(run.dir), dir: run.dir, ref: `refs/remotes/origin/${run.defaultBranch}` }).catch(() => undefined);
 }
 
 /** Whether HEAD has commits that the workspace did not start with: the run's own. */
 export async function hasNewCommits(run: GitHubRun): Promise<boolean> {
-  const head = await git.resolveRef({ fs, dir: run.dir, ref: "HEAD" });
+  const head = await git.resolveRef({ fs: treeFileSystem(run.dir), dir: run.dir, ref: "HEAD" });
   return head !== (await startOf(run));
 }
 
@@ -67,7 +64,7 @@ export async function pushHead(run: GitHubRun, branch: string, message: string):
   if (problem) throw new ToolError(problem);
   const dir = run.dir;
   const start = await startOf(run);
-  const head = await git.resolveRef({ fs, dir, ref: "HEAD" });
+  const head = await git.resolveRef({ fs: treeFileSystem(dir), dir, ref: "HEAD" });
   const tip = await fetchBranch(run, branch, start);
   if (tip && (tip === head || (await descends(dir, tip, head)))) return { kind: "up to date" };
   if (!tip || (await descends(dir, head, tip))) {
@@ -80,7 +77,7 @@ export async function pushHead(run: GitHubRun, branch: string, message: string):
   return { kind: "added on top", commit };
 }
 
-const descends = (dir: string, oid: string, ancestor: string) => git.isDescendent({ fs, dir, oid, ancestor, depth: -1 });
+const descends = (dir: string, oid: string, ancestor: string) => git.isDescendent({ fs: treeFileSystem(dir), dir, oid, ancestor, depth: -1 });
 const onAuth = (run: GitHubRun) => () => ({ username: "x-access-token", password: run.token });
 /**
  * Given, so isomorphic-git does not take `http.corsProxy` from the working tree's .git/config,
@@ -95,7 +92,7 @@ async function fetchBranch(run: GitHubRun, branch: string, start: string | undef
     // `ref` names what the working tree already has (the remote's own commit the run started
     // from), so the fetch downloads only the branch's commits after it.
     const { fetchHead } = await git.fetch({
-      fs,
+      fs: treeFileSystem(run.dir),
       http,
       dir: run.dir,
       remote: "origin",
@@ -126,18 +123,18 @@ async function commitOnTop(
 ): Promise<string> {
   const dir = run.dir;
   // The run's changes begin at the start, or later where an earlier push of this run left them.
-  const [meet] = await git.findMergeBase({ fs, dir, oids: [head, tip] });
+  const [meet] = await git.findMergeBase({ fs: treeFileSystem(dir), dir, oids: [head, tip] });
   const after = async (oid: string) => !start || oid === start || (await descends(dir, oid, start));
   const base = meet && (await after(meet)) ? meet : (start ?? meet);
   if (!base) throw new ToolError(`${branch} has no history in common with the working tree: push to a new branch instead`);
   // isomorphic-git merges from the merge base it finds. A commit of the tip's files whose parent
   // is `base` makes that the merge base, so only the run's own changes are merged in.
-  const tipTree = (await git.readCommit({ fs, dir, oid: tip })).commit.tree;
+  const tipTree = (await git.readCommit({ fs: treeFileSystem(dir), dir, oid: tip })).commit.tree;
   const author = run.author;
-  const scaffold = await git.commit({ fs, dir, message: `${branch} on top of ${base}`, tree: tipTree, parent: [base], author, noUpdateBranch: true });
+  const scaffold = await git.commit({ fs: treeFileSystem(dir), dir, message: `${branch} on top of ${base}`, tree: tipTree, parent: [base], author, noUpdateBranch: true });
   let tree: string | undefined;
   try {
-    ({ tree } = await git.merge({ fs, dir, ours: scaffold, theirs: head, fastForward: false, noUpdateBranch: true, abortOnConflict: true, author, message: "merge" }));
+    ({ tree } = await git.merge({ fs: treeFileSystem(dir), dir, ours: scaffold, theirs: head, fastForward: false, noUpdateBranch: true, abortOnConflict: true, author, message: "merge" }));
   } catch (error) {
     if (error instanceof git.Errors.MergeConflictError) throw new ToolError(conflictText(branch, error.data));
     if (error instanceof git.Errors.MergeNotSupportedError) {
@@ -146,7 +143,7 @@ async function commitOnTop(
     throw error;
   }
   if (!tree) throw new ToolError("there is nothing to push: edit files first");
-  return git.commit({ fs, dir, message: run.redact(message), tree, parent: [tip], author, noUpdateBranch: true });
+  return git.commit({ fs: treeFileSystem(dir), dir, message: run.redact(message), tree, parent: [tip], author, noUpdateBranch: true });
 }
 
 function conflictText(branch: string, conflicts: { bothModified: string[]; deleteByUs: string[]; deleteByTheirs: string[] }): string {
@@ -166,7 +163,7 @@ function conflictText(branch: string, conflicts: { bothModified: string[]; delet
 async function changedOnBothSides(dir: string, base: string, ours: string, theirs: string): Promise<string[]> {
   const paths: string[] = [];
   await git.walk({
-    fs,
+    fs: treeFileSystem(dir),
     dir,
     trees: [git.TREE({ ref: base }), git.TREE({ ref: ours }), git.TREE({ ref: theirs })],
     map: async (path, [b, o, t]) => {
@@ -186,7 +183,7 @@ async function send(run: GitHubRun, branch: string, commit: string, start: strin
   const tipBelowStart = !!(start && tip && tip !== start && (await descends(run.dir, start, tip)));
   try {
     await git.push({
-      fs: start ? knownToRemote(run.dir, start, { boundary: !tipBelowStart }) : fs,
+      fs: start ? knownToRemote(run.dir, start, { boundary: !tipBelowStart }) : treeFileSystem(run.dir),
       http,
       dir: run.dir,
       remote: "origin",
@@ -222,16 +219,18 @@ function knownToRemote(dir: string, start: string, { boundary }: { boundary: boo
   const gitdir = join(dir, ".git");
   const presented = new Map([[join(gitdir, "refs", "remotes", "origin", "HEAD"), `${start}\n`]]);
   if (boundary) presented.set(join(gitdir, "shallow"), `${start}\n`);
+  const tree = treeFileSystem(dir).promises;
   const readFile = (path: fs.PathLike, options?: { encoding?: BufferEncoding | null } | BufferEncoding) => {
     const text = typeof path === "string" ? presented.get(normalize(path)) : undefined;
-    if (text === undefined) return fs.promises.readFile(path, options);
+    if (text === undefined) return tree.readFile(path, options);
     return Promise.resolve(options === undefined || (typeof options === "object" && !options.encoding) ? Buffer.from(text) : text);
   };
-  return { promises: { ...fs.promises, readFile } };
+  return { promises: { ...tree, readFile } };
 }
 
 /** Moves HEAD (the branch checked out, or a detached HEAD) to `commit`, updating the files. */
 async function moveHead(dir: string, commit: string): Promise<void> {
+  const fs = treeFileSystem(dir);
   const branch = await git.currentBranch({ fs, dir });
   if (branch) {
     await git.writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: commit, force: true });

@@ -7,6 +7,7 @@ import type { PullRequestContext, RepositoryId } from "../run-request.js";
 import { ToolError } from "./define-tool.js";
 import type { GitHubWrites } from "./github-writes.js";
 import type { Redactor } from "./redact.js";
+import type { ReviewScope } from "./review-scope.js";
 
 export interface GitHubRun {
   octokit: Octokit;
@@ -23,6 +24,8 @@ export interface GitHubRun {
    */
   startCommit?: string;
   pullRequest?: PullRequestContext;
+  /** A pull request run's diff, the coverage of it, and the verifier of findings (see review-scope.ts). */
+  review?: ReviewScope;
   /** The issue a slash command came from, when not a pull request. */
   issueNumber?: number;
   routine: string;
@@ -43,7 +46,24 @@ export interface GitHubRun {
 
 /** The hidden mark that identifies what a routine posted, so a rerun does not post it again. */
 export const fingerprintMark = (fingerprint: string) => `<!-- routines:${fingerprint} -->`;
-export const FINGERPRINT = /<!-- routines:([0-9a-f]{16}) -->/;
+/** Any mark of the routines, with what follows its fingerprint (see findingMark). */
+export const FINGERPRINT = /<!-- routines:([0-9a-f]{16})(?: [^<>]*?)? -->/;
+
+/** Where a finding is: a file, a side of the diff and a range of lines. */
+export interface FindingPlace {
+  path: string;
+  side: "LEFT" | "RIGHT";
+  start: number;
+  end: number;
+}
+
+/**
+ * A finding's mark also names the routine that posted it and its place, so a later run knows its
+ * own threads and finds the findings a review's summary carries (those outside the diff).
+ */
+export const findingMark = (fingerprint: string, routine: string, { path, side, start, end }: FindingPlace) =>
+  `<!-- routines:${fingerprint} routine:${routine} at:${encodeURIComponent(path)}:${side}:${start}-${end} -->`;
+export const FINDING = /<!-- routines:([0-9a-f]{16}) routine:([A-Za-z0-9_-]+) at:([^:<>\s]*):(LEFT|RIGHT):(\d+)-(\d+) -->/;
 
 /** The run's repositories, own first, as the messages that refuse another one name them. */
 function runRepositories(run: GitHubRun): string {

@@ -7,20 +7,35 @@ import { commentTool } from "./tools/comment.js";
 import { createIssueTool } from "./tools/create-issue.js";
 import { createReviewTool } from "./tools/create-review.js";
 import { addLabelsTool, removeLabelTool } from "./tools/labels.js";
+import { pullRequestDiffTool } from "./tools/pull-request-diff.js";
+import { pullRequestFilesTool } from "./tools/pull-request-files.js";
 import { openPullRequestTool } from "./tools/open-pull-request.js";
 import { pushBranchTool } from "./tools/push-branch.js";
 import { readIssueTool } from "./tools/read-issue.js";
+import { reviewThreadsTool } from "./tools/review-threads.js";
+import { settleReviewThreadTool } from "./tools/settle-review-thread.js";
 import { searchIssuesTool } from "./tools/search-issues.js";
 
 /**
- * What a run on a fork's pull request gets: it may comment on that pull request and review it,
- * nothing else (no other issue, no code).
+ * What a run on a fork's pull request gets: it may comment on that pull request, review it and read
+ * its earlier review threads, nothing else (no other issue, no code). It settles no thread: the
+ * fork's own text steers it, and must not be able to make earlier findings look dealt with.
  */
-export const reviewTools = (run: GitHubRun): Tool[] => [commentTool(run, { ownOnly: true }), createReviewTool(run)];
+export const reviewTools = (run: GitHubRun): Tool[] => [
+  commentTool(run, { ownOnly: true }),
+  pullRequestFilesTool(run),
+  pullRequestDiffTool(run),
+  createReviewTool(run),
+  reviewThreadsTool(run),
+];
 
 export const githubTools = (run: GitHubRun): Tool[] => [
   commentTool(run),
+  pullRequestFilesTool(run),
+  pullRequestDiffTool(run),
   createReviewTool(run),
+  reviewThreadsTool(run),
+  settleReviewThreadTool(run),
   searchIssuesTool(run),
   readIssueTool(run),
   createIssueTool(run),
@@ -40,6 +55,7 @@ export const githubTools = (run: GitHubRun): Tool[] => [
 export const PUBLISHING_TOOLS: ReadonlySet<string> = new Set([
   "comment",
   "create_review",
+  "settle_review_thread",
   "create_issue",
   "add_labels",
   "remove_label",

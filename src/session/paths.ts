@@ -9,7 +9,7 @@
 // changes nothing. Elsewhere names are opened by their full path, checked one name at a time: a
 // link swapped into a directory already checked, at that very moment, could still lead one open
 // out.
-import { constants, existsSync, type Dirent, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readlinkSync, type Dirent, type Stats } from "node:fs";
 import { lstat, mkdir, open, opendir, readlink, realpath, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ToolError } from "./define-tool.js";
@@ -101,35 +101,71 @@ const FINAL_FLAGS: Record<OpenMode, number> = {
 
 type Step = { entry: TreeEntry } | { link: string } | { missing: true };
 
+/** A directory on the way to the named path, open by descriptor only. */
+interface Passage {
+  readonly root: string;
+  readonly path: string;
+  readonly fd: number;
+}
+const passageName = (dir: Passage, name: string) => (THROUGH_FD ? `/proc/self/fd/${dir.fd}/${name}` : join(dir.root, dir.path, name));
+
+/** Why a name could not be opened, as a step: gone, or a link (with its target) that O_NOFOLLOW refused. */
+function refused(error: unknown, readTarget: () => string | undefined): Step {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return { missing: true };
+  // A link refused by O_NOFOLLOW: ELOOP, or ENOTDIR when a directory was asked for.
+  if (code === "ELOOP" || code === "ENOTDIR") {
+    const target = readTarget();
+    if (target !== undefined) return { link: target };
+  }
+  throw error;
+}
+
+// The directories on the way are opened synchronously: opening a directory by one name on a local
+// file system takes microseconds and cannot block (O_DIRECTORY refuses a named pipe), while each
+// asynchronous open costs a round trip through the thread pool, which made most of a file tool's
+// time. What is opened at the end, and every read or write of it, stays asynchronous.
+function passStep(dir: Passage, name: string): { passage: Passage } | Exclude<Step, { entry: TreeEntry }> {
+  const where = passageName(dir, name);
+  try {
+    return { passage: { root: dir.root, path: join(dir.path, name), fd: openSync(where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK) } };
+  } catch (error) {
+    return refused(error, () => {
+      try {
+        return readlinkSync(where);
+      } catch {
+        return undefined;
+      }
+    }) as Exclude<Step, { entry: TreeEntry }>;
+  }
+}
+
 /** Opens one name in `dir` without following a link; a link is reported with its target. */
-async function openStep(dir: TreeEntry, name: string, flags: number): Promise<Step> {
-  const where = dir.inside(name);
+async function openStep(dir: Passage | TreeEntry, name: string, flags: number): Promise<Step> {
+  const where = "fd" in dir ? passageName(dir, name) : dir.inside(name);
   let handle: FileHandle;
   try {
     // Non-blocking, so that a named pipe cannot hold the open (and a thread of the server) forever.
     handle = await open(where, flags | O_NOFOLLOW | O_NONBLOCK, 0o666);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { missing: true };
-    // A link refused by O_NOFOLLOW: ELOOP, or ENOTDIR when a directory was asked for.
-    if (code === "ELOOP" || code === "ENOTDIR") {
-      const target = await readlink(where).catch(() => undefined);
-      if (target !== undefined) return { link: target };
+    let target: string | undefined;
+    try {
+      target = await readlink(where);
+    } catch {
+      target = undefined;
     }
-    throw error;
+    return refused(error, () => target);
   }
   try {
-    return { entry: new TreeEntry(dir.root, join(dir.path, name), handle, await handle.stat()) };
+    return { entry: new TreeEntry(dir.root, name === "." ? dir.path : join(dir.path, name), handle, fstatSync(handle.fd)) };
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error;
   }
 }
 
-async function openRoot(root: string): Promise<TreeEntry> {
-  const handle = await open(root, O_RDONLY | O_DIRECTORY);
-  return new TreeEntry(root, "", handle, await handle.stat());
-}
+const openRoot = (root: string): Passage => ({ root, path: "", fd: openSync(root, O_RDONLY | O_DIRECTORY) });
+const leave = (dir: Passage) => closeSync(dir.fd);
 
 const explain = (path: string, error: unknown): ToolError => {
   if (error instanceof ToolError) return error;
@@ -151,52 +187,63 @@ export async function openInside(root: string, path: string, mode: OpenMode): Pr
   let todo = names(relative(root, absolute));
   let links = 0;
   let made = 0;
-  let dir = await openRoot(root);
-  let handedOver = false;
+  let dir = openRoot(root);
   try {
-    for (let i = 0; i < todo.length; ) {
+    // The root itself was named: opened as any other last step.
+    if (todo.length === 0) return wanted(path, mode, await openAt(dir, ".", FINAL_FLAGS[mode]));
+    for (let i = 0; ; ) {
       const name = todo[i]!;
       const last = i === todo.length - 1;
       // The file tools run in the server, outside the sandbox that keeps .git's config and hooks
       // read-only for commands: a repository's history and settings change through git, not here.
       if (WRITES.has(mode) && name.toLowerCase() === ".git") throw new ToolError(`${path} is inside a .git directory: the tools do not write there; use git commands in the shell`);
-      const step = await openStep(dir, name, last ? FINAL_FLAGS[mode] : O_RDONLY | O_DIRECTORY);
+      const step = last ? await openStep(dir, name, FINAL_FLAGS[mode]) : passStep(dir, name);
       if ("link" in step) {
         // Walk the target in the link's place, from the root again.
         if (++links > MAX_LINKS) throw new ToolError(`${path} has too many levels of symbolic links`);
         const target = isAbsolute(step.link) ? resolve(step.link) : resolve(root, dir.path, step.link);
         if (!inside(root, target)) throw new ToolError(`${path} leads outside the working tree`);
         todo = [...names(relative(root, target)), ...todo.slice(i + 1)];
-        await dir.close();
-        dir = await openRoot(root);
+        const restart = openRoot(root);
+        leave(dir);
+        dir = restart;
         i = 0;
+        if (todo.length === 0) return wanted(path, mode, await openAt(dir, ".", FINAL_FLAGS[mode]));
         continue;
       }
       if ("missing" in step) {
         if (mode !== "create" || last) throw new MissingPathError(`${path} does not exist`);
         if (++made > MAX_MADE) throw new ToolError(`${path} kept changing while it was created`);
-        await mkdir(dir.inside(name)).catch((error: NodeJS.ErrnoException) => {
+        await mkdir(passageName(dir, name)).catch((error: NodeJS.ErrnoException) => {
           if (error.code !== "EEXIST") throw error;
         });
         continue;
       }
-      await dir.close();
-      dir = step.entry;
+      if ("entry" in step) return wanted(path, mode, step.entry);
+      leave(dir);
+      dir = step.passage;
       i += 1;
     }
-    const wanted = mode === "any" ? dir.isDirectory || dir.stats.isFile() : mode === "directory" ? dir.isDirectory : dir.stats.isFile();
-    if (!wanted) {
-      throw new ToolError(
-        mode === "directory" ? `${path} is not a directory` : dir.isDirectory ? `${path} is a directory` : `${path} is not a regular file`,
-      );
-    }
-    handedOver = true;
-    return dir;
   } catch (error) {
     throw explain(path, error);
   } finally {
-    if (!handedOver) await dir.close();
+    leave(dir);
   }
+}
+
+/** Opens `name` (or "." for the directory itself) as the last step; anything but an open entry is an error. */
+async function openAt(dir: Passage, name: string, flags: number): Promise<TreeEntry> {
+  const step = await openStep(dir, name, flags);
+  if ("entry" in step) return step.entry;
+  throw new ToolError(`${dir.path || "."} cannot be opened`);
+}
+
+/** The entry when it is what `mode` asks for; otherwise it is closed and refused. */
+async function wanted(path: string, mode: OpenMode, entry: TreeEntry): Promise<TreeEntry> {
+  const ok = mode === "any" ? entry.isDirectory || entry.stats.isFile() : mode === "directory" ? entry.isDirectory : entry.stats.isFile();
+  if (ok) return entry;
+  await entry.close();
+  throw new ToolError(mode === "directory" ? `${path} is not a directory` : entry.isDirectory ? `${path} is a directory` : `${path} is not a regular file`);
 }
 
 /**

@@ -1,6 +1,7 @@
 // What the model is told: a fixed system prompt, and a first message with the routine's prompt,
 // what triggered the run, the repository's CLAUDE.md, and any outside text, marked as untrusted.
 import type { DeploymentContext, IssueContext, PullRequestContext, ReleaseContext, WorkflowRunContext } from "../run-request.js";
+import type { SkipReason } from "./skipped-files.js";
 import { OUTCOME_TOOL } from "./tools/report-outcome.js";
 import { defuseFrames, untrustedFrame } from "./untrusted.js";
 
@@ -16,21 +17,20 @@ When the task is finished, or cannot be finished, call ${OUTCOME_TOOL} exactly o
 const MAX_CLAUDE_MD = 20_000;
 const MAX_UNTRUSTED = 20_000;
 const MAX_CHANGED_FILES = 100;
-/** Under MAX_UNTRUSTED, so the diff is never cut in the middle of a hunk. */
-const DIFF_BUDGET = 16_000;
+/**
+ * The most diff put into the first message, in characters (about 5,000 tokens). A diff that fits is
+ * there whole: the agent starts reviewing at once, and the prompt is cached with it. A larger one
+ * is not there at all: the agent reads it with pull_request_diff, page by page or file by file,
+ * and the review's coverage line says what it read. Part of a diff in the prompt would look like
+ * all of it. Under MAX_UNTRUSTED, so the diff is never cut.
+ */
+export const DIFF_BUDGET = 16_000;
 
-/** The largest hunks of the diff that fit the budget, largest first, each under its file's name. */
-function biggestHunks(files: ChangedFile[]): { text: string; left: number } {
-  const hunks = files.flatMap((file) => (file.patch ?? "").split(/\n(?=@@ )/).filter(Boolean).map((hunk) => ({ path: file.path, hunk })));
-  hunks.sort((a, b) => b.hunk.length - a.hunk.length);
-  const shown: string[] = [];
-  let used = 0;
-  for (const { path, hunk } of hunks) {
-    if (used + hunk.length > DIFF_BUDGET) continue;
-    shown.push(`--- ${path}\n${hunk}`);
-    used += hunk.length;
-  }
-  return { text: shown.join("\n"), left: hunks.length - shown.length };
+/** The whole diff of the files a review reads (skipped files and those without a patch left out), when it fits DIFF_BUDGET. */
+export function inlineDiff(files: readonly ChangedFile[]): { text: string; files: ChangedFile[] } | undefined {
+  const shown = files.filter((file) => file.patch && !file.skipped);
+  const text = shown.map((file) => `--- ${file.path}\n${file.patch}`).join("\n");
+  return text.length <= DIFF_BUDGET ? { text, files: shown } : undefined;
 }
 
 export interface ChangedFile {
@@ -40,7 +40,18 @@ export interface ChangedFile {
   deletions: number;
   /** The file's diff, as GitHub gives it (absent for binary and very large files). */
   patch?: string;
+  /** Why a review skips it by default (see skipped-files.ts). */
+  skipped?: SkipReason;
 }
+
+/** What changed on the pull request since the routine last reviewed it (see review-since.ts). */
+export type SinceReview =
+  /** The head descends from the reviewed commit: `files` changed after it, in `commits` commits. */
+  | { kind: "since"; commit: string; commits: number; files: ChangedFile[] }
+  /** The head is the reviewed commit. */
+  | { kind: "unchanged"; commit: string }
+  /** The reviewed commit is not in the head's history, or the changes since could not be read: `why`. */
+  | { kind: "whole"; commit: string; why: string };
 
 export interface PromptInput {
   routine: string;
@@ -49,6 +60,8 @@ export interface PromptInput {
   trigger: string;
   pullRequest?: PullRequestContext & { body?: string };
   changedFiles?: ChangedFile[];
+  /** Set when the routine reviewed the pull request before. */
+  sinceReview?: SinceReview;
   release?: ReleaseContext;
   issue?: IssueContext;
   workflowRun?: WorkflowRunContext;
@@ -79,6 +92,18 @@ function otherRepositories(repositories: NonNullable<PromptInput["repositories"]
   return `The routine's other repositories, checked out on their default branches inside the working tree (this repository's git status leaves them out):\n${lines.join("\n")}`;
 }
 
+/** What the prompt says of the routine's earlier review of the pull request, and of its threads. */
+function earlierReview(since: SinceReview, fork: boolean): string {
+  const what =
+    since.kind === "since"
+      ? `This routine reviewed this pull request before, at commit ${since.commit}; ${since.commits} commit${since.commits === 1 ? "" : "s"} came after it. Review what changed since then: the files and the diff below are those changes only.`
+      : since.kind === "unchanged"
+        ? `This routine already reviewed this pull request at its head commit ${since.commit}: nothing changed since.`
+        : defuseFrames(`This routine reviewed this pull request before, at commit ${since.commit}, but ${since.why}: review the whole pull request again.`);
+  const settle = fork ? "" : ", settle with settle_review_thread those whose finding the new commits addressed (resolve them, or answer that they were addressed)";
+  return `${what} Your findings from then are review threads on the pull request: call review_threads to see them with the code as it is now${settle}, and do not post again a finding that is still there (create_review leaves such repeats out).`;
+}
+
 export function buildPrompt(input: PromptInput): string {
   const parts = [`<routine name="${input.routine}">\n${input.task.trim()}\n</routine>`];
   const context = [`Trigger: ${input.trigger}.`];
@@ -89,13 +114,36 @@ export function buildPrompt(input: PromptInput): string {
       "Its title and description, written by its author:",
       untrusted("pull request", `${pr.title}${pr.body ? `\n\n${pr.body}` : ""}`),
     );
-    if (input.changedFiles?.length) {
-      const files = [...input.changedFiles].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
-      const listed = files.slice(0, MAX_CHANGED_FILES).map((file) => defuseFrames(`- ${file.path} (${file.status}, +${file.additions} -${file.deletions})`));
-      if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files`);
-      context.push(`Changed files, largest changes first (read the whole diff with git, e.g. \`git diff origin/${pr.baseRef}...HEAD\`):\n${listed.join("\n")}`);
-      const { text, left } = biggestHunks(files);
-      if (text) context.push(`The largest parts of the diff that fit${left > 0 ? ` (${left} hunk${left === 1 ? "" : "s"} left out)` : ""}:`, untrusted("diff", text));
+    const since = input.sinceReview;
+    if (since) context.push(earlierReview(since, pr.fork !== undefined));
+    // After an earlier review, only what came since; else (or after a rewrite) the whole pull request.
+    const incremental = since?.kind === "since";
+    const changed = incremental ? since.files : input.changedFiles;
+    if (changed?.length) {
+      const files = [...changed].sort((a, b) => b.additions + b.deletions - (a.additions + a.deletions));
+      const listed = files
+        .slice(0, MAX_CHANGED_FILES)
+        .map((file) => defuseFrames(`- ${file.path} (${file.status}, +${file.additions} -${file.deletions}${file.skipped ? `; skipped: ${file.skipped}` : ""})`));
+      if (files.length > MAX_CHANGED_FILES) listed.push(`- … and ${files.length - MAX_CHANGED_FILES} more files (pull_request_files lists them all)`);
+      const whole = `\`git diff origin/${pr.baseRef}...HEAD\``;
+      context.push(
+        incremental
+          ? `Files changed since ${since.commit}, largest changes first (the whole pull request's diff: ${whole}):\n${listed.join("\n")}`
+          : `Changed files, largest changes first (read the whole diff with git, e.g. ${whole}):\n${listed.join("\n")}`,
+      );
+      const what = incremental ? "the diff since then" : "the diff";
+      const skipped = files.filter((file) => file.skipped).length;
+      const skippedWords = skipped > 0 ? ` ${skipped} file${skipped === 1 ? " is" : "s are"} skipped by default (lock files, generated or vendored): read one with pull_request_diff path only if it matters.` : "";
+      const inline = inlineDiff(files);
+      if (inline && inline.text) {
+        context.push(`The whole of ${what}, but for skipped files and files GitHub shows no diff for:${skippedWords}`, untrusted("diff", inline.text));
+      } else if (!inline) {
+        const size = files.reduce((sum, file) => sum + (file.skipped ? 0 : (file.patch?.length ?? 0)), 0);
+        context.push(
+          `${what[0]!.toUpperCase()}${what.slice(1)} is too large to show here (${Math.round(size / 1000)} kB): read it with pull_request_diff, a page of files at a time or one file by path; pull_request_files lists the files with the size of each diff.${skippedWords} ` +
+            "The review's summary ends with a line naming the files you did not read (through pull_request_diff or view) or comment on.",
+        );
+      }
     }
   }
   const release = input.release;

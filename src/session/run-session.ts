@@ -17,7 +17,9 @@ import { resolveInside } from "./paths.js";
 import { createRunDirectory, type RunDirectory } from "./run-directory.js";
 import { unsandboxed, type Launcher } from "./launch.js";
 import { confineRun, type Confinement, type LimitSetting } from "./run-limits.js";
-import { allowedDomains, blockedHint, grantNetwork, sandboxLauncher } from "./sandbox.js";
+import { processRunner } from "./run-command.js";
+import { allowedDomains, blockedHint, commandPrograms, grantNetwork, sandboxLauncher } from "./sandbox.js";
+import { sandboxShell, type SandboxShell } from "./sandbox-shell.js";
 import { DEFAULT_SETUP_TIMEOUT_MS, runSetup } from "./setup-script.js";
 import { buildPrompt, SYSTEM_PROMPT, type PromptInput } from "./prompt.js";
 import { createRedactor } from "./redact.js";
@@ -83,6 +85,10 @@ export interface SessionOptions {
   onSpent?: (costUsd: number) => Promise<void>;
   /** When the run started (epoch ms): the routine's timeout counts from here, setup included. Default: now. */
   startedAt?: number;
+  /** Told of the session's budget and transcript once it has them (calls besides the agent's, such as a finding's verification, count in it). */
+  onSession?: (session: { budget: RunBudget; record(kind: string, data: unknown): Promise<void>; signal?: AbortSignal }) => void;
+  /** Told of each tool call that ended without an error (a review's coverage counts the changed files viewed). */
+  onToolResult?: (name: string, input: unknown) => void;
   record(kind: string, data: unknown): Promise<void>;
   signal?: AbortSignal;
 }
@@ -106,16 +112,16 @@ export class SandboxUnavailableError extends Error {
 }
 
 /** How commands start: in the sandbox under every network level, or (the operator's choice on a host that cannot sandbox) without it. */
-async function launcherFor(options: SessionOptions, environment: Environment | undefined, run: RunDirectory): Promise<{ launch?: Launcher; warning?: string }> {
+async function launcherFor(options: SessionOptions, environment: Environment | undefined, run: RunDirectory): Promise<{ launch?: Launcher; sandboxed: boolean; warning?: string }> {
   const { sandbox, root } = options;
-  if (!sandbox) return {};
+  if (!sandbox) return { sandboxed: false };
   if (sandbox.available) {
     // Every run directory is hidden, this run's own paths bound back: runs never see each other.
     const hidden = [...sandbox.hidden, dirname(run.path)];
-    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden, tmp: run.tmp, state: run.sandbox, sockets: run.sockets }) };
+    return { launch: await sandboxLauncher(environment, { writable: [root, run.home], hidden, tmp: run.tmp, state: run.sandbox, sockets: run.sockets }), sandboxed: true };
   }
   const level = environment?.network ?? "trusted";
-  if (sandbox.allowUnsandboxed) return { warning: `commands run without a sandbox (network: ${level} is not enforced, and commands can read the server's files): ${sandbox.reason}` };
+  if (sandbox.allowUnsandboxed) return { sandboxed: false, warning: `commands run without a sandbox (network: ${level} is not enforced, and commands can read the server's files): ${sandbox.reason}` };
   throw new SandboxUnavailableError(
     `this host cannot sandbox commands (${sandbox.reason}), and every run's commands need the sandbox; the operator can set ROUTINES_ALLOW_UNSANDBOXED=true to run them without one`,
   );
@@ -154,6 +160,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const model = routine.model ?? options.defaultModel;
   // Before anything is checked out or run: a dollar budget on a model without a price is an error at once.
   const budget = budgetFor(options, model);
+  // Calls besides the agent's count in the same budget; a model among them without a price is refused here too.
+  options.onSession?.({ budget, record, ...(options.signal ? { signal: options.signal } : {}) });
   const readRepositoryFile = options.readRepositoryFile ?? ((path: string) => readOptional(root, path));
   let task = routine.prompt;
   if (task === undefined && routine.prompt_file) {
@@ -171,6 +179,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const env = commandEnvironment({ home: run.home, tmp: run.tmp, ...(options.environment ? { environment: options.environment } : {}), secrets: options.secrets });
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   let limits: Confinement | undefined;
+  let shell: SandboxShell | undefined;
   try {
     // The run's processes, memory and disk: a run over a limit is stopped, with the limit as its reason.
     limits = options.sandbox?.limits ? await confineRun(options.sandbox.limits, run.path, options.signal ? { signal: options.signal } : {}) : undefined;
@@ -180,7 +189,13 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     const environment = granted.environment;
     const launcher = await launcherFor(options, environment, run);
     const { warning } = launcher;
-    const launch = limits ? limits.launcher(launcher.launch ?? unsandboxed, launcher.launch !== undefined) : launcher.launch;
+    const launch = limits ? limits.launcher(launcher.launch ?? unsandboxed, launcher.sandboxed) : launcher.launch;
+    // Sandboxed, the run's commands share one sandbox, started now and ready by the first; connectors keep one each.
+    if (launcher.sandboxed && launch) {
+      shell = sandboxShell({ launch, cwd: root, env, programs: commandPrograms() });
+      shell.prepare();
+    }
+    const commands = shell ?? (launch ? processRunner(env, launch) : undefined);
     if (environment?.setup) {
       await record("setup_start", { script: environment.setup });
       const setup = await runSetup({
@@ -191,7 +206,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         ...setupLimit(environment.setup_timeout, deadline, timeoutMs),
         ...(options.setupCacheDir ? { cacheDir: options.setupCacheDir } : {}),
         ...(signal ? { signal } : {}),
-        ...(launch ? { launch } : {}),
+        ...(commands ? { commands } : {}),
       }).catch(async (error: unknown) => {
         await record("setup_end", { failed: true, error: (error as Error).message });
         throw error;
@@ -212,6 +227,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
         ...tool,
         run: async (input, context) => {
           const result = await tool.run(input, context);
+          if (!result.isError) options.onToolResult?.(tool.name, input);
           // A command that crossed a limit stops the run before the model goes on.
           await limits?.check();
           return { ...result, output: redact(result.output) };
@@ -223,7 +239,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       deadline,
       maxOutputTokens: options.maxOutputTokens,
       ...(options.context ? { context: options.context } : {}),
-      toolContext: { root, env, ...(launch ? { launch } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
+      toolContext: { root, env, ...(commands ? { commands } : {}), networkHint: (output: string, command: string) => blockedHint(output, environment, command) },
       ...(signal ? { signal } : {}),
       budget,
       record,
@@ -248,6 +264,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     throw limits?.exceeded() ?? error;
   } finally {
     await connectors?.close();
+    await shell?.close();
     await limits?.close();
     if (!options.runDirectory) await run.remove();
   }

@@ -1,5 +1,5 @@
 // The program that runs one command line in the sandbox: `node --input-type=module --eval
-// "$(sandboxRunner(<srt module URL>))" <settings file> <srt's own directory> <command>`. It does what srt's own command does,
+// "$(sandboxRunner(<srt module URL>))" <settings file> <srt's own directory> <directory to wrap from> <command>`. It does what srt's own command does,
 // with one difference: srt's command requires a network section and then always cuts the network
 // off, and `network: full` needs the filesystem rules alone. With a network section it starts srt's
 // filtering proxy; without one it only wraps the command (bubblewrap, with its PID namespace and
@@ -10,11 +10,16 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { SandboxManager, SandboxRuntimeConfigSchema, FilesystemConfigSchema } from ${JSON.stringify(srt)};
-const [settingsFile, own, command] = process.argv.slice(1);
+const [settingsFile, own, wrapFrom, command] = process.argv.slice(1);
+// srt keeps commands from writing its "dangerous files" in the directory it starts in, and leaves
+// empty stand-ins there for those that do not exist: it starts in the sandbox's own directory (see
+// protectedPaths in sandbox.ts), and the command where it was started.
+const cwd = process.cwd();
 // srt keeps its files in its TMPDIR; the command keeps its own.
 const commandTmp = process.env.TMPDIR;
 process.env.TMPDIR = own;
 try {
+  process.chdir(wrapFrom);
   const settings = JSON.parse(readFileSync(settingsFile, "utf8"));
   let wrapped;
   if (settings.network) {
@@ -26,7 +31,7 @@ try {
   if (wrapped === command) throw new Error("sandbox-runtime did not wrap the command");
   const env = { ...process.env, TMPDIR: commandTmp };
   if (commandTmp === undefined) delete env.TMPDIR;
-  const child = spawn(wrapped, { shell: true, stdio: "inherit", env });
+  const child = spawn(wrapped, { shell: true, stdio: "inherit", env, cwd });
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
   child.on("error", (error) => {
     console.error("sandbox: " + error.message);

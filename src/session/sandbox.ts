@@ -8,18 +8,18 @@
 // rest: `none`, `trusted` and custom lists cut the network off and let a filtering proxy reach the
 // allowed hosts; `full` leaves the network open, and only repositories the operator lists get it.
 import { repositoryPatternScore } from "../config/repository-pattern.js";
-import { execFile } from "node:child_process";
-import { existsSync, readdirSync, realpathSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import type { Environment } from "../config/schema.js";
 import type { Launcher } from "./launch.js";
 import { MAX_SOCKET_DIR } from "./run-directory.js";
 import { sandboxRunner } from "./sandbox-runner.js";
+import type { CommandPrograms } from "./sandbox-dispatcher.js";
+import { sandboxShell, type SandboxShell } from "./sandbox-shell.js";
 
 /** Hosts of `network: trusted`: package registries and common development hosts. */
 export const TRUSTED_DOMAINS = [
@@ -79,7 +79,7 @@ export function grantNetwork(
 }
 
 export interface SandboxPaths {
-  /** Where commands may write (and read): the working tree, the run's HOME. */
+  /** Where commands may write (and read): the working tree (first), the run's HOME. */
   writable: string[];
   /**
    * The server's own files, denied wherever they are, also inside the system directories: its
@@ -111,19 +111,70 @@ function systemSecrets(): string[] {
   return ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssl/private", "/etc/security/opasswd", "/etc/credstore", "/etc/credstore.encrypted", ...sshHostKeys];
 }
 
+const SECCOMP_DIR = join(dirname(dirname(SRT)), "vendor", "seccomp");
+
+export class SandboxProgramError extends Error {
+  override name = "SandboxProgramError";
+}
+
+/**
+ * What gives each command of a run's sandbox its namespaces (see sandbox-dispatcher.ts), by
+ * absolute path inside the system directories the sandbox reads: util-linux's unshare, srt's
+ * seccomp helper for this machine (x64 or arm64), bash.
+ */
+export function commandPrograms(): CommandPrograms {
+  const find = (name: string, places: string[]) => {
+    const found = places.find((place) => existsSync(place));
+    if (!found) throw new SandboxProgramError(`the sandbox needs ${name}, found in none of ${places.join(", ")}`);
+    return realpathSync(found);
+  };
+  return {
+    unshare: find("util-linux's unshare", ["/usr/bin/unshare", "/bin/unshare"]),
+    applySeccomp: find("sandbox-runtime's seccomp helper", [join(SECCOMP_DIR, process.arch === "arm64" ? "arm64" : "x64", "apply-seccomp")]),
+    bash: find("bash", ["/usr/bin/bash", "/bin/bash"]),
+  };
+}
+
 /** The system paths to read back, as they exist here: /etc/resolv.conf's target too (systemd-resolved keeps it in /run). */
 function systemPaths(): string[] {
   const paths = SYSTEM.filter((path) => existsSync(path));
+  const within = (file: string) => paths.some((path) => file.startsWith(`${path}/`));
   try {
     const resolver = realpathSync("/etc/resolv.conf");
-    if (!paths.some((path) => resolver.startsWith(`${path}/`))) paths.push(resolver);
+    if (!within(resolver)) paths.push(resolver);
   } catch {
     // no resolver configuration: nothing to read back
   }
   // srt's own seccomp helper runs inside the sandbox, wherever the server is installed.
-  const seccomp = join(dirname(dirname(SRT)), "vendor", "seccomp");
-  if (existsSync(seccomp)) paths.push(realpathSync(seccomp));
+  if (existsSync(SECCOMP_DIR)) paths.push(realpathSync(SECCOMP_DIR));
+  // So does the run's dispatcher, with the server's own node (that one file, not its directory).
+  const node = realpathSync(process.execPath);
+  if (!within(node)) paths.push(node);
   return paths;
+}
+
+// What srt keeps commands from writing in the directory it starts in (its "dangerous files": shell
+// and git settings, editor and agent folders, git's hooks and config). srt starts in the sandbox's
+// own state directory instead of the working tree, because for a path that does not exist it
+// leaves an empty file in its place on the host for as long as the sandbox lives, and a run's
+// sandbox lives as long as the run: the server's git and file tools would find them in the working
+// tree. The protection of those that exist is asked for here, by name; those that do not exist
+// may be created, as the run's file tools may anyway (the server reads a run's .mcp.json from
+// the repository, not from the working tree). Git's hooks and config are kept whether they exist
+// or not, as srt does: the server runs git in the working tree. Their stand-ins are inside .git,
+// which git and the file tools leave alone.
+const PROTECTED = [".gitconfig", ".gitmodules", ".bashrc", ".bash_profile", ".zshrc", ".zprofile", ".profile", ".ripgreprc", ".mcp.json", ".vscode", ".idea", ".claude/commands", ".claude/agents"];
+
+/** The paths of the working tree `tree` that commands may not write: as srt keeps them in the directory it starts in. */
+export function protectedPaths(tree: string): string[] {
+  const paths = PROTECTED.map((name) => join(tree, name)).filter((path) => existsSync(path));
+  let gitDirectory = false;
+  try {
+    gitDirectory = statSync(join(tree, ".git")).isDirectory();
+  } catch {
+    // no .git: nothing of git's to keep
+  }
+  return gitDirectory ? [...paths, join(tree, ".git/hooks"), join(tree, ".git/config")] : paths;
 }
 
 /** srt's settings for the environment's network level and the run's paths. */
@@ -138,7 +189,7 @@ export function sandboxSettings(environment: Environment | undefined, paths: San
       // srt binds its proxy sockets before it denies "/": their directory is read back.
       allowRead: [...systemPaths(), paths.sockets],
       allowWrite: [...paths.writable, paths.tmp],
-      denyWrite: [],
+      denyWrite: paths.writable[0] === undefined ? [] : protectedPaths(paths.writable[0]),
     },
   };
 }
@@ -160,6 +211,14 @@ export async function sandboxLauncher(environment: Environment | undefined, path
   // apart from the command's own: the run's, removed with the run.
   const { sockets } = paths;
   if (sockets.length > MAX_SOCKET_DIR) throw new Error(`the sandbox's socket directory ${sockets} is longer than ${MAX_SOCKET_DIR} characters, too long for a socket's path`);
+  // The run's dispatcher runs the server's node inside the sandbox (see sandbox-shell.ts).
+  const node = realpathSync(process.execPath);
+  const hiding = paths.hidden.find((path) => node === path || node.startsWith(`${path}/`));
+  if (hiding) {
+    throw new SandboxProgramError(
+      `the server's node (${node}) is inside ${hiding}, which commands may not see, and the run's sandbox runs it: install Node.js outside the server's HOME, working and data directories (e.g. under /usr/local)`,
+    );
+  }
   await mkdir(sockets, { recursive: true, mode: 0o700 });
   const settings = join(paths.state, "settings.json");
   await writeFile(settings, JSON.stringify(sandboxSettings(environment, paths)));
@@ -169,7 +228,7 @@ export async function sandboxLauncher(environment: Environment | undefined, path
   // sandbox), and the runner passes TMPDIR on otherwise.
   return (command) => ({
     file: "env",
-    args: [`CLAUDE_CODE_TMPDIR=${paths.tmp}`, `TMPDIR=${paths.tmp}`, process.execPath, "--input-type=module", "--eval", runner, settings, sockets, PROXY_READY + command],
+    args: [`CLAUDE_CODE_TMPDIR=${paths.tmp}`, `TMPDIR=${paths.tmp}`, process.execPath, "--input-type=module", "--eval", runner, settings, sockets, paths.state, PROXY_READY + command],
   });
 }
 
@@ -185,18 +244,22 @@ export function blockedHint(output: string, environment: Environment | undefined
   return `[The network policy "${level}" blocked ${what}: it allows ${allowed}. Other hosts cannot be reached from this routine's environment.]`;
 }
 
-/** Whether this host can run the sandbox as commands get it, and why not. */
+/** Whether this host can run the sandbox as commands get it (a run's sandbox, one command in it), and why not. */
 export async function sandboxSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "routines-sandbox-probe-"));
+  const dir = await realpath(await mkdtemp(join(tmpdir(), "routines-sandbox-probe-")));
+  let shell: SandboxShell | undefined;
   try {
     const launch = await sandboxLauncher({ network: "none" }, { writable: [dir], hidden: [], tmp: dir, state: dir, sockets: join(dir, "srt") });
-    const { file, args } = launch("echo sandboxed");
-    const { stdout } = await promisify(execFile)(file, args, { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeout: 30_000 });
-    return stdout.includes("sandboxed") ? { ok: true } : { ok: false, reason: "the sandbox probe printed nothing" };
+    shell = sandboxShell({ launch, cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, programs: commandPrograms() });
+    const { code, output } = await shell.run({ command: "echo sandboxed", cwd: dir, timeoutMs: 30_000, timeoutReason: "the sandbox probe timed out after 30s" });
+    if (code === 0 && output.includes("sandboxed")) return { ok: true };
+    return { ok: false, reason: lastLines(output) || "the sandbox probe printed nothing" };
   } catch (error) {
-    const failure = error as { stderr?: string; message: string };
-    return { ok: false, reason: (failure.stderr || failure.message).trim().split("\n").slice(-3).join(" ") };
+    return { ok: false, reason: lastLines((error as Error).message) };
   } finally {
+    await shell?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+const lastLines = (text: string) => text.trim().split("\n").slice(-3).join(" ");

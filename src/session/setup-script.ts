@@ -7,8 +7,7 @@ import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { formatDuration } from "../config/duration.js";
 import { truncate } from "./define-tool.js";
-import type { Launcher } from "./launch.js";
-import { runCommand } from "./run-command.js";
+import { processRunner, type CommandRunner } from "./run-command.js";
 
 export const DEFAULT_SETUP_TIMEOUT_MS = 10 * 60_000;
 
@@ -35,8 +34,8 @@ export interface SetupOptions {
   /** Where results are kept; without it the script always runs. */
   cacheDir?: string;
   signal?: AbortSignal;
-  /** How the script starts: in the sandbox, or plain bash. */
-  launch?: Launcher;
+  /** Where the script runs: in the run's sandbox, or its own process; without it, plain bash in `env`. */
+  commands?: CommandRunner;
 }
 
 export interface SetupResult {
@@ -57,14 +56,12 @@ async function cacheKey(options: SetupOptions): Promise<string> {
 }
 
 async function runScript(options: SetupOptions): Promise<string> {
-  const { code, stopped, output } = await runCommand({
+  const { code, stopped, output } = await (options.commands ?? processRunner(options.env)).run({
     command: options.script,
     cwd: options.root,
-    env: options.env,
     timeoutMs: options.timeoutMs,
     timeoutReason: options.timeoutReason ?? `it ran longer than ${formatDuration(options.timeoutMs)}`,
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.launch ? { launch: options.launch } : {}),
   });
   const text = truncate(output.trimEnd());
   if (stopped) throw new SetupError(`the setup script was stopped: ${stopped}\n${text}`);

@@ -48,7 +48,7 @@ export async function dispatchTools(calls: readonly ToolCall[], options: Dispatc
     const results = await Promise.all(group.map(run));
     for (const [i, call] of group.entries()) {
       const result = results[i]!;
-      await record("tool_result", { id: call.id, name: call.name, output: result.output, isError: result.isError ?? false });
+      await record("tool_result", { id: call.id, name: call.name, output: result.output, isError: result.isError ?? false, ...(result.published === undefined ? {} : { published: result.published }) });
       done.push({ call, result });
     }
   }

@@ -5,6 +5,12 @@
 // fires once, ever: its state is kept in the store before the run is admitted, so a restart never
 // fires it again; one missed while the server was down fires at start when it is less than the
 // grace period late, and is otherwise recorded as missed.
+//
+// Several processes on one database each run every timer, and a slot still makes one run: the
+// store records a scheduled run under its routine and minute (admission's dedupe key, unique in
+// the runs table, written in the admission's transaction), so of the processes that fire a slot,
+// or catch it up late, one records the run and the others find it there. A one-off's fate is
+// recorded once (a unique key) before it is admitted, so one process fires it or records it missed.
 import { scheduleCron, scheduleInstant, timezoneOf } from "../config/schedule.js";
 import { routineFacts } from "../config/environment-of.js";
 import type { Environment, Routine } from "../config/schema.js";

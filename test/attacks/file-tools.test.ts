@@ -2,7 +2,8 @@
 // sandbox: a routine's command plants symbolic links in its working tree, and the scripted agent
 // reads through them. Nothing of the server (its private key, `.env`, data directory) and nothing
 // of the host may come back, a link to `/` may not keep a run past its timeout, and a hostile
-// regular expression may not stall the server. Assertions are on what crossed the wires: the
+// regular expression may not stall the server; grep's ripgrep takes no option from a pattern, the
+// tree or the server's environment (RIPGREP_CONFIG_PATH). Assertions are on what crossed the wires: the
 // model's requests (the tool results it saw), GitHub's comments and check runs, the server's log
 // (transcripts are logged at debug level), and /healthz.
 import { randomBytes } from "node:crypto";
@@ -26,6 +27,8 @@ let cwd: string;
 const webhookSecret = randomBytes(18).toString("hex");
 const vault = `vault-${randomBytes(18).toString("hex")}`;
 let sessionSecret: string;
+/** An operator's ripgrep configuration, as RIPGREP_CONFIG_PATH names it: the search must not take it. */
+let ripgrepConfig: { path: string; ran: string };
 
 beforeAll(async () => {
   world = await startWorld();
@@ -44,7 +47,12 @@ beforeAll(async () => {
   // as a file beside it, and the data directory (database, dashboard session secret) under it.
   cwd = await mkdtemp(join(tmpdir(), "routines-attack-files-"));
   await writeFile(join(cwd, "app.private-key.pem"), privateKey);
-  server = await world.startServer({ cwd, extra: { WEBHOOK_SECRET: webhookSecret, ROUTINES_SECRET_VAULT: vault } });
+  // Follow links, and run a preprocessor that leaves a mark and shows the server's .env beside each file.
+  const rgDir = await mkdtemp(join(tmpdir(), "routines-attack-rg-"));
+  ripgrepConfig = { path: join(rgDir, "ripgreprc"), ran: join(rgDir, "pre-ran") };
+  await writeFile(join(rgDir, "pre.sh"), `#!/bin/sh\ntouch ${ripgrepConfig.ran}\ncat ${join(cwd, ".env")} "$1"\n`, { mode: 0o755 });
+  await writeFile(ripgrepConfig.path, `--follow\n--pre=${join(rgDir, "pre.sh")}\n--no-ignore\n`);
+  server = await world.startServer({ cwd, extra: { WEBHOOK_SECRET: webhookSecret, ROUTINES_SECRET_VAULT: vault }, env: { RIPGREP_CONFIG_PATH: ripgrepConfig.path } });
   sessionSecret = (await readFile(join(cwd, "data", "session-secret"), "utf8")).trim();
 });
 
@@ -156,6 +164,58 @@ describe("the file tools, attacked through links a command plants", () => {
     }
     // Nor even the names of the server's files.
     for (const name of ["session-secret", "routines.db", "app.private-key.pem"]) expect(JSON.stringify(results.slice(1))).not.toContain(`${name}\\n`);
+  });
+
+  it("grep's ripgrep takes no option from the pattern, the tree or the server's environment, and no huge file holds it", async () => {
+    const marker = "[case-ripgrep]";
+    const plant = [
+      `ln -s ${cwd} srv`,
+      `printf '#!/bin/sh\\ncat ${join(cwd, ".env")}\\n' > pre.sh && chmod +x pre.sh`,
+      "head -c 3000000 /dev/zero | tr '\\0' a > huge.txt",
+      "mkdir -p many && for i in $(seq 1 2000); do echo match-$i > many/f$i.txt; done",
+      "echo planted",
+    ].join(" && ");
+    const attempts = [
+      call("shell", { command: plant }),
+      // Settings ripgrep would take if it were pointed at them (the sandbox keeps commands from writing this name).
+      call("create_file", { path: ".ripgreprc", content: "--follow\n--pre=./pre.sh\n" }),
+      call("grep", { pattern: "[A-Za-z0-9+/]{30}" }),
+      call("grep", { pattern: "--pre=./pre.sh" }),
+      call("grep", { pattern: "-L", path: "srv" }),
+      call("grep", { pattern: "--follow", include: "--pre=./pre.sh" }),
+      call("grep", { pattern: "-f.env", path: "srv" }),
+      call("grep", { pattern: "a", path: "huge.txt" }),
+      call("grep", { pattern: "a+$" }),
+      call("grep", { pattern: "match-" }),
+    ];
+    world.model.session(marker, (turn, _attempt, request) => {
+      if (turn < attempts.length) return attempts[turn]!;
+      if (turn === attempts.length) return call("comment", { body: JSON.stringify(toolResults(request.body.messages)).slice(0, 60_000) });
+      return outcome("Searched.");
+    });
+    const { pull, head } = await pullRequest(REPO, marker);
+    await eventually(() => world.github.checkRuns.find((check) => check.head_sha === head && check.status === "completed"), { what: "the run's check" });
+
+    const requests = world.model.sessionRequests(marker);
+    const results = toolResults(requests.at(-1)!.body.messages) as Array<{ content: string; is_error?: boolean }>;
+    expect(results.length).toBeGreaterThanOrEqual(attempts.length + 1);
+    expect(results[0]!.content).toContain("planted");
+    const seen = JSON.stringify(requests.map((request) => request.body.messages));
+    const posted = JSON.stringify(world.github.comments.filter((comment) => comment.issue === pull.number));
+    for (const secret of await serverSecrets()) {
+      expect(seen, "a tool result").not.toContain(secret);
+      expect(posted, "GitHub").not.toContain(secret);
+    }
+    // Neither the operator's configuration nor the tree's ran anything, and no link was followed.
+    expect(await readFile(ripgrepConfig.ran).then(() => "ran", () => "never ran")).toBe("never ran");
+    // The patterns were patterns: the planted files matched them as text.
+    expect(results[3]!.content).toBe(".ripgreprc:2: --pre=./pre.sh");
+    expect(results[4]!.content).toMatch(/^grep failed: srv leads outside the working tree/);
+    expect(results[5]!.content).toBe("No matches for /--follow/.");
+    expect(results[7]!.content).toMatch(/huge\.txt is larger than 2 MB, which grep does not search/);
+    // The huge file was skipped, and the many matches were cut to the most shown.
+    expect(results[8]!.content).not.toContain("huge.txt");
+    expect(results[9]!.content).toMatch(/\n\[1700 more matches not shown; narrow the search\]$/);
   });
 
   it("write nothing into a repository's .git: not its config, not a hook, not through a link to it", async () => {

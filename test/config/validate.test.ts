@@ -110,6 +110,20 @@ describe("rules", () => {
     expect(lines(source("      monthly_usd: 100\n"))[0]).toMatch(/^6:7: routines\.triage\.budget/);
   });
 
+  it("reads a routine's review settings, and reports a glob that expands too far or a key it does not know", () => {
+    const source = (review: string) => `version: 1\nroutines:\n  review:\n    prompt: Review.\n    review:\n${review}`;
+    const ok = source('      skip: ["**/__snapshots__/**", "!vendor/ours/**"]\n      verify: true\n      verify_model: claude-haiku-4-5\n');
+    expect(lines(ok)).toEqual([]);
+    expect(validateRoutines(ok, { now }).routines.review!.review).toEqual({ skip: ["**/__snapshots__/**", "!vendor/ours/**"], verify: true, verify_model: "claude-haiku-4-5" });
+    const braces = `"${"{a,b}".repeat(7)}"`;
+    expect(lines(source(`      skip: [${braces}]\n`))).toEqual([
+      '6:14: routines.review.review.skip[0]: must be a path glob such as "docs/**" or "**/*.snap", with {…} alternatives expanding to at most 64 globs',
+    ]);
+    expect(lines(source('      skip: [""]\n'))[0]).toMatch(/routines\.review\.review\.skip\[0\]: must not be empty/);
+    expect(lines(source("      verify: yes please\n"))).toHaveLength(1);
+    expect(lines(source("      exclude: [a]\n"))[0]).toMatch(/^6:7: routines\.review\.review/);
+  });
+
   it("keeps a routine whose one-off time has passed, with a warning", () => {
     const source = 'version: 1\nroutines:\n  once:\n    prompt: Once.\n    triggers:\n      - schedule: { at: "2026-11-24T11:00:00Z" }\n';
     const config = validateRoutines(source, { now });

@@ -85,7 +85,7 @@ describe("a routine's status comment, as deployed", () => {
     await github.pushToPullRequest(REPO, pull.number, { "NOTES.md": "second\n" });
     await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "synchronize"));
     const second = await eventually(() => created!.body.includes("Nothing new in the second push.") && created!.body, { what: "the second run's result" });
-    expect(second).toMatch(/^✅ \*\*`review`\*\*: Succeeded on `[0-9a-f]{7}`\.\n\nNo problems found: the run posted no review or comment\. Nothing new in the second push\./);
+    expect(second).toMatch(/^✅ \*\*`review`\*\*: Succeeded on `[0-9a-f]{7}`\.\n\nNo problems found in 1 file: the run posted no review or comment\. Nothing new in the second push\./);
     expect(second).toContain("started by the pull request's `synchronize`");
     expect(RUN_LINK.exec(second)?.[1]).not.toBe(linked);
     // One comment, edited in place: running, finished, then by the next run.
@@ -112,7 +112,7 @@ describe("a routine's status comment, as deployed", () => {
     await eventually(() => editsOf(status!.id).some((body) => /^(⏳|🔄) .*\n\n<sub>.*started by `\/routine run` from @writer/.test(body)), { what: "the command's run in the status comment" });
     const done = await eventually(() => status!.body.includes("Looked at the auth changes.") && status!.body, { what: "the command's run's result" });
     expect(done).toContain("started by `/routine run` from @writer");
-    expect(done).toContain("No problems found: the run posted no review or comment. Looked at the auth changes.");
+    expect(done).toContain("No problems found in 1 file: the run posted no review or comment. Looked at the auth changes.");
     await sleep(1_000);
     expect(commentsOn(REPO, pull.number)).toEqual([status]);
     expect(commentsOn(REPO, pull.number).some((c) => c.body.startsWith("Started"))).toBe(false);

@@ -208,6 +208,39 @@ describeEachStore("the check-run publisher", ({ fresh, freshPlace }) => {
     expect(writesOf("run:run_2")).toEqual([["create", "queued"]]);
     expect(api.checks.get(100)?.history).toEqual(["queued", "completed"]);
   });
+
+  it("creates each check once when two processes share the outbox", async () => {
+    const open = await freshPlace();
+    const [first, second] = [await open(), await open()];
+    const api = new FakeChecks();
+    // GitHub takes a moment to answer: time for the other process to look at the same states.
+    api.hold = new Promise((resolve) => setTimeout(resolve, 50));
+    const keys = Array.from({ length: 24 }, (_, i) => `run:r${i}`);
+    for (const key of keys) await first.recordCheck(entry({ key, runId: undefined, state: { ...state("queued"), external_id: key } }));
+    const outboxes = [start(first, api), start(second, api)];
+    await eventually(() => api.writes.length >= keys.length, 20_000);
+    await Promise.all(outboxes.map((outbox) => outbox.idle()));
+    expect(api.writes.filter((write) => write.kind === "create").map((write) => write.key).sort()).toEqual([...keys].sort());
+    expect(api.writes.filter((write) => write.kind === "update")).toEqual([]);
+  });
+
+  it("publishes what a process that died while sending held once its claim expires, without creating the check a second time", async () => {
+    const store = await fresh();
+    const api = new FakeChecks();
+    await store.recordCheck(entry());
+    // The dead process claimed the state, sent its creation, and died before recording the answer.
+    const expiresAt = new Date(Date.now() + 800);
+    const [held] = await store.claimChecks(new Date(), 1, { owner: "a process that died", expiresAt });
+    await store.markCheckCreating("run:run_1");
+    await api.create(held!);
+    await store.recordCheck(entry({ version: 2, state: state("completed") }));
+    start(store, api);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(api.writes).toHaveLength(1);
+    await eventually(() => api.writes.length === 2, 10_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt.getTime());
+    expect(api.writes.map((write) => [write.kind, write.status, write.id])).toEqual([["create", "queued", 100], ["update", "completed", 100]]);
+  });
 });
 
 async function eventually(condition: () => boolean, timeoutMs = 5_000): Promise<void> {

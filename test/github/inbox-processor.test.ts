@@ -21,7 +21,7 @@ const later = () => {
   return { promise, release };
 };
 
-describeEachStore("InboxProcessor", ({ fresh }) => {
+describeEachStore("InboxProcessor", ({ fresh, freshPlace }) => {
   it("hands every pending delivery on in order of arrival and records it done", async () => {
     const store = await inboxWith(await fresh(), ["a", "b", "c"]);
     const handled: ReceivedWebhook[] = [];
@@ -71,7 +71,7 @@ describeEachStore("InboxProcessor", ({ fresh }) => {
     await expect.poll(() => started.slice(3)).toEqual(["a2", "d"]);
     for (const id of ["c", "a2", "d"]) gates.get(id)!.release();
     await processor.idle();
-    expect((await store.pendingDeliveries(10)).length).toBe(0);
+    expect((await store.pendingDeliveries(10, new Date())).length).toBe(0);
     await processor.stop();
   });
 
@@ -138,10 +138,12 @@ describeEachStore("InboxProcessor", ({ fresh }) => {
   it("resumes what a stopped server left pending, and gives up a delivery that stopped the server every time", async () => {
     const store = await inboxWith(await fresh(), ["cut-short", "killer"]);
     // The last server started both; it stopped handling cut-short once, and killer three times.
-    await store.startDelivery("cut-short");
-    for (let i = 0; i < 3; i++) await store.startDelivery("killer");
+    const claim = { owner: "the stopped server", expiresAt: new Date(Date.now() + 3_600_000) };
+    await store.startDelivery("cut-short", claim, new Date());
+    for (let i = 0; i < 3; i++) await store.startDelivery("killer", claim, new Date());
     const handled: string[] = [];
-    const processor = new InboxProcessor(store, { handle: async ({ id }) => void handled.push(id), keepMs: 1_000, log: quiet });
+    // The only process on the store: the claims the stopped one left end at once.
+    const processor = new InboxProcessor(store, { handle: async ({ id }) => void handled.push(id), keepMs: 1_000, log: quiet, soleProcess: true });
     processor.start();
     await processor.idle();
     expect(handled).toEqual(["cut-short"]);
@@ -172,6 +174,60 @@ describeEachStore("InboxProcessor", ({ fresh }) => {
     await processor.idle();
     await expect.poll(async () => await store.getDelivery("old")).toBeUndefined();
     expect(await store.getDelivery("recent")).toBeDefined();
+    await processor.stop();
+  });
+
+  it("shares the inbox with another process: each delivery is handled once, those of one ordering key one at a time and in order", async () => {
+    const open = await freshPlace();
+    const ids = Array.from({ length: 40 }, (_, i) => [`d${i}`, `pr#${i % 4}`] as [string, string]);
+    const [first, second] = [await inboxWith(await open(), ids), await open()];
+    const handled: Array<{ id: string; by: string }> = [];
+    const busyKeys = new Set<string>();
+    const overlaps: string[] = [];
+    const processorOn = (store: RunStore, by: string) =>
+      new InboxProcessor(store, {
+        handle: async ({ id, payload }) => {
+          const key = ids.find(([candidate]) => candidate === id)![1];
+          if (busyKeys.has(key)) overlaps.push(id);
+          busyKeys.add(key);
+          handled.push({ id, by });
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          busyKeys.delete(key);
+          expect(payload).toEqual({ id });
+        },
+        // Two keys each at most: the other process has the other two to take.
+        concurrency: 2,
+        keepMs: 1_000,
+        pollMs: 50,
+        log: quiet,
+      });
+    const processors = [processorOn(first, "first"), processorOn(second, "second")];
+    for (const processor of processors) processor.start();
+    // An hour on, every claim has expired: what is still pending is listed whoever holds it.
+    await expect.poll(async () => (await first.pendingDeliveries(100, new Date(Date.now() + 3_600_000))).length, { timeout: 20_000 }).toBe(0);
+    await Promise.all(processors.map((processor) => processor.idle()));
+    expect(handled.map(({ id }) => id).sort()).toEqual(ids.map(([id]) => id).sort());
+    expect(overlaps).toEqual([]);
+    for (let key = 0; key < 4; key++) {
+      const order = handled.filter(({ id }) => Number(id.slice(1)) % 4 === key).map(({ id }) => Number(id.slice(1)));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    // Both took part.
+    expect(new Set(handled.map(({ by }) => by)).size).toBe(2);
+    for (const [id] of ids) expect(await first.getDelivery(id)).toMatchObject({ state: "done", attempts: 1 });
+    await Promise.all(processors.map((processor) => processor.stop()));
+  });
+
+  it("takes a delivery that a dead process held once its claim expires, and not before", async () => {
+    const store = await inboxWith(await fresh(), ["held", "free"]);
+    const expiresAt = new Date(Date.now() + 1_000);
+    expect(await store.startDelivery("held", { owner: "a process that died", expiresAt }, new Date())).toBeDefined();
+    const handled: Array<{ id: string; at: number }> = [];
+    const processor = new InboxProcessor(store, { handle: async ({ id }) => void handled.push({ id, at: Date.now() }), keepMs: 1_000, pollMs: 50, log: quiet });
+    processor.start();
+    await expect.poll(() => handled.map(({ id }) => id), { timeout: 10_000 }).toEqual(["free", "held"]);
+    expect(handled[1]!.at).toBeGreaterThanOrEqual(expiresAt.getTime());
+    expect(await store.getDelivery("held")).toMatchObject({ state: "done", attempts: 2 });
     await processor.stop();
   });
 });

@@ -126,12 +126,12 @@ describeEachStore("the reply outbox", ({ fresh, freshPlace }) => {
 
   it("sends a reply once when the store's answers take a while, as a database's over a network do", async () => {
     const store = await fresh();
-    // What pendingReplies read comes back 50 ms later: the reply may have been sent since.
+    // What claimReplies read comes back 50 ms later: the reply may have been sent since.
     const slow = new Proxy(store, {
       get(target, property) {
-        if (property === "pendingReplies") {
-          return async (...args: Parameters<RunStore["pendingReplies"]>) => {
-            const rows = await target.pendingReplies(...args);
+        if (property === "claimReplies") {
+          return async (...args: Parameters<RunStore["claimReplies"]>) => {
+            const rows = await target.claimReplies(...args);
             await new Promise((resolve) => setTimeout(resolve, 50));
             return rows;
           };
@@ -224,6 +224,42 @@ describeEachStore("the reply outbox", ({ fresh, freshPlace }) => {
       [2, "Not started."],
     ]);
     expect(api.reactions).toEqual([12]);
+  });
+
+  it("posts each reply once, in order on its issue, when two processes share the outbox", async () => {
+    const open = await freshPlace();
+    const [first, second] = [await open(), await open()];
+    const api = new FakeReplies();
+    // GitHub takes a moment to answer: time for the other process to look at the same replies.
+    for (const issue of [1, 2, 3, 4]) api.holds.set(issue, new Promise((resolve) => setTimeout(resolve, 50)));
+    const texts = Array.from({ length: 24 }, (_, i) => ({ key: `d${i}:reply`, text: `reply ${i}`, issue: (i % 4) + 1 }));
+    for (const { key, text, issue } of texts) await first.recordReply(reply(key, text, issue), new Date());
+    start(first, api);
+    start(second, api);
+    await eventually(async () => (await first.pendingReplies(new Date(Date.now() + 60_000), 10)).length === 0, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const issue of [1, 2, 3, 4]) {
+      const posted = api.comments.filter((comment) => comment.issue === issue).map((comment) => textOf(comment.body));
+      expect(posted).toEqual(texts.filter((item) => item.issue === issue).map((item) => item.text));
+    }
+  });
+
+  it("posts what a process that died while sending held once its claim expires, and not a second time", async () => {
+    const store = await fresh();
+    const api = new FakeReplies();
+    await store.recordReply(reply("d1:reply", "Started."), new Date());
+    // The dead process claimed the reply, posted it, and died before recording that it had.
+    const expiresAt = new Date(Date.now() + 800);
+    const [held] = await store.claimReplies(new Date(), 1, { owner: "a process that died", expiresAt });
+    await store.markReplyCreating("d1:reply");
+    await api.comment(held!, `Started.\n\n${replyMarker("d1:reply")}`);
+    await store.recordReply(reply("d2:reply", "Next."), new Date());
+    start(store, api);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(api.comments).toHaveLength(1);
+    await eventually(() => api.comments.length === 2, 10_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt.getTime());
+    expect(api.comments.map((comment) => textOf(comment.body))).toEqual(["Started.", "Next."]);
   });
 });
 

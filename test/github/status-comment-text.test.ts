@@ -21,7 +21,7 @@ function run(id: string, createdAt: number, patch: Partial<RunRecord> = {}): Run
 }
 
 const at = (s: number) => new Date(1_000_000 + s * 1000);
-const view = (record: RunRecord, more: { step?: number; posted?: boolean } = {}) => viewOf(record, `${URL}/${record.id}`, more);
+const view = (record: RunRecord, more: { step?: number; posted?: boolean; files?: { reviewed: number; total: number } } = {}) => viewOf(record, `${URL}/${record.id}`, more);
 const finished = (id: string, created: number, patch: Partial<RunRecord> = {}) =>
   run(id, created, { status: "completed", outcome: "succeeded", startedAt: at(0), finishedAt: at(75), summary: "Looked at the login changes.\nMore detail.", costUsd: 0.0123, ...patch });
 
@@ -45,6 +45,14 @@ describe("the status comment's text", () => {
         MARK,
       ].join("\n"),
     );
+  });
+
+  it("says in how many files a run that posted nothing found no problems, and of how many when it did not read them all", () => {
+    const quiet = (files: { reviewed: number; total: number }) => statusBody(nextState({}, view(finished("run_a", 1), { posted: false, files })), MARK)!.split("\n")[2];
+    expect(quiet({ reviewed: 14, total: 14 })).toBe("No problems found in 14 files: the run posted no review or comment. Looked at the login changes.");
+    expect(quiet({ reviewed: 1, total: 1 })).toBe("No problems found in 1 file: the run posted no review or comment. Looked at the login changes.");
+    expect(quiet({ reviewed: 14, total: 16 })).toBe("No problems found in 14 of 16 files: the run posted no review or comment. Looked at the login changes.");
+    expect(quiet({ reviewed: 0, total: 1 })).toBe("No problems found in 0 of 1 file: the run posted no review or comment. Looked at the login changes.");
   });
 
   it("says in words when a run posted nothing, never silence", () => {

@@ -2,11 +2,11 @@ import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
 import { StatusCommentOutbox, statusCommentsApi, type StatusCommentsApi } from "../../src/github/status-comment-outbox.js";
 import { statusMarker } from "../../src/github/status-comment-text.js";
-import { StatusCommentPublisher } from "../../src/github/status-comments.js";
+import { postedAnything, StatusCommentPublisher } from "../../src/github/status-comments.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
-import type { PendingStatusComment, RunRecord } from "../../src/runs/store.js";
+import type { PendingStatusComment, RunRecord, TranscriptEvent } from "../../src/runs/store.js";
 import { createRedactor } from "../../src/session/redact.js";
 import { API, nockInstallationToken, testProbot, useNock } from "../support/github.js";
 
@@ -115,6 +115,21 @@ describe("status comments", () => {
     expect(api.comments[0]!.edits).toBeGreaterThanOrEqual(3);
     expect(api.comments[0]!.body).toContain("No problems found: the run posted no review or comment. All good.");
     expect(errors).toEqual([]);
+  });
+
+  it("count a review whose findings were all left out as nothing posted, and say in how many files nothing was found", async () => {
+    const { store, api, outbox, publisher, admission } = engine();
+    outbox.start();
+    await admission.admit(request());
+    const run = await start(store, publisher);
+    await store.appendEvent(run.id, "tool_call", { id: "t1", name: "create_review", input: {} });
+    await store.appendEvent(run.id, "tool_result", { id: "t1", name: "create_review", output: "Nothing new to post: every comment repeats an earlier finding.", isError: false, published: false });
+    await store.appendEvent(run.id, "review_coverage", { total: 3, reviewed: 3, notReviewed: [], unlisted: 0, line: "Reviewed 3 of 3 files." });
+    await finish(store, publisher, run, { outcome: "succeeded", summary: "Only repeats." });
+    await outbox.idle();
+    expect(api.comments[0]!.body).toContain("No problems found in 3 files: the run posted no review or comment. Only repeats.");
+    expect(postedAnything([{ kind: "tool_result", data: { name: "create_review", isError: false } } as TranscriptEvent])).toBe(true);
+    expect(postedAnything([{ kind: "tool_result", data: { name: "create_review", isError: false, published: false } } as TranscriptEvent])).toBe(false);
   });
 
   it("find the comment of an earlier store by its marker, only among the app's own, and make a new one when it was deleted", async () => {

@@ -69,7 +69,8 @@ describe("SqliteStore", () => {
     // A database from before version 9: no cost column (nor what later versions add).
     const db = new Database(file);
     db.exec("ALTER TABLE runs DROP COLUMN cost_usd; ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires_at");
-    db.exec("DROP TABLE status_comments; DROP INDEX runs_claim; DROP INDEX inbox_pending");
+    db.exec("DROP TABLE status_comments; DROP TABLE findings; DROP INDEX inbox_ordering; DROP INDEX runs_claim; DROP INDEX inbox_pending");
+    for (const table of ["inbox", "check_outbox", "reply_outbox"]) db.exec(`ALTER TABLE ${table} DROP COLUMN claimed_by; ALTER TABLE ${table} DROP COLUMN claimed_until`);
     db.pragma("user_version = 8");
     db.close();
     store = new SqliteStore(file);

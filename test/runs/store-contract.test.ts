@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
-import type { CheckEntry, RunRecord, RunStore } from "../../src/runs/store.js";
+import type { CheckEntry, FindingRecord, RunRecord, RunStore } from "../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
 import { describeEachStore } from "../support/stores.js";
 
@@ -235,6 +235,35 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.routineSpend({ repository, routine: "lint", since: new Date(0) })).toEqual({ costUsd: 9, exhausted: false });
     });
 
+    it("names the head commit of the newest succeeded run of a routine on a pull request, leaving out the run asking", async () => {
+      const store = await fresh();
+      const at = (sha: string, number = 5, routine = "review"): RunRequest => {
+        const from = onPullRequest(`d-${sha}`, number, routine);
+        return { ...from, context: { ...from.context, pullRequest: { ...from.context.pullRequest!, headSha: sha } } };
+      };
+      const finish = async (id: string, sha: string, minute: number, outcome: "succeeded" | "failed" = "succeeded", number = 5, routine = "review") => {
+        await store.insertRun(run(id, new Date(`2026-11-25T10:${String(minute).padStart(2, "0")}:00Z`), at(sha, number, routine)));
+        await store.transition(id, ["queued"], { status: "completed", outcome, finishedAt: new Date(`2026-11-25T10:${String(minute).padStart(2, "0")}:30Z`) });
+      };
+      const key = "acme/app#5:review";
+      expect(await store.lastReviewedCommit(key, "r-now")).toBeUndefined();
+      await finish("r-1", "sha-1", 1);
+      await finish("r-2", "sha-2", 2);
+      await finish("r-3", "sha-3", 3, "failed");
+      await finish("r-other-pull", "sha-9", 4, "succeeded", 6);
+      await finish("r-other-routine", "sha-8", 5, "succeeded", 5, "lint");
+      await store.insertRun(run("r-errored", new Date("2026-11-25T10:06:00Z"), at("sha-7")));
+      await store.transition("r-errored", ["queued"], { status: "errored", finishedAt: new Date("2026-11-25T10:06:30Z") });
+      // An issue of the same number shares the key but was about no commit.
+      const issue = request("d-issue");
+      await store.insertRun(run("r-issue", new Date("2026-11-25T10:07:00Z"), { ...issue, context: { ...issue.context, issue: { number: 5, title: "A bug", body: "", author: "octocat", labels: [], url: "https://example.com/5" } } }));
+      await store.transition("r-issue", ["queued"], { status: "completed", outcome: "succeeded", finishedAt: new Date("2026-11-25T10:07:30Z") });
+      expect(await store.lastReviewedCommit(key, "r-now")).toBe("sha-2");
+      expect(await store.lastReviewedCommit(key, "r-2")).toBe("sha-1");
+      expect(await store.lastReviewedCommit("acme/app#6:review", "r-now")).toBe("sha-9");
+      expect(await store.lastReviewedCommit("acme/app#7:review", "r-now")).toBeUndefined();
+    });
+
     it("keeps each run's transcript in order", async () => {
       const store = await fresh();
       await store.insertRun(run("run_a", new Date()));
@@ -381,6 +410,22 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.countRecentRuns({ since, installationId: 7, routine: { repository: { owner: "acme", repo: "app" }, name: "lint" } })).toBe(0);
     });
 
+    it("runs a schedule's minute once when several processes fire it together, a one-off's too", async () => {
+      const open = await freshPlace();
+      const admissions = await Promise.all([1, 2, 3].map(async () => new StoreAdmission(await open(), LIMITS)));
+      const scheduled = (routine: string, scheduledFor: string, oneOff = false): RunRequest => ({ ...request("x", routine), trigger: { kind: "schedule", index: 0, scheduledFor, oneOff } });
+      const slots = ["2026-11-24T10:00:00.000Z", "2026-11-24T10:01:00.000Z", "2026-11-24T10:02:00.000Z"];
+      const results = await Promise.all(
+        slots.flatMap((slot) => admissions.flatMap((admission) => [admission.admit(scheduled("poll", slot)), admission.admit(scheduled("sweep", slot)), admission.admit(scheduled("once", slot, true))])),
+      );
+      expect(results.filter((result) => result.status === "queued")).toHaveLength(slots.length * 3);
+      expect(results.filter((result) => result.status === "duplicate")).toHaveLength(slots.length * 3 * 2);
+      const runs = await (await open()).listRuns({ limit: 100 });
+      const fired = runs.map((run) => `${run.routine}@${run.trigger.kind === "schedule" ? run.trigger.scheduledFor : "?"}`);
+      expect(new Set(fired).size).toBe(slots.length * 3);
+      expect(fired).toHaveLength(slots.length * 3);
+    });
+
     it("holds admissions of one installation one at a time, so a cap is exact when they come together", async () => {
       const store = await fresh();
       const admission = new StoreAdmission(store, { dailyRunsPerInstallation: 100, hourlyRunsPerRoutine: 3, hourlyRunsPerInstallation: 100 });
@@ -446,6 +491,14 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.oneOffState("k")).toBe("missed");
     });
 
+    it("records a one-off's fate for one of several processes that record it together", async () => {
+      const open = await freshPlace();
+      const stores = await Promise.all([1, 2, 3, 4].map(() => open()));
+      const at = new Date("2026-11-24T10:00:00Z");
+      const recorded = await Promise.all(stores.map((store, i) => store.recordOneOff("once:acme/app:migrate:2026-11-24T10:00:00.000Z", i === 0 ? "missed" : "fired", at)));
+      expect(recorded.filter(Boolean)).toHaveLength(1);
+    });
+
     it("keeps API tokens and revokes them once", async () => {
       const store = await fresh();
       const createdAt = new Date("2026-11-24T10:00:00Z");
@@ -498,11 +551,11 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.enqueueDelivery(entry("b", "acme/app#1"))).toBe(true);
       expect(await store.enqueueDelivery(entry("a"))).toBe(true);
       expect(await store.enqueueDelivery({ ...entry("b"), body: "{}" })).toBe(false);
-      expect(await store.pendingDeliveries(10)).toEqual([
+      expect(await store.pendingDeliveries(10, at)).toEqual([
         { id: "b", orderingKey: "acme/app#1", attempts: 0 },
         { id: "a", attempts: 0 },
       ]);
-      expect(await store.pendingDeliveries(1)).toHaveLength(1);
+      expect(await store.pendingDeliveries(1, at)).toHaveLength(1);
       expect((await store.getDelivery("b"))?.body).toBe('{"id":"b"}');
     });
 
@@ -510,12 +563,12 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       const store = await fresh();
       await store.enqueueDelivery(entry("a"));
       await store.enqueueDelivery(entry("b"));
-      expect(await store.startDelivery("a")).toEqual({ id: "a", name: "pull_request", body: '{"id":"a"}', attempts: 1, state: "pending", receivedAt: at });
-      expect((await store.startDelivery("a"))?.attempts).toBe(2);
+      expect(await store.startDelivery("a", HELD, at)).toEqual({ id: "a", name: "pull_request", body: '{"id":"a"}', attempts: 1, state: "pending", receivedAt: at });
+      expect((await store.startDelivery("a", HELD, at))?.attempts).toBe(2);
       await store.finishDelivery("a", at);
-      expect(await store.startDelivery("a")).toBeUndefined();
-      expect(await store.startDelivery("unknown")).toBeUndefined();
-      expect((await store.pendingDeliveries(10)).map((d) => d.id)).toEqual(["b"]);
+      expect(await store.startDelivery("a", HELD, at)).toBeUndefined();
+      expect(await store.startDelivery("unknown", HELD, at)).toBeUndefined();
+      expect((await store.pendingDeliveries(10, at)).map((d) => d.id)).toEqual(["b"]);
       expect(await store.getDelivery("a")).toMatchObject({ state: "done", attempts: 2 });
       expect(await store.countDeliveries()).toEqual([
         { state: "done", count: 1 },
@@ -540,8 +593,59 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.getDelivery("old")).toBeUndefined();
       expect(await store.getDelivery("new")).toBeDefined();
       expect(await store.pruneDeliveries(new Date(at.getTime() + 10_000))).toBe(1);
-      expect((await store.pendingDeliveries(10)).map((row) => row.id)).toEqual(["waiting"]);
+      expect((await store.pendingDeliveries(10, at)).map((row) => row.id)).toEqual(["waiting"]);
       expect(await store.enqueueDelivery(entry("old"))).toBe(true);
+    });
+
+    it("gives a delivery to one process at a time, to another once the claim expires, and keeps an ordering key's deliveries in order", async () => {
+      const store = await fresh();
+      for (const [id, key] of [["a1", "acme/app#1"], ["a2", "acme/app#1"], ["b", undefined]] as const) await store.enqueueDelivery(entry(id, key));
+      const until = new Date(at.getTime() + 60_000);
+      const first = { owner: "process-1", expiresAt: until };
+      const second = { owner: "process-2", expiresAt: new Date(until.getTime() + 60_000) };
+      // a2 waits behind a1, whoever holds it.
+      expect(await store.startDelivery("a2", first, at)).toBeUndefined();
+      expect((await store.pendingDeliveries(10, at)).map((d) => d.id)).toEqual(["a1", "b"]);
+      expect((await store.startDelivery("a1", first, at))?.attempts).toBe(1);
+      expect(await store.startDelivery("a1", second, at)).toBeUndefined();
+      // Listed for no one while claimed; its owner may start it again (a retry).
+      expect((await store.pendingDeliveries(10, at)).map((d) => d.id)).toEqual(["b"]);
+      expect((await store.startDelivery("a1", first, at))?.attempts).toBe(2);
+      expect(await store.renewClaims("inbox", "process-1", ["a1", "b"], new Date(until.getTime() - 1))).toEqual(["a1"]);
+      expect(await store.renewClaims("inbox", "process-1", ["a1"], until)).toEqual(["a1"]);
+      // process-1 died: at its claim's expiry the delivery is another's to take.
+      expect(await store.startDelivery("a1", second, new Date(until.getTime() - 1))).toBeUndefined();
+      expect((await store.pendingDeliveries(10, until)).map((d) => d.id)).toEqual(["a1", "b"]);
+      expect((await store.startDelivery("a1", second, until))?.attempts).toBe(3);
+      expect(await store.renewClaims("inbox", "process-1", ["a1"], until)).toEqual([]);
+      expect(await store.startDelivery("a2", second, until)).toBeUndefined();
+      await store.finishDelivery("a1", until);
+      expect((await store.startDelivery("a2", first, until))?.attempts).toBe(1);
+      // Finishing ends the claim.
+      await store.finishDelivery("a2", until);
+      expect(await store.renewClaims("inbox", "process-1", ["a2"], until)).toEqual([]);
+    });
+
+    it("gives each delivery to one of two processes that start it together", async () => {
+      const open = await freshPlace();
+      const [first, second] = [await open(), await open()];
+      const ids = Array.from({ length: 20 }, (_, i) => `d-${i}`);
+      for (const id of ids) await first.enqueueDelivery(entry(id));
+      const claim = (owner: string) => ({ owner, expiresAt: new Date(at.getTime() + 60_000) });
+      const started = await Promise.all(
+        ids.flatMap((id) => [first.startDelivery(id, claim("process-1"), at), second.startDelivery(id, claim("process-2"), at)].map(async (start) => (await start)?.id)),
+      );
+      expect(started.filter((id) => id !== undefined).sort()).toEqual([...ids].sort());
+      expect(await first.pendingDeliveries(100, at)).toEqual([]);
+    });
+
+    it("ends every claim on the inbox for a process that is the store's only one", async () => {
+      const store = await fresh();
+      await store.enqueueDelivery(entry("a"));
+      await store.startDelivery("a", HELD, at);
+      expect(await store.pendingDeliveries(10, at)).toEqual([]);
+      expect(await store.releaseClaims("inbox")).toBe(1);
+      expect((await store.pendingDeliveries(10, at)).map((d) => d.id)).toEqual(["a"]);
     });
   });
 
@@ -680,6 +784,145 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.pruneReplies(new Date(now.getTime() + 1))).toBe(1);
       expect(await store.pruneReplies(new Date(now.getTime() + 10_000))).toBe(1);
       expect(await store.recordReply(reply("d1:eyes", 1), now)).toBe(true);
+    });
+
+    it("keeps a claimed item from other processes until its outcome is recorded or its claim expires", async () => {
+      const store = await fresh();
+      const until = new Date(now.getTime() + 60_000);
+      const first = { owner: "process-1", expiresAt: until };
+      const second = { owner: "process-2", expiresAt: new Date(until.getTime() + 60_000) };
+      await store.recordCheck(check("summary:abc", "next", 1));
+      expect((await store.claimChecks(now, 10, first)).map((c) => c.key)).toEqual(["summary:abc"]);
+      expect(await store.claimChecks(now, 10, second)).toEqual([]);
+      expect(await store.claimChecks(now, 10, first)).toEqual([]);
+      // Still due for anyone who only looks.
+      expect((await store.pendingChecks(now, 10)).map((c) => c.key)).toEqual(["summary:abc"]);
+      expect(await store.renewClaims("checks", "process-2", ["summary:abc"], until)).toEqual([]);
+      expect(await store.renewClaims("checks", "process-1", ["summary:abc"], until)).toEqual(["summary:abc"]);
+      // The attempt failed: the claim ends, and the retry is anyone's when due.
+      await store.markCheckFailed("summary:abc", now);
+      expect((await store.claimChecks(now, 10, second)).map((c) => [c.key, c.attempts])).toEqual([["summary:abc", 1]]);
+      // process-2 died: its claim expires.
+      expect(await store.claimChecks(new Date(second.expiresAt.getTime() - 1), 10, first)).toEqual([]);
+      expect((await store.claimChecks(second.expiresAt, 10, first)).map((c) => c.key)).toEqual(["summary:abc"]);
+      await store.markCheckPublished("summary:abc", 1, 5);
+      // A newer state after publication is due again, and free to claim.
+      await store.recordCheck(check("summary:abc", "next", 1));
+      expect((await store.claimChecks(now, 10, second)).map((c) => [c.key, c.version, c.checkRunId])).toEqual([["summary:abc", 2, 5]]);
+      expect(await store.releaseClaims("checks")).toBe(1);
+      expect((await store.claimChecks(now, 10, first)).map((c) => c.key)).toEqual(["summary:abc"]);
+    });
+
+    it("gives each check, reply and status comment to one of two processes that claim together", async () => {
+      const open = await freshPlace();
+      const [first, second] = [await open(), await open()];
+      const keys = Array.from({ length: 12 }, (_, i) => i);
+      for (const i of keys) {
+        await first.recordCheck(check(`run:r${i}`, 1));
+        await first.recordReply({ key: `d${i}:reply`, installationId: 7, repository: { owner: "acme", repo: "app" }, issueNumber: i, write: { kind: "comment", body: "hi" } }, now);
+        await first.recordStatusComment({ key: `acme/app#${i}:review`, installationId: 7, repository: { owner: "acme", repo: "app" }, issueNumber: i, state: "{}", body: "queued" }, 0);
+      }
+      const claim = (owner: string) => ({ owner, expiresAt: new Date(now.getTime() + 60_000) });
+      /** Claims a few at a time until none is left, as an outbox does. */
+      const drain = async (claimSome: () => Promise<Array<{ key: string }>>) => {
+        const taken: string[] = [];
+        for (let some = await claimSome(); some.length > 0; some = await claimSome()) taken.push(...some.map((item) => item.key));
+        return taken;
+      };
+      for (const [name, claimOn] of [
+        ["checks", (store: RunStore, owner: string) => store.claimChecks(now, 3, claim(owner))],
+        ["replies", (store: RunStore, owner: string) => store.claimReplies(now, 3, claim(owner))],
+        ["status comments", (store: RunStore, owner: string) => store.claimStatusComments(now, 3, claim(owner))],
+      ] as const) {
+        const [a, b] = await Promise.all([drain(() => claimOn(first, "process-1")), drain(() => claimOn(second, "process-2"))]);
+        expect([...a, ...b].length, name).toBe(keys.length);
+        expect(new Set([...a, ...b]).size, name).toBe(keys.length);
+      }
+    });
+
+    it("claims only the first pending reply of an issue, and the next once it is done", async () => {
+      const store = await fresh();
+      const reply = (key: string) => ({ key, installationId: 7, repository: { owner: "acme", repo: "app" }, issueNumber: 1, write: { kind: "comment", body: key } as const });
+      await store.recordReply(reply("d1:reply"), now);
+      await store.recordReply(reply("d2:reply"), now);
+      const first = { owner: "process-1", expiresAt: new Date(now.getTime() + 60_000) };
+      const second = { owner: "process-2", expiresAt: new Date(now.getTime() + 60_000) };
+      expect((await store.claimReplies(now, 10, first)).map((r) => r.key)).toEqual(["d1:reply"]);
+      expect(await store.claimReplies(now, 10, second)).toEqual([]);
+      await store.markReplyDone("d1:reply", now, "sent");
+      expect((await store.claimReplies(now, 10, second)).map((r) => r.key)).toEqual(["d2:reply"]);
+    });
+  });
+
+  describe("findings", () => {
+    const repository = { owner: "acme", repo: "app" };
+    const finding = (commentId: number, pullNumber: number, routine = "review", where = repository): FindingRecord => ({
+      repository: where,
+      installationId: 7,
+      pullNumber,
+      routine,
+      commentId,
+      path: "src/a.ts",
+      side: "RIGHT",
+      startLine: 3,
+      endLine: 5,
+      headSha: "abc",
+      postedAt: new Date(`2026-11-20T10:00:${String(commentId % 60).padStart(2, "0")}Z`),
+    });
+
+    it("tells whether any routine ran on a pull request, by its runs' concurrency keys", async () => {
+      const store = await fresh();
+      await store.insertRun(run("run_1", new Date("2026-11-20T10:00:00Z"), onPullRequest("d1", 12)));
+      await store.insertRun(run("run_2", new Date("2026-11-20T10:00:00Z"), onPullRequest("d2", 123, "triage")));
+      expect(await store.ranOnPullRequest({ owner: "Acme", repo: "App" }, 12)).toBe(true);
+      expect(await store.ranOnPullRequest(repository, 123)).toBe(true);
+      expect(await store.ranOnPullRequest(repository, 1)).toBe(false);
+      expect(await store.ranOnPullRequest(repository, 1234)).toBe(false);
+      expect(await store.ranOnPullRequest({ owner: "acme", repo: "ap" }, 12)).toBe(false);
+    });
+
+    it("records a finding once, with its signals unknown until they are set", async () => {
+      const store = await fresh();
+      expect(await store.recordFinding(finding(98_765_432_101, 12))).toBe(true);
+      expect(await store.recordFinding({ ...finding(98_765_432_101, 12), routine: "other" })).toBe(false);
+      expect(await store.pullRequestFindings(repository, 12)).toEqual([finding(98_765_432_101, 12)]);
+      expect(await store.updateFindingSignals(repository, 98_765_432_101, { resolved: false, thumbsUp: 2 })).toBe(true);
+      expect(await store.updateFindingSignals(repository, 98_765_432_101, { linesChanged: true, thumbsDown: 0 })).toBe(true);
+      // What is left out keeps its value.
+      expect(await store.updateFindingSignals(repository, 98_765_432_101, {})).toBe(true);
+      expect(await store.updateFindingSignals(repository, 5, { resolved: true })).toBe(false);
+      expect(await store.updateFindingSignals({ owner: "acme", repo: "other" }, 98_765_432_101, { resolved: true })).toBe(false);
+      const [stored] = await store.pullRequestFindings(repository, 12);
+      expect(stored).toEqual({ ...finding(98_765_432_101, 12), resolved: false, linesChanged: true, thumbsUp: 2, thumbsDown: 0 });
+      expect(await store.pullRequestFindings(repository, 13)).toEqual([]);
+    });
+
+    it("counts per routine the findings on merged pull requests addressed before the merge, the unknown apart", async () => {
+      const store = await fresh();
+      const merged = new Date("2026-11-21T10:00:00Z");
+      // Pull request 1, merged: resolved; lines changed; neither; not known.
+      for (const id of [1, 2, 3, 4]) await store.recordFinding(finding(id, 1));
+      await store.updateFindingSignals(repository, 1, { resolved: true, thumbsUp: 1 });
+      await store.updateFindingSignals(repository, 2, { resolved: false, linesChanged: true, thumbsUp: 1, thumbsDown: 1 });
+      await store.updateFindingSignals(repository, 3, { resolved: false, linesChanged: false, thumbsDown: 2 });
+      await store.updateFindingSignals(repository, 4, { resolved: false });
+      await store.markFindingsMerged(repository, 1, merged);
+      // Pull request 2, merged, another routine; pull request 3, open: not counted.
+      await store.recordFinding(finding(5, 2, "security"));
+      await store.markFindingsMerged(repository, 2, new Date("2026-11-22T10:00:00Z"));
+      await store.recordFinding(finding(6, 3));
+      await store.updateFindingSignals(repository, 6, { resolved: true });
+      // Another repository's findings.
+      await store.recordFinding(finding(7, 1, "review", { owner: "acme", repo: "other" }));
+      await store.markFindingsMerged({ owner: "acme", repo: "other" }, 1, merged);
+      expect((await store.pullRequestFindings(repository, 1))[0]!.mergedAt).toEqual(merged);
+
+      expect(await store.findingStats([repository])).toEqual([
+        { repository, routine: "review", findings: 4, addressed: 2, unknown: 1, pullRequests: 1, thumbsUp: 2, thumbsDown: 3 },
+        { repository, routine: "security", findings: 1, addressed: 0, unknown: 1, pullRequests: 1, thumbsUp: 0, thumbsDown: 0 },
+      ]);
+      expect((await store.findingStats([repository, { owner: "acme", repo: "other" }])).map((row) => `${row.repository.repo}:${row.routine}`)).toEqual(["app:review", "app:security", "other:review"]);
+      expect(await store.findingStats([])).toEqual([]);
     });
   });
 });

@@ -5,7 +5,10 @@ import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import { describeEachStore } from "../support/stores.js";
 import type { RunRecord, RunStore } from "../../src/runs/store.js";
-import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../src/runs/worker-pool.js";
+import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult, type WorkerPoolOptions } from "../../src/runs/worker-pool.js";
+import { cancelRun } from "../../src/runs/cancel-run.js";
+import { RunEvents } from "../../src/runs/run-events.js";
+import { LocalSignals } from "../../src/runs/signals.js";
 import { createRedactor, type Redactor } from "../../src/session/redact.js";
 
 const limits = { dailyRunsPerInstallation: 1000, hourlyRunsPerRoutine: 1000, hourlyRunsPerInstallation: 1000 };
@@ -57,9 +60,9 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
   throw new Error("timed out waiting");
 };
 
-function engine(store: RunStore, concurrency = 2, redact?: Redactor) {
+function engine(store: RunStore, concurrency = 2, redact?: Redactor, more: Partial<WorkerPoolOptions> = {}) {
   const executor = new ControlledExecutor();
-  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, soleProcess: true, ...(redact ? { redact } : {}) });
+  const pool = new WorkerPool(store, executor, { concurrency, pollInterval: 60_000, soleProcess: true, ...(redact ? { redact } : {}), ...more });
   const admission = new StoreAdmission(store, limits, { onQueued: () => pool.wake() });
   const admit = async (options?: Parameters<typeof request>[0]) => {
     const result = await admission.admit(request(options));
@@ -133,19 +136,47 @@ describeEachStore("WorkerPool", ({ fresh, freshPlace }) => {
     await pool.stop();
   });
 
-  it("cancels queued and running runs", async () => {
-    const { store, executor, pool, admit } = engine(await fresh(), 1);
+  it("cancels queued and running runs: a running one through the signal that its cancel request was recorded", async () => {
+    const signals = new LocalSignals();
+    const { store, executor, pool, admit } = engine(await fresh(), 1, undefined, { signals });
+    const events = new RunEvents(signals, store);
     await pool.start();
     const running = await admit({ installationId: 1 });
     const queued = await admit({ installationId: 1 });
     await until(() => executor.started.includes(running));
-    expect(await pool.cancel(queued)).toBe(true);
-    expect(await pool.cancel(running, "cancelled by octocat")).toBe(true);
+    expect(await cancelRun({ store, events }, queued, "cancelled by a user")).toBe(true);
+    expect(await cancelRun({ store, events }, running, "cancelled by octocat")).toBe(true);
     await until(async () => (await store.getRun(running))?.status === "cancelled");
     expect(await store.getRun(running)).toMatchObject({ status: "cancelled", reason: "cancelled by octocat" });
     expect(await store.getRun(queued)).toMatchObject({ status: "cancelled", reason: "cancelled by a user" });
-    expect(await pool.cancel(running)).toBe(false);
+    // The request stays in the transcript, which the dashboard shows.
+    expect((await store.listEvents(running)).map((event) => [event.kind, event.data])).toContainEqual(["cancel_requested", { reason: "cancelled by octocat" }]);
+    expect(await cancelRun({ store, events }, running, "again")).toBe(false);
     expect(executor.started).toEqual([running]);
+    await pool.stop();
+  });
+
+  it("honours a cancel request whose signal never came at its next lease renewal", async () => {
+    // The pool hears nothing: the request reaches it only through the store.
+    const { store, executor, pool, admit } = engine(await fresh(), 1, undefined, { leaseMs: 600 });
+    await pool.start();
+    const running = await admit();
+    await until(() => executor.started.includes(running));
+    expect(await cancelRun({ store, events: new RunEvents(new LocalSignals(), store) }, running, "cancelled by octocat in another process")).toBe(true);
+    await until(async () => (await store.getRun(running))?.status === "cancelled");
+    expect(await store.getRun(running)).toMatchObject({ status: "cancelled", reason: "cancelled by octocat in another process" });
+    await pool.stop();
+  });
+
+  it("takes a run queued elsewhere as soon as the signal says so, not at its next poll", async () => {
+    const signals = new LocalSignals();
+    const { store, executor, pool } = engine(await fresh(), 1, undefined, { signals });
+    await pool.start();
+    // Admitted by another process's admission: this pool is told only through the signal.
+    const result = await new StoreAdmission(store, limits, { onQueued: () => signals.publish({ type: "queued" }) }).admit(request());
+    if (result.status !== "queued") throw new Error(result.status);
+    await until(() => executor.started.includes(result.run.id));
+    executor.finish(result.run.id);
     await pool.stop();
   });
 
@@ -268,7 +299,8 @@ describeEachStore("WorkerPool", ({ fresh, freshPlace }) => {
     await until(() => executor.started.length === 2);
     executor.finish(limited, { outcome: "unknown", stopReason: "max_turns", detail: "the session used all 3 turns" });
     executor.finish(broken, { outcome: "unknown", stopReason: "model_error", detail: "401 invalid x-api-key" });
-    await until(async () => (await store.getRun(broken))?.status === "errored");
+    // Both are recorded at once, in either order on a store with several connections.
+    await until(async () => (await store.getRun(broken))?.status === "errored" && (await store.getRun(limited))?.status === "completed");
     expect(await store.getRun(limited)).toMatchObject({ status: "completed", outcome: "unknown", stopReason: "max_turns", reason: "the session used all 3 turns" });
     expect(await store.getRun(broken)).toMatchObject({ status: "errored", stopReason: "model_error", reason: "the model API failed: 401 invalid x-api-key" });
     await pool.stop();

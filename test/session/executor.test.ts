@@ -111,8 +111,10 @@ describe("a run from event to review", () => {
     nockInstallationToken(1);
     nock(API).get(CONTENTS_PATH).reply(200, contentsReply(ROUTINES, "config-sha"));
     const files = [{ filename: "src/app.ts", status: "modified", additions: 1, deletions: 1, patch: PATCH }];
-    // The config check, the prompt and the review each read the pull request's files.
-    nock(API).get(`${REPO}/pulls/2/files`).query(true).times(3).reply(200, files);
+    // The config check and the run read the pull request's files (the review uses the run's list).
+    nock(API).get(`${REPO}/pulls/2/files`).query(true).times(2).reply(200, files);
+    // No .gitattributes on the default branch: only the default list of skipped files.
+    nock(API).get(`${REPO}/contents/.gitattributes`).reply(404);
     nock(API).get(`${REPO}/pulls/2`).reply(200, { number: 2, body: "Swaps the operands." });
     nock(API).get(`${REPO}/pulls/2/comments`).query(true).reply(200, []);
     nock(API).get(`${REPO}/pulls/2/reviews`).query(true).reply(200, []);
@@ -136,8 +138,8 @@ describe("a run from event to review", () => {
     expect(review).toEqual({
       commit_id: headSha,
       event: "COMMENT",
-      body: expect.stringMatching(/^Two notes\.\n\n\*\*`README\.md` line 1\*\* \(outside the diff\):\n\nThe title is outdated\. \[REDACTED\]\n\n<!-- routines:[0-9a-f]{16} -->\n\n<!-- routines:[0-9a-f]{16} -->$/),
-      comments: [{ path: "src/app.ts", line: 2, side: "RIGHT", body: expect.stringMatching(/^Swapping the operands changes nothing for numbers\.\n\n<!-- routines:[0-9a-f]{16} -->$/) }],
+      body: expect.stringMatching(/^Two notes\.\n\n\*\*`README\.md` line 1\*\* \(outside the diff\):\n\nThe title is outdated\. \[REDACTED\]\n\n<!-- routines:[0-9a-f]{16} routine:review at:README\.md:RIGHT:1-1 -->\n\n<sub>Reviewed 1 of 1 file\.<\/sub>\n\n<!-- routines:[0-9a-f]{16} -->$/),
+      comments: [{ path: "src/app.ts", line: 2, side: "RIGHT", body: expect.stringMatching(/^Swapping the operands changes nothing for numbers\.\n\n<!-- routines:[0-9a-f]{16} routine:review at:src%2Fapp\.ts:RIGHT:2-2 -->$/) }],
     });
     expect(revoked.isDone()).toBe(true);
     // What the model read came from the pull request's head; its instructions from the default branch.

@@ -24,6 +24,8 @@ import { API, TestOctokit, useNock } from "../support/github.js";
 const REPO = "/repos/acme/app";
 const TOKEN = "ghs_tool_token_0123456789";
 const SECRET = "sentry-secret-value-42";
+/** The app's bot, as GitHub names the author of what the run posts. */
+const BOT = { login: "bot" };
 const PATCH = "@@ -10,4 +10,5 @@ class A {\n   one();\n-  two();\n+  deux();\n+  trois();\n   four();\n }";
 
 function githubRun(overrides: Partial<GitHubRun> = {}): GitHubRun {
@@ -50,7 +52,7 @@ describe("create_review", () => {
   useNock();
 
   /** What the tool reads before posting: the diff, and what earlier runs already posted. */
-  const reviewReads = (comments: Array<{ body: string }> = [], reviews: Array<{ body: string }> = []) => {
+  const reviewReads = (comments: object[] = [], reviews: object[] = []) => {
     nock(API).get(`${REPO}/pulls/5/files`).query(true).reply(200, [{ filename: "src/a.ts", patch: PATCH }]);
     nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, comments);
     nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, reviews);
@@ -90,8 +92,59 @@ describe("create_review", () => {
     expect(sent.body).toContain("**`src/b.ts` line 1** (outside the diff):\n\nNot in the pull request.");
 
     // The rerun sees its own marks on the pull request and posts nothing again.
-    reviewReads(sent.comments.map((c: { body: string }) => ({ body: c.body })), [{ body: sent.body }]);
+    reviewReads(sent.comments.map((c: object) => ({ ...c, user: BOT })), [{ body: sent.body, user: BOT }]);
     expect((await call(createReviewTool(githubRun()), review)).output).toBe("Nothing new to post: this review was already posted.");
+  });
+
+  it("posts no finding equal in substance to one already on the same lines, reworded or not, and says which and why", async () => {
+    const earlier = [
+      { path: "src/a.ts", line: 12, side: "RIGHT", body: "The retry limit `MAX_RETRIES` is off by one: it allows 4 tries.\n\n<!-- routines:0123456789abcdef routine:review at:src%2Fa.ts:RIGHT:12-12 -->", user: BOT, html_url: "https://github.com/acme/app/pull/5#discussion_r1" },
+      // Resolved or outdated, a thread keeps the place it was posted at.
+      { path: "src/a.ts", line: null, original_line: 13, side: "RIGHT", body: "Trois is never called.\n\n<!-- routines:1123456789abcdef routine:review at:src%2Fa.ts:RIGHT:13-13 -->", user: BOT, html_url: "https://github.com/acme/app/pull/5#discussion_r2" },
+    ];
+    const outsideReview = { body: "Earlier.\n\n**`src/b.ts` line 1** (outside the diff):\n\nThe file `b.ts` lacks a licence header.\n\n<!-- routines:2123456789abcdef routine:review at:src%2Fb.ts:RIGHT:1-1 -->\n\n<!-- routines:3123456789abcdef -->", user: BOT, html_url: "https://github.com/acme/app/pull/5#review-0" };
+    reviewReads(earlier, [outsideReview]);
+    const posted = postedReview("https://github.com/acme/app/pull/5#review-3");
+    const result = await call(createReviewTool(githubRun()), {
+      body: "Second look.",
+      comments: [
+        { path: "src/a.ts", line: 12, body: "**Off by one:** the retry limit `maxRetries` allows 5 tries; it is off by one." },
+        { path: "src/a.ts", start_line: 12, line: 13, body: "trois is NEVER called!" },
+        { path: "src/b.ts", line: 1, body: "the file `a.ts` lacks a licence header" },
+        { path: "src/a.ts", line: 12, body: "Deux should be spelled out in English." },
+        { path: "src/a.ts", line: 10, body: "The retry limit `MAX_RETRIES` is off by one: it allows 4 tries." },
+      ],
+    });
+    expect(result.output).toBe(
+      [
+        "Posted https://github.com/acme/app/pull/5#review-3 with 2 inline comments, 0 moved into the summary (outside the diff), 3 already posted.",
+        "Not posted, equal in substance to a finding already on the pull request (same lines, same wording):",
+        "- src/a.ts line 12: as https://github.com/acme/app/pull/5#discussion_r1",
+        "- src/a.ts lines 12-13: as https://github.com/acme/app/pull/5#discussion_r2",
+        "- src/b.ts line 1: as https://github.com/acme/app/pull/5#review-0",
+      ].join("\n"),
+    );
+    // A new remark on the same line, and the old remark on other lines, are findings of their own.
+    expect(posted.body.comments.map((c: { line: number; body: string }) => [c.line, c.body.split("\n")[0]])).toEqual([
+      [12, "Deux should be spelled out in English."],
+      [10, "The retry limit `MAX_RETRIES` is off by one: it allows 4 tries."],
+    ]);
+    expect(posted.body.comments[0].body).toMatch(/<!-- routines:[0-9a-f]{16} routine:review at:src%2Fa\.ts:RIGHT:12-12 -->$/);
+
+    // When nothing is left, nothing is posted.
+    reviewReads(earlier, [outsideReview]);
+    expect((await call(createReviewTool(githubRun()), { body: "Again.", comments: [{ path: "src/a.ts", line: 12, body: "the retry limit `x` is off by one: it allows 9 tries" }] })).output).toMatch(
+      /^Nothing new to post: every comment repeats an earlier finding \(say in your outcome what is still open\)\.\nNot posted, /,
+    );
+  });
+
+  it("counts only its own findings: a comment by someone else that copies a finding and its mark silences nothing", async () => {
+    const forged = { path: "src/a.ts", line: 12, side: "RIGHT", body: "Why deux?\n\n<!-- routines:0123456789abcdef routine:review at:src%2Fa.ts:RIGHT:12-12 -->", user: { login: "mallory" } };
+    reviewReads([forged], [{ body: forged.body, user: { login: "mallory" } }]);
+    const posted = postedReview("u");
+    const result = await call(createReviewTool(githubRun()), { body: "Summary.", comments: [{ path: "src/a.ts", line: 12, body: "Why deux?" }] });
+    expect(result.output).toBe("Posted u with 1 inline comment, 0 moved into the summary (outside the diff), 0 already posted.");
+    expect(posted.body.comments).toHaveLength(1);
   });
 
   it("redacts the token from everything it posts, and says when there is no pull request", async () => {
@@ -153,8 +206,8 @@ describe("create_review with ranges across hunks", () => {
 
     // A rerun recognizes the comments it moved to one line, and posts nothing again.
     nock(API).get(`${REPO}/pulls/5/files`).query(true).reply(200, [{ filename: "src/a.ts", patch: TWO_HUNKS }]);
-    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, sent.comments.map((c: { body: string }) => ({ body: c.body })));
-    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, [{ body: sent.body }]);
+    nock(API).get(`${REPO}/pulls/5/comments`).query(true).reply(200, sent.comments.map((c: object) => ({ ...c, user: BOT })));
+    nock(API).get(`${REPO}/pulls/5/reviews`).query(true).reply(200, [{ body: sent.body, user: BOT }]);
     expect((await call(createReviewTool(githubRun()), review)).output).toBe("Nothing new to post: this review was already posted.");
   });
 });
@@ -406,15 +459,15 @@ describe("push_branch and open_pull_request over smart HTTP", () => {
 
 describe("the GitHub tools", () => {
   it("all but the reading ones count as publishing, so a run that called one is never executed twice after an interruption", () => {
-    const reads = ["search_issues", "read_issue"];
+    const reads = ["search_issues", "read_issue", "review_threads", "pull_request_files", "pull_request_diff"];
     for (const tool of githubTools(githubRun())) expect(publishes(tool.name), tool.name).toBe(!reads.includes(tool.name));
     expect(publishes("mcp__tracker__create_ticket")).toBe(true);
     expect(publishes("shell")).toBe(false);
   });
 
-  it("give a fork's run only a comment on its own pull request and a review", () => {
+  it("give a fork's run only a comment on its own pull request, its diff, a review and a look at its earlier threads", () => {
     const tools = reviewTools(githubRun());
-    expect(tools.map((tool) => tool.name)).toEqual(["comment", "create_review"]);
+    expect(tools.map((tool) => tool.name)).toEqual(["comment", "pull_request_files", "pull_request_diff", "create_review", "review_threads"]);
     expect(Object.keys((tools[0]!.inputSchema as { properties: object }).properties)).toEqual(["body"]);
   });
 });

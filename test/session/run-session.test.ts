@@ -192,7 +192,7 @@ describe("prompt", () => {
     expect(prompt).not.toContain("- f0.ts");
   });
 
-  it("shows the largest hunks of the diff within a budget, as untrusted text", () => {
+  it("shows a diff over the budget not at all, rather than a part of it that would pass for the whole", () => {
     const hunk = (n: number, size: number) => `@@ -${n},1 +${n},1 @@\n-${"a".repeat(size)}\n+${"b".repeat(size)}`;
     const prompt = buildPrompt({
       routine: "review",
@@ -205,10 +205,10 @@ describe("prompt", () => {
         { path: "huge.ts", status: "modified", additions: 1, deletions: 1, patch: hunk(1, 30_000) },
       ],
     });
-    expect(prompt).toContain('The largest parts of the diff that fit (1 hunk left out):\n\n<untrusted source="diff">\n--- big.ts\n@@ -1,1 +1,1 @@');
-    expect(prompt).toContain("--- small.ts\n@@ -1,1 +1,1 @@");
-    expect(prompt).not.toContain("--- huge.ts");
-    expect(prompt.indexOf("--- big.ts\n@@ -1,1")).toBeLessThan(prompt.indexOf("--- big.ts\n@@ -50,1"));
+    expect(prompt).toContain("The diff is too large to show here (74 kB): read it with pull_request_diff");
+    expect(prompt).not.toContain('<untrusted source="diff">');
+    expect(prompt).not.toContain("--- small.ts");
+    expect(prompt).toContain("- big.ts (modified, +2 -2)\n- small.ts (modified, +1 -1)\n- huge.ts (modified, +1 -1)");
   });
 });
 

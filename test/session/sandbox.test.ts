@@ -11,9 +11,10 @@ import { Environment } from "../../src/config/schema.js";
 import { openConnectors } from "../../src/session/connectors.js";
 import { runCommand } from "../../src/session/run-command.js";
 import { runSession, SandboxUnavailableError } from "../../src/session/run-session.js";
-import { inOwnSession, tieToServer, unsandboxed } from "../../src/session/launch.js";
+import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "../../src/session/launch.js";
 import { createRunDirectory, type RunDirectory } from "../../src/session/run-directory.js";
-import { allowedDomains, blockedHint, grantNetwork, NetworkNotGrantedError, sandboxLauncher, sandboxSettings, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
+import { allowedDomains, blockedHint, commandPrograms, grantNetwork, NetworkNotGrantedError, sandboxLauncher, sandboxSettings, sandboxSupport, TRUSTED_DOMAINS } from "../../src/session/sandbox.js";
+import { sandboxShell, type SandboxShell } from "../../src/session/sandbox-shell.js";
 import { runSetup } from "../../src/session/setup-script.js";
 import { shell } from "../../src/session/tools/shell.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model.js";
@@ -35,16 +36,29 @@ const environment = (value: unknown) => Environment.parse(value);
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", ROUTINE_VAR: "visible" };
 
 const runDirectories: RunDirectory[] = [];
-afterAll(() => Promise.all(runDirectories.map((dir) => dir.remove())));
+const shells: SandboxShell[] = [];
+afterAll(async () => {
+  await Promise.all(shells.map((opened) => opened.close()));
+  await Promise.all(runDirectories.map((dir) => dir.remove()));
+});
+
+/** A run's sandbox in `root`, closed after the tests. */
+function openShell(launch: Launcher, root: string, commandEnv: Record<string, string>): SandboxShell {
+  const opened = sandboxShell({ launch, cwd: root, env: commandEnv, programs: commandPrograms() });
+  shells.push(opened);
+  return opened;
+}
 
 async function sandboxedShell(policy: unknown, hidden: string[] = []) {
   const root = await realpath(await mkdtemp(join(tmpdir(), "routines-sbx-")));
   const dir = await createRunDirectory();
   runDirectories.push(dir);
   const launch = await sandboxLauncher(environment(policy), { writable: [root, dir.home], hidden, tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
+  const commandEnv = { ...env, HOME: dir.home };
+  const commands = openShell(launch, root, commandEnv);
   const run = (command: string) =>
-    shell.run({ command }, { root, env: { ...env, HOME: dir.home }, signal: new AbortController().signal, launch, networkHint: (output, command) => blockedHint(output, environment(policy), command) });
-  return { root, dir, run };
+    shell.run({ command }, { root, env: commandEnv, signal: new AbortController().signal, commands, networkHint: (output, command) => blockedHint(output, environment(policy), command) });
+  return { root, dir, run, commands };
 }
 const fetchHost = () => `curl --noproxy '' -fsS --max-time 10 http://localhost:${port}/`;
 
@@ -94,7 +108,7 @@ describe("the sandbox", () => {
   it("runs the setup script and stdio connectors under the policy too", async () => {
     const { root, dir } = await sandboxedShell({ network: "none" });
     const launch = await sandboxLauncher(environment({ network: "none" }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
-    await expect(runSetup({ script: fetchHost(), root, env, keyParts: {}, timeoutMs: 20_000, launch })).rejects.toThrow("The requested URL returned error: 403");
+    await expect(runSetup({ script: fetchHost(), root, env, keyParts: {}, timeoutMs: 20_000, commands: openShell(launch, root, env) })).rejects.toThrow("The requested URL returned error: 403");
 
     // A connector from the repository (a program outside the system and the tree is not there to run).
     await writeFile(join(root, "connector.mjs"), TINY_MCP_SERVER);
@@ -419,8 +433,9 @@ describe("the proxy inside the sandbox", () => {
     await writeFile(join(slow, "socat"), `#!/bin/sh\ncase "$1" in TCP-LISTEN*) sleep 1;; esac\nexec /usr/bin/socat "$@"\n`);
     await chmod(join(slow, "socat"), 0o755);
     const launch = await sandboxLauncher(environment({ network: "custom", allowed_domains: ["localhost"] }), { writable: [root], hidden: [], tmp: dir.tmp, state: dir.sandbox, sockets: dir.sockets });
-    const run = async (command: string) =>
-      (await shell.run({ command }, { root, env: { ...env, PATH: `${slow}:/usr/bin:/bin` }, signal: new AbortController().signal, launch })).output;
+    const slowEnv = { ...env, PATH: `${slow}:/usr/bin:/bin` };
+    const commands = openShell(launch, root, slowEnv);
+    const run = async (command: string) => (await shell.run({ command }, { root, env: slowEnv, signal: new AbortController().signal, commands })).output;
     expect(await run(fetchHost())).toBe("Exit code: 0.\nhello from the host");
     // The wait is not seen in the command's own messages.
     expect(await run("echo first\necho second; )")).toMatch(/^Exit code: 2\.\nfirst\n\S*bash: -c: line 2: syntax error near unexpected token/);

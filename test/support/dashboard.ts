@@ -8,6 +8,7 @@ import { createApp } from "../../src/app.js";
 import { RoutinesCache } from "../../src/config/routines-cache.js";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import { RunEvents } from "../../src/runs/run-events.js";
+import { LocalSignals, type Signals } from "../../src/runs/signals.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
 import type { Settings } from "../../src/settings.js";
 import { testSettings } from "./app.js";
@@ -174,15 +175,20 @@ export interface DashboardServer {
   base: string;
   store: SqliteStore;
   events: RunEvents;
+  /** What the app hears from other processes (and this one): publish here as another process would. */
+  signals: Signals;
   routines: RoutinesCache;
   settings: Settings;
   close(): Promise<void>;
 }
 
-export async function startDashboard(options: { settings?: Partial<Settings>; cancelRun?: (runId: string, reason: string) => Promise<boolean>; events?: RunEvents; store?: SqliteStore; onQueued?: () => void } = {}): Promise<DashboardServer> {
+export async function startDashboard(
+  options: { settings?: Partial<Settings>; cancelRun?: (runId: string, reason: string) => Promise<boolean>; events?: RunEvents; signals?: Signals; store?: SqliteStore; onQueued?: () => void } = {},
+): Promise<DashboardServer> {
   const store = options.store ?? new SqliteStore(":memory:");
   const settings: Settings = { ...testSettings, oauth: OAUTH, sessionSecret: "s".repeat(64), publicUrl: "http://127.0.0.1", ...options.settings };
-  const events = options.events ?? new RunEvents();
+  const signals = options.signals ?? new LocalSignals();
+  const events = options.events ?? new RunEvents(signals, store);
   const routines = new RoutinesCache(() => settings);
   const app = createApp({
     settings,
@@ -190,6 +196,7 @@ export async function startDashboard(options: { settings?: Partial<Settings>; ca
     admission: new StoreAdmission(store, settings, options.onQueued ? { onQueued: options.onQueued } : {}),
     routines,
     events,
+    signals,
     octokitForToken: (token) => new TestOctokit({ auth: { token } }),
     ...(options.cancelRun ? { cancelRun: options.cancelRun } : {}),
   });
@@ -202,6 +209,7 @@ export async function startDashboard(options: { settings?: Partial<Settings>; ca
     base,
     store,
     events,
+    signals,
     routines,
     settings,
     close: () =>

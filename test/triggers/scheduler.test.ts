@@ -186,6 +186,39 @@ describe("Scheduler", () => {
     expect(await store.oneOffState("once:acme/app:stale:2026-11-24T10:00:00.000Z")).toBe("missed");
   });
 
+  it("fires each slot once when several processes share the store, a one-off and a one-off caught up at start too", async () => {
+    vi.useFakeTimers({ now: new Date("2026-11-24T10:00:30Z") });
+    const file = join(await mkdtemp(join(tmpdir(), "routines-shared-")), "routines.db");
+    const processes = [setup(new SqliteStore(file)), setup(new SqliteStore(file)), setup(new SqliteStore(file))];
+    // Registered by every process: `late` was due 30 s before they started, within the grace period.
+    const config = target(
+      everyMinute +
+        once("2026-11-24T10:01:30Z") +
+        `  late:
+    prompt: L.
+    triggers:
+      - schedule: { at: "2026-11-24T10:00:00Z" }
+`,
+      new Date("2026-11-24T09:00:00Z"),
+    );
+    await Promise.all(processes.map(({ scheduler }) => scheduler.register(config)));
+    await vi.advanceTimersByTimeAsync(3 * 60_000);
+    expect((await processes[0]!.fired()).sort()).toEqual([
+      "late@2026-11-24T10:00:00.000Z",
+      "migrate@2026-11-24T10:01:00.000Z",
+      "poll@2026-11-24T10:01:00.000Z",
+      "poll@2026-11-24T10:02:00.000Z",
+      "poll@2026-11-24T10:03:00.000Z",
+    ]);
+    // Every process's timer fired each cron slot; the store let one of them in.
+    for (const { requested } of processes) expect(requested.filter((slot) => slot.startsWith("poll@"))).toHaveLength(3);
+    for (const { scheduler, store, errors } of processes) {
+      scheduler.stop();
+      expect(errors).toEqual([]);
+      await store.close();
+    }
+  });
+
   it("replaces a repository's schedules when they are registered again, and stops them on removal", async () => {
     vi.useFakeTimers({ now: new Date("2026-11-24T10:00:00Z") });
     const { scheduler, fired } = setup();

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "../define-tool.js";
-import { runCommand } from "../run-command.js";
+import { processRunner } from "../run-command.js";
 
 const DEFAULT_TIMEOUT_S = 120;
 const MAX_TIMEOUT_S = 600;
@@ -16,15 +16,13 @@ export const shell = defineTool({
     command: z.string().min(1).describe("The bash command."),
     timeout_seconds: z.number().int().min(1).max(MAX_TIMEOUT_S).optional().describe("Time limit in seconds."),
   }),
-  async execute({ command, timeout_seconds: timeout = DEFAULT_TIMEOUT_S }, { root, env, signal, launch, networkHint }) {
-    const { code, stopped, output } = await runCommand({
+  async execute({ command, timeout_seconds: timeout = DEFAULT_TIMEOUT_S }, { root, env, signal, commands, networkHint }) {
+    const { code, stopped, output } = await (commands ?? processRunner(env)).run({
       command,
       cwd: root,
-      env,
       signal,
       timeoutMs: timeout * 1000,
       timeoutReason: `timed out after ${timeout}s`,
-      ...(launch ? { launch } : {}),
     });
     const status = stopped ? `Stopped: ${stopped}.` : `Exit code: ${code}.`;
     const hint = code !== 0 ? networkHint?.(output, command) : undefined;

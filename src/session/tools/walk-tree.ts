@@ -1,6 +1,6 @@
-// The search tools' walk over a directory of the working tree, and what bounds one search. Links
+// The glob tool's walk over a directory of the working tree, and what bounds one search. Links
 // are never followed (no search lists or reads through one, wherever it points), .git and
-// node_modules are skipped, and a search stops at its caps (entries looked at, bytes read, time),
+// node_modules are skipped, and a search stops at its caps (entries looked at, time),
 // or when the run stops; its result then says it was cut short, so the model narrows it.
 import { join } from "node:path";
 import type { TreeEntry } from "../paths.js";
@@ -8,18 +8,13 @@ import type { TreeEntry } from "../paths.js";
 export interface SearchLimits {
   /** Files and directories one search looks at. */
   maxEntries: number;
-  /** Bytes of files one search reads. */
-  maxBytes: number;
   /** Directory levels below where a search starts. */
   maxDepth: number;
   /** How long one search may take. */
   timeMs: number;
 }
 
-export const SEARCH_LIMITS: SearchLimits = { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024, maxDepth: 64, timeMs: 30_000 };
-
-/** A size as the model reads it. */
-export const size = (bytes: number) => (bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${bytes} bytes`);
+export const SEARCH_LIMITS: SearchLimits = { maxEntries: 50_000, maxDepth: 64, timeMs: 30_000 };
 
 /** Directories no search enters (unless it starts inside one). */
 export const IGNORED = new Set([".git", "node_modules"]);
@@ -27,8 +22,7 @@ export const IGNORED = new Set([".git", "node_modules"]);
 /** What one search has used, and why it stopped early, if it did. */
 export class SearchBudget {
   entries = 0;
-  bytes = 0;
-  cut: "entries" | "bytes" | "time" | "run" | undefined;
+  cut: "entries" | "time" | "run" | undefined;
   /** Directories below maxDepth were left out. */
   tooDeep = false;
   /** What the pattern was being matched against, while it was. */
@@ -55,7 +49,6 @@ export class SearchBudget {
     const incomplete = `the results may be incomplete. ${narrow}`;
     const lines: string[] = [];
     if (this.cut === "entries") lines.push(`The search stopped after looking at ${this.entries} files and directories, the most one search looks at: ${incomplete}`);
-    if (this.cut === "bytes") lines.push(`The search stopped after reading ${size(this.bytes)}, near the most one search reads (${size(this.limits.maxBytes)}): ${incomplete}`);
     if (this.cut === "time" && this.matching !== undefined) {
       lines.push(
         `The search stopped at its time limit of ${this.limits.timeMs / 1000}s while matching ${this.matching}: the pattern is too slow on it (nested repetition such as (a+)+ can take exponential time). Simplify the pattern, or narrow the search.`,

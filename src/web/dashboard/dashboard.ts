@@ -15,6 +15,7 @@ import { HttpError, readForm, redirect, sendHtml } from "../http.js";
 import { SCRIPT, STYLE } from "./assets.js";
 import { SignInError, type GitHubSignIn } from "./github-sign-in.js";
 import { streamRun } from "./live.js";
+import { findingsPage } from "./pages/findings.js";
 import { homePage } from "./pages/home.js";
 import { repoPath } from "./pages/layout.js";
 import { messagePage, signInPage, tokenCreatedPage } from "./pages/messages.js";
@@ -140,7 +141,8 @@ export function dashboardHandler(deps: DashboardDeps) {
         const last = await Promise.all(names.map(async (name) => (await deps.store.listRuns({ limit: 1, repository: id, routine: name }))[0]));
         const lastRuns = new Map(last.flatMap((run) => (run ? [[run.routine, run] as const] : [])));
         const tokens = (await deps.store.listApiTokens()).filter((token) => sameRepository(token.repository, repository));
-        sendHtml(res, 200, repositoryPage({ session, repository, canWrite: repository.write, config, tokens, lastRuns, now: now() }));
+        const findings = new Map((await deps.store.findingStats([id])).map((stats) => [stats.routine, stats] as const));
+        sendHtml(res, 200, repositoryPage({ session, repository, canWrite: repository.write, config, tokens, lastRuns, findings, now: now() }));
       },
     },
     {
@@ -194,6 +196,13 @@ export function dashboardHandler(deps: DashboardDeps) {
         await writable(session, token.repository);
         await deps.store.revokeApiToken(token.triggerId, now());
         redirect(res, `${repoPath(token.repository)}#routine-${encodeURIComponent(token.routine)}`);
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/dashboard\/findings\/?$/,
+      async handle({ res, session }) {
+        sendHtml(res, 200, findingsPage(session, await deps.store.findingStats(allRepositories(session.viewer))));
       },
     },
     {

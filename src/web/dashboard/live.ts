@@ -23,11 +23,17 @@ export async function streamRun(req: IncomingMessage, res: ServerResponse, run: 
   let closed = false;
   // Updates that arrive while the stored transcript is read wait here, so none is lost or doubled.
   let pending: RunUpdate[] | undefined = [];
+  // Updates are handled one after the other: reading the store for one must not let a later one overtake it.
+  let handling = Promise.resolve();
 
   const sendEvent = (event: TranscriptEvent) => {
     if (event.seq <= lastSeq) return;
     lastSeq = event.seq;
     send("transcript", { seq: event.seq, html: transcriptItem(event).text }, event.seq);
+  };
+  /** Sends what the store holds after the last event sent: for a signal without its event, or one that came after a gap. */
+  const catchUp = async () => {
+    for (const event of await deps.store.listEvents(run.id, lastSeq)) sendEvent(event);
   };
   const close = () => {
     if (closed) return;
@@ -40,16 +46,22 @@ export async function streamRun(req: IncomingMessage, res: ServerResponse, run: 
     send("status", { html: deps.renderState(current, await deps.store.listEvents(current.id)).text });
     if (!isActive(current)) {
       // Events recorded just before the end may not have reached the watcher yet.
-      for (const event of await deps.store.listEvents(current.id, lastSeq)) sendEvent(event);
+      await catchUp();
       send("end", {});
       close();
     }
   };
+  const apply = async (update: RunUpdate) => {
+    if (closed) return;
+    if (update.type === "status") return sendStatus(update.run);
+    // Signals from other processes can arrive out of order or not at all: the store fills the gap.
+    if (update.event && update.event.seq <= lastSeq + 1) sendEvent(update.event);
+    else await catchUp();
+  };
   const handle = (update: RunUpdate) => {
     if (closed) return;
     if (pending) pending.push(update);
-    else if (update.type === "event") sendEvent(update.event);
-    else void sendStatus(update.run).catch(close);
+    else handling = handling.then(() => apply(update)).catch(close);
   };
 
   const stop = deps.events.watch(run.id, handle);
@@ -61,6 +73,7 @@ export async function streamRun(req: IncomingMessage, res: ServerResponse, run: 
   const queued = pending;
   pending = undefined;
   for (const update of queued) handle(update);
+  await handling;
   const current = (await deps.store.getRun(run.id)) ?? run;
-  if (!isActive(current)) await sendStatus(current);
+  if (!isActive(current) && !closed) await sendStatus(current);
 }

@@ -111,6 +111,9 @@ export interface FakeGitHubOptions {
   tokenLifetimeMs?: (request: { repositories?: string[] }) => number;
 }
 
+/** GraphQL's ReactionContent names of REST's reaction contents. */
+const GRAPHQL_REACTIONS: Record<string, string> = { "+1": "THUMBS_UP", "-1": "THUMBS_DOWN", laugh: "LAUGH", confused: "CONFUSED", heart: "HEART", hooray: "HOORAY", rocket: "ROCKET", eyes: "EYES" };
+
 const APP_PERMISSIONS = { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read", members: "read" };
 
 export class FakeGitHub {
@@ -136,7 +139,18 @@ export class FakeGitHub {
   readonly comments: Array<{ id: number; repository: string; issue: number; body: string; user: string }> = [];
   /** Every edit of an issue comment (PATCH), in order: the comment's id and the text it was given. */
   readonly commentEdits: Array<{ id: number; repository: string; body: string }> = [];
-  readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[] }> = [];
+  /** Reviews and their inline comments; `user` is the author's login (the app's bot when absent). A reply is a review of its own, as on GitHub. */
+  readonly reviews: Array<{ id: number; repository: string; pull: number; body: string; event: string; commit_id: string; comments: any[]; user?: string }> = [];
+  /**
+   * How a pull request's files are listed. By default all at once, with every patch. With
+   * `paginate`, as GitHub does: `per_page` (30 by default, at most 100) a page, a Link header to the
+   * next and last pages, and at most 3000 files. Patches longer than `patchLimit` characters are
+   * left out, as GitHub leaves out the patch of a file whose diff is too large to show.
+   */
+  readonly pullFileListing: { paginate: boolean; patchLimit?: number } = { paginate: false };
+  readonly #pullFilesCache = new Map<string, Promise<Array<Partial<Schemas["diff-entry"]>>>>();
+  /** Review threads resolved (GraphQL resolveReviewThread), by the id of their first comment. */
+  readonly resolvedThreads = new Set<number>();
   readonly reactions: Array<{ repository: string; commentId: number; content: string; user?: string }> = [];
   readonly tokens = new Map<string, Token>();
   readonly pullRequests = new Map<string, PullRequest>();
@@ -267,6 +281,159 @@ export class FakeGitHub {
     return sha;
   }
 
+  /**
+   * Rewrites a pull request's head branch, as a force-push after a rebase would: a new commit with
+   * `files` on top of the base branch, which the old head is not part of.
+   */
+  async rewritePullRequest(fullName: string, number: number, files: Record<string, string | Buffer>): Promise<string> {
+    const pull = this.#pull(fullName, number);
+    const repository = this.repository(fullName);
+    const scratch = `rewrite-${this.#nextId++}`;
+    const sha = await this.commit(fullName, scratch, files, { from: pull.base });
+    await git(repository.bare, "update-ref", `refs/heads/${pull.head}`, sha);
+    await git(repository.bare, "update-ref", "-d", `refs/heads/${scratch}`);
+    await this.#syncPullRef(pull);
+    return sha;
+  }
+
+  /** An inline review comment by `user` (a person, not the app), on the pull request's head. */
+  async addReviewComment(fullName: string, number: number, comment: { path: string; line: number; side?: "LEFT" | "RIGHT"; start_line?: number; body: string; user: string }): Promise<number> {
+    const pull = this.#pull(fullName, number);
+    const id = this.#nextId++;
+    const { user, ...fields } = comment;
+    const commitId = await this.sha(fullName, `refs/heads/${pull.head}`);
+    this.reviews.push({ id, repository: fullName.toLowerCase(), pull: number, body: "", event: "COMMENT", commit_id: commitId, user, comments: [{ side: "RIGHT", ...fields, id: this.#nextId++, pull_request_review_id: id, user: this.userJson(user) }] });
+    return this.reviews.at(-1)!.comments[0].id;
+  }
+
+  /** A reply in the thread that comment `rootId` started; a review of its own, as on GitHub. */
+  addReviewReply(fullName: string, number: number, rootId: number, body: string, user: string): any {
+    const root = this.#rootComment(fullName, number, rootId);
+    if (!root) throw new Error(`no review comment ${rootId} on ${fullName}#${number}`);
+    const id = this.#nextId++;
+    const reply = { path: root.comment.path, line: root.comment.line, side: root.comment.side, body, in_reply_to_id: rootId, id: this.#nextId++, pull_request_review_id: id, user: this.userJson(user, user.endsWith("[bot]") ? "Bot" : "User") };
+    this.reviews.push({ id, repository: fullName.toLowerCase(), pull: number, body: "", event: "COMMENT", commit_id: root.review.commit_id, user, comments: [reply] });
+    return reply;
+  }
+
+  /** The review comments that start threads, with their reviews. */
+  #threadRoots(fullName: string, number: number): Array<{ review: FakeGitHub["reviews"][number]; comment: any }> {
+    return this.reviews
+      .filter((r) => r.repository === fullName.toLowerCase() && r.pull === number)
+      .flatMap((review) => review.comments.filter((comment) => comment.in_reply_to_id === undefined).map((comment) => ({ review, comment })));
+  }
+
+  #rootComment(fullName: string, number: number, id: number): { review: FakeGitHub["reviews"][number]; comment: any } | undefined {
+    return this.#threadRoots(fullName, number).find(({ comment }) => comment.id === id);
+  }
+
+  /**
+   * Where a comment is on the pull request's head now: its lines when they read as they did on the
+   * commit it was made on; null, outdated, when they changed. (GitHub also follows lines that moved;
+   * this fake does not.)
+   */
+  async #position(pull: PullRequest, commitId: string, comment: any): Promise<{ line: number | null; startLine: number | null; outdated: boolean }> {
+    const start = comment.start_line ?? comment.line;
+    if ((comment.side ?? "RIGHT") === "LEFT") return { line: comment.line, startLine: comment.start_line ?? null, outdated: false };
+    const lines = async (ref: string) => (await this.file(pull.repository, ref, comment.path))?.split("\n").slice(start - 1, comment.line);
+    const then = await lines(commitId);
+    const now = await lines(`refs/heads/${pull.head}`);
+    const same = then !== undefined && now !== undefined && then.length === now.length && then.every((line, i) => line === now[i]);
+    return same ? { line: comment.line, startLine: comment.start_line ?? null, outdated: false } : { line: null, startLine: null, outdated: true };
+  }
+
+  /** A review comment as GitHub's REST API lists it. */
+  async #reviewCommentJson(pull: PullRequest, review: FakeGitHub["reviews"][number], comment: any): Promise<unknown> {
+    const root = comment.in_reply_to_id === undefined ? comment : this.#rootComment(pull.repository, pull.number, comment.in_reply_to_id)?.comment ?? comment;
+    const { line, startLine } = await this.#position(pull, review.commit_id, root);
+    const url = `${this.url}/${pull.repository}/pull/${pull.number}#discussion_r${comment.id}`;
+    return { ...comment, line, start_line: startLine, original_line: root.line, original_start_line: root.start_line ?? null, commit_id: review.commit_id, original_commit_id: review.commit_id, html_url: url };
+  }
+
+  /** GitHub's compare of two commits (`base...head`): how they relate, and the files changed since their merge base. */
+  async #compare(repository: Repository, basehead: string): Promise<Answer> {
+    const [base = "", head = ""] = basehead.split("...");
+    const baseSha = await revParse(repository.bare, `${base}^{commit}`);
+    const headSha = await revParse(repository.bare, `${head}^{commit}`);
+    if (!baseSha || !headSha) return { status: 404, body: { message: `No commit found for SHA: ${baseSha ? head : base}`, documentation_url: "https://docs.github.com/rest/commits/commits#compare-two-commits" } };
+    const mergeBase = (await git(repository.bare, "merge-base", baseSha, headSha).catch(() => "")).trim();
+    if (!mergeBase) return { status: 404, body: { message: `No common ancestor between ${base} and ${head}.`, documentation_url: "https://docs.github.com/rest/commits/commits#compare-two-commits" } };
+    const count = async (range: string) => Number((await git(repository.bare, "rev-list", "--count", range)).trim());
+    const aheadBy = await count(`${baseSha}..${headSha}`);
+    const behindBy = await count(`${headSha}..${baseSha}`);
+    const status = aheadBy === 0 && behindBy === 0 ? "identical" : behindBy === 0 ? "ahead" : aheadBy === 0 ? "behind" : "diverged";
+    const commits = (await git(repository.bare, "rev-list", "--reverse", `${baseSha}..${headSha}`)).split("\n").filter(Boolean).map((sha) => ({ sha }));
+    return ok({ status, ahead_by: aheadBy, behind_by: behindBy, total_commits: commits.length, base_commit: { sha: baseSha }, merge_base_commit: { sha: mergeBase }, commits, files: await this.#diffFiles(repository.bare, `${mergeBase}...${headSha}`) });
+  }
+
+  /**
+   * GitHub's GraphQL API (/api/graphql on GitHub Enterprise Server), for what the app asks of it:
+   * a pull request's review threads, and resolving one. Shapes as GitHub documents them.
+   */
+  async #graphql(entry: LoggedRequest): Promise<Answer> {
+    const { auth } = entry;
+    if (entry.method !== "POST") return notFound();
+    if (auth.kind === "invalid") return { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/graphql" } };
+    if (auth.kind !== "installation") return { status: 401, body: { message: "This endpoint requires you to be authenticated.", documentation_url: "https://docs.github.com/graphql" } };
+    const query = String(entry.body?.query ?? "");
+    const variables = (entry.body?.variables ?? {}) as Record<string, unknown>;
+    const token = this.tokens.get(auth.token)!;
+    const visible = (repository: Repository) => repository.installationId === auth.installationId && this.#inScope(auth.token, repository);
+    if (/\bresolveReviewThread\b/.test(query)) {
+      const threadId = String(variables.threadId ?? "");
+      const rootId = Number(/^PRRT_(\d+)$/.exec(threadId)?.[1]);
+      const found = this.reviews.find((review) => review.comments.some((comment) => comment.id === rootId && comment.in_reply_to_id === undefined));
+      const repository = found && this.#repositories.get(found.repository);
+      if (!found || !repository || !visible(repository)) return ok({ data: { resolveReviewThread: null }, errors: [{ type: "NOT_FOUND", path: ["resolveReviewThread"], locations: [{ line: 1, column: 1 }], message: `Could not resolve to a node with the global id of '${threadId}'` }] });
+      if (token.permissions.pull_requests !== "write") return ok({ data: { resolveReviewThread: null }, errors: [{ type: "FORBIDDEN", path: ["resolveReviewThread"], locations: [{ line: 1, column: 1 }], message: "Resource not accessible by integration" }] });
+      this.resolvedThreads.add(rootId);
+      return ok({ data: { resolveReviewThread: { thread: { id: threadId, isResolved: true } } } });
+    }
+    if (/\breviewThreads\b/.test(query)) {
+      const repository = this.#repositories.get(`${variables.owner}/${variables.name}`.toLowerCase());
+      if (!repository || !visible(repository)) return ok({ data: { repository: null }, errors: [{ type: "NOT_FOUND", path: ["repository"], locations: [{ line: 1, column: 1 }], message: `Could not resolve to a Repository with the name '${variables.owner}/${variables.name}'.` }] });
+      const fullName = `${repository.owner}/${repository.name}`;
+      const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${variables.number}`);
+      if (!pull) return ok({ data: { repository: { pullRequest: null } }, errors: [{ type: "NOT_FOUND", path: ["repository", "pullRequest"], locations: [{ line: 1, column: 1 }], message: `Could not resolve to a PullRequest with the number of ${variables.number}.` }] });
+      const nodes = [];
+      for (const { review, comment } of this.#threadRoots(fullName, pull.number)) {
+        const replies = this.reviews.filter((r) => r.repository === fullName.toLowerCase() && r.pull === pull.number).flatMap((r) => r.comments.filter((c) => c.in_reply_to_id === comment.id));
+        const { line, startLine, outdated } = await this.#position(pull, review.commit_id, comment);
+        const author = (login: string) => (login.endsWith("[bot]") ? { __typename: "Bot", login: login.slice(0, -"[bot]".length) } : { __typename: "User", login });
+        nodes.push({
+          id: `PRRT_${comment.id}`,
+          isResolved: this.resolvedThreads.has(comment.id),
+          isOutdated: outdated,
+          path: comment.path,
+          line,
+          startLine,
+          originalLine: comment.line,
+          originalStartLine: comment.start_line ?? null,
+          diffSide: comment.side ?? "RIGHT",
+          comments: {
+            nodes: [comment, ...replies].map((c) => ({
+              databaseId: c.id,
+              body: c.body,
+              url: `${this.url}/${fullName}/pull/${pull.number}#discussion_r${c.id}`,
+              author: author(c.user?.login ?? this.botLogin),
+              createdAt: "2026-01-01T00:00:00Z",
+              originalCommit: { oid: this.reviews.find((r) => r.comments.includes(c))?.commit_id ?? review.commit_id },
+              // Reactions on review comments, as `reactions` holds them (REST's contents, GraphQL's names).
+              reactions: {
+                nodes: this.reactions
+                  .filter((r) => r.repository === fullName.toLowerCase() && r.commentId === c.id)
+                  .map((r) => ({ content: GRAPHQL_REACTIONS[r.content] ?? r.content, user: author(r.user ?? this.botLogin) })),
+              },
+            })),
+          },
+        });
+      }
+      // One page: the tests' pull requests have far fewer threads than a page holds.
+      return ok({ data: { repository: { pullRequest: { reviewThreads: { pageInfo: { hasNextPage: false, endCursor: null }, nodes } } } } });
+    }
+    return ok({ errors: [{ message: "the fake GitHub answers only reviewThreads and resolveReviewThread" }] });
+  }
+
   async #syncPullRef(pull: PullRequest): Promise<void> {
     const repository = this.repository(pull.repository);
     const sha = await this.sha(pull.repository, `refs/heads/${pull.head}`);
@@ -379,7 +546,7 @@ export class FakeGitHub {
       res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(JSON.stringify(payload));
     };
     try {
-      const answer = api ? await this.#rest(entry, req) : await this.#web(entry);
+      const answer = api ? await this.#rest(entry, req) : path === "/api/graphql" ? await this.#graphql(entry) : await this.#web(entry);
       if (answer.redirect) {
         entry.status = 302;
         return void res.writeHead(302, { location: answer.redirect }).end();
@@ -469,8 +636,27 @@ export class FakeGitHub {
 
   /** The pull request's files with GitHub's patches (hunks only, no headers). */
   async #pullFiles(pull: PullRequest): Promise<Array<Partial<Schemas["diff-entry"]>>> {
+    return this.#diffFiles(this.repository(pull.repository).bare, `refs/heads/${pull.base}...refs/heads/${pull.head}`);
+  }
+
+  /** One page of a pull request's files as GitHub lists them (see pullFileListing). */
+  async #pullFilesPage(pull: PullRequest, entry: LoggedRequest): Promise<Answer> {
     const { bare } = this.repository(pull.repository);
-    const range = `refs/heads/${pull.base}...refs/heads/${pull.head}`;
+    const key = `${bare}:${await revParse(bare, `refs/heads/${pull.base}`)}:${await revParse(bare, `refs/heads/${pull.head}`)}`;
+    if (!this.#pullFilesCache.has(key)) this.#pullFilesCache.set(key, this.#pullFiles(pull));
+    const limit = this.pullFileListing.patchLimit;
+    const all = (await this.#pullFilesCache.get(key)!).slice(0, 3000).map(({ patch, ...file }) => (patch !== undefined && (limit === undefined || patch.length <= limit) ? { ...file, patch } : file));
+    if (!this.pullFileListing.paginate) return ok(all);
+    const perPage = Math.min(100, Number(entry.query.get("per_page") ?? 30));
+    const page = Math.max(1, Number(entry.query.get("page") ?? 1));
+    const last = Math.max(1, Math.ceil(all.length / perPage));
+    const link = (n: number, rel: string) => `<${this.url}/api/v3${entry.path}?per_page=${perPage}&page=${n}>; rel="${rel}"`;
+    const links = page < last ? [link(page + 1, "next"), link(last, "last")] : [];
+    return ok(all.slice((page - 1) * perPage, page * perPage), links.length > 0 ? { link: links.join(", ") } : {});
+  }
+
+  /** The files a range (`a...b`) changes, with GitHub's patches. */
+  async #diffFiles(bare: string, range: string): Promise<Array<Partial<Schemas["diff-entry"]>>> {
     const statuses = (await git(bare, "diff", "--no-renames", "--name-status", range)).trim().split("\n").filter(Boolean);
     const files: Array<Partial<Schemas["diff-entry"]>> = [];
     for (const line of statuses) {
@@ -680,16 +866,37 @@ export class FakeGitHub {
     }
     if ((params = route("GET /pulls/:number/files"))) {
       const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
-      return pull ? ok(await this.#pullFiles(pull)) : notFound();
+      if (!pull) return notFound();
+      if (!this.pullFileListing.paginate && this.pullFileListing.patchLimit === undefined) return ok(await this.#pullFiles(pull));
+      return this.#pullFilesPage(pull, entry);
     }
     if ((params = route("GET /pulls/:number/comments"))) {
-      const number = Number(params.number);
-      return ok(this.reviews.filter((r) => r.repository === fullName.toLowerCase() && r.pull === number).flatMap((r) => r.comments));
+      const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
+      if (!pull) return notFound();
+      const comments = [];
+      for (const review of this.reviews.filter((r) => r.repository === fullName.toLowerCase() && r.pull === pull.number)) {
+        for (const comment of review.comments) comments.push(await this.#reviewCommentJson(pull, review, comment));
+      }
+      return ok(comments);
     }
     if ((params = route("GET /pulls/:number/reviews"))) {
       const number = Number(params.number);
-      return ok(this.reviews.filter((r) => r.repository === fullName.toLowerCase() && r.pull === number).map(({ id, body: text }) => ({ id, body: text })));
+      return ok(
+        this.reviews
+          .filter((r) => r.repository === fullName.toLowerCase() && r.pull === number)
+          .map(({ id, body: text, user }) => ({ id, body: text, user: this.userJson(user ?? this.botLogin, (user ?? this.botLogin).endsWith("[bot]") ? "Bot" : "User"), html_url: `${this.url}/${fullName}/pull/${number}#pullrequestreview-${id}` })),
+      );
     }
+    if ((params = route("POST /pulls/:number/comments/:id/replies"))) {
+      const denied = needs("pull_requests", "write");
+      if (denied) return denied;
+      const pull = this.pullRequests.get(`${fullName.toLowerCase()}#${params.number}`);
+      const root = pull && this.#rootComment(fullName, pull.number, Number(params.id));
+      if (!pull || !root) return notFound();
+      const reply = this.addReviewReply(fullName, pull.number, root.comment.id, body?.body ?? "", this.botLogin);
+      return { status: 201, body: await this.#reviewCommentJson(pull, root.review, reply) };
+    }
+    if ((params = route("GET /compare/:basehead"))) return this.#compare(repository, params.basehead!);
     if ((params = route("POST /pulls/:number/reviews"))) {
       const denied = needs("pull_requests", "write");
       if (denied) return denied;

@@ -36,6 +36,8 @@ export interface ServerOptions {
   cwd?: string;
   /** What answers 200 once the server is up; /healthz by default (Probot's setup mode serves /probot instead). */
   readyPath?: string;
+  /** What node runs: the built server by default; `[CLI, "worker"]` for a worker process, `[CLI, "server"]` for a web process. */
+  args?: string[];
 }
 
 export class ServerProcess {
@@ -76,7 +78,7 @@ export class ServerProcess {
   async #spawn(): Promise<void> {
     this.#output = "";
     this.exitCode = undefined;
-    const child = spawn(process.execPath, [SERVER], {
+    const child = spawn(process.execPath, this.options.args ?? [SERVER], {
       cwd: this.cwd,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...this.options.env },
       detached: true,

@@ -8,8 +8,11 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { newApiToken } from "../../../src/runs/api-tokens.js";
+import { cancelRun } from "../../../src/runs/cancel-run.js";
 import { RunEvents } from "../../../src/runs/run-events.js";
+import { LocalSignals } from "../../../src/runs/signals.js";
 import { SqliteStore } from "../../../src/runs/sqlite-store.js";
+import type { RunRecord } from "../../../src/runs/store.js";
 import { WorkerPool, type ExecutionContext, type RunExecutor, type RunResult } from "../../../src/runs/worker-pool.js";
 import { alice, changeRoutes, nockPermission, nockRoutines, nockSignIn, rita, ROUTINES, startDashboard, type DashboardServer } from "../../support/dashboard.js";
 import { useNock } from "../../support/github.js";
@@ -67,15 +70,13 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
   useNock();
   beforeEach(async () => {
     const store = new SqliteStore(":memory:");
-    const events = new RunEvents();
+    const signals = new LocalSignals();
+    const events = new RunEvents(signals, store);
     executor = new SteppedExecutor();
-    pool = new WorkerPool(store, executor, {
-      concurrency: 1,
-      pollInterval: 60_000,
-      observer: { started: async (run) => events.status(run), finished: async (run) => events.status(run) },
-    });
+    const observer = { started: async (run: RunRecord) => events.status(run), finished: async (run: RunRecord) => events.status(run) };
+    pool = new WorkerPool(store, executor, { concurrency: 1, pollInterval: 60_000, observer, signals });
     pool.onEvent((runId, event) => events.event(runId, event));
-    server = await startDashboard({ store, events, cancelRun: (runId, reason) => pool.cancel(runId, reason), onQueued: () => pool.wake() });
+    server = await startDashboard({ store, events, signals, cancelRun: (runId, reason) => cancelRun({ store, events, observer }, runId, reason), onQueued: () => pool.wake() });
     await pool.start();
     // bypassCSP only so that the test can inject axe-core; the pages themselves run under their CSP.
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
@@ -180,7 +181,9 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     await page.reload();
     await page.getByRole("button", { name: "Cancel run" }).click();
     await page.locator("#run-state").getByText("cancelled", { exact: true }).waitFor();
-    expect(await page.getByText("cancelled by alice in the dashboard").count()).toBe(1);
+    expect(await page.locator("#run-state").getByText("cancelled by alice in the dashboard").count()).toBe(1);
+    // The request is in the transcript too.
+    expect(await page.getByText("Cancel requested: cancelled by alice in the dashboard").count()).toBe(1);
 
     await page.getByRole("link", { name: "Runs", exact: true }).click();
     await page.getByLabel("Status").selectOption("cancelled");

@@ -158,6 +158,31 @@ describe("dashboard", () => {
       expect(page).not.toContain('id="routine-broken"');
     });
 
+    it("shows each routine's findings addressed before merge, with the definition, only for repositories the user can see", async () => {
+      const finding = (commentId: number, repository = { owner: "acme", repo: "app" }, routine = "review") => ({
+        repository, installationId: 42, pullNumber: 3, routine, commentId, path: "a.ts", side: "RIGHT" as const, startLine: 1, endLine: 2, headSha: "abc", postedAt: new Date(),
+      });
+      for (const id of [1, 2, 3]) await server.store.recordFinding(finding(id));
+      await server.store.updateFindingSignals({ owner: "acme", repo: "app" }, 1, { resolved: true, thumbsUp: 2 });
+      await server.store.updateFindingSignals({ owner: "acme", repo: "app" }, 2, { resolved: false, linesChanged: false, thumbsDown: 1 });
+      await server.store.updateFindingSignals({ owner: "acme", repo: "app" }, 3, { resolved: false });
+      await server.store.markFindingsMerged({ owner: "acme", repo: "app" }, 3, new Date());
+      await server.store.recordFinding(finding(4, { owner: "other", repo: "secret" }, "hidden-routine"));
+      await server.store.markFindingsMerged({ owner: "other", repo: "secret" }, 3, new Date());
+
+      const page = await (await browser.fetch("/dashboard/findings")).text();
+      expect(page).toContain("<td>1 of 2 addressed (50 %)</td>");
+      expect(page).toContain('href="/dashboard/repos/acme/app#routine-review"');
+      expect(page).toContain("How “addressed before merge” is counted");
+      expect(page).not.toContain("hidden-routine");
+
+      nockRoutines(42, ROUTINES);
+      const repository = await (await browser.fetch("/dashboard/repos/acme/app")).text();
+      expect(repository).toContain("<strong>1 of 2 addressed (50 %)</strong>, 1 unknown · <span aria-label=\"2 thumbs up\">2 👍</span> · <span aria-label=\"1 thumbs down\">1 👎</span> · on 1 merged pull request");
+      expect(repository).toContain('href="/dashboard/findings#definition"');
+      expect(repository.match(/no findings on merged pull requests yet/g)?.length).toBeGreaterThan(0);
+    });
+
     it("hides repositories and runs GitHub did not list for the user", async () => {
       const hidden = run({ repository: { owner: "other", repo: "secret" }, installationId: 99 });
       await server.store.insertRun(hidden);
@@ -379,5 +404,39 @@ describe("dashboard", () => {
     expect(received).toContain("event: status");
     expect(received).toContain("All green.");
     expect((await reader.read()).done).toBe(true);
+  });
+
+  it("streams what another process's signals point at: an event left out of its signal, or out of order, is read from the store and sent once", async () => {
+    nockSignIn(alice);
+    await browser.signIn();
+    const running = run({ status: "running", startedAt: new Date() });
+    await server.store.insertRun(running);
+    await server.store.appendEvent(running.id, "assistant", { text: "First." });
+    const reader = (await browser.fetch(`/dashboard/runs/${running.id}/events?after=0`)).body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = "";
+    const until = async (text: string) => {
+      while (!received.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${text}: ${received}`);
+        received += value;
+      }
+    };
+    await until("First.");
+
+    // Another process recorded two events; its signal for the second came first, without the event (too large to send).
+    const second = await server.store.appendEvent(running.id, "assistant", { text: "Second." });
+    const third = await server.store.appendEvent(running.id, "assistant", { text: "Third." });
+    server.signals.publish({ type: "transcript", runId: running.id, seq: third, kind: "assistant" });
+    await until("Third.");
+    // The late signal of the second, with its event, sends nothing again.
+    server.signals.publish({ type: "transcript", runId: running.id, seq: second, kind: "assistant", event: { seq: second, at: new Date(), kind: "assistant", data: { text: "Second." } } });
+    // Signals may have been missed: the stream looks at the store, and at the run's status, which ended meanwhile.
+    await server.store.appendEvent(running.id, "assistant", { text: "Fourth." });
+    await server.store.transition(running.id, ["running"], { status: "completed", outcome: "succeeded", summary: "Done elsewhere.", finishedAt: new Date() });
+    server.signals.publish({ type: "status", runId: running.id });
+    await until("event: end");
+    expect([...received.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]))).toEqual([1, 2, 3, 4]);
+    expect(received.indexOf("Second.")).toBeLessThan(received.indexOf("Third."));
+    expect(received).toContain("Done elsewhere.");
   });
 });

@@ -8,7 +8,7 @@ export interface PageOptions {
   title: string;
   session?: DashboardSession;
   /** Which navigation link is the current page. */
-  current?: "home" | "runs";
+  current?: "home" | "runs" | "findings";
 }
 
 export function page({ title, session, current }: PageOptions, body: Html): Html {
@@ -28,7 +28,7 @@ export function page({ title, session, current }: PageOptions, body: Html): Html
 <header class="top">
   <nav aria-label="Main">
     <a class="brand" href="/dashboard">Routines</a>
-    ${session ? [link("/dashboard", "Repositories", "home"), link("/dashboard/runs", "Runs", "runs")] : ""}
+    ${session ? [link("/dashboard", "Repositories", "home"), link("/dashboard/runs", "Runs", "runs"), link("/dashboard/findings", "Findings", "findings")] : ""}
   </nav>
   ${
     session

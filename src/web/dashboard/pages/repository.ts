@@ -8,9 +8,10 @@ import { nextRuns, timezoneOf } from "../../../config/schedule.js";
 import type { Routine } from "../../../config/schema.js";
 import type { ApiToken } from "../../../runs/api-tokens.js";
 import type { RepositoryId } from "../../../run-request.js";
-import type { RunRecord } from "../../../runs/store.js";
+import type { RoutineFindingStats, RunRecord } from "../../../runs/store.js";
 import { html, type Html } from "../../html.js";
 import type { DashboardSession } from "../sessions.js";
+import { routineFindingsLine } from "./findings.js";
 import { csrfField, formatTime, page, repoPath } from "./layout.js";
 import { outcomeBadge, statusBadge } from "./run-words.js";
 
@@ -21,6 +22,8 @@ export interface RepositoryView {
   config: RepositoryRoutines | { error: string };
   tokens: ApiToken[];
   lastRuns: Map<string, RunRecord>;
+  /** Each routine's findings on merged pull requests (see pages/findings.ts). */
+  findings?: Map<string, RoutineFindingStats>;
   now: Date;
 }
 
@@ -80,6 +83,7 @@ function routineCard(view: RepositoryView, name: string, routine: Routine): Html
       : html`<ul>${triggers.map((trigger) => html`<li>${withCode(describeTrigger(trigger, name))}</li>`)}</ul>`
   }
   ${scheduleTimes(routine, view.now)}
+  ${view.findings ? routineFindingsLine(view.findings.get(name)) : ""}
   <p>${last ? html`Last run: <a href="/dashboard/runs/${last.id}">${formatTime(last.createdAt)}</a> ${statusBadge(last)} ${outcomeBadge(last)} · ` : ""}<a href="${runs}">All runs of ${name}</a></p>
   ${
     view.canWrite

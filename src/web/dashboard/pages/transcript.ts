@@ -52,6 +52,8 @@ function body(kind: string, data: Data): { className: string; content: Html } {
       const warnings = Array.isArray(data.warnings) ? data.warnings.map((warning) => html`<div class="meta">⚠ ${text(warning)}</div>`) : [];
       return { className: "meta", content: html`Session started with ${text(data.model)}${connectors}${warnings}` };
     }
+    case "cancel_requested":
+      return { className: "meta", content: html`Cancel requested: ${text(data.reason)}` };
     case "system_note":
       return { className: "meta", content: html`Note to the agent: ${text(data.text)}` };
     case "setup_start":

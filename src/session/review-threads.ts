@@ -1,0 +1,85 @@
+// A routine's own review threads on a pull request, through GitHub's GraphQL API: REST lists
+// review comments but knows neither threads nor whether one is resolved, and cannot resolve one.
+import type { Octokit } from "../config/read-config-file.js";
+import type { RepositoryId } from "../run-request.js";
+import { FINDING, FINGERPRINT } from "./github-run.js";
+
+export interface ThreadComment {
+  databaseId: number;
+  body: string;
+  url: string;
+  author: { login: string } | null;
+}
+
+/** A review thread as GraphQL's PullRequestReviewThread gives it, with the fields read here. */
+export interface ReviewThread {
+  id: string;
+  isResolved: boolean;
+  /** The lines it was made on changed since: GitHub then has no current `line`. */
+  isOutdated: boolean;
+  path: string;
+  line: number | null;
+  startLine: number | null;
+  originalLine: number | null;
+  originalStartLine: number | null;
+  diffSide: "LEFT" | "RIGHT";
+  comments: { nodes: ThreadComment[] };
+}
+
+const THREADS = `query($owner: String!, $name: String!, $number: Int!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: 50, after: $cursor) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id isResolved isOutdated path line startLine originalLine originalStartLine diffSide
+          comments(first: 30) { nodes { databaseId body url author { login } } }
+        }
+      }
+    }
+  }
+}`;
+
+const RESOLVE = `mutation($threadId: ID!) {
+  resolveReviewThread(input: { threadId: $threadId }) { thread { id isResolved } }
+}`;
+
+/** Pages of threads read at most: 500 threads, far more than a review routine leaves. */
+const MAX_PAGES = 10;
+
+interface ThreadsPage {
+  repository: { pullRequest: { reviewThreads: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: ReviewThread[] } } | null } | null;
+}
+
+export async function listReviewThreads(octokit: Octokit, repository: RepositoryId, number: number): Promise<ReviewThread[]> {
+  const threads: ReviewThread[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const data: ThreadsPage = await octokit.graphql<ThreadsPage>(THREADS, { owner: repository.owner, name: repository.repo, number, cursor });
+    const connection = data.repository?.pullRequest?.reviewThreads;
+    if (!connection) break;
+    threads.push(...connection.nodes);
+    if (!connection.pageInfo.hasNextPage) break;
+    cursor = connection.pageInfo.endCursor;
+  }
+  return threads;
+}
+
+export async function resolveReviewThread(octokit: Octokit, threadId: string): Promise<void> {
+  await octokit.graphql(RESOLVE, { threadId });
+}
+
+/**
+ * Whether the thread is one the routine started: its first comment is by the app's bot (GraphQL
+ * names a bot without the "[bot]" that REST adds) and carries the routine's finding mark. The mark
+ * alone proves nothing: anyone can copy it into a comment of their own.
+ */
+export function ownThread(thread: ReviewThread, bot: string, routine: string): boolean {
+  const first = thread.comments.nodes[0];
+  const login = first?.author?.login;
+  if (!first || !login || (login !== bot && `${login}[bot]` !== bot)) return false;
+  return FINDING.exec(first.body)?.[2] === routine;
+}
+
+/** A comment's text without the app's hidden marks. */
+export const withoutMarks = (body: string) => body.replace(new RegExp(FINGERPRINT, "g"), "").trim();
