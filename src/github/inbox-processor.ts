@@ -149,25 +149,32 @@ export class InboxProcessor {
 
   async #look(): Promise<void> {
     await this.#ready;
-    if (this.#running.size >= this.#concurrency) return;
-    let pending;
-    try {
-      pending = await this.#store.pendingDeliveries(LOOK_AHEAD, this.#now());
-    } catch (error) {
-      this.#options.log.error({ err: error }, "the inbox could not be read; trying again in a second");
-      setTimeout(() => this.wake(), 1_000).unref();
-      return;
-    }
-    for (const { id, orderingKey } of pending) {
+    // A short look first: the oldest few pending are what starts, unless their keys are busy. The
+    // long look (LOOK_AHEAD) only then, so a long inbox does not cost a long read per delivery.
+    const short = this.#running.size + 2 * (this.#concurrency - this.#running.size);
+    for (const limit of [short, LOOK_AHEAD + this.#running.size]) {
       if (this.#stopped || this.#running.size >= this.#concurrency) return;
-      if (this.#running.has(id) || (orderingKey !== undefined && this.#busyKeys.has(orderingKey))) continue;
-      if (orderingKey !== undefined) this.#busyKeys.add(orderingKey);
-      const handling = this.#process(id).finally(() => {
-        this.#running.delete(id);
-        if (orderingKey !== undefined) this.#busyKeys.delete(orderingKey);
-        this.wake();
-      });
-      this.#running.set(id, handling);
+      let pending;
+      try {
+        pending = await this.#store.pendingDeliveries(limit, this.#now());
+      } catch (error) {
+        this.#options.log.error({ err: error }, "the inbox could not be read; trying again in a second");
+        setTimeout(() => this.wake(), 1_000).unref();
+        return;
+      }
+      for (const { id, orderingKey } of pending) {
+        if (this.#stopped || this.#running.size >= this.#concurrency) return;
+        if (this.#running.has(id) || (orderingKey !== undefined && this.#busyKeys.has(orderingKey))) continue;
+        if (orderingKey !== undefined) this.#busyKeys.add(orderingKey);
+        const handling = this.#process(id).finally(() => {
+          this.#running.delete(id);
+          if (orderingKey !== undefined) this.#busyKeys.delete(orderingKey);
+          this.wake();
+        });
+        this.#running.set(id, handling);
+      }
+      // Everything pending was seen.
+      if (pending.length < limit) return;
     }
   }
 

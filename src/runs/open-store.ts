@@ -5,5 +5,7 @@ import { SqliteStore } from "./sqlite-store.js";
 import type { RunStore } from "./store.js";
 
 export async function openStore({ dataDir, databaseUrl }: { dataDir: string; databaseUrl?: string }, options: PgStoreOptions = {}): Promise<RunStore> {
-  return databaseUrl ? PgStore.open(databaseUrl, options) : new SqliteStore(join(dataDir, "routines.db"));
+  return databaseUrl
+    ? PgStore.open(databaseUrl, options)
+    : new SqliteStore(join(dataDir, "routines.db"), { checkpointOffThread: true, ...(options.onError ? { onError: options.onError } : {}) });
 }

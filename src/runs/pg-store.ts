@@ -209,8 +209,8 @@ const MIGRATIONS = [
      next_attempt_at timestamptz NOT NULL DEFAULT 'epoch'
    );
    CREATE INDEX status_comments_pending ON status_comments (next_attempt_at) WHERE version > published_version;`,
-  // 4: reserved.
-  `SELECT 1;`,
+  // 4: claims walk the queue installation by installation, oldest first, and count what each runs (see claimNextRun).
+  `CREATE INDEX runs_claim ON runs (status, installation_id, created_at, seq);`,
   // 5: who works on an item of the inbox or an outbox, and until when unless renewed (see ItemClaim);
   // an index to find the pending deliveries ahead of one with the same ordering key.
   `ALTER TABLE inbox ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
@@ -720,28 +720,49 @@ export class PgStore implements RunStore {
   }
 
   /**
-   * SKIP LOCKED: processes claiming at once each take a different queued run instead of waiting on
-   * one another. Two claims of runs of one concurrency key at once collide on runs_one_running;
-   * the loser looks again and now sees that key running.
+   * The queue's head, read through runs_claim without visiting the whole queue: the installations
+   * with queued runs, one index step each; for each, its oldest run whose concurrency key is not
+   * running (the runs it steps over are only those waiting behind a running run of their key) and
+   * how many it runs; then the head of the installation running fewest, the oldest on a tie.
+   *
+   * Processes claiming at once may pick the same head: the row's lock makes one take it, and the
+   * others find it no longer queued and look again. Two claims of runs of one concurrency key at
+   * once collide on runs_one_running; the loser looks again and now sees that key running. A head
+   * is never skipped for being locked: a run behind it of the same key would start first.
    */
   async claimNextRun(now: Date, lease: RunLease): Promise<RunRecord | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const [row] = await this.#rows<RunRow>(
-          `WITH next AS (
-             SELECT q.id FROM runs q
-             WHERE q.status = 'queued'
-               AND (q.concurrency_key IS NULL OR NOT EXISTS (
-                 SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
-             ORDER BY (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = q.installation_id),
-                      q.created_at, q.seq
-             LIMIT 1
-             FOR UPDATE OF q SKIP LOCKED)
-           UPDATE runs SET status = 'running', started_at = $1, lease_owner = $2, lease_expires_at = $3 FROM next WHERE runs.id = next.id AND runs.status = 'queued'
-           RETURNING ${runColumns("runs")}`,
+        const [row] = await this.#rows<Partial<RunRow>>(
+          `WITH RECURSIVE installations (id) AS (
+             SELECT (SELECT min(installation_id) FROM runs WHERE status = 'queued')
+             UNION ALL
+             SELECT (SELECT min(installation_id) FROM runs WHERE status = 'queued' AND installation_id > installations.id)
+             FROM installations WHERE installations.id IS NOT NULL
+           ),
+           heads AS (
+             SELECT head.id, head.created_at, head.seq,
+                    (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = i.id) AS running
+             FROM installations i CROSS JOIN LATERAL (
+               SELECT q.id, q.created_at, q.seq FROM runs q
+               WHERE q.status = 'queued' AND q.installation_id = i.id
+                 AND (q.concurrency_key IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
+               ORDER BY q.created_at, q.seq LIMIT 1) head
+             WHERE i.id IS NOT NULL
+           ),
+           next AS (SELECT id FROM heads ORDER BY running, created_at, seq LIMIT 1),
+           claimed AS (
+             UPDATE runs SET status = 'running', started_at = $1, lease_owner = $2, lease_expires_at = $3
+             FROM next WHERE runs.id = next.id AND runs.status = 'queued'
+             RETURNING ${runColumns("runs")})
+           SELECT claimed.* FROM next LEFT JOIN claimed ON true`,
           [now, lease.owner, lease.expiresAt],
         );
-        return row && toRecord(row);
+        if (!row) return undefined;
+        // Another process took the head first.
+        if (row.id === null || row.id === undefined) continue;
+        return toRecord(row as RunRow);
       } catch (error) {
         if (!isUniqueViolation(error, "runs_one_running") || attempt >= 5) throw error;
       }

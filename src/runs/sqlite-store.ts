@@ -43,6 +43,18 @@ import {
   REVIEWED_LOOKBACK,
   reviewedCommitOf,
 } from "./store.js";
+import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.js";
+
+export interface SqliteStoreOptions {
+  /** Copy the write-ahead log back into the database from a thread of its own, not in the writes. */
+  checkpointOffThread?: boolean;
+  /** Told when that thread fails; the writes checkpoint again then. */
+  onError?: (error: Error) => void;
+}
+
+/** SQLite's own: a write that takes the log past this many pages checkpoints it. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
+const CHECKPOINT_INTERVAL_MS = 200;
 
 /** Schema versions, applied in order; the database remembers the last one in user_version. */
 const MIGRATIONS = [
@@ -200,13 +212,16 @@ const MIGRATIONS = [
   // 11: who runs a running run, and until when unless renewed (see RunLease).
   `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
    ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER;`,
-  // 12: reserved.
-  `SELECT 1;`,
+  // 12: claims walk the queue installation by installation, oldest first, and count what each runs (see #claim).
+  `CREATE INDEX runs_claim ON runs (status, installation_id, created_at);`,
   // 13: who works on an item of the inbox or an outbox, and until when unless renewed (see ItemClaim);
-  // an index to find the pending deliveries ahead of one with the same ordering key.
+  // an index to find the pending deliveries ahead of one with the same ordering key; the inbox's look
+  // at pending deliveries reads an index alone, not the rows, whose columns after the body are
+  // reached through all of its pages.
   `ALTER TABLE inbox ADD COLUMN claimed_by TEXT;
    ALTER TABLE inbox ADD COLUMN claimed_until INTEGER;
    CREATE INDEX inbox_ordering ON inbox (ordering_key, seq) WHERE state = 'pending';
+   CREATE INDEX inbox_pending ON inbox (state, seq, delivery_id, ordering_key, attempts, claimed_until);
    ALTER TABLE check_outbox ADD COLUMN claimed_by TEXT;
    ALTER TABLE check_outbox ADD COLUMN claimed_until INTEGER;
    ALTER TABLE reply_outbox ADD COLUMN claimed_by TEXT;
@@ -480,15 +495,28 @@ export class SqliteStore implements RunStore {
 
   /** The last admission of each installation, which the next one waits for. */
   readonly #admissions = new Map<number, Promise<unknown>>();
+  readonly #checkpointer: Checkpointer | undefined;
 
-  /** Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". */
-  constructor(file: string) {
+  /**
+   * Opens (creating when needed) the database at `file`, or an in-memory one for ":memory:". A
+   * server's store checkpoints off the event loop (see wal-checkpointer.ts).
+   */
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     this.#db = new Database(file);
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("busy_timeout = 5000");
     this.#db.pragma("foreign_keys = ON");
     this.#migrate();
+    if (options.checkpointOffThread && file !== ":memory:") {
+      this.#checkpointer = startCheckpointer(file, CHECKPOINT_INTERVAL_MS, (error) => {
+        // Checkpoints come back to the writes themselves, as SQLite does by default.
+        if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        options.onError?.(error);
+      });
+      // A backstop for a log that grows faster than the thread copies it back: the writer checkpoints past 40 MB.
+      this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES * 10}`);
+    }
   }
 
   #migrate(): void {
@@ -634,14 +662,31 @@ export class SqliteStore implements RunStore {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * The queue's head, read through runs_claim without visiting the whole queue: the installations
+   * with queued runs, one index step each; for each, its oldest run whose concurrency key is not
+   * running (the runs it steps over are only those waiting behind a running run of their key) and
+   * how many it runs; then the head of the installation running fewest, the oldest on a tie.
+   */
   readonly #claim = (now: Date, lease: RunLease): RunRecord | undefined => {
     const row = this.#sql(
-        `SELECT ${RUN_COLUMNS} FROM runs q
-         WHERE q.status = 'queued'
-           AND (q.concurrency_key IS NULL OR NOT EXISTS (
-             SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
-         ORDER BY (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = q.installation_id),
-                  q.created_at, q.rowid
+        `WITH RECURSIVE installations (id) AS (
+           SELECT (SELECT min(installation_id) FROM runs WHERE status = 'queued')
+           UNION ALL
+           SELECT (SELECT min(installation_id) FROM runs WHERE status = 'queued' AND installation_id > installations.id)
+           FROM installations WHERE installations.id IS NOT NULL
+         ),
+         heads (running, head) AS (
+           SELECT (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.installation_id = i.id),
+                  (SELECT q.rowid FROM runs q
+                   WHERE q.status = 'queued' AND q.installation_id = i.id
+                     AND (q.concurrency_key IS NULL OR NOT EXISTS (
+                       SELECT 1 FROM runs r WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running'))
+                   ORDER BY q.created_at, q.rowid LIMIT 1)
+           FROM installations i WHERE i.id IS NOT NULL
+         )
+         SELECT ${RUN_COLUMNS} FROM heads JOIN runs ON runs.rowid = heads.head
+         ORDER BY heads.running, runs.created_at, runs.rowid
          LIMIT 1`,
       )
       .get() as RunRow | undefined;
@@ -1068,6 +1113,7 @@ export class SqliteStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointer?.stop();
     this.#db.close();
   }
 }

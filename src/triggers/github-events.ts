@@ -2,13 +2,15 @@
 // for the routines they fire.
 import type { Context } from "probot";
 import { routineFacts } from "../config/environment-of.js";
+import { LIMITS } from "../config/limits.js";
 import type { RoutinesCache } from "../config/routines-cache.js";
+import { StepBudget } from "../config/step-budget.js";
 import type { Admission, AdmissionResult } from "../runs/admission.js";
 import type { RunRequest } from "../run-request.js";
 import { sentByApp, type AppLogin } from "./app-identity.js";
 import { eventFacts, type EventName } from "./event-facts.js";
 import { readChangedFiles } from "./changed-files.js";
-import { matchEvent, needsChangedFiles } from "./match-event.js";
+import { listeningTriggers, matchEvent, needsChangedFiles } from "./match-event.js";
 
 export interface TriggerDeps {
   routines: RoutinesCache;
@@ -27,9 +29,15 @@ export async function handleRepositoryEvent(context: Context<EventName>, deps: T
   const config = await deps.routines.load(context.octokit, repository);
   if (!config.found) return [];
   const event = context.name as EventName;
+  // Only the triggers listening to this event and action are matched; most of a large file is not.
+  const { action } = context.payload as { action?: unknown };
+  if (typeof action === "string" && listeningTriggers(config.routines, event, action).length === 0) return [];
   const facts = eventFacts(event, context.payload);
-  if (facts.pullRequest && needsChangedFiles(config.routines, event)) facts.changedFiles = await readChangedFiles(context.octokit, repository, facts.pullRequest.number);
-  const { matched } = matchEvent(config.routines, facts);
+  const listening = listeningTriggers(config.routines, event, facts.action);
+  const budget = new StepBudget(LIMITS.matchingSteps);
+  // The changed files cost a GitHub call: read only when a paths filter is all that is left to decide.
+  if (facts.pullRequest && needsChangedFiles(config.routines, facts, listening, budget)) facts.changedFiles = await readChangedFiles(context.octokit, repository, facts.pullRequest.number);
+  const { matched } = matchEvent(config.routines, facts, budget, listening);
   if (matched.length === 0 || (await sentByApp(facts.sender, deps.appLogin))) return [];
 
   // One run per routine, however many of its triggers match.

@@ -82,13 +82,12 @@ function changedFilesMismatch(trigger: GithubTrigger, facts: EventFacts, budget?
   return undefined;
 }
 
-/**
- * Why the event does not fire this github trigger, or undefined when it does. With a budget,
- * matching throws StepBudgetExceeded once the event has spent it.
- */
-export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts, budget?: StepBudget): string | undefined {
+const actionsOf = (trigger: GithubTrigger): readonly string[] => trigger.actions ?? DEFAULT_ACTIONS[trigger.event];
+
+/** Why the event does not fire the trigger, its changed files aside; undefined when only they are left to check. */
+function mismatchBeforeFiles(trigger: GithubTrigger, facts: EventFacts, budget?: StepBudget): string | undefined {
   if (trigger.event !== facts.event) return `listens to ${trigger.event} events`;
-  const actions: readonly string[] = trigger.actions ?? DEFAULT_ACTIONS[trigger.event];
+  const actions = actionsOf(trigger);
   if (!actions.includes(facts.action)) return `action "${facts.action}" is not one of ${actions.join(", ")}`;
   const fork = facts.pullRequest?.fork;
   if (fork !== undefined && !trigger.forks) return `the pull request comes from a fork (${fork}); set forks: true to run on forks, without secrets`;
@@ -110,35 +109,93 @@ export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts,
     const wanted = filters[flag];
     if (wanted !== undefined && facts[flag] !== wanted) return `${flag} is ${facts[flag] ?? false}, the filter wants ${wanted}`;
   }
-  return changedFilesMismatch(trigger, facts, budget);
+  return undefined;
 }
 
-/** Whether a trigger of the file filters on the changed files of a pull request: they are read only then. */
-export const needsChangedFiles = (routines: Record<string, Routine>, event: string) =>
-  Object.values(routines).some(({ triggers = [] }) => triggers.some(({ github }) => github?.event === event && (github.paths !== undefined || github.paths_ignore !== undefined)));
+/**
+ * Why the event does not fire this github trigger, or undefined when it does. With a budget,
+ * matching throws StepBudgetExceeded once the event has spent it.
+ */
+export function githubTriggerMismatch(trigger: GithubTrigger, facts: EventFacts, budget?: StepBudget): string | undefined {
+  return mismatchBeforeFiles(trigger, facts, budget) ?? changedFilesMismatch(trigger, facts, budget);
+}
+
+const githubTriggerOf = (routines: Record<string, Routine>, { routine, trigger }: TriggerRef) => routines[routine]!.triggers![trigger]!.github!;
 
 /**
- * The triggers the event fires. All filters of the file share one budget of matching steps
+ * A file's github triggers by `event.action`, in the file's order. Built once per parsed file and
+ * kept as long as it is (the routines cache keeps one per repository), so an event looks at the
+ * triggers that listen to it, not at every trigger of the file.
+ */
+const listenersByFile = new WeakMap<Record<string, Routine>, Map<string, TriggerRef[]>>();
+
+/** The github triggers of the file that listen to the event's name and action. */
+export function listeningTriggers(routines: Record<string, Routine>, event: string, action: string): readonly TriggerRef[] {
+  let listeners = listenersByFile.get(routines);
+  if (!listeners) {
+    listeners = new Map();
+    for (const [routine, { triggers = [] }] of Object.entries(routines)) {
+      triggers.forEach(({ github }, index) => {
+        if (!github) return;
+        for (const listened of new Set(actionsOf(github))) {
+          const key = `${github.event}.${listened}`;
+          listeners!.set(key, [...(listeners!.get(key) ?? []), { routine, trigger: index }]);
+        }
+      });
+    }
+    listenersByFile.set(routines, listeners);
+  }
+  return listeners.get(`${event}.${action}`) ?? [];
+}
+
+/**
+ * Whether one of these triggers filters on the pull request's changed files and the event passes
+ * all of its other filters: only then are the files read from GitHub. Its matching steps count
+ * against `budget`; once that is spent, none is asked for (matching skips them all anyway).
+ */
+export function needsChangedFiles(routines: Record<string, Routine>, facts: EventFacts, refs: readonly TriggerRef[], budget?: StepBudget): boolean {
+  try {
+    return refs.some((ref) => {
+      const trigger = githubTriggerOf(routines, ref);
+      return (trigger.paths !== undefined || trigger.paths_ignore !== undefined) && mismatchBeforeFiles(trigger, facts, budget) === undefined;
+    });
+  } catch (error) {
+    if (error instanceof StepBudgetExceeded) return false;
+    throw error;
+  }
+}
+
+const allGithubTriggers = (routines: Record<string, Routine>): TriggerRef[] =>
+  Object.entries(routines).flatMap(([routine, { triggers = [] }]) => triggers.flatMap(({ github }, index) => (github ? [{ routine, trigger: index }] : [])));
+
+/**
+ * The triggers the event fires, of those named (by default every github trigger of the file, each
+ * skipped one with its reason). All filters of the file share one budget of matching steps
  * (LIMITS.matchingSteps): once it is spent, the triggers not yet matched are skipped, saying so.
  */
-export function matchEvent(routines: Record<string, Routine>, facts: EventFacts, budget = new StepBudget(LIMITS.matchingSteps)): EventMatch {
+export function matchEvent(
+  routines: Record<string, Routine>,
+  facts: EventFacts,
+  budget = new StepBudget(LIMITS.matchingSteps),
+  refs: readonly TriggerRef[] = allGithubTriggers(routines),
+): EventMatch {
   const result: EventMatch = { matched: [], skipped: [] };
   let exhausted: StepBudgetExceeded | undefined;
-  for (const [routine, { triggers = [] }] of Object.entries(routines)) {
-    triggers.forEach((trigger, index) => {
-      if (!trigger.github) return;
-      if (exhausted) return void result.skipped.push({ routine, trigger: index, reason: `not matched: the file's filters ${exhausted.message} on this event; simplify them` });
-      let reason: string | undefined;
-      try {
-        reason = githubTriggerMismatch(trigger.github, facts, budget);
-      } catch (error) {
-        if (!(error instanceof StepBudgetExceeded)) throw error;
-        exhausted = error;
-        reason = `not matched: the file's filters ${error.message} on this event; simplify them`;
-      }
-      if (reason === undefined) result.matched.push({ routine, trigger: index });
-      else result.skipped.push({ routine, trigger: index, reason });
-    });
+  for (const { routine, trigger: index } of refs) {
+    if (exhausted) {
+      result.skipped.push({ routine, trigger: index, reason: `not matched: the file's filters ${exhausted.message} on this event; simplify them` });
+      continue;
+    }
+    let reason: string | undefined;
+    try {
+      reason = githubTriggerMismatch(githubTriggerOf(routines, { routine, trigger: index }), facts, budget);
+    } catch (error) {
+      if (!(error instanceof StepBudgetExceeded)) throw error;
+      exhausted = error;
+      reason = `not matched: the file's filters ${error.message} on this event; simplify them`;
+    }
+    if (reason === undefined) result.matched.push({ routine, trigger: index });
+    else result.skipped.push({ routine, trigger: index, reason });
   }
   return result;
 }

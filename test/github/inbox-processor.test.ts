@@ -75,6 +75,27 @@ describeEachStore("InboxProcessor", ({ fresh, freshPlace }) => {
     await processor.stop();
   });
 
+  it("looks past a long run of deliveries waiting on one busy key for one it can start", async () => {
+    const store = await inboxWith(await fresh(), [...Array.from({ length: 30 }, (_, i): [string, string] => [`a${i}`, "pr#1"]), ["b", "pr#2"]]);
+    const gate = later();
+    const started: string[] = [];
+    const processor = new InboxProcessor(store, {
+      handle: async ({ id }) => {
+        started.push(id);
+        if (id === "a0") await gate.promise;
+      },
+      concurrency: 2,
+      keepMs: 1_000,
+      log: quiet,
+    });
+    processor.start();
+    await expect.poll(() => [...started].sort()).toEqual(["a0", "b"]);
+    gate.release();
+    await processor.idle();
+    expect(started).toHaveLength(31);
+    await processor.stop();
+  });
+
   it("tries a failing delivery again, then records it failed with the handlers' errors", async () => {
     const store = await inboxWith(await fresh(), ["a", "b"]);
     const attempts: string[] = [];

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,7 +43,8 @@ describe("SqliteStore", () => {
   it("opens a database of the first schema version and adds what later versions keep", async () => {
     const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
     const db = new Database(file);
-    db.exec("CREATE TABLE runs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)");
+    // The columns of the first version that later versions index.
+    db.exec("CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT NOT NULL, installation_id INTEGER NOT NULL, created_at INTEGER NOT NULL)");
     db.pragma("user_version = 1");
     db.close();
     const store = new SqliteStore(file);
@@ -67,7 +69,7 @@ describe("SqliteStore", () => {
     // A database from before version 9: no cost column (nor what later versions add).
     const db = new Database(file);
     db.exec("ALTER TABLE runs DROP COLUMN cost_usd; ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires_at");
-    db.exec("DROP TABLE status_comments; DROP TABLE findings; DROP INDEX inbox_ordering");
+    db.exec("DROP TABLE status_comments; DROP TABLE findings; DROP INDEX inbox_ordering; DROP INDEX runs_claim; DROP INDEX inbox_pending");
     for (const table of ["inbox", "check_outbox", "reply_outbox"]) db.exec(`ALTER TABLE ${table} DROP COLUMN claimed_by; ALTER TABLE ${table} DROP COLUMN claimed_until`);
     db.pragma("user_version = 8");
     db.close();
@@ -76,6 +78,18 @@ describe("SqliteStore", () => {
     await store.addRunCost(old, 0.25);
     await store.addRunCost(old, 0.5);
     expect((await store.getRun(old))!.costUsd).toBe(0.75);
+    await store.close();
+  });
+
+  it("copies the write-ahead log back into the database from a thread of its own, not in the writes", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const store = new SqliteStore(file, { checkpointOffThread: true });
+    const empty = statSync(file).size;
+    // About 600 kB of deliveries: far under the writes' own checkpoint mark, so only the thread copies them.
+    for (let i = 0; i < 30; i++) await store.enqueueDelivery({ id: `d-${i}`, name: "push", body: "x".repeat(20_000), receivedAt: new Date() });
+    const deadline = Date.now() + 20_000;
+    while (statSync(file).size < empty + 400_000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statSync(file).size).toBeGreaterThan(empty + 400_000);
     await store.close();
   });
 });

@@ -143,6 +143,25 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect((await store.runningRuns()).map((r) => r.id)).toEqual(["run_2", "run_3", "run_4"]);
     });
 
+    it("between installations running as many, claims the oldest run that can start, stepping over those waiting on their pull request", async () => {
+      const store = await fresh();
+      const t = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute));
+      await store.insertRun(run("run_7a", t(0), onPullRequest("d7a", 1, "review", 7)));
+      await store.insertRun(run("run_8a", t(0), onPullRequest("d8a", 2, "review", 8)));
+      expect((await store.claimNextRun(t(1), HELD))?.id).toBe("run_7a");
+      expect((await store.claimNextRun(t(1), HELD))?.id).toBe("run_8a");
+      // Each installation runs one. The oldest queued waits on its pull request's running review.
+      await store.insertRun(run("run_8b", t(2), onPullRequest("d8b", 2, "review", 8)));
+      await store.insertRun(run("run_7b", t(3), onPullRequest("d7b", 3, "review", 7)));
+      await store.insertRun(run("run_8c", t(4), onPullRequest("d8c", 4, "review", 8)));
+      expect((await store.claimNextRun(t(5), HELD))?.id).toBe("run_7b");
+      // Installation 7 now runs two, 8 one.
+      expect((await store.claimNextRun(t(5), HELD))?.id).toBe("run_8c");
+      expect(await store.claimNextRun(t(5), HELD)).toBeUndefined();
+      await store.transition("run_8a", ["running"], { status: "completed", finishedAt: t(6) });
+      expect((await store.claimNextRun(t(7), HELD))?.id).toBe("run_8b");
+    });
+
     it("queues a running run again for its next attempt, and lists queued runs of a concurrency key", async () => {
       const store = await fresh();
       const at = new Date("2026-11-24T10:00:00Z");

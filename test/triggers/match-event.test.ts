@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { GithubTrigger } from "../../src/config/schema.js";
 import { validateRoutines } from "../../src/config/validate.js";
 import { eventFacts, PayloadError } from "../../src/triggers/event-facts.js";
-import { githubTriggerMismatch, matchEvent } from "../../src/triggers/match-event.js";
+import { githubTriggerMismatch, listeningTriggers, matchEvent, needsChangedFiles } from "../../src/triggers/match-event.js";
 import { readFixture } from "../support/fixtures.js";
 import { webhookExample, webhookExampleWhere } from "../support/github.js";
 
@@ -286,3 +286,51 @@ describe("matchEvent on the new events", () => {
     });
   });
 });
+
+describe("the triggers an event looks at", () => {
+  const { routines } = validateRoutines(
+    [
+      "version: 1",
+      "routines:",
+      "  review:",
+      "    prompt: Review.",
+      "    triggers:",
+      "      - github: { event: pull_request, filters: { base_branch: master }, paths: [src/**] }",
+      "      - github: { event: pull_request, actions: [labeled, opened, opened], filters: { base_branch: main }, paths: [src/**] }",
+      "      - command: review",
+      "  notes:",
+      "    prompt: Notes.",
+      "    triggers:",
+      "      - github: { event: release }",
+      "  triage:",
+      "    prompt: Triage.",
+      "    triggers:",
+      "      - github: { event: pull_request, actions: [closed] }",
+    ].join("\n"),
+  );
+
+  it("are those listening to its name and action, default actions included, in the file's order", () => {
+    expect(listeningTriggers(routines, "pull_request", "opened")).toEqual([
+      { routine: "review", trigger: 0 },
+      { routine: "review", trigger: 1 },
+    ]);
+    expect(listeningTriggers(routines, "pull_request", "labeled")).toEqual([{ routine: "review", trigger: 1 }]);
+    expect(listeningTriggers(routines, "pull_request", "closed")).toEqual([{ routine: "triage", trigger: 0 }]);
+    expect(listeningTriggers(routines, "release", "published")).toEqual([{ routine: "notes", trigger: 0 }]);
+    expect(listeningTriggers(routines, "release", "created")).toEqual([]);
+    expect(listeningTriggers(routines, "issues", "opened")).toEqual([]);
+    // Matching only those finds what matching every trigger finds.
+    const facts = { ...pullRequest(), changedFiles: { paths: ["src/a.ts"], complete: true } };
+    expect(matchEvent(routines, facts, undefined, listeningTriggers(routines, "pull_request", "opened")).matched).toEqual(matchEvent(routines, facts).matched);
+  });
+
+  it("ask for the changed files only when a paths filter is all that is left to decide", () => {
+    const opened = listeningTriggers(routines, "pull_request", "opened");
+    // Into master: the first trigger's other filters hold, so its paths decide.
+    expect(needsChangedFiles(routines, pullRequest(), opened)).toBe(true);
+    // Into develop: no trigger with paths passes its other filters, so the files would decide nothing.
+    expect(needsChangedFiles(routines, pullRequest("opened", (payload) => (payload.pull_request.base.ref = "develop")), opened)).toBe(false);
+    expect(needsChangedFiles(routines, pullRequest("closed"), listeningTriggers(routines, "pull_request", "closed"))).toBe(false);
+  });
+});
+
