@@ -7,10 +7,12 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { CONNECTOR_ENTRY } from "./connector-entry.js";
 import { refusalIn } from "./connector-fetch.js";
 import { truncate, type Tool, type ToolResult } from "./define-tool.js";
-import { inOwnSession, tieToServer, unsandboxed, type Launcher } from "./launch.js";
+import { inOwnSession, startingEnvironment, tieToServer, unsandboxed, type Launcher } from "./launch.js";
 import { untrustedFrame } from "./untrusted.js";
 
 // `forks: true` (the operator's file): also opened for runs on pull requests from forks.
@@ -93,14 +95,34 @@ const shellQuote = (words: string[]) => words.map((word) => `'${word.replace(/'/
 // given; a name given as undefined overrides that, and Node leaves it out of the child's environment.
 const NO_SERVER_DEFAULTS = Object.fromEntries(DEFAULT_INHERITED_ENV_VARS.map((name) => [name, undefined]));
 
+/** A stdio transport whose first line hands the connector its environment (see connector-entry.ts). */
+class HandingOver extends StdioClientTransport {
+  readonly #handover: { env: Record<string, string>; base: Record<string, string> };
+
+  constructor(params: ConstructorParameters<typeof StdioClientTransport>[0], handover: { env: Record<string, string>; base: Record<string, string> }) {
+    super(params);
+    this.#handover = handover;
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    // The MCP client sends nothing before start() is done: this line comes first. It is a JSON line, as messages are.
+    await this.send(this.#handover as unknown as JSONRPCMessage);
+  }
+}
+
 function transportFor(spec: ConnectorSpec, options: OpenOptions): Transport {
   if ("command" in spec) {
     // Started like any command (in the sandbox when there is one, dying with the server, in the
     // working tree), with the allowlisted environment plus its own variables and nothing of the
-    // server's. The SDK cannot start it detached: setsid does.
-    const { file, args } = inOwnSession(tieToServer((options.launch ?? unsandboxed)(shellQuote([spec.command, ...(spec.args ?? [])]))));
-    const env = { ...NO_SERVER_DEFAULTS, ...options.env, ...spec.env } as Record<string, string>;
-    return new StdioClientTransport({ command: file, args, env, ...(options.cwd ? { cwd: options.cwd } : {}), stderr: "ignore" });
+    // server's. What starts it gets the starting environment alone; the entry program, where the
+    // connector runs, hands the rest to the connector. The SDK cannot start it detached: setsid does.
+    const entry = `exec ${shellQuote([process.execPath, "--input-type=module", "--eval", CONNECTOR_ENTRY, spec.command, ...(spec.args ?? [])])}`;
+    const { file, args } = inOwnSession(tieToServer((options.launch ?? unsandboxed)(entry)));
+    const env: Record<string, string> = { ...options.env, ...spec.env };
+    const base = startingEnvironment(env);
+    const params = { command: file, args, env: { ...NO_SERVER_DEFAULTS, ...base } as Record<string, string>, ...(options.cwd ? { cwd: options.cwd } : {}), stderr: "ignore" as const };
+    return new HandingOver(params, { env, base });
   }
   const fetch = options.fetchFor?.(spec);
   const http = { requestInit: { headers: spec.headers ?? {} }, ...(fetch ? { fetch } : {}) };

@@ -14,7 +14,25 @@ export interface Launch {
 export type Launcher = (command: string) => Launch;
 
 /** Plain bash: for hosts that cannot sandbox, when the operator allows it, and for local tools and tests. */
-export const unsandboxed: Launcher = (command) => ({ file: "bash", args: ["-c", command] });
+export const unsandboxed: Launcher = (command) => ({ file: "bash", args: ["--norc", "-c", command] });
+
+/**
+ * The environment of what starts a command or connector (the guard, the limits, the sandbox's
+ * runner), given the run's `env`: the server's PATH, and of the run's what srt reads: HOME, and
+ * JAVA_TOOL_OPTIONS, which it extends with its proxy's settings. The rest of the run's (where
+ * NODE_OPTIONS, LD_PRELOAD or BASH_ENV can be) is handed over inside, so that it acts only there.
+ */
+export function startingEnvironment(env: Record<string, string>): Record<string, string> {
+  const base: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  for (const name of ["HOME", "JAVA_TOOL_OPTIONS"]) if (env[name] !== undefined) base[name] = env[name];
+  return base;
+}
+
+// The bash that guards or limits a command runs nothing of the run's: no startup file (with a
+// socket for stdin, as a connector has, bash reads ~/.bashrc, and HOME is the run's, which its
+// commands write), and in privileged mode no BASH_ENV, functions or shell options from the
+// environment either. (bash takes its long options first.)
+const OWN_BASH = ["bash", "--norc", "-p", "-c"];
 
 // The guard between the server and a command. setpriv arms the parent-death signal (SIGTERM when
 // the server's thread that spawned it ends) and execs this bash, which runs the command as its
@@ -77,7 +95,7 @@ function which(program: string): string | undefined {
 export function tieToServer(launch: Launch, serverPid = process.pid): Launch {
   const setpriv = process.platform === "linux" ? which("setpriv") : undefined;
   if (!setpriv) return launch;
-  return { file: setpriv, args: ["--pdeathsig", "TERM", "--", "bash", "-c", GUARD, "routines-guard", String(serverPid), launch.file, ...launch.args] };
+  return { file: setpriv, args: ["--pdeathsig", "TERM", "--", ...OWN_BASH, GUARD, "routines-guard", String(serverPid), launch.file, ...launch.args] };
 }
 
 /**
@@ -112,5 +130,5 @@ exec "$@"`;
 /** The launch, started inside the run's control groups and with its per-process limits. */
 export function withinLimits(launch: Launch, limits: ResourceLimits): Launch {
   if (limits.cgroupProcs.length === 0 && limits.ulimit.length === 0) return launch;
-  return { file: "bash", args: ["-c", LIMITED, "routines-limits", String(limits.ulimit.length), ...limits.ulimit, ...limits.cgroupProcs, "--", launch.file, ...launch.args] };
+  return { file: OWN_BASH[0]!, args: [...OWN_BASH.slice(1), LIMITED, "routines-limits", String(limits.ulimit.length), ...limits.ulimit, ...limits.cgroupProcs, "--", launch.file, ...launch.args] };
 }

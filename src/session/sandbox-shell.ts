@@ -12,7 +12,7 @@
 // next command starts a new one.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
-import { tieToServer, type Launcher } from "./launch.js";
+import { startingEnvironment, tieToServer, type Launcher } from "./launch.js";
 import { outputCollector, signalProcess, STOP_GRACE_MS, type CommandRequest, type CommandResult, type CommandRunner } from "./run-command.js";
 import { sandboxDispatcher, type CommandPrograms } from "./sandbox-dispatcher.js";
 
@@ -50,10 +50,8 @@ class Sandbox {
     const { file, args } = tieToServer(launch(`exec ${quote(process.execPath)} --input-type=module --eval ${quote(sandboxDispatcher(programs))}`));
     // A session and process group of its own, like any command: the guard stops all of it. The
     // run's environment goes only to the dispatcher, for its commands (see sandbox-dispatcher.ts).
-    // What starts the sandbox gets the server's PATH, and of the run's environment what srt reads:
-    // HOME, and JAVA_TOOL_OPTIONS, which it extends with its proxy's settings.
-    const base: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-    for (const name of ["HOME", "JAVA_TOOL_OPTIONS"]) if (env[name] !== undefined) base[name] = env[name];
+    // What starts the sandbox gets the starting environment alone (see launch.ts).
+    const base = startingEnvironment(env);
     this.#child = spawn(file, args, { cwd, env: base, detached: true, stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdin.on("error", () => undefined);
     this.#child.stdin.write(`${JSON.stringify({ env, base })}\n`);

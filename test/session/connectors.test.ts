@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectorFetch } from "../../src/session/connector-fetch.js";
 import { openConnectors, parseConnectors, selectConnectors, type ConnectorSpec } from "../../src/session/connectors.js";
-import { SLOW_MCP_SERVER } from "../support/tiny-mcp-server.js";
+import { SLOW_MCP_SERVER, TINY_MCP_SERVER } from "../support/tiny-mcp-server.js";
 
 const EVERYTHING = fileURLToPath(new URL("../../node_modules/@modelcontextprotocol/server-everything/dist/index.js", import.meta.url));
 const stdio = (name: string, env: Record<string, string> = {}): ConnectorSpec => ({ name, command: process.execPath, args: [EVERYTHING, "stdio"], env });
@@ -113,6 +113,27 @@ describe("openConnectors", () => {
       expect(getEnv).toContain('"ROUTINE_VAR": "from-the-routine"');
       expect(getEnv).toContain('"HOME": "/tmp"');
       for (const value of ["server-user", "server-login", "/bin/server-shell"]) expect(getEnv).not.toContain(value);
+    } finally {
+      await set.close();
+    }
+  });
+
+  it("hands a stdio connector its environment where it runs: NODE_OPTIONS and HOME's .bashrc act on the connector alone", async () => {
+    const dir = await realpath(await mkdtemp(join(tmpdir(), "routines-connector-env-")));
+    const log = join(dir, "loaded");
+    await writeFile(join(dir, "connector.mjs"), TINY_MCP_SERVER);
+    // Each appends the program it loaded into: the connector's node may; the guard's bash and the entry program's node may not.
+    await writeFile(join(dir, "preload.cjs"), `require("node:fs").appendFileSync(${JSON.stringify(log)}, "node " + (process.argv[1] ?? "--eval") + "\\n");\n`);
+    await writeFile(join(dir, ".bashrc"), `echo "bashrc $0" >> ${JSON.stringify(log)}\n`);
+    const spec: ConnectorSpec = { name: "tiny", command: process.execPath, args: ["connector.mjs"], env: { NODE_OPTIONS: `--require ${join(dir, "preload.cjs")}`, CONNECTOR_VAR: "mine" } };
+    const set = await openConnectors([spec], { env: { ...env, HOME: dir }, cwd: dir });
+    try {
+      expect(set.warnings).toEqual([]);
+      const where = (await call(set.tools.find((tool) => tool.name === "mcp__tiny__where")!, {})).output;
+      expect(where).toContain('"CONNECTOR_VAR":"mine"');
+      expect(where).toContain('"ROUTINE_VAR":"from-the-routine"');
+      expect(where).toContain(`"HOME":"${dir}"`);
+      expect((await readFile(log, "utf8")).trim().split("\n")).toEqual([`node ${join(dir, "connector.mjs")}`]);
     } finally {
       await set.close();
     }
