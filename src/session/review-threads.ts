@@ -26,19 +26,8 @@ export interface ReviewThread {
   comments: { nodes: ThreadComment[] };
 }
 
-const THREADS = `query($owner: String!, $name: String!, $number: Int!, $cursor: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequest(number: $number) {
-      reviewThreads(first: 50, after: $cursor) {
-        pageInfo { hasNextPage endCursor }
-        nodes {
-          id isResolved isOutdated path line startLine originalLine originalStartLine diffSide
-          comments(first: 30) { nodes { databaseId body url author { login } } }
-        }
-      }
-    }
-  }
-}`;
+const THREAD_FIELDS = `id isResolved isOutdated path line startLine originalLine originalStartLine diffSide
+  comments(first: 30) { nodes { databaseId body url author { login } } }`;
 
 const RESOLVE = `mutation($threadId: ID!) {
   resolveReviewThread(input: { threadId: $threadId }) { thread { id isResolved } }
@@ -47,22 +36,40 @@ const RESOLVE = `mutation($threadId: ID!) {
 /** Pages of threads read at most: 500 threads, far more than a review routine leaves. */
 const MAX_PAGES = 10;
 
-interface ThreadsPage {
-  repository: { pullRequest: { reviewThreads: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: ReviewThread[] } } | null } | null;
+interface ThreadsPage<T> {
+  repository: { pullRequest: { reviewThreads: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: T[] } } | null } | null;
 }
 
-export async function listReviewThreads(octokit: Octokit, repository: RepositoryId, number: number): Promise<ReviewThread[]> {
-  const threads: ReviewThread[] = [];
+/**
+ * The pull request's review threads, 50 a page up to MAX_PAGES, each with the GraphQL fields
+ * asked for (`T` is their shape); undefined when GitHub has no such pull request.
+ */
+export async function readReviewThreads<T>(octokit: Octokit, repository: RepositoryId, number: number, fields: string): Promise<T[] | undefined> {
+  const query = `query($owner: String!, $name: String!, $number: Int!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: 50, after: $cursor) {
+        pageInfo { hasNextPage endCursor }
+        nodes { ${fields} }
+      }
+    }
+  }
+}`;
+  const threads: T[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const data: ThreadsPage = await octokit.graphql<ThreadsPage>(THREADS, { owner: repository.owner, name: repository.repo, number, cursor });
+    const data: ThreadsPage<T> = await octokit.graphql<ThreadsPage<T>>(query, { owner: repository.owner, name: repository.repo, number, cursor });
     const connection = data.repository?.pullRequest?.reviewThreads;
-    if (!connection) break;
+    if (!connection) return page === 0 ? undefined : threads;
     threads.push(...connection.nodes);
     if (!connection.pageInfo.hasNextPage) break;
     cursor = connection.pageInfo.endCursor;
   }
   return threads;
+}
+
+export async function listReviewThreads(octokit: Octokit, repository: RepositoryId, number: number): Promise<ReviewThread[]> {
+  return (await readReviewThreads<ReviewThread>(octokit, repository, number, THREAD_FIELDS)) ?? [];
 }
 
 export async function resolveReviewThread(octokit: Octokit, threadId: string): Promise<void> {
