@@ -263,7 +263,7 @@ const request = (number: number): RunRequest => ({
   context: { withoutSecrets: false, issue: { number, title: `Issue ${number}`, body: "Something is off.", author: "octocat", labels: [], url: `https://github.example/acme/bench/issues/${number}` } },
 });
 
-/** Each claimNextRun call's time, from four claimers at once taking CLAIMS queued runs. */
+/** Each claimNextRun call's time, from four claimers at once taking CLAIMS queued runs one after another. */
 async function claimTimes(): Promise<number[]> {
   const url = await postgres.createDatabase();
   const store = await PgStore.open(url);
@@ -275,9 +275,12 @@ async function claimTimes(): Promise<number[]> {
     claimers.map(async (claimer, index) => {
       for (;;) {
         const at = performance.now();
-        const run = await claimer.claimNextRun(new Date(), { owner: `bench:${index}`, expiresAt: new Date(Date.now() + 60_000) });
+        const owner = `bench:${index}`;
+        const run = await claimer.claimNextRun(new Date(), { owner, expiresAt: new Date(Date.now() + 60_000) });
         if (!run) return;
         times.push(performance.now() - at);
+        // Each claimer ends its run before it claims the next, as a worker with one free slot: a few run at once, as in a real queue.
+        await claimer.transition(run.id, ["running"], { status: "completed", finishedAt: new Date() }, owner);
       }
     }),
   );
@@ -310,7 +313,7 @@ try {
   console.log(`  ratio 4 workers / 1 worker : instant ${ratio(four, one, "instant")}, model-wait ${ratio(four, one, "wait")} (target >= 3x when waiting on the model)`);
   console.log(`  ratio 2 workers / 1 worker : instant ${ratio(two, one, "instant")}, model-wait ${ratio(two, one, "wait")}`);
   console.log(`  ratio PG 1 worker / SQLite : instant ${ratio(one, sqlite, "instant")}, model-wait ${ratio(one, sqlite, "wait")}`);
-  console.log(`  claimNextRun, 4 claimers taking ${CLAIMS} queued runs: p50 ${percentile(claims, 50).toFixed(1)} ms, p99 ${percentile(claims, 99).toFixed(1)} ms (target p99 < 50 ms)`);
+  console.log(`  claimNextRun, 4 claimers taking ${CLAIMS} queued runs, each ending its run before the next claim: p50 ${percentile(claims, 50).toFixed(1)} ms, p99 ${percentile(claims, 99).toFixed(1)} ms (target p99 < 50 ms)`);
   for (const [name, result] of results) {
     if (result.pickup) console.log(`  pickup (queued -> started, idle workers), ${name}: p50 ${percentile(result.pickup, 50)} ms, p99 ${percentile(result.pickup, 99)} ms over ${result.pickup.length} runs`);
   }
@@ -324,3 +327,5 @@ try {
   await github.close();
   await model.close();
 }
+// Each ServerProcess.stop leaves its 30-second timeout pending: done, so exit rather than wait on it.
+process.exit(0);
