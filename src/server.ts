@@ -383,11 +383,18 @@ async function startWorker(): Promise<() => Promise<void>> {
 /** A queued run here; a running one by the process that runs it, wherever it is. */
 const cancel = (runId: string, reason: string) => cancelRun({ store, events, observer, onError: onObserverError }, runId, reason);
 
-/** A client with a fixed token, or with whatever token `token()` returns at each request (a run's refreshed token). */
+let tokenClients = 0;
+/**
+ * A client with a fixed token, or with whatever token `token()` returns at each request (a run's
+ * refreshed token). Octokit's throttling lets one write a second through per lane, and clients
+ * without a lane share one for the whole process: each gets its own, so a run's writes (and a
+ * token's revocation) wait behind its own, not behind every other run's.
+ */
 function octokitForToken(token: string | (() => string)) {
+  const throttle = { id: `token-client-${++tokenClients}` };
   return typeof token === "string"
-    ? new Octokit({ auth: { token }, baseUrl: settings.githubApiUrl })
-    : new Octokit({ authStrategy: currentTokenAuth, auth: { current: token }, baseUrl: settings.githubApiUrl });
+    ? new Octokit({ auth: { token }, baseUrl: settings.githubApiUrl, throttle })
+    : new Octokit({ authStrategy: currentTokenAuth, auth: { current: token }, baseUrl: settings.githubApiUrl, throttle });
 }
 
 let stopping: Promise<void> | undefined;
