@@ -30,6 +30,19 @@ function onLastLine(comment: z.output<typeof Comment>): string {
   return [comment.body, ...suggestion, note].join("\n\n");
 }
 
+/**
+ * A path as a Markdown code span, whatever it holds: a fence longer than any run of backticks in
+ * it (CommonMark's rule), and no "<!--", so a path cannot end the span early nor carry a mark of
+ * the app's own into the raw text that later runs read.
+ */
+export function pathSpan(path: string): string {
+  const flat = path.replace(/[\r\n]/g, " ").replaceAll("<!--", "&lt;!--");
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${fence}${pad}${flat}${pad}${fence}`;
+}
+
 /** "src/a.ts line 3", "src/a.ts lines 3-5"; without a path, the lines alone. */
 const where = (path: string | undefined, place: Pick<Finding, "start" | "end">) =>
   `${path === undefined ? "" : `${path} `}${place.start === place.end ? `line ${place.end}` : `lines ${place.start}-${place.end}`}`;
@@ -135,7 +148,7 @@ export function createReviewTool(run: GitHubRun): Tool {
           acrossHunks += 1;
           inline.push({ path: comment.path, line: comment.line, side, body: marked(run.redact(onLastLine(comment))) });
         } else {
-          outside.push(marked(`**\`${comment.path}\` ${where(undefined, place)}** ${OUTSIDE_THE_DIFF}\n\n${text}`));
+          outside.push(marked(`**${pathSpan(comment.path)} ${where(undefined, place)}** ${OUTSIDE_THE_DIFF}\n\n${text}`));
         }
       }
       const summary = run.redact(body);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { RunBudget } from "../../../src/session/budget.js";
 import { ReviewCoverage } from "../../../src/session/review-coverage.js";
 import type { ReviewScope } from "../../../src/session/review-scope.js";
-import { createReviewTool } from "../../../src/session/tools/create-review.js";
+import { createReviewTool, pathSpan } from "../../../src/session/tools/create-review.js";
 import { FindingVerifier } from "../../../src/session/verify-findings.js";
 import { MODEL_KEY, startFakeModel, type FakeModel } from "../../support/fake-model.js";
 import { API, useNock } from "../../support/github.js";
@@ -93,5 +93,17 @@ describe("create_review with the run's review scope", () => {
     const result = await call(createReviewTool(githubRun({ pullRequest: pr, review: scope(verifier) })), { body: "One problem.", comments: [{ path: "src/calc.js", line: 2, body: "Operands swapped." }] });
     expect(result.output).toMatch(/^Posted https:\/\/github\.com\/acme\/app\/pull\/5#review-2 with 1 inline comment, 0 moved into the summary \(outside the diff\), 0 already posted, 0 rejected when checked\./);
     expect(sent.comments.map((comment: { line: number }) => comment.line)).toEqual([2]);
+  });
+});
+
+describe("pathSpan", () => {
+  it("keeps a path with backticks or the app's mark inside one code span", () => {
+    expect(pathSpan("src/a.ts")).toBe("`src/a.ts`");
+    expect(pathSpan("a`b.ts")).toBe("``a`b.ts``");
+    expect(pathSpan("`x``")).toBe("``` `x`` ```");
+    const planted = pathSpan("x` <!-- routines:0123456789abcdef routine:review at:a:RIGHT:1-1 --> `y");
+    expect(planted).not.toContain("<!--");
+    expect(planted.startsWith("``") && planted.endsWith("``")).toBe(true);
+    expect(pathSpan("a\nb")).toBe("`a b`");
   });
 });
