@@ -8,12 +8,11 @@
 // same way; a pool that starts leaves alone the runs that live processes hold. A cancel asked for
 // in any process reaches the pool as a transcript signal, or at its next lease renewal, which also
 // reads the transcripts of the runs it holds for cancel requests a lost signal did not bring.
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { publishes } from "../session/github-tools.js";
 import type { ExecutionContext, RunExecutor, RunResult } from "../session/execution.js";
 import type { Redactor } from "../session/redact.js";
 import { cancelReason, CANCEL_REQUESTED } from "./cancel-run.js";
+import { processOwner } from "./process-owner.js";
 import type { RunObserver } from "./run-observer.js";
 import type { Signals } from "./signals.js";
 import { concurrencyKey, type RunLease, type RunRecord, type RunStore, type TranscriptEvent } from "./store.js";
@@ -96,7 +95,7 @@ export class WorkerPool {
     private readonly executor: RunExecutor,
     private readonly options: WorkerPoolOptions,
   ) {
-    this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+    this.#owner = options.owner ?? processOwner();
   }
 
   get #leaseMs(): number {
