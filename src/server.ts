@@ -75,6 +75,8 @@ try {
   console.error(`routines: ${error.message}`);
   process.exit(1);
 }
+/** On SQLite this process is the store's only one: what a stopped one held (claims, leases) is its own to end at start. */
+const soleProcess = !settings.databaseUrl;
 if (role === "worker" && !settings.databaseUrl) {
   // SQLite belongs to the one process that opened it: a second one would settle the first's runs
   // as interrupted at start, and neither would hear the other's cancels or config changes.
@@ -232,14 +234,14 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   // Check runs are cosmetic: their writes take a lane of their own, so the writes a running
   // session makes (reviews, comments, pull requests) never queue behind them.
   outbox = new CheckOutbox(store, checkRunsApi((id) => installationClientInLane(app, id, "check-runs")), {
-    soleProcess: !settings.databaseUrl,
+    soleProcess,
     onError: (error, { check, retrying }) =>
       log.warn({ err: error, check: check?.key, attempts: (check?.attempts ?? 0) + 1 }, retrying ? "a check run could not be written; trying again" : "a check run could not be written; giving up on this state"),
   });
   if (!stopping && publishing) outbox.start();
   // Replies take a lane of their own too: a burst of check runs does not hold up a command's answer.
   replies = new ReplyOutbox(store, repliesApi((id) => installationClientInLane(app, id, "replies"), appLoginOf(app)), {
-    soleProcess: !settings.databaseUrl,
+    soleProcess,
     keepMs: LIMITS.replayWindowMs,
     onError: (error, { reply, retrying }) =>
       log.warn({ err: error, reply: reply?.key, attempts: (reply?.attempts ?? 0) + 1 }, retrying ? "a reply could not be written; trying again" : "a reply could not be written; giving up on it"),
@@ -247,7 +249,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   if (!stopping && publishing) replies.start();
   // Status comments too: a run's steps never hold up a command's answer or a session's writes.
   statusOutbox = new StatusCommentOutbox(store, statusCommentsApi((id) => installationClientInLane(app, id, "status-comments"), appLoginOf(app)), {
-    soleProcess: !settings.databaseUrl,
+    soleProcess,
     onError: (error, { comment, retrying }) =>
       log.warn({ err: error, statusComment: comment?.key, attempts: (comment?.attempts ?? 0) + 1 }, retrying ? "a status comment could not be written; trying again" : "a status comment could not be written; giving up on this text"),
   });
@@ -318,7 +320,7 @@ async function onLoaded(app: Probot, routines: RoutinesCache): Promise<void> {
   pool = new WorkerPool(store, executor, {
     concurrency: settings.workers,
     // SQLite: this process owns the database, so runs found running are a stopped process's.
-    soleProcess: !settings.databaseUrl,
+    soleProcess,
     leaseMs: settings.runLease,
     onTakenOver: async (run) => {
       await revokeRunTokens(store, run.id, octokitForToken, (error) => log.warn({ err: error, run: run.id }, "a run token left by a stopped process could not be revoked"));
@@ -437,7 +439,7 @@ Probot.prototype.getNodeMiddleware = async function (this: Probot) {
     keepMs: LIMITS.replayWindowMs,
     log: webhooksLog,
     // SQLite: this process owns the database, so claims found in the inbox are a stopped process's.
-    soleProcess: !settings.databaseUrl,
+    soleProcess,
   });
   if (!stopping) inbox.start();
   return webhookReceiver({
