@@ -99,7 +99,9 @@ describe("openInside", () => {
     await writeFile(join(tree.root, "inner", "secret.txt"), "inside\n");
     await symlink("inner", join(tree.root, "swap"));
     // Renames are atomic: the link is always there, pointing in or out by turns.
-    const swapper = spawn("bash", ["-c", `cd '${tree.root}' && while :; do ln -sfn '${tree.outside}' o && mv -T o swap; ln -sfn inner i && mv -T i swap; done`], { stdio: "ignore" });
+    // A process group of its own: the loop and its ln or mv of the moment end together, before the tree is removed.
+    const swapper = spawn("bash", ["-c", `cd '${tree.root}' && while :; do ln -sfn '${tree.outside}' o && mv -T o swap; ln -sfn inner i && mv -T i swap; done`], { stdio: "ignore", detached: true });
+    const ended = new Promise((resolve) => swapper.once("exit", resolve));
     try {
       const seen = new Set<string>();
       for (let i = 0; i < 400; i++) seen.add(await read("swap/secret.txt"));
@@ -108,7 +110,8 @@ describe("openInside", () => {
       expect(seen).toContain("inner/secret.txt: inside\n");
       expect(seen).toContain("refused: swap/secret.txt leads outside the working tree");
     } finally {
-      swapper.kill("SIGKILL");
+      process.kill(-swapper.pid!, "SIGKILL");
+      await ended;
     }
   });
 });
