@@ -166,11 +166,10 @@ async function routinesServer(githubUrl: string): Promise<WebhookPath> {
   const receiver = webhookReceiver({
     path: PATH,
     secret: SECRET,
-    replayOf: (bodyHash, deliveryId) => store.recordDelivery(bodyHash, deliveryId, new Date(), LIMITS.replayWindowMs),
-    enqueue: async (delivery) => {
-      const queued = await store.enqueueDelivery(delivery);
-      if (queued) inbox?.wake();
-      return queued;
+    accept: async (delivery, bodyHash) => {
+      const accepted = await store.acceptDelivery(delivery, bodyHash, LIMITS.replayWindowMs);
+      if ("queued" in accepted && accepted.queued) inbox?.wake();
+      return accepted;
     },
     log: silent,
   });

@@ -445,11 +445,10 @@ Probot.prototype.getNodeMiddleware = async function (this: Probot) {
   return webhookReceiver({
     path: this.webhookPath,
     secret: webhookSecret,
-    replayOf: (bodyHash, deliveryId) => store.recordDelivery(bodyHash, deliveryId, new Date(), LIMITS.replayWindowMs),
-    enqueue: async (delivery) => {
-      const queued = await store.enqueueDelivery(delivery);
-      if (queued) inbox?.wake();
-      return queued;
+    accept: async (delivery, bodyHash) => {
+      const accepted = await store.acceptDelivery(delivery, bodyHash, LIMITS.replayWindowMs);
+      if ("queued" in accepted && accepted.queued) inbox?.wake();
+      return accepted;
     },
     log: webhooksLog,
   });

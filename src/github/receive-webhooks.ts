@@ -10,7 +10,7 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { formatBytes, LIMITS } from "../config/limits.js";
-import type { InboxEntry } from "../runs/store.js";
+import type { DeliveryAcceptance, InboxEntry } from "../runs/store.js";
 import { deliveryProblem } from "./delivery-problem.js";
 import { orderingKeyOf } from "./delivery-ordering.js";
 
@@ -25,10 +25,8 @@ export interface WebhookReceiverOptions {
   path: string;
   /** WEBHOOK_SECRET; without it no delivery can be verified, so none is accepted. */
   secret: string | undefined;
-  /** Writes a verified delivery to the inbox; false when its id is already there (RunStore.enqueueDelivery). */
-  enqueue(delivery: InboxEntry): Promise<boolean>;
-  /** The earlier delivery id of the same body, when this is a replay (RunStore.recordDelivery). */
-  replayOf(bodyHash: string, deliveryId: string): Promise<string | undefined>;
+  /** Writes a verified delivery to the inbox unless its body is a replay (RunStore.acceptDelivery). */
+  accept(delivery: InboxEntry, bodyHash: string): Promise<DeliveryAcceptance>;
   log: { warn(details: object, message: string): void; error(details: object, message: string): void };
 }
 
@@ -136,14 +134,15 @@ export function webhookReceiver(options: WebhookReceiverOptions): (req: Incoming
       return answer(res, 400, problem);
     }
     try {
-      const earlier = await options.replayOf(createHash("sha256").update(body.bytes).digest("hex"), id!);
-      if (earlier !== undefined) {
+      const orderingKey = orderingKeyOf(payload);
+      const delivery = { id: id!, name: name!, body: text, ...(orderingKey ? { orderingKey } : {}), receivedAt: new Date() };
+      const accepted = await options.accept(delivery, createHash("sha256").update(body.bytes).digest("hex"));
+      if ("replayOf" in accepted) {
+        const earlier = accepted.replayOf;
         log.warn({ ...details, earlier }, `webhook delivery ${id} was refused: its body was already received as delivery ${earlier}; a replay starts nothing`);
         return answer(res, 409, `this body was already received as delivery ${earlier}; a replay starts nothing`);
       }
-      const orderingKey = orderingKeyOf(payload);
-      const queued = await options.enqueue({ id: id!, name: name!, body: text, ...(orderingKey ? { orderingKey } : {}), receivedAt: new Date() });
-      return answer(res, 202, queued ? "queued" : "already received");
+      return answer(res, 202, accepted.queued ? "queued" : "already received");
     } catch (error) {
       // Not acknowledged: GitHub records the delivery as failed, and it can be redelivered.
       log.error({ ...details, err: error }, "a webhook delivery could not be written to the inbox");

@@ -112,7 +112,7 @@ export class StoreAdmission implements Admission {
     const { dailyRunsPerInstallation, hourlyRunsPerRoutine, hourlyRunsPerInstallation } = this.limits;
     const oneOff = trigger.kind === "schedule" && trigger.oneOff;
     if (!oneOff) {
-      const today = await store.countRecentRuns({ since: new Date(now.getTime() - 24 * HOUR), installationId, withoutOneOff: true });
+      const today = await store.countRecentRuns({ since: new Date(now.getTime() - 24 * HOUR), installationId, withoutOneOff: true, atMost: dailyRunsPerInstallation });
       if (today >= dailyRunsPerInstallation) {
         return `daily cap reached: ${today} runs in this installation in the last 24 hours (limit ${dailyRunsPerInstallation}, ROUTINES_DAILY_RUNS_PER_INSTALLATION)`;
       }
@@ -121,11 +121,11 @@ export class StoreAdmission implements Admission {
     if (budget) return budget;
     if (!(WEBHOOK_KINDS as readonly string[]).includes(trigger.kind)) return undefined;
     const hour = { since: new Date(now.getTime() - HOUR), installationId, triggerKinds: WEBHOOK_KINDS };
-    const forRoutine = await store.countRecentRuns({ ...hour, routine: { repository, name: routine } });
+    const forRoutine = await store.countRecentRuns({ ...hour, routine: { repository, name: routine }, atMost: hourlyRunsPerRoutine });
     if (forRoutine >= hourlyRunsPerRoutine) {
       return `hourly cap reached: ${forRoutine} webhook-started runs of ${routine} in ${repository.owner}/${repository.repo} in the last hour (limit ${hourlyRunsPerRoutine}, ROUTINES_HOURLY_RUNS_PER_ROUTINE)`;
     }
-    const forInstallation = await store.countRecentRuns(hour);
+    const forInstallation = await store.countRecentRuns({ ...hour, atMost: hourlyRunsPerInstallation });
     if (forInstallation >= hourlyRunsPerInstallation) {
       return `hourly cap reached: ${forInstallation} webhook-started runs in this installation in the last hour (limit ${hourlyRunsPerInstallation}, ROUTINES_HOURLY_RUNS_PER_INSTALLATION)`;
     }

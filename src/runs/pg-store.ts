@@ -15,6 +15,7 @@ import {
   type CheckState,
   type ClaimQueue,
   type InboxDelivery,
+  type DeliveryAcceptance,
   type InboxEntry,
   type InboxState,
   type FindingRecord,
@@ -612,14 +613,15 @@ export class PgStore implements RunStore {
     return { inserted: false, existingId: existing.id };
   }
 
-  async recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined> {
-    return this.#transaction(async (store) => {
+  async acceptDelivery(delivery: InboxEntry, bodyHash: string, windowMs: number): Promise<DeliveryAcceptance> {
+    const at = delivery.receivedAt;
+    return this.#transaction(async (store): Promise<DeliveryAcceptance> => {
       await store.#rows(`SELECT pg_advisory_xact_lock(${lockKey("'body:' || $1")})`, [bodyHash]);
       await store.#count("DELETE FROM webhook_bodies WHERE received_at < $1", [new Date(at.getTime() - windowMs)]);
       const [earlier] = await store.#rows<{ delivery_id: string }>("SELECT delivery_id FROM webhook_bodies WHERE body_hash = $1", [bodyHash]);
-      if (earlier) return earlier.delivery_id === deliveryId ? undefined : earlier.delivery_id;
-      await store.#count("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES ($1, $2, $3)", [bodyHash, deliveryId, at]);
-      return undefined;
+      if (earlier && earlier.delivery_id !== delivery.id) return { replayOf: earlier.delivery_id };
+      if (!earlier) await store.#count("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES ($1, $2, $3)", [bodyHash, delivery.id, at]);
+      return { queued: await store.enqueueDelivery(delivery) };
     });
   }
 
@@ -698,7 +700,7 @@ export class PgStore implements RunStore {
     return rows.map(toRecord);
   }
 
-  async countRecentRuns({ since, installationId, triggerKinds, routine, withoutOneOff }: RecentRunsQuery): Promise<number> {
+  async countRecentRuns({ since, installationId, triggerKinds, routine, withoutOneOff, atMost }: RecentRunsQuery): Promise<number> {
     const where = ["installation_id = $1", "created_at >= $2", "status <> 'rejected'"];
     const params: unknown[] = [installationId, since];
     if (triggerKinds) {
@@ -710,7 +712,9 @@ export class PgStore implements RunStore {
       where.push(`routine = $${params.length - 2} AND owner = $${params.length - 1} AND repo = $${params.length}`);
     }
     if (withoutOneOff) where.push("NOT one_off");
-    const [row] = await this.#rows<{ count: number }>(`SELECT count(*) AS count FROM runs WHERE ${where.join(" AND ")}`, params);
+    // NULL: no limit.
+    params.push(atMost ?? null);
+    const [row] = await this.#rows<{ count: number }>(`SELECT count(*) AS count FROM (SELECT 1 FROM runs WHERE ${where.join(" AND ")} LIMIT $${params.length}) AS recent`, params);
     return row!.count;
   }
 

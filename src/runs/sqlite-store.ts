@@ -9,6 +9,7 @@ import {
   concurrencyKey,
   storableText,
   type InboxDelivery,
+  type DeliveryAcceptance,
   type InboxEntry,
   type InboxState,
   type FindingRecord,
@@ -505,6 +506,10 @@ export class SqliteStore implements RunStore {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     this.#db = new Database(file);
     this.#db.pragma("journal_mode = WAL");
+    // better-sqlite3's own default in WAL mode, said here: a commit survives a crash of the process
+    // (the write-ahead log is written before it returns), and the disk is synced around checkpoints,
+    // not at each commit, so the last commits before a power loss may be lost.
+    this.#db.pragma("synchronous = NORMAL");
     this.#db.pragma("busy_timeout = 5000");
     this.#db.pragma("foreign_keys = ON");
     this.#migrate();
@@ -561,18 +566,22 @@ export class SqliteStore implements RunStore {
     return { inserted: false, existingId: existing.id };
   }
 
-  async recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined> {
-    return this.#db.transaction(() => {
-      this.#sql("DELETE FROM webhook_bodies WHERE received_at < ?").run(at.getTime() - windowMs);
+  async acceptDelivery(delivery: InboxEntry, bodyHash: string, windowMs: number): Promise<DeliveryAcceptance> {
+    const at = delivery.receivedAt.getTime();
+    return this.#db.transaction((): DeliveryAcceptance => {
+      this.#sql("DELETE FROM webhook_bodies WHERE received_at < ?").run(at - windowMs);
       const earlier = this.#sql("SELECT delivery_id FROM webhook_bodies WHERE body_hash = ?").get(bodyHash) as { delivery_id: string } | undefined;
-      if (earlier) return earlier.delivery_id === deliveryId ? undefined : earlier.delivery_id;
-      this.#sql("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES (?, ?, ?)").run(bodyHash, deliveryId, at.getTime());
-      return undefined;
+      if (earlier && earlier.delivery_id !== delivery.id) return { replayOf: earlier.delivery_id };
+      if (!earlier) this.#sql("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES (?, ?, ?)").run(bodyHash, delivery.id, at);
+      return { queued: this.#enqueue(delivery) };
     })();
   }
 
   async enqueueDelivery(delivery: InboxEntry): Promise<boolean> {
-    const { id, name, body, orderingKey, receivedAt } = delivery;
+    return this.#enqueue(delivery);
+  }
+
+  #enqueue({ id, name, body, orderingKey, receivedAt }: InboxEntry): boolean {
     const inserted = this.#sql("INSERT INTO inbox (delivery_id, event, body, ordering_key, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING")
       .run(id, name, body, orderingKey ?? null, receivedAt.getTime());
     return inserted.changes === 1;
@@ -641,7 +650,7 @@ export class SqliteStore implements RunStore {
     return rows.map(toRecord);
   }
 
-  async countRecentRuns({ since, installationId, triggerKinds, routine, withoutOneOff }: RecentRunsQuery): Promise<number> {
+  async countRecentRuns({ since, installationId, triggerKinds, routine, withoutOneOff, atMost }: RecentRunsQuery): Promise<number> {
     const where = ["installation_id = ?", "created_at >= ?", "status != 'rejected'"];
     const params: Array<string | number> = [installationId, since.getTime()];
     if (triggerKinds) {
@@ -653,7 +662,9 @@ export class SqliteStore implements RunStore {
       params.push(routine.name, routine.repository.owner, routine.repository.repo);
     }
     if (withoutOneOff) where.push("one_off = 0");
-    const row = this.#sql(`SELECT count(*) AS count FROM runs WHERE ${where.join(" AND ")}`).get(...params) as { count: number };
+    // -1: no limit.
+    params.push(atMost ?? -1);
+    const row = this.#sql(`SELECT count(*) AS count FROM (SELECT 1 FROM runs WHERE ${where.join(" AND ")} LIMIT ?)`).get(...params) as { count: number };
     return row.count;
   }
 

@@ -78,6 +78,8 @@ export interface RecentRunsQuery {
   routine?: { repository: RepositoryId; name: string };
   /** Leave out one-off schedule runs. */
   withoutOneOff?: boolean;
+  /** Stop counting here: a cap needs to know only whether it is reached, not by how much. */
+  atMost?: number;
 }
 
 export interface RoutineCostQuery {
@@ -121,6 +123,9 @@ export interface InboxEntry {
   orderingKey?: string;
   receivedAt: Date;
 }
+
+/** A replay of an earlier delivery's body (nothing written), or written to the inbox (false when its id was there already). */
+export type DeliveryAcceptance = { replayOf: string } | { queued: boolean };
 
 /** pending: waiting or being handled; done: its handlers ran; failed: they failed on every attempt. */
 export type InboxState = "pending" | "done" | "failed";
@@ -308,11 +313,12 @@ export interface RunStore {
   /** Records a run. With a dedupe key already recorded, records nothing and names the earlier run. */
   insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult>;
   /**
-   * Remembers a verified webhook body by its hash for `windowMs`. Returns the id of an earlier
-   * delivery of the same body under another id (a replay), or undefined when the body is new or
-   * comes again under its own id (GitHub's redelivery keeps the id).
+   * A verified delivery, in one transaction (one commit on the acknowledgement's path): its body is
+   * remembered by its hash for `windowMs`, and it is written to the inbox unless it is a replay,
+   * the same body received earlier under another id (GitHub's redelivery keeps the id). The
+   * delivery's `receivedAt` is the time the window counts from.
    */
-  recordDelivery(bodyHash: string, deliveryId: string, at: Date, windowMs: number): Promise<string | undefined>;
+  acceptDelivery(delivery: InboxEntry, bodyHash: string, windowMs: number): Promise<DeliveryAcceptance>;
   /** Writes a delivery to the inbox; false, writing nothing, when its id is already there. */
   enqueueDelivery(delivery: InboxEntry): Promise<boolean>;
   /**

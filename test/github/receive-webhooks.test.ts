@@ -16,20 +16,21 @@ async function start(enqueue?: (delivery: InboxEntry) => Promise<boolean>) {
   const received: Array<{ id: string; name: string; payload: unknown; orderingKey?: string }> = [];
   const bodies = new Map<string, string>();
   const logs: string[] = [];
+  const record = async ({ id, name, body, orderingKey }: InboxEntry) => {
+    if (received.some((delivery) => delivery.id === id)) return false;
+    received.push({ id, name, payload: JSON.parse(body), ...(orderingKey ? { orderingKey } : {}) });
+    return true;
+  };
   const handler = webhookReceiver({
     path: "/api/github/webhooks",
     secret: SECRET,
-    enqueue:
-      enqueue ??
-      (async ({ id, name, body, orderingKey }) => {
-        if (received.some((delivery) => delivery.id === id)) return false;
-        received.push({ id, name, payload: JSON.parse(body), ...(orderingKey ? { orderingKey } : {}) });
-        return true;
-      }),
-    replayOf: async (hash, id) => {
+    accept: async (delivery, hash) => {
       const earlier = bodies.get(hash);
-      if (earlier === undefined) bodies.set(hash, id);
-      return earlier === undefined || earlier === id ? undefined : earlier;
+      if (earlier !== undefined && earlier !== delivery.id) return { replayOf: earlier };
+      const queued = await (enqueue ?? record)(delivery);
+      // Remembered only once it is written, as in the store's one transaction.
+      bodies.set(hash, delivery.id);
+      return { queued };
     },
     log: { warn: (_details, message) => logs.push(message), error: (_details, message) => logs.push(message) },
   });

@@ -406,6 +406,8 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect((await admission.admit(scheduled("2026-11-24T12:00:00.000Z", true))).status).toBe("queued");
       expect(await store.countRecentRuns({ since, installationId: 7 })).toBe(3);
       expect(await store.countRecentRuns({ since, installationId: 7, withoutOneOff: true })).toBe(2);
+      expect(await store.countRecentRuns({ since, installationId: 7, atMost: 2 })).toBe(2);
+      expect(await store.countRecentRuns({ since, installationId: 7, atMost: 5 })).toBe(3);
       expect(await store.countRecentRuns({ since, installationId: 8 })).toBe(0);
       expect(await store.countRecentRuns({ since, installationId: 7, routine: { repository: { owner: "acme", repo: "app" }, name: "lint" } })).toBe(0);
     });
@@ -536,14 +538,17 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
     const at = new Date("2026-11-24T12:00:00Z");
     const entry = (id: string, orderingKey?: string) => ({ id, name: "pull_request", body: `{"id":"${id}"}`, ...(orderingKey ? { orderingKey } : {}), receivedAt: at });
 
-    it("names the earlier delivery of the same body under another id, within the window", async () => {
+    it("writes a delivery once, and names the earlier delivery of the same body under another id, within the window, writing nothing", async () => {
       const store = await fresh();
       const hour = 3_600_000;
-      expect(await store.recordDelivery("hash-a", "d-1", at, hour)).toBeUndefined();
-      expect(await store.recordDelivery("hash-a", "d-1", at, hour)).toBeUndefined();
-      expect(await store.recordDelivery("hash-a", "d-2", new Date(at.getTime() + hour / 2), hour)).toBe("d-1");
-      expect(await store.recordDelivery("hash-b", "d-3", at, hour)).toBeUndefined();
-      expect(await store.recordDelivery("hash-a", "d-4", new Date(at.getTime() + 2 * hour), hour)).toBeUndefined();
+      const later = (id: string, ms: number) => ({ ...entry(id), body: "same", receivedAt: new Date(at.getTime() + ms) });
+      expect(await store.acceptDelivery(later("d-1", 0), "hash-a", hour)).toEqual({ queued: true });
+      // GitHub's redelivery: the same id and body.
+      expect(await store.acceptDelivery(later("d-1", 0), "hash-a", hour)).toEqual({ queued: false });
+      expect(await store.acceptDelivery(later("d-2", hour / 2), "hash-a", hour)).toEqual({ replayOf: "d-1" });
+      expect(await store.acceptDelivery(entry("d-3"), "hash-b", hour)).toEqual({ queued: true });
+      expect(await store.acceptDelivery(later("d-4", 2 * hour), "hash-a", hour)).toEqual({ queued: true });
+      expect((await store.pendingDeliveries(10, at)).map((delivery) => delivery.id)).toEqual(["d-1", "d-3", "d-4"]);
     });
 
     it("keeps each delivery id once and lists pending deliveries in order of arrival", async () => {
