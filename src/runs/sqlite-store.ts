@@ -253,6 +253,14 @@ const MIGRATIONS = [
    );
    CREATE INDEX findings_pull ON findings (owner, repo, pull_number);
    CREATE INDEX findings_routine ON findings (owner, repo, routine, merged_at);`,
+  // 15: deliveries' bodies in a table of their own. SQLite writes a row whole at each change, so a
+  // delivery's start and finish rewrote its body (tens of kB) twice; now they rewrite a small row.
+  `CREATE TABLE inbox_bodies (
+     seq INTEGER PRIMARY KEY REFERENCES inbox (seq) ON DELETE CASCADE,
+     body TEXT NOT NULL
+   );
+   INSERT INTO inbox_bodies (seq, body) SELECT seq, body FROM inbox;
+   ALTER TABLE inbox DROP COLUMN body;`,
 ];
 
 interface FindingRow {
@@ -578,13 +586,15 @@ export class SqliteStore implements RunStore {
   }
 
   async enqueueDelivery(delivery: InboxEntry): Promise<boolean> {
-    return this.#enqueue(delivery);
+    return this.#db.transaction(() => this.#enqueue(delivery))();
   }
 
+  /** Inside a transaction: the delivery and its body. */
   #enqueue({ id, name, body, orderingKey, receivedAt }: InboxEntry): boolean {
-    const inserted = this.#sql("INSERT INTO inbox (delivery_id, event, body, ordering_key, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING")
-      .run(id, name, body, orderingKey ?? null, receivedAt.getTime());
-    return inserted.changes === 1;
+    const inserted = this.#sql("INSERT INTO inbox (delivery_id, event, ordering_key, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING RETURNING seq")
+      .get(id, name, orderingKey ?? null, receivedAt.getTime()) as { seq: number } | undefined;
+    if (inserted) this.#sql("INSERT INTO inbox_bodies (seq, body) VALUES (?, ?)").run(inserted.seq, body);
+    return inserted !== undefined;
   }
 
   async pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]> {
@@ -603,10 +613,12 @@ export class SqliteStore implements RunStore {
     const row = this.#sql(
         `UPDATE inbox AS delivery SET attempts = attempts + 1, claimed_by = @owner, claimed_until = @until
          WHERE delivery_id = @id AND state = 'pending' AND (${UNCLAIMED} OR claimed_by = @owner) AND ${FIRST_OF_ITS_KEY}
-         RETURNING delivery_id, event, body, ordering_key, received_at, attempts, state, error`,
+         RETURNING seq, delivery_id, event, ordering_key, received_at, attempts, state, error`,
       )
-      .get({ id, owner, until: expiresAt.getTime(), now: now.getTime() }) as InboxRow | undefined;
-    return row && toDelivery(row);
+      .get({ id, owner, until: expiresAt.getTime(), now: now.getTime() }) as (Omit<InboxRow, "body"> & { seq: number }) | undefined;
+    if (!row) return undefined;
+    const { body } = this.#sql("SELECT body FROM inbox_bodies WHERE seq = ?").get(row.seq) as { body: string };
+    return toDelivery({ ...row, body });
   }
 
   async finishDelivery(id: string, at: Date, error?: string): Promise<void> {
@@ -614,7 +626,9 @@ export class SqliteStore implements RunStore {
   }
 
   async getDelivery(id: string): Promise<InboxDelivery | undefined> {
-    const row = this.#sql("SELECT delivery_id, event, body, ordering_key, received_at, attempts, state, error FROM inbox WHERE delivery_id = ?").get(id) as InboxRow | undefined;
+    const row = this.#sql(
+      "SELECT delivery_id, event, body, ordering_key, received_at, attempts, state, error FROM inbox JOIN inbox_bodies USING (seq) WHERE delivery_id = ?",
+    ).get(id) as InboxRow | undefined;
     return row && toDelivery(row);
   }
 

@@ -70,6 +70,7 @@ describe("SqliteStore", () => {
     const db = new Database(file);
     db.exec("ALTER TABLE runs DROP COLUMN cost_usd; ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires_at");
     db.exec("DROP TABLE status_comments; DROP TABLE findings; DROP INDEX inbox_ordering; DROP INDEX runs_claim; DROP INDEX inbox_pending");
+    db.exec("DROP TABLE inbox_bodies; ALTER TABLE inbox ADD COLUMN body TEXT NOT NULL DEFAULT ''");
     for (const table of ["inbox", "check_outbox", "reply_outbox"]) db.exec(`ALTER TABLE ${table} DROP COLUMN claimed_by; ALTER TABLE ${table} DROP COLUMN claimed_until`);
     db.pragma("user_version = 8");
     db.close();
@@ -79,6 +80,28 @@ describe("SqliteStore", () => {
     await store.addRunCost(old, 0.5);
     expect((await store.getRun(old))!.costUsd).toBe(0.75);
     await store.close();
+  });
+
+  it("moves the inbox's bodies to their table when it opens a database of schema version 14, and forgets them with their deliveries", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    let store = new SqliteStore(file);
+    await store.enqueueDelivery({ id: "d-1", name: "push", body: '{"zen":"old"}', receivedAt: new Date() });
+    await store.close();
+    // Version 14: the body in the inbox's own row.
+    const db = new Database(file);
+    db.exec("ALTER TABLE inbox ADD COLUMN body TEXT NOT NULL DEFAULT ''; UPDATE inbox SET body = (SELECT body FROM inbox_bodies WHERE inbox_bodies.seq = inbox.seq); DROP TABLE inbox_bodies");
+    db.pragma("user_version = 14");
+    db.close();
+    store = new SqliteStore(file);
+    expect((await store.getDelivery("d-1"))?.body).toBe('{"zen":"old"}');
+    expect((await store.startDelivery("d-1", { owner: "me", expiresAt: new Date(Date.now() + 60_000) }, new Date()))?.body).toBe('{"zen":"old"}');
+    await store.finishDelivery("d-1", new Date(Date.now() - 1_000));
+    expect(await store.pruneDeliveries(new Date())).toBe(1);
+    await store.close();
+    const after = new Database(file);
+    expect(after.prepare("SELECT count(*) AS count FROM inbox_bodies").get()).toEqual({ count: 0 });
+    expect(after.prepare("SELECT name FROM pragma_table_info('inbox') WHERE name = 'body'").all()).toEqual([]);
+    after.close();
   });
 
   it("copies the write-ahead log back into the database from a thread of its own, not in the writes", async () => {
