@@ -16,6 +16,7 @@ import { createApp, validateOptionsOf } from "./app.js";
 import { LIMITS } from "./config/limits.js";
 import { RoutinesCache } from "./config/routines-cache.js";
 import { validateOffThread } from "./config/validate-off-thread.js";
+import { DataDirInUseError, lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { applyEnvFile } from "./env-file.js";
 import { WEBHOOK_PATH, withServerAddresses } from "./github/app-manifest.js";
 import { botAuthorOf } from "./github/bot-author.js";
@@ -134,6 +135,17 @@ function scrubSecrets(): void {
 }
 for (const warning of connectors.warnings) log.warn(warning);
 const serverConnectors = connectors.specs;
+// On SQLite the data directory is this process's alone (see data-dir-lock.ts), until it stops.
+let dataDirLock: DataDirLock | undefined;
+if (soleProcess) {
+  try {
+    dataDirLock = lockDataDir(settings.dataDir);
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError)) throw error;
+    log.error(error.message);
+    process.exit(1);
+  }
+}
 let store: RunStore;
 try {
   store = await openStore(settings, { onError: (error) => log.warn({ err: error }, "a database connection failed; the next query opens another") });
@@ -420,6 +432,7 @@ function stop(signal: NodeJS.Signals): void {
     await Promise.all([outbox?.drain(5_000), replies?.drain(5_000), statusOutbox?.drain(5_000)]);
     await signals.close();
     await store.close();
+    dataDirLock?.release();
     log.info("stopped");
     process.exit(0);
   })();

@@ -123,6 +123,24 @@ describe("stopping and crashing", () => {
   });
 });
 
+describe("one server per data directory", () => {
+  it("refuses a second server on the same DATA_DIR, naming the process that holds it, and lets one start once that process is gone", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "routines-e2e-data-"));
+    const { server: first } = await setUp({}, { DATA_DIR: dataDir });
+    const refused = await world!.startServer({ extra: { DATA_DIR: dataDir } }).then(
+      () => "started",
+      (error: unknown) => String(error),
+    );
+    expect(refused).toMatch(/exited with 1/);
+    expect(refused).toContain(`DATA_DIR ${dataDir} is in use by another routines server (pid ${first.pid})`);
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    // The lock goes with its process, however it ends.
+    await first.crash();
+    const next = await world!.startServer({ extra: { DATA_DIR: dataDir } });
+    expect((await fetch(`${next.url}/healthz`)).status).toBe(200);
+  });
+});
+
 describe("a long session", () => {
   it("still publishes when it outlives its first token: the token is refreshed for the API and for git", async () => {
     // Run tokens (those limited to repositories) live 6 s here instead of an hour.
