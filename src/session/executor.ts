@@ -26,7 +26,7 @@ import type { ReviewScope } from "./review-scope.js";
 import { skipReason } from "./skipped-files.js";
 import { DEFAULT_VERIFY_MODEL, FindingVerifier, type VerifierSession } from "./verify-findings.js";
 import { createRedactor } from "./redact.js";
-import { changesSinceReview } from "./review-since.js";
+import { changesSinceReview, withinPullRequest } from "./review-since.js";
 import { createRunDirectory } from "./run-directory.js";
 import { RunTokens, type RunToken, type RunTokenOptions } from "./run-token.js";
 import { runSession, type SandboxSetting, type SessionResult } from "./run-session.js";
@@ -232,6 +232,9 @@ export class SessionExecutor implements RunExecutor {
         // A re-review looks at what came after the commit the routine last reviewed.
         const reviewed = await lastReviewedCommit?.();
         let since = reviewed ? await changesSinceReview(octokit, run.repository, reviewed, pr.headSha) : undefined;
+        // Only with the pull request's whole file list (GitHub lists at most 3000) can a file be known not to be among its changes.
+        const listedWhole = files.length >= (pull.changed_files ?? files.length);
+        if (since && listedWhole) since = withinPullRequest(since, new Set(files.map((file) => file.filename)));
         if (since?.kind === "since") since = { ...since, files: since.files.map(marked) };
         if (since) promptInput.sinceReview = since;
         const scope = since?.kind === "since" ? since.files : promptInput.changedFiles;

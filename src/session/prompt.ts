@@ -46,8 +46,11 @@ export interface ChangedFile {
 
 /** What changed on the pull request since the routine last reviewed it (see review-since.ts). */
 export type SinceReview =
-  /** The head descends from the reviewed commit: `files` changed after it, in `commits` commits. */
-  | { kind: "since"; commit: string; commits: number; files: ChangedFile[] }
+  /**
+   * The head descends from the reviewed commit: `files` changed after it, in `commits` commits;
+   * `outside` more changed after it that are not among the pull request's changes (left out).
+   */
+  | { kind: "since"; commit: string; commits: number; files: ChangedFile[]; outside?: number }
   /** The head is the reviewed commit. */
   | { kind: "unchanged"; commit: string }
   /** The reviewed commit is not in the head's history, or the changes since could not be read: `why`. */
@@ -93,10 +96,15 @@ function otherRepositories(repositories: NonNullable<PromptInput["repositories"]
 }
 
 /** What the prompt says of the routine's earlier review of the pull request, and of its threads. */
+const outsideNote = (outside: number) =>
+  outside === 0
+    ? ""
+    : ` ${outside} other file${outside === 1 ? "" : "s"} changed since then ${outside === 1 ? "is" : "are"} not among this pull request's changes (a merge of the base branch brought ${outside === 1 ? "it" : "them"}, or ${outside === 1 ? "it was" : "they were"} changed back): left out.`;
+
 function earlierReview(since: SinceReview, fork: boolean): string {
   const what =
     since.kind === "since"
-      ? `This routine reviewed this pull request before, at commit ${since.commit}; ${since.commits} commit${since.commits === 1 ? "" : "s"} came after it. Review what changed since then: the files and the diff below are those changes only.`
+      ? `This routine reviewed this pull request before, at commit ${since.commit}; ${since.commits} commit${since.commits === 1 ? "" : "s"} came after it. Review what changed since then: the files and the diff below are those changes only.${outsideNote(since.outside ?? 0)}`
       : since.kind === "unchanged"
         ? `This routine already reviewed this pull request at its head commit ${since.commit}: nothing changed since.`
         : defuseFrames(`This routine reviewed this pull request before, at commit ${since.commit}, but ${since.why}: review the whole pull request again.`);

@@ -1,6 +1,8 @@
 // What changed on a pull request since its routine last reviewed it: the commits after the one
 // reviewed, when the head still descends from it; else (a force-push or a rebase dropped it) the
-// whole pull request is reviewed again.
+// whole pull request is reviewed again. Of those changes, only the files the pull request itself
+// changes: a merge of the base branch into it (GitHub's "Update branch") brings the base's new
+// commits in after the reviewed one, and their files are not the pull request's to review.
 import type { Octokit } from "../config/read-config-file.js";
 import type { RepositoryId } from "../run-request.js";
 import type { ChangedFile, SinceReview } from "./prompt.js";
@@ -30,4 +32,16 @@ export async function changesSinceReview(octokit: Octokit, repository: Repositor
     if (status === 404) return { kind: "whole", commit, why: "it is no longer part of the branch's history (a force-push or a rebase)" };
     return { kind: "whole", commit, why: `the changes since it could not be read (GitHub answered ${status ?? (error as Error).message})` };
   }
+}
+
+/**
+ * The changes since the review, narrowed to `pullRequestFiles` (every file the pull request
+ * changes); the files left out are counted. A file both changed still shows whatever the merge
+ * brought into it.
+ */
+export function withinPullRequest(since: SinceReview, pullRequestFiles: ReadonlySet<string>): SinceReview {
+  if (since.kind !== "since") return since;
+  const files = since.files.filter((file) => pullRequestFiles.has(file.path));
+  const outside = since.files.length - files.length;
+  return outside === 0 ? since : { ...since, files, outside };
 }

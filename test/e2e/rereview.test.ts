@@ -139,4 +139,36 @@ describe("re-reviews, as deployed", () => {
     expect(edits.some((body) => body.includes("Two problems."))).toBe(true);
     expect(edits.some((body) => body.includes("One new problem; the limit question is still open."))).toBe(true);
   });
+
+  it("leave out what a merge of the base branch brought, reviewing only the pull request's own changes since", async () => {
+    const { github, model } = world;
+    const marker = "[rereview-merge]";
+    await github.commit(REPO, "merging", { "src/calc.js": withLines({ 5: "  return a + b + 0;" }) });
+    const pull = await github.openPullRequest(REPO, { head: "merging", title: `Add zero ${marker}`, user: "alice" });
+    const head1 = await github.sha(REPO, "refs/heads/merging");
+    const prompts = new Map<string, string>();
+    model.session(marker, (_turn, _attempt, request) => {
+      const prompt = firstUserText(request.body);
+      const head = /\(head commit ([0-9a-f]{40})\)/.exec(prompt)?.[1] ?? "";
+      if (!prompts.has(head)) prompts.set(head, prompt);
+      return outcome("Reviewed.");
+    });
+    const finished = (sha: string) => github.checkRuns.some((check) => check.head_sha === sha && check.status === "completed");
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "opened"));
+    await eventually(() => finished(head1), { what: "the first review" });
+
+    // The base branch moves on (someone else's change), the author updates the branch with it, then changes calc again.
+    await github.commit(REPO, "main", { "docs/notes.md": "# Notes\nUnrelated to this pull request.\n" });
+    await github.updatePullRequestBranch(REPO, pull.number);
+    const head2 = await github.pushToPullRequest(REPO, pull.number, { "src/calc.js": withLines({ 5: "  return a + b + 0;", 8: "  return a - b - 0;" }) });
+    await server.deliver("pull_request", await pullRequestEvent(github, REPO, pull.number, "synchronize"));
+    await eventually(() => finished(head2), { what: "the review after the merge" });
+    const prompt = prompts.get(head2)!;
+    expect(prompt).toContain(`This routine reviewed this pull request before, at commit ${head1}; 3 commits came after it.`);
+    expect(prompt).toContain("+  return a - b - 0;");
+    // The base's change came with the merge, but it is not the pull request's.
+    expect(prompt).not.toContain("docs/notes.md");
+    expect(prompt).not.toContain("Unrelated to this pull request.");
+    expect(prompt).toContain("1 other file changed since then is not among this pull request's changes");
+  });
 });

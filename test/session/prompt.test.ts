@@ -56,6 +56,8 @@ describe("the prompt of a re-review", () => {
     expect(prompt).toContain("+new change");
     expect(prompt).not.toContain("src/old.ts");
     expect(prompt).not.toContain("+old change");
+    const merged = buildPrompt({ ...base, pullRequest: pr, changedFiles: whole, sinceReview: { kind: "since", commit: reviewed, commits: 3, files: [whole[1]!], outside: 2 } });
+    expect(merged).toContain("those changes only. 2 other files changed since then are not among this pull request's changes (a merge of the base branch brought them, or they were changed back): left out.");
   });
 
   it("after a rewrite, reviews the whole pull request again; a fork's run is not offered to settle threads", () => {

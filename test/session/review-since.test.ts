@@ -1,6 +1,6 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
-import { changesSinceReview } from "../../src/session/review-since.js";
+import { changesSinceReview, withinPullRequest } from "../../src/session/review-since.js";
 import { API, TestOctokit, useNock } from "../support/github.js";
 
 const REPOSITORY = { owner: "acme", repo: "app" };
@@ -42,5 +42,16 @@ describe("changesSinceReview", () => {
 
   it("says nothing changed for the same commit, without asking GitHub", async () => {
     expect(await changesSinceReview(octokit(), REPOSITORY, HEAD, HEAD)).toEqual({ kind: "unchanged", commit: HEAD });
+  });
+});
+
+describe("withinPullRequest", () => {
+  const file = (path: string) => ({ path, status: "modified", additions: 1, deletions: 1 });
+  it("keeps the files the pull request changes and counts those it does not, as a merge of the base branch brings them", () => {
+    const since = { kind: "since" as const, commit: OLD, commits: 3, files: [file("src/a.ts"), file("docs/base.md"), file("lib/base.ts")] };
+    expect(withinPullRequest(since, new Set(["src/a.ts", "src/b.ts"]))).toEqual({ ...since, files: [file("src/a.ts")], outside: 2 });
+    expect(withinPullRequest(since, new Set(["src/a.ts", "docs/base.md", "lib/base.ts"]))).toBe(since);
+    const whole = { kind: "whole" as const, commit: OLD, why: "a force-push" };
+    expect(withinPullRequest(whole, new Set())).toBe(whole);
   });
 });

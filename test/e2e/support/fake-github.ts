@@ -281,6 +281,18 @@ export class FakeGitHub {
     return sha;
   }
 
+  /** Merges the base branch into a pull request's head branch, as GitHub's "Update branch" does (no conflicts expected). */
+  async updatePullRequestBranch(fullName: string, number: number): Promise<string> {
+    const pull = this.#pull(fullName, number);
+    const repository = this.repository(fullName);
+    const [head, base] = [`refs/heads/${pull.head}`, `refs/heads/${pull.base}`];
+    const tree = (await git(repository.bare, "merge-tree", "--write-tree", head, base)).trim();
+    const sha = (await git(repository.bare, "commit-tree", tree, "-p", head, "-p", base, "-m", `Merge branch '${pull.base}' into ${pull.head}`)).trim();
+    await git(repository.bare, "update-ref", head, sha);
+    await this.#syncPullRef(pull);
+    return sha;
+  }
+
   /**
    * Rewrites a pull request's head branch, as a force-push after a rebase would: a new commit with
    * `files` on top of the base branch, which the old head is not part of.
