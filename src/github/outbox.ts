@@ -147,6 +147,22 @@ export abstract class Outbox<Item> {
     }
   }
 
+  /**
+   * Whether the claim on an item is still this process's, renewed, right before its send: an item
+   * that waited its turn through a stall longer than its claim (a stopped or frozen process) may be
+   * another process's by now, and sending it here too would write to GitHub twice.
+   */
+  async #stillHeld(key: string): Promise<boolean> {
+    try {
+      const kept = await this.claims.store.renewClaims(this.claims.queue, this.#owner, [key], this.#claimUntil().expiresAt);
+      return kept.includes(key);
+    } catch (error) {
+      // Not sent now: the claim runs out and the item is sent then, by whichever process claims it.
+      this.lookFailed(error);
+      return false;
+    }
+  }
+
   async #pump(): Promise<void> {
     const free = (this.loop.concurrency ?? 4) - this.#sending.size;
     if (free <= 0) return;
@@ -159,7 +175,9 @@ export abstract class Outbox<Item> {
       const key = this.keyOf(item);
       this.#held.add(key);
       const sent: Promise<void> = (this.#sending.get(lane) ?? Promise.resolve())
-        .then(() => this.send(item))
+        .then(async () => {
+          if (await this.#stillHeld(key)) await this.send(item);
+        })
         .finally(() => {
           this.#held.delete(key);
           if (this.#sending.get(lane) === sent) this.#sending.delete(lane);
