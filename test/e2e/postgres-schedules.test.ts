@@ -6,6 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstUserText } from "../support/fake-model.js";
 import { hasPostgres, startPostgres, type TestPostgres } from "../support/postgres.js";
+import { everySlotCompleted, runsPerSlot, slotOf } from "./support/schedule-slots.js";
 import { eventually, sleep, type ServerProcess } from "./support/server-process.js";
 import { keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
@@ -97,24 +98,19 @@ describe.skipIf(!hasPostgres)("schedules on two servers sharing PostgreSQL", () 
     const woken = Date.now();
     for (const server of servers) signal(server, "SIGCONT");
 
-    const slotOf = (at: number) => new Date(at).toISOString();
     const expected = [
       ...["tick", "tock"].flatMap((routine) => [`${routine}@${slotOf(together)}`, `${routine}@${slotOf(missed)}`]),
       `migrate@${slotOf(Math.floor(onceAt.getTime() / MINUTE) * MINUTE)}`,
     ];
     await eventually(
-      async () => {
-        const runs = await recordedRuns();
-        return expected.every((slot) => runs.some((run) => `${run.routine}@${run.slot}` === slot && run.status === "completed"));
-      },
+      async () => everySlotCompleted(await recordedRuns(), expected),
       { timeoutMs: 60_000, what: "the runs of every slot to complete" },
     );
     // Time for a second run of any slot to be recorded, had one been admitted.
     await sleep(3_000);
 
     const runs = await recordedRuns();
-    const counts = new Map<string, number>();
-    for (const run of runs) counts.set(`${run.routine}@${run.slot}`, (counts.get(`${run.routine}@${run.slot}`) ?? 0) + 1);
+    const counts = runsPerSlot(runs);
     // Every slot fired (those before `together`, when only one server had registered, too) made one run.
     expect([...counts].filter(([, count]) => count !== 1)).toEqual([]);
     for (const slot of expected) expect(counts.get(slot), slot).toBe(1);

@@ -5,12 +5,12 @@
 // Every slot makes exactly one run, completed (the killed one on its second attempt, in the same
 // run), as the runs table both servers share and the sessions the fake model saw tell.
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstUserText } from "../support/fake-model.js";
 import { hasPostgres, startPostgres, type TestPostgres } from "../support/postgres.js";
-import { CLI, eventually, sleep, type ServerProcess } from "./support/server-process.js";
+import { everySlotCompleted, runsPerSlot, slotOf } from "./support/schedule-slots.js";
+import { CLI, eventually, processesWith, sleep, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/ticks";
@@ -58,15 +58,6 @@ const sessionSlots = (marker: string) =>
     .filter((request) => (request.body.messages as Array<{ role: string }>).every((message) => message.role !== "assistant"))
     .map((request) => slotOfSession(firstUserText(request.body)))
     .filter((slot): slot is string => slot !== undefined);
-
-async function processesWith(text: string): Promise<number> {
-  let found = 0;
-  for (const pid of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    if ((await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).replaceAll("\0", " ").includes(text)) found += 1;
-  }
-  return found;
-}
 
 describe.skipIf(!hasPostgres)("schedules on two server processes and two workers sharing PostgreSQL, with a worker killed", () => {
   const sleepSeconds = 6000 + Math.floor(Math.random() * 900);
@@ -123,7 +114,6 @@ describe.skipIf(!hasPostgres)("schedules on two server processes and two workers
     await eventually(() => world.github.find("GET", CONFIG_READ).length >= 2, { what: "both servers to read the schedules" });
     // The first slot both have registered: both fire it.
     const together = Math.ceil((Date.now() + 1_000) / MINUTE) * MINUTE;
-    const slotOf = (at: number) => new Date(at).toISOString();
 
     // The worker that runs the tick of that slot dies mid-session and is started again.
     await eventually(
@@ -138,18 +128,14 @@ describe.skipIf(!hasPostgres)("schedules on two server processes and two workers
 
     const expected = [`tick@${slotOf(together)}`, `tock@${slotOf(together)}`, `migrate@${slotOf(Math.floor(onceAt.getTime() / MINUTE) * MINUTE)}`];
     await eventually(
-      async () => {
-        const runs = await scheduledRuns();
-        return expected.every((slot) => runs.some((run) => `${run.routine}@${run.slot}` === slot && run.status === "completed"));
-      },
+      async () => everySlotCompleted(await scheduledRuns(), expected),
       { timeoutMs: 60_000, what: "the runs of every slot to complete" },
     );
     // Time for a second run of any slot to be recorded, had one been admitted.
     await sleep(3_000);
 
     const runs = await scheduledRuns();
-    const counts = new Map<string, number>();
-    for (const run of runs) counts.set(`${run.routine}@${run.slot}`, (counts.get(`${run.routine}@${run.slot}`) ?? 0) + 1);
+    const counts = runsPerSlot(runs);
     // Every slot fired (any before `together`, when one server had registered, too) made one run.
     expect([...counts].filter(([, count]) => count !== 1)).toEqual([]);
     for (const slot of expected) expect(counts.get(slot), slot).toBe(1);

@@ -7,13 +7,12 @@
 // run on a worker is readable from either server process, and Cancel on either server process
 // stops a session on whichever worker runs it.
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Browser } from "../support/dashboard.js";
 import { hasPostgres, startPostgres, type TestPostgres } from "../support/postgres.js";
 import { issuesEvent } from "./support/payloads.js";
-import { CLI, eventually, type ServerProcess } from "./support/server-process.js";
+import { CLI, eventually, processesWith, type ServerProcess } from "./support/server-process.js";
 import { call, keepDiagnostics, outcome, routinesYml, startWorld, type World } from "./support/world.js";
 
 const REPO = "acme/fleet";
@@ -29,15 +28,6 @@ let client: pg.Client;
 const rows = async <Row extends pg.QueryResultRow>(text: string, values: unknown[] = []) => (await client.query<Row>(text, values)).rows;
 const runOfIssue = async (number: number) =>
   (await rows<{ id: string; status: string; reason: string | null; lease_owner: string | null }>("SELECT id, status, reason, lease_owner FROM runs WHERE request::jsonb -> 'context' -> 'issue' ->> 'number' = $1", [String(number)]))[0];
-
-async function processesWith(text: string): Promise<number> {
-  let found = 0;
-  for (const pid of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    if ((await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).replaceAll("\0", " ").includes(text)) found += 1;
-  }
-  return found;
-}
 
 async function signIn(web: ServerProcess): Promise<Browser> {
   const browser = new Browser(web.url);

@@ -3,7 +3,7 @@
 // of its own so that nothing it starts can outlive the test.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -183,4 +183,14 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
     await sleep(intervalMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
+}
+
+/** How many processes on the machine, other than this one, have `text` in their command line. */
+export async function processesWith(text: string): Promise<number> {
+  let found = 0;
+  for (const pid of await readdir("/proc").catch(() => [])) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    if ((await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).replaceAll("\0", " ").includes(text)) found += 1;
+  }
+  return found;
 }
