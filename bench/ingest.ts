@@ -6,7 +6,7 @@
 // GitHub is a small fake on loopback that answers the calls the app makes (installation token,
 // routines.yml, a pull request's files); the calls are counted per delivery.
 import { createHash, createHmac, generateKeyPairSync } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
@@ -152,7 +152,8 @@ async function bareProbot(githubUrl: string): Promise<WebhookPath> {
 /** The server's path, wired as src/server.ts wires it: receiver → inbox → the app's handlers. */
 async function routinesServer(githubUrl: string): Promise<WebhookPath> {
   const settings = { ...readSettings({}), hourlyRunsPerRoutine: 1_000_000, hourlyRunsPerInstallation: 1_000_000, dailyRunsPerInstallation: 1_000_000 };
-  const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), "routines-bench-ingest-")), "routines.db"), { checkpointOffThread: true });
+  const dir = mkdtempSync(join(tmpdir(), "routines-bench-ingest-"));
+  const store = new SqliteStore(join(dir, "routines.db"), { checkpointOffThread: true });
   const app = probot(githubUrl);
   // Routines files are validated off the event loop, as the server does.
   const appFn: ApplicationFunction = createApp({ settings, store, admission: new StoreAdmission(store, settings), validate: validateOffThread });
@@ -189,6 +190,7 @@ async function routinesServer(githubUrl: string): Promise<WebhookPath> {
     close: async () => {
       await inbox?.stop();
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

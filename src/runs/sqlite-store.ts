@@ -49,13 +49,15 @@ import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.js";
 export interface SqliteStoreOptions {
   /** Copy the write-ahead log back into the database from a thread of its own, not in the writes. */
   checkpointOffThread?: boolean;
-  /** Told when that thread fails; the writes checkpoint again then. */
+  /** Told when that thread fails (the writes checkpoint again then), or received deliveries could not be added to the inbox. */
   onError?: (error: Error) => void;
 }
 
 /** SQLite's own: a write that takes the log past this many pages checkpoints it. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
 const CHECKPOINT_INTERVAL_MS = 200;
+/** How long a received delivery may wait for its inbox row when nothing reads the inbox first. */
+const INDEX_AFTER_MS = 10;
 
 /** Schema versions, applied in order; the database remembers the last one in user_version. */
 const MIGRATIONS = [
@@ -261,6 +263,31 @@ const MIGRATIONS = [
    );
    INSERT INTO inbox_bodies (seq, body) SELECT seq, body FROM inbox;
    ALTER TABLE inbox DROP COLUMN body;`,
+  // 16: a delivery is acknowledged once it is a row of `received`, with its body: the fewest pages
+  // a commit can write before the answer. Its row in the inbox, with the indexes the inbox's queries
+  // read, follows in batches (see #index). The inbox keeps each delivery for the replay window, so
+  // it holds the body's hash itself (webhook_bodies kept the same rows twice); inbox_state repeated
+  // the start of inbox_pending; inbox_finished needs only finished deliveries.
+  `CREATE TABLE received (
+     seq INTEGER PRIMARY KEY,
+     delivery_id TEXT NOT NULL,
+     event TEXT NOT NULL,
+     ordering_key TEXT,
+     received_at INTEGER NOT NULL,
+     body_hash TEXT,
+     body TEXT NOT NULL
+   );
+   ALTER TABLE inbox ADD COLUMN body_hash TEXT;
+   UPDATE inbox SET body_hash = (SELECT body_hash FROM webhook_bodies WHERE webhook_bodies.delivery_id = inbox.delivery_id);
+   INSERT INTO received (seq, delivery_id, event, ordering_key, received_at, body_hash, body)
+     SELECT seq, delivery_id, event, ordering_key, received_at, body_hash, body FROM inbox JOIN inbox_bodies USING (seq);
+   DROP TABLE inbox_bodies;
+   DROP TABLE webhook_bodies;
+   DROP INDEX inbox_state;
+   DROP INDEX inbox_finished;
+   CREATE INDEX inbox_finished ON inbox (finished_at) WHERE finished_at IS NOT NULL;
+   CREATE INDEX inbox_body_hash ON inbox (body_hash) WHERE body_hash IS NOT NULL;
+   CREATE TRIGGER inbox_forgotten AFTER DELETE ON inbox BEGIN DELETE FROM received WHERE seq = old.seq; END;`,
 ];
 
 interface FindingRow {
@@ -491,6 +518,11 @@ const toToken = (row: TokenRow): ApiToken => ({
 export class SqliteStore implements RunStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
+  /** Received deliveries without their inbox row yet (see #receive), and their bodies' hashes. */
+  readonly #unindexed = new Set<string>();
+  readonly #unindexedBodies = new Map<string, { id: string; receivedAt: number }>();
+  #indexTimer: NodeJS.Timeout | undefined;
+  readonly #onError: ((error: Error) => void) | undefined;
 
   /** Prepared once per distinct SQL text. */
   #sql(text: string): Database.Statement {
@@ -513,6 +545,7 @@ export class SqliteStore implements RunStore {
   constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     this.#db = new Database(file);
+    this.#onError = options.onError;
     this.#db.pragma("journal_mode = WAL");
     // better-sqlite3's own default in WAL mode, said here: a commit survives a crash of the process
     // (the write-ahead log is written before it returns), and the disk is synced around checkpoints,
@@ -521,14 +554,19 @@ export class SqliteStore implements RunStore {
     this.#db.pragma("busy_timeout = 5000");
     this.#db.pragma("foreign_keys = ON");
     this.#migrate();
+    // Deliveries a stopped process acknowledged but had not indexed yet.
+    this.#index(true);
     if (options.checkpointOffThread && file !== ":memory:") {
       this.#checkpointer = startCheckpointer(file, CHECKPOINT_INTERVAL_MS, (error) => {
         // Checkpoints come back to the writes themselves, as SQLite does by default.
         if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
         options.onError?.(error);
       });
-      // A backstop for a log that grows faster than the thread copies it back: the writer checkpoints past 40 MB.
-      this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES * 10}`);
+      // The log starts over only when a write finds it all copied back, which a steady stream of
+      // writes never lets the thread see; so the writer checkpoints itself (waiting for the disk)
+      // once the log passes 400 MB, and a log that has grown is cut back to 64 MB when it starts over.
+      this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES * 100}`);
+      this.#db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     }
   }
 
@@ -575,29 +613,61 @@ export class SqliteStore implements RunStore {
   }
 
   async acceptDelivery(delivery: InboxEntry, bodyHash: string, windowMs: number): Promise<DeliveryAcceptance> {
-    const at = delivery.receivedAt.getTime();
-    return this.#db.transaction((): DeliveryAcceptance => {
-      this.#sql("DELETE FROM webhook_bodies WHERE received_at < ?").run(at - windowMs);
-      const earlier = this.#sql("SELECT delivery_id FROM webhook_bodies WHERE body_hash = ?").get(bodyHash) as { delivery_id: string } | undefined;
-      if (earlier && earlier.delivery_id !== delivery.id) return { replayOf: earlier.delivery_id };
-      if (!earlier) this.#sql("INSERT INTO webhook_bodies (body_hash, delivery_id, received_at) VALUES (?, ?, ?)").run(bodyHash, delivery.id, at);
-      return { queued: this.#enqueue(delivery) };
-    })();
+    const since = delivery.receivedAt.getTime() - windowMs;
+    const unindexed = this.#unindexedBodies.get(bodyHash);
+    const earlier = unindexed && unindexed.receivedAt >= since ? unindexed
+      : (this.#sql("SELECT delivery_id AS id FROM inbox WHERE body_hash = ? AND received_at >= ? LIMIT 1").get(bodyHash, since) as { id: string } | undefined);
+    if (earlier && earlier.id !== delivery.id) return { replayOf: earlier.id };
+    return { queued: this.#receive(delivery, bodyHash) };
   }
 
   async enqueueDelivery(delivery: InboxEntry): Promise<boolean> {
-    return this.#db.transaction(() => this.#enqueue(delivery))();
+    const queued = this.#receive(delivery);
+    this.#index();
+    return queued;
   }
 
-  /** Inside a transaction: the delivery and its body. */
-  #enqueue({ id, name, body, orderingKey, receivedAt }: InboxEntry): boolean {
-    const inserted = this.#sql("INSERT INTO inbox (delivery_id, event, ordering_key, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING RETURNING seq")
-      .get(id, name, orderingKey ?? null, receivedAt.getTime()) as { seq: number } | undefined;
-    if (inserted) this.#sql("INSERT INTO inbox_bodies (seq, body) VALUES (?, ?)").run(inserted.seq, body);
-    return inserted !== undefined;
+  /**
+   * Writes a delivery not seen before to `received`, one row in one commit, and leaves its inbox
+   * row for #index. The checks and the write run without a pause, and one process owns the file
+   * (data-dir-lock.ts), so nothing else writes between them.
+   */
+  #receive({ id, name, body, orderingKey, receivedAt }: InboxEntry, bodyHash?: string): boolean {
+    if (this.#unindexed.has(id) || this.#sql("SELECT 1 FROM inbox WHERE delivery_id = ?").get(id)) return false;
+    this.#sql("INSERT INTO received (delivery_id, event, ordering_key, received_at, body_hash, body) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(id, name, orderingKey ?? null, receivedAt.getTime(), bodyHash ?? null, body);
+    this.#unindexed.add(id);
+    if (bodyHash !== undefined) this.#unindexedBodies.set(bodyHash, { id, receivedAt: receivedAt.getTime() });
+    this.#indexTimer ??= setTimeout(() => {
+      try {
+        this.#index();
+      } catch (error) {
+        // They stay received; the next look at the inbox tries again, and fails to its caller.
+        this.#onError?.(new Error(`received webhook deliveries could not be added to the inbox yet: ${(error as Error).message}`, { cause: error }));
+      }
+    }, INDEX_AFTER_MS).unref();
+    return true;
+  }
+
+  /**
+   * Gives every received delivery its inbox row, in one commit: after a few milliseconds, and before
+   * anything reads the inbox. With `all`, also those a stopped process left (see the constructor).
+   */
+  #index(all = false): void {
+    clearTimeout(this.#indexTimer);
+    this.#indexTimer = undefined;
+    if (!all && this.#unindexed.size === 0) return;
+    this.#sql(
+      `INSERT INTO inbox (seq, delivery_id, event, ordering_key, received_at, body_hash)
+       SELECT seq, delivery_id, event, ordering_key, received_at, body_hash FROM received
+       WHERE seq > (SELECT coalesce(max(seq), 0) FROM inbox) ORDER BY seq ON CONFLICT (delivery_id) DO NOTHING`,
+    ).run();
+    this.#unindexed.clear();
+    this.#unindexedBodies.clear();
   }
 
   async pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]> {
+    this.#index();
     const rows = this.#sql(
         `SELECT delivery_id, ordering_key, attempts FROM inbox AS delivery WHERE state = 'pending' AND ${UNCLAIMED} AND ${FIRST_OF_ITS_KEY} ORDER BY seq LIMIT @limit`,
       )
@@ -606,10 +676,12 @@ export class SqliteStore implements RunStore {
   }
 
   async countDeliveries(): Promise<Array<{ state: InboxState; count: number }>> {
+    this.#index();
     return this.#sql("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state").all() as Array<{ state: InboxState; count: number }>;
   }
 
   async startDelivery(id: string, { owner, expiresAt }: ItemClaim, now: Date): Promise<InboxDelivery | undefined> {
+    this.#index();
     const row = this.#sql(
         `UPDATE inbox AS delivery SET attempts = attempts + 1, claimed_by = @owner, claimed_until = @until
          WHERE delivery_id = @id AND state = 'pending' AND (${UNCLAIMED} OR claimed_by = @owner) AND ${FIRST_OF_ITS_KEY}
@@ -617,7 +689,7 @@ export class SqliteStore implements RunStore {
       )
       .get({ id, owner, until: expiresAt.getTime(), now: now.getTime() }) as (Omit<InboxRow, "body"> & { seq: number }) | undefined;
     if (!row) return undefined;
-    const { body } = this.#sql("SELECT body FROM inbox_bodies WHERE seq = ?").get(row.seq) as { body: string };
+    const { body } = this.#sql("SELECT body FROM received WHERE seq = ?").get(row.seq) as { body: string };
     return toDelivery({ ...row, body });
   }
 
@@ -626,13 +698,15 @@ export class SqliteStore implements RunStore {
   }
 
   async getDelivery(id: string): Promise<InboxDelivery | undefined> {
+    this.#index();
     const row = this.#sql(
-      "SELECT delivery_id, event, body, ordering_key, received_at, attempts, state, error FROM inbox JOIN inbox_bodies USING (seq) WHERE delivery_id = ?",
+      "SELECT inbox.delivery_id, inbox.event, body, inbox.ordering_key, inbox.received_at, attempts, state, error FROM inbox JOIN received USING (seq) WHERE inbox.delivery_id = ?",
     ).get(id) as InboxRow | undefined;
     return row && toDelivery(row);
   }
 
   async pruneDeliveries(finishedBefore: Date): Promise<number> {
+    this.#index();
     return this.#sql("DELETE FROM inbox WHERE state != 'pending' AND finished_at < ?").run(finishedBefore.getTime()).changes;
   }
 
@@ -1138,6 +1212,7 @@ export class SqliteStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    if (this.#db.open) this.#index();
     await this.#checkpointer?.stop();
     this.#db.close();
   }

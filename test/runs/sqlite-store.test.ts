@@ -1,12 +1,16 @@
+import { execFile } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { StoreAdmission } from "../../src/runs/admission.js";
 import type { RunRequest } from "../../src/run-request.js";
 import { SqliteStore } from "../../src/runs/sqlite-store.js";
+
+const run = promisify(execFile);
 
 const request = (deliveryId: string, routine = "review"): RunRequest => ({
   routine,
@@ -16,6 +20,21 @@ const request = (deliveryId: string, routine = "review"): RunRequest => ({
   trigger: { kind: "github", index: 0, event: "pull_request", action: "opened", deliveryId, sender: "octocat" },
   context: { withoutSecrets: false },
 });
+
+/** Takes a database of this version back to schema version 15: bodies by themselves, the hashes of bodies in a table of their own. */
+const TO_VERSION_15 = `
+  CREATE TABLE inbox_bodies (seq INTEGER PRIMARY KEY REFERENCES inbox (seq) ON DELETE CASCADE, body TEXT NOT NULL);
+  INSERT INTO inbox_bodies (seq, body) SELECT seq, body FROM received;
+  CREATE TABLE webhook_bodies (body_hash TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, received_at INTEGER NOT NULL);
+  CREATE INDEX webhook_bodies_received ON webhook_bodies (received_at);
+  INSERT INTO webhook_bodies SELECT body_hash, delivery_id, received_at FROM inbox WHERE body_hash IS NOT NULL;
+  DROP TRIGGER inbox_forgotten;
+  DROP TABLE received;
+  DROP INDEX inbox_body_hash;
+  ALTER TABLE inbox DROP COLUMN body_hash;
+  DROP INDEX inbox_finished;
+  CREATE INDEX inbox_finished ON inbox (finished_at);
+  CREATE INDEX inbox_state ON inbox (state, seq);`;
 
 // What only the SQLite store does: its file and its schema versions. What every store does is in
 // store-contract.test.ts.
@@ -68,6 +87,7 @@ describe("SqliteStore", () => {
     await store.close();
     // A database from before version 9: no cost column (nor what later versions add).
     const db = new Database(file);
+    db.exec(TO_VERSION_15);
     db.exec("ALTER TABLE runs DROP COLUMN cost_usd; ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires_at");
     db.exec("DROP TABLE status_comments; DROP TABLE findings; DROP INDEX inbox_ordering; DROP INDEX runs_claim; DROP INDEX inbox_pending");
     db.exec("DROP TABLE inbox_bodies; ALTER TABLE inbox ADD COLUMN body TEXT NOT NULL DEFAULT ''");
@@ -89,6 +109,7 @@ describe("SqliteStore", () => {
     await store.close();
     // Version 14: the body in the inbox's own row.
     const db = new Database(file);
+    db.exec(TO_VERSION_15);
     db.exec("ALTER TABLE inbox ADD COLUMN body TEXT NOT NULL DEFAULT ''; UPDATE inbox SET body = (SELECT body FROM inbox_bodies WHERE inbox_bodies.seq = inbox.seq); DROP TABLE inbox_bodies");
     db.pragma("user_version = 14");
     db.close();
@@ -99,9 +120,68 @@ describe("SqliteStore", () => {
     expect(await store.pruneDeliveries(new Date())).toBe(1);
     await store.close();
     const after = new Database(file);
-    expect(after.prepare("SELECT count(*) AS count FROM inbox_bodies").get()).toEqual({ count: 0 });
+    expect(after.prepare("SELECT count(*) AS count FROM received").get()).toEqual({ count: 0 });
     expect(after.prepare("SELECT name FROM pragma_table_info('inbox') WHERE name = 'body'").all()).toEqual([]);
     after.close();
+  });
+
+  it("keeps what a database of schema version 15 received, and refuses its bodies played again under another delivery id", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const window = 60 * 60_000;
+    let store = new SqliteStore(file);
+    await store.acceptDelivery({ id: "d-1", name: "push", body: '{"zen":"first"}', receivedAt: new Date() }, "hash-1", window);
+    await store.close();
+    const db = new Database(file);
+    db.exec(TO_VERSION_15);
+    db.pragma("user_version = 15");
+    expect(db.prepare("SELECT body_hash, delivery_id FROM webhook_bodies").all()).toEqual([{ body_hash: "hash-1", delivery_id: "d-1" }]);
+    db.close();
+    store = new SqliteStore(file);
+    expect(await store.acceptDelivery({ id: "d-2", name: "push", body: '{"zen":"first"}', receivedAt: new Date() }, "hash-1", window)).toEqual({ replayOf: "d-1" });
+    expect(await store.acceptDelivery({ id: "d-1", name: "push", body: '{"zen":"first"}', receivedAt: new Date() }, "hash-1", window)).toEqual({ queued: false });
+    expect((await store.pendingDeliveries(10, new Date())).map(({ id }) => id)).toEqual(["d-1"]);
+    expect((await store.startDelivery("d-1", { owner: "me", expiresAt: new Date(Date.now() + 60_000) }, new Date()))?.body).toBe('{"zen":"first"}');
+    await store.close();
+  });
+
+  it("gives deliveries acknowledged just before their process was killed their place in the inbox when the file is opened again", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    // The built store (npm test builds first), in a process that acknowledges two deliveries and is
+    // killed at once, before their inbox rows are written (those wait a few milliseconds).
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(new URL("../../dist/runs/sqlite-store.js", import.meta.url).pathname)};
+      const store = new SqliteStore(${JSON.stringify(file)});
+      for (const id of ["d-1", "d-2"]) await store.acceptDelivery({ id, name: "push", body: JSON.stringify({ id }), receivedAt: new Date() }, "hash-" + id, 60000);
+      process.kill(process.pid, "SIGKILL");`;
+    const killed = await run(process.execPath, ["--input-type=module", "--eval", script]).catch((error: { signal?: string }) => error.signal);
+    expect(killed).toBe("SIGKILL");
+    const raw = new Database(file, { readonly: true });
+    expect(raw.prepare("SELECT count(*) AS count FROM received").get()).toEqual({ count: 2 });
+    expect(raw.prepare("SELECT count(*) AS count FROM inbox").get()).toEqual({ count: 0 });
+    raw.close();
+    const store = new SqliteStore(file);
+    expect((await store.pendingDeliveries(10, new Date())).map(({ id }) => id)).toEqual(["d-1", "d-2"]);
+    expect(await store.acceptDelivery({ id: "d-3", name: "push", body: JSON.stringify({ id: "d-1" }), receivedAt: new Date() }, "hash-d-1", 60_000)).toEqual({ replayOf: "d-1" });
+    expect((await store.startDelivery("d-2", { owner: "me", expiresAt: new Date(Date.now() + 60_000) }, new Date()))?.body).toBe('{"id":"d-2"}');
+    await store.close();
+  });
+
+  it("keeps a received delivery that could not be added to the inbox, says so, and adds it at the next look", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "routines-store-")), "routines.db");
+    const errors: string[] = [];
+    const store = new SqliteStore(file, { onError: (error) => errors.push(error.message) });
+    // Another connection makes writes to the inbox fail for a while, as a full disk would.
+    const other = new Database(file);
+    other.exec("CREATE TRIGGER inbox_refused BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    expect(await store.acceptDelivery({ id: "d-1", name: "push", body: "{}", receivedAt: new Date() }, "hash-1", 60_000)).toEqual({ queued: true });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(errors).toEqual(["received webhook deliveries could not be added to the inbox yet: disk full"]);
+    await expect(store.pendingDeliveries(10, new Date())).rejects.toThrow("disk full");
+    expect(await store.acceptDelivery({ id: "d-1", name: "push", body: "{}", receivedAt: new Date() }, "hash-1", 60_000)).toEqual({ queued: false });
+    other.exec("DROP TRIGGER inbox_refused");
+    other.close();
+    expect((await store.pendingDeliveries(10, new Date())).map(({ id }) => id)).toEqual(["d-1"]);
+    await store.close();
   });
 
   it("copies the write-ahead log back into the database from a thread of its own, not in the writes", async () => {
