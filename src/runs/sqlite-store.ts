@@ -1212,8 +1212,12 @@ export class SqliteStore implements RunStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#index();
-    await this.#checkpointer?.stop();
-    this.#db.close();
+    try {
+      // What is not indexed now is indexed at the next open.
+      if (this.#db.open) this.#index();
+    } finally {
+      await this.#checkpointer?.stop();
+      this.#db.close();
+    }
   }
 }
