@@ -267,7 +267,8 @@ const MIGRATIONS = [
   // a commit can write before the answer. Its row in the inbox, with the indexes the inbox's queries
   // read, follows in batches (see #index). The inbox keeps each delivery for the replay window, so
   // it holds the body's hash itself (webhook_bodies kept the same rows twice); inbox_state repeated
-  // the start of inbox_pending; inbox_finished needs only finished deliveries.
+  // the start of inbox_pending; inbox_finished needs only finished deliveries. (The hashes are
+  // copied by a join: a subquery per row would scan webhook_bodies once for each delivery.)
   `CREATE TABLE received (
      seq INTEGER PRIMARY KEY,
      delivery_id TEXT NOT NULL,
@@ -278,7 +279,7 @@ const MIGRATIONS = [
      body TEXT NOT NULL
    );
    ALTER TABLE inbox ADD COLUMN body_hash TEXT;
-   UPDATE inbox SET body_hash = (SELECT body_hash FROM webhook_bodies WHERE webhook_bodies.delivery_id = inbox.delivery_id);
+   UPDATE inbox SET body_hash = webhook_bodies.body_hash FROM webhook_bodies WHERE webhook_bodies.delivery_id = inbox.delivery_id;
    INSERT INTO received (seq, delivery_id, event, ordering_key, received_at, body_hash, body)
      SELECT seq, delivery_id, event, ordering_key, received_at, body_hash, body FROM inbox JOIN inbox_bodies USING (seq);
    DROP TABLE inbox_bodies;

@@ -313,10 +313,10 @@ export interface RunStore {
   /** Records a run. With a dedupe key already recorded, records nothing and names the earlier run. */
   insertRun(run: RunRecord, dedupeKey?: string): Promise<InsertResult>;
   /**
-   * A verified delivery, in one transaction (one commit on the acknowledgement's path): its body is
-   * remembered by its hash for `windowMs`, and it is written to the inbox unless it is a replay,
-   * the same body received earlier under another id (GitHub's redelivery keeps the id). The
-   * delivery's `receivedAt` is the time the window counts from.
+   * A verified delivery, stored with one commit on the acknowledgement's path unless it is a replay,
+   * the same body received earlier under another id within `windowMs` (GitHub's redelivery keeps
+   * the id), and found by the inbox's queries from then on. The delivery's `receivedAt` is the time
+   * the window counts from.
    */
   acceptDelivery(delivery: InboxEntry, bodyHash: string, windowMs: number): Promise<DeliveryAcceptance>;
   /** Writes a delivery to the inbox; false, writing nothing, when its id is already there. */
