@@ -198,6 +198,12 @@ async function outlived(background: { file: string; sleep: string }) {
 
 /** The HTTP status the command got from the fake GitHub directly ("000": no connection). */
 const networkAnswer = (comment: { body: string } | undefined) => /== network\\n(\d{3})/.exec(comment?.body ?? "")?.[1];
+/** What the command printed from its network check on, for a failure's message. */
+const networkSection = (comment: { body: string } | undefined) => {
+  const body = comment?.body ?? "";
+  const at = body.indexOf("== network");
+  return at < 0 ? `no network section in ${body.length} characters; they end: ${body.slice(-300)}` : body.slice(at, at + 300);
+};
 
 describe("a command, under every network level", () => {
   for (const source of Object.keys(KEY_SOURCES) as KeySource[]) {
@@ -209,8 +215,8 @@ describe("a command, under every network level", () => {
         expect(comment?.body).toContain("attack-done");
         expect({ leaked: leaked(run), background: await outlived(background) }).toEqual({ leaked: [], background: { wroteItsFile: false, stillRunning: false } });
         // Only full reaches the network directly (here: the fake GitHub on this machine).
-        if (level === "full") expect(networkAnswer(comment)).toMatch(/^[1-5]\d\d$/);
-        else expect(networkAnswer(comment)).toBe("000");
+        if (level === "full") expect(networkAnswer(comment), networkSection(comment)).toMatch(/^[1-5]\d\d$/);
+        else expect(networkAnswer(comment), networkSection(comment)).toBe("000");
       });
     }
   }
