@@ -99,7 +99,10 @@ describe.skipIf(!hasChromium)("dashboard in a browser", () => {
     nockSignIn(alice);
     await page.goto(`${server.base}/dashboard`);
     await page.getByRole("link", { name: "Sign in with GitHub" }).click();
-    await page.waitForURL(`${server.base}/dashboard`);
+    // Not waitForURL: the page is already at /dashboard before the click, so it would not wait for
+    // the sign-in's redirects, and the next step would race their navigation.
+    await page.getByText("Signed in as alice").waitFor();
+    expect(page.url()).toBe(`${server.base}/dashboard`);
   };
 
   /** Signed in as alice, on acme/app's page, with GitHub ready to confirm her write permission. */
