@@ -43,13 +43,21 @@ export function outputCollector(): { add(chunk: Buffer): void; text(): string } 
   };
 }
 
+/**
+ * The command line with its stderr sent where its stdout goes, as a terminal shows them: two pipes
+ * read apart lose the order between them (a loop's errors all came after all its output). On the
+ * command's first line, so that bash numbers its lines as written; a first line bash cannot parse
+ * never runs the redirection, and what bash says of it comes on stderr, which is read too.
+ */
+export const stderrToStdout = (command: string) => `exec 2>&1; ${command}`;
+
 /** Runs each command as a process of its own, started by `launch`, in `env`. */
 export function processRunner(env: Record<string, string>, launch: Launcher = unsandboxed): CommandRunner {
   return { run: (request) => runCommand({ ...request, env, launch }) };
 }
 
 export async function runCommand(options: CommandRequest & { env: Record<string, string>; launch?: Launcher }): Promise<CommandResult> {
-  const { file, args } = tieToServer((options.launch ?? unsandboxed)(options.command));
+  const { file, args } = tieToServer((options.launch ?? unsandboxed)(stderrToStdout(options.command)));
   // A session and process group of its own, so stopping it stops everything the command started.
   const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const output = outputCollector();

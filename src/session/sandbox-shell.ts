@@ -13,7 +13,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { startingEnvironment, tieToServer, type Launcher } from "./launch.js";
-import { outputCollector, signalProcess, STOP_GRACE_MS, type CommandRequest, type CommandResult, type CommandRunner } from "./run-command.js";
+import { outputCollector, signalProcess, stderrToStdout, STOP_GRACE_MS, type CommandRequest, type CommandResult, type CommandRunner } from "./run-command.js";
 import { sandboxDispatcher, type CommandPrograms } from "./sandbox-dispatcher.js";
 
 export class SandboxStartError extends Error {
@@ -191,7 +191,7 @@ export function sandboxShell(options: { launch: Launcher; cwd: string; env: Reco
         () => {
           if (settled) return;
           sent = true;
-          box.send({ id, command: request.command, cwd: request.cwd });
+          box.send({ id, command: stderrToStdout(request.command), cwd: request.cwd });
         },
         (error: Error) => finish(error),
       );

@@ -59,6 +59,15 @@ describe("a run's sandbox", () => {
     expect((await run("kill -9 $$")).code).toBe(137);
   });
 
+  it("gives stdout and stderr in the order the command wrote them, and what bash says of a command it cannot parse", async () => {
+    const { run } = await open();
+    const interleaved = [1, 2, 3, 4, 5, 6, 7, 8];
+    expect(await run(interleaved.map((i) => `echo out${i}; echo err${i} >&2`).join("; "))).toEqual({ code: 0, output: interleaved.map((i) => `out${i}\nerr${i}\n`).join("") });
+    const broken = await run("echo 'unterminated");
+    expect(broken.code).toBe(2);
+    expect(broken.output).toContain("unexpected EOF");
+  });
+
   it("ends what a command leaves running when the command ends, unlike a shell's background jobs", async () => {
     const { run } = await open();
     const marker = number();

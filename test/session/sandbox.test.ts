@@ -32,6 +32,9 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+/** Writes to stdout and stderr by turns, faster than the server reads either. */
+const INTERLEAVED = "for i in 1 2 3 4 5 6 7 8; do echo out$i; echo err$i >&2; done";
+const INTERLEAVED_OUTPUT = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `out${i}\nerr${i}\n`).join("");
 const environment = (value: unknown) => Environment.parse(value);
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", ROUTINE_VAR: "visible" };
 
@@ -522,6 +525,19 @@ describe("commands when the server dies", () => {
       }
     }, 40_000);
   }
+});
+
+describe("a command's output", () => {
+  it("is stdout and stderr in the order the command wrote them", async () => {
+    const result = await runCommand({ command: INTERLEAVED, cwd: tmpdir(), env, timeoutMs: 10_000, timeoutReason: "timed out" });
+    expect(result).toEqual({ code: 0, output: INTERLEAVED_OUTPUT });
+  });
+
+  it("keeps what bash says of a command it cannot parse", async () => {
+    const result = await runCommand({ command: "echo 'unterminated", cwd: tmpdir(), env, timeoutMs: 10_000, timeoutReason: "timed out" });
+    expect(result.code).toBe(2);
+    expect(result.output).toContain("unexpected EOF");
+  });
 });
 
 describe("a stopped command", () => {
