@@ -18,6 +18,7 @@ import {
   type DeliveryAcceptance,
   type InboxEntry,
   type InboxState,
+  type UndoneState,
   type FindingRecord,
   type FindingSignals,
   type InsertResult,
@@ -643,8 +644,8 @@ export class PgStore implements RunStore {
     return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
   }
 
-  async countDeliveries(): Promise<Array<{ state: InboxState; count: number }>> {
-    return this.#rows("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state");
+  async countDeliveries(): Promise<Array<{ state: UndoneState; count: number }>> {
+    return this.#rows(`SELECT state, count(*) AS count FROM inbox WHERE state IN ('failed', 'pending') GROUP BY state ORDER BY state`);
   }
 
   async startDelivery(id: string, { owner, expiresAt }: ItemClaim, now: Date): Promise<InboxDelivery | undefined> {

@@ -12,6 +12,7 @@ import {
   type DeliveryAcceptance,
   type InboxEntry,
   type InboxState,
+  type UndoneState,
   type FindingRecord,
   type FindingSignals,
   type InsertResult,
@@ -676,9 +677,9 @@ export class SqliteStore implements RunStore {
     return rows.map((row) => ({ id: row.delivery_id, ...(row.ordering_key === null ? {} : { orderingKey: row.ordering_key }), attempts: row.attempts }));
   }
 
-  async countDeliveries(): Promise<Array<{ state: InboxState; count: number }>> {
+  async countDeliveries(): Promise<Array<{ state: UndoneState; count: number }>> {
     this.#index();
-    return this.#sql("SELECT state, count(*) AS count FROM inbox GROUP BY state ORDER BY state").all() as Array<{ state: InboxState; count: number }>;
+    return this.#sql(`SELECT state, count(*) AS count FROM inbox WHERE state IN ('failed', 'pending') GROUP BY state ORDER BY state`).all() as Array<{ state: UndoneState; count: number }>;
   }
 
   async startDelivery(id: string, { owner, expiresAt }: ItemClaim, now: Date): Promise<InboxDelivery | undefined> {

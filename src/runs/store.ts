@@ -129,6 +129,8 @@ export type DeliveryAcceptance = { replayOf: string } | { queued: boolean };
 
 /** pending: waiting or being handled; done: its handlers ran; failed: they failed on every attempt. */
 export type InboxState = "pending" | "done" | "failed";
+/** The states of a delivery not done: waiting for its handlers, or given up. */
+export type UndoneState = Exclude<InboxState, "done">;
 
 export interface InboxDelivery extends InboxEntry {
   /** Times its handlers were started, counting those a stopped server cut short. */
@@ -326,8 +328,11 @@ export interface RunStore {
    * that a process holds a claim on, nor one behind an earlier pending delivery of its ordering key.
    */
   pendingDeliveries(limit: number, now: Date): Promise<PendingDelivery[]>;
-  /** Deliveries by state: pending ones wait for their handlers, failed ones gave up. */
-  countDeliveries(): Promise<Array<{ state: InboxState; count: number }>>;
+  /**
+   * Deliveries not done, by state: pending ones wait for their handlers, failed ones gave up. Done
+   * ones are not counted: they are most of the inbox, and nobody asks (the metrics scrape this).
+   */
+  countDeliveries(): Promise<Array<{ state: UndoneState; count: number }>>;
   /**
    * Claims a pending delivery for `claim.owner` (again, when it holds it already), counts an
    * attempt and returns it; undefined when it is not pending, another process's claim on it has

@@ -51,7 +51,7 @@ export class Metrics {
       async collect() {
         this.reset();
         for (const state of ["pending", "failed"] as const) this.set({ state }, 0);
-        for (const { state, count } of await store.countDeliveries()) if (state !== "done") this.set({ state }, count);
+        for (const { state, count } of await store.countDeliveries()) this.set({ state }, count);
       },
     });
     collectDefaultMetrics({ register: registry, prefix: "routines_" });

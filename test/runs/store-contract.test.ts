@@ -575,8 +575,11 @@ describeEachStore("the store contract", ({ fresh, freshPlace }) => {
       expect(await store.startDelivery("unknown", HELD, at)).toBeUndefined();
       expect((await store.pendingDeliveries(10, at)).map((d) => d.id)).toEqual(["b"]);
       expect(await store.getDelivery("a")).toMatchObject({ state: "done", attempts: 2 });
+      await store.enqueueDelivery(entry("c"));
+      await store.finishDelivery("c", at, "GitHub answered 502");
+      // Done ones are not counted.
       expect(await store.countDeliveries()).toEqual([
-        { state: "done", count: 1 },
+        { state: "failed", count: 1 },
         { state: "pending", count: 1 },
       ]);
     });
