@@ -191,11 +191,11 @@ describe("a pull request, as deployed", () => {
     expect(check).toMatchObject({ name: "routines/review", conclusion: "success" });
   });
 
-  it("runs the repository's tests in the sandbox, with a temporary directory of the run's own", async () => {
+  it("runs the repository's tests in the sandbox, with a temporary directory of the run's own, and gives their output as written", async () => {
     const { github, model } = world;
     await github.commit(REPO, "feature/tests", {
       "package.json": JSON.stringify({ name: "shop", private: true, scripts: { test: "node test.js" } }),
-      "test.js": 'const fs = require("fs"), os = require("os"), path = require("path");\nconst file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "t-")), "x");\nfs.writeFileSync(file, "1");\nconsole.log("tests passed in", os.tmpdir());\n',
+      "test.js": 'const fs = require("fs"), os = require("os"), path = require("path");\nconst file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "t-")), "x");\nfs.writeFileSync(file, "1");\nfor (const n of [1, 2, 3]) { console.log("ok", n); console.error("slow", n); }\nconsole.log("tests passed in", os.tmpdir());\n',
     });
     const pull = await github.openPullRequest(REPO, { head: "feature/tests", title: "Add tests [case-sandbox]", user: "alice" });
     model.session("[case-sandbox]", [call("shell", { command: 'npm test && f=$(mktemp) && echo written > "$f" && cat "$f"' }), outcome("Tests pass.")]);
@@ -206,6 +206,8 @@ describe("a pull request, as deployed", () => {
     expect(result).toContain("Exit code: 0.");
     expect(result).toContain("tests passed in");
     expect(result).toContain("written");
+    // stderr and stdout reach the model as the tests wrote them.
+    expect(result).toContain("ok 1\\nslow 1\\nok 2\\nslow 2\\nok 3\\nslow 3\\ntests passed in");
   });
 
   it("keeps runs apart: one run's commands cannot read another's temporary files or working tree", async () => {
