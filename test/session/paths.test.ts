@@ -103,12 +103,16 @@ describe("openInside", () => {
     const swapper = spawn("bash", ["-c", `cd '${tree.root}' && while :; do ln -sfn '${tree.outside}' o && mv -T o swap; ln -sfn inner i && mv -T i swap; done`], { stdio: "ignore", detached: true });
     const ended = new Promise((resolve) => swapper.once("exit", resolve));
     try {
+      const inside = "inner/secret.txt: inside\n";
+      const refused = "refused: swap/secret.txt leads outside the working tree";
       const seen = new Set<string>();
-      for (let i = 0; i < 400; i++) seen.add(await read("swap/secret.txt"));
+      // At least 400 reads, and on until both sides were met: on a loaded machine the swapper
+      // may not be scheduled for a while.
+      for (let i = 0, end = Date.now() + 20_000; i < 400 || (!(seen.has(inside) && seen.has(refused)) && Date.now() < end); i++) seen.add(await read("swap/secret.txt"));
       expect([...seen].some((text) => text.includes(tree.secret))).toBe(false);
       // Both sides were met: the swap really raced the opens.
-      expect(seen).toContain("inner/secret.txt: inside\n");
-      expect(seen).toContain("refused: swap/secret.txt leads outside the working tree");
+      expect(seen).toContain(inside);
+      expect(seen).toContain(refused);
     } finally {
       process.kill(-swapper.pid!, "SIGKILL");
       await ended;
