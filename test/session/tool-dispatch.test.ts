@@ -51,8 +51,9 @@ describe("tool dispatch", () => {
     const done = await dispatchTools([call("read", { ms: 600, tag: "a" }), call("read", { ms: 400, tag: "b" })], { tools, context, record: async () => undefined });
     const wall = performance.now() - started;
     expect(wall).toBeGreaterThanOrEqual(590);
-    expect(wall).toBeLessThan(1000);
-    expect(log.slice(0, 2)).toEqual(["start a", "start b"]);
+    // b started, and ended, while a ran: one after the other would read start a, end a, start b, end b
+    // (the order says it however late a loaded machine fires the timers; a wall-time bound would not).
+    expect(log).toEqual(["start a", "start b", "end b", "end a"]);
     // Results in the order of the calls, though b finished first.
     expect(done.map(({ result }) => result.output)).toEqual(["a after 600 ms", "b after 400 ms"]);
   });
