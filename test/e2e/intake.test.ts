@@ -14,6 +14,7 @@ const REPO = "acme/burst";
 /** Routines each release fires, and each pull request. */
 const RELEASE_ROUTINES = ["notes", "changelog"];
 const CONNECTIONS = 16;
+const METRICS_TOKEN = "e2e-intake-metrics-token";
 
 let world: World;
 let server: ServerProcess;
@@ -37,6 +38,7 @@ beforeAll(async () => {
       ROUTINES_DAILY_RUNS_PER_INSTALLATION: "100000",
       ROUTINES_HOURLY_RUNS_PER_ROUTINE: "100000",
       ROUTINES_HOURLY_RUNS_PER_INSTALLATION: "100000",
+      ROUTINES_METRICS_TOKEN: METRICS_TOKEN,
     },
   });
 });
@@ -152,6 +154,9 @@ describe("webhook intake under load", () => {
     await eventually(() => inboxStates().pending === undefined, { what: "the inbox to be worked through" });
     expect(inboxStates()).toEqual({ done: list.length });
     await expectNoDuplicateChecks(list);
+    // The inbox gauge: nothing waits, nothing gave up, and the done ones are not a state it shows.
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    expect(metrics.split("\n").filter((line) => line.startsWith("routines_inbox_deliveries{"))).toEqual(['routines_inbox_deliveries{state="pending"} 0', 'routines_inbox_deliveries{state="failed"} 0']);
   });
 
   it("refuses malformed deliveries with 400 naming the problem, and stores nothing of them", async () => {
